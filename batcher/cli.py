@@ -1,0 +1,304 @@
+"""The command line: parse, build one Settings, call one function, print, exit with a code.
+
+Every command's docstring-like description and epilog below is its --help, with an example.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+from batcher import __version__
+from batcher.errors import BatcherError, ExitCode, UsageError
+from batcher.load import LoadOptions
+from batcher.settings import (
+    DEFAULT_BASE_URL,
+    Campaign,
+    Settings,
+    check_base_url,
+    is_loopback_url,
+    load_config,
+    load_credentials,
+)
+
+EXIT_CODES = """exit codes:
+  0  every eligible number was accepted (or a dry run / other command succeeded)
+  1  internal error in batcher (please report it)
+  2  bad option, campaign.toml or credentials: nothing was sent
+  3  the contacts file cannot be used: nothing was sent
+  4  the API stopped the run (key, IP whitelist, balance, clock, TLS, redirect)
+  5  finished, but some numbers were rejected, failed, unknown or not sent
+  6  interrupted (Ctrl-C): run the same command again to resume
+  7  another batcher process is using this campaign's journal"""
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every command (a test checks each has help and an example)."""
+    parser = argparse.ArgumentParser(
+        prog="batcher",
+        description="Turn a spreadsheet of phone numbers into a voice-broadcast campaign.",
+        epilog="examples:\n  batcher run samples/contacts.xlsx --sandbox\n"
+        "  batcher run contacts.xlsx --config campaign.toml --region IN\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"batcher {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run",
+        help="send a campaign (or resume it) and write the results workbook",
+        description="Load FILE, normalise and dedupe its numbers, send each distinct valid "
+        "number once through voice/sendGroup, and write FILE-results.xlsx. Running the same "
+        "command again resumes the campaign from its journal.",
+        epilog="examples:\n  batcher run samples/contacts.xlsx --sandbox\n"
+        "  batcher run contacts.xlsx --config campaign.toml --dry-run\n"
+        "  BATCHER_API_KEY=... BATCHER_API_SECRET=... batcher run contacts.xlsx "
+        "--app-id 4luaKsL2 --file-id promo.mp3 --region IN\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("file", type=Path, metavar="FILE", help=".xlsx/.xls/.ods/.csv contacts")
+    _campaign_options(run)
+    _input_options(run)
+    out = run.add_argument_group("output")
+    out.add_argument("-o", "--output", type=Path, help="results workbook (default FILE-results.xlsx)")
+    out.add_argument("--journal", type=Path,
+                     help="campaign journal (default beside the output, .journal)")
+    send = run.add_argument_group("sending")
+    send.add_argument("--base-url", help=f"API endpoint (default {DEFAULT_BASE_URL})")
+    send.add_argument("--credentials", type=Path,
+                      help="TOML file with api_key and api_secret, chmod 600 (default: "
+                      "$BATCHER_API_KEY/$BATCHER_API_SECRET, else ~/.config/batcher/credentials.toml)")
+    send.add_argument("--ca-bundle", type=Path, help="PEM file of a private CA to trust")
+    send.add_argument("--chunk-size", type=int, help="numbers per request, 1-1000 (default 1000)")
+    send.add_argument("--concurrency", type=int, help="requests in flight, 1-64 (default 8)")
+    send.add_argument("--timeout", type=float, default=60.0,
+                      help="seconds to wait for an answer (default 60)")
+    send.add_argument("--limit", type=int, help="send only the first N eligible numbers")
+    send.add_argument("--rate", type=float, help="at most R requests per second")
+    send.add_argument("--dry-run", action="store_true", help="do everything but send")
+    send.add_argument("-y", "--yes", action="store_true", help="send without asking")
+    send.add_argument("--sandbox", action="store_true",
+                      help="send to the embedded simulator on 127.0.0.1 (no account needed)")
+    send.add_argument("--resend-unknown", action="store_true",
+                      help="send unknown numbers again (only after checking they were not called)")
+    send.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+
+    results = commands.add_parser(
+        "results",
+        help="write the results workbook again from a journal, without sending",
+        description="Rebuild the results workbook from a campaign journal and its input file.",
+        epilog="example:\n  batcher results contacts-results.journal -o again.xlsx",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    results.add_argument("journal", type=Path, metavar="JOURNAL")
+    results.add_argument("-o", "--output", type=Path,
+                         help="workbook to write (default: the journal's name, .xlsx)")
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="serve the API simulator on 127.0.0.1 for manual use",
+        description="Serve the vendor API simulator until Ctrl-C. Its throw-away credentials "
+        "are api key 'sandbox-key' and secret 'sandbox-secret', appId 'sandbox-app', fileId "
+        "'sandbox-file-0001.mp3'.",
+        epilog="example:\n  batcher sandbox --port 8080 &\n"
+        "  BATCHER_API_KEY=sandbox-key BATCHER_API_SECRET=sandbox-secret batcher run "
+        "samples/contacts.xlsx --base-url http://127.0.0.1:8080 --app-id sandbox-app "
+        "--file-id sandbox-file-0001.mp3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sandbox.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    sandbox.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
+    return parser
+
+
+def _campaign_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("campaign (also settable in campaign.toml)")
+    group.add_argument("--config", type=Path, help="campaign.toml with the settings below")
+    group.add_argument("--app-id", help="voice application id")
+    group.add_argument("--file-id", help="id of the uploaded voice file")
+    group.add_argument("--display-num", help="caller id shown, 7-15 digits")
+    group.add_argument("--max-duration", type=int, help="hang up N s after answer, 1-120")
+    group.add_argument("--max-ringing-time", type=int, help="ring at most N s, 20-120")
+    group.add_argument("--loop-count", type=int, help="times the file is played, 1-9")
+    group.add_argument("--called-info", help="free text stored with the call records")
+
+
+def _input_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("input")
+    group.add_argument("--phone-column", help="header name, letter (B) or position (2)")
+    group.add_argument("--region-column", help="column of ISO regions / country names / codes")
+    group.add_argument("--region", help="default region for national numbers, e.g. IN, GB")
+    group.add_argument("--sheet", help="sheet name or 1-based index")
+    group.add_argument("--encoding", help="CSV encoding (default: detected)")
+    group.add_argument("--delimiter", help="CSV delimiter (default: detected)")
+
+
+def _pick(args: argparse.Namespace, config: dict[str, object], name: str, default=None):
+    value = getattr(args, name, None)
+    if value is not None:
+        return value
+    return config.get(name, default)
+
+
+def _int_range(name: str, value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise UsageError(f"--{name.replace('_', '-')} {value} is out of range",
+                         f"give a value from {low} to {high}")
+    return value
+
+
+def build_settings(args: argparse.Namespace) -> Settings:
+    """One frozen Settings from flags over campaign.toml over defaults."""
+    config = load_config(args.config)
+    campaign = Campaign(
+        app_id=str(_pick(args, config, "app_id", "") or ""),
+        file_id=str(_pick(args, config, "file_id", "") or ""),
+        display_num=str(_pick(args, config, "display_num", "") or ""),
+        max_duration=_pick(args, config, "max_duration"),
+        max_ringing_time=_pick(args, config, "max_ringing_time"),
+        loop_count=_pick(args, config, "loop_count"),
+        called_info=str(_pick(args, config, "called_info", "") or ""),
+    )
+    if not args.file.exists():
+        raise UsageError(f"{args.file}: no such file", "check the path of the contacts file")
+    output = args.output or args.file.with_name(f"{args.file.stem}-results.xlsx")
+    if output.suffix.lower() != ".xlsx":
+        raise UsageError(f"--output {output}: the results workbook must end in .xlsx",
+                         f"use --output {output.with_suffix('.xlsx')}")
+    journal = args.journal or output.with_suffix(".journal")
+    region = _pick(args, config, "region")
+    base_url = check_base_url(str(_pick(args, config, "base_url", DEFAULT_BASE_URL)))
+    sheet = _pick(args, config, "sheet")
+    settings = Settings(
+        input=args.file,
+        output=output,
+        journal=journal,
+        campaign=campaign,
+        base_url=base_url,
+        region=str(region).upper() if region else None,
+        load=LoadOptions(
+            sheet=str(sheet) if sheet is not None else None,
+            phone_column=_pick(args, config, "phone_column"),
+            region_column=_pick(args, config, "region_column"),
+            encoding=args.encoding,
+            delimiter=args.delimiter,
+        ),
+        chunk_size=_int_range("chunk_size", int(_pick(args, config, "chunk_size", 1000)), 1,
+                              1000),
+        concurrency=_int_range("concurrency", int(_pick(args, config, "concurrency", 8)), 1, 64),
+        read_timeout=args.timeout,
+        dry_run=args.dry_run,
+        yes=args.yes,
+        sandbox=args.sandbox,
+        ca_bundle=args.ca_bundle,
+        limit=args.limit,
+        rate=args.rate,
+        quiet=args.quiet,
+        resend_unknown=args.resend_unknown,
+    )
+    if settings.limit is not None and settings.limit < 0:
+        raise UsageError("--limit must be 0 or more", "e.g. --limit 1 for a test call")
+    if settings.region:
+        from batcher.normalise import resolve_region
+
+        if resolve_region(settings.region) is None:
+            raise UsageError(f"--region {region!r} is not a region",
+                             "give an ISO 3166 alpha-2 code such as IN, GB, US, CN")
+        settings = replace(settings, region=resolve_region(settings.region))
+    if not (settings.dry_run or settings.sandbox):
+        settings = replace(settings, credentials=load_credentials(args.credentials))
+    return settings
+
+
+def _confirm_for(settings: Settings):
+    def confirm(plan: str) -> bool:
+        if not settings.quiet:
+            _say(plan)
+        if settings.yes or settings.sandbox or is_loopback_url(settings.base_url):
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"refusing to send to {settings.base_url} without confirmation: no terminal",
+                "check the plan above with --dry-run, then pass --yes",
+            )
+        answer = input(f"Send to {settings.base_url}? Real calls will be placed. [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    return confirm
+
+
+def _print_summary(summary) -> None:
+    counts: Counter[str] = summary.counts
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    _say(f"results: {shown or 'no rows'}")
+    _say(f"workbook: {summary.output}")
+    if summary.journal:
+        _say(f"journal:  {summary.journal}")
+    if counts.get("unknown"):
+        _say(f"next: {counts['unknown']} number(s) are unknown (calls may have been placed); "
+             f"settle them with: batcher reconcile {summary.journal}")
+    if counts.get("failed") or counts.get("not_sent"):
+        _say("next: run the same command again to send the failed and not-sent numbers")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from batcher.pipeline import run
+
+    settings = build_settings(args)
+    say = (lambda line: None) if settings.quiet else _say
+    summary = run(settings, _confirm_for(settings), say)
+    for note in summary.notes:
+        say(note)
+    if not settings.quiet:
+        _print_summary(summary)
+    if summary.message:
+        _say(f"error: {summary.message}")
+    return int(summary.exit_code)
+
+
+def _results(args: argparse.Namespace) -> int:
+    from batcher.pipeline import rebuild
+
+    summary = rebuild(args.journal, args.output, _say)
+    _print_summary(summary)
+    return int(summary.exit_code)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from batcher.sandbox import SandboxConfig, serve
+
+    _say(f"sandbox: http://127.0.0.1:{args.port}  (api key sandbox-key, appId sandbox-app, "
+         "fileId sandbox-file-0001.mp3; Ctrl-C to stop)")
+    serve(args.port, config=SandboxConfig(latency=args.latency))
+    return 0
+
+
+COMMANDS = {"run": _run, "results": _results, "sandbox": _sandbox}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `batcher` and `python -m batcher`."""
+    args = build_parser().parse_args(argv)
+    try:
+        code = COMMANDS[args.command](args)
+    except BatcherError as exc:
+        _say(f"error: {exc}")
+        code = int(exc.exit_code)
+    except KeyboardInterrupt:
+        _say("interrupted: nothing was lost; run the same command again to resume")
+        code = int(ExitCode.INTERRUPTED)
+    except Exception as exc:  # a bug: say so plainly, traceback only on request
+        if os.environ.get("BATCHER_DEBUG"):
+            raise
+        _say(f"internal error: {type(exc).__name__}: {exc}\n  please report it; "
+             "set BATCHER_DEBUG=1 to see the traceback")
+        code = int(ExitCode.INTERNAL)
+    sys.exit(code)

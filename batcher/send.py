@@ -1,0 +1,391 @@
+"""Send: batches of callees through sendGroup, `concurrency` requests in flight, journal first.
+
+The rule that keeps anyone from being called twice: a request's intent is committed to the
+journal before it is sent, and only a request that provably placed nothing (never connected,
+throttled, expired timestamp, refused whole) is ever sent again. Anything that may have placed
+calls is `unknown` until `batcher reconcile` settles it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import signal
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from batcher import client
+from batcher.client import Reply, Verdict
+from batcher.journal import ACCEPTED, FAILED, NOT_SENT, REJECTED, UNKNOWN, Journal
+from batcher.settings import Settings
+
+MAX_CONNECT_ATTEMPTS = 5
+BACKOFF_BASE, BACKOFF_CAP = 0.5, 10.0
+THROTTLE_CAP, THROTTLE_BUDGET = 60.0, 300.0  # seconds: one Retry-After wait, all waits in a run
+ALT_LIMIT = 200  # the vendor's English page and SDK cap a request at 200 numbers
+ALL_REFUSED_STOP = 3  # this many batches in a row refused number by number: the params are wrong
+SKEW_TOLERANCE = 2.0  # seconds; the Date header has one-second resolution
+
+
+@dataclass
+class Batch:
+    """Callees sent (or to be sent) together, with their retry count and bisection root."""
+
+    number: int
+    callees: list[str]
+    attempt: int = 1
+    root: int = 0  # the batch this one was split from (itself when not split)
+    resigned: bool = False  # already retried once after -16
+
+
+@dataclass
+class Stop:
+    """Why the run stopped taking new batches."""
+
+    reason: str
+    fix: str
+    interrupted: bool = False
+
+
+@dataclass
+class SendReport:
+    """What the send phase did, for the summary and exit code."""
+
+    requests: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    stop: Stop | None = None
+    clock_offset: float = 0.0
+    chunk_size: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class _Root:
+    """Tracks one top-level batch through bisection: did anything in it pass?"""
+
+    def __init__(self) -> None:
+        self.pending = 1
+        self.passed = False
+
+
+def send_batches(
+    settings: Settings,
+    journal: Journal,
+    callees: list[str],
+    progress: Callable[[Counter[str], int], None] | None = None,
+    say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> SendReport:
+    """Send every callee once; return what happened. The only asyncio.run of a run."""
+    sender = _Sender(settings, journal, progress or (lambda counts, requests: None), say)
+    return asyncio.run(sender.run(callees))
+
+
+class _Sender:
+    def __init__(self, settings: Settings, journal: Journal, progress, say) -> None:
+        self.settings = settings
+        self.journal = journal
+        self.progress = progress
+        self.say = say
+        self.report = SendReport(chunk_size=settings.chunk_size)
+        self.queue: deque[Batch] = deque()
+        self.roots: dict[int, _Root] = {}
+        self.refused_streak = 0
+        self.throttle_spent = 0.0
+        self.busy = 0
+        self.wake = asyncio.Event()
+        self.next_batch = journal.next_batch()
+        self.token = journal.identity.token if journal.identity else "x"
+        self.url = settings.base_url.rstrip("/") + "/voice/sendGroup"
+        self.fields = settings.campaign.request_fields()
+        self.interrupts = 0
+        self.rate_gate = _RateGate(settings.rate)
+
+    # -- the run -------------------------------------------------------------------------------
+
+    async def run(self, callees: list[str]) -> SendReport:
+        size = self.settings.chunk_size
+        for start in range(0, len(callees), size):
+            self._push(callees[start : start + size])
+        loop = asyncio.get_running_loop()
+        workers: list[asyncio.Task[None]] = []
+        with _signals(loop, self._on_signal):
+            ca = str(self.settings.ca_bundle) if self.settings.ca_bundle else None
+            async with client.make_session(
+                self.settings.connect_timeout, self.settings.read_timeout,
+                self.settings.concurrency, ca,
+            ) as session:
+                workers = [
+                    asyncio.create_task(self._worker(session))
+                    for _ in range(self.settings.concurrency)
+                ]
+                self.workers = workers
+                await asyncio.gather(*workers, return_exceptions=True)
+        return self.report
+
+    def _push(self, callees: list[str], *, root: int | None = None, front: bool = False) -> Batch:
+        batch = Batch(self.next_batch, callees)
+        self.next_batch += 1
+        batch.root = batch.number if root is None else root
+        if root is None:
+            self.roots[batch.number] = _Root()
+        else:
+            self.roots[root].pending += 1
+        if front:
+            self.queue.appendleft(batch)
+        else:
+            self.queue.append(batch)
+        self.wake.set()
+        return batch
+
+    async def _worker(self, session) -> None:
+        while True:
+            if self.report.stop is not None:
+                return
+            if not self.queue:
+                if self.busy == 0:
+                    self.wake.set()  # release the other idle workers too
+                    return
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            batch = self.queue.popleft()
+            if len(batch.callees) > self.report.chunk_size:
+                # the batch size was lowered after this batch was cut: cut it again
+                self._resize(batch)
+                continue
+            self.busy += 1
+            try:
+                await self._attempt(session, batch)
+            finally:
+                self.busy -= 1
+                self.wake.set()
+
+    def _resize(self, batch: Batch) -> None:
+        size = self.report.chunk_size
+        pieces = [batch.callees[i : i + size] for i in range(0, len(batch.callees), size)]
+        for piece in reversed(pieces):
+            self._push(piece, root=batch.root, front=True)
+        self._root_done(batch.root, passed=None)
+
+    # -- one request ---------------------------------------------------------------------------
+
+    async def _attempt(self, session, batch: Batch) -> None:
+        await self.rate_gate.wait()
+        request_id, tag = self.journal.begin(
+            batch.number, batch.attempt, batch.callees,
+            lambda rid: f"batcher:{self.token}:{rid}",
+        )
+        called_info = f"{self.settings.campaign.called_info} {tag}".strip()
+        body = {"callee": ",".join(batch.callees), **self.fields, "calledInfo": called_info}
+        self.report.requests += 1
+        try:
+            reply = await client.post(
+                session, self.url, self.settings.credentials, body, batch.callees,
+                self.report.clock_offset,
+            )
+        except asyncio.CancelledError:
+            self.journal.finish(request_id, UNKNOWN, "abandoned by a second Ctrl-C while in "
+                                "flight: calls may have been placed (run batcher reconcile)")
+            self._count({UNKNOWN: len(batch.callees)})
+            raise
+        self._handle(batch, request_id, reply)
+
+    def _handle(self, batch: Batch, request_id: int, reply: Reply) -> None:
+        record = {
+            "http_status": reply.http_status, "api_status": reply.api_status,
+            "latency": round(reply.latency, 4),
+        }
+        size = len(batch.callees)
+        verdict = reply.verdict
+        if verdict is Verdict.OK:
+            results = {
+                c: [ACCEPTED if n.accepted else REJECTED, n.voice_id, n.termination_code,
+                    n.termination_reason]
+                for c, n in reply.numbers.items() if c in set(batch.callees)
+            }
+            self.journal.finish(request_id, "ok", reply.reason, results=results, **record)
+            counts = Counter(r[0] for r in results.values())
+            counts[UNKNOWN] += size - len(results)
+            self._count(counts)
+            self._root_done(batch.root, passed=counts[ACCEPTED] > 0 or counts[REJECTED] > 0)
+            if batch.root != batch.number and size < self.report.chunk_size:
+                self._lower_chunk_size(size)
+        elif verdict is Verdict.UNKNOWN:
+            self.journal.finish(request_id, UNKNOWN, reply.reason, **record)
+            self._count({UNKNOWN: size})
+            self._root_done(batch.root, passed=True)
+        elif verdict is Verdict.FAILED:
+            self.journal.finish(request_id, FAILED, reply.reason, **record)
+            self._count({FAILED: size})
+            self._root_done(batch.root, passed=True)
+        elif verdict is Verdict.SPLIT:
+            self._split(batch, request_id, reply, record)
+        elif verdict is Verdict.NOT_SENT:
+            self.journal.finish(request_id, NOT_SENT, reply.reason, **record)
+            if batch.attempt >= MAX_CONNECT_ATTEMPTS:
+                self._stop(f"could not reach {self.settings.base_url} after "
+                           f"{batch.attempt} attempts ({reply.reason})",
+                           "check the network and --base-url, then run the same command again")
+                self._root_done(batch.root, passed=True)
+            else:
+                self._retry_later(batch, _backoff(batch.attempt))
+        elif verdict is Verdict.THROTTLED:
+            self.journal.finish(request_id, NOT_SENT, reply.reason, **record)
+            wait = min(reply.retry_after if reply.retry_after is not None else 1.0, THROTTLE_CAP)
+            self.throttle_spent += wait
+            if self.throttle_spent > THROTTLE_BUDGET:
+                self._stop("the API kept answering 429 Too Many Requests",
+                           "lower --concurrency or --rate, then run the same command again")
+                self._root_done(batch.root, passed=True)
+            else:
+                self._retry_later(batch, wait)
+        elif verdict is Verdict.SKEW:
+            self.journal.finish(request_id, NOT_SENT, reply.reason, **record)
+            self._resign(batch, reply)
+        else:  # STOP
+            self.journal.finish(request_id, NOT_SENT, f"{reply.reason}; {reply.fix}", **record)
+            self._stop(reply.reason, reply.fix)
+            self._root_done(batch.root, passed=True)
+
+    def _split(self, batch: Batch, request_id: int, reply: Reply, record: dict) -> None:
+        size = len(batch.callees)
+        if size == 1:
+            callee = batch.callees[0]
+            results = {callee: [REJECTED, "", reply.api_status or "", reply.reason]}
+            self.journal.finish(request_id, REJECTED, reply.reason, results=results, **record)
+            self._count({REJECTED: 1})
+            self._root_done(batch.root, passed=False)
+            return
+        self.journal.finish(
+            request_id, FAILED, f"{reply.reason}; refused whole, split and sent again", **record
+        )
+        # 1000 vs 200: the vendor's documents disagree, so try the smaller limit before halving
+        step = ALT_LIMIT if size > ALT_LIMIT else (size + 1) // 2
+        pieces = [batch.callees[i : i + step] for i in range(0, size, step)]
+        for piece in reversed(pieces):
+            self._push(piece, root=batch.root, front=True)
+        self._root_done(batch.root, passed=None)
+
+    def _lower_chunk_size(self, size: int) -> None:
+        self.report.chunk_size = size
+        note = (f"the API refused a batch that passed when split: batch size lowered to {size} "
+                "for the rest of the run")
+        self.report.notes.append(note)
+        self.journal.event("batch-size", note)
+        self.say(note)
+
+    def _resign(self, batch: Batch, reply: Reply) -> None:
+        if batch.resigned:
+            self._stop(f"the API refused the timestamp again ({reply.reason})",
+                       "set this machine's clock right (enable NTP), then run the same command "
+                       "again")
+            self._root_done(batch.root, passed=True)
+            return
+        if reply.server_time is not None:
+            offset = reply.server_time - time.time()
+            if abs(offset) > SKEW_TOLERANCE:
+                self.report.clock_offset = offset
+                note = (f"this machine's clock differs from the API's by {offset:+.0f} s: "
+                        "timestamps corrected by that offset (fix the clock with NTP)")
+                self.report.notes.append(note)
+                self.journal.event("clock-skew", note)
+                self.say(note)
+        batch.attempt += 1
+        batch.resigned = True
+        self.queue.appendleft(batch)
+        self.wake.set()
+
+    def _retry_later(self, batch: Batch, delay: float) -> None:
+        batch.attempt += 1
+        self.busy += 1  # the waiting batch is still work in progress
+
+        async def later() -> None:
+            try:
+                await asyncio.sleep(delay)
+                self.queue.appendleft(batch)
+            finally:
+                self.busy -= 1
+                self.wake.set()
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._pending_retries = getattr(self, "_pending_retries", set())
+        self._pending_retries.add(task)
+        task.add_done_callback(self._pending_retries.discard)
+
+    def _root_done(self, root: int, passed: bool | None) -> None:
+        tracker = self.roots[root]
+        tracker.pending -= 1
+        if passed:
+            tracker.passed = True
+        if tracker.pending:
+            return
+        del self.roots[root]
+        if tracker.passed:
+            self.refused_streak = 0
+            return
+        self.refused_streak += 1
+        if self.refused_streak >= ALL_REFUSED_STOP:
+            self._stop(f"{self.refused_streak} batches in a row were refused number by number "
+                       "with -22", "the campaign parameters (appId, fileId, displayNum, ...) are "
+                       "wrong, not the numbers: fix them, then run the same command again")
+
+    def _stop(self, reason: str, fix: str, interrupted: bool = False) -> None:
+        if self.report.stop is None:
+            self.report.stop = Stop(reason, fix, interrupted)
+            self.journal.event("stop", reason)
+        self.wake.set()
+
+    def _count(self, counts: dict[str, int]) -> None:
+        self.report.counts.update(counts)
+        self.progress(self.report.counts, self.report.requests)
+
+    def _on_signal(self) -> None:
+        self.interrupts += 1
+        if self.interrupts == 1:
+            self._stop("interrupted", "run the same command again to resume", interrupted=True)
+            self.say(f"stopping: waiting for {self.busy} request(s) in flight "
+                     "(press Ctrl-C again to abandon them as unknown)")
+        else:
+            for task in getattr(self, "workers", []):
+                task.cancel()
+
+
+def _backoff(attempt: int) -> float:
+    """Full-jitter exponential backoff for a request that never reached the server."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+
+
+class _RateGate:
+    """At most `rate` requests per second, evenly spaced (None: no cap)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.next_at = 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        at = max(now, self.next_at)
+        self.next_at = at + self.interval
+        if at > now:
+            await asyncio.sleep(at - now)
+
+
+@contextlib.contextmanager
+def _signals(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]):
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handler)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread: the caller handles interruption
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,228 @@
+"""Settings: the campaign parameters, limits and credentials of one run, built once.
+
+    >>> campaign = Campaign(app_id="4luaKsL2", file_id="promo.mp3", loop_count=2)
+    >>> campaign.validate()
+    >>> campaign.request_fields()["loopCount"]
+    2
+
+Secrets live only in `Credentials`, whose repr hides them; nothing else holds them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from batcher.errors import UsageError
+from batcher.load import LoadOptions
+
+DEFAULT_BASE_URL = "https://api.itniotech.com"
+DEFAULT_CREDENTIALS_FILE = Path("~/.config/batcher/credentials.toml")
+ENV_KEY = "BATCHER_API_KEY"
+ENV_SECRET = "BATCHER_API_SECRET"
+MAX_CHUNK = 1000  # the seed document's limit per sendGroup call
+CALLED_INFO_MAX = 1000
+TAG_RESERVE = 40  # room kept in calledInfo for the per-batch tag the run appends
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """The sendGroup parameters shared by every request of a campaign."""
+
+    app_id: str = ""
+    file_id: str = ""
+    display_num: str = ""
+    max_duration: int | None = None
+    max_ringing_time: int | None = None
+    loop_count: int | None = None
+    called_info: str = ""
+
+    def validate(self) -> None:
+        """Check every field against the ranges in API.md; raise UsageError naming the fix."""
+        if not self.app_id:
+            raise UsageError("no appId given", "pass --app-id or set app_id in campaign.toml")
+        if not self.file_id:
+            raise UsageError(
+                "no fileId given", "pass --file-id or set file_id in campaign.toml "
+                "(upload the audio first: batcher upload promo.mp3)"
+            )
+        if self.display_num and not (
+            self.display_num.isascii() and self.display_num.isdigit()
+            and 7 <= len(self.display_num) <= 15
+        ):
+            raise UsageError(
+                f"displayNum {self.display_num!r} is not 7-15 digits",
+                "give the caller id as country code + number, digits only, or leave it empty",
+            )
+        _check_range("maxDuration", "--max-duration", self.max_duration, 1, 120)
+        _check_range("maxRingingTime", "--max-ringing-time", self.max_ringing_time, 20, 120)
+        _check_range("loopCount", "--loop-count", self.loop_count, 1, 9)
+        if len(self.called_info) > CALLED_INFO_MAX - TAG_RESERVE:
+            raise UsageError(
+                f"calledInfo is {len(self.called_info)} characters long",
+                f"keep it to {CALLED_INFO_MAX - TAG_RESERVE} characters: batcher appends "
+                "a batch tag to it and the API allows 1000",
+            )
+
+    def request_fields(self) -> dict[str, object]:
+        """The JSON fields of a sendGroup body, without callee and calledInfo."""
+        body: dict[str, object] = {"fileId": self.file_id, "appId": self.app_id}
+        if self.display_num:
+            body["displayNum"] = self.display_num
+        for key, value in (
+            ("maxDuration", self.max_duration),
+            ("maxRingingTime", self.max_ringing_time),
+            ("loopCount", self.loop_count),
+        ):
+            if value is not None:
+                body[key] = value
+        return body
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain dict of the parameters (safe to show and store: no secrets here)."""
+        return asdict(self)
+
+
+def _check_range(name: str, flag: str, value: int | None, low: int, high: int) -> None:
+    if value is not None and not low <= value <= high:
+        raise UsageError(f"{name} {value} is out of range", f"give {flag} between {low} and {high}")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """API key and secret. Their repr is redacted so they cannot leak through logs."""
+
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Credentials(<redacted>)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one run needs, built once by the CLI and passed down unchanged."""
+
+    input: Path
+    output: Path
+    journal: Path
+    campaign: Campaign
+    base_url: str = DEFAULT_BASE_URL
+    credentials: Credentials | None = field(default=None, repr=False)
+    region: str | None = None
+    load: LoadOptions = field(default_factory=LoadOptions)
+    chunk_size: int = MAX_CHUNK
+    concurrency: int = 8
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    dry_run: bool = False
+    yes: bool = False
+    sandbox: bool = False
+    ca_bundle: Path | None = None
+    limit: int | None = None
+    rate: float | None = None
+    quiet: bool = False
+    resend_unknown: bool = False
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when the URL's host is this machine (127.0.0.0/8, ::1, localhost)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """Refuse anything but https, except plain http to a loopback simulator."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url.rstrip("/")
+    if parts.scheme == "http" and is_loopback_url(url):
+        return url.rstrip("/")
+    raise UsageError(
+        f"--base-url {url!r} is not an https:// address",
+        "use https:// (plain http:// is allowed only for 127.0.0.1/localhost simulators)",
+    )
+
+
+def load_config(path: Path | None) -> dict[str, object]:
+    """Read campaign.toml into a flat dict of known keys; unknown keys are an error."""
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such config file", "check the --config path") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}", "fix the line named above") from None
+    known = {f.name for f in fields(Campaign)} | CONFIG_RUN_KEYS
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}",
+            f"known settings are: {', '.join(sorted(known))}",
+        )
+    if any(k in data for k in ("api_key", "api_secret")):
+        raise UsageError(f"{path}: credentials do not belong in campaign.toml", "see README")
+    return data
+
+
+CONFIG_RUN_KEYS = {
+    "base_url",
+    "region",
+    "chunk_size",
+    "concurrency",
+    "phone_column",
+    "region_column",
+    "sheet",
+}
+
+
+def load_credentials(path: Path | None) -> Credentials:
+    """Credentials from BATCHER_API_KEY/BATCHER_API_SECRET, else a private credentials file."""
+    key, secret = os.environ.get(ENV_KEY, ""), os.environ.get(ENV_SECRET, "")
+    if key and secret:
+        return Credentials(key, secret)
+    explicit = path is not None
+    path = (path or DEFAULT_CREDENTIALS_FILE).expanduser()
+    if not path.exists():
+        if explicit:
+            raise UsageError(f"{path}: no such credentials file", "check the --credentials path")
+        raise UsageError(
+            "no API credentials found",
+            f"export {ENV_KEY} and {ENV_SECRET}, or write them to {DEFAULT_CREDENTIALS_FILE} "
+            "(api_key = ..., api_secret = ...) with chmod 600; or try --sandbox or --dry-run",
+        )
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise UsageError(
+            f"{path}: the credentials file can be read by other users",
+            f"run: chmod 600 {path}",
+        )
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError:
+        # the parser's message may quote the secret: say only where to look
+        raise UsageError(
+            f"{path}: not valid TOML", 'write two lines: api_key = "..." and api_secret = "..."'
+        ) from None
+    key, secret = str(data.get("api_key", "")), str(data.get("api_secret", ""))
+    if not key or not secret:
+        raise UsageError(
+            f"{path}: api_key or api_secret missing",
+            'write two lines: api_key = "..." and api_secret = "..."',
+        )
+    return Credentials(key, secret)
