@@ -275,8 +275,6 @@ def _results(args: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     from batcher.sandbox import SandboxConfig, serve
 
-    _say(f"sandbox: http://127.0.0.1:{args.port}  (api key sandbox-key, appId sandbox-app, "
-         "fileId sandbox-file-0001.mp3; Ctrl-C to stop)")
     serve(args.port, config=SandboxConfig(latency=args.latency))
     return 0
 

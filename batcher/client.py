@@ -215,3 +215,45 @@ async def post(
 def _with_latency(reply: Reply, latency: float) -> Reply:
     object.__setattr__(reply, "latency", latency)
     return reply
+
+
+class ApiError(Exception):
+    """A non-zero status from an endpoint other than sendGroup (callers translate it)."""
+
+    def __init__(self, status: str, reason: str, http_status: int | None = None) -> None:
+        super().__init__(f"API status {status}: {reason}")
+        self.status, self.reason, self.http_status = status, reason, http_status
+
+
+async def call(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    credentials: Credentials,
+    method: str,
+    path: str,
+    body: dict[str, object] | None = None,
+    clock_offset: float = 0.0,
+) -> tuple[object, float | None]:
+    """One signed call to a read/upload endpoint; returns (`data`, server clock from Date).
+
+    Raises ApiError for a non-zero status or a non-200 answer, and aiohttp's errors as they
+    come: these endpoints place no calls, so callers may simply retry or report them.
+    """
+    url = base_url.rstrip("/") + path
+    payload = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+    async with session.request(
+        method, url, data=payload, headers=signed_headers(credentials, clock_offset),
+        allow_redirects=False,
+    ) as response:
+        raw = await response.read()
+        server_time = _server_time(response.headers)
+        if response.status != 200:
+            raise ApiError("", f"HTTP {response.status}", response.status)
+    try:
+        doc = json.loads(raw)
+        status = str(doc["status"])
+    except (ValueError, KeyError, TypeError):
+        raise ApiError("", "unreadable answer", 200) from None
+    if status != "0":
+        raise ApiError(status, str(doc.get("reason", "")), 200)
+    return doc.get("data"), server_time

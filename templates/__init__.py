@@ -1,0 +1,1 @@
+"""Templates `batcher init` copies: contacts.xlsx/.csv and a commented campaign.toml."""

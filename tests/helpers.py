@@ -1,0 +1,37 @@
+"""Reading a results workbook back with an independent reader (openpyxl)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+
+
+def read_sheet(path: Path, name: str) -> list[dict[str, object]]:
+    """Rows of one sheet as dicts keyed by header (later duplicate headers get a ' (2)')."""
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    rows = list(workbook[name].iter_rows(values_only=True))
+    workbook.close()
+    header: list[str] = []
+    for cell in rows[0]:
+        name_ = str(cell)
+        while name_ in header:
+            name_ += " (2)"
+        header.append(name_)
+    return [dict(zip(header, row, strict=False)) for row in rows[1:]]
+
+
+def header(path: Path, name: str = "Results") -> list[str]:
+    """The header row of a sheet."""
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    first = next(workbook[name].iter_rows(values_only=True))
+    workbook.close()
+    return [str(c) for c in first]
+
+
+def summary(path: Path) -> dict[str, object]:
+    """The Summary sheet as a key -> value dict."""
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    data = {str(k): v for k, v, *_ in workbook["Summary"].iter_rows(values_only=True)}
+    workbook.close()
+    return data
