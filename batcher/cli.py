@@ -68,14 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     _campaign_options(run)
     _input_options(run)
     out = run.add_argument_group("output")
-    out.add_argument("-o", "--output", type=Path, help="results workbook (default FILE-results.xlsx)")
+    out.add_argument("-o", "--output", type=Path,
+                     help="results workbook (default FILE-results.xlsx)")
     out.add_argument("--journal", type=Path,
                      help="campaign journal (default beside the output, .journal)")
     send = run.add_argument_group("sending")
     send.add_argument("--base-url", help=f"API endpoint (default {DEFAULT_BASE_URL})")
     send.add_argument("--credentials", type=Path,
                       help="TOML file with api_key and api_secret, chmod 600 (default: "
-                      "$BATCHER_API_KEY/$BATCHER_API_SECRET, else ~/.config/batcher/credentials.toml)")
+                      "$BATCHER_API_KEY/$BATCHER_API_SECRET, else "
+                      "~/.config/batcher/credentials.toml)")
     send.add_argument("--ca-bundle", type=Path, help="PEM file of a private CA to trust")
     send.add_argument("--chunk-size", type=int, help="numbers per request, 1-1000 (default 1000)")
     send.add_argument("--concurrency", type=int, help="requests in flight, 1-64 (default 8)")
@@ -101,6 +103,27 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("journal", type=Path, metavar="JOURNAL")
     results.add_argument("-o", "--output", type=Path,
                          help="workbook to write (default: the journal's name, .xlsx)")
+
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="settle unknown numbers from the vendor's call records",
+        description="For every number whose request may or may not have placed a call "
+        "(timeouts, resets, HTTP 5xx, -18), look it up in the vendor's call records by the "
+        "batch tag the run put in calledInfo. Found: accepted. Absent once --settle minutes "
+        "have passed since the request: the next run sends it again. Then rewrite the workbook.",
+        epilog="example:\n  batcher reconcile contacts-results.journal\n"
+        "  batcher run contacts.xlsx --config campaign.toml   # sends what was absent",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    reconcile.add_argument("journal", type=Path, metavar="JOURNAL")
+    reconcile.add_argument("--settle", type=float, default=10.0,
+                           help="minutes after which a number absent from the records was not "
+                           "called (default 10: the vendor's records lag the calls)")
+    reconcile.add_argument("--base-url", help="API endpoint (default: the campaign's)")
+    reconcile.add_argument("--credentials", type=Path, help="as for run")
+    reconcile.add_argument("--ca-bundle", type=Path, help="PEM file of a private CA to trust")
+    reconcile.add_argument("-o", "--output", type=Path,
+                           help="workbook to rewrite (default: the journal's name, .xlsx)")
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -279,7 +302,39 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _run, "results": _results, "sandbox": _sandbox}
+def _reconcile(args: argparse.Namespace) -> int:
+    from batcher.journal import Journal
+    from batcher.pipeline import rebuild
+    from batcher.reconcile import reconcile
+
+    if not args.journal.exists():
+        raise UsageError(f"{args.journal}: no such journal", "give the .journal file a run wrote")
+    base_url = args.base_url
+    if base_url is None:
+        with Journal(args.journal, readonly=True) as journal:
+            campaigns = journal.campaigns()
+        endpoint = str(campaigns[-1]["params"].get("endpoint", "")) if campaigns else ""
+        if endpoint == "sandbox":
+            raise UsageError("this campaign ran against the embedded sandbox, which is gone",
+                             "nothing to reconcile: sandbox calls are not real")
+        base_url = endpoint or DEFAULT_BASE_URL
+    base_url = check_base_url(base_url)
+    credentials = load_credentials(args.credentials)
+    ca = str(args.ca_bundle) if args.ca_bundle else None
+    report = reconcile(args.journal, base_url, credentials, args.settle * 60, ca)
+    _say(f"reconcile: {report.found} found in the call records (accepted), {report.absent} "
+         f"absent (will be sent by the next run), {report.still_unknown} still unknown "
+         f"({report.records_read} records read)")
+    if report.still_unknown:
+        _say(f"next: the records lag the calls; run reconcile again after {report.retry_after}")
+    try:
+        rebuild(args.journal, args.output, _say)
+    except BatcherError as exc:
+        _say(f"workbook not rewritten: {exc}")
+    return int(ExitCode.INCOMPLETE if report.still_unknown else ExitCode.OK)
+
+
+COMMANDS = {"run": _run, "results": _results, "reconcile": _reconcile, "sandbox": _sandbox}
 
 
 def main(argv: list[str] | None = None) -> None:

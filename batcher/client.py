@@ -9,7 +9,7 @@ whether calls may have been placed decides everything the send layer does next.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import hashlib
 import json
 import ssl
@@ -113,10 +113,8 @@ def classify(
         )
     if http_status == 429:
         retry_after = None
-        try:
+        with contextlib.suppress(TypeError, ValueError, AttributeError):
             retry_after = float(headers.get("Retry-After", ""))  # type: ignore[attr-defined]
-        except (TypeError, ValueError, AttributeError):
-            pass
         return Reply(Verdict.THROTTLED, "HTTP 429 too many requests", retry_after=retry_after,
                      **base)
     if http_status >= 500:
@@ -204,7 +202,7 @@ async def post(
     except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
         # never reached the server (refused, DNS, connect timeout): nothing was placed
         reply = Reply(Verdict.NOT_SENT, f"could not connect: {exc}")
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         # sent, answer lost (read timeout, reset, disconnect): calls may have been placed
         name = type(exc).__name__
         reply = Reply(Verdict.UNKNOWN, f"no answer ({name}{': ' + str(exc) if str(exc) else ''})"

@@ -54,6 +54,7 @@ import json
 import math
 import random
 import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -508,14 +509,16 @@ class Sandbox:
         app.on_response_prepare.append(self._set_date)
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on host:port (0 = any free port) and return the base URL."""
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> str:
+        """Serve on host:port (0 = any free port), over TLS when given a context; return the URL."""
         # A short shutdown_timeout: "slow" handlers must not hold stop() for seconds.
         self._runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
+        await web.TCPSite(self._runner, host, port, ssl_context=ssl_context).start()
         bound_port = self._runner.addresses[0][1]
-        self.url = f"http://{host}:{bound_port}"
+        self.url = f"{'https' if ssl_context else 'http'}://{host}:{bound_port}"
         return self.url
 
     async def stop(self) -> None:
@@ -833,10 +836,14 @@ class SandboxThread:
     """Runs a Sandbox on its own event loop in a daemon thread: `with SandboxThread() as sb:`."""
 
     def __init__(
-        self, config: SandboxConfig | None = None, port: int = 0, host: str = "127.0.0.1"
+        self,
+        config: SandboxConfig | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.sandbox = Sandbox(config)
-        self._host, self._port = host, port
+        self._host, self._port, self._ssl = host, port, ssl_context
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -849,7 +856,7 @@ class SandboxThread:
         def run() -> None:
             asyncio.set_event_loop(loop)
             try:
-                loop.run_until_complete(self.sandbox.start(self._host, self._port))
+                loop.run_until_complete(self.sandbox.start(self._host, self._port, self._ssl))
             except BaseException as exc:  # handed to the caller's thread below
                 failure.append(exc)
                 ready.set()

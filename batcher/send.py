@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import signal
 import sys
@@ -27,18 +28,18 @@ MAX_CONNECT_ATTEMPTS = 5
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 10.0
 THROTTLE_CAP, THROTTLE_BUDGET = 60.0, 300.0  # seconds: one Retry-After wait, all waits in a run
 ALT_LIMIT = 200  # the vendor's English page and SDK cap a request at 200 numbers
-ALL_REFUSED_STOP = 3  # this many batches in a row refused number by number: the params are wrong
+ALL_REFUSED_STOP = 10  # single numbers refused in a row with -22: the parameters are wrong
 SKEW_TOLERANCE = 2.0  # seconds; the Date header has one-second resolution
 
 
 @dataclass
 class Batch:
-    """Callees sent (or to be sent) together, with their retry count and bisection root."""
+    """Callees sent (or to be sent) together, with their retry count."""
 
     number: int
     callees: list[str]
     attempt: int = 1
-    root: int = 0  # the batch this one was split from (itself when not split)
+    split: bool = False  # cut from a batch the API refused whole with -22
     resigned: bool = False  # already retried once after -16
 
 
@@ -63,14 +64,6 @@ class SendReport:
     notes: list[str] = field(default_factory=list)
 
 
-class _Root:
-    """Tracks one top-level batch through bisection: did anything in it pass?"""
-
-    def __init__(self) -> None:
-        self.pending = 1
-        self.passed = False
-
-
 def send_batches(
     settings: Settings,
     journal: Journal,
@@ -91,7 +84,6 @@ class _Sender:
         self.say = say
         self.report = SendReport(chunk_size=settings.chunk_size)
         self.queue: deque[Batch] = deque()
-        self.roots: dict[int, _Root] = {}
         self.refused_streak = 0
         self.throttle_spent = 0.0
         self.busy = 0
@@ -102,6 +94,7 @@ class _Sender:
         self.fields = settings.campaign.request_fields()
         self.interrupts = 0
         self.rate_gate = _RateGate(settings.rate)
+        self.crash = _CrashPoint.from_env()
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -125,14 +118,9 @@ class _Sender:
                 await asyncio.gather(*workers, return_exceptions=True)
         return self.report
 
-    def _push(self, callees: list[str], *, root: int | None = None, front: bool = False) -> Batch:
-        batch = Batch(self.next_batch, callees)
+    def _push(self, callees: list[str], *, split: bool = False, front: bool = False) -> Batch:
+        batch = Batch(self.next_batch, callees, split=split)
         self.next_batch += 1
-        batch.root = batch.number if root is None else root
-        if root is None:
-            self.roots[batch.number] = _Root()
-        else:
-            self.roots[root].pending += 1
         if front:
             self.queue.appendleft(batch)
         else:
@@ -167,8 +155,7 @@ class _Sender:
         size = self.report.chunk_size
         pieces = [batch.callees[i : i + size] for i in range(0, len(batch.callees), size)]
         for piece in reversed(pieces):
-            self._push(piece, root=batch.root, front=True)
-        self._root_done(batch.root, passed=None)
+            self._push(piece, split=batch.split, front=True)
 
     # -- one request ---------------------------------------------------------------------------
 
@@ -178,6 +165,7 @@ class _Sender:
             batch.number, batch.attempt, batch.callees,
             lambda rid: f"batcher:{self.token}:{rid}",
         )
+        self.crash.reached("after-intent")
         called_info = f"{self.settings.campaign.called_info} {tag}".strip()
         body = {"callee": ",".join(batch.callees), **self.fields, "calledInfo": called_info}
         self.report.requests += 1
@@ -191,6 +179,7 @@ class _Sender:
                                 "flight: calls may have been placed (run batcher reconcile)")
             self._count({UNKNOWN: len(batch.callees)})
             raise
+        self.crash.reached("before-outcome")
         self._handle(batch, request_id, reply)
 
     def _handle(self, batch: Batch, request_id: int, reply: Reply) -> None:
@@ -210,17 +199,15 @@ class _Sender:
             counts = Counter(r[0] for r in results.values())
             counts[UNKNOWN] += size - len(results)
             self._count(counts)
-            self._root_done(batch.root, passed=counts[ACCEPTED] > 0 or counts[REJECTED] > 0)
-            if batch.root != batch.number and size < self.report.chunk_size:
+            self.refused_streak = 0
+            if batch.split and size < self.report.chunk_size:
                 self._lower_chunk_size(size)
         elif verdict is Verdict.UNKNOWN:
             self.journal.finish(request_id, UNKNOWN, reply.reason, **record)
             self._count({UNKNOWN: size})
-            self._root_done(batch.root, passed=True)
         elif verdict is Verdict.FAILED:
             self.journal.finish(request_id, FAILED, reply.reason, **record)
             self._count({FAILED: size})
-            self._root_done(batch.root, passed=True)
         elif verdict is Verdict.SPLIT:
             self._split(batch, request_id, reply, record)
         elif verdict is Verdict.NOT_SENT:
@@ -229,7 +216,6 @@ class _Sender:
                 self._stop(f"could not reach {self.settings.base_url} after "
                            f"{batch.attempt} attempts ({reply.reason})",
                            "check the network and --base-url, then run the same command again")
-                self._root_done(batch.root, passed=True)
             else:
                 self._retry_later(batch, _backoff(batch.attempt))
         elif verdict is Verdict.THROTTLED:
@@ -239,7 +225,6 @@ class _Sender:
             if self.throttle_spent > THROTTLE_BUDGET:
                 self._stop("the API kept answering 429 Too Many Requests",
                            "lower --concurrency or --rate, then run the same command again")
-                self._root_done(batch.root, passed=True)
             else:
                 self._retry_later(batch, wait)
         elif verdict is Verdict.SKEW:
@@ -248,7 +233,6 @@ class _Sender:
         else:  # STOP
             self.journal.finish(request_id, NOT_SENT, f"{reply.reason}; {reply.fix}", **record)
             self._stop(reply.reason, reply.fix)
-            self._root_done(batch.root, passed=True)
 
     def _split(self, batch: Batch, request_id: int, reply: Reply, record: dict) -> None:
         size = len(batch.callees)
@@ -257,7 +241,11 @@ class _Sender:
             results = {callee: [REJECTED, "", reply.api_status or "", reply.reason]}
             self.journal.finish(request_id, REJECTED, reply.reason, results=results, **record)
             self._count({REJECTED: 1})
-            self._root_done(batch.root, passed=False)
+            self.refused_streak += 1
+            if self.refused_streak >= ALL_REFUSED_STOP:
+                self._stop(f"{self.refused_streak} numbers in a row were refused one by one with "
+                           "-22", "the campaign parameters (appId, fileId, displayNum, ...) are "
+                           "wrong, not the numbers: fix them, then run the same command again")
             return
         self.journal.finish(
             request_id, FAILED, f"{reply.reason}; refused whole, split and sent again", **record
@@ -266,8 +254,7 @@ class _Sender:
         step = ALT_LIMIT if size > ALT_LIMIT else (size + 1) // 2
         pieces = [batch.callees[i : i + step] for i in range(0, size, step)]
         for piece in reversed(pieces):
-            self._push(piece, root=batch.root, front=True)
-        self._root_done(batch.root, passed=None)
+            self._push(piece, split=True, front=True)
 
     def _lower_chunk_size(self, size: int) -> None:
         self.report.chunk_size = size
@@ -282,10 +269,10 @@ class _Sender:
             self._stop(f"the API refused the timestamp again ({reply.reason})",
                        "set this machine's clock right (enable NTP), then run the same command "
                        "again")
-            self._root_done(batch.root, passed=True)
             return
         if reply.server_time is not None:
-            offset = reply.server_time - time.time()
+            # the Date header is truncated to the second: its midpoint is the best estimate
+            offset = reply.server_time + 0.5 - time.time()
             if abs(offset) > SKEW_TOLERANCE:
                 self.report.clock_offset = offset
                 note = (f"this machine's clock differs from the API's by {offset:+.0f} s: "
@@ -315,23 +302,6 @@ class _Sender:
         self._pending_retries.add(task)
         task.add_done_callback(self._pending_retries.discard)
 
-    def _root_done(self, root: int, passed: bool | None) -> None:
-        tracker = self.roots[root]
-        tracker.pending -= 1
-        if passed:
-            tracker.passed = True
-        if tracker.pending:
-            return
-        del self.roots[root]
-        if tracker.passed:
-            self.refused_streak = 0
-            return
-        self.refused_streak += 1
-        if self.refused_streak >= ALL_REFUSED_STOP:
-            self._stop(f"{self.refused_streak} batches in a row were refused number by number "
-                       "with -22", "the campaign parameters (appId, fileId, displayNum, ...) are "
-                       "wrong, not the numbers: fix them, then run the same command again")
-
     def _stop(self, reason: str, fix: str, interrupted: bool = False) -> None:
         if self.report.stop is None:
             self.report.stop = Stop(reason, fix, interrupted)
@@ -351,6 +321,28 @@ class _Sender:
         else:
             for task in getattr(self, "workers", []):
                 task.cancel()
+
+
+class _CrashPoint:
+    """Crash tests only: BATCHER_CRASH_AT=after-intent:3 SIGKILLs the process at the 3rd intent.
+
+    The two places are the windows that matter: intent committed but nothing sent yet, and an
+    answer received but not yet committed. Unset (always, outside tests) it does nothing.
+    """
+
+    def __init__(self, name: str = "", count: int = 0) -> None:
+        self.name, self.left = name, count
+
+    @classmethod
+    def from_env(cls) -> _CrashPoint:
+        name, _, count = os.environ.get("BATCHER_CRASH_AT", "").partition(":")
+        return cls(name, int(count or 1)) if name else cls()
+
+    def reached(self, name: str) -> None:
+        if name == self.name:
+            self.left -= 1
+            if self.left == 0:
+                os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _backoff(attempt: int) -> float:

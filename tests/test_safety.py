@@ -1,0 +1,174 @@
+"""Crash safety and security: SIGKILL at any moment, Ctrl-C, secrets, TLS."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from batcher.client import sign
+from tests.conftest import numbers, sandbox_args
+from tests.helpers import read_sheet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _batcher(args, env_extra=None, **popen):
+    env = {**os.environ, "BATCHER_API_KEY": "sandbox-key", "BATCHER_API_SECRET": "sandbox-secret",
+           **(env_extra or {})}
+    return subprocess.Popen([sys.executable, "-m", "batcher", *map(str, args)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(make_sandbox, contacts,
+                                                                       tmp_path):
+    sandbox = make_sandbox(latency=0.02)
+    wanted = numbers(600)
+    path = contacts(["+" + n for n in wanted] + ["+" + n for n in wanted[::7]])
+    args = ["run", path, *sandbox_args(sandbox), "--chunk-size", "5", "--concurrency", "4"]
+    rng = random.Random(2026)
+    kills = 0
+    # the two windows that matter, by failpoint, then plain SIGKILLs at random times
+    plans = [("after-intent", rng.randint(1, 6)) for _ in range(7)]
+    plans += [("before-outcome", rng.randint(1, 6)) for _ in range(7)]
+    plans += [("timer", rng.uniform(0.8, 2.5)) for _ in range(8)]
+    for where, when in plans:
+        if where == "timer":
+            proc = _batcher(args)
+            time.sleep(when)
+            proc.send_signal(signal.SIGKILL)
+        else:
+            proc = _batcher(args, {"BATCHER_CRASH_AT": f"{where}:{when}"})
+        proc.communicate(timeout=60)
+        if proc.returncode == -signal.SIGKILL:
+            kills += 1
+        assert max(sandbox.accepted_counts().values(), default=0) <= 1
+    assert kills >= 20
+    # finish: settle the unknowns from the call records, send what was never placed
+    journal = tmp_path / "contacts-results.journal"
+    done = _batcher(["reconcile", journal, "--settle", "0"])
+    out, _ = done.communicate(timeout=60)
+    assert done.returncode == 0, out
+    done = _batcher(args)
+    out, _ = done.communicate(timeout=60)
+    assert done.returncode == 0, out
+    assert sandbox.accepted_counts() == {n: 1 for n in wanted}  # zero twice, zero lost
+    rows = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
+    assert len(rows) == len(wanted) + len(wanted[::7])
+    assert {r["outcome"] for r in rows} == {"accepted", "duplicate"}
+
+
+def test_ctrl_c_finishes_in_flight_requests_and_says_how_to_resume(make_sandbox, contacts,
+                                                                  tmp_path):
+    sandbox = make_sandbox(latency=0.5)
+    path = contacts(["+" + n for n in numbers(40)])
+    proc = _batcher(["run", path, *sandbox_args(sandbox), "--chunk-size", "2",
+                     "--concurrency", "2"])
+    _wait_for(lambda: len(sandbox.requests) >= 2)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 6, out
+    assert "run the same command again" in out
+    rows = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
+    outcomes = {r["outcome"] for r in rows}
+    assert outcomes == {"accepted", "not_sent"}  # in-flight requests finished: none unknown
+    assert sum(r["outcome"] == "accepted" for r in rows) == len(sandbox.accepted)
+
+
+def test_second_ctrl_c_abandons_in_flight_as_unknown(make_sandbox, contacts, tmp_path):
+    sandbox = make_sandbox(latency=3)
+    path = contacts(["+" + n for n in numbers(10)])
+    proc = _batcher(["run", path, *sandbox_args(sandbox), "--chunk-size", "5"])
+    _wait_for(lambda: sandbox.in_flight >= 2)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 6, out
+    rows = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
+    assert {r["outcome"] for r in rows} == {"unknown"}
+
+
+def _wait_for(condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_secrets_never_reach_terminal_journal_or_workbook(make_sandbox, contacts, tmp_path):
+    key, secret = "CANARYKEY7f3a", "CANARYSECRET9b2c"
+    sandbox = make_sandbox(api_key=key, api_secret=secret, script=["500", "-10"])
+    path = contacts(["+" + n for n in numbers(30)])
+    started = int(time.time())
+    outputs = []
+    for extra in ([], ["--dry-run"], []):
+        env = {"BATCHER_API_KEY": key, "BATCHER_API_SECRET": secret}
+        proc = _batcher(["run", path, *sandbox_args(sandbox), "--chunk-size", "10",
+                         "--concurrency", "1", *extra], env)
+        outputs.append(proc.communicate(timeout=60)[0])
+    proc = _batcher(["reconcile", tmp_path / "contacts-results.journal", "--settle", "0"],
+                    {"BATCHER_API_KEY": key, "BATCHER_API_SECRET": secret})
+    outputs.append(proc.communicate(timeout=60)[0])
+    signs = {sign(key, secret, t) for t in range(started - 5, int(time.time()) + 5)}
+    blobs = [o.encode() for o in outputs]
+    for file in tmp_path.iterdir():
+        data = file.read_bytes()
+        if zipfile.is_zipfile(file):
+            with zipfile.ZipFile(file) as archive:
+                data = b"".join(archive.read(n) for n in archive.namelist())
+        blobs.append(data)
+    assert len(sandbox.requests) >= 3
+    for blob in blobs:
+        for needle in (key, secret, *signs):
+            assert needle.encode() not in blob
+
+
+def test_repr_of_settings_hides_credentials():
+    from batcher.settings import Credentials
+
+    text = repr(Credentials("CANARYKEY", "CANARYSECRET"))
+    assert "CANARY" not in text and "redacted" in text
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def test_tls_is_verified_and_a_private_ca_can_be_trusted(tls_files, contacts, cli, tmp_path,
+                                                         monkeypatch):
+    import ssl
+
+    from batcher.sandbox import SandboxConfig, SandboxThread
+
+    monkeypatch.setenv("BATCHER_API_KEY", "sandbox-key")
+    monkeypatch.setenv("BATCHER_API_SECRET", "sandbox-secret")
+    cert, key = tls_files
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with SandboxThread(SandboxConfig(), ssl_context=context) as sandbox:
+        assert sandbox.url.startswith("https://")
+        path = contacts(["+" + n for n in numbers(2)])
+        code, out = cli("run", path, *sandbox_args(sandbox))
+        assert code == 4, out
+        assert "TLS" in out and "--ca-bundle" in out
+        assert sandbox.accepted == []
+        code, out = cli("run", path, *sandbox_args(sandbox), "--ca-bundle", cert)
+        assert code == 0, out
+        assert len(sandbox.accepted) == 2
