@@ -26,7 +26,14 @@ from batcher.journal import (
 )
 from batcher.load import LoadOptions, Sheet, file_sha256, load_sheet
 from batcher.plan import DUPLICATE, ELIGIBLE, INVALID, Plan, plan_rows
-from batcher.results import BATCH_COLUMNS, OUTCOMES, RESULT_COLUMNS, Table, write_results
+from batcher.results import (
+    BATCH_COLUMNS,
+    RESULT_COLUMNS,
+    SummaryBlock,
+    Table,
+    number_text,
+    write_workbook_file,
+)
 from batcher.settings import Campaign, Credentials, Settings
 
 Say = Callable[[str], None]
@@ -240,6 +247,9 @@ def _summary_head(settings: Settings, sha: str, started: str) -> list[tuple[str,
     ]
 
 
+RETRY_OUTCOMES = frozenset({"failed", NOT_SENT})
+
+
 def write_workbook(
     output: Path,
     sheet: Sheet,
@@ -251,8 +261,9 @@ def write_workbook(
 ) -> Counter[str]:
     """Join input rows, plan and journal states into the workbook; return counts per outcome."""
     counts: Counter[str] = Counter()
-    columns = [*map(str, sheet.frame.columns), *RESULT_COLUMNS]
+    input_columns = _input_columns(sheet)
     phone_index = list(sheet.frame.columns).index(sheet.phone_column)
+    retry: list[tuple] = []
 
     def rows() -> Iterator[list[object]]:
         for values, row, callee, status, reason, dup_of in zip(
@@ -274,52 +285,49 @@ def write_workbook(
                              state.termination_code, state.termination_reason, state.batch,
                              "", state.sent_at]
             counts[extra[2]] += 1
+            if extra[2] in RETRY_OUTCOMES:
+                retry.append(values)
+            phone = values[phone_index]
+            if isinstance(phone, int | float) and not isinstance(phone, bool):
+                values = (*values[:phone_index], number_text(phone), *values[phone_index + 1:])
             yield [*values, *extra]
 
-    result_table = Table(columns, rows(), frozenset({phone_index}),
-                         widths=[14] * len(sheet.frame.columns) + [7, 15, 10, 40, 21, 8, 18, 7,
-                                                                   8, 21])
+    widths = [14] * len(input_columns) + [7, 15, 10, 40, 21, 8, 18, 7, 8, 21]
+    results = Table("Results", [*input_columns, *RESULT_COLUMNS], rows(), widths, "outcome")
     requests = journal.requests() if journal and journal.campaign_id else []
-    batches = Table(BATCH_COLUMNS, _batch_rows(requests))
-    # Summary is written after Results, so the counts are complete when it is built
-    summary = _LazySummary(head, counts, sheet, requests, journal)
-    write_results(output, result_table, summary, batches)
+    facts = _facts(head, sheet, requests, journal)
+    later = [
+        Table("Batches", BATCH_COLUMNS, _batch_rows(requests),
+              [8, 7, 7, 6, 10, 8, 8, 50, 9, 21, 21, 24]),
+        Table("Retry", input_columns, retry, [14] * len(input_columns)),
+    ]
+    write_workbook_file(output, results, SummaryBlock(counts, facts), later)
     return counts
 
 
-class _LazySummary:
-    """Summary rows computed when the writer reaches them (after the Results rows)."""
+def _input_columns(sheet: Sheet) -> list[str]:
+    """The input's column names, renamed only where they clash with a results column."""
+    names = []
+    for column in map(str, sheet.frame.columns):
+        while column in RESULT_COLUMNS or column in names:
+            column = f"{column} (input)"
+        names.append(column)
+    return names
 
-    def __init__(self, head, counts, sheet, requests, journal) -> None:
-        self.head, self.counts, self.sheet = head, counts, sheet
-        self.requests, self.journal = requests, journal
 
-    def __iter__(self):
-        yield ("Outcomes", None)
-        for outcome in OUTCOMES:
-            yield (outcome, self.counts.get(outcome, 0))
-        yield ("rows", sum(self.counts.values()))
-        yield from self.head
-        yield ("finished", utc_now())
-        yield ("requests", len(self.requests))
-        sheet = self.sheet
-        yield ("Input", None)
-        yield ("sheet", sheet.sheet_name or "")
-        yield ("header row", sheet.header_row or "none")
-        yield ("phone column", sheet.phone_column)
-        yield ("region column", sheet.region_column or "")
-        if sheet.encoding:
-            yield ("encoding", sheet.encoding)
-            yield ("delimiter", {"\t": "tab"}.get(sheet.delimiter or "", sheet.delimiter or ""))
-        if self.journal and self.journal.campaign_id:
-            events = self.journal.events()
-            if events:
-                yield ("Events", None)
-                for at, kind, detail in events:
-                    yield (f"{at} {kind}", detail)
-
-    def __len__(self) -> int:  # pragma: no cover - Sequence protocol nicety
-        return len(list(iter(self)))
+def _facts(head, sheet: Sheet, requests, journal) -> list[tuple[str, object]]:
+    facts = [*head, ("finished", utc_now()), ("requests", len(requests)), ("Input", None),
+             ("sheet", sheet.sheet_name or ""), ("header row", sheet.header_row or "none"),
+             ("phone column", sheet.phone_column), ("region column", sheet.region_column or "")]
+    if sheet.encoding:
+        facts.append(("encoding", sheet.encoding))
+        facts.append(("delimiter", {"\t": "tab"}.get(sheet.delimiter or "",
+                                                     sheet.delimiter or "")))
+    events = journal.events() if journal and journal.campaign_id else []
+    if events:
+        facts.append(("Events", None))
+        facts.extend((f"{at} {kind}", detail) for at, kind, detail in events)
+    return facts
 
 
 def _batch_rows(requests: list[dict[str, object]]) -> Iterator[list[object]]:

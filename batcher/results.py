@@ -1,21 +1,27 @@
 """Write: the results workbook, rebuilt from the input rows and the journal.
 
-Sheets: Results (every input row, original columns then RESULT_COLUMNS), Summary, Batches.
-No string ever becomes a formula, number or link: XlsxWriter is told so once, for every cell.
-The file is written under a temporary name and renamed when complete, so a reader never sees
-half a workbook.
+Sheets: Results (every input row, original columns then RESULT_COLUMNS), Summary (a chart of
+outcomes above the counts, then the campaign), Batches (one row per request) and Retry (the
+rows worth sending again, in the input's own columns).
+
+The writer is rustpy-xlsxwriter (Rust's rust_xlsxwriter, the same design as XlsxWriter): it
+streams rows in constant memory about ten times faster than XlsxWriter, which matters at
+Excel's million rows. Strings are always written as text cells, so a value starting with
+=, +, - or @ can never become a formula. The file is written under a temporary name and
+renamed when complete, so a reader never sees half a workbook.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-import xlsxwriter
+import pandas as pd
+import rustpy_xlsxwriter as rx
 
 from batcher.errors import UsageError
 
@@ -28,46 +34,83 @@ BATCH_COLUMNS = (
     "request", "batch", "attempt", "size", "outcome", "http_status", "api_status", "reason",
     "latency_ms", "sent_at", "finished_at", "tag",
 )
-WORKBOOK_OPTIONS = {
-    "constant_memory": True,  # rows stream to disk: memory does not grow with the sheet
-    "strings_to_formulas": False,  # "=cmd|..." stays text: no formula injection
-    "strings_to_numbers": False,  # "0086..." keeps its zeros
-    "strings_to_urls": False,
-    "nan_inf_to_errors": True,
-    "default_date_format": "yyyy-mm-dd hh:mm:ss",
+OUTCOME_MEANINGS = {
+    "accepted": "the vendor accepted the number: its phone was called",
+    "rejected": "the vendor refused this number (see terminationReason)",
+    "invalid": "not a callable number: the reason says what to fix",
+    "duplicate": "same number as an earlier row, which is the one called",
+    "failed": "the request was refused whole, nothing placed: the next run sends it again",
+    "unknown": "the answer was lost, calls may have been placed: run batcher reconcile",
+    "not_sent": "not sent (dry run, --limit, or the run stopped): the next run sends it",
+}
+EXCEL_TEXT_LIMIT = 32_767
+CHART_ROWS = 15  # the Summary sheet opens on the chart: rows 1-15
+OUTCOME_COLOURS = {
+    "accepted": ("#C6EFCE", "#006100"),
+    "rejected": ("#FFC7CE", "#9C0006"),
+    "failed": ("#FFC7CE", "#9C0006"),
+    "unknown": ("#FFEB9C", "#9C5700"),
+    "not_sent": ("#FFEB9C", "#9C5700"),
+    "invalid": ("#EDEDED", "#595959"),
+    "duplicate": ("#EDEDED", "#595959"),
 }
 
 
 @dataclass(frozen=True)
 class Table:
-    """Column names and row tuples, in order: what one sheet holds."""
+    """One sheet: its name, unique column names and rows (sequences), written in order."""
 
+    name: str
     columns: Sequence[str]
     rows: Iterable[Sequence[object]]
-    text_columns: frozenset[int] = frozenset()  # indexes whose numbers are written as text
     widths: Sequence[float] = ()
+    outcome_column: str | None = None  # coloured by conditional formatting
 
 
-def write_results(
-    path: Path, results: Table, summary: Sequence[tuple[str, object]], batches: Table
-) -> Path:
-    """Write the workbook to a temporary name beside `path`, then rename it into place."""
+@dataclass(frozen=True)
+class SummaryBlock:
+    """The Summary sheet: a chart, the campaign facts, then the outcome counts.
+
+    `counts` is filled while the Results rows are written; the Summary rows are built from it
+    only when the writer reaches that sheet.
+    """
+
+    counts: dict[str, int]
+    facts: list[tuple[str, object]]  # (key, value); a None value makes a heading line
+    outcomes: Sequence[str] = OUTCOMES
+
+
+def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
+                        later: Sequence[Table]) -> Path:
+    """Write Results, Summary and the `later` sheets to a temporary name, then rename it."""
     path = path.resolve()
     partial = path.with_name(f".{path.stem}.partial{os.getpid()}.xlsx")
+    header_row = CHART_ROWS + len(summary.facts) + 1
+    sheets = [
+        (results.name, _records(results.columns, results.rows)),
+        ("Summary", _LazyRecords(lambda: _outcome_records(summary))),
+        *((t.name, _records(t.columns, t.rows)) for t in later),
+    ]
     try:
-        workbook = xlsxwriter.Workbook(str(partial), WORKBOOK_OPTIONS)
-        bold = workbook.add_format({"bold": True})
-        _write_table(workbook.add_worksheet("Results"), results, bold)
-        sheet = workbook.add_worksheet("Summary")
-        sheet.set_column(0, 0, 28)
-        sheet.set_column(1, 1, 70)
-        for index, (key, value) in enumerate(summary):
-            sheet.write_string(index, 0, key, bold if value is None else None)
-            if value is not None:
-                _write_cell(sheet, index, 1, value, as_text=isinstance(value, str))
-        _write_table(workbook.add_worksheet("Batches"), batches, bold)
-        workbook.worksheets()[1].activate()
-        workbook.close()
+        rx.write_worksheets(
+            sheets,
+            str(partial),
+            freeze_panes={results.name: {"row": 1, "col": 0},
+                          **{t.name: {"row": 1, "col": 0} for t in later}},
+            autofilter={results.name: True, **{t.name: True for t in later}},
+            column_widths={
+                results.name: dict(zip(results.columns, results.widths, strict=False)),
+                "Summary": [24, 12, 12, 70],
+                **{t.name: dict(zip(t.columns, t.widths, strict=False)) for t in later},
+            },
+            bold_headers=True,
+            header_row={"Summary": header_row},
+            merge_ranges={"Summary": _fact_cells(summary.facts)},
+            conditional_formats={results.name: _outcome_rules(results.outcome_column)},
+            charts={"Summary": [_outcome_chart()]},
+            datetime_format="yyyy-mm-dd hh:mm:ss",
+            sheet_view={"Summary": {"selected": True}},
+        )
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
@@ -76,44 +119,81 @@ def write_results(
             "choose another place with --output (is the file open in Excel?), then run "
             "`batcher results JOURNAL` to write it again without sending",
         ) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return path
 
 
-def _write_table(sheet, table: Table, bold) -> None:
-    sheet.write_row(0, 0, list(table.columns), bold)
-    sheet.freeze_panes(1, 0)
-    for column, width in enumerate(table.widths):
-        sheet.set_column(column, column, width)
-    text = table.text_columns
-    last = 0
-    for index, row in enumerate(table.rows, start=1):
-        for column, value in enumerate(row):
-            if value is not None and value != "":
-                _write_cell(sheet, index, column, value, as_text=column in text)
-        last = index
-    if table.columns:
-        sheet.autofilter(0, 0, max(last, 1), len(table.columns) - 1)
+def _records(columns: Sequence[str], rows: Iterable[Sequence[object]]):
+    """Rows as the writer's dict records; an empty sheet still gets its header row."""
+    names = list(columns)
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return pd.DataFrame(columns=names)
+    return (dict(zip(names, map(cell_value, row), strict=True))
+            for row in itertools.chain([first], iterator))
 
 
-def _write_cell(sheet, row: int, column: int, value: object, *, as_text: bool) -> None:
+class _LazyRecords:
+    """An iterable whose rows are computed only when the writer reaches it."""
+
+    def __init__(self, make: Callable[[], list[dict]]) -> None:
+        self.make = make
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.make())
+
+
+def _outcome_records(summary: SummaryBlock) -> list[dict]:
+    total = sum(summary.counts.values()) or 1
+    return [
+        {"outcome": name, "rows": summary.counts.get(name, 0),
+         "share": round(summary.counts.get(name, 0) / total, 4),
+         "meaning": OUTCOME_MEANINGS.get(name, "")}
+        for name in summary.outcomes
+    ]
+
+
+def _fact_cells(facts: list[tuple[str, object]]) -> list[tuple]:
+    """Campaign facts between the chart and the counts: key in A:B, value in C:D."""
+    heading = rx.Format().set_bold()
+    cells: list[tuple] = []
+    for index, (key, value) in enumerate(facts):
+        row = CHART_ROWS + index
+        if value is None:
+            cells.append((row, 0, row, 3, key, heading))
+            continue
+        cells.append((row, 0, row, 1, key))
+        shown = cell_value(value)
+        cells.append((row, 2, row, 3, "" if shown is None else shown))
+    return cells
+
+
+def _outcome_chart() -> dict:
+    return {"type": "bar", "series": ["rows"], "categories": "outcome",
+            "title": "Outcomes", "row": 0, "col": 0, "width": 640, "height": 280}
+
+
+def _outcome_rules(column: str | None) -> dict:
+    if column is None:
+        return {}
+    rules = []
+    for outcome, (fill, font) in OUTCOME_COLOURS.items():
+        fmt = rx.Format().set_background_color(fill).set_font_color(font)
+        rules.append({"type": "text", "criteria": "begins_with", "value": outcome,
+                      "format": fmt})
+    return {column: rules}
+
+
+def cell_value(value: object) -> object:
+    """A cell as the writer should store it: text stays text, NaN/inf become text."""
     if isinstance(value, str):
-        sheet.write_string(row, column, value)
-    elif isinstance(value, bool):
-        sheet.write_boolean(row, column, value)
-    elif isinstance(value, int | float):
-        if as_text:
-            sheet.write_string(row, column, number_text(value))
-        elif isinstance(value, float) and not math.isfinite(value):
-            sheet.write_string(row, column, str(value))
-        else:
-            sheet.write_number(row, column, value)
-    elif isinstance(value, datetime | date | time | timedelta):
-        try:
-            sheet.write_datetime(row, column, value)
-        except (TypeError, ValueError):
-            sheet.write_string(row, column, str(value))
-    else:
-        sheet.write_string(row, column, str(value))
+        return value if len(value) <= EXCEL_TEXT_LIMIT else value[: EXCEL_TEXT_LIMIT - 1] + "…"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 def number_text(value: int | float) -> str:

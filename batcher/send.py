@@ -190,10 +190,11 @@ class _Sender:
         size = len(batch.callees)
         verdict = reply.verdict
         if verdict is Verdict.OK:
+            sent = set(batch.callees)
             results = {
                 c: [ACCEPTED if n.accepted else REJECTED, n.voice_id, n.termination_code,
                     n.termination_reason]
-                for c, n in reply.numbers.items() if c in set(batch.callees)
+                for c, n in reply.numbers.items() if c in sent
             }
             self.journal.finish(request_id, "ok", reply.reason, results=results, **record)
             counts = Counter(r[0] for r in results.values())

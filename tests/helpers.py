@@ -30,8 +30,17 @@ def header(path: Path, name: str = "Results") -> list[str]:
 
 
 def summary(path: Path) -> dict[str, object]:
-    """The Summary sheet as a key -> value dict."""
+    """The Summary sheet as a key -> value dict: campaign facts and counts per outcome."""
     workbook = openpyxl.load_workbook(path, read_only=True)
-    data = {str(k): v for k, v, *_ in workbook["Summary"].iter_rows(values_only=True)}
+    data: dict[str, object] = {}
+    table = False
+    for row in workbook["Summary"].iter_rows(values_only=True):
+        cells = [*row, None, None, None]
+        if cells[:2] == ["outcome", "rows"]:
+            table = True
+        elif table and cells[0] is not None:
+            data[str(cells[0])] = cells[1]
+        elif cells[0] is not None:
+            data[str(cells[0])] = cells[2]
     workbook.close()
     return data

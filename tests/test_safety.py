@@ -21,24 +21,37 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _batcher(args, env_extra=None, **popen):
-    env = {**os.environ, "BATCHER_API_KEY": "sandbox-key", "BATCHER_API_SECRET": "sandbox-secret",
-           **(env_extra or {})}
-    return subprocess.Popen([sys.executable, "-m", "batcher", *map(str, args)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+    env = {
+        **os.environ,
+        "BATCHER_API_KEY": "sandbox-key",
+        "BATCHER_API_SECRET": "sandbox-secret",
+        **(env_extra or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "batcher", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **popen,
+    )
 
 
-def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(make_sandbox, contacts,
-                                                                       tmp_path):
-    sandbox = make_sandbox(latency=0.02)
-    wanted = numbers(600)
+def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(
+    make_sandbox, contacts, tmp_path
+):
+    sandbox = make_sandbox(latency=0.05)
+    wanted = numbers(800)
     path = contacts(["+" + n for n in wanted] + ["+" + n for n in wanted[::7]])
-    args = ["run", path, *sandbox_args(sandbox), "--chunk-size", "5", "--concurrency", "4"]
+    args = ["run", path, *sandbox_args(sandbox), "--chunk-size", "4", "--concurrency", "4"]
     rng = random.Random(2026)
     kills = 0
-    # the two windows that matter, by failpoint, then plain SIGKILLs at random times
-    plans = [("after-intent", rng.randint(1, 6)) for _ in range(7)]
-    plans += [("before-outcome", rng.randint(1, 6)) for _ in range(7)]
-    plans += [("timer", rng.uniform(0.8, 2.5)) for _ in range(8)]
+    # the two windows that matter, by failpoint, then plain SIGKILLs at random times; the run
+    # has far more requests than the kills can use up, so every kill lands mid-campaign
+    plans = [("after-intent", rng.randint(1, 6)) for _ in range(8)]
+    plans += [("before-outcome", rng.randint(1, 6)) for _ in range(8)]
+    plans += [("timer", rng.uniform(1.2, 2.5)) for _ in range(8)]
     for where, when in plans:
         if where == "timer":
             proc = _batcher(args)
@@ -65,12 +78,14 @@ def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(make_san
     assert {r["outcome"] for r in rows} == {"accepted", "duplicate"}
 
 
-def test_ctrl_c_finishes_in_flight_requests_and_says_how_to_resume(make_sandbox, contacts,
-                                                                  tmp_path):
+def test_ctrl_c_finishes_in_flight_requests_and_says_how_to_resume(
+    make_sandbox, contacts, tmp_path
+):
     sandbox = make_sandbox(latency=0.5)
     path = contacts(["+" + n for n in numbers(40)])
-    proc = _batcher(["run", path, *sandbox_args(sandbox), "--chunk-size", "2",
-                     "--concurrency", "2"])
+    proc = _batcher(
+        ["run", path, *sandbox_args(sandbox), "--chunk-size", "2", "--concurrency", "2"]
+    )
     _wait_for(lambda: len(sandbox.requests) >= 2)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
@@ -111,11 +126,24 @@ def test_secrets_never_reach_terminal_journal_or_workbook(make_sandbox, contacts
     outputs = []
     for extra in ([], ["--dry-run"], []):
         env = {"BATCHER_API_KEY": key, "BATCHER_API_SECRET": secret}
-        proc = _batcher(["run", path, *sandbox_args(sandbox), "--chunk-size", "10",
-                         "--concurrency", "1", *extra], env)
+        proc = _batcher(
+            [
+                "run",
+                path,
+                *sandbox_args(sandbox),
+                "--chunk-size",
+                "10",
+                "--concurrency",
+                "1",
+                *extra,
+            ],
+            env,
+        )
         outputs.append(proc.communicate(timeout=60)[0])
-    proc = _batcher(["reconcile", tmp_path / "contacts-results.journal", "--settle", "0"],
-                    {"BATCHER_API_KEY": key, "BATCHER_API_SECRET": secret})
+    proc = _batcher(
+        ["reconcile", tmp_path / "contacts-results.journal", "--settle", "0"],
+        {"BATCHER_API_KEY": key, "BATCHER_API_SECRET": secret},
+    )
     outputs.append(proc.communicate(timeout=60)[0])
     signs = {sign(key, secret, t) for t in range(started - 5, int(time.time()) + 5)}
     blobs = [o.encode() for o in outputs]
@@ -143,16 +171,33 @@ def tls_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
 
-def test_tls_is_verified_and_a_private_ca_can_be_trusted(tls_files, contacts, cli, tmp_path,
-                                                         monkeypatch):
+def test_tls_is_verified_and_a_private_ca_can_be_trusted(
+    tls_files, contacts, cli, tmp_path, monkeypatch
+):
     import ssl
 
     from batcher.sandbox import SandboxConfig, SandboxThread
