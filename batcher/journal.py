@@ -72,6 +72,13 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     detail TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS call_records (
+    voice_id TEXT PRIMARY KEY,
+    campaign INTEGER,
+    callee TEXT,
+    record TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
+);
 """
 
 # Outcomes a number can have in the journal, and which of them a later run may send again.
@@ -265,6 +272,18 @@ class Journal:
             )
         return len(rows)
 
+    def save_records(self, records: list[dict]) -> int:
+        """Store call records (keyed by their voiceId) for this campaign, replacing older copies."""
+        now = utc_now()
+        rows = [
+            (str(r["voiceId"]), self.campaign_id, str(r.get("callee") or ""),
+             json.dumps(r, ensure_ascii=False, separators=(",", ":")), now)
+            for r in records if r.get("voiceId")
+        ]
+        with self._tx():
+            self.db.executemany("INSERT OR REPLACE INTO call_records VALUES (?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
     def event(self, kind: str, detail: str) -> None:
         """Append a line to the campaign's event log (never holds secrets)."""
         if self.readonly:
@@ -309,6 +328,20 @@ class Journal:
                                         state.sent_at)
                 states[callee] = state
         return states
+
+    def call_records(self) -> dict[str, dict]:
+        """The stored call records of this campaign: voiceId -> the vendor's record."""
+        # a journal opened read-only from before this table existed simply has none
+        if not self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'call_records'"
+        ).fetchone():
+            return {}
+        return {
+            voice_id: json.loads(record)
+            for voice_id, record in self.db.execute(
+                "SELECT voice_id, record FROM call_records WHERE campaign = ?", (self.campaign_id,)
+            )
+        }
 
     def events(self) -> list[tuple[str, str, str]]:
         """The campaign's event log: (at, kind, detail)."""

@@ -11,23 +11,17 @@ Absent sooner: still unknown; run reconcile again later.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
-
 from batcher import client
-from batcher.client import ApiError
-from batcher.errors import StoppedByAPI, UsageError
+from batcher.errors import UsageError
 from batcher.journal import ACCEPTED, FAILED, UNKNOWN, Journal
+from batcher.records import TAG, query_records
 from batcher.settings import Credentials
 
-TAG = re.compile(r"batcher:([0-9a-f]{8}):(\d+)")
-PAGE_SIZE = 100
-WINDOW_MAX = 31 * 24 * 3600  # the API's longest query window
 SLACK = 120.0  # seconds before the first request, for clock differences
 
 
@@ -108,40 +102,6 @@ def _unknown_by_request(journal: Journal) -> dict[int, list[str]]:
 async def _fetch(
     base_url: str, credentials: Credentials, start: float, ca_bundle: str | None
 ) -> list[dict[str, object]]:
-    """Every call record from `start` until now, window by window, page by page."""
-    records: list[dict[str, object]] = []
-    end = time.time() + SLACK
+    """Every call record from `start` until now (records.query_records: windows and pages)."""
     async with client.make_session(10.0, 60.0, 2, ca_bundle) as session:
-        window_start = start
-        while window_start < end:
-            window_end = min(window_start + WINDOW_MAX - 60, end)
-            page = 1
-            while True:
-                body = {"current": page, "size": PAGE_SIZE,
-                        "params": {"strTime": _iso(window_start), "endTime": _iso(window_end)}}
-                data = await _query(session, base_url, credentials, body)
-                batch = data.get("records", []) if isinstance(data, dict) else []
-                records.extend(r for r in batch if isinstance(r, dict))
-                total = int(data.get("total", 0)) if isinstance(data, dict) else 0
-                if not batch or page * PAGE_SIZE >= total:
-                    break
-                page += 1
-            window_start = window_end
-    return records
-
-
-async def _query(session, base_url: str, credentials: Credentials, body: dict) -> object:
-    try:
-        data, _ = await client.call(session, base_url, credentials, "POST",
-                                    "/voice/recordGroupQuery", body)
-    except ApiError as exc:
-        fix = client.STOP_STATUSES.get(exc.status, "check --base-url and try again later")
-        raise StoppedByAPI(f"recordGroupQuery refused: {exc}", fix) from None
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise StoppedByAPI(f"could not read the call records: {type(exc).__name__} {exc}",
-                           "check the network and --base-url, then run reconcile again") from None
-    return data
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+        return await query_records(session, base_url, credentials, start, time.time() + SLACK)

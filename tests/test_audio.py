@@ -1,0 +1,141 @@
+"""Audio upload over the sandbox on loopback: name rules, upload, reuse by name, file errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from batcher.audio import (
+    MAX_AUDIO_BYTES,
+    check_audio_name,
+    find_upload,
+    resolve_audio,
+    upload_audio,
+)
+from batcher.errors import StoppedByAPI, UsageError
+from batcher.sandbox import SEED_FILE_ID, SEED_FILE_NAME
+from batcher.settings import Credentials
+
+GOOD = Credentials("sandbox-key", "sandbox-secret")
+SOUND = b"ID3\x03\x00\x00\x00\x00\x00\x0f" + bytes(range(256)) * 4  # an mp3-ish blob
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("a.mp3", None),  # 5 characters: the shortest allowed
+        ("promo.MP3", None),
+        ("voice.m4a", None),
+        ("voice.wav", None),
+        ("x" * 28 + ".wav", None),  # 32 characters: the longest allowed
+        ("a.mp", "does not end in"),
+        (".mp3", "4 characters"),
+        ("promo.ogg", "does not end in"),
+        ("promo", "does not end in"),
+        ("x" * 29 + ".wav", "33 characters"),
+        ("ab.m", "does not end in"),
+    ],
+)
+def test_name_rules(name, problem):
+    if problem is None:
+        check_audio_name(name)
+        return
+    with pytest.raises(UsageError) as caught:
+        check_audio_name(name)
+    assert problem in str(caught.value) and caught.value.hint
+
+
+def test_upload_then_the_same_name_is_reused(make_sandbox, tmp_path):
+    sandbox = make_sandbox()
+    audio = tmp_path / "promo.mp3"
+    audio.write_bytes(SOUND)
+    first = upload_audio(audio, sandbox.url, GOOD)
+    assert not first.reused and first.file_name == "promo.mp3"
+    assert first.file_id.endswith(".mp3") and first.file_id != SEED_FILE_ID
+    second = upload_audio(audio, sandbox.url, GOOD)  # -20: the name exists
+    assert second.reused and second.file_id == first.file_id
+    statuses = [(r.endpoint, r.status) for r in sandbox.requests]
+    assert statuses == [("fileUpload", "0"), ("fileUpload", "-20"), ("fileQuery", "0")]
+    assert find_upload(sandbox.url, GOOD, "promo.mp3") == first.file_id
+    assert find_upload(sandbox.url, GOOD, SEED_FILE_NAME) == SEED_FILE_ID
+    assert find_upload(sandbox.url, GOOD, "absent.mp3") is None
+
+
+def test_upload_under_another_name(make_sandbox, tmp_path):
+    sandbox = make_sandbox()
+    audio = tmp_path / "a very long recording name of the spring sale.mp3"
+    audio.write_bytes(SOUND)
+    with pytest.raises(UsageError, match="characters long"):
+        upload_audio(audio, sandbox.url, GOOD)
+    upload = upload_audio(audio, sandbox.url, GOOD, name="spring.mp3")
+    assert upload.file_name == "spring.mp3" and not upload.reused
+
+
+def test_resolve_reuses_an_existing_upload_without_uploading(make_sandbox, tmp_path):
+    sandbox = make_sandbox()
+    audio = tmp_path / SEED_FILE_NAME
+    audio.write_bytes(SOUND)
+    upload = resolve_audio(audio, sandbox.url, GOOD)
+    assert upload.reused and upload.file_id == SEED_FILE_ID
+    assert [r.endpoint for r in sandbox.requests] == ["fileQuery"]
+
+
+def test_resolve_uploads_a_new_name_once(make_sandbox, tmp_path):
+    sandbox = make_sandbox()
+    audio = tmp_path / "sale.wav"
+    audio.write_bytes(b"RIFF" + SOUND)
+    first = resolve_audio(audio, sandbox.url, GOOD)
+    again = resolve_audio(audio, sandbox.url, GOOD)
+    assert not first.reused and again.reused and again.file_id == first.file_id
+    assert [r.endpoint for r in sandbox.requests].count("fileUpload") == 1
+
+
+def test_find_pages_through_many_files(make_sandbox):
+    sandbox = make_sandbox()
+    for i in range(230):
+        sandbox.add_file(f"id-{i:03d}.mp3", f"file{i:03d}.mp3")
+    assert find_upload(sandbox.url, GOOD, "file229.mp3") == "id-229.mp3"
+    pages = [r for r in sandbox.requests if r.endpoint == "fileQuery"]
+    assert len(pages) == 3  # 231 files, 100 to a page
+
+
+def test_a_skewed_clock_is_corrected(make_sandbox, tmp_path):
+    sandbox = make_sandbox(clock_offset=-900)
+    audio = tmp_path / "promo.mp3"
+    audio.write_bytes(SOUND)
+    upload = resolve_audio(audio, sandbox.url, GOOD)
+    assert not upload.reused
+    # fileQuery -16, the probe that reads the server's clock, then everything passes
+    assert [r.status for r in sandbox.requests] == ["-16", "-16", "0", "0"]
+
+
+def test_missing_empty_and_oversized_files(make_sandbox, tmp_path):
+    sandbox = make_sandbox()
+    with pytest.raises(UsageError, match="no such audio file"):
+        upload_audio(tmp_path / "gone.mp3", sandbox.url, GOOD)
+    with pytest.raises(UsageError, match="no such audio file"):
+        resolve_audio(tmp_path / "gone.mp3", sandbox.url, GOOD)
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    with pytest.raises(UsageError, match="empty"):
+        upload_audio(empty, sandbox.url, GOOD)
+    big = tmp_path / "big.mp3"
+    with big.open("wb") as handle:
+        handle.truncate(MAX_AUDIO_BYTES + 1)  # sparse: nothing is really written
+    with pytest.raises(UsageError, match="too large") as caught:
+        upload_audio(big, sandbox.url, GOOD)
+    assert "20 MB" in caught.value.hint
+    folder = tmp_path / "folder.mp3"
+    folder.mkdir()
+    with pytest.raises(UsageError, match="not a file"):
+        upload_audio(folder, sandbox.url, GOOD)
+    assert sandbox.requests == []  # nothing reached the API
+
+
+def test_a_wrong_secret_stops_with_the_fix(make_sandbox, tmp_path):
+    sandbox = make_sandbox()
+    audio = tmp_path / "promo.mp3"
+    audio.write_bytes(SOUND)
+    with pytest.raises(StoppedByAPI) as caught:
+        upload_audio(audio, sandbox.url, Credentials("sandbox-key", "CANARY-4711"))
+    assert "BATCHER_API_SECRET" in caught.value.hint
+    assert "CANARY" not in str(caught.value)
