@@ -15,6 +15,7 @@ from pathlib import Path
 from batcher import __version__
 from batcher.errors import BatcherError, ExitCode, UsageError
 from batcher.load import LoadOptions
+from batcher.plan import Window
 from batcher.settings import (
     DEFAULT_BASE_URL,
     Campaign,
@@ -64,34 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--app-id 4luaKsL2 --file-id promo.mp3 --region IN\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("file", type=Path, metavar="FILE", help=".xlsx/.xls/.ods/.csv contacts")
-    _campaign_options(run)
-    _input_options(run)
-    out = run.add_argument_group("output")
-    out.add_argument("-o", "--output", type=Path,
-                     help="results workbook (default FILE-results.xlsx)")
-    out.add_argument("--journal", type=Path,
-                     help="campaign journal (default beside the output, .journal)")
-    send = run.add_argument_group("sending")
-    send.add_argument("--base-url", help=f"API endpoint (default {DEFAULT_BASE_URL})")
-    send.add_argument("--credentials", type=Path,
-                      help="TOML file with api_key and api_secret, chmod 600 (default: "
-                      "$BATCHER_API_KEY/$BATCHER_API_SECRET, else "
-                      "~/.config/batcher/credentials.toml)")
-    send.add_argument("--ca-bundle", type=Path, help="PEM file of a private CA to trust")
-    send.add_argument("--chunk-size", type=int, help="numbers per request, 1-1000 (default 1000)")
-    send.add_argument("--concurrency", type=int, help="requests in flight, 1-64 (default 8)")
-    send.add_argument("--timeout", type=float, default=60.0,
-                      help="seconds to wait for an answer (default 60)")
-    send.add_argument("--limit", type=int, help="send only the first N eligible numbers")
-    send.add_argument("--rate", type=float, help="at most R requests per second")
-    send.add_argument("--dry-run", action="store_true", help="do everything but send")
-    send.add_argument("-y", "--yes", action="store_true", help="send without asking")
-    send.add_argument("--sandbox", action="store_true",
-                      help="send to the embedded simulator on 127.0.0.1 (no account needed)")
-    send.add_argument("--resend-unknown", action="store_true",
-                      help="send unknown numbers again (only after checking they were not called)")
-    send.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    _run_arguments(run)
+
+    plan = commands.add_parser(
+        "plan",
+        help="show what a run would do, and write it to the workbook, without sending",
+        description="The same as `run --dry-run`: rows read, valid, invalid by reason, "
+        "duplicates, suppressed, deferred, numbers per country, requests, estimated time and "
+        "cost (when [price] is set in campaign.toml). Needs no credentials.",
+        epilog="example:\n  batcher plan contacts.xlsx --config campaign.toml --window 09:00-20:00",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _run_arguments(plan)
 
     results = commands.add_parser(
         "results",
@@ -125,6 +110,55 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument("-o", "--output", type=Path,
                            help="workbook to rewrite (default: the journal's name, .xlsx)")
 
+    records = commands.add_parser(
+        "records",
+        help="fetch the call records of the accepted numbers into the workbook",
+        description="Fetch who answered, for how long and at what cost: the vendor's call "
+        "records of every accepted number (recordGroup by voiceId, or recordGroupQuery by time "
+        "window when there are many), stored in the journal and added to the Results and "
+        "Summary sheets. Run it again later to fill in records that were not ready yet.",
+        epilog="example:\n  batcher records contacts-results.xlsx",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    records.add_argument("results", type=Path, metavar="RESULTS",
+                         help="the results workbook (its .journal beside it) or the journal")
+    records.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    _account_options(records)
+
+    check = commands.add_parser(
+        "check",
+        help="prove the credentials, IP whitelist and clock with one harmless call",
+        description="Make one signed fileQuery (it places no call) and report whether the "
+        "key and secret, this machine's IP address and its clock are accepted.",
+        epilog="example:\n  batcher check\n  batcher check --base-url https://other-host/v3",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _account_options(check, with_config=True)
+
+    upload = commands.add_parser(
+        "upload",
+        help="upload a voice file (mp3, m4a, wav) and print its fileId",
+        description="Upload a voice file through fileUpload. A name already uploaded is reused "
+        "rather than refused. Name rules: 5-32 characters including .mp3/.m4a/.wav.",
+        epilog="example:\n  batcher upload promo.mp3\n"
+        "  (or put audio = \"promo.mp3\" in campaign.toml instead of file_id)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    upload.add_argument("audio", type=Path, metavar="FILE")
+    upload.add_argument("--name", help="the fileName to upload under (default: the file's name)")
+    _account_options(upload, with_config=True)
+
+    init = commands.add_parser(
+        "init",
+        help="write contacts templates and a commented campaign.toml",
+        description="Write contacts.xlsx (phone column formatted as text, with an instructions "
+        "sheet), contacts.csv and a commented campaign.toml into DIR.",
+        epilog="example:\n  batcher init my-campaign && cd my-campaign",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    init.add_argument("dir", type=Path, nargs="?", default=Path("."), metavar="DIR")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+
     sandbox = commands.add_parser(
         "sandbox",
         help="serve the API simulator on 127.0.0.1 for manual use",
@@ -140,6 +174,53 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     sandbox.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
     return parser
+
+
+def _account_options(parser: argparse.ArgumentParser, with_config: bool = False) -> None:
+    group = parser.add_argument_group("account")
+    if with_config:
+        group.add_argument("--config", type=Path, help="campaign.toml (for base_url)")
+    group.add_argument("--base-url", help=f"API endpoint (default {DEFAULT_BASE_URL}, or the "
+                       "campaign's)")
+    group.add_argument("--credentials", type=Path, help="as for run")
+    group.add_argument("--ca-bundle", type=Path, help="PEM file of a private CA to trust")
+
+
+def _run_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument("file", type=Path, metavar="FILE", help=".xlsx/.xls/.ods/.csv contacts")
+    _campaign_options(run)
+    _input_options(run)
+    out = run.add_argument_group("output")
+    out.add_argument("-o", "--output", type=Path,
+                     help="results workbook (default FILE-results.xlsx)")
+    out.add_argument("--journal", type=Path,
+                     help="campaign journal (default beside the output, .journal)")
+    send = run.add_argument_group("sending")
+    send.add_argument("--base-url", help=f"API endpoint (default {DEFAULT_BASE_URL})")
+    send.add_argument("--credentials", type=Path,
+                      help="TOML file with api_key and api_secret, chmod 600 (default: "
+                      "$BATCHER_API_KEY/$BATCHER_API_SECRET, else "
+                      "~/.config/batcher/credentials.toml)")
+    send.add_argument("--ca-bundle", type=Path, help="PEM file of a private CA to trust")
+    send.add_argument("--chunk-size", type=int, help="numbers per request, 1-1000 (default 1000)")
+    send.add_argument("--concurrency", type=int, help="requests in flight, 1-64 (default 8)")
+    send.add_argument("--timeout", type=float, default=60.0,
+                      help="seconds to wait for an answer (default 60)")
+    send.add_argument("--limit", type=int, help="send only the first N eligible numbers")
+    send.add_argument("--rate", type=float, help="at most R requests per second")
+    send.add_argument("--dry-run", action="store_true", help="do everything but send")
+    send.add_argument("-y", "--yes", action="store_true", help="send without asking")
+    send.add_argument("--sandbox", action="store_true",
+                      help="send to the embedded simulator on 127.0.0.1 (no account needed)")
+    send.add_argument("--resend-unknown", action="store_true",
+                      help="send unknown numbers again (only after checking they were not called)")
+    send.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    hold = run.add_argument_group("who is called, and when")
+    hold.add_argument("--suppress", type=Path, action="append", default=None, metavar="FILE",
+                      help="do-not-call list (xlsx/csv); repeatable; also suppress = [...] in "
+                      "campaign.toml")
+    hold.add_argument("--window", help="calling hours in the callee's local time, e.g. "
+                      "09:00-20:00; numbers outside it are deferred to a later run")
 
 
 def _campaign_options(parser: argparse.ArgumentParser) -> None:
@@ -200,6 +281,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
     region = _pick(args, config, "region")
     base_url = check_base_url(str(_pick(args, config, "base_url", DEFAULT_BASE_URL)))
     sheet = _pick(args, config, "sheet")
+    window = _pick(args, config, "window")
     settings = Settings(
         input=args.file,
         output=output,
@@ -218,7 +300,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
                               1000),
         concurrency=_int_range("concurrency", int(_pick(args, config, "concurrency", 8)), 1, 64),
         read_timeout=args.timeout,
-        dry_run=args.dry_run,
+        dry_run=args.dry_run or args.command == "plan",
         yes=args.yes,
         sandbox=args.sandbox,
         ca_bundle=args.ca_bundle,
@@ -226,7 +308,19 @@ def build_settings(args: argparse.Namespace) -> Settings:
         rate=args.rate,
         quiet=args.quiet,
         resend_unknown=args.resend_unknown,
+        suppress=tuple(args.suppress or ()) + tuple(
+            _beside(args.config, p) for p in _as_list(config.get("suppress"), "suppress")),
+        window=Window.parse(str(window)) if window else None,
+        audio=_beside(args.config, str(config["audio"])) if config.get("audio") else None,
+        price=_price(config.get("price")),
     )
+    if settings.audio is not None and campaign.file_id:
+        raise UsageError("both audio and file_id are given",
+                         "keep one: audio = \"promo.mp3\" uploads (or reuses) the file, "
+                         "file_id names an upload")
+    for listed in settings.suppress:
+        if not listed.exists():
+            raise UsageError(f"{listed}: no such do-not-call list", "check the --suppress path")
     if settings.limit is not None and settings.limit < 0:
         raise UsageError("--limit must be 0 or more", "e.g. --limit 1 for a test call")
     if settings.region:
@@ -239,6 +333,37 @@ def build_settings(args: argparse.Namespace) -> Settings:
     if not (settings.dry_run or settings.sandbox):
         settings = replace(settings, credentials=load_credentials(args.credentials))
     return settings
+
+
+def _beside(config: Path | None, value: str | Path) -> Path:
+    """A path from campaign.toml, relative to the file that names it."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() or config is None else config.parent / path
+
+
+def _as_list(value: object, key: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise UsageError(f"campaign.toml: {key} must be a file name or a list of them",
+                     f'e.g. {key} = ["do-not-call.xlsx"]')
+
+
+def _price(value: object) -> dict | None:
+    """[price] of campaign.toml: per_call or per_minute (+ minutes), countries = {IN = ...}."""
+    if value is None:
+        return None
+    known = {"per_call", "per_minute", "minutes", "countries"}
+    if not isinstance(value, dict) or set(value) - known:
+        raise UsageError("campaign.toml: [price] takes per_call or per_minute, minutes and "
+                         "countries", "e.g. [price] per_call = 0.01, countries = { IN = 0.004 }")
+    if "per_call" in value and "per_minute" in value:
+        raise UsageError("campaign.toml: [price] has both per_call and per_minute",
+                         "keep the one the vendor bills by")
+    return value
 
 
 def _confirm_for(settings: Settings):
@@ -303,22 +428,12 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    from batcher.journal import Journal
     from batcher.pipeline import rebuild
     from batcher.reconcile import reconcile
 
     if not args.journal.exists():
         raise UsageError(f"{args.journal}: no such journal", "give the .journal file a run wrote")
-    base_url = args.base_url
-    if base_url is None:
-        with Journal(args.journal, readonly=True) as journal:
-            campaigns = journal.campaigns()
-        endpoint = str(campaigns[-1]["params"].get("endpoint", "")) if campaigns else ""
-        if endpoint == "sandbox":
-            raise UsageError("this campaign ran against the embedded sandbox, which is gone",
-                             "nothing to reconcile: sandbox calls are not real")
-        base_url = endpoint or DEFAULT_BASE_URL
-    base_url = check_base_url(base_url)
+    base_url = _endpoint(args, args.journal)
     credentials = load_credentials(args.credentials)
     ca = str(args.ca_bundle) if args.ca_bundle else None
     report = reconcile(args.journal, base_url, credentials, args.settle * 60, ca)
@@ -334,7 +449,109 @@ def _reconcile(args: argparse.Namespace) -> int:
     return int(ExitCode.INCOMPLETE if report.still_unknown else ExitCode.OK)
 
 
-COMMANDS = {"run": _run, "results": _results, "reconcile": _reconcile, "sandbox": _sandbox}
+def _endpoint(args: argparse.Namespace, journal: Path | None = None) -> str:
+    """--base-url, else campaign.toml's, else the journal's campaign's, else the default."""
+    if args.base_url:
+        return check_base_url(args.base_url)
+    config = load_config(getattr(args, "config", None))
+    if config.get("base_url"):
+        return check_base_url(str(config["base_url"]))
+    if journal is not None:
+        from batcher.journal import Journal
+
+        with Journal(journal, readonly=True) as opened:
+            campaigns = opened.campaigns()
+        endpoint = str(campaigns[-1]["params"].get("endpoint", "")) if campaigns else ""
+        if endpoint == "sandbox":
+            raise UsageError("this campaign ran against the embedded sandbox, which is gone",
+                             "nothing to fetch: sandbox calls are not real")
+        if endpoint:
+            return check_base_url(endpoint)
+    return DEFAULT_BASE_URL
+
+
+def _ca(args: argparse.Namespace) -> str | None:
+    return str(args.ca_bundle) if args.ca_bundle else None
+
+
+def _records(args: argparse.Namespace) -> int:
+    from batcher.pipeline import rebuild
+    from batcher.records import fetch_records
+
+    path = args.results
+    journal = path if path.suffix == ".journal" else path.with_suffix(".journal")
+    if not journal.exists():
+        raise UsageError(f"{journal}: no journal beside {path.name}",
+                         "give the results workbook a run wrote, or its .journal")
+    report = fetch_records(journal, _endpoint(args, journal), load_credentials(args.credentials),
+                           _ca(args), max(1, args.concurrency))
+    rate = "" if report.answer_rate is None else f", answer rate {report.answer_rate:.1%}"
+    _say(f"records: {report.fetched} fetched, {report.missing} not available yet; "
+         f"{report.answered} answered{rate}, total cost {report.total_cost}")
+    rebuild(journal, None if path.suffix == ".journal" else path, _say)
+    if report.missing:
+        _say("next: records lag the calls; run the same command again later for the rest")
+    return int(ExitCode.OK)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from batcher.check import check_account
+
+    base_url = _endpoint(args)
+    report = check_account(base_url, load_credentials(args.credentials), _ca(args))
+    _say(f"endpoint:    {report.endpoint}")
+    _say(f"credentials: {report.credentials}")
+    _say(f"IP address:  {report.ip}")
+    _say(f"clock:       {report.clock}")
+    return int(ExitCode.OK if report.ok else ExitCode.API_STOPPED)
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from batcher.audio import upload_audio
+
+    if not args.audio.exists():
+        raise UsageError(f"{args.audio}: no such file", "check the path of the voice file")
+    upload = upload_audio(args.audio, _endpoint(args), load_credentials(args.credentials),
+                          _ca(args), args.name)
+    how = "already uploaded under that name: reusing it" if upload.reused else "uploaded"
+    _say(f"{upload.file_name}: {how}")
+    print(upload.file_id)
+    _say(f"next: put file_id = \"{upload.file_id}\" in campaign.toml (or pass --file-id)")
+    return int(ExitCode.OK)
+
+
+def _templates():
+    """The templates folder: packaged as batcher.templates, or templates/ in a source tree."""
+    from importlib.resources import files
+
+    try:
+        return files("batcher.templates")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "templates"
+
+
+def _init(args: argparse.Namespace) -> int:
+    target = args.dir
+    target.mkdir(parents=True, exist_ok=True)
+    names = ("contacts.xlsx", "contacts.csv", "campaign.toml")
+    clash = [n for n in names if (target / n).exists()]
+    if clash and not args.force:
+        raise UsageError(f"{target}: {', '.join(clash)} already there",
+                         "choose another folder, or pass --force to overwrite")
+    source = _templates()
+    for name in names:
+        (target / name).write_bytes(source.joinpath(name).read_bytes())
+        _say(f"wrote {target / name}")
+    _say(f"next: fill in {target / 'contacts.xlsx'} and {target / 'campaign.toml'}, then "
+         f"batcher plan {target / 'contacts.xlsx'} --config {target / 'campaign.toml'}")
+    return int(ExitCode.OK)
+
+
+COMMANDS = {
+    "run": _run, "plan": _run, "results": _results, "reconcile": _reconcile,
+    "records": _records, "check": _check, "upload": _upload, "init": _init,
+    "sandbox": _sandbox,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

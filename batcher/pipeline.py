@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from batcher.errors import ExitCode, InputError, UsageError
@@ -25,7 +26,18 @@ from batcher.journal import (
     utc_now,
 )
 from batcher.load import LoadOptions, Sheet, file_sha256, load_sheet
-from batcher.plan import DUPLICATE, ELIGIBLE, INVALID, Plan, plan_rows
+from batcher.plan import (
+    DEFERRED,
+    DUPLICATE,
+    ELIGIBLE,
+    INVALID,
+    SUPPRESSED,
+    Plan,
+    outside_window,
+    plan_rows,
+    suppressed_numbers,
+)
+from batcher.records import RECORD_COLUMNS, record_columns, records_summary
 from batcher.results import (
     BATCH_COLUMNS,
     RESULT_COLUMNS,
@@ -53,7 +65,7 @@ class Summary:
 
 def campaign_params(settings: Settings) -> dict[str, object]:
     """The parameters that, with the input's SHA-256, identify a campaign (no secrets)."""
-    return {
+    params = {
         **settings.campaign.as_dict(),
         "region": settings.region,
         "sheet": settings.load.sheet,
@@ -61,19 +73,17 @@ def campaign_params(settings: Settings) -> dict[str, object]:
         "region_column": settings.load.region_column,
         "endpoint": "sandbox" if settings.sandbox else settings.base_url,
     }
+    if settings.audio is not None:
+        params["file_id"] = f"audio:{settings.audio.name}"  # the same before and after upload
+    return params
 
 
-def run(
-    settings: Settings,
-    confirm: Callable[[str], bool],
-    say: Say,
-    progress: Callable[[Counter[str], int], None] | None = None,
-) -> Summary:
+def run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
     """Run the campaign described by settings; resume it if the journal already has it."""
     if settings.sandbox and not settings.dry_run:
         with sandboxed(settings) as sandbox_settings:
-            return _run(sandbox_settings, confirm, say, progress)
-    return _run(settings, confirm, say, progress)
+            return _run(sandbox_settings, confirm, say)
+    return _run(settings, confirm, say)
 
 
 @contextlib.contextmanager
@@ -83,23 +93,26 @@ def sandboxed(settings: Settings) -> Iterator[Settings]:
 
     campaign = settings.campaign
     campaign = replace(campaign, app_id=campaign.app_id or "sandbox-app",
-                       file_id=campaign.file_id or SEED_FILE_ID)
+                       file_id=campaign.file_id or ("" if settings.audio else SEED_FILE_ID))
     config = SandboxConfig()
     config.app_ids.add(campaign.app_id)
     with SandboxThread(config) as sandbox:
-        sandbox.add_file(campaign.file_id)
+        if campaign.file_id:
+            sandbox.add_file(campaign.file_id)
         yield replace(settings, campaign=campaign, base_url=sandbox.url,
                       credentials=Credentials(config.api_key, config.api_secret))
 
 
-def _run(settings, confirm, say, progress) -> Summary:
+def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
     started = utc_now()
     sha = file_sha256(settings.input)
     sheet = load_sheet(settings.input, settings.load)
     plan = plan_rows(sheet, settings.region)
+    suppressed = suppressed_numbers(settings.suppress, settings.region)
     identity = Identity(str(settings.input.resolve()), sha, campaign_params(settings))
     if settings.dry_run:
-        return _dry_run(settings, sheet, plan, identity, started, say)
+        return _dry_run(settings, sheet, plan, suppressed, identity, started, say)
+    settings = _with_audio(settings, say)
     settings.campaign.validate()
     with Journal(settings.journal) as journal:
         opened = journal.open_campaign(identity)
@@ -108,11 +121,8 @@ def _run(settings, confirm, say, progress) -> Summary:
         if settings.resend_unknown:
             _release_unknown(journal, states, say)
             states = journal.number_states()
-        todo = [c for c in plan.distinct if c not in states or states[c].outcome in RESENDABLE]
-        held = len(todo) - settings.limit if settings.limit is not None else 0
-        if held > 0:
-            todo = todo[: settings.limit]
-        text = plan_text(sheet, plan, states, todo, settings)
+        todo, held = choose(plan, states, suppressed, settings)
+        text = plan_text(sheet, plan, states, todo, held, settings)
         if opened.new_campaign and opened.other_campaigns:
             again = journal.called_elsewhere(todo)
             if again:
@@ -124,16 +134,65 @@ def _run(settings, confirm, say, progress) -> Summary:
             if not confirm(text):
                 raise UsageError("nothing sent: the operator did not confirm",
                                  "run again and answer y, or pass --yes")
+            from batcher.progress import progress_reporter
             from batcher.send import send_batches  # aiohttp only when something is sent
 
-            report = send_batches(settings, journal, todo, progress, say)
+            reporter = progress_reporter(len(todo), settings.quiet)
+            try:
+                report = send_batches(settings, journal, todo, reporter, say)
+            finally:
+                reporter.close()
         else:
             say(text)
-            say("nothing to send: every number of this campaign already has an outcome")
+            say("nothing to send now: every number of this campaign has an outcome or is held")
         states = journal.number_states()
-        counts = write_workbook(settings.output, sheet, plan, states, journal,
-                                _summary_head(settings, sha, started), _not_sent_reason(report))
-    return _finish(settings, counts, report, plan, states)
+        head = _summary_head(settings, sha, started) + plan_facts(plan, todo, held, settings)
+        counts = write_workbook(settings.output, sheet, plan, states, journal, head,
+                                _not_sent_reason(report), held)
+    return _finish(settings, counts, report, plan, states, held)
+
+
+def choose(
+    plan: Plan, states: dict[str, NumberState], suppressed: set[str], settings: Settings
+) -> tuple[list[str], dict[str, tuple[str, str]]]:
+    """What to send now, and what is held back (suppressed, deferred, beyond --limit) and why."""
+    held: dict[str, tuple[str, str]] = {}
+    todo: list[str] = []
+    for callee in plan.distinct:
+        state = states.get(callee)
+        if state is not None and state.outcome not in RESENDABLE:
+            continue
+        if callee in suppressed:
+            held[callee] = (SUPPRESSED, "on the do-not-call list (--suppress): never called")
+        else:
+            todo.append(callee)
+    if settings.window is not None:
+        late = outside_window(todo, settings.window, utc_clock())
+        held.update((c, (DEFERRED, why)) for c, why in late.items())
+        todo = [c for c in todo if c not in late]
+    if settings.limit is not None and len(todo) > settings.limit:
+        why = f"not sent: beyond --limit {settings.limit}; run again without it to send"
+        held.update((c, (NOT_SENT, why)) for c in todo[settings.limit:])
+        todo = todo[: settings.limit]
+    return todo, held
+
+
+def utc_clock() -> datetime:
+    """Now, as an aware UTC datetime (tests freeze it for the calling window)."""
+    return datetime.now(UTC)
+
+
+def _with_audio(settings: Settings, say: Say) -> Settings:
+    """Turn `audio = "promo.mp3"` into a fileId: reuse an upload of that name, else upload."""
+    if settings.audio is None:
+        return settings
+    from batcher.audio import resolve_audio
+
+    ca = str(settings.ca_bundle) if settings.ca_bundle else None
+    upload = resolve_audio(settings.audio, settings.base_url, settings.credentials, ca)
+    say(f"audio {upload.file_name}: {'reusing the upload' if upload.reused else 'uploaded as'} "
+        f"fileId {upload.file_id}")
+    return replace(settings, campaign=replace(settings.campaign, file_id=upload.file_id))
 
 
 def _say_opened(opened, settings: Settings, say: Say) -> None:
@@ -161,7 +220,7 @@ def _release_unknown(journal: Journal, states: dict[str, NumberState], say: Say)
         say(f"--resend-unknown: {total} unknown number(s) will be sent again")
 
 
-def _dry_run(settings, sheet, plan, identity, started, say) -> Summary:
+def _dry_run(settings, sheet, plan, suppressed, identity, started, say) -> Summary:
     states: dict[str, NumberState] = {}
     journal = None
     if settings.journal.exists():
@@ -169,43 +228,105 @@ def _dry_run(settings, sheet, plan, identity, started, say) -> Summary:
         if not journal.open_campaign(identity).new_campaign:
             states = journal.number_states()
     try:
-        todo = [c for c in plan.distinct if c not in states or states[c].outcome in RESENDABLE]
-        say(plan_text(sheet, plan, states, todo, settings))
-        counts = write_workbook(settings.output, sheet, plan, states, journal,
-                                _summary_head(settings, identity.input_sha256, started),
-                                "dry run: nothing was sent")
+        todo, held = choose(plan, states, suppressed, settings)
+        say(plan_text(sheet, plan, states, todo, held, settings))
+        head = (_summary_head(settings, identity.input_sha256, started)
+                + plan_facts(plan, todo, held, settings))
+        counts = write_workbook(settings.output, sheet, plan, states, journal, head,
+                                "dry run: nothing was sent", held)
     finally:
         if journal:
             journal.close()
-    return Summary(settings.output, None, counts, ExitCode.OK, "dry run: nothing was sent")
+    return Summary(settings.output, None, counts, ExitCode.OK, "")
 
 
 def _not_sent_reason(report) -> str:
     if report is None or report.stop is None:
-        return "not sent: beyond --limit" if report is not None else "not sent"
+        return "not sent"
     return f"not sent: the run stopped ({report.stop.reason})"
 
 
-def _finish(settings, counts, report, plan: Plan, states) -> Summary:
+def _finish(settings, counts, report, plan: Plan, states, held) -> Summary:
     notes = list(report.notes) if report else []
-    eligible = sum(1 for s in plan.status if s == ELIGIBLE)
-    accepted = sum(1 for c in plan.distinct if c in states and states[c].outcome == ACCEPTED)
+    wanted = [c for c in plan.distinct if held.get(c, ("",))[0] != SUPPRESSED]
+    accepted = sum(1 for c in wanted if c in states and states[c].outcome == ACCEPTED)
     message = ""
     if report and report.stop:
         code = ExitCode.INTERRUPTED if report.stop.interrupted else ExitCode.API_STOPPED
         message = f"{report.stop.reason}\n  fix: {report.stop.fix}"
-    elif accepted == eligible:
+    elif accepted == len(wanted):
         code = ExitCode.OK
     else:
         code = ExitCode.INCOMPLETE
     return Summary(settings.output, settings.journal, counts, code, message, notes)
 
 
-def plan_text(sheet: Sheet, plan: Plan, states, todo: list[str], settings: Settings) -> str:
+def forecast(requests: int, settings: Settings, per_request: float = 0.5) -> float:
+    """Seconds the send should take: requests spread over the slots, capped by --rate."""
+    seconds = requests * per_request / settings.concurrency
+    if settings.rate:
+        seconds = max(seconds, requests / settings.rate)
+    return seconds
+
+
+def estimate_cost(plan: Plan, todo: list[str], settings: Settings) -> float | None:
+    """Cost of the numbers to send, from [price] in campaign.toml (per country where given)."""
+    price = settings.price
+    if not price:
+        return None
+    regions = dict(zip(plan.callee, plan.number_region, strict=True))
+    per_country = price.get("countries", {})
+    unit = price.get("per_call", price.get("per_minute"))
+    if unit is None and not per_country:
+        return None
+    minutes = float(price.get("minutes", 1)) if "per_minute" in price else 1.0
+    total = 0.0
+    for callee in todo:
+        rate = per_country.get(regions.get(callee) or "", unit)
+        total += float(rate or 0) * minutes
+    return round(total, 4)
+
+
+def plan_facts(plan: Plan, todo: list[str], held, settings: Settings) -> list[tuple[str, object]]:
+    """The plan as Summary rows: what was read, held back and will be sent, how long, what cost."""
+    counts = plan.counts
+    kinds = Counter(held_outcome for held_outcome, _ in held.values())
+    requests = -(-len(todo) // settings.chunk_size) if todo else 0
+    facts: list[tuple[str, object]] = [
+        ("Plan", None),
+        ("rows read", len(plan.status)),
+        ("valid distinct numbers", counts[ELIGIBLE]),
+        ("duplicates", counts[DUPLICATE]),
+        ("invalid", counts[INVALID]),
+        ("held: suppressed (do-not-call)", kinds[SUPPRESSED]),
+        ("held: deferred (calling window)", kinds[DEFERRED]),
+        ("to send", len(todo)),
+        ("requests", requests),
+        ("estimated send time (s)", round(forecast(requests, settings), 1)),
+    ]
+    cost = estimate_cost(plan, todo, settings)
+    if cost is not None:
+        facts.append(("estimated cost", cost))
+    for reason, count in invalid_reasons(plan).most_common(10):
+        facts.append((f"invalid: {reason}", count))
+    for region, count in plan.countries().most_common(20):
+        facts.append((f"numbers in {region}", count))
+    return facts
+
+
+def invalid_reasons(plan: Plan) -> Counter[str]:
+    """Invalid rows grouped by the kind of reason (the text before its first colon)."""
+    return Counter(r.split(":")[0] for r, s in zip(plan.reason, plan.status, strict=True)
+                   if s == INVALID)
+
+
+def plan_text(sheet: Sheet, plan: Plan, states, todo: list[str], held,
+              settings: Settings) -> str:
     """The plan as a few lines: what was read, what will be sent, in how many requests."""
     counts = plan.counts
     done = Counter(states[c].outcome for c in plan.distinct if c in states)
-    batches = -(-len(todo) // settings.chunk_size) if todo else 0
+    kinds = Counter(outcome for outcome, _ in held.values())
+    requests = -(-len(todo) // settings.chunk_size) if todo else 0
     where = settings.base_url if not settings.sandbox else "the embedded sandbox"
     lines = [
         f"{sheet.path.name}: {len(plan.status)} rows; phone column {sheet.phone_column!r}"
@@ -213,6 +334,11 @@ def plan_text(sheet: Sheet, plan: Plan, states, todo: list[str], settings: Setti
         f"  valid distinct numbers: {counts[ELIGIBLE]}   duplicates: {counts[DUPLICATE]}   "
         f"invalid: {counts[INVALID]}",
     ]
+    reasons = invalid_reasons(plan)
+    if reasons:
+        lines.append("  invalid: " + "; ".join(f"{k} {v}" for k, v in reasons.most_common(5)))
+    if kinds:
+        lines.append("  held back: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     if done:
         lines.append("  already in the journal: " + ", ".join(f"{k} {v}" for k, v in
                                                             sorted(done.items())))
@@ -220,8 +346,12 @@ def plan_text(sheet: Sheet, plan: Plan, states, todo: list[str], settings: Setti
     if countries:
         lines.append("  by country: " + ", ".join(f"{k} {v}" for k, v in
                                                  countries.most_common(8)))
-    lines.append(f"  to send now: {len(todo)} numbers in {batches} request(s) of at most "
-                 f"{settings.chunk_size} to {where}")
+    estimate = f", about {forecast(requests, settings):.0f} s" if requests else ""
+    lines.append(f"  to send now: {len(todo)} numbers in {requests} request(s) of at most "
+                 f"{settings.chunk_size} to {where}{estimate}")
+    cost = estimate_cost(plan, todo, settings)
+    if cost is not None:
+        lines.append(f"  estimated cost: {cost}")
     return "\n".join(lines)
 
 
@@ -247,7 +377,7 @@ def _summary_head(settings: Settings, sha: str, started: str) -> list[tuple[str,
     ]
 
 
-RETRY_OUTCOMES = frozenset({"failed", NOT_SENT})
+RETRY_OUTCOMES = frozenset({"failed", NOT_SENT, DEFERRED})
 
 
 def write_workbook(
@@ -258,10 +388,13 @@ def write_workbook(
     journal: Journal | None,
     head: list[tuple[str, object]],
     not_sent_reason: str,
+    held: dict[str, tuple[str, str]] | None = None,
 ) -> Counter[str]:
     """Join input rows, plan and journal states into the workbook; return counts per outcome."""
     counts: Counter[str] = Counter()
+    held = held or {}
     input_columns = _input_columns(sheet)
+    records = journal.call_records() if journal and journal.campaign_id else {}
     phone_index = list(sheet.frame.columns).index(sheet.phone_column)
     retry: list[tuple] = []
 
@@ -278,8 +411,9 @@ def write_workbook(
                 extra = [row, callee, DUPLICATE, note, "", "", "", "", dup_of, ""]
             else:
                 state = states.get(callee)
-                if state is None:
-                    extra = [row, callee, NOT_SENT, not_sent_reason, "", "", "", "", "", ""]
+                if state is None or (state.outcome in RESENDABLE and callee in held):
+                    outcome, why = held.get(callee, (NOT_SENT, not_sent_reason))
+                    extra = [row, callee, outcome, why, "", "", "", "", "", ""]
                 else:
                     extra = [row, callee, state.outcome, state.reason, state.voice_id,
                              state.termination_code, state.termination_reason, state.batch,
@@ -290,12 +424,18 @@ def write_workbook(
             phone = values[phone_index]
             if isinstance(phone, int | float) and not isinstance(phone, bool):
                 values = (*values[:phone_index], number_text(phone), *values[phone_index + 1:])
+            if records:
+                extra += record_columns(records.get(extra[4]) if extra[4] else None)
             yield [*values, *extra]
 
     widths = [14] * len(input_columns) + [7, 15, 10, 40, 21, 8, 18, 7, 8, 21]
-    results = Table("Results", [*input_columns, *RESULT_COLUMNS], rows(), widths, "outcome")
+    columns = [*input_columns, *RESULT_COLUMNS, *(RECORD_COLUMNS if records else ())]
+    results = Table("Results", columns, rows(), widths, "outcome")
     requests = journal.requests() if journal and journal.campaign_id else []
     facts = _facts(head, sheet, requests, journal)
+    if records:
+        accepted = sum(1 for s in states.values() if s.outcome == ACCEPTED and s.voice_id)
+        facts += records_summary(records, accepted)
     later = [
         Table("Batches", BATCH_COLUMNS, _batch_rows(requests),
               [8, 7, 7, 6, 10, 8, 8, 50, 9, 21, 21, 24]),

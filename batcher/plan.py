@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from itertools import islice
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from batcher.load import Sheet
+import phonenumbers
+from phonenumbers import timezone
+
+from batcher.errors import UsageError
+from batcher.load import LoadOptions, Sheet, load_sheet
 from batcher.normalise import normalise_number, region_reason, resolve_region
 
 INVALID, DUPLICATE, ELIGIBLE = "invalid", "duplicate", "eligible"
@@ -94,3 +101,86 @@ def chunked(callees: Iterable[str], size: int) -> Iterator[list[str]]:
     iterator = iter(callees)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+SUPPRESSED, DEFERRED = "suppressed", "deferred"
+
+
+def suppressed_numbers(paths: Iterable[Path], default_region: str | None) -> set[str]:
+    """Every callee of the do-not-call lists, normalised exactly as the contacts are."""
+    numbers: set[str] = set()
+    for path in paths:
+        sheet = load_sheet(path, LoadOptions())
+        numbers.update(c for c in plan_rows(sheet, default_region).callee if c)
+    return numbers
+
+
+@dataclass(frozen=True)
+class Window:
+    """A daily calling window in the callee's local time, e.g. 09:00-20:00."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> Window:
+        """'09:00-20:00' -> Window; UsageError naming the fix otherwise."""
+        try:
+            first, _, last = text.partition("-")
+            start, end = time.fromisoformat(first.strip()), time.fromisoformat(last.strip())
+        except ValueError:
+            raise UsageError(f"--window {text!r} is not HH:MM-HH:MM",
+                             "e.g. --window 09:00-20:00 (the callee's local time)") from None
+        if start == end:
+            raise UsageError(f"--window {text!r} is empty", "give a start before the end")
+        return cls(start, end)
+
+    def contains(self, moment: time) -> bool:
+        """True when a local time of day is inside the window (windows may wrap midnight)."""
+        if self.start < self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+def outside_window(
+    callees: Iterable[str], window: Window, now: datetime
+) -> dict[str, str]:
+    """Callees whose local time is outside the window now, with the reason to show.
+
+    A number whose country spans several zones is judged by the earliest local time among
+    them (the westernmost zone), so no one is called before the window opens.
+    """
+    held: dict[str, str] = {}
+    cache: dict[tuple[str, ...], tuple[datetime, str, int]] = {}
+    for callee in callees:
+        zones = _zones(callee)
+        if not zones:
+            continue
+        if zones not in cache:
+            local = [(now.astimezone(ZoneInfo(z)), z) for z in zones]
+            earliest = min(local, key=lambda pair: pair[0].replace(tzinfo=None))
+            cache[zones] = (earliest[0], earliest[1], len(zones))
+        moment, zone, count = cache[zones]
+        if not window.contains(moment.time()):
+            several = f" (the earliest of {count} time zones)" if count > 1 else ""
+            held[callee] = (f"deferred: local time {moment:%H:%M} in {zone}{several} is outside "
+                            f"the calling window {window.start:%H:%M}-{window.end:%H:%M}; "
+                            "run the same command again inside the window")
+    return held
+
+
+def _zones(callee: str) -> tuple[str, ...]:
+    try:
+        number = phonenumbers.parse("+" + callee)
+    except phonenumbers.NumberParseException:
+        return ()
+    zones = tuple(z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown")
+    return tuple(z for z in zones if _known_zone(z))
+
+
+def _known_zone(zone: str) -> bool:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -22,7 +22,7 @@ from batcher.journal import ACCEPTED, FAILED, UNKNOWN, Journal
 from batcher.records import TAG, query_records
 from batcher.settings import Credentials
 
-SLACK = 120.0  # seconds before the first request, for clock differences
+SLACK = 600.0  # seconds around the requests: more than any clock skew the API lets through
 
 
 @dataclass(frozen=True)

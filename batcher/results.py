@@ -29,7 +29,10 @@ RESULT_COLUMNS = (
     "row", "callee", "outcome", "reason", "voiceId", "terminationCode", "terminationReason",
     "batch", "duplicate_of", "sent_at",
 )
-OUTCOMES = ("accepted", "rejected", "invalid", "duplicate", "failed", "unknown", "not_sent")
+OUTCOMES = (
+    "accepted", "rejected", "invalid", "duplicate", "failed", "unknown", "not_sent",
+    "suppressed", "deferred",
+)
 BATCH_COLUMNS = (
     "request", "batch", "attempt", "size", "outcome", "http_status", "api_status", "reason",
     "latency_ms", "sent_at", "finished_at", "tag",
@@ -42,6 +45,8 @@ OUTCOME_MEANINGS = {
     "failed": "the request was refused whole, nothing placed: the next run sends it again",
     "unknown": "the answer was lost, calls may have been placed: run batcher reconcile",
     "not_sent": "not sent (dry run, --limit, or the run stopped): the next run sends it",
+    "suppressed": "on the do-not-call list: never called",
+    "deferred": "outside the calling window in the callee's local time: the next run sends it",
 }
 EXCEL_TEXT_LIMIT = 32_767
 CHART_ROWS = 15  # the Summary sheet opens on the chart: rows 1-15
@@ -53,6 +58,8 @@ OUTCOME_COLOURS = {
     "not_sent": ("#FFEB9C", "#9C5700"),
     "invalid": ("#EDEDED", "#595959"),
     "duplicate": ("#EDEDED", "#595959"),
+    "suppressed": ("#EDEDED", "#595959"),
+    "deferred": ("#FFEB9C", "#9C5700"),
 }
 
 
@@ -89,7 +96,9 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
     sheets = [
         (results.name, _records(results.columns, results.rows)),
         ("Summary", _LazyRecords(lambda: _outcome_records(summary))),
-        *((t.name, _records(t.columns, t.rows)) for t in later),
+        # later sheets may be filled while Results is written (Retry): read them when reached
+        *((t.name, _LazyRecords(lambda t=t: _records(t.columns, t.rows, lazy=True)))
+          for t in later),
     ]
     try:
         rx.write_worksheets(
@@ -125,13 +134,14 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
     return path
 
 
-def _records(columns: Sequence[str], rows: Iterable[Sequence[object]]):
+def _records(columns: Sequence[str], rows: Iterable[Sequence[object]], lazy: bool = False):
     """Rows as the writer's dict records; an empty sheet still gets its header row."""
     names = list(columns)
     iterator = iter(rows)
     first = next(iterator, None)
     if first is None:
-        return pd.DataFrame(columns=names)
+        # a DataFrame carries the header of an empty sheet; inside a lazy sheet, one blank row
+        return iter([dict.fromkeys(names)]) if lazy else pd.DataFrame(columns=names)
     return (dict(zip(names, map(cell_value, row), strict=True))
             for row in itertools.chain([first], iterator))
 

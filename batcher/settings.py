@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from batcher.errors import UsageError
 from batcher.load import LoadOptions
+from batcher.plan import Window
 
 DEFAULT_BASE_URL = "https://api.itniotech.com"
 DEFAULT_CREDENTIALS_FILE = Path("~/.config/batcher/credentials.toml")
@@ -130,6 +131,10 @@ class Settings:
     rate: float | None = None
     quiet: bool = False
     resend_unknown: bool = False
+    suppress: tuple[Path, ...] = ()  # do-not-call lists
+    window: Window | None = None  # calling hours in the callee's local time
+    audio: Path | None = None  # a voice file to use (uploaded once) instead of file_id
+    price: dict | None = field(default=None, repr=False)  # [price] of campaign.toml
 
 
 def is_loopback_url(url: str) -> bool:
@@ -180,6 +185,10 @@ def load_config(path: Path | None) -> dict[str, object]:
 
 
 CONFIG_RUN_KEYS = {
+    "audio",
+    "price",
+    "suppress",
+    "window",
     "base_url",
     "region",
     "chunk_size",
