@@ -407,6 +407,8 @@ def _run(args: argparse.Namespace) -> int:
         say(note)
     if not settings.quiet:
         _print_summary(summary)
+        if summary.timings:
+            _say("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items()))
     if summary.message:
         _say(f"error: {summary.message}")
     return int(summary.exit_code)

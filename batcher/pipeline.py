@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -61,6 +62,21 @@ class Summary:
     exit_code: ExitCode
     message: str = ""  # why the run stopped, with the fix
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+class Stopwatch:
+    """Seconds spent per stage, for the closing line and the benchmarks."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.mark = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        """Charge the time since the last lap to `stage`."""
+        now = time.perf_counter()
+        self.laps[stage] = self.laps.get(stage, 0.0) + now - self.mark
+        self.mark = now
 
 
 def campaign_params(settings: Settings) -> dict[str, object]:
@@ -105,10 +121,13 @@ def sandboxed(settings: Settings) -> Iterator[Settings]:
 
 def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
     started = utc_now()
+    watch = Stopwatch()
     sha = file_sha256(settings.input)
     sheet = load_sheet(settings.input, settings.load)
+    watch.lap("load")
     plan = plan_rows(sheet, settings.region)
     suppressed = suppressed_numbers(settings.suppress, settings.region)
+    watch.lap("plan")
     identity = Identity(str(settings.input.resolve()), sha, campaign_params(settings))
     if settings.dry_run:
         return _dry_run(settings, sheet, plan, suppressed, identity, started, say)
@@ -138,10 +157,12 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
             from batcher.send import send_batches  # aiohttp only when something is sent
 
             reporter = progress_reporter(len(todo), settings.quiet)
+            watch.lap("plan")
             try:
                 report = send_batches(settings, journal, todo, reporter, say)
             finally:
                 reporter.close()
+            watch.lap("send")
         else:
             say(text)
             say("nothing to send now: every number of this campaign has an outcome or is held")
@@ -149,7 +170,9 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         head = _summary_head(settings, sha, started) + plan_facts(plan, todo, held, settings)
         counts = write_workbook(settings.output, sheet, plan, states, journal, head,
                                 _not_sent_reason(report), held)
-    return _finish(settings, counts, report, plan, states, held)
+        watch.lap("write")
+    summary = _finish(settings, counts, report, plan, states, held)
+    return replace(summary, timings=watch.laps)
 
 
 def choose(

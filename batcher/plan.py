@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from itertools import islice
@@ -15,7 +18,7 @@ from phonenumbers import timezone
 
 from batcher.errors import UsageError
 from batcher.load import LoadOptions, Sheet, load_sheet
-from batcher.normalise import normalise_number, region_reason, resolve_region
+from batcher.normalise import normalise_many, region_reason, resolve_region
 
 INVALID, DUPLICATE, ELIGIBLE = "invalid", "duplicate", "eligible"
 
@@ -44,42 +47,77 @@ class Plan:
 
 
 def plan_rows(sheet: Sheet, default_region: str | None) -> Plan:
-    """Normalise each row's phone cell and mark duplicates of an earlier row's number."""
+    """Normalise each row's phone cell and mark duplicates of an earlier row's number.
+
+    Each distinct (cell, region) is normalised once; a large sheet's distinct cells are
+    normalised by a pool of processes, one per core.
+    """
     phones = sheet.frame[sheet.phone_column].tolist()
     if sheet.region_column is not None:
         regions = sheet.frame[sheet.region_column].tolist()
     else:
         regions = [None] * len(phones)
+    index: dict[tuple[type, object, str | None], int] = {}
+    pairs: list[tuple[object, str | None]] = []
+    row_keys: list[int | str] = []  # index into pairs, or the reason a region cell is bad
+    region_cache: dict[tuple[type, object], str | None] = {}
+    for value, region_cell in zip(phones, regions, strict=True):
+        region, bad_region = _row_region(region_cell, default_region, region_cache)
+        if bad_region:
+            row_keys.append(bad_region)
+            continue
+        key = (value.__class__, value, region)
+        found = index.get(key)
+        if found is None:
+            found = index[key] = len(pairs)
+            pairs.append((value, region))
+        row_keys.append(found)
+    normalised = normalise_pairs(pairs)
     callees: list[str | None] = []
     status: list[str] = []
     reasons: list[str] = []
     duplicate_of: list[int | None] = []
     number_region: list[str | None] = []
     first_row: dict[str, int] = {}
-    region_cache: dict[tuple[type, object], str | None] = {}
-    for value, region_cell, row in zip(phones, regions, sheet.rows, strict=True):
-        region, bad_region = _row_region(region_cell, default_region, region_cache)
-        if bad_region:
-            result_callee, reason, found_region = None, bad_region, None
+    for key, row in zip(row_keys, sheet.rows, strict=True):
+        if isinstance(key, str):
+            callee, reason, found_region = None, key, None
         else:
-            result = normalise_number(value, region)
-            result_callee, reason, found_region = result.callee, result.reason, result.region
-        callees.append(result_callee)
+            callee, reason, found_region = normalised[key]
+        callees.append(callee)
         number_region.append(found_region)
-        if result_callee is None:
+        if callee is None:
             status.append(INVALID)
             reasons.append(reason)
             duplicate_of.append(None)
-        elif result_callee in first_row:
+        elif callee in first_row:
             status.append(DUPLICATE)
-            reasons.append(f"same number as row {first_row[result_callee]}")
-            duplicate_of.append(first_row[result_callee])
+            reasons.append(f"same number as row {first_row[callee]}")
+            duplicate_of.append(first_row[callee])
         else:
-            first_row[result_callee] = row
+            first_row[callee] = row
             status.append(ELIGIBLE)
             reasons.append("")
             duplicate_of.append(None)
     return Plan(callees, status, reasons, duplicate_of, number_region, list(first_row))
+
+
+PARALLEL_FROM = 20_000  # distinct cells; below this a process pool costs more than it saves
+POOL_CHUNK = 5_000
+
+
+def normalise_pairs(
+    pairs: list[tuple[object, str | None]],
+) -> list[tuple[str | None, str, str | None]]:
+    """normalise_many over all pairs, on every core when there are many."""
+    workers = min(os.cpu_count() or 1, 4)
+    if len(pairs) < PARALLEL_FROM or workers < 2:
+        return normalise_many(pairs)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["batcher.normalise"])
+    chunks = [pairs[i : i + POOL_CHUNK] for i in range(0, len(pairs), POOL_CHUNK)]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return [item for chunk in pool.map(normalise_many, chunks) for item in chunk]
 
 
 def _row_region(

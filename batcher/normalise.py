@@ -1,0 +1,593 @@
+"""One spreadsheet cell + the row's region -> the vendor's callee digits, or why not.
+
+The vendor wants "country code + national number, digits only, no '+'" (e.g. "919856321412").
+`normalise_number` takes the raw cell exactly as the loader delivers it (str, int, float, bool,
+date/time, None/NaN, Excel error text) and returns a `Normalised`: either the callee or one
+sentence saying what is wrong and how to fix it. phonenumbers does the parsing and validation;
+this module only cleans the text, rejects the obviously hopeless cells cheaply, and words the
+reasons.
+
+Callable types: fixed line, mobile, fixed-line-or-mobile, VoIP and personal numbers. Refused:
+premium rate and shared cost (the caller pays extra), toll free (usually unreachable from
+abroad, where the vendor originates calls), UAN (corporate switchboards), pager and voicemail
+access numbers, emergency numbers and short codes, numbers with an extension (an automated call
+cannot dial one), and cells holding several numbers.
+
+Results are cached per (value, type, region), so the repeated numbers of a big sheet cost one
+dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult, shortnumberinfo
+
+__all__ = ["Normalised", "normalise_number", "region_reason", "resolve_region"]
+
+# About 300 bytes an entry: 2**17 entries stay near 40 MB even on a million unique rows.
+CACHE_SIZE = 1 << 17
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """A callee ready for the vendor, or the reason the row must not be called."""
+
+    callee: str | None  # "919856321412"; None when the row must not be called
+    reason: str  # "" when callee is set; else what is wrong and what to fix
+    region: str | None  # ISO alpha-2 region of the parsed number when known, e.g. "IN"
+
+
+def _refuse(reason: str, region: str | None = None) -> Normalised:
+    return Normalised(None, reason, region)
+
+
+TEXT_FIX = "format the phone column as Text in Excel and re-enter the numbers"
+EMPTY = _refuse("empty phone cell: enter a phone number or remove the row")
+DIGITS_LOST = _refuse(f"digits lost in Excel (shown in scientific notation): {TEXT_FIX}")
+NO_REGION = _refuse(
+    "national number without region: write it with its country code (+44...), "
+    "or add a region column or pass --region"
+)
+SEVERAL = _refuse("several numbers in one cell: put each number on its own row")
+LETTERS = _refuse("contains letters: keep only the digits of one phone number")
+NO_DIGITS = _refuse("no digits in the phone cell: enter a phone number")
+NEGATIVE = _refuse(f"negative number in the phone cell: {TEXT_FIX}")
+
+EXCEL_ERRORS = frozenset(
+    {"#N/A", "#N/A!", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!"}
+    | {"#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#GETTING_DATA"}
+)
+PLACEHOLDERS = frozenset({"-", "--", "?", "n/a", "na", "n.a.", "none", "null", "nil", "nan"})
+
+# Invisible characters vanish; exotic spaces, dashes and full-width forms become ASCII so the
+# digit counting below sees what phonenumbers will see.
+_INVISIBLE = (
+    "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"  # soft hyphen, zero-width, marks, BOM
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # bidi embeddings, isolates
+)
+_SPACES = "\u00a0\u2007\u2009\u200a\u202f\u3000\t"
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d\u30fc"
+_CLEAN = str.maketrans(
+    {
+        **dict.fromkeys(map(ord, _INVISIBLE), None),
+        **dict.fromkeys(map(ord, _SPACES), " "),
+        **dict.fromkeys(map(ord, _DASHES), "-"),
+        **{0xFF10 + i: str(i) for i in range(10)},
+        ord("＋"): "+",
+        ord("（"): "(",
+        ord("）"): ")",
+        ord("．"): ".",
+        ord("／"): "/",
+        ord("，"): ",",
+        ord("；"): ";",
+        ord("、"): ",",
+        ord("\r"): "\n",
+    }
+)
+
+_SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?\s*[eE]\s*[+-]?\d{1,3}")
+_SEPARATOR = re.compile(r"[/,;|\n]|(?<=\s)(?:or|and|oder|ou|o|y|или)(?=\s)|或|和", re.IGNORECASE)
+_PLUS_SPLIT = re.compile(r"(?<=\d)[\s\-.)]*(?=\+)")
+_NON_DIGIT = re.compile(r"\D")
+_LETTER = re.compile(r"[^\W\d_]")
+_PLAIN = re.compile(r"[\d .()+-]*")
+_INNER_SEPARATOR = re.compile(r"(?<=\d)\s*[,;|\n]\s*(?=\d)")
+
+_CALLABLE = frozenset(
+    {
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.VOIP,
+        PhoneNumberType.PERSONAL_NUMBER,
+    }
+)
+_REFUSED_TYPE = {
+    PhoneNumberType.PREMIUM_RATE: "premium-rate number (the call would be charged extra)",
+    PhoneNumberType.SHARED_COST: "shared-cost number (the call would be charged extra)",
+    PhoneNumberType.TOLL_FREE: "toll-free number (usually unreachable from abroad)",
+    PhoneNumberType.UAN: "universal access number (a company switchboard)",
+    PhoneNumberType.PAGER: "pager number (cannot play a voice message)",
+    PhoneNumberType.VOICEMAIL: "voicemail access number",
+}
+_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
+_SHORT_REGIONS = sorted(shortnumberinfo.SUPPORTED_SHORT_REGIONS)
+_MIN_DIGITS = 7  # vendor rule: 7-15 digits
+_MAX_DIGITS = 15
+_MAX_DIALLED = 19  # a 4-digit international prefix + 15 digits; more is hopeless
+_MAX_CHARS = 250  # phonenumbers refuses longer input too
+
+
+def normalise_number(value: object, region: str | None) -> Normalised:
+    """Turn one raw phone cell (and the row's ISO region or None) into a callee or a reason."""
+    if region is not None and (not isinstance(region, str) or region not in _REGIONS):
+        region = None  # callers resolve regions with resolve_region; anything else is no region
+    if _is_missing(value):
+        return EMPTY  # NaN keys never hit a cache: NaN != NaN
+    try:
+        hash(value)
+    except TypeError:
+        return _normalise(value, region)
+    return _normalise_cached(value, region)
+
+
+@lru_cache(maxsize=CACHE_SIZE, typed=True)  # typed: True == 1 == 1.0 must not share an entry
+def _normalise_cached(value: object, region: str | None) -> Normalised:
+    return _normalise(value, region)
+
+
+def _normalise(value: object, region: str | None) -> Normalised:
+    text = _cell_text(value)
+    if isinstance(text, Normalised):
+        return text
+    return _normalise_text(text, region)
+
+
+def _is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    # pandas' NA and NaT without importing pandas here
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _cell_text(value: object) -> str | Normalised:
+    """The cell as text to parse, or the rejection of a cell type that cannot hold a number."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
+        return _refuse(f"cell holds {str(bool(value)).upper()}, not a phone number: {TEXT_FIX}")
+    if isinstance(value, numbers.Integral):
+        return _int_text(int(value))
+    if isinstance(value, Decimal):
+        if value.is_nan():
+            return EMPTY
+        if value.is_finite() and value.adjusted() >= _MAX_DIALLED:  # before int() of 1E+999999
+            return _int_text(10**_MAX_DIALLED)
+        if value.is_finite() and value == value.to_integral_value():
+            return _int_text(int(value))
+        return _float_text(float(value))
+    if isinstance(value, numbers.Real):
+        return _float_text(float(value))
+    if isinstance(value, (datetime, date)):
+        return _refuse(f"Excel turned this cell into a date ({value}): {TEXT_FIX}")
+    if isinstance(value, (time, timedelta)):
+        return _refuse(f"Excel turned this cell into a time ({value}): {TEXT_FIX}")
+    return _refuse(f"unexpected {type(value).__name__} value in the phone cell: {TEXT_FIX}")
+
+
+def _int_text(number: int) -> str | Normalised:
+    if number < 0:
+        return NEGATIVE
+    if number >= 10**_MAX_DIALLED:  # also keeps str() away from huge ints
+        return _refuse("too long to be a phone number: check the cell for extra digits")
+    return str(number)
+
+
+def _float_text(number: float) -> str | Normalised:
+    if math.isnan(number):
+        return EMPTY
+    if math.isinf(number):
+        return _refuse(f"cell holds an infinite number, not a phone number: {TEXT_FIX}")
+    if number < 0:
+        return NEGATIVE
+    # Excel keeps 15 significant digits: a fraction, or anything from 1e15 up, lost some.
+    if not number.is_integer() or number >= 1e15:
+        return _refuse(f"digits lost in Excel (the cell holds {number!r}): {TEXT_FIX}")
+    return str(int(number))
+
+
+def _clean(text: str) -> str:
+    """Strip the wrapping spreadsheets and people add around a number."""
+    text = text.translate(_CLEAN).strip()
+    if not text.isascii():  # other scripts' digits (Arabic-Indic, Devanagari...) to ASCII
+        text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+    if text.startswith('="') and text.endswith('"'):  # CSV trick that keeps leading zeros
+        text = text[2:-1].strip()
+    return text.lstrip("'").strip()
+
+
+def _normalise_text(raw: str, region: str | None) -> Normalised:
+    """The whole decision for one cell of text; cheap rejections first, phonenumbers last."""
+    text = raw.strip()
+    if not text:
+        return EMPTY
+    if len(text) > _MAX_CHARS:  # also keeps the regexes below away from huge cells
+        return _refuse(
+            f"{len(text)} characters is too long for one phone number: keep one per cell"
+        )
+    if text[0] == "#" and text.upper() in EXCEL_ERRORS:
+        return _refuse(f"Excel error {text.upper()} in the phone cell: fix the formula or value")
+    text = _clean(text)
+    if not text:
+        return EMPTY
+    if text.casefold() in PLACEHOLDERS:
+        return _refuse(f"placeholder {text!r} instead of a phone number: enter one or drop the row")
+    if not _PLAIN.fullmatch(text) or text.count("+") > 1:  # most cells are plain
+        screened = _screen(text, region)
+        if isinstance(screened, Normalised):
+            return screened
+        text = screened
+    digits = _NON_DIGIT.sub("", text)
+    if not digits:
+        return NO_DIGITS
+    if len(digits) > _MAX_DIGITS and _several_by_matcher(text, region):
+        return SEVERAL
+    if len(digits) > _MAX_DIALLED:
+        return _refuse(f"too long ({len(digits)} digits): check the cell for extra digits")
+    has_plus = "+" in text
+    if not has_plus and len(digits) < _MIN_DIGITS:
+        return _short_number(text, digits, region)
+    return _parse_and_check(text, digits, region, has_plus)
+
+
+def _screen(text: str, region: str | None) -> str | Normalised:
+    """Reject scientific notation, extensions, several numbers and letters; else the text of
+    the one number, ready for phonenumbers."""
+    if _SCIENTIFIC.fullmatch(text):
+        return DIGITS_LOST
+    if text[:4].casefold() == "tel:":
+        text, extension = _from_tel_uri(text[4:])
+        if extension:
+            return _refuse(_extension_reason(extension))
+    if _holds_several(text):
+        return SEVERAL
+    if _LETTER.search(text):
+        return _letters_reason(text, region)
+    # Separators left between digits are punctuation of one number ("919,856,321,412").
+    return _INNER_SEPARATOR.sub(" ", text)
+
+
+def _from_tel_uri(uri: str) -> tuple[str, str]:
+    """The number in an RFC 3966 tel: URI (prefixed with its phone-context) and its extension."""
+    number, *params = uri.split(";")
+    named = dict(param.partition("=")[::2] for param in params)
+    named = {name.strip().casefold(): value.strip() for name, value in named.items()}
+    context = named.get("phone-context", "")
+    if context.startswith("+") and "+" not in number:
+        number = f"{context} {number}"
+    return number.strip(), named.get("ext", "")
+
+
+def _holds_several(text: str) -> bool:
+    """Whether a separator (or a second '+') splits the cell into two plausible numbers.
+
+    "/" and "," also appear inside single numbers ("030/1234567", "919,856,321,412"), so a
+    split only counts when at least two parts have enough digits to be numbers of their own.
+    """
+    parts = _SEPARATOR.split(text)
+    if text.count("+") > 1:
+        parts = [piece for part in parts for piece in _PLUS_SPLIT.split(part)]
+    if len(parts) < 2:
+        return False
+    plausible = sum(1 for part in parts if len(_NON_DIGIT.sub("", part)) >= _MIN_DIGITS)
+    return plausible >= 2
+
+
+def _several_by_matcher(text: str, region: str | None) -> bool:
+    """Numbers separated by spaces only ("9856321412 9856321413"): phonenumbers finds them."""
+    matches = phonenumbers.PhoneNumberMatcher(text, region or phonenumbers.UNKNOWN_REGION)
+    return sum(1 for _ in matches) >= 2
+
+
+def _letters_reason(text: str, region: str | None) -> Normalised:
+    """Letters are fine only as an extension marker ("ext.", "x", "доб."), which is refused
+    anyway; vanity numbers ("1-800-FLOWERS") are refused as letters."""
+    if not _NON_DIGIT.sub("", text):
+        return LETTERS
+    try:
+        # Without a row region any region will do: only the extension matters here.
+        number = phonenumbers.parse(text, region or "US")
+    except NumberParseException:
+        return LETTERS
+    return _refuse(_extension_reason(number.extension)) if number.extension else LETTERS
+
+
+def _extension_reason(extension: str) -> str:
+    return (
+        f"has an extension ({extension}), which an automated call cannot dial: "
+        "use a direct number without the extension"
+    )
+
+
+def _short_number(text: str, digits: str, region: str | None) -> Normalised:
+    """Under 7 digits and no '+': an emergency number, a short code, or a full national number
+    of a small country (Niue's are 4 digits)."""
+    if region is None:
+        if any(shortnumberinfo.is_emergency_number(digits, r) for r in _SHORT_REGIONS):
+            return _refuse(f"emergency number {digits}: never call it; remove the row")
+        return _refuse(
+            f"too short ({len(digits)} digits) for a full phone number: "
+            "check the cell for missing digits"
+        )
+    if shortnumberinfo.is_emergency_number(digits, region):
+        return _refuse(f"emergency number {digits} ({region}): never call it; remove the row")
+    full = _parse_and_check(text, digits, region, has_plus=False)
+    if full.callee is None and _is_short_code(digits, region):
+        return _refuse(f"short code {digits} ({region}), not a phone number: remove the row")
+    return full
+
+
+def _is_short_code(digits: str, region: str) -> bool:
+    try:
+        number = phonenumbers.parse(digits, region)
+    except NumberParseException:
+        return False
+    return shortnumberinfo.is_valid_short_number_for_region(number, region)
+
+
+def _parse_and_check(text: str, digits: str, region: str | None, has_plus: bool) -> Normalised:
+    """Parse as written; if that is not a valid number, try the digits as an international
+    number whose '+' Excel dropped."""
+    if not has_plus and region is None:
+        first = NO_REGION
+    else:
+        try:
+            number = phonenumbers.parse(text, None if has_plus else region)
+        except NumberParseException as exc:
+            first = _refuse(_parse_error_reason(exc, digits, region, has_plus))
+        else:
+            if number.extension:
+                return _refuse(_extension_reason(number.extension))
+            first = _check(number, region)
+        if has_plus or first.callee is not None:
+            return first
+    for tail in (digits, digits[2:] if digits.startswith("00") else ""):
+        candidate = _parse_international(tail)
+        if candidate is not None and (rescued := _check(candidate, region)).callee is not None:
+            return rescued
+    return first
+
+
+def _parse_international(digits: str) -> phonenumbers.PhoneNumber | None:
+    """The digits read as "+digits", for a cell whose '+' was lost (or written as 00)."""
+    if not digits or digits[0] == "0":
+        return None
+    try:
+        return phonenumbers.parse("+" + digits, None)
+    except NumberParseException:
+        return None
+
+
+def _check(number: phonenumbers.PhoneNumber, row_region: str | None) -> Normalised:
+    """Validity, callable type and the vendor's length rule for one parsed number."""
+    number_type = phonenumbers.number_type(number)  # UNKNOWN exactly when not valid
+    if number_type == PhoneNumberType.UNKNOWN:
+        return _refuse(_invalid_reason(number, row_region), _region_of_code(number, row_region))
+    region = phonenumbers.region_code_for_number(number)
+    if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        region = None
+    if number_type not in _CALLABLE:
+        what = _REFUSED_TYPE.get(number_type, "number of a kind that cannot take a voice call")
+        return _refuse(f"{what}: remove the row or use a direct number", region)
+    callee = f"{number.country_code}{phonenumbers.national_significant_number(number)}"
+    if not _MIN_DIGITS <= len(callee) <= _MAX_DIGITS:
+        return _refuse(
+            f"{len(callee)} digits with the country code, the vendor accepts 7-15: "
+            "check the number",
+            region,
+        )
+    return Normalised(callee, "", region)
+
+
+def _region_of_code(number: phonenumbers.PhoneNumber, row_region: str | None) -> str | None:
+    """The region an invalid number was meant for: the row's if it shares the calling code,
+    else the code's main region, so refusals count per country too."""
+    if row_region and phonenumbers.country_code_for_region(row_region) == number.country_code:
+        return row_region
+    region = phonenumbers.region_code_for_country_code(number.country_code)
+    return region if region in _REGIONS else None
+
+
+def _label(region: str | None, country_code: int | None = None) -> str:
+    """A region and its calling code for messages, like "GB (+44)"."""
+    if country_code is None:
+        country_code = phonenumbers.country_code_for_region(region) if region else 0
+    elif region is None or phonenumbers.country_code_for_region(region) != country_code:
+        region = phonenumbers.region_code_for_country_code(country_code)
+    if region in (None, phonenumbers.UNKNOWN_REGION, phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY):
+        return f"+{country_code}"
+    return f"{region} (+{country_code})"
+
+
+def _invalid_reason(number: phonenumbers.PhoneNumber, row_region: str | None) -> str:
+    """The most specific reason phonenumbers gives for a number that is not valid."""
+    label = _label(row_region, number.country_code)
+    nsn = phonenumbers.national_significant_number(number)
+    why = phonenumbers.is_possible_number_with_reason(number)
+    if why == ValidationResult.INVALID_COUNTRY_CODE:
+        return f"unknown country code +{number.country_code}: check the digits after '+'"
+    if why == ValidationResult.TOO_SHORT:
+        return f"too short for {label}, {len(nsn)} digits: check the cell for missing digits"
+    if why == ValidationResult.TOO_LONG:
+        return f"too long for {label}, {len(nsn)} digits: check the cell for extra digits"
+    if why == ValidationResult.INVALID_LENGTH:
+        return f"wrong number of digits for {label}, {len(nsn)}: check the number"
+    if why == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+        return f"local number without its area code for {label}: add the area code"
+    return f"not a valid {label} number: check the digits (and the row's region)"
+
+
+def _parse_error_reason(
+    exc: NumberParseException, digits: str, region: str | None, has_plus: bool
+) -> str:
+    kind = exc.error_type
+    if kind == NumberParseException.INVALID_COUNTRY_CODE:
+        if has_plus:
+            code = "0" if digits.startswith("0") else digits[:3]
+            return f"unknown country code +{code}: check the digits after '+'"
+        return "unknown country code after the international prefix: check the digits after it"
+    if kind in (NumberParseException.TOO_SHORT_NSN, NumberParseException.TOO_SHORT_AFTER_IDD):
+        return f"too short ({len(digits)} digits): check the cell for missing digits"
+    if kind == NumberParseException.TOO_LONG:
+        return f"too long ({len(digits)} digits): check the cell for extra digits"
+    where = f" for {_label(region)}" if region and not has_plus else ""
+    return f"not a phone number{where}: keep only the digits of one number, with + if international"
+
+
+# ---------------------------------------------------------------------------- regions
+
+# Names phonenumbers' locale table lacks, or spells differently from what people write.
+_REGION_ALIASES = {
+    "uk": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "usa": "US",
+    "us": "US",
+    "united states of america": "US",
+    "america": "US",
+    "uae": "AE",
+    "russian federation": "RU",
+    "korea": "KR",
+    "republic of korea": "KR",
+    "korea republic of": "KR",
+    "czechia": "CZ",
+    "turkiye": "TR",
+    "ivory coast": "CI",
+    "north macedonia": "MK",
+    "eswatini": "SZ",
+    "burma": "MM",
+    "drc": "CD",
+    "dr congo": "CD",
+    "democratic republic of the congo": "CD",
+    "congo kinshasa": "CD",
+    "congo brazzaville": "CG",
+    "republic of the congo": "CG",
+    "holland": "NL",
+    "viet nam": "VN",
+    "lao pdr": "LA",
+    "cabo verde": "CV",
+    "vatican city": "VA",
+    "holy see": "VA",
+    "macau": "MO",
+    "palestinian territories": "PS",
+    "kosovo": "XK",
+    "ascension island": "AC",
+    "ascension": "AC",
+    "tristan da cunha": "TA",
+    "mainland china": "CN",
+    "prc": "CN",
+}
+_CALLING_CODE = re.compile(r"\+?\s*(?:00)?(\d{1,3})")
+
+
+def resolve_region(value: object) -> str | None:
+    """A region cell ("gb", "India", "中国", "+44", 44) as an ISO alpha-2 code; None when the
+    cell is empty or not understood (region_reason tells the two apart)."""
+    if _is_missing(value) or isinstance(value, bool):
+        return None
+    try:
+        return _resolve_region_cached(value)
+    except TypeError:  # unhashable
+        return None
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _resolve_region_cached(value: object) -> str | None:
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return _region_for_code(int(number)) if number.is_integer() and number > 0 else None
+    if not isinstance(value, str):
+        return None
+    text = _clean(value)
+    if not text:
+        return None
+    if text.upper() in _REGIONS:
+        return text.upper()
+    if match := _CALLING_CODE.fullmatch(text):
+        return _region_for_code(int(match.group(1)))
+    return _region_names().get(_name_key(text))
+
+
+def _region_for_code(country_code: int) -> str | None:
+    region = phonenumbers.region_code_for_country_code(country_code)
+    return region if region in _REGIONS else None
+
+
+def region_reason(value: object) -> str:
+    """Why resolve_region could not read this region cell, with the fix ("" if it is empty)."""
+    if _is_missing(value) or (isinstance(value, str) and not _clean(value)):
+        return ""
+    if resolve_region(value) is not None:
+        return ""
+    return (
+        f"region {value!r} is not a country this tool knows: use an ISO code (GB), "
+        "a country name (United Kingdom) or a calling code (+44)"
+    )
+
+
+def _name_key(name: str) -> str:
+    """Case, accents, punctuation and a leading "the" do not matter in country names."""
+    name = unicodedata.normalize("NFKD", name.replace("&", " and "))
+    name = "".join(c for c in name if not unicodedata.combining(c)).casefold()
+    name = " ".join(re.sub(r"[\W_]+", " ", name).split())
+    return name.removeprefix("the ")
+
+
+@lru_cache(maxsize=1)
+def _region_names() -> dict[str, str]:
+    """Country names in every language phonenumbers knows (English wins a clash) -> region.
+
+    Loaded on first use: the locale table takes about half a second to import.
+    """
+    from phonenumbers.geocoder import _region_display_name
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    owners: dict[str, set[str]] = {}
+    english: dict[str, str] = {}
+    for region in _REGIONS & LOCALE_DATA.keys():
+        english_name = _region_display_name(region, "en")
+        if english_name:
+            english[_name_key(english_name)] = region
+        for lang in LOCALE_DATA[region]:
+            name = _region_display_name(region, lang)
+            if name:
+                owners.setdefault(_name_key(name), set()).add(region)
+    names = {key: next(iter(regions)) for key, regions in owners.items() if len(regions) == 1}
+    names.update(english)
+    names.update(_REGION_ALIASES)
+    return names
+
+
+def normalise_many(pairs: list[tuple[object, str | None]]) -> list[tuple[str | None, str, str | None]]:
+    """normalise_number over (value, region) pairs, as plain tuples (cheap to send between
+    processes: the plan stage farms large sheets out to a process pool)."""
+    out = []
+    for value, region in pairs:
+        result = normalise_number(value, region)
+        out.append((result.callee, result.reason, result.region))
+    return out
