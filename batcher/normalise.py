@@ -583,7 +583,9 @@ def _region_names() -> dict[str, str]:
     return names
 
 
-def normalise_many(pairs: list[tuple[object, str | None]]) -> list[tuple[str | None, str, str | None]]:
+def normalise_many(
+    pairs: list[tuple[object, str | None]],
+) -> list[tuple[str | None, str, str | None]]:
     """normalise_number over (value, region) pairs, as plain tuples (cheap to send between
     processes: the plan stage farms large sheets out to a process pool)."""
     out = []
