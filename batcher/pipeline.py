@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batcher.errors import ExitCode, InputError, UsageError
+from batcher.errors import BatcherError, ExitCode, InputError, UsageError
 from batcher.journal import (
     ACCEPTED,
     NOT_SENT,
@@ -131,6 +131,10 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     identity = Identity(str(settings.input.resolve()), sha, campaign_params(settings))
     if settings.dry_run:
         return _dry_run(settings, sheet, plan, suppressed, identity, started, say)
+    # ranges are checked before anything touches the network (the audio upload included)
+    replace(settings.campaign, file_id=settings.campaign.file_id or "audio").validate()
+    if not settings.journal.exists() and not settings.sandbox:
+        _refuse_other_journal(settings, sha)
     settings = _with_audio(settings, say)
     settings.campaign.validate()
     with Journal(settings.journal) as journal:
@@ -173,6 +177,26 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         watch.lap("write")
     summary = _finish(settings, counts, report, plan, states, held)
     return replace(summary, timings=watch.laps)
+
+
+def _refuse_other_journal(settings: Settings, sha: str) -> None:
+    """A new journal for a file another journal beside it already sent: the operator changed
+    --output or --journal, and starting afresh would call everyone again."""
+    folders = {settings.input.resolve().parent, settings.output.resolve().parent}
+    for folder in folders:
+        for other in sorted(folder.glob("*.journal")):
+            try:
+                with Journal(other, readonly=True) as journal:
+                    sent = any(c["input_sha256"] == sha and c["params"].get("endpoint")
+                               != "sandbox" for c in journal.campaigns())
+            except (BatcherError, OSError):
+                continue
+            if sent:
+                raise UsageError(
+                    f"{settings.input.name} was already sent with the journal {other}",
+                    f"pass --journal {other} to resume that campaign (a new journal would call "
+                    "everyone again); to start over on purpose, move that journal away first",
+                )
 
 
 def choose(

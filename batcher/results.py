@@ -91,6 +91,8 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
                         later: Sequence[Table]) -> Path:
     """Write Results, Summary and the `later` sheets to a temporary name, then rename it."""
     path = path.resolve()
+    for stale in path.parent.glob(f".{path.stem}.partial*.xlsx"):
+        stale.unlink(missing_ok=True)  # left by a run that was killed while writing
     partial = path.with_name(f".{path.stem}.partial{os.getpid()}.xlsx")
     header_row = CHART_ROWS + len(summary.facts) + 1
     sheets = [

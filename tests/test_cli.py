@@ -148,3 +148,17 @@ def test_python_dash_m_entry_point(tmp_path):
     done = subprocess.run([sys.executable, "-m", "batcher", "--version"],
                           capture_output=True, text=True, env=os.environ.copy())
     assert done.returncode == 0 and "batcher" in done.stdout
+
+
+def test_changing_output_does_not_start_the_campaign_over(cli, contacts, creds, sandbox,
+                                                          tmp_path):
+    path = contacts(["+" + n for n in numbers(3)])
+    assert cli("run", path, *sandbox_args(sandbox))[0] == 0
+    code, out = cli("run", path, *sandbox_args(sandbox), "-o", tmp_path / "other.xlsx")
+    assert code == 2, out
+    assert "--journal" in out and "contacts-results.journal" in out
+    assert len(sandbox.accepted) == 3
+    code, out = cli("run", path, *sandbox_args(sandbox), "-o", tmp_path / "other.xlsx",
+                    "--journal", tmp_path / "contacts-results.journal")
+    assert code == 0, out
+    assert len(sandbox.accepted) == 3
