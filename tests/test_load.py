@@ -1,0 +1,656 @@
+"""load_sheet: real workbooks and CSVs in, raw cells and the located columns out.
+
+Workbooks are written with XlsxWriter (and openpyxl once), so numbers, booleans, dates and text
+reach the reader as Excel stores them. No .xls or .xlsb writer is installed: those formats are
+only tested for what the loader must refuse (HTML saved as .xls, an encrypted OLE container).
+Hostile files come from tests/hostile.py and are generated per run.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import hashlib
+import io
+import os
+import re
+import resource
+import time
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import hostile
+import openpyxl
+import pytest
+import xlsxwriter
+
+from batcher import load
+from batcher.errors import ExitCode, InputError
+from batcher.load import LoadOptions, file_sha256, load_sheet
+
+CN = "+86 138 0013 8000"
+
+
+def write_book(
+    path: Path,
+    sheets: dict[str, list[list[object]]],
+    hidden: tuple[str, ...] = (),
+    merge: tuple[str, str] | None = None,
+) -> Path:
+    """Write sheets with XlsxWriter; None leaves a cell empty, other values keep their type."""
+    book = xlsxwriter.Workbook(path, {"strings_to_numbers": False, "strings_to_urls": False})
+    date_format = book.add_format({"num_format": "yyyy-mm-dd"})
+    for name, rows in sheets.items():
+        sheet = book.add_worksheet(name)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if isinstance(value, str):
+                    sheet.write_string(r, c, value)
+                elif isinstance(value, datetime.date):
+                    sheet.write_datetime(r, c, value, date_format)
+                elif value is not None:
+                    sheet.write(r, c, value)  # numbers and booleans keep their Excel type
+        if name in hidden:
+            sheet.hide()
+    if merge:
+        book.worksheets()[0].merge_range(merge[0], merge[1], book.add_format())
+    first_visible = next(s for s in book.worksheets() if s.name not in hidden)
+    first_visible.activate()  # Excel refuses a hidden active sheet
+    first_visible.set_first_sheet()
+    book.close()
+    return path
+
+
+def write_ods(path: Path, rows: list[list[object]], sheet: str = "Contacts") -> Path:
+    """A minimal OpenDocument spreadsheet (no ODS writer is installed)."""
+
+    def cell(value: object) -> str:
+        if value is None:
+            return "<table:table-cell/>"
+        if isinstance(value, bool):
+            kind = f'office:value-type="boolean" office:boolean-value="{str(value).lower()}"'
+            return f"<table:table-cell {kind}/>"
+        if isinstance(value, int | float):
+            return f'<table:table-cell office:value-type="float" office:value="{value}"/>'
+        text = f"<text:p>{escape(str(value))}</text:p>"
+        return f'<table:table-cell office:value-type="string">{text}</table:table-cell>'
+
+    body = "".join(f"<table:table-row>{''.join(map(cell, row))}</table:table-row>" for row in rows)
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content'
+        ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="{sheet}">{body}'
+        "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "mimetype",
+            "application/vnd.oasis.opendocument.spreadsheet",
+            compress_type=zipfile.ZIP_STORED,
+        )
+        archive.writestr("content.xml", content)
+        archive.writestr("META-INF/manifest.xml", MANIFEST)
+    return path
+
+
+MANIFEST = (
+    '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest'
+    ' xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+    '<manifest:file-entry manifest:full-path="/"'
+    ' manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+    '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+    "</manifest:manifest>"
+)
+
+
+def values(sheet) -> list[list[object]]:
+    return sheet.frame.to_numpy().tolist()
+
+
+def refused(path: Path, options: LoadOptions | None = None) -> InputError:
+    """The InputError load_sheet raises for path (exit code INPUT, with a hint)."""
+    with pytest.raises(InputError) as caught:
+        load_sheet(path, options or LoadOptions())
+    assert caught.value.exit_code == ExitCode.INPUT and caught.value.hint
+    return caught.value
+
+
+# ---- header row, names, blank rows ----------------------------------------------------------
+
+HEADERS = [
+    # id, rows, header row, phone column, column names, source rows of the data
+    (
+        "plain",
+        [["Name", "Phone"], ["ann", CN], ["bob", 8613800138001]],
+        1,
+        "Phone",
+        ["Name", "Phone"],
+        [2, 3],
+    ),
+    (
+        "title and blank rows above",
+        [
+            ["ACME contacts"],
+            ["exported 2024-05-01"],
+            [],
+            ["Name", "Mobile"],
+            ["ann", "13800138000"],
+        ],
+        4,
+        "Mobile",
+        ["Name", "Mobile"],
+        [5],
+    ),
+    (
+        "title mentions phone",
+        [
+            ["Customer phone list"],
+            ["Name", "Tel"],
+            ["ann", "+33612345678"],
+            ["bob", "+33612345679"],
+        ],
+        2,
+        "Tel",
+        ["Name", "Tel"],
+        [3, 4],
+    ),
+    (
+        "blank rows inside",
+        [["Name", "Phone"], ["ann", CN], [], [None, None], ["bob", CN]],
+        1,
+        "Phone",
+        ["Name", "Phone"],
+        [2, 5],
+    ),
+    (
+        "table not at A1",
+        [[], [None, "Name", "Phone"], [None, "ann", CN]],
+        2,
+        "Phone",
+        ["Column A", "Name", "Phone"],
+        [3],
+    ),
+    (
+        "duplicate names",
+        [["Name", "Phone", "Name"], ["ann", CN, "x"]],
+        1,
+        "Phone",
+        ["Name", "Phone", "Name (2)"],
+        [2],
+    ),
+    (
+        "exact name beats a mention",
+        [["Phone notes", "Phone"], ["after 5pm", CN]],
+        1,
+        "Phone",
+        ["Phone notes", "Phone"],
+        [2],
+    ),
+    (
+        "mention validated by content",
+        [["Name", "Mobile phone (main)"], ["ann", CN]],
+        1,
+        "Mobile phone (main)",
+        ["Name", "Mobile phone (main)"],
+        [2],
+    ),
+    (
+        "numeric header cell",
+        [["Name", "Phone", 2024], ["ann", CN, 1]],
+        1,
+        "Phone",
+        ["Name", "Phone", "2024"],
+        [2],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "header_row", "phone", "names", "source_rows"),
+    [case[1:] for case in HEADERS],
+    ids=[case[0] for case in HEADERS],
+)
+def test_header_row_and_names(tmp_path, rows, header_row, phone, names, source_rows):
+    sheet = load_sheet(write_book(tmp_path / "c.xlsx", {"Contacts": rows}))
+    assert (sheet.header_row, sheet.phone_column) == (header_row, phone)
+    assert list(sheet.frame.columns) == names
+    assert sheet.rows == source_rows
+    assert sheet.sheet_name == "Contacts" and sheet.encoding is None and sheet.delimiter is None
+
+
+def test_merged_header_cells_get_column_letters(tmp_path):
+    rows = [["Name", None, "Phone"], ["ann", "Lee", CN]]
+    path = write_book(tmp_path / "m.xlsx", {"S": rows}, merge=("A1:B1", "Name"))
+    sheet = load_sheet(path)
+    assert list(sheet.frame.columns) == ["Name", "Column B", "Phone"]
+    assert values(sheet) == [["ann", "Lee", CN]]
+
+
+def test_cells_stay_raw_as_excel_stores_them(tmp_path):
+    row = [
+        "ann",
+        8613800138000,
+        8613800138000.0,
+        "+8613800138000",
+        "0013800138000",
+        "'0456",
+        True,
+        datetime.date(2024, 5, 6),
+        1.5,
+        None,
+    ]
+    sheet = load_sheet(
+        write_book(tmp_path / "t.xlsx", {"S": [["Name", "Phone", *"CDEFGHIJ"], row]})
+    )
+    got = values(sheet)[0]
+    assert got == [
+        "ann",
+        8613800138000.0,
+        8613800138000.0,
+        "+8613800138000",
+        "0013800138000",
+        "'0456",
+        True,
+        datetime.date(2024, 5, 6),
+        1.5,
+        None,
+    ]
+    assert [type(v) for v in got[:3]] == [str, float, float] and got[6] is True
+    assert {str(dtype) for dtype in sheet.frame.dtypes} == {"object"}
+
+
+def test_openpyxl_types_times_and_durations(tmp_path):
+    book = openpyxl.Workbook()
+    book.active.append(["Phone", "When", "At", "Took"])
+    book.active.append(
+        [
+            "+8613800138000",
+            datetime.datetime(2024, 1, 2, 3, 4),
+            datetime.time(5, 6),
+            datetime.timedelta(hours=30),
+        ]
+    )
+    book.save(tmp_path / "o.xlsx")
+    assert values(load_sheet(tmp_path / "o.xlsx")) == [
+        [
+            "+8613800138000",
+            datetime.datetime(2024, 1, 2, 3, 4),
+            datetime.time(5, 6),
+            datetime.timedelta(hours=30),
+        ]
+    ]
+
+
+# ---- phone column: option, content, ambiguity -----------------------------------------------
+
+NO_HEADER = [["ann", "+8613800138000", "x"], ["bob", "+8613800138001", "y"]]
+
+
+@pytest.mark.parametrize("spec", ["B", "b", "2", 2])  # 2: an int from campaign.toml
+def test_no_header_with_column_letter_or_position(tmp_path, spec):
+    sheet = load_sheet(
+        write_book(tmp_path / "n.xlsx", {"S": NO_HEADER}), LoadOptions(phone_column=spec)
+    )
+    assert (sheet.header_row, sheet.phone_column) == (None, "Column B")
+    assert list(sheet.frame.columns) == ["Column A", "Column B", "Column C"]
+    assert sheet.rows == [1, 2] and values(sheet) == NO_HEADER
+
+
+def test_no_header_found_by_content(tmp_path):
+    rows = [["ann", 8613800138000, 12.5], ["bob", "138-0013-8001", 3.0], ["cy", "n/a", 1.0]]
+    sheet = load_sheet(write_book(tmp_path / "c.xlsx", {"S": rows}))
+    assert (sheet.header_row, sheet.phone_column, sheet.rows) == (None, "Column B", [1, 2, 3])
+
+
+def test_unknown_header_names_found_by_content(tmp_path):
+    rows = [["Who", "Reach at", "Spent"], ["ann", CN, 12.5], ["bob", "+86 139 0013 9000", 3.0]]
+    sheet = load_sheet(write_book(tmp_path / "u.xlsx", {"S": rows}))
+    assert (sheet.header_row, sheet.phone_column, sheet.rows) == (1, "Reach at", [2, 3])
+
+
+def test_letter_option_keeps_an_unrecognised_header(tmp_path):
+    rows = [["Who", "Reach at"], ["ann", CN]]
+    sheet = load_sheet(write_book(tmp_path / "u.xlsx", {"S": rows}), LoadOptions(phone_column="B"))
+    assert (sheet.header_row, sheet.phone_column) == (1, "Reach at")
+
+
+@pytest.mark.parametrize("spec", ["  mobile   NUMBER ", "Mobile Number", "C", "3"])
+def test_phone_column_option_forms(tmp_path, spec):
+    rows = [["Name", "Phone", "Mobile Number"], ["ann", CN, "+8613900139000"]]
+    sheet = load_sheet(write_book(tmp_path / "o.xlsx", {"S": rows}), LoadOptions(phone_column=spec))
+    assert (sheet.header_row, sheet.phone_column) == (1, "Mobile Number")
+
+
+def test_short_header_name_is_not_taken_for_a_column_letter(tmp_path):
+    rows = [["Nombre", "Cel"], ["ana", "+52 55 1234 5678"]]
+    sheet = load_sheet(
+        write_book(tmp_path / "c.xlsx", {"S": rows}), LoadOptions(phone_column="cel")
+    )
+    assert (sheet.header_row, sheet.phone_column) == (1, "Cel")
+
+
+def test_duplicate_name_option_picks_the_renamed_column(tmp_path):
+    rows = [["Phone", "Phone"], [CN, "+8613900139000"]]
+    sheet = load_sheet(
+        write_book(tmp_path / "d.xlsx", {"S": rows}), LoadOptions(phone_column="Phone (2)")
+    )
+    assert sheet.phone_column == "Phone (2)"
+
+
+@pytest.mark.parametrize(
+    ("rows", "pattern"),
+    [
+        ([["ann", CN, "+86 139 0013 9000"], ["bob", CN, "+86 139 0013 9001"]], r"B .*C "),
+        ([["Name", "Phone", "Mobile"], ["ann", CN, CN], ["bob", CN, CN]], r"B 'Phone'.*C 'Mobile'"),
+    ],
+    ids=["by content", "by header"],
+)
+def test_ambiguous_phone_columns_are_refused(tmp_path, rows, pattern):
+    error = refused(write_book(tmp_path / "a.xlsx", {"S": rows}))
+    assert re.search("several columns could be the phone column: " + pattern, error.message)
+    assert "--phone-column" in error.hint and "a.xlsx" in error.message
+
+
+def test_unknown_phone_column_name_is_refused(tmp_path):
+    path = write_book(tmp_path / "x.xlsx", {"S": [["Name", "Phone"], ["ann", CN]]})
+    error = refused(path, LoadOptions(phone_column="Fax"))
+    assert "no column 'Fax'" in error.message and "'S'" in error.message
+
+
+# ---- languages ------------------------------------------------------------------------------
+
+LANGUAGES = [
+    ("zh", "姓名", "手机号码", "国家/地区", "13800138000"),
+    ("zh-Hant", "姓名", "電話號碼", "國家", "0912345678"),
+    ("ja", "名前", "携帯電話", None, "090-1234-5678"),
+    ("ko", "이름", "휴대폰", "국가", "010-1234-5678"),
+    ("es", "Nombre", "Teléfono", "País", "+34 612 345 678"),
+    ("fr", "Nom", "Numéro de téléphone", "Pays", "06 12 34 56 78"),
+    ("pt", "Nome", "Telefone", "País", "+55 11 91234-5678"),
+    ("id", "Nama", "Nomor HP", "Negara", "0812-3456-7890"),
+    ("vi", "Họ tên", "Số điện thoại", "Quốc gia", "0912 345 678"),
+    ("hi", "नाम", "मोबाइल नंबर", "देश", "98765 43210"),
+    ("ru", "Имя", "Телефон", "Страна", "+7 912 345-67-89"),
+    ("ar", "الاسم", "رقم الجوال", "الدولة", "+966 50 123 4567"),
+    ("de", "Name", "Telefonnummer", "Land", "+49 151 12345678"),
+    ("en", "Full name", "Cell Phone", "Country_Code", "(555) 123-4567"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "phone", "region", "number"), [c[1:] for c in LANGUAGES], ids=[c[0] for c in LANGUAGES]
+)
+def test_phone_and_region_headers_in_many_languages(tmp_path, name, phone, region, number):
+    header = [name, phone] + ([region] if region else [])
+    rows = [header, ["x", number] + (["CN"] if region else [])]
+    sheet = load_sheet(write_book(tmp_path / "l.xlsx", {"S": rows}))
+    assert (sheet.phone_column, sheet.region_column) == (phone, region)
+
+
+def test_region_column_option_and_refusal(tmp_path):
+    path = write_book(tmp_path / "r.xlsx", {"S": [["Phone", "Where"], [CN, "CN"]]})
+    assert load_sheet(path).region_column is None
+    assert load_sheet(path, LoadOptions(region_column="where")).region_column == "Where"
+    assert load_sheet(path, LoadOptions(region_column="B")).region_column == "Where"
+    assert "no region column 'Z'" in refused(path, LoadOptions(region_column="Z")).message
+
+
+# ---- sheets ---------------------------------------------------------------------------------
+
+
+def test_instructions_sheet_first(tmp_path):
+    instructions = [
+        ["How to fill this template"],
+        ["One contact per row", "+8613800138000"],
+        ["Phone numbers with country code"],
+    ]
+    contacts = [["Name", "Phone"], ["ann", CN]]
+    path = write_book(tmp_path / "i.xlsx", {"Instructions": instructions, "Contacts": contacts})
+    assert load_sheet(path).sheet_name == "Contacts"
+    assert load_sheet(path, LoadOptions(phone_column="B")).sheet_name == "Contacts"
+
+
+@pytest.mark.parametrize(
+    ("sheet", "expected"),
+    [(None, "Current"), ("Old", "Old"), ("current", "Current"), ("1", "Current"), ("2", "Later")],
+)
+def test_sheet_choice_and_hidden_sheets(tmp_path, sheet, expected):
+    sheets = {
+        "Old": [["Phone"], ["+8613800138000"]],
+        "Current": [["Phone"], ["+8613900139000"]],
+        "Later": [["Mobile"], ["+8613700137000"]],
+    }
+    path = write_book(tmp_path / "h.xlsx", sheets, hidden=("Old",))
+    assert load_sheet(path, LoadOptions(sheet=sheet)).sheet_name == expected
+
+
+def test_unknown_sheet_lists_the_sheets(tmp_path):
+    sheets = {"Old": [["Phone"], [CN]], "Current": [["Phone"], [CN]]}
+    path = write_book(tmp_path / "h.xlsx", sheets, hidden=("Old",))
+    error = refused(path, LoadOptions(sheet="Nope"))
+    assert "no sheet 'Nope'" in error.message and "'Old' (hidden), 'Current'" in error.message
+
+
+def test_named_sheet_without_phone_column(tmp_path):
+    path = write_book(tmp_path / "s.xlsx", {"A": [["Phone"], [CN]], "B": [["Name"], ["ann"]]})
+    assert "sheet 'B'" in refused(path, LoadOptions(sheet="B")).message
+
+
+def test_ods(tmp_path):
+    rows = [
+        ["Nombre", "Teléfono", "País"],
+        ["Ana", 34612345678, "ES"],
+        [None, None, None],
+        ["Luis", "+34 612 345 679", "ES"],
+        ["Eva", True, None],
+    ]
+    sheet = load_sheet(write_ods(tmp_path / "c.ods", rows))
+    assert (sheet.phone_column, sheet.region_column, sheet.rows) == ("Teléfono", "País", [2, 4, 5])
+    assert values(sheet) == [
+        ["Ana", 34612345678.0, "ES"],
+        ["Luis", "+34 612 345 679", "ES"],
+        ["Eva", True, None],
+    ]
+
+
+# ---- CSV: encodings × delimiters ------------------------------------------------------------
+
+CSV_TEXTS = {
+    "utf-8": [
+        ["Name", "Phone", "Country"],
+        ["Zoë Ñúñez", "+33 6 12 34 56 78", "FR"],
+        ["张伟", "13800138000", "CN"],
+        ["Ωmega 😀", "+30 691 234 5678", "GR"],
+    ],
+    "zh": [
+        ["姓名", "手机号码", "国家"],
+        ["张伟", "13800138000", "中国"],
+        ["王芳", "13900139000", "中国"],
+        ["李娜", "+86 137 0013 7000", "中国"],
+        ["刘洋", "", "中国"],
+        ["陈静", "15800158000", "中国"],
+        ["杨磊", "18600186000", "中国"],
+        ["赵敏", "13500135000", "中国"],
+    ],
+    "zh-Hant": [
+        ["姓名", "電話", "國家"],
+        ["陳大文", "0912345678", "台灣"],
+        ["林小明", "0922345678", "台灣"],
+        ["黃志強", "+886932345678", "台灣"],
+        ["張美玲", "0952345678", "台灣"],
+        ["吳家豪", "0962345678", "臺灣"],
+        ["劉淑芬", "0972345678", "台灣"],
+    ],
+    "ja": [
+        ["名前", "電話番号", "国"],
+        ["山田太郎", "090-1234-5678", "日本"],
+        ["鈴木花子", "080-2345-6789", "日本"],
+        ["佐藤健", "+81 70 3456 7890", "日本"],
+        ["高橋美咲", "090-4567-8901", "日本"],
+        ["田中一郎", "080-5678-9012", "日本"],
+    ],
+    "latin": [
+        ["Nom", "Téléphone", "Pays"],
+        ["Élodie Müller", "+33 6 12 34 56 78", "France"],
+        ["José Nuñez", "+34 612 345 678", "España"],
+        ["François Œuvre", "07 98 76 54 32", "France"],
+        ["Søren Æbelø", "+45 20 12 34 56", "Danmark"],
+        ["Ana Conceição", "+351 912 345 678", "Portugal"],
+    ],
+}
+ENCODINGS = [
+    # how the file is written, its text, what the loader may report
+    ("utf-8", "utf-8", {"utf-8"}),
+    ("utf-8-sig", "utf-8", {"utf-8-sig"}),
+    ("utf-16-le+bom", "utf-8", {"utf-16"}),
+    ("utf-16-be+bom", "zh", {"utf-16"}),
+    ("gb18030", "zh", {"gb18030"}),
+    ("gbk", "zh", {"gb18030", "gbk", "gb2312"}),
+    ("big5", "zh-Hant", {"big5", "cp950", "big5hkscs"}),
+    ("shift_jis", "ja", {"shift_jis", "cp932"}),
+    ("cp1252", "latin", {"cp1252"}),
+]
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def encode(text: str, how: str) -> bytes:
+    if how.endswith("+bom"):
+        codec = how.removesuffix("+bom")
+        bom = codecs.BOM_UTF16_LE if codec.endswith("le") else codecs.BOM_UTF16_BE
+        return bom + text.encode(codec)
+    return text.encode(how)
+
+
+def csv_text(rows: list[list[str]], delimiter: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("delimiter", list(DELIMITERS), ids=list(DELIMITERS.values()))
+@pytest.mark.parametrize(("how", "text", "reported"), ENCODINGS, ids=[e[0] for e in ENCODINGS])
+def test_csv_encodings_and_delimiters(tmp_path, how, text, reported, delimiter):
+    rows = CSV_TEXTS[text]
+    path = tmp_path / "c.csv"
+    path.write_bytes(encode(csv_text(rows, delimiter), how))
+    sheet = load_sheet(path)
+    assert sheet.encoding in reported and sheet.delimiter == delimiter
+    assert (sheet.header_row, sheet.phone_column, sheet.region_column) == (
+        1,
+        rows[0][1],
+        rows[0][2],
+    )
+    assert values(sheet) == [[cell or None for cell in row] for row in rows[1:]]
+    assert sheet.rows == list(range(2, len(rows) + 1)) and sheet.sheet_name is None
+
+
+def test_csv_overrides(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_bytes("phone|name\n13800138000|张伟\n".encode("utf-16-le"))  # no BOM
+    sheet = load_sheet(path, LoadOptions(encoding="utf-16-le", delimiter="|"))
+    assert (sheet.encoding, sheet.delimiter, values(sheet)) == (
+        "utf-16-le",
+        "|",
+        [["13800138000", "张伟"]],
+    )
+    assert "unknown encoding" in refused(path, LoadOptions(encoding="klingon")).message
+    assert "unknown encoding" in refused(path, LoadOptions(encoding="base64")).message
+    assert "not a single character" in refused(path, LoadOptions(delimiter="||")).message
+
+
+def test_csv_excel_sep_line_quotes_and_row_numbers(tmp_path):
+    path = tmp_path / "c.tsv"
+    path.write_text(
+        'sep=;\nName;Phone;Note\nann;+8613800138000;"two\nlines"\n;;\nbob;0013800138001;x\n'
+    )
+    sheet = load_sheet(path)
+    assert (sheet.delimiter, sheet.header_row, sheet.rows) == (";", 1, [2, 4])
+    assert values(sheet) == [["ann", "+8613800138000", "two\nlines"], ["bob", "0013800138001", "x"]]
+
+
+def test_csv_ragged_rows_are_padded(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("Name,Phone\nann,13800138000,extra\nbob\n")
+    sheet = load_sheet(path)
+    assert list(sheet.frame.columns) == ["Name", "Phone", "Column C"]
+    assert values(sheet) == [["ann", "13800138000", "extra"], ["bob", None, None]]
+
+
+# ---- hostile files and the reader child -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(hostile.CASES))
+def test_hostile_files_are_refused_quickly(tmp_path, name):
+    path = hostile.build(name, tmp_path)
+    started = time.monotonic()
+    error = refused(path)
+    assert time.monotonic() - started < 10
+    assert re.search(hostile.CASES[name][1], str(error), re.S), str(error)
+    assert path.name in error.message
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 1 << 20  # KiB: under 1 GiB
+
+
+def test_paths_that_are_not_readable_files(tmp_path):
+    assert "does not exist" in refused(tmp_path / "missing.xlsx").message
+    assert "is a folder" in refused(tmp_path).message
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    assert "not a regular file" in refused(fifo).message  # and never blocks opening it
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file(tmp_path):
+    path = write_book(tmp_path / "p.xlsx", {"S": [["Phone"], [CN]]})
+    path.chmod(0)
+    assert "cannot read" in refused(path).message
+
+
+def test_reader_timeout(tmp_path, monkeypatch):
+    monkeypatch.setattr(load, "READ_TIMEOUT_S", 0.01)
+    path = write_book(tmp_path / "t.xlsx", {"S": [["Phone"], [CN]]})
+    assert "still reading after" in refused(path).message
+
+
+def test_reader_memory_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(load, "CHILD_MEMORY_BYTES", 128 << 20)
+    path = tmp_path / "big.csv"
+    path.write_text("name,phone,a,b,c\n" + "ann,+8613800138000,x,y,z\n" * 400_000)
+    assert "ran out of memory" in refused(path).message
+
+
+def test_file_sha256(tmp_path):
+    path = write_book(tmp_path / "h.xlsx", {"S": [["Phone"], [CN]]})
+    assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(InputError):
+        file_sha256(tmp_path / "missing.xlsx")
+
+
+# ---- speed (run with -m slow) ---------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows", [200_000, 1_048_576])
+def test_load_speed_close_to_raw_calamine(tmp_path, rows):
+    from python_calamine import CalamineWorkbook
+
+    path = tmp_path / "big.xlsx"
+    book = xlsxwriter.Workbook(path, {"constant_memory": True})
+    sheet = book.add_worksheet("Contacts")
+    sheet.write_row(0, 0, ["Name", "Phone", "Country", "Amount", "Note"])
+    for i in range(1, rows):
+        sheet.write_row(i, 0, [f"person {i}", 8613800000000 + i, "CN", i * 1.5, f"note {i % 97}"])
+    book.close()
+    started = time.perf_counter()
+    raw = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Contacts").to_python()
+    raw_seconds = time.perf_counter() - started
+    del raw
+    started = time.perf_counter()
+    sheet = load_sheet(path)
+    seconds = time.perf_counter() - started
+    print(f"\n{rows:,} rows: raw calamine {raw_seconds:.2f} s, load_sheet {seconds:.2f} s")
+    assert len(sheet.frame) == rows - 1
+    assert seconds < raw_seconds * 1.35 + 1
