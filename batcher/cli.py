@@ -393,8 +393,12 @@ def _print_summary(summary) -> None:
     if counts.get("unknown"):
         _say(f"next: {counts['unknown']} number(s) are unknown (calls may have been placed); "
              f"settle them with: batcher reconcile {summary.journal}")
-    if counts.get("failed") or counts.get("not_sent"):
-        _say("next: run the same command again to send the failed and not-sent numbers")
+    if summary.journal is None:
+        _say("next: this was a dry run; run the same command without --dry-run (or `batcher "
+             "run` instead of `batcher plan`) to send")
+    elif counts.get("failed") or counts.get("not_sent") or counts.get("deferred"):
+        _say("next: run the same command again to send the failed, deferred and not-sent "
+             "numbers")
 
 
 def _run(args: argparse.Namespace) -> int:
