@@ -127,8 +127,13 @@ _MAX_DIALLED = 19  # a 4-digit international prefix + 15 digits; more is hopeles
 _MAX_CHARS = 250  # phonenumbers refuses longer input too
 
 
-def normalise_number(value: object, region: str | None) -> Normalised:
-    """Turn one raw phone cell (and the row's ISO region or None) into a callee or a reason."""
+def normalise_number(value: object, region: str | None, explicit: bool = False) -> Normalised:
+    """Turn one raw phone cell (and the row's ISO region or None) into a callee or a reason.
+
+    `explicit` says the region came from the row's own region cell rather than a default:
+    then a number without '+' that only makes sense in another country is refused, not
+    re-read as that country's number.
+    """
     if region is not None and (not isinstance(region, str) or region not in _REGIONS):
         region = None  # callers resolve regions with resolve_region; anything else is no region
     if _is_missing(value):
@@ -136,20 +141,20 @@ def normalise_number(value: object, region: str | None) -> Normalised:
     try:
         hash(value)
     except TypeError:
-        return _normalise(value, region)
-    return _normalise_cached(value, region)
+        return _normalise(value, region, explicit)
+    return _normalise_cached(value, region, explicit)
 
 
 @lru_cache(maxsize=CACHE_SIZE, typed=True)  # typed: True == 1 == 1.0 must not share an entry
-def _normalise_cached(value: object, region: str | None) -> Normalised:
-    return _normalise(value, region)
+def _normalise_cached(value: object, region: str | None, explicit: bool) -> Normalised:
+    return _normalise(value, region, explicit)
 
 
-def _normalise(value: object, region: str | None) -> Normalised:
+def _normalise(value: object, region: str | None, explicit: bool = False) -> Normalised:
     text = _cell_text(value)
     if isinstance(text, Normalised):
         return text
-    return _normalise_text(text, region)
+    return _normalise_text(text, region, explicit)
 
 
 def _is_missing(value: object) -> bool:
@@ -217,7 +222,7 @@ def _clean(text: str) -> str:
     return text.lstrip("'").strip()
 
 
-def _normalise_text(raw: str, region: str | None) -> Normalised:
+def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Normalised:
     """The whole decision for one cell of text; cheap rejections first, phonenumbers last."""
     text = raw.strip()
     if not text:
@@ -248,7 +253,7 @@ def _normalise_text(raw: str, region: str | None) -> Normalised:
     has_plus = "+" in text
     if not has_plus and len(digits) < _MIN_DIGITS:
         return _short_number(text, digits, region)
-    return _parse_and_check(text, digits, region, has_plus)
+    return _parse_and_check(text, digits, region, has_plus, explicit)
 
 
 def _screen(text: str, region: str | None) -> str | Normalised:
@@ -346,7 +351,9 @@ def _is_short_code(digits: str, region: str) -> bool:
     return shortnumberinfo.is_valid_short_number_for_region(number, region)
 
 
-def _parse_and_check(text: str, digits: str, region: str | None, has_plus: bool) -> Normalised:
+def _parse_and_check(
+    text: str, digits: str, region: str | None, has_plus: bool, explicit: bool = False
+) -> Normalised:
     """Parse as written; if that is not a valid number, try the digits as an international
     number whose '+' Excel dropped."""
     if not has_plus and region is None:
@@ -360,11 +367,32 @@ def _parse_and_check(text: str, digits: str, region: str | None, has_plus: bool)
             if number.extension:
                 return _refuse(_extension_reason(number.extension))
             first = _check(number, region)
-        if has_plus or first.callee is not None:
+        if has_plus:
+            return first
+        if first.callee is not None:
+            # Valid read nationally; but digits that begin with the region's own calling code
+            # and are also valid read as international most likely lost their '+' (a German
+            # 4915123456789 stored as a number reads as a long national number too).
+            own = _parse_international(digits)
+            if own is not None and region and (
+                own.country_code == phonenumbers.country_code_for_region(region)
+            ):
+                rescued = _check(own, region)
+                if rescued.callee is not None:
+                    return rescued
             return first
     for tail in (digits, digits[2:] if digits.startswith("00") else ""):
         candidate = _parse_international(tail)
         if candidate is not None and (rescued := _check(candidate, region)).callee is not None:
+            if explicit and region and (
+                candidate.country_code != phonenumbers.country_code_for_region(region)
+            ):
+                return _refuse(
+                    f"{first.reason.split(':')[0]}; read as +{tail} it would be a number "
+                    f"in {rescued.region or 'another country'}: add the + if that is meant, "
+                    "or fix the row's region",
+                    region,
+                )
             return rescued
     return first
 
@@ -584,12 +612,12 @@ def _region_names() -> dict[str, str]:
 
 
 def normalise_many(
-    pairs: list[tuple[object, str | None]],
+    cells: list[tuple[object, str | None, bool]],
 ) -> list[tuple[str | None, str, str | None]]:
-    """normalise_number over (value, region) pairs, as plain tuples (cheap to send between
-    processes: the plan stage farms large sheets out to a process pool)."""
+    """normalise_number over (value, region, explicit) cells, as plain tuples (cheap to send
+    between processes: the plan stage farms large sheets out to a process pool)."""
     out = []
-    for value, region in pairs:
-        result = normalise_number(value, region)
+    for value, region, explicit in cells:
+        result = normalise_number(value, region, explicit)
         out.append((result.callee, result.reason, result.region))
     return out

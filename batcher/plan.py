@@ -57,20 +57,20 @@ def plan_rows(sheet: Sheet, default_region: str | None) -> Plan:
         regions = sheet.frame[sheet.region_column].tolist()
     else:
         regions = [None] * len(phones)
-    index: dict[tuple[type, object, str | None], int] = {}
-    pairs: list[tuple[object, str | None]] = []
+    index: dict[tuple[type, object, str | None, bool], int] = {}
+    pairs: list[tuple[object, str | None, bool]] = []
     row_keys: list[int | str] = []  # index into pairs, or the reason a region cell is bad
     region_cache: dict[tuple[type, object], str | None] = {}
     for value, region_cell in zip(phones, regions, strict=True):
-        region, bad_region = _row_region(region_cell, default_region, region_cache)
+        region, bad_region, explicit = _row_region(region_cell, default_region, region_cache)
         if bad_region:
             row_keys.append(bad_region)
             continue
-        key = (value.__class__, value, region)
+        key = (value.__class__, value, region, explicit)
         found = index.get(key)
         if found is None:
             found = index[key] = len(pairs)
-            pairs.append((value, region))
+            pairs.append((value, region, explicit))
         row_keys.append(found)
     normalised = normalise_pairs(pairs)
     callees: list[str | None] = []
@@ -107,7 +107,7 @@ POOL_CHUNK = 5_000
 
 
 def normalise_pairs(
-    pairs: list[tuple[object, str | None]],
+    pairs: list[tuple[object, str | None, bool]],
 ) -> list[tuple[str | None, str, str | None]]:
     """normalise_many over all pairs, on every core when there are many."""
     workers = min(os.cpu_count() or 1, 4)
@@ -122,16 +122,17 @@ def normalise_pairs(
 
 def _row_region(
     cell: object, default: str | None, cache: dict[tuple[type, object], str | None]
-) -> tuple[str | None, str]:
+) -> tuple[str | None, str, bool]:
+    """The row's region, the reason its region cell is unusable, and whether the cell gave it."""
     if cell is None or cell == "" or (isinstance(cell, float) and cell != cell):
-        return default, ""
+        return default, "", False
     key = (type(cell), cell)
     if key not in cache:
         cache[key] = resolve_region(cell)
     region = cache[key]
     if region is None:
-        return None, region_reason(cell)
-    return region, ""
+        return None, region_reason(cell), False
+    return region, "", True
 
 
 def chunked(callees: Iterable[str], size: int) -> Iterator[list[str]]:

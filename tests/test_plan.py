@@ -50,3 +50,16 @@ def test_process_pool_gives_the_same_plan(monkeypatch):
 
 def test_chunked():
     assert list(chunked("abcde", 2)) == [["a", "b"], ["c", "d"], ["e"]]
+
+
+def test_digits_with_their_own_calling_code_lost_the_plus():
+    # a German mobile stored as a number reads as a (valid) long national number too
+    plan = plan_rows(_sheet([4915123456789], ["DE"]), None)
+    assert plan.callee == ["4915123456789"]
+
+
+def test_an_explicit_region_cell_is_not_overridden_by_another_country():
+    plan = plan_rows(_sheet(["919856321412", "919856321412"], ["CZ", None]), "CZ")
+    assert plan.status == [INVALID, ELIGIBLE]  # the default region may be wrong; a cell not
+    assert "would be a number in IN" in plan.reason[0] and "add the +" in plan.reason[0]
+    assert plan.callee[1] == "919856321412"
