@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 import aiohttp
 
@@ -46,9 +47,8 @@ STOP_STATUSES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class NumberResult:
-    """The vendor's answer for one callee of an accepted request."""
+class NumberResult(NamedTuple):
+    """The vendor's answer for one callee of an accepted request (a tuple: a million are made)."""
 
     callee: str
     voice_id: str

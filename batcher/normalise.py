@@ -373,12 +373,10 @@ def _parse_and_check(
             # Valid read nationally; but digits that begin with the region's own calling code
             # and are also valid read as international most likely lost their '+' (a German
             # 4915123456789 stored as a number reads as a long national number too).
-            own = _parse_international(digits)
-            if own is not None and region and (
-                own.country_code == phonenumbers.country_code_for_region(region)
-            ):
-                rescued = _check(own, region)
-                if rescued.callee is not None:
+            code = str(phonenumbers.country_code_for_region(region)) if region else ""
+            if code and digits.startswith(code) and len(digits) > len(code) + 6:
+                own = _parse_international(digits)
+                if own is not None and (rescued := _check(own, region)).callee is not None:
                     return rescued
             return first
     for tail in (digits, digits[2:] if digits.startswith("00") else ""):

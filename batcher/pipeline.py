@@ -477,7 +477,7 @@ def write_workbook(
 
     widths = [14] * len(input_columns) + [7, 15, 10, 40, 21, 8, 18, 7, 8, 21]
     columns = [*input_columns, *RESULT_COLUMNS, *(RECORD_COLUMNS if records else ())]
-    results = Table("Results", columns, rows(), widths, "outcome")
+    results = Table("Results", columns, rows(), widths, "outcome", clean=len(input_columns))
     requests = journal.requests() if journal and journal.campaign_id else []
     facts = _facts(head, sheet, requests, journal)
     if records:

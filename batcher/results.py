@@ -72,6 +72,7 @@ class Table:
     rows: Iterable[Sequence[object]]
     widths: Sequence[float] = ()
     outcome_column: str | None = None  # coloured by conditional formatting
+    clean: int | None = None  # leading columns that may hold anything (the input's)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
     partial = path.with_name(f".{path.stem}.partial{os.getpid()}.xlsx")
     header_row = CHART_ROWS + len(summary.facts) + 1
     sheets = [
-        (results.name, _records(results.columns, results.rows)),
+        (results.name, _records(results.columns, results.rows, clean=results.clean)),
         ("Summary", _LazyRecords(lambda: _outcome_records(summary))),
         # later sheets may be filled while Results is written (Retry): read them when reached
         *((t.name, _LazyRecords(lambda t=t: _records(t.columns, t.rows, lazy=True)))
@@ -136,16 +137,30 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
     return path
 
 
-def _records(columns: Sequence[str], rows: Iterable[Sequence[object]], lazy: bool = False):
-    """Rows as the writer's dict records; an empty sheet still gets its header row."""
+def _records(
+    columns: Sequence[str], rows: Iterable[Sequence[object]], lazy: bool = False,
+    clean: int | None = None,
+):
+    """Rows as the writer's dict records; an empty sheet still gets its header row.
+
+    Only the first `clean` cells of a row (all by default) can hold what Excel refuses (text
+    over 32,767 characters, NaN, infinity); the rest are batcher's own values.
+    """
     names = list(columns)
     iterator = iter(rows)
     first = next(iterator, None)
     if first is None:
         # a DataFrame carries the header of an empty sheet; inside a lazy sheet, one blank row
         return iter([dict.fromkeys(names)]) if lazy else pd.DataFrame(columns=names)
-    return (dict(zip(names, map(cell_value, row), strict=True))
-            for row in itertools.chain([first], iterator))
+    clean = len(names) if clean is None else clean
+    head, rest = names[:clean], names[clean:]
+
+    def record(row: Sequence[object]) -> dict:
+        cells = dict(zip(head, map(cell_value, row[:clean]), strict=True))
+        cells.update(zip(rest, row[clean:], strict=True))
+        return cells
+
+    return map(record, itertools.chain([first], iterator))
 
 
 class _LazyRecords:

@@ -714,12 +714,14 @@ class Sandbox:
                     f"balance insufficient: {len(send.numbers)} numbers, room for {config.balance}",
                 )
             server_now = self.server_now()
+            stamp = datetime.fromtimestamp(server_now, self._tz()).strftime("%y%m%d%H%M%S")
+            accepted_at = time.time()
             for number in send.numbers:
                 if config.refuse(number):
                     data.append(_number_result("", number, "1", "number in blacklist"))
                     continue
-                voice_id = self._new_voice_id(server_now)
-                call = AcceptedCall(voice_id, number, send.called_info, time.time(), request_no)
+                voice_id = self._new_voice_id(stamp)
+                call = AcceptedCall(voice_id, number, send.called_info, accepted_at, request_no)
                 self.accepted.append(call)
                 self._placed[voice_id] = _Placed(
                     call,
@@ -734,10 +736,9 @@ class Sandbox:
                     config.balance -= 1
         return data
 
-    def _new_voice_id(self, server_now: float) -> str:
+    def _new_voice_id(self, stamp: str) -> str:
         """A unique, increasing 19-digit id: yyMMddHHmmss + 7-digit sequence (caller holds lock)."""
         self._voice_seq = self._voice_seq + 1 if self._voice_seq < 9_999_999 else 1_000_000
-        stamp = datetime.fromtimestamp(server_now, self._tz()).strftime("%y%m%d%H%M%S")
         # max(): stays increasing even if clock_offset is moved backwards mid-run
         voice_id = max(int(f"{stamp}{self._voice_seq:07d}"), self._last_voice_id + 1)
         self._last_voice_id = voice_id
