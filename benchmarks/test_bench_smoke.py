@@ -1,7 +1,7 @@
 """Checks of the benchmark kit: the generator's data, the parsers, and (slow) one small run.
 
-    cd /work/main && /work/venv/bin/python -m pytest benchmarks -q            # the quick ones
-    cd /work/main && /work/venv/bin/python -m pytest benchmarks -q -m slow    # the bench run
+    python -m pytest benchmarks -q            # the quick ones
+    python -m pytest benchmarks -q -m slow    # the bench run
 
 Not part of the default test run (pyproject's testpaths is tests/).
 """

@@ -6,6 +6,7 @@ Every assertion about who was called comes from the sandbox's own ledger, not fr
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import pytest
 
@@ -49,6 +50,9 @@ def test_faults_never_double_call_and_ambiguity_is_unknown(make_sandbox, contact
     assert sum(1 for b in batches if b["outcome"] == "unknown") == len(faults)
     unknown = {r["callee"] for r in rows if r["outcome"] == "unknown"}
     assert len(unknown) == 10 * len(faults)
+    print(f"faults injected: {len(faults)} of {len(batches)} requests "
+          f"({Counter(f.fault for f in faults)}); unknown numbers {len(unknown)}; "
+          f"placed by ambiguous requests {sum(1 for c in sandbox.accepted if c.callee in unknown)}")
 
     # resume: unknown numbers are never touched again
     before = len(sandbox.accepted)
