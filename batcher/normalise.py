@@ -374,7 +374,13 @@ def _parse_and_check(
             # and are also valid read as international most likely lost their '+' (a German
             # 4915123456789 stored as a number reads as a long national number too).
             code = str(phonenumbers.country_code_for_region(region)) if region else ""
-            if code and digits.startswith(code) and len(digits) > len(code) + 6:
+            # first.callee == digits: phonenumbers already read them as international.
+            if (
+                code
+                and first.callee != digits
+                and digits.startswith(code)
+                and len(digits) > len(code) + 6
+            ):
                 own = _parse_international(digits)
                 if own is not None and (rescued := _check(own, region)).callee is not None:
                     return rescued
