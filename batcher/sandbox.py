@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from email.utils import formatdate
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
@@ -102,6 +102,7 @@ REASONS = {
 }
 
 _NUMBER = re.compile(r"[0-9]{7,15}")
+_NUMBER_LIST = re.compile(r"(?:[0-9]{7,15},)*[0-9]{7,15}")
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 _AUDIO_SUFFIXES = (".mp3", ".m4a", ".wav")
 _UNANSWERED = (
@@ -154,9 +155,10 @@ class SandboxConfig:
     max_body_bytes: int = 32 * 1024 * 1024  # uploads are base64 audio
 
 
-@dataclass(frozen=True)
-class AcceptedCall:
-    """One number the sandbox accepted (terminationCode "0"): a call that was placed."""
+class AcceptedCall(NamedTuple):
+    """One number the sandbox accepted (terminationCode "0"): a call that was placed.
+
+    A tuple, like _Placed: a million-number benchmark makes a million of each."""
 
     voice_id: str
     callee: str
@@ -179,8 +181,7 @@ class RequestLog:
     finished: float
 
 
-@dataclass(frozen=True)
-class _Placed:
+class _Placed(NamedTuple):
     """What the sandbox keeps about an accepted call to build its record."""
 
     call: AcceptedCall
@@ -279,6 +280,8 @@ def _parse_numbers(body: dict, max_callees: int) -> tuple[str, ...]:
     if not isinstance(callee, str):
         raise _ApiError("-22", "callee must be a string of comma-separated numbers")
     numbers = callee.split(",")
+    if len(numbers) <= max_callees and _NUMBER_LIST.fullmatch(callee):
+        return tuple(dict.fromkeys(numbers))  # the usual case, checked in one pass
     if len(numbers) > max_callees:
         raise _ApiError(
             "-22", f"callee: at most {max_callees} numbers per call, got {len(numbers)}"

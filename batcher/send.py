@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from batcher import client
@@ -95,6 +96,10 @@ class _Sender:
         self.interrupts = 0
         self.rate_gate = _RateGate(settings.rate)
         self.crash = _CrashPoint.from_env()
+        # SQLite commits (fsync) run on one thread of their own, in order, so the event loop
+        # keeps the other requests moving while a commit waits for the disk
+        self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batcher-journal")
+        self.writes: list[Future] = []
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -107,16 +112,28 @@ class _Sender:
         with _signals(loop, self._on_signal):
             ca = str(self.settings.ca_bundle) if self.settings.ca_bundle else None
             async with client.make_session(
-                self.settings.connect_timeout, self.settings.read_timeout,
-                self.settings.concurrency, ca,
+                self.settings.connect_timeout,
+                self.settings.read_timeout,
+                self.settings.concurrency,
+                ca,
             ) as session:
                 workers = [
                     asyncio.create_task(self._worker(session))
                     for _ in range(self.settings.concurrency)
                 ]
                 self.workers = workers
-                await asyncio.gather(*workers, return_exceptions=True)
+                done = await asyncio.gather(*workers, return_exceptions=True)
+        self.db.shutdown(wait=True)
+        failures = [r for r in done if isinstance(r, Exception)]
+        failures += [f.exception() for f in self.writes if f.exception() is not None]
+        if failures:
+            raise failures[0]  # a journal that cannot be written must not go unnoticed
         return self.report
+
+    def _later(self, write, *args, **kwargs) -> None:
+        """Queue a journal write behind the ones before it (outcomes, events)."""
+        future = self.db.submit(write, *args, **kwargs)
+        self.writes.append(future)
 
     def _push(self, callees: list[str], *, split: bool = False, front: bool = False) -> Batch:
         batch = Batch(self.next_batch, callees, split=split)
@@ -161,9 +178,15 @@ class _Sender:
 
     async def _attempt(self, session, batch: Batch) -> None:
         await self.rate_gate.wait()
-        request_id, tag = self.journal.begin(
-            batch.number, batch.attempt, batch.callees,
-            lambda rid: f"batcher:{self.token}:{rid}",
+        # the intent is on disk before the first byte of the request leaves
+        request_id, tag = await asyncio.wrap_future(
+            self.db.submit(
+                self.journal.begin,
+                batch.number,
+                batch.attempt,
+                batch.callees,
+                lambda rid: f"batcher:{self.token}:{rid}",
+            )
         )
         self.crash.reached("after-intent")
         called_info = f"{self.settings.campaign.called_info} {tag}".strip()
@@ -171,12 +194,21 @@ class _Sender:
         self.report.requests += 1
         try:
             reply = await client.post(
-                session, self.url, self.settings.credentials, body, batch.callees,
+                session,
+                self.url,
+                self.settings.credentials,
+                body,
+                batch.callees,
                 self.report.clock_offset,
             )
         except asyncio.CancelledError:
-            self.journal.finish(request_id, UNKNOWN, "abandoned by a second Ctrl-C while in "
-                                "flight: calls may have been placed (run batcher reconcile)")
+            self._later(
+                self.journal.finish,
+                request_id,
+                UNKNOWN,
+                "abandoned by a second Ctrl-C while in "
+                "flight: calls may have been placed (run batcher reconcile)",
+            )
             self._count({UNKNOWN: len(batch.callees)})
             raise
         self.crash.reached("before-outcome")
@@ -184,7 +216,8 @@ class _Sender:
 
     def _handle(self, batch: Batch, request_id: int, reply: Reply) -> None:
         record = {
-            "http_status": reply.http_status, "api_status": reply.api_status,
+            "http_status": reply.http_status,
+            "api_status": reply.api_status,
             "latency": round(reply.latency, 4),
         }
         size = len(batch.callees)
@@ -192,11 +225,18 @@ class _Sender:
         if verdict is Verdict.OK:
             sent = set(batch.callees)
             results = {
-                c: [ACCEPTED if n.accepted else REJECTED, n.voice_id, n.termination_code,
-                    n.termination_reason]
-                for c, n in reply.numbers.items() if c in sent
+                c: [
+                    ACCEPTED if n.accepted else REJECTED,
+                    n.voice_id,
+                    n.termination_code,
+                    n.termination_reason,
+                ]
+                for c, n in reply.numbers.items()
+                if c in sent
             }
-            self.journal.finish(request_id, "ok", reply.reason, results=results, **record)
+            self._later(
+                self.journal.finish, request_id, "ok", reply.reason, results=results, **record
+            )
             counts = Counter(r[0] for r in results.values())
             counts[UNKNOWN] += size - len(results)
             self._count(counts)
@@ -204,35 +244,41 @@ class _Sender:
             if batch.split and size < self.report.chunk_size:
                 self._lower_chunk_size(size)
         elif verdict is Verdict.UNKNOWN:
-            self.journal.finish(request_id, UNKNOWN, reply.reason, **record)
+            self._later(self.journal.finish, request_id, UNKNOWN, reply.reason, **record)
             self._count({UNKNOWN: size})
         elif verdict is Verdict.FAILED:
-            self.journal.finish(request_id, FAILED, reply.reason, **record)
+            self._later(self.journal.finish, request_id, FAILED, reply.reason, **record)
             self._count({FAILED: size})
         elif verdict is Verdict.SPLIT:
             self._split(batch, request_id, reply, record)
         elif verdict is Verdict.NOT_SENT:
-            self.journal.finish(request_id, NOT_SENT, reply.reason, **record)
+            self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
             if batch.attempt >= MAX_CONNECT_ATTEMPTS:
-                self._stop(f"could not reach {self.settings.base_url} after "
-                           f"{batch.attempt} attempts ({reply.reason})",
-                           "check the network and --base-url, then run the same command again")
+                self._stop(
+                    f"could not reach {self.settings.base_url} after "
+                    f"{batch.attempt} attempts ({reply.reason})",
+                    "check the network and --base-url, then run the same command again",
+                )
             else:
                 self._retry_later(batch, _backoff(batch.attempt))
         elif verdict is Verdict.THROTTLED:
-            self.journal.finish(request_id, NOT_SENT, reply.reason, **record)
+            self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
             wait = min(reply.retry_after if reply.retry_after is not None else 1.0, THROTTLE_CAP)
             self.throttle_spent += wait
             if self.throttle_spent > THROTTLE_BUDGET:
-                self._stop("the API kept answering 429 Too Many Requests",
-                           "lower --concurrency or --rate, then run the same command again")
+                self._stop(
+                    "the API kept answering 429 Too Many Requests",
+                    "lower --concurrency or --rate, then run the same command again",
+                )
             else:
                 self._retry_later(batch, wait)
         elif verdict is Verdict.SKEW:
-            self.journal.finish(request_id, NOT_SENT, reply.reason, **record)
+            self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
             self._resign(batch, reply)
         else:  # STOP
-            self.journal.finish(request_id, NOT_SENT, f"{reply.reason}; {reply.fix}", **record)
+            self._later(
+                self.journal.finish, request_id, NOT_SENT, f"{reply.reason}; {reply.fix}", **record
+            )
             self._stop(reply.reason, reply.fix)
 
     def _split(self, batch: Batch, request_id: int, reply: Reply, record: dict) -> None:
@@ -240,16 +286,24 @@ class _Sender:
         if size == 1:
             callee = batch.callees[0]
             results = {callee: [REJECTED, "", reply.api_status or "", reply.reason]}
-            self.journal.finish(request_id, REJECTED, reply.reason, results=results, **record)
+            self._later(
+                self.journal.finish, request_id, REJECTED, reply.reason, results=results, **record
+            )
             self._count({REJECTED: 1})
             self.refused_streak += 1
             if self.refused_streak >= ALL_REFUSED_STOP:
-                self._stop(f"{self.refused_streak} numbers in a row were refused one by one with "
-                           "-22", "the campaign parameters (appId, fileId, displayNum, ...) are "
-                           "wrong, not the numbers: fix them, then run the same command again")
+                self._stop(
+                    f"{self.refused_streak} numbers in a row were refused one by one with -22",
+                    "the campaign parameters (appId, fileId, displayNum, ...) are "
+                    "wrong, not the numbers: fix them, then run the same command again",
+                )
             return
-        self.journal.finish(
-            request_id, FAILED, f"{reply.reason}; refused whole, split and sent again", **record
+        self._later(
+            self.journal.finish,
+            request_id,
+            FAILED,
+            f"{reply.reason}; refused whole, split and sent again",
+            **record,
         )
         # 1000 vs 200: the vendor's documents disagree, so try the smaller limit before halving
         step = ALT_LIMIT if size > ALT_LIMIT else (size + 1) // 2
@@ -259,27 +313,32 @@ class _Sender:
 
     def _lower_chunk_size(self, size: int) -> None:
         self.report.chunk_size = size
-        note = (f"the API refused a batch that passed when split: batch size lowered to {size} "
-                "for the rest of the run")
+        note = (
+            f"the API refused a batch that passed when split: batch size lowered to {size} "
+            "for the rest of the run"
+        )
         self.report.notes.append(note)
-        self.journal.event("batch-size", note)
+        self._later(self.journal.event, "batch-size", note)
         self.say(note)
 
     def _resign(self, batch: Batch, reply: Reply) -> None:
         if batch.resigned:
-            self._stop(f"the API refused the timestamp again ({reply.reason})",
-                       "set this machine's clock right (enable NTP), then run the same command "
-                       "again")
+            self._stop(
+                f"the API refused the timestamp again ({reply.reason})",
+                "set this machine's clock right (enable NTP), then run the same command again",
+            )
             return
         if reply.server_time is not None:
             # the Date header is truncated to the second: its midpoint is the best estimate
             offset = reply.server_time + 0.5 - time.time()
             if abs(offset) > SKEW_TOLERANCE:
                 self.report.clock_offset = offset
-                note = (f"this machine's clock differs from the API's by {offset:+.0f} s: "
-                        "timestamps corrected by that offset (fix the clock with NTP)")
+                note = (
+                    f"this machine's clock differs from the API's by {offset:+.0f} s: "
+                    "timestamps corrected by that offset (fix the clock with NTP)"
+                )
                 self.report.notes.append(note)
-                self.journal.event("clock-skew", note)
+                self._later(self.journal.event, "clock-skew", note)
                 self.say(note)
         batch.attempt += 1
         batch.resigned = True
@@ -306,7 +365,7 @@ class _Sender:
     def _stop(self, reason: str, fix: str, interrupted: bool = False) -> None:
         if self.report.stop is None:
             self.report.stop = Stop(reason, fix, interrupted)
-            self.journal.event("stop", reason)
+            self._later(self.journal.event, "stop", reason)
         self.wake.set()
 
     def _count(self, counts: dict[str, int]) -> None:
@@ -317,8 +376,10 @@ class _Sender:
         self.interrupts += 1
         if self.interrupts == 1:
             self._stop("interrupted", "run the same command again to resume", interrupted=True)
-            self.say(f"stopping: waiting for {self.busy} request(s) in flight "
-                     "(press Ctrl-C again to abandon them as unknown)")
+            self.say(
+                f"stopping: waiting for {self.busy} request(s) in flight "
+                "(press Ctrl-C again to abandon them as unknown)"
+            )
         else:
             for task in getattr(self, "workers", []):
                 task.cancel()

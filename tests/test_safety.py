@@ -42,7 +42,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(
     make_sandbox, contacts, tmp_path
 ):
     sandbox = make_sandbox(latency=0.05)
-    wanted = numbers(800)
+    wanted = numbers(3000)
     path = contacts(["+" + n for n in wanted] + ["+" + n for n in wanted[::7]])
     args = ["run", path, *sandbox_args(sandbox), "--chunk-size", "4", "--concurrency", "4"]
     rng = random.Random(2026)
