@@ -87,6 +87,8 @@ def campaign_params(settings: Settings) -> dict[str, object]:
         "sheet": settings.load.sheet,
         "phone_column": settings.load.phone_column,
         "region_column": settings.load.region_column,
+        "encoding": settings.load.encoding,
+        "delimiter": settings.load.delimiter,
         "endpoint": "sandbox" if settings.sandbox else settings.base_url,
     }
     if settings.audio is not None:
@@ -549,7 +551,9 @@ def rebuild(journal_path: Path, output: Path | None, say: Say) -> Summary:
                              "put the original file back: rows are matched by position")
         load_options = LoadOptions(sheet=params.get("sheet"),
                                    phone_column=params.get("phone_column"),
-                                   region_column=params.get("region_column"))
+                                   region_column=params.get("region_column"),
+                                   encoding=params.get("encoding"),
+                                   delimiter=params.get("delimiter"))
         sheet = load_sheet(input_path, load_options)
         plan = plan_rows(sheet, params.get("region"))
         states = journal.number_states()

@@ -50,9 +50,9 @@ def test_faults_never_double_call_and_ambiguity_is_unknown(make_sandbox, contact
     assert sum(1 for b in batches if b["outcome"] == "unknown") == len(faults)
     unknown = {r["callee"] for r in rows if r["outcome"] == "unknown"}
     assert len(unknown) == 10 * len(faults)
-    print(f"faults injected: {len(faults)} of {len(batches)} requests "
-          f"({Counter(f.fault for f in faults)}); unknown numbers {len(unknown)}; "
-          f"placed by ambiguous requests {sum(1 for c in sandbox.accepted if c.callee in unknown)}")
+    figures = (f"faults injected: {len(faults)} of {len(batches)} requests "
+               f"({dict(Counter(f.fault for f in faults))}); unknown numbers {len(unknown)}, "
+               f"of which placed: {sum(1 for c in sandbox.accepted if c.callee in unknown)}")
 
     # resume: unknown numbers are never touched again
     before = len(sandbox.accepted)
@@ -69,6 +69,7 @@ def test_faults_never_double_call_and_ambiguity_is_unknown(make_sandbox, contact
     code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "10")
     assert code == 0, out
     assert sandbox.accepted_counts() == {n: 1 for n in wanted}
+    print(f"{figures}; after reconcile and one more run: accepted twice 0, rows lost 0")
 
 
 def test_reconcile_waits_for_the_settle_time(make_sandbox, contacts, cli, tmp_path):
