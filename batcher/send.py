@@ -169,10 +169,13 @@ class _Sender:
                 self.wake.set()
 
     def _resize(self, batch: Batch) -> None:
-        size = self.report.chunk_size
-        pieces = [batch.callees[i : i + size] for i in range(0, len(batch.callees), size)]
+        self._push_pieces(batch.callees, self.report.chunk_size, split=batch.split)
+
+    def _push_pieces(self, callees: list[str], size: int, split: bool) -> None:
+        """Cut callees into batches of `size` and put them first in line, in order."""
+        pieces = [callees[i : i + size] for i in range(0, len(callees), size)]
         for piece in reversed(pieces):
-            self._push(piece, split=batch.split, front=True)
+            self._push(piece, split=split, front=True)
 
     # -- one request ---------------------------------------------------------------------------
 
@@ -307,9 +310,13 @@ class _Sender:
         )
         # 1000 vs 200: the vendor's documents disagree, so try the smaller limit before halving
         step = ALT_LIMIT if size > ALT_LIMIT else (size + 1) // 2
-        pieces = [batch.callees[i : i + step] for i in range(0, size, step)]
-        for piece in reversed(pieces):
-            self._push(piece, split=True, front=True)
+        self._push_pieces(batch.callees, step, split=True)
+
+    def _note(self, kind: str, note: str) -> None:
+        """Something the operator should know: on the terminal, in the journal and summary."""
+        self.report.notes.append(note)
+        self._later(self.journal.event, kind, note)
+        self.say(note)
 
     def _lower_chunk_size(self, size: int) -> None:
         self.report.chunk_size = size
@@ -317,9 +324,7 @@ class _Sender:
             f"the API refused a batch that passed when split: batch size lowered to {size} "
             "for the rest of the run"
         )
-        self.report.notes.append(note)
-        self._later(self.journal.event, "batch-size", note)
-        self.say(note)
+        self._note("batch-size", note)
 
     def _resign(self, batch: Batch, reply: Reply) -> None:
         if batch.resigned:
@@ -337,9 +342,7 @@ class _Sender:
                     f"this machine's clock differs from the API's by {offset:+.0f} s: "
                     "timestamps corrected by that offset (fix the clock with NTP)"
                 )
-                self.report.notes.append(note)
-                self._later(self.journal.event, "clock-skew", note)
-                self.say(note)
+                self._note("clock-skew", note)
         batch.attempt += 1
         batch.resigned = True
         self.queue.appendleft(batch)

@@ -40,6 +40,22 @@ def creds(monkeypatch) -> None:
     monkeypatch.setenv("BATCHER_API_SECRET", SECRET)
 
 
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate and key for 127.0.0.1 (openssl), for TLS tests."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
 def write_xlsx(path: Path, rows: list[list[object]], sheet: str = "Contacts") -> Path:
     """Write rows (first row = header) with XlsxWriter so cells keep their Excel types."""
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-import subprocess
 
 import pytest
 
@@ -85,30 +84,8 @@ def test_a_wrong_path_stops_with_a_fix(make_sandbox):
     assert "HTTP 404" in str(caught.value) and "--base-url" in caught.value.hint
 
 
-def test_tls_is_verified_and_a_private_ca_can_be_trusted(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+def test_tls_is_verified_and_a_private_ca_can_be_trusted(tls_files):
+    cert, key = tls_files
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     with SandboxThread(SandboxConfig(), ssl_context=context) as sandbox:

@@ -11,8 +11,6 @@ import time
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from batcher.client import sign
 from tests.conftest import numbers, sandbox_args
 from tests.helpers import read_sheet
@@ -166,35 +164,6 @@ def test_repr_of_settings_hides_credentials():
 
     text = repr(Credentials("CANARYKEY", "CANARYSECRET"))
     assert "CANARY" not in text and "redacted" in text
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
 
 
 def test_tls_is_verified_and_a_private_ca_can_be_trusted(
