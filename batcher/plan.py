@@ -5,11 +5,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time
-from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -133,13 +132,6 @@ def _row_region(
     if region is None:
         return None, region_reason(cell), False
     return region, "", True
-
-
-def chunked(callees: Iterable[str], size: int) -> Iterator[list[str]]:
-    """Cut callees into lists of at most `size`, in order."""
-    iterator = iter(callees)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 SUPPRESSED, DEFERRED = "suppressed", "deferred"

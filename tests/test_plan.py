@@ -8,7 +8,7 @@ import pandas as pd
 
 import batcher.plan
 from batcher.load import Sheet
-from batcher.plan import DUPLICATE, ELIGIBLE, INVALID, chunked, plan_rows
+from batcher.plan import DUPLICATE, ELIGIBLE, INVALID, plan_rows
 
 
 def _sheet(values, regions=None) -> Sheet:
@@ -46,10 +46,6 @@ def test_process_pool_gives_the_same_plan(monkeypatch):
     monkeypatch.setattr(batcher.plan, "POOL_CHUNK", 50)
     parallel = plan_rows(sheet, "IN")
     assert parallel == serial
-
-
-def test_chunked():
-    assert list(chunked("abcde", 2)) == [["a", "b"], ["c", "d"], ["e"]]
 
 
 def test_digits_with_their_own_calling_code_lost_the_plus():
