@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batcher.errors import InputError, JournalBusy
+from batcher.errors import InputError, JournalBusy, UsageError
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -218,6 +218,15 @@ class Journal:
         """Select a campaign by id (for commands that read a journal without the input)."""
         self.campaign_id = campaign_id
         self._recover()
+
+    def use_latest(self) -> dict[str, object]:
+        """Select the newest campaign (what reconcile, records and results act on); return it."""
+        campaigns = self.campaigns()
+        if not campaigns:
+            raise UsageError(f"{self.path}: the journal holds no campaign",
+                             "run the campaign first: batcher run CONTACTS.xlsx")
+        self.use_campaign(int(campaigns[-1]["id"]))
+        return campaigns[-1]
 
     # -- writing -------------------------------------------------------------------------------
 

@@ -147,7 +147,8 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
             _release_unknown(journal, states, say)
             states = journal.number_states()
         todo, held = choose(plan, states, suppressed, settings)
-        text = plan_text(sheet, plan, states, todo, held, settings)
+        figures = forecast(plan, todo, held, settings)
+        text = plan_text(sheet, plan, states, figures, settings)
         if opened.new_campaign and opened.other_campaigns:
             again = journal.called_elsewhere(todo)
             if again:
@@ -173,7 +174,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
             say(text)
             say("nothing to send now: every number of this campaign has an outcome or is held")
         states = journal.number_states()
-        head = _summary_head(settings, sha, started) + plan_facts(plan, todo, held, settings)
+        head = _summary_head(settings, sha, started) + plan_facts(figures)
         counts = write_workbook(settings.output, sheet, plan, states, journal, head,
                                 _not_sent_reason(report), held)
         watch.lap("write")
@@ -278,9 +279,9 @@ def _dry_run(settings, sheet, plan, suppressed, identity, started, say) -> Summa
             states = journal.number_states()
     try:
         todo, held = choose(plan, states, suppressed, settings)
-        say(plan_text(sheet, plan, states, todo, held, settings))
-        head = (_summary_head(settings, identity.input_sha256, started)
-                + plan_facts(plan, todo, held, settings))
+        figures = forecast(plan, todo, held, settings)
+        say(plan_text(sheet, plan, states, figures, settings))
+        head = _summary_head(settings, identity.input_sha256, started) + plan_facts(figures)
         counts = write_workbook(settings.output, sheet, plan, states, journal, head,
                                 "dry run: nothing was sent", held)
     finally:
@@ -310,12 +311,38 @@ def _finish(settings, counts, report, plan: Plan, states, held) -> Summary:
     return Summary(settings.output, settings.journal, counts, code, message, notes)
 
 
-def forecast(requests: int, settings: Settings, per_request: float = 0.5) -> float:
-    """Seconds the send should take: requests spread over the slots, capped by --rate."""
-    seconds = requests * per_request / settings.concurrency
+PER_REQUEST_GUESS = 0.5  # seconds a request takes, for the estimate before any is sent
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The plan's figures, computed once and shown twice: on the terminal and on Summary."""
+
+    rows: int
+    counts: Counter[str]  # eligible / duplicate / invalid rows
+    invalid_reasons: Counter[str]  # invalid rows by the kind of reason
+    held: Counter[str]  # suppressed / deferred / not_sent (beyond --limit)
+    countries: Counter[str]  # distinct eligible numbers per region
+    to_send: int
+    requests: int
+    seconds: float
+    cost: float | None
+
+
+def forecast(plan: Plan, todo: list[str], held, settings: Settings) -> Forecast:
+    """What the run is about to do, how long it should take and what it should cost."""
+    requests = -(-len(todo) // settings.chunk_size) if todo else 0
+    seconds = requests * PER_REQUEST_GUESS / settings.concurrency
     if settings.rate:
         seconds = max(seconds, requests / settings.rate)
-    return seconds
+    reasons = Counter(r.split(":")[0] for r, s in zip(plan.reason, plan.status, strict=True)
+                      if s == INVALID)
+    return Forecast(
+        rows=len(plan.status), counts=plan.counts, invalid_reasons=reasons,
+        held=Counter(outcome for outcome, _ in held.values()), countries=plan.countries(),
+        to_send=len(todo), requests=requests, seconds=seconds,
+        cost=estimate_cost(plan, todo, settings),
+    )
 
 
 def estimate_cost(plan: Plan, todo: list[str], settings: Settings) -> float | None:
@@ -323,11 +350,11 @@ def estimate_cost(plan: Plan, todo: list[str], settings: Settings) -> float | No
     price = settings.price
     if not price:
         return None
-    regions = dict(zip(plan.callee, plan.number_region, strict=True))
     per_country = price.get("countries", {})
     unit = price.get("per_call", price.get("per_minute"))
     if unit is None and not per_country:
         return None
+    regions = dict(zip(plan.callee, plan.number_region, strict=True))
     minutes = float(price.get("minutes", 1)) if "per_minute" in price else 1.0
     total = 0.0
     for callee in todo:
@@ -336,71 +363,55 @@ def estimate_cost(plan: Plan, todo: list[str], settings: Settings) -> float | No
     return round(total, 4)
 
 
-def plan_facts(plan: Plan, todo: list[str], held, settings: Settings) -> list[tuple[str, object]]:
+def plan_facts(figures: Forecast) -> list[tuple[str, object]]:
     """The plan as Summary rows: what was read, held back and will be sent, how long, what cost."""
-    counts = plan.counts
-    kinds = Counter(held_outcome for held_outcome, _ in held.values())
-    requests = -(-len(todo) // settings.chunk_size) if todo else 0
     facts: list[tuple[str, object]] = [
         ("Plan", None),
-        ("rows read", len(plan.status)),
-        ("valid distinct numbers", counts[ELIGIBLE]),
-        ("duplicates", counts[DUPLICATE]),
-        ("invalid", counts[INVALID]),
-        ("held: suppressed (do-not-call)", kinds[SUPPRESSED]),
-        ("held: deferred (calling window)", kinds[DEFERRED]),
-        ("to send", len(todo)),
-        ("requests", requests),
-        ("estimated send time (s)", round(forecast(requests, settings), 1)),
+        ("rows read", figures.rows),
+        ("valid distinct numbers", figures.counts[ELIGIBLE]),
+        ("duplicates", figures.counts[DUPLICATE]),
+        ("invalid", figures.counts[INVALID]),
+        ("held: suppressed (do-not-call)", figures.held[SUPPRESSED]),
+        ("held: deferred (calling window)", figures.held[DEFERRED]),
+        ("to send", figures.to_send),
+        ("requests", figures.requests),
+        ("estimated send time (s)", round(figures.seconds, 1)),
     ]
-    cost = estimate_cost(plan, todo, settings)
-    if cost is not None:
-        facts.append(("estimated cost", cost))
-    for reason, count in invalid_reasons(plan).most_common(10):
-        facts.append((f"invalid: {reason}", count))
-    for region, count in plan.countries().most_common(20):
-        facts.append((f"numbers in {region}", count))
+    if figures.cost is not None:
+        facts.append(("estimated cost", figures.cost))
+    facts += [(f"invalid: {k}", v) for k, v in figures.invalid_reasons.most_common(10)]
+    facts += [(f"numbers in {k}", v) for k, v in figures.countries.most_common(20)]
     return facts
 
 
-def invalid_reasons(plan: Plan) -> Counter[str]:
-    """Invalid rows grouped by the kind of reason (the text before its first colon)."""
-    return Counter(r.split(":")[0] for r, s in zip(plan.reason, plan.status, strict=True)
-                   if s == INVALID)
-
-
-def plan_text(sheet: Sheet, plan: Plan, states, todo: list[str], held,
-              settings: Settings) -> str:
+def plan_text(sheet: Sheet, plan: Plan, states, figures: Forecast, settings: Settings) -> str:
     """The plan as a few lines: what was read, what will be sent, in how many requests."""
-    counts = plan.counts
+    counts = figures.counts
     done = Counter(states[c].outcome for c in plan.distinct if c in states)
-    kinds = Counter(outcome for outcome, _ in held.values())
-    requests = -(-len(todo) // settings.chunk_size) if todo else 0
     where = settings.base_url if not settings.sandbox else "the embedded sandbox"
     lines = [
-        f"{sheet.path.name}: {len(plan.status)} rows; phone column {sheet.phone_column!r}"
+        f"{sheet.path.name}: {figures.rows} rows; phone column {sheet.phone_column!r}"
         + (f", region column {sheet.region_column!r}" if sheet.region_column else ""),
         f"  valid distinct numbers: {counts[ELIGIBLE]}   duplicates: {counts[DUPLICATE]}   "
         f"invalid: {counts[INVALID]}",
     ]
-    reasons = invalid_reasons(plan)
-    if reasons:
-        lines.append("  invalid: " + "; ".join(f"{k} {v}" for k, v in reasons.most_common(5)))
-    if kinds:
-        lines.append("  held back: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    if figures.invalid_reasons:
+        lines.append("  invalid: " + "; ".join(
+            f"{k} {v}" for k, v in figures.invalid_reasons.most_common(5)))
+    if figures.held:
+        lines.append("  held back: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(figures.held.items())))
     if done:
-        lines.append("  already in the journal: " + ", ".join(f"{k} {v}" for k, v in
-                                                            sorted(done.items())))
-    countries = plan.countries()
-    if countries:
-        lines.append("  by country: " + ", ".join(f"{k} {v}" for k, v in
-                                                 countries.most_common(8)))
-    estimate = f", about {forecast(requests, settings):.0f} s" if requests else ""
-    lines.append(f"  to send now: {len(todo)} numbers in {requests} request(s) of at most "
-                 f"{settings.chunk_size} to {where}{estimate}")
-    cost = estimate_cost(plan, todo, settings)
-    if cost is not None:
-        lines.append(f"  estimated cost: {cost}")
+        lines.append("  already in the journal: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(done.items())))
+    if figures.countries:
+        lines.append("  by country: " + ", ".join(
+            f"{k} {v}" for k, v in figures.countries.most_common(8)))
+    estimate = f", about {figures.seconds:.0f} s" if figures.requests else ""
+    lines.append(f"  to send now: {figures.to_send} numbers in {figures.requests} request(s) "
+                 f"of at most {settings.chunk_size} to {where}{estimate}")
+    if figures.cost is not None:
+        lines.append(f"  estimated cost: {figures.cost}")
     return "\n".join(lines)
 
 
@@ -536,11 +547,7 @@ def rebuild(journal_path: Path, output: Path | None, say: Say) -> Summary:
     if not journal_path.exists():
         raise UsageError(f"{journal_path}: no such journal", "give the .journal file a run wrote")
     with Journal(journal_path, readonly=True) as journal:
-        campaigns = journal.campaigns()
-        if not campaigns:
-            raise InputError(f"{journal_path}: the journal holds no campaign", "")
-        latest = campaigns[-1]
-        journal.use_campaign(int(latest["id"]))
+        latest = journal.use_latest()
         params = latest["params"]
         input_path = Path(str(latest["input_path"]))
         if not input_path.exists():

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batcher import client
-from batcher.errors import UsageError
 from batcher.journal import ACCEPTED, FAILED, UNKNOWN, Journal
 from batcher.records import TAG, query_records
 from batcher.settings import Credentials
@@ -46,11 +45,7 @@ def reconcile(
 ) -> ReconcileReport:
     """Settle the unknown numbers of the journal's latest campaign from the call records."""
     with Journal(journal_path) as journal:
-        campaigns = journal.campaigns()
-        if not campaigns:
-            raise UsageError(f"{journal_path}: the journal holds no campaign", "")
-        journal.use_campaign(int(campaigns[-1]["id"]))
-        token = str(campaigns[-1]["identity"])[:8]
+        token = str(journal.use_latest()["identity"])[:8]
         unknown = _unknown_by_request(journal)
         if not unknown:
             return ReconcileReport(0, 0, 0, 0)

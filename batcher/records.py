@@ -75,14 +75,8 @@ def fetch_records(
     if not journal_path.exists():
         raise UsageError(f"{journal_path}: no such journal", "give the .journal file a run wrote")
     with Journal(journal_path) as journal:
-        campaigns = journal.campaigns()
-        if not campaigns:
-            raise UsageError(
-                f"{journal_path}: the journal holds no campaign",
-                "run the campaign first: batcher run CONTACTS.xlsx",
-            )
-        journal.use_campaign(int(campaigns[-1]["id"]))
-        token = str(campaigns[-1]["identity"])[:8]
+        latest = journal.use_latest()
+        token = str(latest["identity"])[:8]
         accepted = {
             state.voice_id: (callee, state.request)
             for callee, state in journal.number_states().items()
