@@ -50,7 +50,6 @@ import binascii
 import contextlib
 import hashlib
 import hmac
-import json
 import math
 import random
 import re
@@ -65,6 +64,7 @@ from decimal import Decimal
 from email.utils import formatdate
 from typing import Any, NamedTuple
 
+import orjson
 from aiohttp import web
 
 SEED_FILE_ID = "sandbox-file-0001.mp3"
@@ -158,7 +158,8 @@ class SandboxConfig:
 class AcceptedCall(NamedTuple):
     """One number the sandbox accepted (terminationCode "0"): a call that was placed.
 
-    A tuple, like _Placed: a million-number benchmark makes a million of each."""
+    A tuple of plain values: a million-number benchmark keeps a million, and such tuples
+    drop out of the garbage collector's scans."""
 
     voice_id: str
     callee: str
@@ -182,14 +183,11 @@ class RequestLog:
 
 
 class _Placed(NamedTuple):
-    """What the sandbox keeps about an accepted call to build its record."""
+    """An accepted call with what its record is built from (made on demand, not stored)."""
 
     call: AcceptedCall
     submit_ts: float  # server clock at acceptance
-    display_num: str
-    file_id: str
-    max_duration: int | None
-    max_ringing: int | None
+    send: _SendRequest  # the request it came in (shared by its numbers)
 
 
 @dataclass(frozen=True)
@@ -343,12 +341,12 @@ def _call_record(placed: _Placed, tz: timezone) -> dict[str, Any]:
     rng = random.Random(int(placed.call.voice_id))
     call_ts = placed.submit_ts + rng.uniform(0.5, 3.0)
     ringing_ts = call_ts + rng.uniform(1.0, 4.0)
-    ring_limit = placed.max_ringing or 60
+    ring_limit = placed.send.max_ringing or 60
     answered = rng.random() < 0.6
     if answered:
         code, reason = "200", "OK"
         answer_ts: float | None = ringing_ts + rng.uniform(2.0, min(20.0, ring_limit))
-        limit = placed.max_duration or 60
+        limit = placed.send.max_duration or 60
         duration = rng.randint(min(3, limit), limit)
         hangup_ts = answer_ts + duration
         feedback = str(rng.randint(0, 9)) if rng.random() < 0.3 else "-1"
@@ -362,7 +360,7 @@ def _call_record(placed: _Placed, tz: timezone) -> dict[str, Any]:
     return {
         "voiceId": placed.call.voice_id,
         "callee": placed.call.callee,
-        "displayNum": placed.display_num,
+        "displayNum": placed.send.display_num,
         "submitTime": _iso(placed.submit_ts, tz),
         "callTime": _iso(call_ts, tz),
         "ringingTime": _iso(ringing_ts, tz),
@@ -375,7 +373,7 @@ def _call_record(placed: _Placed, tz: timezone) -> dict[str, Any]:
         "cost": str(cost),
         "billPeriod": "60+60",
         "rate": str(_RATE_PER_MINUTE),
-        "voiceFileId": placed.file_id,
+        "voiceFileId": placed.send.file_id,
         "feedbackValue": feedback,
         "calledInfo": placed.call.called_info,
     }
@@ -442,8 +440,8 @@ async def _read_json(request: web.Request) -> Any:
     """The parsed body, or None when it is not JSON (always reads it, keeping keep-alive sane)."""
     raw = await request.read()
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return None
 
 
@@ -472,7 +470,8 @@ class Sandbox:
         self._request_no = 0
         self._voice_seq = 1_000_000
         self._last_voice_id = 0
-        self._placed: dict[str, _Placed] = {}
+        self._placed: dict[str, AcceptedCall] = {}  # by voiceId
+        self._sends: dict[int, tuple[float, _SendRequest]] = {}  # request_no -> clock, body
         self._files: dict[str, str] = {SEED_FILE_ID: SEED_FILE_NAME}
         self._runner: web.AppRunner | None = None
         # Handlers outlive their client (like a real server), so stop() must cancel them itself.
@@ -601,7 +600,7 @@ class Sandbox:
             return web.Response(status=reply.http_status, text=reply.text, headers=reply.headers)
         return web.Response(
             status=reply.http_status,
-            text=json.dumps(reply.body, ensure_ascii=False),
+            body=orjson.dumps(reply.body),
             content_type="application/json",
             charset="utf-8",
             headers=reply.headers,
@@ -718,34 +717,30 @@ class Sandbox:
                 )
             server_now = self.server_now()
             stamp = datetime.fromtimestamp(server_now, self._tz()).strftime("%y%m%d%H%M%S")
+            base = int(stamp) * 10_000_000
+            seq, last = self._voice_seq, self._last_voice_id
             accepted_at = time.time()
+            refuse, accepted, placed = config.refuse, self.accepted, self._placed
+            before = len(accepted)
             for number in send.numbers:
-                if config.refuse(number):
+                if refuse(number):
                     data.append(_number_result("", number, "1", "number in blacklist"))
                     continue
-                voice_id = self._new_voice_id(stamp)
+                # yyMMddHHmmss + a 7-digit sequence; max() keeps ids increasing even if
+                # clock_offset is moved backwards mid-run
+                seq = seq + 1 if seq < 9_999_999 else 1_000_000
+                last = max(base + seq, last + 1)
+                voice_id = str(last)
                 call = AcceptedCall(voice_id, number, send.called_info, accepted_at, request_no)
-                self.accepted.append(call)
-                self._placed[voice_id] = _Placed(
-                    call,
-                    server_now,
-                    send.display_num,
-                    send.file_id,
-                    send.max_duration,
-                    send.max_ringing,
-                )
-                data.append(_number_result(voice_id, number, "0", "success"))
-                if config.balance is not None:
-                    config.balance -= 1
+                accepted.append(call)
+                placed[voice_id] = call
+                data.append({"voiceId": voice_id, "callee": number, "terminationCode": "0",
+                             "terminationReason": "success"})
+            self._voice_seq, self._last_voice_id = seq, last
+            self._sends[request_no] = (server_now, send)
+            if config.balance is not None:
+                config.balance -= len(accepted) - before
         return data
-
-    def _new_voice_id(self, stamp: str) -> str:
-        """A unique, increasing 19-digit id: yyMMddHHmmss + 7-digit sequence (caller holds lock)."""
-        self._voice_seq = self._voice_seq + 1 if self._voice_seq < 9_999_999 else 1_000_000
-        # max(): stays increasing even if clock_offset is moved backwards mid-run
-        voice_id = max(int(f"{stamp}{self._voice_seq:07d}"), self._last_voice_id + 1)
-        self._last_voice_id = voice_id
-        return str(voice_id)
 
     def _tz(self) -> timezone:
         """The zone of call-record times and voiceIds."""
@@ -757,14 +752,23 @@ class Sandbox:
         """Accepted calls whose record is visible now (record_lag has passed)."""
         cutoff = time.time() - self.config.record_lag
         with self._lock:
-            return [p for p in self._placed.values() if p.call.accepted_at <= cutoff]
+            return [
+                _Placed(call, *self._sends[call.request_no])
+                for call in self._placed.values()
+                if call.accepted_at <= cutoff
+            ]
+
+    def _placed_call(self, voice_id: str) -> _Placed | None:
+        """The accepted call of that voiceId with its request's details, or None."""
+        with self._lock:
+            call = self._placed.get(voice_id)
+            return None if call is None else _Placed(call, *self._sends[call.request_no])
 
     async def _record_group(self, request: web.Request, request_no: int, note: _Note) -> _Reply:
         """GET /voice/recordGroup/{voiceId}: one call record."""
         self._authenticate(request)
         voice_id = request.match_info["voiceId"]
-        with self._lock:
-            placed = self._placed.get(voice_id)
+        placed = self._placed_call(voice_id)
         if placed is None or placed.call.accepted_at > time.time() - self.config.record_lag:
             raise _ApiError("-22", f"no call record for voiceId {voice_id!r}")
         return _api("0", data=_call_record(placed, self._tz()))

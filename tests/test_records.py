@@ -31,7 +31,7 @@ def _campaign(sandbox, contacts, cli, tmp_path, count, name="contacts.xlsx", sta
 def _expected(sandbox):
     """What the sandbox itself says each accepted call's record is."""
     return {
-        call.voice_id: simulator._call_record(sandbox._placed[call.voice_id], sandbox._tz())
+        call.voice_id: simulator._call_record(sandbox._placed_call(call.voice_id), sandbox._tz())
         for call in sandbox.accepted
     }
 
