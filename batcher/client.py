@@ -17,10 +17,11 @@ import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import NamedTuple
 
 import aiohttp
+import orjson
 
+from batcher.journal import ACCEPTED, REJECTED
 from batcher.settings import Credentials
 
 
@@ -47,20 +48,6 @@ STOP_STATUSES = {
 }
 
 
-class NumberResult(NamedTuple):
-    """The vendor's answer for one callee of an accepted request (a tuple: a million are made)."""
-
-    callee: str
-    voice_id: str
-    termination_code: str
-    termination_reason: str
-
-    @property
-    def accepted(self) -> bool:
-        """True when the vendor accepted this number (terminationCode "0")."""
-        return self.termination_code == "0"
-
-
 @dataclass(frozen=True)
 class Reply:
     """One attempt's outcome: the verdict plus everything worth recording."""
@@ -69,7 +56,9 @@ class Reply:
     reason: str
     http_status: int | None = None
     api_status: str | None = None
-    numbers: dict[str, NumberResult] = field(default_factory=dict)
+    # status 0: callee -> [accepted or rejected, voiceId, terminationCode, terminationReason],
+    # the journal's own form, built once (a million-number run makes a million of them)
+    results: dict[str, list[str]] = field(default_factory=dict)
     retry_after: float | None = None
     server_time: float | None = None  # the server's clock from its Date header, epoch seconds
     latency: float = 0.0
@@ -126,7 +115,7 @@ def classify(
             fix="check --base-url (it should end at the host or its /v3 prefix)", **base,
         )
     try:
-        doc = json.loads(body)
+        doc = orjson.loads(body)
         status = str(doc["status"])
         reason = str(doc.get("reason", ""))
     except (ValueError, KeyError, TypeError):
@@ -149,21 +138,25 @@ def classify(
 
 
 def _accepted(doc: dict, reason: str, callees: list[str], base: dict) -> Reply:
-    numbers: dict[str, NumberResult] = {}
+    sent = set(callees)
+    results: dict[str, list[str]] = {}
     data = doc.get("data")
     for item in data if isinstance(data, list) else []:
         if not isinstance(item, dict):
             continue
         callee = str(item.get("callee", ""))
-        numbers[callee] = NumberResult(
-            callee=callee,
-            voice_id=str(item.get("voiceId") or ""),
-            termination_code=str(item.get("terminationCode", "")),
-            termination_reason=str(item.get("terminationReason", "")),
-        )
-    missing = [c for c in callees if c not in numbers]
-    note = f"; {len(missing)} number(s) missing from data: unknown" if missing else ""
-    return Reply(Verdict.OK, f"{reason or 'success'}{note}", numbers=numbers, **base)
+        if callee not in sent:
+            continue  # not ours to record
+        code = str(item.get("terminationCode", ""))
+        results[callee] = [
+            ACCEPTED if code == "0" else REJECTED,
+            str(item.get("voiceId") or ""),
+            code,
+            str(item.get("terminationReason", "")),
+        ]
+    missing = len(sent) - len(results)
+    note = f"; {missing} number(s) missing from data: unknown" if missing else ""
+    return Reply(Verdict.OK, f"{reason or 'success'}{note}", results=results, **base)
 
 
 def make_session(
@@ -186,7 +179,7 @@ async def post(
 ) -> Reply:
     """POST one signed request (never following redirects) and classify what came back."""
     started = time.monotonic()
-    payload = json.dumps(body, ensure_ascii=False).encode()
+    payload = orjson.dumps(body)
     try:
         async with session.post(
             url, data=payload, headers=signed_headers(credentials, clock_offset),

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
+
 from batcher.errors import InputError, JournalBusy, UsageError
 
 SCHEMA_VERSION = 1
@@ -268,7 +270,7 @@ class Journal:
                 "UPDATE requests SET state = 'done', outcome = ?, reason = ?, http_status = ?,"
                 " api_status = ?, latency = ?, finished_at = ?, results = ? WHERE id = ?",
                 (outcome, reason, http_status, api_status, latency, utc_now(),
-                 json.dumps(results, separators=(",", ":")) if results else None, request_id),
+                 orjson.dumps(results).decode() if results else None, request_id),
             )
 
     def settle(self, request_id: int, settled: Iterable[tuple[str, str, str, str]]) -> int:
@@ -412,7 +414,7 @@ def _request_states(request: dict[str, object]) -> Iterator[tuple[str, NumberSta
     outcome = str(request["outcome"] or UNKNOWN)
     reason = str(request["reason"] or "")
     batch, rid, sent_at = int(request["batch"]), int(request["id"]), str(request["sent_at"])
-    results = json.loads(request["results"]) if request["results"] else None
+    results = orjson.loads(request["results"]) if request["results"] else None
     for callee in callees:
         if results is not None:
             entry = results.get(callee)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from batcher import client
 from batcher.client import Reply, Verdict
-from batcher.journal import ACCEPTED, FAILED, NOT_SENT, REJECTED, UNKNOWN, Journal
+from batcher.journal import FAILED, NOT_SENT, REJECTED, UNKNOWN, Journal
 from batcher.settings import Settings
 
 MAX_CONNECT_ATTEMPTS = 5
@@ -226,17 +226,7 @@ class _Sender:
         size = len(batch.callees)
         verdict = reply.verdict
         if verdict is Verdict.OK:
-            sent = set(batch.callees)
-            results = {
-                c: [
-                    ACCEPTED if n.accepted else REJECTED,
-                    n.voice_id,
-                    n.termination_code,
-                    n.termination_reason,
-                ]
-                for c, n in reply.numbers.items()
-                if c in sent
-            }
+            results = reply.results
             self._later(
                 self.journal.finish, request_id, "ok", reply.reason, results=results, **record
             )

@@ -72,11 +72,12 @@ def test_per_number_results_and_missing_numbers():
     data = [
         {"voiceId": "1", "callee": "911", "terminationCode": "0", "terminationReason": "success"},
         {"voiceId": "", "callee": "912", "terminationCode": "1", "terminationReason": "black"},
+        {"voiceId": "9", "callee": "999", "terminationCode": "0", "terminationReason": "success"},
     ]
     reply = classify(200, _body("0", data), ["911", "912", "913"])
-    assert reply.numbers["911"].accepted and reply.numbers["911"].voice_id == "1"
-    assert not reply.numbers["912"].accepted
-    assert "913" not in reply.numbers
+    assert reply.results["911"] == ["accepted", "1", "0", "success"]
+    assert reply.results["912"] == ["rejected", "", "1", "black"]
+    assert "913" not in reply.results and "999" not in reply.results  # 999 was never sent
     assert "missing" in reply.reason
 
 
