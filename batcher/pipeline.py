@@ -7,6 +7,7 @@ sending. Both end in the same `write_workbook`, so the workbook is always the jo
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import time
 from collections import Counter
@@ -121,6 +122,20 @@ def sandboxed(settings: Settings) -> Iterator[Settings]:
                       credentials=Credentials(config.api_key, config.api_secret))
 
 
+@contextlib.contextmanager
+def _out_of_collector() -> Iterator[None]:
+    """Keep what exists now (the sheet and the plan) out of the garbage collector's scans.
+
+    They live until the workbook is written, and at a million rows they are millions of
+    objects; without this, the collections that each answer's thousand new objects trigger
+    walk them again and again (the client's JSON decoding took twice as long)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
     started = utc_now()
     watch = Stopwatch()
@@ -139,7 +154,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         _refuse_other_journal(settings, sha)
     settings = _with_audio(settings, say)
     settings.campaign.validate()
-    with Journal(settings.journal) as journal:
+    with Journal(settings.journal) as journal, _out_of_collector():
         opened = journal.open_campaign(identity)
         _say_opened(opened, settings, say)
         states = journal.number_states()
