@@ -726,10 +726,10 @@ class Sandbox:
                 if refuse(number):
                     data.append(_number_result("", number, "1", "number in blacklist"))
                     continue
-                # yyMMddHHmmss + a 7-digit sequence; max() keeps ids increasing even if
-                # clock_offset is moved backwards mid-run
+                # yyMMddHHmmss + a 7-digit sequence, kept increasing even if clock_offset is
+                # moved backwards mid-run
                 seq = seq + 1 if seq < 9_999_999 else 1_000_000
-                last = max(base + seq, last + 1)
+                last = base + seq if base + seq > last else last + 1
                 voice_id = str(last)
                 call = AcceptedCall(voice_id, number, send.called_info, accepted_at, request_no)
                 accepted.append(call)
