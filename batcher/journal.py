@@ -13,6 +13,7 @@ overriding a request's outcome for a number.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -145,6 +146,7 @@ class Journal:
         self.path = path
         self.readonly = readonly
         self._lock = None
+        self._grouped = False  # inside together(): writes join its transaction
         if not readonly:
             self._lock = _acquire_lock(path)
         try:
@@ -377,8 +379,21 @@ class Journal:
 
     # -- plumbing ------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Make every write inside one transaction, committed (and synced) once at the end.
+
+        A group commit: all of them are on disk when this returns, none if it raises.
+        """
+        with self._tx():
+            self._grouped = True
+            try:
+                yield
+            finally:
+                self._grouped = False
+
     def _tx(self) -> _Transaction:
-        return _Transaction(self.db)
+        return _Transaction(self.db, nested=self._grouped)
 
     def close(self) -> None:
         """Close the database, then release the lock."""
@@ -398,15 +413,19 @@ class Journal:
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    """BEGIN IMMEDIATE ... COMMIT, or nothing inside Journal.together() (which commits)."""
+
+    def __init__(self, db: sqlite3.Connection, nested: bool = False) -> None:
+        self.db, self.nested = db, nested
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
+        if not self.nested:
+            self.db.execute("BEGIN IMMEDIATE")
         return self.db
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not self.nested:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 def _request_states(request: dict[str, object]) -> Iterator[tuple[str, NumberState]]:

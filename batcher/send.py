@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import queue
 import random
 import signal
 import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from batcher import client
@@ -96,9 +98,9 @@ class _Sender:
         self.interrupts = 0
         self.rate_gate = _RateGate(settings.rate)
         self.crash = _CrashPoint.from_env()
-        # SQLite commits (fsync) run on one thread of their own, in order, so the event loop
+        # SQLite commits (fsync) run on a thread of their own, in order, so the event loop
         # keeps the other requests moving while a commit waits for the disk
-        self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batcher-journal")
+        self.db = _Committer(journal)
         self.writes: list[Future] = []
 
     # -- the run -------------------------------------------------------------------------------
@@ -123,7 +125,7 @@ class _Sender:
                 ]
                 self.workers = workers
                 done = await asyncio.gather(*workers, return_exceptions=True)
-        self.db.shutdown(wait=True)
+        self.db.shutdown()
         failures = [r for r in done if isinstance(r, Exception)]
         failures += [f.exception() for f in self.writes if f.exception() is not None]
         if failures:
@@ -376,6 +378,56 @@ class _Sender:
         else:
             for task in getattr(self, "workers", []):
                 task.cancel()
+
+
+class _Committer:
+    """Journal writes on one thread, in order, several to a transaction (a group commit).
+
+    A write's future completes once the transaction holding it is on disk. Whatever queues
+    while one commit waits for the disk goes into the next, so eight requests in flight cost a
+    few fsyncs a round instead of two each, and an intent waits less before its send.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="batcher-journal", daemon=True)
+        self.thread.start()
+
+    def submit(self, write: Callable, *args, **kwargs) -> Future:
+        future: Future = Future()
+        self.queue.put((future, write, args, kwargs))
+        return future
+
+    def shutdown(self) -> None:
+        """Commit what is queued, then stop the thread."""
+        self.queue.put(None)
+        self.thread.join()
+
+    def _run(self) -> None:
+        while True:
+            group = [self.queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    group.append(self.queue.get_nowait())
+            writes = [item for item in group if item is not None]
+            if writes:
+                self._commit(writes)
+            if len(writes) < len(group):
+                return
+
+    def _commit(self, writes: list) -> None:
+        done = []
+        try:
+            with self.journal.together():
+                for _future, write, args, kwargs in writes:
+                    done.append(write(*args, **kwargs))
+        except BaseException as exc:  # none of the group is on disk: every write failed
+            for future, *_ in writes:
+                future.set_exception(exc)
+            return
+        for (future, *_), result in zip(writes, done, strict=True):
+            future.set_result(result)
 
 
 class _CrashPoint:

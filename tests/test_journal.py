@@ -77,3 +77,21 @@ def test_settlements_override_and_later_requests_win(tmp_path):
         third, _ = journal.begin(2, 2, ["913"], str)
         journal.finish(third, FAILED, "-26")
         assert journal.number_states()["913"].outcome == FAILED
+
+
+def test_writes_made_together_commit_once_and_fail_together(tmp_path):
+    path = tmp_path / "c.journal"
+    with Journal(path) as journal:
+        journal.open_campaign(_identity())
+        commits = []
+        journal.db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        with journal.together():
+            first, _ = journal.begin(1, 1, ["911"], str)
+            journal.finish(first, "ok", "success", results={"911": [ACCEPTED, "v", "0", "ok"]})
+            journal.begin(2, 1, ["912"], str)
+        assert commits == ["COMMIT"]  # three writes, one transaction, one sync
+        with pytest.raises(RuntimeError), journal.together():
+            journal.begin(3, 1, ["913"], str)
+            raise RuntimeError("the disk is full")
+        journal.db.set_trace_callback(None)
+        assert sorted(journal.number_states()) == ["911", "912"]  # 913's intent rolled back
