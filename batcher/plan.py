@@ -5,8 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
@@ -48,41 +48,48 @@ class Plan:
 def plan_rows(sheet: Sheet, default_region: str | None) -> Plan:
     """Normalise each row's phone cell and mark duplicates of an earlier row's number.
 
-    Each distinct (cell, region) is normalised once; a large sheet's distinct cells are
-    normalised by a pool of processes, one per core.
+    Each distinct (cell, region) is normalised once. On a large sheet a pool of processes,
+    one per core, normalises them in chunks while this process is still finding the distinct
+    cells and then puts the rows together, so its own work hides behind the pool's.
     """
     phones = sheet.frame[sheet.phone_column].tolist()
     if sheet.region_column is not None:
         regions = sheet.frame[sheet.region_column].tolist()
     else:
         regions = [None] * len(phones)
-    index: dict[tuple[type, object, str | None, bool], int] = {}
-    pairs: list[tuple[object, str | None, bool]] = []
-    row_keys: list[int | str] = []  # index into pairs, or the reason a region cell is bad
-    region_cache: dict[tuple[type, object], str | None] = {}
-    for value, region_cell in zip(phones, regions, strict=True):
-        region, bad_region, explicit = _row_region(region_cell, default_region, region_cache)
-        if bad_region:
-            row_keys.append(bad_region)
-            continue
-        key = (value.__class__, value, region, explicit)
-        found = index.get(key)
-        if found is None:
-            found = index[key] = len(pairs)
-            pairs.append((value, region, explicit))
-        row_keys.append(found)
-    normalised = normalise_pairs(pairs)
+    with _Normaliser(parallel=len(phones) >= PARALLEL_FROM) as normaliser:
+        index: dict[tuple[type, object, str | None, bool], int] = {}
+        row_keys: list[int | str] = []  # index of the distinct pair, or why the region is bad
+        region_cache: dict[tuple[type, object], str | None] = {}
+        for value, region_cell in zip(phones, regions, strict=True):
+            region, bad_region, explicit = _row_region(region_cell, default_region, region_cache)
+            if bad_region:
+                row_keys.append(bad_region)
+                continue
+            key = (value.__class__, value, region, explicit)
+            found = index.get(key)
+            if found is None:
+                found = index[key] = normaliser.add((value, region, explicit))
+            row_keys.append(found)
+        del index, region_cache
+        normaliser.flush()
+        return _assemble(row_keys, sheet.rows, normaliser.result)
+
+
+def _assemble(
+    row_keys: list[int | str], rows: list[int], normalised: Callable[[int], tuple]
+) -> Plan:
     callees: list[str | None] = []
     status: list[str] = []
     reasons: list[str] = []
     duplicate_of: list[int | None] = []
     number_region: list[str | None] = []
     first_row: dict[str, int] = {}
-    for key, row in zip(row_keys, sheet.rows, strict=True):
+    for key, row in zip(row_keys, rows, strict=True):
         if isinstance(key, str):
             callee, reason, found_region = None, key, None
         else:
-            callee, reason, found_region = normalised[key]
+            callee, reason, found_region = normalised(key)
         callees.append(callee)
         number_region.append(found_region)
         if callee is None:
@@ -101,22 +108,59 @@ def plan_rows(sheet: Sheet, default_region: str | None) -> Plan:
     return Plan(callees, status, reasons, duplicate_of, number_region, list(first_row))
 
 
-PARALLEL_FROM = 20_000  # distinct cells; below this a process pool costs more than it saves
+PARALLEL_FROM = 20_000  # rows; below this a process pool costs more than it saves
 POOL_CHUNK = 5_000
 
 
-def normalise_pairs(
-    pairs: list[tuple[object, str | None, bool]],
-) -> list[tuple[str | None, str, str | None]]:
-    """normalise_many over all pairs, on every core when there are many."""
-    workers = min(os.cpu_count() or 1, 4)
-    if len(pairs) < PARALLEL_FROM or workers < 2:
-        return normalise_many(pairs)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["batcher.normalise"])
-    chunks = [pairs[i : i + POOL_CHUNK] for i in range(0, len(pairs), POOL_CHUNK)]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return [item for chunk in pool.map(normalise_many, chunks) for item in chunk]
+class _Normaliser:
+    """normalise_many over distinct pairs as they are found: in this process, or in chunks
+    sent to a pool (one process per core) as soon as each chunk is full."""
+
+    def __init__(self, parallel: bool) -> None:
+        workers = min(os.cpu_count() or 1, 4)
+        self.pool: ProcessPoolExecutor | None = None
+        if parallel and workers >= 2:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["batcher.normalise"])
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self.pending: list[tuple[object, str | None, bool]] = []
+        self.chunks: list[Future | list] = []
+        self.count = 0
+
+    def add(self, pair: tuple[object, str | None, bool]) -> int:
+        """Queue one distinct pair; its index for result()."""
+        self.pending.append(pair)
+        if self.pool is not None and len(self.pending) == POOL_CHUNK:
+            self.flush()
+        self.count += 1
+        return self.count - 1
+
+    def flush(self) -> None:
+        """Send (or normalise) what is queued."""
+        if not self.pending:
+            return
+        if self.pool is None:
+            self.chunks.append(normalise_many(self.pending))
+        else:
+            self.chunks.append(self.pool.submit(normalise_many, self.pending))
+        self.pending = []
+
+    def result(self, index: int) -> tuple[str | None, str, str | None]:
+        """The normalised pair (callee, reason, region); waits for its chunk if need be."""
+        if self.pool is None:
+            return self.chunks[0][index]
+        chunk, offset = divmod(index, POOL_CHUNK)
+        done = self.chunks[chunk]
+        if isinstance(done, Future):
+            done = self.chunks[chunk] = done.result()
+        return done[offset]
+
+    def __enter__(self) -> _Normaliser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _row_region(
