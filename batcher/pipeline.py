@@ -46,6 +46,7 @@ from batcher.results import (
     SummaryBlock,
     Table,
     number_text,
+    unsafe_columns,
     write_workbook_file,
 )
 from batcher.settings import Campaign, Credentials, Settings
@@ -505,7 +506,8 @@ def write_workbook(
 
     widths = [14] * len(input_columns) + [7, 15, 10, 40, 21, 8, 18, 7, 8, 21]
     columns = [*input_columns, *RESULT_COLUMNS, *(RECORD_COLUMNS if records else ())]
-    results = Table("Results", columns, rows(), widths, "outcome", clean=len(input_columns))
+    unsafe = unsafe_columns(sheet.frame[c].tolist() for c in sheet.frame.columns)
+    results = Table("Results", columns, rows(), widths, "outcome", unsafe=unsafe)
     requests = journal.requests() if journal and journal.campaign_id else []
     facts = _facts(head, sheet, requests, journal)
     if records:

@@ -73,9 +73,11 @@ def write_floor(path: Path, header: list[object], data, cells, phone_at: int) ->
         for n in range(1, requests + 1)
     ]
     widths = [14] * len(header) + WIDTHS
+    # as the pipeline does: only input columns holding what Excel refuses go cell by cell
+    unsafe = writer.unsafe_columns((row[i] for row in data) for i in range(len(header)))
     writer.write_workbook_file(
         path,
-        writer.Table("Results", columns, rows, widths, "outcome"),
+        writer.Table("Results", columns, rows, widths, "outcome", unsafe=unsafe),
         writer.SummaryBlock(counts, [("Campaign", None), ("input file", str(path))]),
         [
             writer.Table("Batches", writer.BATCH_COLUMNS, batch_rows, [8] * 12),

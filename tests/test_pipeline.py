@@ -128,3 +128,17 @@ def test_stop_on_balance_then_resume_sends_only_the_rest(make_sandbox, contacts,
     assert sandbox.accepted_counts() == {n: 1 for n in numbers(25)}
     rows = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
     assert {r["outcome"] for r in rows} == {"accepted"}
+
+
+def test_a_cell_excel_cannot_hold_is_written_as_text_the_rest_as_they_are(tmp_path, cli):
+    """Only input columns that hold such a value take the cell-by-cell treatment; the
+    workbook is the same either way."""
+    long_note = "x" * 40_000  # a CSV cell may be longer than Excel's 32,767 characters
+    path = tmp_path / "c.csv"
+    path.write_text(f"name,phone,note\na,+91 98000 00001,{long_note}\nb,+91 98000 00002,ok\n")
+    out = tmp_path / "out.xlsx"
+    code, text = cli("run", path, "--dry-run", "-o", out)
+    assert code == 0, text
+    got = read_sheet(out, "Results")
+    assert len(got[0]["note"]) == 32_767 and got[0]["note"].endswith("…")
+    assert got[1]["note"] == "ok" and got[1]["phone"] == "+91 98000 00002"
