@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -323,6 +324,17 @@ class Journal:
 
     def number_states(self) -> dict[str, NumberState]:
         """Replay the requests (and settlements) into one state per callee."""
+        # Replay makes millions of objects and no reference cycles: a collection meanwhile
+        # would only walk them again (4.0 s -> 2.5 s for a million numbers).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._replay()
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _replay(self) -> dict[str, NumberState]:
         settled: dict[tuple[int, str], tuple[str, str, str]] = {
             (r, c): (o, v, why)
             for r, c, o, v, why in self.db.execute(
@@ -333,14 +345,14 @@ class Journal:
         }
         states: dict[str, NumberState] = {}
         for request in self.requests():
-            for callee, state in _request_states(request):
-                override = settled.get((request["id"], callee))
-                if override:
-                    outcome, voice_id, why = override
-                    state = NumberState(outcome, why, voice_id, state.termination_code,
-                                        state.termination_reason, state.batch, state.request,
-                                        state.sent_at)
-                states[callee] = state
+            states.update(_request_states(request))
+            if settled:
+                for callee in str(request["callees"] or "").split(","):
+                    override = settled.get((request["id"], callee))
+                    if override:
+                        outcome, voice_id, why = override
+                        states[callee] = states[callee]._replace(
+                            outcome=outcome, reason=why, voice_id=voice_id)
         return states
 
     def call_records(self) -> dict[str, dict]:
@@ -429,24 +441,28 @@ class _Transaction:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _request_states(request: dict[str, object]) -> Iterator[tuple[str, NumberState]]:
+def _request_states(request: dict[str, object]) -> dict[str, NumberState]:
+    """The state each callee of one request is left in by its outcome (a million at Excel's
+    limit: no more than a dict lookup and a tuple per number)."""
     callees = str(request["callees"]).split(",") if request["callees"] else []
-    outcome = str(request["outcome"] or UNKNOWN)
-    reason = str(request["reason"] or "")
     batch, rid, sent_at = int(request["batch"]), int(request["id"]), str(request["sent_at"])
-    results = orjson.loads(request["results"]) if request["results"] else None
+    if not request["results"]:
+        same = NumberState(str(request["outcome"] or UNKNOWN), str(request["reason"] or ""),
+                           "", "", "", batch, rid, sent_at)
+        return dict.fromkeys(callees, same)
+    results = orjson.loads(request["results"])
+    missing = NumberState(UNKNOWN, "the answer did not mention this number: it may have been "
+                          "called", "", "", "", batch, rid, sent_at)
+    states = {}
     for callee in callees:
-        if results is not None:
-            entry = results.get(callee)
-            if entry is None:
-                yield callee, NumberState(UNKNOWN, "the answer did not mention this number: it "
-                                          "may have been called", "", "", "", batch, rid, sent_at)
-            else:
-                number_outcome, voice_id, code, why = entry
-                yield callee, NumberState(number_outcome, "" if number_outcome == ACCEPTED
-                                          else why, voice_id, code, why, batch, rid, sent_at)
+        entry = results.get(callee)
+        if entry is None:
+            states[callee] = missing
         else:
-            yield callee, NumberState(outcome, reason, "", "", "", batch, rid, sent_at)
+            outcome, voice_id, code, why = entry
+            states[callee] = NumberState(outcome, "" if outcome == ACCEPTED else why, voice_id,
+                                         code, why, batch, rid, sent_at)
+    return states
 
 
 def _iso(epoch: float) -> str:
