@@ -329,6 +329,26 @@ def measure_pipeline(workbook: Path, run_dir: Path, args, env, result: Result) -
     ]
 
 
+def measure_send_floor(args, env, result: Result) -> None:
+    """send_floor.py with the pipeline's requests, numbers and concurrency, against a fresh
+    sandbox: the send phase of a bare aiohttp client with no journal (what the machine and
+    the simulator allow)."""
+    stats = result.pipeline["sandbox"]
+    with SandboxProcess(args.latency, env) as sandbox:
+        done = subprocess.run(
+            [PYTHON, str(HERE / "send_floor.py"), sandbox.url,
+             "--requests", str(stats["send_requests"]), "--numbers", str(stats["callees_sent"]),
+             "--concurrency", str(args.concurrency)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.timeout,
+        )
+        serving = sandbox.stats()["serving_cpu_s"]
+    if done.returncode != 0:
+        raise RuntimeError(f"send_floor.py failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result.pipeline["send_floor"] = {
+        **json.loads(done.stdout.strip().splitlines()[-1]), "sandbox_cpu_s": serving
+    }
+
+
 def measure_naive(workbook: Path, run_dir: Path, args, env, result: Result) -> None:
     """Run benchmarks/naive.py against a fresh sandbox; record figures and checks."""
     with SandboxProcess(args.latency, env) as sandbox:
@@ -458,6 +478,14 @@ def report(result: Result) -> str:
             + _span(stats)
             + f"; sandbox cpu while serving {stats['serving_cpu_s']:.1f} s"
         )
+        if "send_floor" in pipeline:
+            bare = pipeline["send_floor"]
+            add(
+                f"    send floor: a bare aiohttp client (no journal) sending the same requests "
+                f"{result.concurrency} at a time takes {bare['s']:.2f} s (sandbox cpu "
+                f"{bare['sandbox_cpu_s']:.1f} s)"
+                + (f"; batcher's send phase is {send / bare['s']:.2f}x that" if send else "")
+            )
         if "distinct_valid" in pipeline:
             add(
                 f"    distinct valid numbers {pipeline['distinct_valid']}, accepted "
@@ -527,6 +555,8 @@ def bench_one(rows: int, args, env) -> Result:
     try:
         result.floor = measure_floor(workbook, run_dir, env, args.timeout)
         measure_pipeline(workbook, run_dir, args, env, result)
+        if result.pipeline.get("sandbox", {}).get("send_requests"):
+            measure_send_floor(args, env, result)
         if not args.skip_naive:
             measure_naive(workbook, run_dir, args, env, result)
         judge(result)
