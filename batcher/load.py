@@ -13,7 +13,6 @@ A reader that crashes, hangs or runs out of memory becomes an InputError, never 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import gc
 import hashlib
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.parsers import expat
 
+from batcher import collector
 from batcher.errors import InputError
 
 if TYPE_CHECKING:  # pandas is imported lazily so the reader child stays small
@@ -308,7 +308,7 @@ def _read_in_child(path: Path, kind: str, options: LoadOptions) -> _Table:
             raise
     if child.returncode != 0 or not payload:
         raise _crashed(path, child.returncode)
-    with _gc_paused():
+    with collector.paused():
         outcome = pickle.loads(payload)
     del payload
     if outcome[0] == "ok":
@@ -334,25 +334,12 @@ def _crashed(path: Path, exitcode: int | None) -> InputError:
     )
 
 
-@contextlib.contextmanager
-def _gc_paused():
-    # Creating millions of cells and row lists triggers the cyclic GC over and over (3-5x
-    # slower); they hold no cycles, so pause it while they are made.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _to_sheet(path: Path, table: _Table) -> Sheet:
     """Drop blank rows, turn "" into None, and wrap the rows in an object-dtype DataFrame."""
     import numpy as np
     import pandas as pd
 
-    with _gc_paused():
+    with collector.paused():
         cells = np.array(table.cells, dtype=object).reshape(-1, len(table.names))
         empty = cells == ""
         cells[empty] = None

@@ -7,7 +7,6 @@ sending. Both end in the same `write_workbook`, so the workbook is always the jo
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from batcher import collector
 from batcher.errors import BatcherError, ExitCode, InputError, UsageError
 from batcher.journal import (
     ACCEPTED,
@@ -123,20 +123,6 @@ def sandboxed(settings: Settings) -> Iterator[Settings]:
                       credentials=Credentials(config.api_key, config.api_secret))
 
 
-@contextlib.contextmanager
-def _out_of_collector() -> Iterator[None]:
-    """Keep what exists now (the sheet and the plan) out of the garbage collector's scans.
-
-    They live until the workbook is written, and at a million rows they are millions of
-    objects; without this, the collections that each answer's thousand new objects trigger
-    walk them again and again (the client's JSON decoding took twice as long)."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
     started = utc_now()
     watch = Stopwatch()
@@ -155,7 +141,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         _refuse_other_journal(settings, sha)
     settings = _with_audio(settings, say)
     settings.campaign.validate()
-    with Journal(settings.journal) as journal, _out_of_collector():
+    with Journal(settings.journal) as journal, collector.frozen():
         opened = journal.open_campaign(identity)
         _say_opened(opened, settings, say)
         states = journal.number_states()
