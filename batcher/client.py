@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -231,7 +230,7 @@ async def call(
     come: these endpoints place no calls, so callers may simply retry or report them.
     """
     url = base_url.rstrip("/") + path
-    payload = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+    payload = None if body is None else orjson.dumps(body)
     async with session.request(
         method, url, data=payload, headers=signed_headers(credentials, clock_offset),
         allow_redirects=False,
@@ -241,7 +240,7 @@ async def call(
         if response.status != 200:
             raise ApiError("", f"HTTP {response.status}", response.status)
     try:
-        doc = json.loads(raw)
+        doc = orjson.loads(raw)
         status = str(doc["status"])
     except (ValueError, KeyError, TypeError):
         raise ApiError("", "unreadable answer", 200) from None

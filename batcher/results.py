@@ -157,7 +157,7 @@ def _records(
     rows = itertools.chain([first], iterator)
     unsafe = range(len(names)) if unsafe is None else unsafe
     if not unsafe:
-        return map(dict, map(functools.partial(zip, names), rows))
+        return map(dict, map(functools.partial(zip, names, strict=True), rows))
 
     def record(row: Sequence[object]) -> dict:
         cells = dict(zip(names, row, strict=True))

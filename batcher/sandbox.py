@@ -734,8 +734,7 @@ class Sandbox:
                 call = AcceptedCall(voice_id, number, send.called_info, accepted_at, request_no)
                 accepted.append(call)
                 placed[voice_id] = call
-                data.append({"voiceId": voice_id, "callee": number, "terminationCode": "0",
-                             "terminationReason": "success"})
+                data.append(_number_result(voice_id, number, "0", "success"))
             self._voice_seq, self._last_voice_id = seq, last
             self._sends[request_no] = (server_now, send)
             if config.balance is not None:

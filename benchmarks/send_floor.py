@@ -20,9 +20,11 @@ import aiohttp
 import orjson
 
 from batcher.client import signed_headers
+from batcher.sandbox import SandboxConfig
 from batcher.settings import Credentials
 
-CREDENTIALS = Credentials("sandbox-key", "sandbox-secret")  # the simulator's throw-away pair
+_SIMULATOR = SandboxConfig()
+CREDENTIALS = Credentials(_SIMULATOR.api_key, _SIMULATOR.api_secret)  # its throw-away pair
 FIRST = 910_000_000_000  # made-up numbers; the simulator accepts any digits
 
 
