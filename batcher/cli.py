@@ -14,9 +14,9 @@ from pathlib import Path
 
 from batcher import __version__
 from batcher.errors import BatcherError, ExitCode, UsageError
-from batcher.load import LoadOptions
-from batcher.plan import Window
 from batcher.settings import (
+    LoadOptions,
+    Window,
     DEFAULT_BASE_URL,
     Campaign,
     Settings,

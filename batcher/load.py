@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from xml.parsers import expat
 
 from batcher import collector
+from batcher.settings import LoadOptions
 from batcher.errors import InputError
 
 if TYPE_CHECKING:  # pandas is imported lazily so the reader child stays small
@@ -96,21 +97,6 @@ region, country, country code, country_code, country region, nation, iso, iso co
 国家/地区, 国家代码, 國家, 地區, país, pays, code pays, negara, kode negara, quốc gia, страна,
 الدولة, بلد, 국가, देश, land, 国, 国名
 """
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to read the contacts file; every field None means "detect it".
-
-    LoadOptions(sheet="2", phone_column="Mobile")   # second visible sheet, column "Mobile"
-    LoadOptions(phone_column="B", encoding="gb18030", delimiter=";")
-    """
-
-    sheet: str | None = None  # sheet name, or a 1-based index among visible sheets ("2")
-    phone_column: str | None = None  # header name (case/space-insensitive), letter, or position
-    region_column: str | None = None  # same forms; None = auto-detect by header
-    encoding: str | None = None  # CSV override
-    delimiter: str | None = None  # CSV override
 
 
 @dataclass(frozen=True)

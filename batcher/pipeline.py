@@ -27,7 +27,7 @@ from batcher.journal import (
     NumberState,
     utc_now,
 )
-from batcher.load import LoadOptions, Sheet, file_sha256, load_sheet
+from batcher.load import Sheet, file_sha256, load_sheet
 from batcher.plan import (
     DEFERRED,
     DUPLICATE,
@@ -49,7 +49,7 @@ from batcher.results import (
     unsafe_columns,
     write_workbook_file,
 )
-from batcher.settings import Campaign, Credentials, Settings
+from batcher.settings import Campaign, Credentials, LoadOptions, Settings
 
 Say = Callable[[str], None]
 

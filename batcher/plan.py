@@ -16,7 +16,8 @@ import phonenumbers
 from phonenumbers import timezone
 
 from batcher.errors import UsageError
-from batcher.load import LoadOptions, Sheet, load_sheet
+from batcher.load import Sheet, load_sheet
+from batcher.settings import LoadOptions, Window
 from batcher.normalise import normalise_many, region_reason, resolve_region
 
 INVALID, DUPLICATE, ELIGIBLE = "invalid", "duplicate", "eligible"
@@ -188,33 +189,6 @@ def suppressed_numbers(paths: Iterable[Path], default_region: str | None) -> set
         sheet = load_sheet(path, LoadOptions())
         numbers.update(c for c in plan_rows(sheet, default_region).callee if c)
     return numbers
-
-
-@dataclass(frozen=True)
-class Window:
-    """A daily calling window in the callee's local time, e.g. 09:00-20:00."""
-
-    start: time
-    end: time
-
-    @classmethod
-    def parse(cls, text: str) -> Window:
-        """'09:00-20:00' -> Window; UsageError naming the fix otherwise."""
-        try:
-            first, _, last = text.partition("-")
-            start, end = time.fromisoformat(first.strip()), time.fromisoformat(last.strip())
-        except ValueError:
-            raise UsageError(f"--window {text!r} is not HH:MM-HH:MM",
-                             "e.g. --window 09:00-20:00 (the callee's local time)") from None
-        if start == end:
-            raise UsageError(f"--window {text!r} is empty", "give a start before the end")
-        return cls(start, end)
-
-    def contains(self, moment: time) -> bool:
-        """True when a local time of day is inside the window (windows may wrap midnight)."""
-        if self.start < self.end:
-            return self.start <= moment < self.end
-        return moment >= self.start or moment < self.end
 
 
 def outside_window(

@@ -15,12 +15,11 @@ import os
 import stat
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from datetime import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from batcher.errors import UsageError
-from batcher.load import LoadOptions
-from batcher.plan import Window
 
 DEFAULT_BASE_URL = "https://api.itniotech.com"
 DEFAULT_CREDENTIALS_FILE = Path("~/.config/batcher/credentials.toml")
@@ -29,6 +28,48 @@ ENV_SECRET = "BATCHER_API_SECRET"
 MAX_CHUNK = 1000  # the seed document's limit per sendGroup call
 CALLED_INFO_MAX = 1000
 TAG_RESERVE = 40  # room kept in calledInfo for the per-batch tag the run appends
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to read the contacts file; every field None means "detect it".
+
+    LoadOptions(sheet="2", phone_column="Mobile")   # second visible sheet, column "Mobile"
+    LoadOptions(phone_column="B", encoding="gb18030", delimiter=";")
+    """
+
+    sheet: str | None = None  # sheet name, or a 1-based index among visible sheets ("2")
+    phone_column: str | None = None  # header name (case/space-insensitive), letter, or position
+    region_column: str | None = None  # same forms; None = auto-detect by header
+    encoding: str | None = None  # CSV override
+    delimiter: str | None = None  # CSV override
+
+
+@dataclass(frozen=True)
+class Window:
+    """A daily calling window in the callee's local time, e.g. 09:00-20:00."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> Window:
+        """'09:00-20:00' -> Window; UsageError naming the fix otherwise."""
+        try:
+            first, _, last = text.partition("-")
+            start, end = time.fromisoformat(first.strip()), time.fromisoformat(last.strip())
+        except ValueError:
+            raise UsageError(f"--window {text!r} is not HH:MM-HH:MM",
+                             "e.g. --window 09:00-20:00 (the callee's local time)") from None
+        if start == end:
+            raise UsageError(f"--window {text!r} is empty", "give a start before the end")
+        return cls(start, end)
+
+    def contains(self, moment: time) -> bool:
+        """True when a local time of day is inside the window (windows may wrap midnight)."""
+        if self.start < self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
 
 
 @dataclass(frozen=True)

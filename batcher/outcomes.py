@@ -1,0 +1,97 @@
+"""The one vocabulary of what happened to a contact row.
+
+Every module that records, chooses, counts or shows an outcome uses `Outcome`; no outcome is
+typed as a string literal anywhere else.
+
+    >>> Outcome.ACCEPTED.final
+    True
+    >>> Outcome.FAILED.resendable
+    True
+    >>> str(Outcome.NOT_SENT)
+    'not_sent'
+
+This module imports nothing else of batcher.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """A row's outcome, in the order the Summary lists them."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    NOT_SENT = "not_sent"
+    SUPPRESSED = "suppressed"
+    DEFERRED = "deferred"
+    RECENTLY_CALLED = "recently_called"
+
+    @property
+    def meaning(self) -> str:
+        """One line for the Summary sheet and the README."""
+        return _MEANINGS[self]
+
+    @property
+    def colours(self) -> tuple[str, str]:
+        """(fill, font) for the Results sheet's conditional formatting."""
+        return _COLOURS[self]
+
+    @property
+    def resendable(self) -> bool:
+        """A number with this outcome in the journal may be sent by a later run: nothing was
+        placed for it (a request refused whole, or never sent)."""
+        return self in _RESENDABLE
+
+    @property
+    def retry(self) -> bool:
+        """A row worth handing back on the Retry sheet: the same campaign would send it."""
+        return self in _RETRY
+
+    @property
+    def final(self) -> bool:
+        """The vendor took or refused the number: no run sends it again on its own."""
+        return self in (Outcome.ACCEPTED, Outcome.REJECTED)
+
+
+_RESENDABLE = frozenset({Outcome.FAILED, Outcome.NOT_SENT})
+_RETRY = frozenset({Outcome.FAILED, Outcome.NOT_SENT, Outcome.DEFERRED})
+
+_MEANINGS = {
+    Outcome.ACCEPTED: "the vendor accepted the number: its phone was called",
+    Outcome.REJECTED: "the vendor refused this number (see terminationReason)",
+    Outcome.INVALID: "not a callable number: the reason says what to fix",
+    Outcome.DUPLICATE: "same number as an earlier row, which is the one called",
+    Outcome.FAILED: "the request was refused whole, nothing placed: the next run sends it again",
+    Outcome.UNKNOWN: "the answer was lost, calls may have been placed: run batcher reconcile",
+    Outcome.NOT_SENT: "not sent (dry run, --limit, or the run stopped): the next run sends it",
+    Outcome.SUPPRESSED: "on the do-not-call list: never called",
+    Outcome.DEFERRED: "outside the calling window in the callee's local time: the next run "
+    "sends it",
+    Outcome.RECENTLY_CALLED: "called by another campaign within the cooldown: held "
+    "(--allow-repeat calls it again)",
+}
+
+_RED, _AMBER, _GREY, _GREEN = (
+    ("#FFC7CE", "#9C0006"),
+    ("#FFEB9C", "#9C5700"),
+    ("#EDEDED", "#595959"),
+    ("#C6EFCE", "#006100"),
+)
+_COLOURS = {
+    Outcome.ACCEPTED: _GREEN,
+    Outcome.REJECTED: _RED,
+    Outcome.FAILED: _RED,
+    Outcome.UNKNOWN: _AMBER,
+    Outcome.NOT_SENT: _AMBER,
+    Outcome.DEFERRED: _AMBER,
+    Outcome.INVALID: _GREY,
+    Outcome.DUPLICATE: _GREY,
+    Outcome.SUPPRESSED: _GREY,
+    Outcome.RECENTLY_CALLED: _GREY,
+}
