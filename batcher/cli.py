@@ -15,15 +15,16 @@ from pathlib import Path
 from batcher import __version__
 from batcher.errors import BatcherError, ExitCode, UsageError
 from batcher.settings import (
-    LoadOptions,
-    Window,
     DEFAULT_BASE_URL,
     Campaign,
+    LoadOptions,
     Settings,
+    Window,
     check_base_url,
     is_loopback_url,
     load_config,
     load_credentials,
+    parse_duration,
 )
 
 EXIT_CODES = """exit codes:
@@ -219,6 +220,14 @@ def _run_arguments(run: argparse.ArgumentParser) -> None:
     hold.add_argument("--suppress", type=Path, action="append", default=None, metavar="FILE",
                       help="do-not-call list (xlsx/csv); repeatable; also suppress = [...] in "
                       "campaign.toml")
+    hold.add_argument("--campaign", help="the campaign's name (default: the file's stem, or "
+                      "the campaign a batcher results workbook records)")
+    hold.add_argument("--history", type=Path, help="the call history shared by all campaigns "
+                      "(default $BATCHER_HISTORY, else ~/.local/share/batcher/history.sqlite)")
+    hold.add_argument("--cooldown", help="numbers another campaign called within this long "
+                      "are held as recently_called (default 24h; units s/m/h/d)")
+    hold.add_argument("--allow-repeat", action="store_true", help="call numbers other "
+                      "campaigns called within the cooldown (recorded in the journal)")
     hold.add_argument("--window", help="calling hours in the callee's local time, e.g. "
                       "09:00-20:00; numbers outside it are deferred to a later run")
 
@@ -273,11 +282,12 @@ def build_settings(args: argparse.Namespace) -> Settings:
     )
     if not args.file.exists():
         raise UsageError(f"{args.file}: no such file", "check the path of the contacts file")
-    output = args.output or args.file.with_name(f"{args.file.stem}-results.xlsx")
-    if output.suffix.lower() != ".xlsx":
+    output = args.output
+    if output is not None and output.suffix.lower() != ".xlsx":
         raise UsageError(f"--output {output}: the results workbook must end in .xlsx",
                          f"use --output {output.with_suffix('.xlsx')}")
-    journal = args.journal or output.with_suffix(".journal")
+    journal = args.journal
+    history = getattr(args, "history", None) or config.get("history")
     region = _pick(args, config, "region")
     base_url = check_base_url(str(_pick(args, config, "base_url", DEFAULT_BASE_URL)))
     sheet = _pick(args, config, "sheet")
@@ -313,6 +323,11 @@ def build_settings(args: argparse.Namespace) -> Settings:
         window=Window.parse(str(window)) if window else None,
         audio=_beside(args.config, str(config["audio"])) if config.get("audio") else None,
         price=_price(config.get("price")),
+        campaign_name=_pick(args, config, "campaign"),
+        allow_repeat=getattr(args, "allow_repeat", False),
+        cooldown=parse_duration(str(_pick(args, config, "cooldown", "24h")), "--cooldown"),
+        **({"history": _beside(args.config, str(history))} if history else {}),
+        **({"clock": args.clock} if getattr(args, "clock", None) else {}),
     )
     if settings.audio is not None and campaign.file_id:
         raise UsageError("both audio and file_id are given",
@@ -466,8 +481,7 @@ def _endpoint(args: argparse.Namespace, journal: Path | None = None) -> str:
         from batcher.journal import Journal
 
         with Journal(journal, readonly=True) as opened:
-            campaigns = opened.campaigns()
-        endpoint = str(campaigns[-1]["params"].get("endpoint", "")) if campaigns else ""
+            endpoint = opened.endpoint
         if endpoint == "sandbox":
             raise UsageError("this campaign ran against the embedded sandbox, which is gone",
                              "nothing to fetch: sandbox calls are not real")
@@ -485,7 +499,9 @@ def _records(args: argparse.Namespace) -> int:
     from batcher.records import fetch_records
 
     path = args.results
-    journal = path if path.suffix == ".journal" else path.with_suffix(".journal")
+    from batcher.pipeline import journal_of_results
+
+    journal = path if path.suffix == ".journal" else journal_of_results(path)
     if not journal.exists():
         raise UsageError(f"{journal}: no journal beside {path.name}",
                          "give the results workbook a run wrote, or its .journal")
@@ -560,9 +576,10 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of `batcher` and `python -m batcher`."""
+def main(argv: list[str] | None = None, *, clock=None) -> None:
+    """Entry point of `batcher` and `python -m batcher` (`clock`: a frozen now, for tests)."""
     args = build_parser().parse_args(argv)
+    args.clock = clock
     try:
         code = COMMANDS[args.command](args)
     except BatcherError as exc:

@@ -20,7 +20,9 @@ from enum import StrEnum
 import aiohttp
 import orjson
 
-from batcher.journal import ACCEPTED, REJECTED
+from batcher.outcomes import Outcome
+
+ACCEPTED, REJECTED = Outcome.ACCEPTED, Outcome.REJECTED
 from batcher.settings import Credentials
 
 

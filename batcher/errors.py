@@ -28,6 +28,7 @@ class ExitCode(IntEnum):
     INCOMPLETE = 5  # finished, but some eligible numbers are rejected, failed, unknown or not sent
     INTERRUPTED = 6  # stopped by Ctrl-C; run the same command again to resume
     BUSY = 7  # another batcher process is using this campaign's journal
+    JOURNAL = 8  # the campaign's journal or the call history cannot be used; nothing sent
 
 
 class BatcherError(Exception):
@@ -72,3 +73,9 @@ class JournalBusy(BatcherError):
     """Another process holds the campaign journal."""
 
     exit_code = ExitCode.BUSY
+
+
+class JournalError(BatcherError):
+    """The campaign journal or the call history is unreadable, damaged or cannot be written."""
+
+    exit_code = ExitCode.JOURNAL

@@ -1,25 +1,29 @@
 """The campaign journal: a SQLite file that knows every request ever sent and what came of it.
 
-It is the single source of truth for "whom did we call". The send layer commits a request's
-*intent* (its numbers) before the first byte leaves and its *outcome* as soon as the answer is
-parsed; the results workbook is always rebuilt from here. One journal file may hold several
-campaigns (one per input SHA-256 + parameters), so a changed file can be compared with what
-earlier campaigns already called.
+One journal is one campaign, whatever files brought its numbers in. It is the single source of
+truth for "whom did this campaign call": the send layer commits a request's *intent* (its
+numbers) before the first byte leaves and its *outcome* as soon as the answer is parsed, and the
+results workbook is always rebuilt from here.
 
 Per-number state is derived, never stored twice: replay the requests in order, each one's
 numbers taking that request's outcome, with `settlements` (from reconcile or --resend-unknown)
-overriding a request's outcome for a number.
+overriding a request's outcome for a number. So the journal is keyed by the callee: rows of any
+file map onto those numbers.
+
+Besides the requests it keeps the campaign's own decisions: the numbers it held back
+(`suppressed`, `deferred`, `recently_called`, beyond `--limit`) with their reasons, and the
+facts of its latest run, so that a workbook rebuilt later says exactly what the run said.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
-import json
 import os
+import re
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,22 +33,14 @@ from typing import NamedTuple
 import orjson
 
 from batcher import collector
-from batcher.errors import InputError, JournalBusy, UsageError
+from batcher.errors import JournalBusy, JournalError, UsageError
+from batcher.outcomes import Outcome
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS campaigns (
-    id INTEGER PRIMARY KEY,
-    identity TEXT NOT NULL UNIQUE,
-    input_path TEXT NOT NULL,
-    input_sha256 TEXT NOT NULL,
-    params TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
-    campaign INTEGER NOT NULL REFERENCES campaigns(id),
     batch INTEGER NOT NULL,
     attempt INTEGER NOT NULL,
     tag TEXT NOT NULL,
@@ -58,9 +54,10 @@ CREATE TABLE IF NOT EXISTS requests (
     sent_at TEXT NOT NULL,
     sent_epoch REAL NOT NULL,
     finished_at TEXT,
-    results TEXT
+    results TEXT,
+    params TEXT NOT NULL DEFAULT '{}',
+    intent TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS requests_campaign ON requests(campaign, id);
 CREATE TABLE IF NOT EXISTS settlements (
     request INTEGER NOT NULL REFERENCES requests(id),
     callee TEXT NOT NULL,
@@ -70,39 +67,58 @@ CREATE TABLE IF NOT EXISTS settlements (
     at TEXT NOT NULL,
     PRIMARY KEY (request, callee)
 );
+CREATE TABLE IF NOT EXISTS held (
+    callee TEXT PRIMARY KEY,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    input_path TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL,
+    options TEXT NOT NULL,
+    facts TEXT NOT NULL,
+    stop TEXT NOT NULL DEFAULT ''
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
-    campaign INTEGER,
     at TEXT NOT NULL,
     kind TEXT NOT NULL,
     detail TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS call_records (
     voice_id TEXT PRIMARY KEY,
-    campaign INTEGER,
     callee TEXT,
     record TEXT NOT NULL,
     fetched_at TEXT NOT NULL
 );
 """
 
-# Outcomes a number can have in the journal, and which of them a later run may send again.
-ACCEPTED, REJECTED, FAILED, UNKNOWN, NOT_SENT = (
-    "accepted", "rejected", "failed", "unknown", "not_sent",
-)
-RESENDABLE = {FAILED, NOT_SENT}
+# a request's state: its intent is on disk ('intent'), or its outcome is ('done')
+INTENT, DONE = "intent", "done"
+# a held decision the campaign keeps whatever later runs are told: once a number is on the
+# do-not-call list, this campaign never calls it
+STICKY = (Outcome.SUPPRESSED,)
+TAG = re.compile(r"batcher:([0-9a-f]{8}):(\d+)")
 
 
 def utc_now() -> str:
     """The current time as ISO-8601 UTC with seconds, e.g. 2026-11-26T16:20:00Z."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(time.time())
+
+
+def iso_utc(epoch: float) -> str:
+    """A Unix time as ISO-8601 UTC with seconds."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class NumberState(NamedTuple):
     """What the journal knows about one callee of the campaign (a tuple: replay makes one
     per number, a million at Excel's limit, and a tuple is four times cheaper to make)."""
 
-    outcome: str
+    outcome: Outcome
     reason: str
     voice_id: str
     termination_code: str
@@ -112,43 +128,76 @@ class NumberState(NamedTuple):
     sent_at: str
 
 
-@dataclass(frozen=True)
-class Identity:
-    """A campaign's identity: the input file's SHA-256 plus the parameters that shape it."""
+class Request(NamedTuple):
+    """One sendGroup request of the campaign, as the journal holds it."""
 
-    input_path: str
-    input_sha256: str
-    params: dict[str, object]
+    id: int
+    batch: int
+    attempt: int
+    tag: str
+    callees: str  # comma-separated
+    state: str
+    outcome: str | None
+    http_status: int | None
+    api_status: str | None
+    reason: str | None
+    latency: float | None
+    sent_at: str
+    sent_epoch: float
+    finished_at: str | None
+    results: str | None
+    params: str
+    intent: str  # the call history's reservation this request sent
 
     @property
-    def key(self) -> str:
-        """A stable hash of file and parameters."""
-        blob = json.dumps([self.input_sha256, self.params], sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()
+    def numbers(self) -> list[str]:
+        """The request's callees as a list."""
+        return self.callees.split(",") if self.callees else []
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    """Who the journal's campaign is: its name, its id in the call history, its message."""
+
+    name: str
+    id: str  # a UUID: the campaign's identity in the call history
+    created_at: str
+    app_id: str = ""  # set by the first send: a campaign keeps one appId ...
+    message: str = ""  # ... and one message (the fileId, or the audio file's SHA-256)
 
     @property
     def token(self) -> str:
-        """Short form used in calledInfo tags."""
-        return self.key[:8]
+        """The short id carried in every request's calledInfo tag."""
+        return self.id.replace("-", "")[:8]
+
+    def tag(self, request_id: int) -> str:
+        """The calledInfo tag of one request: batcher:<token>:<request>."""
+        return f"batcher:{self.token}:{request_id}"
+
+
+def parse_tag(called_info: object) -> tuple[str, int] | None:
+    """(token, request id) from a call record's calledInfo, or None if batcher did not tag it."""
+    match = TAG.search(str(called_info or ""))
+    return (match.group(1), int(match.group(2))) if match else None
 
 
 @dataclass(frozen=True)
 class Opened:
-    """What opening the journal found: whether this campaign is new and what earlier ones did."""
+    """What claiming the journal found."""
 
-    new_campaign: bool
+    new: bool  # the campaign had never sent anything from this journal
     recovered: int  # requests found in flight from a dead process, now unknown
-    other_campaigns: int  # earlier campaigns in this journal with a different file or params
 
 
 class Journal:
-    """One open campaign in a journal file, held exclusively by this process."""
+    """The journal of one campaign, held exclusively by this process (unless read-only)."""
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
-        self._lock = None
+        self._lock: int | None = None
         self._grouped = False  # inside together(): writes join its transaction
+        self.db: sqlite3.Connection | None = None
         if not readonly:
             self._lock = _acquire_lock(path)
         try:
@@ -158,109 +207,160 @@ class Journal:
             if not readonly:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
+                _migrate(self.db)
                 self.db.executescript(SCHEMA)
                 self.db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
                 )
+            else:
+                self._check_readable()
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise InputError(
-                f"{path}: not a batcher journal ({exc})",
-                "point --journal at another file, or move this one away",
+            raise JournalError(
+                f"{path}: not a batcher journal, or damaged ({exc})",
+                "point --journal at another file, or move this one away (it may be the only "
+                "record of whom this campaign called: keep a copy)",
             ) from None
-        self.campaign_id: int | None = None
-        self.identity: Identity | None = None
+        self.campaign = self._campaign()
 
-    # -- opening -------------------------------------------------------------------------------
+    def _check_readable(self) -> None:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
+        if "requests" not in tables:
+            raise sqlite3.DatabaseError("no requests table")
+        if "campaigns" in tables:
+            raise sqlite3.DatabaseError("a journal of batcher 0.1: run it once to upgrade it")
 
-    def open_campaign(self, identity: Identity) -> Opened:
-        """Find or create the campaign; requests left in flight by a dead process become unknown."""
-        row = self.db.execute(
-            "SELECT id FROM campaigns WHERE identity = ?", (identity.key,)
-        ).fetchone()
-        others = self.db.execute(
-            "SELECT count(*) FROM campaigns WHERE identity != ?", (identity.key,)
-        ).fetchone()[0]
-        self.identity = identity
-        if row:
-            self.campaign_id = row[0]
-            return Opened(False, self._recover(), others)
-        if self.readonly:
-            return Opened(True, 0, others)
-        with self._tx():
-            cur = self.db.execute(
-                "INSERT INTO campaigns (identity, input_path, input_sha256, params, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (identity.key, identity.input_path, identity.input_sha256,
-                 json.dumps(identity.params, sort_keys=True, default=str), utc_now()),
+    def _meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta"))
+
+    def _campaign(self) -> CampaignInfo | None:
+        meta = self._meta()
+        if "campaign_id" not in meta:
+            return None
+        return CampaignInfo(meta.get("campaign", ""), meta["campaign_id"],
+                            meta.get("created_at", ""), meta.get("app_id", ""),
+                            meta.get("message", ""))
+
+    # -- claiming ------------------------------------------------------------------------------
+
+    def claim(self, name: str) -> Opened:
+        """Make this journal the campaign `name` (new), or check it is; recover dead requests."""
+        if self.campaign is None:
+            self._set_meta(campaign=name, campaign_id=str(uuid.uuid4()), created_at=utc_now())
+            self.campaign = self._campaign()
+            return Opened(True, 0)
+        if self.campaign.name != name:
+            raise UsageError(
+                f"{self.path} is the journal of the campaign {self.campaign.name!r}, "
+                f"not {name!r}",
+                f"pass --campaign {self.campaign.name} to go on with it, or give the new "
+                "campaign its own journal (--journal NEW.journal)",
             )
-            self.campaign_id = cur.lastrowid
-        return Opened(True, 0, others)
+        return Opened(not self.requests_count(), self._recover())
+
+    def check_message(self, app_id: str, message: str, shown: str, *, record: bool) -> None:
+        """A campaign sends one message from one appId: refuse another, with the fix.
+
+        `message` identifies the recording (the fileId, or the audio file's SHA-256), `shown`
+        is how to name it to the operator. The first send records both (`record`).
+        """
+        campaign = self.campaign
+        assert campaign is not None
+        if not campaign.message:
+            if record and not self.readonly:
+                self._set_meta(app_id=app_id, message=message, message_shown=shown)
+                self.campaign = self._campaign()
+            return
+        before = self._meta().get("message_shown", campaign.message)
+        if campaign.message != message:
+            changed = f"the message changed (this campaign sent {before}, now {shown})"
+        elif campaign.app_id != app_id:
+            changed = f"the appId changed (this campaign sent from {campaign.app_id}, now {app_id})"
+        else:
+            return
+        raise UsageError(
+            f"campaign {campaign.name!r} ({self.path}): {changed}",
+            "a campaign plays one message to each person once: to send another one, start a "
+            "new campaign with --campaign NEW-NAME (numbers this one called stay held by the "
+            "call history's cooldown)",
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """Where the campaign sends: 'sandbox' (the embedded one, gone with its run) or a URL."""
+        return self._meta().get("endpoint", "")
+
+    def set_endpoint(self, endpoint: str) -> None:
+        """Remember where the campaign sends, for reconcile and records."""
+        if not self.readonly and endpoint != self.endpoint:
+            self._set_meta(endpoint=endpoint)
+
+    def _set_meta(self, **values: str) -> None:
+        with self._tx():
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
     def _recover(self) -> int:
         if self.readonly:
             return 0
         with self._tx():
             cur = self.db.execute(
-                "UPDATE requests SET state = 'done', outcome = ?, finished_at = ?, reason = ?"
-                " WHERE campaign = ? AND state = 'intent'",
-                (UNKNOWN, utc_now(), "batcher stopped while this request was in flight: calls "
-                 "may have been placed (run batcher reconcile)", self.campaign_id),
+                "UPDATE requests SET state = ?, outcome = ?, finished_at = ?, reason = ?"
+                " WHERE state = ?",
+                (DONE, Outcome.UNKNOWN, utc_now(), "batcher stopped while this request was in "
+                 "flight: calls may have been placed (run batcher reconcile)", INTENT),
             )
         if cur.rowcount:
             self.event("recovered", f"{cur.rowcount} request(s) in flight became unknown")
         return cur.rowcount
 
-    def campaigns(self) -> list[dict[str, object]]:
-        """Every campaign in the file, oldest first."""
-        rows = self.db.execute(
-            "SELECT id, identity, input_path, input_sha256, params, created_at FROM campaigns"
-            " ORDER BY id"
-        ).fetchall()
-        keys = ("id", "identity", "input_path", "input_sha256", "params", "created_at")
-        return [dict(zip(keys, r, strict=True)) | {"params": json.loads(r[4])} for r in rows]
-
-    def use_campaign(self, campaign_id: int) -> None:
-        """Select a campaign by id (for commands that read a journal without the input)."""
-        self.campaign_id = campaign_id
-        self._recover()
-
-    def use_latest(self) -> dict[str, object]:
-        """Select the newest campaign (what reconcile, records and results act on); return it."""
-        campaigns = self.campaigns()
-        if not campaigns:
-            raise UsageError(f"{self.path}: the journal holds no campaign",
-                             "run the campaign first: batcher run CONTACTS.xlsx")
-        self.use_campaign(int(campaigns[-1]["id"]))
-        return campaigns[-1]
+    def adopt_orphans(self, callees: Iterable[str]) -> int:
+        """Numbers the call history says this campaign reserved, with no request here: batcher
+        stopped between reserving and recording them. They are held as unknown, never sent
+        again on a guess; reconcile settles them."""
+        callees = list(callees)
+        if not callees or self.readonly:
+            return 0
+        now = time.time()
+        with self._tx():
+            cur = self.db.execute(
+                "INSERT INTO requests (batch, attempt, tag, callees, state, outcome, reason,"
+                " sent_at, sent_epoch, finished_at) VALUES (0, 1, '', ?, ?, ?, ?, ?, ?, ?)",
+                (",".join(callees), DONE, Outcome.UNKNOWN,
+                 "reserved in the call history, but batcher stopped before recording the "
+                 "request: most likely never called (run batcher reconcile to settle it)",
+                 iso_utc(now), now, iso_utc(now)),
+            )
+            self.db.execute("UPDATE requests SET tag = ? WHERE id = ?",
+                            (self.campaign.tag(cur.lastrowid), cur.lastrowid))
+        self.event("recovered", f"{len(callees)} number(s) reserved but not recorded: unknown")
+        return len(callees)
 
     # -- writing -------------------------------------------------------------------------------
 
     def next_batch(self) -> int:
         """The next unused batch number of this campaign."""
-        row = self.db.execute(
-            "SELECT coalesce(max(batch), 0) FROM requests WHERE campaign = ?", (self.campaign_id,)
-        ).fetchone()
-        return row[0] + 1
+        return self.db.execute("SELECT coalesce(max(batch), 0) FROM requests").fetchone()[0] + 1
 
-    def begin(self, batch: int, attempt: int, callees: list[str], tag_for) -> tuple[int, str]:
+    def begin(
+        self, batch: int, attempt: int, callees: list[str], params: str = "{}", intent: str = ""
+    ) -> tuple[int, str]:
         """Commit a request's intent before it is sent; return its id and calledInfo tag."""
         now = time.time()
         with self._tx():
             cur = self.db.execute(
-                "INSERT INTO requests (campaign, batch, attempt, tag, callees, state, sent_at,"
-                " sent_epoch) VALUES (?, ?, ?, '', ?, 'intent', ?, ?)",
-                (self.campaign_id, batch, attempt, ",".join(callees), _iso(now), now),
+                "INSERT INTO requests (batch, attempt, tag, callees, state, sent_at, sent_epoch,"
+                " params, intent) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?)",
+                (batch, attempt, ",".join(callees), INTENT, iso_utc(now), now, params, intent),
             )
             request_id = cur.lastrowid
-            tag = tag_for(request_id)
+            tag = self.campaign.tag(request_id)
             self.db.execute("UPDATE requests SET tag = ? WHERE id = ?", (tag, request_id))
         return request_id, tag
 
     def finish(
         self,
         request_id: int,
-        outcome: str,
+        outcome: Outcome | None,
         reason: str,
         *,
         http_status: int | None = None,
@@ -268,13 +368,16 @@ class Journal:
         latency: float | None = None,
         results: dict[str, list[str]] | None = None,
     ) -> None:
-        """Commit what came of a request: one outcome, or per-number results for status 0."""
+        """Commit what came of a request: one outcome for all its numbers, or (outcome None)
+        per-number `results` from a status "0" answer; a number missing from them is unknown."""
+        if outcome is None and results is None:
+            results = {}
         with self._tx():
             self.db.execute(
-                "UPDATE requests SET state = 'done', outcome = ?, reason = ?, http_status = ?,"
+                "UPDATE requests SET state = ?, outcome = ?, reason = ?, http_status = ?,"
                 " api_status = ?, latency = ?, finished_at = ?, results = ? WHERE id = ?",
-                (outcome, reason, http_status, api_status, latency, utc_now(),
-                 orjson.dumps(results).decode() if results else None, request_id),
+                (DONE, outcome, reason, http_status, api_status, latency, utc_now(),
+                 None if results is None else orjson.dumps(results).decode(), request_id),
             )
 
     def settle(self, request_id: int, settled: Iterable[tuple[str, str, str, str]]) -> int:
@@ -287,16 +390,45 @@ class Journal:
             )
         return len(rows)
 
+    def hold(self, held: dict[str, tuple[Outcome, str]], *, replace: bool = True) -> None:
+        """Record what this run holds back and why; `replace` forgets the previous run's
+        decisions first, except the sticky ones (the do-not-call list)."""
+        now = utc_now()
+        with self._tx():
+            if replace:
+                marks = ",".join("?" * len(STICKY))
+                self.db.execute(f"DELETE FROM held WHERE outcome NOT IN ({marks})", STICKY)
+            self.db.executemany(
+                "INSERT OR REPLACE INTO held VALUES (?, ?, ?, ?)",
+                ((c, str(o), why, now) for c, (o, why) in held.items()),
+            )
+
+    def record_run(self, input_path: str, sha256: str, options: dict, facts: list) -> None:
+        """Keep what this run read and planned, for workbooks rebuilt later."""
+        with self._tx():
+            self.db.execute(
+                "INSERT INTO runs (at, input_path, input_sha256, options, facts)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (utc_now(), input_path, sha256, orjson.dumps(options).decode(),
+                 orjson.dumps(facts, default=str).decode()),
+            )
+
+    def record_stop(self, reason: str) -> None:
+        """Why the latest run stopped before sending everything ('' when it did not)."""
+        with self._tx():
+            self.db.execute("UPDATE runs SET stop = ? WHERE id = (SELECT max(id) FROM runs)",
+                            (reason,))
+
     def save_records(self, records: list[dict]) -> int:
-        """Store call records (keyed by their voiceId) for this campaign, replacing older copies."""
+        """Store call records (keyed by their voiceId), replacing older copies."""
         now = utc_now()
         rows = [
-            (str(r["voiceId"]), self.campaign_id, str(r.get("callee") or ""),
-             json.dumps(r, ensure_ascii=False, separators=(",", ":")), now)
+            (str(r["voiceId"]), str(r.get("callee") or ""),
+             orjson.dumps(r).decode(), now)
             for r in records if r.get("voiceId")
         ]
         with self._tx():
-            self.db.executemany("INSERT OR REPLACE INTO call_records VALUES (?, ?, ?, ?, ?)", rows)
+            self.db.executemany("INSERT OR REPLACE INTO call_records VALUES (?, ?, ?, ?)", rows)
         return len(rows)
 
     def event(self, kind: str, detail: str) -> None:
@@ -304,23 +436,23 @@ class Journal:
         if self.readonly:
             return
         with self._tx():
-            self.db.execute(
-                "INSERT INTO events (campaign, at, kind, detail) VALUES (?, ?, ?, ?)",
-                (self.campaign_id, utc_now(), kind, detail),
-            )
+            self.db.execute("INSERT INTO events (at, kind, detail) VALUES (?, ?, ?)",
+                            (utc_now(), kind, detail))
 
     # -- reading -------------------------------------------------------------------------------
 
-    def requests(self) -> list[dict[str, object]]:
-        """Every request of this campaign in order, as plain dicts (the Batches sheet)."""
-        cur = self.db.execute(
-            "SELECT id, batch, attempt, tag, callees, state, outcome, http_status, api_status,"
-            " reason, latency, sent_at, sent_epoch, finished_at, results FROM requests"
-            " WHERE campaign = ? ORDER BY id",
-            (self.campaign_id,),
-        )
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur]
+    def requests_count(self) -> int:
+        """How many requests the campaign has made."""
+        return self.db.execute("SELECT count(*) FROM requests").fetchone()[0]
+
+    def intents(self) -> set[str]:
+        """The call-history reservations this journal's requests carry."""
+        return {i for (i,) in self.db.execute("SELECT DISTINCT intent FROM requests")}
+
+    def requests(self) -> list[Request]:
+        """Every request of the campaign in order (the Batches sheet)."""
+        return [Request._make(row) for row in self.db.execute(
+            f"SELECT {', '.join(Request._fields)} FROM requests ORDER BY id")]
 
     def number_states(self) -> dict[str, NumberState]:
         """Replay the requests (and settlements) into one state per callee."""
@@ -331,57 +463,50 @@ class Journal:
         settled: dict[tuple[int, str], tuple[str, str, str]] = {
             (r, c): (o, v, why)
             for r, c, o, v, why in self.db.execute(
-                "SELECT s.request, s.callee, s.outcome, s.voice_id, s.reason FROM settlements s"
-                " JOIN requests q ON q.id = s.request WHERE q.campaign = ?",
-                (self.campaign_id,),
-            )
+                "SELECT request, callee, outcome, voice_id, reason FROM settlements")
         }
         states: dict[str, NumberState] = {}
         for request in self.requests():
             states.update(_request_states(request))
             if settled:
-                for callee in str(request["callees"] or "").split(","):
-                    override = settled.get((request["id"], callee))
+                for callee in request.numbers:
+                    override = settled.get((request.id, callee))
                     if override:
                         outcome, voice_id, why = override
                         states[callee] = states[callee]._replace(
-                            outcome=outcome, reason=why, voice_id=voice_id)
+                            outcome=Outcome(outcome), reason=why, voice_id=voice_id)
         return states
+
+    def held(self) -> dict[str, tuple[Outcome, str]]:
+        """What the campaign holds back, and why (its latest run's decisions, sticky ones)."""
+        return {c: (Outcome(o), why)
+                for c, o, why in self.db.execute("SELECT callee, outcome, reason FROM held")}
+
+    def sticky(self) -> set[str]:
+        """Numbers this campaign never calls, whatever a run is told (do-not-call)."""
+        marks = ",".join("?" * len(STICKY))
+        return {c for (c,) in self.db.execute(
+            f"SELECT callee FROM held WHERE outcome IN ({marks})", STICKY)}
+
+    def last_run(self) -> dict[str, object] | None:
+        """The latest run: input_path, input_sha256, options, facts, stop (None: none yet)."""
+        row = self.db.execute(
+            "SELECT input_path, input_sha256, options, facts, stop FROM runs"
+            " ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        path, sha, options, facts, stop = row
+        return {"input_path": path, "input_sha256": sha, "options": orjson.loads(options),
+                "facts": [tuple(f) for f in orjson.loads(facts)], "stop": stop}
 
     def call_records(self) -> dict[str, dict]:
         """The stored call records of this campaign: voiceId -> the vendor's record."""
-        # a journal opened read-only from before this table existed simply has none
-        if not self.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'call_records'"
-        ).fetchone():
-            return {}
-        return {
-            voice_id: json.loads(record)
-            for voice_id, record in self.db.execute(
-                "SELECT voice_id, record FROM call_records WHERE campaign = ?", (self.campaign_id,)
-            )
-        }
+        return {voice_id: orjson.loads(record) for voice_id, record in
+                self.db.execute("SELECT voice_id, record FROM call_records")}
 
     def events(self) -> list[tuple[str, str, str]]:
         """The campaign's event log: (at, kind, detail)."""
-        return self.db.execute(
-            "SELECT at, kind, detail FROM events WHERE campaign = ? ORDER BY id",
-            (self.campaign_id,),
-        ).fetchall()
-
-    def called_elsewhere(self, callees: Iterable[str]) -> int:
-        """How many of these numbers other campaigns in this journal accepted or left unknown."""
-        wanted = set(callees)
-        seen: set[str] = set()
-        for (campaign_id,) in self.db.execute(
-            "SELECT id FROM campaigns WHERE id != ?", (self.campaign_id,)
-        ).fetchall():
-            other = Journal.__new__(Journal)
-            other.db, other.campaign_id, other.readonly = self.db, campaign_id, True
-            for callee, state in other.number_states().items():
-                if callee in wanted and state.outcome in (ACCEPTED, UNKNOWN):
-                    seen.add(callee)
-        return len(seen)
+        return self.db.execute("SELECT at, kind, detail FROM events ORDER BY id").fetchall()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -402,11 +527,14 @@ class Journal:
         return _Transaction(self.db, nested=self._grouped)
 
     def close(self) -> None:
-        """Close the database, then release the lock."""
-        db = getattr(self, "db", None)
-        if db is not None:
-            db.close()
-            self.db = None  # type: ignore[assignment]
+        """Close the database (folding its WAL back in), then release the lock."""
+        if self.db is not None:
+            if not self.readonly:
+                with contextlib.suppress(sqlite3.Error):
+                    # a clean exit leaves one file: no -wal or -shm beside it
+                    self.db.execute("PRAGMA journal_mode=DELETE")
+            self.db.close()
+            self.db = None
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
@@ -434,18 +562,20 @@ class _Transaction:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _request_states(request: dict[str, object]) -> dict[str, NumberState]:
+def _request_states(request: Request) -> dict[str, NumberState]:
     """The state each callee of one request is left in by its outcome (a million at Excel's
     limit: no more than a dict lookup and a tuple per number)."""
-    callees = str(request["callees"]).split(",") if request["callees"] else []
-    batch, rid, sent_at = int(request["batch"]), int(request["id"]), str(request["sent_at"])
-    if not request["results"]:
-        same = NumberState(str(request["outcome"] or UNKNOWN), str(request["reason"] or ""),
-                           "", "", "", batch, rid, sent_at)
+    callees = request.numbers
+    batch, rid, sent_at = request.batch, request.id, request.sent_at
+    if request.results is None:
+        outcome = Outcome(request.outcome) if request.outcome else Outcome.UNKNOWN
+        same = NumberState(outcome, request.reason or "", "", "", "", batch, rid, sent_at)
         return dict.fromkeys(callees, same)
-    results = orjson.loads(request["results"])
-    missing = NumberState(UNKNOWN, "the answer did not mention this number: it may have been "
-                          "called", "", "", "", batch, rid, sent_at)
+    results = orjson.loads(request.results)
+    missing = NumberState(Outcome.UNKNOWN, "the answer said success but did not mention this "
+                          "number: it may have been called (run batcher reconcile)",
+                          "", "", "", batch, rid, sent_at)
+    accepted, rejected = Outcome.ACCEPTED, Outcome.REJECTED
     states = {}
     for callee in callees:
         entry = results.get(callee)
@@ -453,19 +583,65 @@ def _request_states(request: dict[str, object]) -> dict[str, NumberState]:
             states[callee] = missing
         else:
             outcome, voice_id, code, why = entry
-            states[callee] = NumberState(outcome, "" if outcome == ACCEPTED else why, voice_id,
+            outcome = accepted if outcome == accepted else rejected
+            states[callee] = NumberState(outcome, "" if outcome is accepted else why, voice_id,
                                          code, why, batch, rid, sent_at)
     return states
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _migrate(db: sqlite3.Connection) -> None:
+    """A journal of batcher 0.1 (several campaigns by file SHA-256) becomes one campaign that
+    knows every number any of them sent: nothing it called can be called again."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "campaigns" not in tables:
+        return
+    latest = db.execute("SELECT input_path, params FROM campaigns ORDER BY id DESC").fetchone()
+    name = Path(latest[0]).stem.removesuffix("-results") if latest else "campaign"
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        old = [t for t in ("requests", "events", "call_records") if t in tables]
+        for table in old:
+            db.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+        db.execute(
+            "INSERT INTO requests (id, batch, attempt, tag, callees, state, outcome, http_status,"
+            " api_status, reason, latency, sent_at, sent_epoch, finished_at, results)"
+            " SELECT id, id, attempt, tag, callees, state, CASE outcome WHEN 'ok' THEN NULL"
+            " ELSE outcome END, http_status, api_status, reason, latency, sent_at, sent_epoch,"
+            " finished_at, CASE WHEN outcome = 'ok' THEN coalesce(results, '{}') ELSE results"
+            " END FROM requests_v1")
+        if "events" in old:
+            db.execute("INSERT INTO events (at, kind, detail) SELECT at, kind, detail"
+                       " FROM events_v1")
+        if "call_records" in old:
+            db.execute("INSERT INTO call_records SELECT voice_id, callee, record, fetched_at"
+                       " FROM call_records_v1")
+        for table in old:
+            db.execute(f"DROP TABLE {table}_v1")
+        db.execute("DROP TABLE campaigns")
+        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
+            ("schema", str(SCHEMA_VERSION)), ("campaign", name),
+            ("campaign_id", str(uuid.uuid4())), ("created_at", utc_now())])
+        db.execute("INSERT INTO events (at, kind, detail) VALUES (?, 'upgraded', ?)",
+                   (utc_now(), "journal of batcher 0.1: its campaigns are now one campaign"))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _acquire_lock(path: Path) -> int:
+    """flock on the journal file itself: no lock file is left behind. (SQLite's own locks are
+    POSIX record locks, which flock does not touch; this descriptor is closed only after the
+    connection, so closing it cannot drop SQLite's locks.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise JournalError(f"{path}: cannot open the journal ({exc.strerror})",
+                           "check the folder's permissions, or pass --journal elsewhere") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

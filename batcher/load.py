@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 from xml.parsers import expat
 
 from batcher import collector
-from batcher.settings import LoadOptions
 from batcher.errors import InputError
+from batcher.settings import LoadOptions
 
 if TYPE_CHECKING:  # pandas is imported lazily so the reader child stays small
     import pandas
@@ -146,6 +146,25 @@ def load_sheet(path: Path, options: LoadOptions = LoadOptions()) -> Sheet:
     kind = _check_file(path)
     options = _checked_options(path, options)
     return _to_sheet(path, _read_in_child(path, kind, options))
+
+
+def results_facts(path: Path) -> dict[str, str]:
+    """The label/value facts of a batcher results workbook's Summary sheet ({} otherwise)."""
+    try:
+        from python_calamine import CalamineWorkbook
+
+        book = CalamineWorkbook.from_path(str(path))
+        if "Summary" not in book.sheet_names:
+            return {}
+        rows = book.get_sheet_by_name("Summary").to_python()
+    except Exception:  # not a workbook batcher can read: it holds no facts
+        return {}
+    facts: dict[str, str] = {}
+    for row in rows:
+        cells = [c for c in row if c not in (None, "")]
+        if len(cells) >= 2 and isinstance(cells[0], str):
+            facts.setdefault(cells[0], str(cells[1]))
+    return facts
 
 
 def file_sha256(path: Path) -> str:

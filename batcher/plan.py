@@ -8,19 +8,22 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from phonenumbers import timezone
 
-from batcher.errors import UsageError
+from batcher.history import Hold
+from batcher.journal import NumberState
 from batcher.load import Sheet, load_sheet
-from batcher.settings import LoadOptions, Window
 from batcher.normalise import normalise_many, region_reason, resolve_region
+from batcher.outcomes import Outcome
+from batcher.settings import LoadOptions, Settings, Window
 
-INVALID, DUPLICATE, ELIGIBLE = "invalid", "duplicate", "eligible"
+INVALID, DUPLICATE = Outcome.INVALID, Outcome.DUPLICATE
+ELIGIBLE = "eligible"  # a row status of the plan, not an outcome: its number may be sent
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,6 @@ def _row_region(
     return region, "", True
 
 
-SUPPRESSED, DEFERRED = "suppressed", "deferred"
 
 
 def suppressed_numbers(paths: Iterable[Path], default_region: str | None) -> set[str]:
@@ -233,3 +235,202 @@ def _known_zone(zone: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+# -- choosing what to send now -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Choice:
+    """What a run sends now, what it holds back and why, and what the operator released."""
+
+    todo: list[str]
+    held: dict[str, tuple[Outcome, str]]
+    # --allow-repeat: numbers another campaign called within the cooldown, sent all the same
+    released: dict[str, Hold] = field(default_factory=dict)
+
+
+def choose(
+    plan: Plan,
+    states: dict[str, NumberState],
+    suppressed: set[str],
+    holds: dict[str, Hold],
+    settings: Settings,
+    now: datetime,
+) -> Choice:
+    """Apply the campaign's rules to its distinct numbers, in this order: a number with an
+    outcome keeps it; then the do-not-call list, the call history's cooldown, the calling
+    window and --limit each hold back what is left."""
+    held: dict[str, tuple[Outcome, str]] = {}
+    released: dict[str, Hold] = {}
+    todo: list[str] = []
+    epoch = now.timestamp()
+    for callee in plan.distinct:
+        state = states.get(callee)
+        if state is not None and not state.outcome.resendable:
+            continue
+        if callee in suppressed:
+            held[callee] = (Outcome.SUPPRESSED, "on the do-not-call list: never called")
+        elif callee in holds:
+            if settings.allow_repeat:
+                released[callee] = holds[callee]
+                todo.append(callee)
+            else:
+                held[callee] = (Outcome.RECENTLY_CALLED, holds[callee].reason(epoch))
+        else:
+            todo.append(callee)
+    if settings.window is not None:
+        late = outside_window(todo, settings.window, now)
+        held.update((c, (Outcome.DEFERRED, why)) for c, why in late.items())
+        todo = [c for c in todo if c not in late]
+    if settings.limit is not None and len(todo) > settings.limit:
+        why = f"not sent: beyond --limit {settings.limit}; run again without it to send"
+        held.update((c, (Outcome.NOT_SENT, why)) for c in todo[settings.limit:])
+        todo = todo[: settings.limit]
+    released = {c: h for c, h in released.items() if c not in held}
+    return Choice(todo, held, released)
+
+
+PER_REQUEST_GUESS = 0.5  # seconds a request takes, for the estimate before any is measured
+INVALID_KINDS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The plan's figures, computed once and shown twice: on the terminal and on Summary."""
+
+    rows: int
+    counts: Counter[str]  # eligible / duplicate / invalid rows
+    invalid_reasons: Counter[str]  # invalid rows by the kind of reason
+    held: Counter[str]  # suppressed / recently_called / deferred / not_sent (beyond --limit)
+    done: Counter[str]  # distinct numbers that already have an outcome in the campaign
+    countries: Counter[str]  # distinct eligible numbers per region
+    to_send: int
+    requests: int
+    seconds: float
+    per_request: float  # the seconds per request the estimate assumed
+    assumed: str  # where that figure comes from
+    cost: float | None
+
+
+def forecast(
+    plan: Plan,
+    choice: Choice,
+    states: dict[str, NumberState],
+    settings: Settings,
+    latency: float | None = None,
+) -> Forecast:
+    """What the run is about to do, how long it should take and what it should cost.
+
+    `latency` is the seconds a request took in this campaign so far (None: not measured yet).
+    """
+    todo = choice.todo
+    requests = -(-len(todo) // settings.chunk_size) if todo else 0
+    per_request = latency if latency else PER_REQUEST_GUESS
+    assumed = ("the campaign's earlier requests" if latency
+               else "a guess: nothing measured yet")
+    seconds = requests * per_request / settings.concurrency
+    if settings.rate:
+        seconds = max(seconds, requests / settings.rate)
+    reasons = Counter(r.split(":")[0] for r, s in zip(plan.reason, plan.status, strict=True)
+                      if s == INVALID)
+    done = Counter(str(states[c].outcome) for c in plan.distinct
+                   if c in states and c not in choice.held and c not in set(todo))
+    return Forecast(
+        rows=len(plan.status), counts=plan.counts, invalid_reasons=reasons,
+        held=Counter(str(outcome) for outcome, _ in choice.held.values()), done=done,
+        countries=plan.countries(), to_send=len(todo), requests=requests, seconds=seconds,
+        per_request=per_request, assumed=assumed, cost=estimate_cost(plan, todo, settings),
+    )
+
+
+def estimate_cost(plan: Plan, todo: list[str], settings: Settings) -> float | None:
+    """Cost of the numbers to send, from [price] in campaign.toml (per country where given)."""
+    price = settings.price
+    if not price:
+        return None
+    per_country = price.get("countries", {})
+    unit = price.get("per_call", price.get("per_minute"))
+    if unit is None and not per_country:
+        return None
+    regions = dict(zip(plan.callee, plan.number_region, strict=True))
+    minutes = float(price.get("minutes", 1)) if "per_minute" in price else 1.0
+    total = 0.0
+    for callee in todo:
+        rate = per_country.get(regions.get(callee) or "", unit)
+        total += float(rate or 0) * minutes
+    return round(total, 4)
+
+
+def plan_facts(figures: Forecast) -> list[tuple[str, object]]:
+    """The plan as Summary rows: what was read, held back and will be sent, how long, what cost."""
+    facts: list[tuple[str, object]] = [
+        ("Plan", None),
+        ("rows read", figures.rows),
+        ("valid distinct numbers", figures.counts[ELIGIBLE]),
+        ("duplicates", figures.counts[DUPLICATE]),
+        ("invalid", figures.counts[INVALID]),
+        ("already done in this campaign", sum(figures.done.values())),
+        ("held: suppressed (do-not-call)", figures.held[Outcome.SUPPRESSED]),
+        ("held: recently called by another campaign", figures.held[Outcome.RECENTLY_CALLED]),
+        ("held: deferred (calling window)", figures.held[Outcome.DEFERRED]),
+        ("held: beyond --limit", figures.held[Outcome.NOT_SENT]),
+        ("to send", figures.to_send),
+        ("requests", figures.requests),
+        ("estimated send time (s)", round(figures.seconds, 1)),
+        ("estimate assumes (s per request)", round(figures.per_request, 3)),
+    ]
+    if figures.cost is not None:
+        facts.append(("estimated cost", figures.cost))
+    facts += [(f"invalid: {k}", v) for k, v in figures.invalid_reasons.most_common()]
+    facts += [(f"numbers in {k}", v) for k, v in figures.countries.most_common()]
+    return facts
+
+
+def plan_text(sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings,
+              where: str, campaign: str) -> str:
+    """The plan as a few lines: what was read, what will be sent, in how many requests."""
+    counts = figures.counts
+    found_by = getattr(sheet, "phone_found_by", "header")
+    lines = [
+        f"campaign {campaign!r}: {sheet.path.name}, {figures.rows} rows; phone column "
+        f"{sheet.phone_column!r}"
+        + (f", region column {sheet.region_column!r}" if sheet.region_column else ""),
+    ]
+    if found_by == "content":
+        lines.append(content_column_note(sheet, plan))
+    lines.append(f"  valid distinct numbers: {counts[ELIGIBLE]}   duplicates: "
+                 f"{counts[DUPLICATE]}   invalid: {counts[INVALID]}")
+    kinds = figures.invalid_reasons.most_common()
+    for kind, count in kinds[:INVALID_KINDS_SHOWN]:
+        lines.append(f"    invalid: {kind}: {count}")
+    if len(kinds) > INVALID_KINDS_SHOWN:
+        lines.append(f"    … and {len(kinds) - INVALID_KINDS_SHOWN} more kinds, see the "
+                     "Summary sheet")
+    if figures.done:
+        lines.append("  already done in this campaign: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(figures.done.items())))
+    if figures.held:
+        lines.append("  held back: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(figures.held.items())))
+    if figures.countries:
+        lines.append("  by country: " + ", ".join(
+            f"{k} {v}" for k, v in figures.countries.most_common(8)))
+    estimate = ""
+    if figures.requests:
+        estimate = (f", about {figures.seconds:.0f} s ({figures.per_request:.2f} s a request: "
+                    f"{figures.assumed})")
+    lines.append(f"  to send now: {figures.to_send} numbers in {figures.requests} request(s) "
+                 f"of at most {settings.chunk_size} to {where}{estimate}")
+    if figures.cost is not None:
+        lines.append(f"  estimated cost: {figures.cost}")
+    return "\n".join(lines)
+
+
+def content_column_note(sheet: Sheet, plan: Plan, shown: int = 5) -> str:
+    """The warning for a phone column found by its cells, not by a phone-like header."""
+    column = sheet.frame[sheet.phone_column]
+    cells = [str(v) for v in column.head(shown * 4).tolist() if v not in (None, "")][:shown]
+    return (f"  the phone column {sheet.phone_column!r} was found by its content (no phone-like "
+            f"header); its first cells: {', '.join(cells)}\n"
+            f"  a real send needs --phone-column naming it: check that these are the contacts' "
+            "phone numbers")

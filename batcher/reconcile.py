@@ -17,7 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batcher import client
-from batcher.journal import ACCEPTED, FAILED, UNKNOWN, Journal
+from batcher.errors import UsageError
+from batcher.journal import Journal
+from batcher.outcomes import Outcome
+
+ACCEPTED, FAILED, UNKNOWN = Outcome.ACCEPTED, Outcome.FAILED, Outcome.UNKNOWN
 from batcher.records import TAG, query_records
 from batcher.settings import Credentials
 
@@ -45,11 +49,14 @@ def reconcile(
 ) -> ReconcileReport:
     """Settle the unknown numbers of the journal's latest campaign from the call records."""
     with Journal(journal_path) as journal:
-        token = str(journal.use_latest()["identity"])[:8]
+        if journal.campaign is None:
+            raise UsageError(f"{journal_path}: the journal holds no campaign",
+                             "run the campaign first: batcher run CONTACTS.xlsx")
+        token = journal.campaign.token
         unknown = _unknown_by_request(journal)
         if not unknown:
             return ReconcileReport(0, 0, 0, 0)
-        sent = {r["id"]: float(r["sent_epoch"]) for r in journal.requests() if r["id"] in unknown}
+        sent = {r.id: r.sent_epoch for r in journal.requests() if r.id in unknown}
         start = min(sent.values()) - SLACK
         records = asyncio.run(_fetch(base_url, credentials, start, ca_bundle))
         found: dict[tuple[int, str], str] = {}

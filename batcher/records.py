@@ -30,7 +30,10 @@ from batcher import client
 from batcher.check import Clock, signed_call
 from batcher.client import ApiError
 from batcher.errors import StoppedByAPI, UsageError
-from batcher.journal import ACCEPTED, Journal
+from batcher.journal import Journal
+from batcher.outcomes import Outcome
+
+ACCEPTED = Outcome.ACCEPTED
 from batcher.settings import Credentials
 
 RECORD_COLUMNS = (
@@ -75,8 +78,10 @@ def fetch_records(
     if not journal_path.exists():
         raise UsageError(f"{journal_path}: no such journal", "give the .journal file a run wrote")
     with Journal(journal_path) as journal:
-        latest = journal.use_latest()
-        token = str(latest["identity"])[:8]
+        if journal.campaign is None:
+            raise UsageError(f"{journal_path}: the journal holds no campaign",
+                             "run the campaign first: batcher run CONTACTS.xlsx")
+        token = journal.campaign.token
         accepted = {
             state.voice_id: (callee, state.request)
             for callee, state in journal.number_states().items()
@@ -92,7 +97,7 @@ def fetch_records(
                 )
             )
         elif wanted:
-            sent = {int(r["id"]): float(r["sent_epoch"]) for r in journal.requests()}
+            sent = {r.id: r.sent_epoch for r in journal.requests()}
             epochs = [sent[request] for _, request in wanted.values()]
             fetched = asyncio.run(
                 _by_query(

@@ -25,15 +25,13 @@ import pandas as pd
 import rustpy_xlsxwriter as rx
 
 from batcher.errors import UsageError
+from batcher.outcomes import Outcome
 
 RESULT_COLUMNS = (
     "row", "callee", "outcome", "reason", "voiceId", "terminationCode", "terminationReason",
     "batch", "duplicate_of", "sent_at",
 )
-OUTCOMES = (
-    "accepted", "rejected", "invalid", "duplicate", "failed", "unknown", "not_sent",
-    "suppressed", "deferred",
-)
+OUTCOMES = tuple(Outcome)
 BATCH_COLUMNS = (
     "request", "batch", "attempt", "size", "outcome", "http_status", "api_status", "reason",
     "latency_ms", "sent_at", "finished_at", "tag",
@@ -48,6 +46,7 @@ OUTCOME_MEANINGS = {
     "not_sent": "not sent (dry run, --limit, or the run stopped): the next run sends it",
     "suppressed": "on the do-not-call list: never called",
     "deferred": "outside the calling window in the callee's local time: the next run sends it",
+    "recently_called": Outcome.RECENTLY_CALLED.meaning,
 }
 EXCEL_TEXT_LIMIT = 32_767
 CHART_ROWS = 15  # the Summary sheet opens on the chart: rows 1-15
@@ -61,6 +60,7 @@ OUTCOME_COLOURS = {
     "duplicate": ("#EDEDED", "#595959"),
     "suppressed": ("#EDEDED", "#595959"),
     "deferred": ("#FFEB9C", "#9C5700"),
+    "recently_called": ("#EDEDED", "#595959"),
 }
 
 

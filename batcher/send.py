@@ -22,10 +22,17 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+import orjson
+
 from batcher import client
 from batcher.client import Reply, Verdict
-from batcher.journal import FAILED, NOT_SENT, REJECTED, UNKNOWN, Journal
+from batcher.history import Caller, History
+from batcher.journal import Journal
+from batcher.outcomes import Outcome
 from batcher.settings import Settings
+
+FAILED, NOT_SENT, REJECTED, UNKNOWN = (
+    Outcome.FAILED, Outcome.NOT_SENT, Outcome.REJECTED, Outcome.UNKNOWN)
 
 MAX_CONNECT_ATTEMPTS = 5
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 10.0
@@ -44,6 +51,7 @@ class Batch:
     attempt: int = 1
     split: bool = False  # cut from a batch the API refused whole with -22
     resigned: bool = False  # already retried once after -16
+    intent: str = ""  # the call history's reservation of the latest attempt
 
 
 @dataclass
@@ -73,9 +81,19 @@ def send_batches(
     callees: list[str],
     progress: Callable[[Counter[str], int], None] | None = None,
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    *,
+    history: History,
+    caller: Caller,
+    allowed: frozenset[str] = frozenset(),
 ) -> SendReport:
-    """Send every callee once; return what happened. The only asyncio.run of a run."""
+    """Send every callee once; return what happened. The only asyncio.run of a run.
+
+    Each request's numbers are reserved in the call history (`allowed`: released by the
+    operator from other campaigns' cooldown), then its intent is committed to the journal,
+    then it is sent: a number another campaign reserved meanwhile is held, not sent.
+    """
     sender = _Sender(settings, journal, progress or (lambda counts, requests: None), say)
+    sender.history, sender.caller, sender.allowed = history, caller, allowed
     return asyncio.run(sender.run(callees))
 
 
@@ -83,6 +101,9 @@ class _Sender:
     def __init__(self, settings: Settings, journal: Journal, progress, say) -> None:
         self.settings = settings
         self.journal = journal
+        self.history: History | None = None
+        self.caller: Caller | None = None
+        self.allowed: frozenset[str] = frozenset()
         self.progress = progress
         self.say = say
         self.report = SendReport(chunk_size=settings.chunk_size)
@@ -92,9 +113,9 @@ class _Sender:
         self.busy = 0
         self.wake = asyncio.Event()
         self.next_batch = journal.next_batch()
-        self.token = journal.identity.token if journal.identity else "x"
         self.url = settings.base_url.rstrip("/") + "/voice/sendGroup"
         self.fields = settings.campaign.request_fields()
+        self.params = orjson.dumps(self.fields).decode()
         self.interrupts = 0
         self.rate_gate = _RateGate(settings.rate)
         self.crash = _CrashPoint.from_env()
@@ -183,16 +204,13 @@ class _Sender:
 
     async def _attempt(self, session, batch: Batch) -> None:
         await self.rate_gate.wait()
-        # the intent is on disk before the first byte of the request leaves
-        request_id, tag = await asyncio.wrap_future(
-            self.db.submit(
-                self.journal.begin,
-                batch.number,
-                batch.attempt,
-                batch.callees,
-                lambda rid: f"batcher:{self.token}:{rid}",
-            )
-        )
+        # reserved in the history, then the intent on disk, before the first byte leaves
+        begun, held = await asyncio.wrap_future(self.db.submit(self._reserve_and_begin, batch))
+        if held:
+            self._count({Outcome.RECENTLY_CALLED: held})
+        if begun is None:
+            return  # every number of it is held by another campaign now
+        request_id, tag = begun
         self.crash.reached("after-intent")
         called_info = f"{self.settings.campaign.called_info} {tag}".strip()
         body = {"callee": ",".join(batch.callees), **self.fields, "calledInfo": called_info}
@@ -219,6 +237,26 @@ class _Sender:
         self.crash.reached("before-outcome")
         self._handle(batch, request_id, reply)
 
+    def _reserve_and_begin(self, batch: Batch) -> tuple[tuple[int, str] | None, int]:
+        """On the journal's thread: reserve the batch's numbers in the call history, hold
+        those another campaign reserved meanwhile, record the intent of the rest."""
+        now = self.settings.clock().timestamp()
+        intent, granted, held = self.history.reserve(
+            batch.callees, self.caller, self.settings.cooldown, now, self.allowed)
+        self.crash.reached("after-reserve")
+        if held:
+            self.journal.hold({c: (Outcome.RECENTLY_CALLED, h.reason(now))
+                               for c, h in held.items()}, replace=False)
+        batch.callees, batch.intent = granted, intent
+        if not granted:
+            return None, len(held)
+        begun = self.journal.begin(batch.number, batch.attempt, granted, self.params, intent)
+        return begun, len(held)
+
+    def _unplace(self, batch: Batch, callees: list[str] | None = None) -> None:
+        """The request provably placed no call (to these callees): they hold no one."""
+        self._later(self.history.unplace, batch.intent, callees)
+
     def _handle(self, batch: Batch, request_id: int, reply: Reply) -> None:
         record = {
             "http_status": reply.http_status,
@@ -230,10 +268,13 @@ class _Sender:
         if verdict is Verdict.OK:
             results = reply.results
             self._later(
-                self.journal.finish, request_id, "ok", reply.reason, results=results, **record
+                self.journal.finish, request_id, None, reply.reason, results=results, **record
             )
             counts = Counter(r[0] for r in results.values())
             counts[UNKNOWN] += size - len(results)
+            refused = [c for c, r in results.items() if r[0] != Outcome.ACCEPTED]
+            if refused:
+                self._unplace(batch, refused)
             self._count(counts)
             self.refused_streak = 0
             if batch.split and size < self.report.chunk_size:
@@ -243,11 +284,13 @@ class _Sender:
             self._count({UNKNOWN: size})
         elif verdict is Verdict.FAILED:
             self._later(self.journal.finish, request_id, FAILED, reply.reason, **record)
+            self._unplace(batch)
             self._count({FAILED: size})
         elif verdict is Verdict.SPLIT:
             self._split(batch, request_id, reply, record)
         elif verdict is Verdict.NOT_SENT:
             self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
+            self._unplace(batch)
             if batch.attempt >= MAX_CONNECT_ATTEMPTS:
                 self._stop(
                     f"could not reach {self.settings.base_url} after "
@@ -258,6 +301,7 @@ class _Sender:
                 self._retry_later(batch, _backoff(batch.attempt))
         elif verdict is Verdict.THROTTLED:
             self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
+            self._unplace(batch)
             wait = min(reply.retry_after if reply.retry_after is not None else 1.0, THROTTLE_CAP)
             self.throttle_spent += wait
             if self.throttle_spent > THROTTLE_BUDGET:
@@ -269,11 +313,13 @@ class _Sender:
                 self._retry_later(batch, wait)
         elif verdict is Verdict.SKEW:
             self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
+            self._unplace(batch)
             self._resign(batch, reply)
         else:  # STOP
             self._later(
                 self.journal.finish, request_id, NOT_SENT, f"{reply.reason}; {reply.fix}", **record
             )
+            self._unplace(batch)
             self._stop(reply.reason, reply.fix)
 
     def _split(self, batch: Batch, request_id: int, reply: Reply, record: dict) -> None:
@@ -284,6 +330,7 @@ class _Sender:
             self._later(
                 self.journal.finish, request_id, REJECTED, reply.reason, results=results, **record
             )
+            self._unplace(batch)
             self._count({REJECTED: 1})
             self.refused_streak += 1
             if self.refused_streak >= ALL_REFUSED_STOP:
@@ -300,6 +347,7 @@ class _Sender:
             f"{reply.reason}; refused whole, split and sent again",
             **record,
         )
+        self._unplace(batch)
         # 1000 vs 200: the vendor's documents disagree, so try the smaller limit before halving
         step = ALT_LIMIT if size > ALT_LIMIT else (size + 1) // 2
         self._push_pieces(batch.callees, step, split=True)

@@ -14,8 +14,9 @@ import ipaddress
 import os
 import stat
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from datetime import time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -153,8 +154,8 @@ class Settings:
     """Everything one run needs, built once by the CLI and passed down unchanged."""
 
     input: Path
-    output: Path
-    journal: Path
+    output: Path | None  # None: FILE-results.xlsx (FILE-plan.xlsx for a dry run)
+    journal: Path | None  # None: <campaign>.journal beside the results
     campaign: Campaign
     base_url: str = DEFAULT_BASE_URL
     credentials: Credentials | None = field(default=None, repr=False)
@@ -176,6 +177,35 @@ class Settings:
     window: Window | None = None  # calling hours in the callee's local time
     audio: Path | None = None  # a voice file to use (uploaded once) instead of file_id
     price: dict | None = field(default=None, repr=False)  # [price] of campaign.toml
+    campaign_name: str | None = None  # None: the input file's stem (or its results workbook's)
+    history: Path = field(default_factory=lambda: _default_history())
+    cooldown: float = 24 * 3600.0  # seconds another campaign's calls hold a number
+    allow_repeat: bool = False  # call numbers other campaigns called within the cooldown
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
+
+
+def _default_history() -> Path:
+    from batcher.history import default_path
+
+    return default_path()
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, option: str) -> float:
+    """'30m' -> 1800.0 seconds (units s, m, h, d; a bare number is seconds)."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:])
+    number = value[:-1] if unit else value
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a duration",
+                         f"give a number with a unit: e.g. {option} 30m, 24h or 7d") from None
+    if seconds < 0:
+        raise UsageError(f"{option} {text!r} is negative", "give 0 or more")
+    return seconds
 
 
 def is_loopback_url(url: str) -> bool:
@@ -226,6 +256,9 @@ def load_config(path: Path | None) -> dict[str, object]:
 
 
 CONFIG_RUN_KEYS = {
+    "campaign",
+    "history",
+    "cooldown",
     "audio",
     "price",
     "suppress",

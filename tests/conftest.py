@@ -92,12 +92,12 @@ def contacts(tmp_path) -> Callable[..., Path]:
 def cli(capsys) -> Callable[..., tuple[int, str]]:
     """Run `batcher ARGS...` in-process; return (exit code, stderr+stdout)."""
 
-    def invoke(*args: object, stdin: str | None = None) -> tuple[int, str]:
+    def invoke(*args: object, stdin: str | None = None, clock=None) -> tuple[int, str]:
         with contextlib.ExitStack() as stack:
             if stdin is not None:
                 stack.enter_context(_stdin(stdin))
             try:
-                main([str(a) for a in args])
+                main([str(a) for a in args], clock=clock)
             except SystemExit as exc:
                 code = int(exc.code or 0)
         captured = capsys.readouterr()
@@ -122,3 +122,13 @@ def sandbox_args(sb: Sandbox) -> list[str]:
     """Flags that point a run at a test sandbox."""
     return ["--base-url", sb.url, "--app-id", "sandbox-app", "--file-id",
             "sandbox-file-0001.mp3", "--yes"]
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory, monkeypatch) -> None:
+    """Tests never touch the real user's home: HOME, XDG folders and the call history."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("BATCHER_HISTORY", str(home / "history.sqlite"))

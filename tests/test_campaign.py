@@ -32,12 +32,13 @@ def test_plan_shows_everything_and_sends_nothing(sandbox, tmp_path, cli):
     assert "invalid: 2" in out and "held back: suppressed 1" in out
     assert "to send now: 2 numbers in 1 request(s)" in out
     assert "estimated cost: 0.012" in out
-    facts = summary(tmp_path / "c-results.xlsx")
+    assert not (tmp_path / "c-results.xlsx").exists()  # a dry run never writes the results
+    facts = summary(tmp_path / "c-plan.xlsx")
     # campaign facts sit in merged cells, which hold text
     assert (facts["to send"], facts["held: suppressed (do-not-call)"]) == ("2", "1")
     assert facts["estimated cost"] == "0.012" and facts["suppressed"] == 1
     assert facts["numbers in IN"] == "1"
-    outcomes = [r["outcome"] for r in read_sheet(tmp_path / "c-results.xlsx", "Results")]
+    outcomes = [r["outcome"] for r in read_sheet(tmp_path / "c-plan.xlsx", "Results")]
     assert outcomes == ["not_sent", "duplicate", "invalid", "not_sent", "invalid", "suppressed"]
 
 
@@ -54,15 +55,13 @@ def test_suppressed_numbers_are_never_called(sandbox, contacts, cli, tmp_path):
     assert got == ["accepted", "suppressed", "accepted", "suppressed", "accepted"]
 
 
-def test_calling_window_defers_and_a_later_run_sends(sandbox, tmp_path, cli, monkeypatch):
-    import batcher.pipeline
-
+def test_calling_window_defers_and_a_later_run_sends(sandbox, tmp_path, cli):
     # 16:00 UTC: 21:30 in India (outside 09:00-20:00), 08:00 in California (outside), 16:00 London
-    monkeypatch.setattr(batcher.pipeline, "utc_clock", lambda: datetime(2026, 11, 26, 16,
-                                                                         tzinfo=UTC))
+    four = datetime(2026, 11, 26, 16, tzinfo=UTC)
     rows = [["phone"], ["+919856321412"], ["+14155552671"], ["+447911123456"]]
     path = write_xlsx(tmp_path / "c.xlsx", rows)
-    code, out = cli("run", path, *sandbox_args(sandbox), "--window", "09:00-20:00")
+    code, out = cli("run", path, *sandbox_args(sandbox), "--window", "09:00-20:00",
+                    clock=lambda: four)
     assert code == 5, out
     got = read_sheet(tmp_path / "c-results.xlsx", "Results")
     assert [r["outcome"] for r in got] == ["deferred", "deferred", "accepted"]
@@ -71,9 +70,9 @@ def test_calling_window_defers_and_a_later_run_sends(sandbox, tmp_path, cli, mon
     retry = read_sheet(tmp_path / "c-results.xlsx", "Retry")
     assert [r["phone"] for r in retry] == ["+919856321412", "+14155552671"]
     # later that day, in the window everywhere that matters: the same command sends the rest
-    monkeypatch.setattr(batcher.pipeline, "utc_clock", lambda: datetime(2026, 11, 26, 17,
-                                                                         tzinfo=UTC))
-    code, out = cli("run", path, *sandbox_args(sandbox), "--window", "09:00-23:00")
+    five = datetime(2026, 11, 26, 17, tzinfo=UTC)
+    code, out = cli("run", path, *sandbox_args(sandbox), "--window", "09:00-23:00",
+                    clock=lambda: five)
     assert code == 0, out
     assert len(sandbox.accepted) == 3
 

@@ -82,9 +82,10 @@ def test_dry_run_sends_nothing_and_needs_no_credentials(sandbox, contacts, cli, 
     code, out = cli("run", path, "--dry-run", "--base-url", sandbox.url)
     assert code == 0, out
     assert sandbox.requests == []
-    rows = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
+    rows = read_sheet(tmp_path / "contacts-plan.xlsx", "Results")
     assert [r["outcome"] for r in rows] == ["not_sent"] * 5 + ["invalid"]
-    assert not (tmp_path / "contacts-results.journal").exists()
+    assert not (tmp_path / "contacts.journal").exists()
+    assert not (tmp_path / "contacts-results.xlsx").exists()
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ def _campaign(sandbox, contacts, cli, tmp_path, count, name="contacts.xlsx", sta
     path = contacts(wanted, name=name)
     code, out = cli("run", path, *sandbox_args(sandbox))
     assert code == 5, out  # the refused number makes the run incomplete
-    return tmp_path / f"{path.stem}-results.journal"
+    return tmp_path / f"{path.stem}.journal"
 
 
 def _expected(sandbox):
@@ -38,7 +38,6 @@ def _expected(sandbox):
 
 def _stored(journal_path):
     with Journal(journal_path, readonly=True) as journal:
-        journal.use_campaign(int(journal.campaigns()[-1]["id"]))
         return journal.call_records()
 
 
@@ -100,7 +99,6 @@ def test_an_incomplete_record_is_fetched_again(make_sandbox, contacts, cli, tmp_
     fetch_records(journal, sandbox.url, GOOD)
     voice_id, record = next(iter(_stored(journal).items()))
     with Journal(journal) as open_journal:  # as if read while the call was still ringing
-        open_journal.use_campaign(int(open_journal.campaigns()[-1]["id"]))
         open_journal.save_records([{**record, "hangupTime": None, "terminationCode": ""}])
     report = fetch_records(journal, sandbox.url, GOOD)
     assert (report.requested, report.fetched, report.missing) == (1, 1, 0)

@@ -63,7 +63,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(
         assert max(sandbox.accepted_counts().values(), default=0) <= 1
     assert kills >= 20
     # finish: settle the unknowns from the call records, send what was never placed
-    journal = tmp_path / "contacts-results.journal"
+    journal = tmp_path / "contacts.journal"
     done = _batcher(["reconcile", journal, "--settle", "0"])
     out, _ = done.communicate(timeout=60)
     assert done.returncode == 0, out
@@ -141,7 +141,7 @@ def test_secrets_never_reach_terminal_journal_or_workbook(make_sandbox, contacts
         )
         outputs.append(proc.communicate(timeout=60)[0])
     proc = _batcher(
-        ["reconcile", tmp_path / "contacts-results.journal", "--settle", "0"],
+        ["reconcile", tmp_path / "contacts.journal", "--settle", "0"],
         {"BATCHER_API_KEY": key, "BATCHER_API_SECRET": secret},
     )
     outputs.append(proc.communicate(timeout=60)[0])

@@ -28,7 +28,7 @@ def test_samples_plan(cli, tmp_path, name, eligible, duplicates, invalid, facts)
     assert code == 0, out
     assert (f"valid distinct numbers: {eligible}   duplicates: {duplicates}   "
             f"invalid: {invalid}") in out
-    got = summary(source.with_name(source.stem + "-results.xlsx"))
+    got = summary(source.with_name(source.stem + "-plan.xlsx"))
     for key, value in facts.items():
         assert str(got[key]).lower() == value.lower()
 

@@ -62,7 +62,7 @@ def test_faults_never_double_call_and_ambiguity_is_unknown(make_sandbox, contact
     assert "nothing to send" in out
 
     # reconcile settles them from the call records; the next run sends only what was absent
-    code, out = cli("reconcile", tmp_path / "contacts-results.journal", "--settle", "0")
+    code, out = cli("reconcile", tmp_path / "contacts.journal", "--settle", "0")
     assert code == 0, out
     rows = _results(tmp_path)
     assert not any(r["outcome"] == "unknown" for r in rows)
@@ -77,7 +77,7 @@ def test_reconcile_waits_for_the_settle_time(make_sandbox, contacts, cli, tmp_pa
     path = contacts(["+" + n for n in numbers(4)])
     code, _ = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "2", "--concurrency", "1")
     assert code == 5
-    code, out = cli("reconcile", tmp_path / "contacts-results.journal")  # default 10 minutes
+    code, out = cli("reconcile", tmp_path / "contacts.journal")  # default 10 minutes
     assert code == 5, out
     assert "2 found" in out and "2 still unknown" in out and "run reconcile again" in out
     outcomes = sorted(r["outcome"] for r in _results(tmp_path))
@@ -208,11 +208,11 @@ def test_journal_writes_queued_meanwhile_share_one_commit(tmp_path):
     to the disk: fewer syncs, and an intent waits less before its request goes out."""
     import threading
 
-    from batcher.journal import Identity, Journal
+    from batcher.journal import Journal
     from batcher.send import _Committer
 
     with Journal(tmp_path / "c.journal") as journal:
-        journal.open_campaign(Identity("/x.xlsx", "a" * 64, {}))
+        journal.claim("c")
         commits = []
         journal.db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
         committer = _Committer(journal)
@@ -224,7 +224,7 @@ def test_journal_writes_queued_meanwhile_share_one_commit(tmp_path):
 
         blocker = committer.submit(hold)
         assert inside.wait(10)
-        intents = [committer.submit(journal.begin, n, 1, [f"91{n}"], str) for n in range(1, 6)]
+        intents = [committer.submit(journal.begin, n, 1, [f"91{n}"]) for n in range(1, 6)]
         assert not any(f.done() for f in intents)  # nothing reported before it is on disk
         gate.set()
         ids = [f.result(timeout=10)[0] for f in intents]
@@ -232,4 +232,4 @@ def test_journal_writes_queued_meanwhile_share_one_commit(tmp_path):
         journal.db.set_trace_callback(None)
         assert blocker.result() is True and len(set(ids)) == 5
         assert commits == ["COMMIT", "COMMIT"]  # the blocker's, then all five intents in one
-        assert [r["state"] for r in journal.requests()] == ["intent"] * 5
+        assert [r.state for r in journal.requests()] == ["intent"] * 5
