@@ -22,13 +22,13 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
 import orjson
 
 from batcher import collector
+from batcher.clock import iso_utc
 from batcher.errors import InputError, JournalBusy, UsageError
 
 SCHEMA_VERSION = 1
@@ -95,7 +95,7 @@ RESENDABLE = {FAILED, NOT_SENT}
 
 def utc_now() -> str:
     """The current time as ISO-8601 UTC with seconds, e.g. 2026-11-26T16:20:00Z."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc()
 
 
 class NumberState(NamedTuple):
@@ -250,7 +250,7 @@ class Journal:
             cur = self.db.execute(
                 "INSERT INTO requests (campaign, batch, attempt, tag, callees, state, sent_at,"
                 " sent_epoch) VALUES (?, ?, ?, '', ?, 'intent', ?, ?)",
-                (self.campaign_id, batch, attempt, ",".join(callees), _iso(now), now),
+                (self.campaign_id, batch, attempt, ",".join(callees), iso_utc(now), now),
             )
             request_id = cur.lastrowid
             tag = tag_for(request_id)
@@ -456,10 +456,6 @@ def _request_states(request: dict[str, object]) -> dict[str, NumberState]:
             states[callee] = NumberState(outcome, "" if outcome == ACCEPTED else why, voice_id,
                                          code, why, batch, rid, sent_at)
     return states
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _acquire_lock(path: Path) -> int:

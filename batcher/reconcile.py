@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batcher import client
 from batcher.journal import ACCEPTED, FAILED, UNKNOWN, Journal
-from batcher.records import TAG, query_records
+from batcher.records import TAG
 from batcher.settings import Credentials
-
-SLACK = 600.0  # seconds around the requests: more than any clock skew the API lets through
+from batcher.vendor.call_records import SLACK, query_records
+from batcher.vendor.http import PAGES_IN_FLIGHT, READS, connect
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,6 @@ def _unknown_by_request(journal: Journal) -> dict[int, list[str]]:
 async def _fetch(
     base_url: str, credentials: Credentials, start: float, ca_bundle: str | None
 ) -> list[dict[str, object]]:
-    """Every call record from `start` until now (records.query_records: windows and pages)."""
-    async with client.make_session(10.0, 60.0, 2, ca_bundle) as session:
-        return await query_records(session, base_url, credentials, start, time.time() + SLACK)
+    """Every call record from `start` until now (query_records: windows, pages at once)."""
+    async with connect(base_url, credentials, READS, PAGES_IN_FLIGHT, ca_bundle) as api:
+        return await query_records(api, start, time.time() + SLACK)

@@ -22,17 +22,16 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from batcher import client
-from batcher.client import Reply, Verdict
 from batcher.journal import FAILED, NOT_SENT, REJECTED, UNKNOWN, Journal
 from batcher.settings import Settings
+from batcher.vendor import http, send_group
+from batcher.vendor.send_group import Reply, Verdict
 
 MAX_CONNECT_ATTEMPTS = 5
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 10.0
 THROTTLE_CAP, THROTTLE_BUDGET = 60.0, 300.0  # seconds: one Retry-After wait, all waits in a run
 ALT_LIMIT = 200  # the vendor's English page and SDK cap a request at 200 numbers
 ALL_REFUSED_STOP = 10  # single numbers refused in a row with -22: the parameters are wrong
-SKEW_TOLERANCE = 2.0  # seconds; the Date header has one-second resolution
 
 
 @dataclass
@@ -97,11 +96,10 @@ class _Sender:
         self.fields = settings.campaign.request_fields()
         self.interrupts = 0
         self.rate_gate = _RateGate(settings.rate)
-        self.crash = _CrashPoint.from_env()
         # SQLite commits (fsync) run on a thread of their own, in order, so the event loop
         # keeps the other requests moving while a commit waits for the disk
         self.db = _Committer(journal)
-        self.writes: list[Future] = []
+        self.writes = _Writes(journal, self.db, _CrashHooks.from_env())
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -112,12 +110,9 @@ class _Sender:
         loop = asyncio.get_running_loop()
         workers: list[asyncio.Task[None]] = []
         with _signals(loop, self._on_signal):
-            ca = str(self.settings.ca_bundle) if self.settings.ca_bundle else None
-            async with client.make_session(
-                self.settings.connect_timeout,
-                self.settings.read_timeout,
-                self.settings.concurrency,
-                ca,
+            timeouts = http.Timeouts(self.settings.connect_timeout, self.settings.read_timeout)
+            async with http.open_session(
+                timeouts, self.settings.concurrency, self.settings.ca_bundle
             ) as session:
                 workers = [
                     asyncio.create_task(self._worker(session))
@@ -127,15 +122,10 @@ class _Sender:
                 done = await asyncio.gather(*workers, return_exceptions=True)
         self.db.shutdown()
         failures = [r for r in done if isinstance(r, Exception)]
-        failures += [f.exception() for f in self.writes if f.exception() is not None]
+        failures += self.writes.failures()
         if failures:
             raise failures[0]  # a journal that cannot be written must not go unnoticed
         return self.report
-
-    def _later(self, write, *args, **kwargs) -> None:
-        """Queue a journal write behind the ones before it (outcomes, events)."""
-        future = self.db.submit(write, *args, **kwargs)
-        self.writes.append(future)
 
     def _push(self, callees: list[str], *, split: bool = False, front: bool = False) -> Batch:
         batch = Batch(self.next_batch, callees, split=split)
@@ -184,21 +174,14 @@ class _Sender:
     async def _attempt(self, session, batch: Batch) -> None:
         await self.rate_gate.wait()
         # the intent is on disk before the first byte of the request leaves
-        request_id, tag = await asyncio.wrap_future(
-            self.db.submit(
-                self.journal.begin,
-                batch.number,
-                batch.attempt,
-                batch.callees,
-                lambda rid: f"batcher:{self.token}:{rid}",
-            )
+        request_id, tag = await self.writes.intent(
+            batch.number, batch.attempt, batch.callees, lambda rid: f"batcher:{self.token}:{rid}"
         )
-        self.crash.reached("after-intent")
         called_info = f"{self.settings.campaign.called_info} {tag}".strip()
         body = {"callee": ",".join(batch.callees), **self.fields, "calledInfo": called_info}
         self.report.requests += 1
         try:
-            reply = await client.post(
+            reply = await send_group.post(
                 session,
                 self.url,
                 self.settings.credentials,
@@ -207,8 +190,7 @@ class _Sender:
                 self.report.clock_offset,
             )
         except asyncio.CancelledError:
-            self._later(
-                self.journal.finish,
+            self.writes.finish(
                 request_id,
                 UNKNOWN,
                 "abandoned by a second Ctrl-C while in "
@@ -216,7 +198,6 @@ class _Sender:
             )
             self._count({UNKNOWN: len(batch.callees)})
             raise
-        self.crash.reached("before-outcome")
         self._handle(batch, request_id, reply)
 
     def _handle(self, batch: Batch, request_id: int, reply: Reply) -> None:
@@ -229,8 +210,8 @@ class _Sender:
         verdict = reply.verdict
         if verdict is Verdict.OK:
             results = reply.results
-            self._later(
-                self.journal.finish, request_id, "ok", reply.reason, results=results, **record
+            self.writes.finish(
+                request_id, "ok", reply.reason, results=results, **record
             )
             counts = Counter(r[0] for r in results.values())
             counts[UNKNOWN] += size - len(results)
@@ -239,15 +220,15 @@ class _Sender:
             if batch.split and size < self.report.chunk_size:
                 self._lower_chunk_size(size)
         elif verdict is Verdict.UNKNOWN:
-            self._later(self.journal.finish, request_id, UNKNOWN, reply.reason, **record)
+            self.writes.finish(request_id, UNKNOWN, reply.reason, **record)
             self._count({UNKNOWN: size})
         elif verdict is Verdict.FAILED:
-            self._later(self.journal.finish, request_id, FAILED, reply.reason, **record)
+            self.writes.finish(request_id, FAILED, reply.reason, **record)
             self._count({FAILED: size})
         elif verdict is Verdict.SPLIT:
             self._split(batch, request_id, reply, record)
         elif verdict is Verdict.NOT_SENT:
-            self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
+            self.writes.finish(request_id, NOT_SENT, reply.reason, **record)
             if batch.attempt >= MAX_CONNECT_ATTEMPTS:
                 self._stop(
                     f"could not reach {self.settings.base_url} after "
@@ -257,7 +238,7 @@ class _Sender:
             else:
                 self._retry_later(batch, _backoff(batch.attempt))
         elif verdict is Verdict.THROTTLED:
-            self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
+            self.writes.finish(request_id, NOT_SENT, reply.reason, **record)
             wait = min(reply.retry_after if reply.retry_after is not None else 1.0, THROTTLE_CAP)
             self.throttle_spent += wait
             if self.throttle_spent > THROTTLE_BUDGET:
@@ -268,11 +249,11 @@ class _Sender:
             else:
                 self._retry_later(batch, wait)
         elif verdict is Verdict.SKEW:
-            self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
+            self.writes.finish(request_id, NOT_SENT, reply.reason, **record)
             self._resign(batch, reply)
         else:  # STOP
-            self._later(
-                self.journal.finish, request_id, NOT_SENT, f"{reply.reason}; {reply.fix}", **record
+            self.writes.finish(
+                request_id, NOT_SENT, f"{reply.reason}; {reply.fix}", **record
             )
             self._stop(reply.reason, reply.fix)
 
@@ -281,8 +262,8 @@ class _Sender:
         if size == 1:
             callee = batch.callees[0]
             results = {callee: [REJECTED, "", reply.api_status or "", reply.reason]}
-            self._later(
-                self.journal.finish, request_id, REJECTED, reply.reason, results=results, **record
+            self.writes.finish(
+                request_id, REJECTED, reply.reason, results=results, **record
             )
             self._count({REJECTED: 1})
             self.refused_streak += 1
@@ -293,8 +274,7 @@ class _Sender:
                     "wrong, not the numbers: fix them, then run the same command again",
                 )
             return
-        self._later(
-            self.journal.finish,
+        self.writes.finish(
             request_id,
             FAILED,
             f"{reply.reason}; refused whole, split and sent again",
@@ -307,7 +287,7 @@ class _Sender:
     def _note(self, kind: str, note: str) -> None:
         """Something the operator should know: on the terminal, in the journal and summary."""
         self.report.notes.append(note)
-        self._later(self.journal.event, kind, note)
+        self.writes.event(kind, note)
         self.say(note)
 
     def _lower_chunk_size(self, size: int) -> None:
@@ -326,9 +306,8 @@ class _Sender:
             )
             return
         if reply.server_time is not None:
-            # the Date header is truncated to the second: its midpoint is the best estimate
-            offset = reply.server_time + 0.5 - time.time()
-            if abs(offset) > SKEW_TOLERANCE:
+            offset = http.clock_offset(reply.server_time)
+            if http.skewed(offset):
                 self.report.clock_offset = offset
                 note = (
                     f"this machine's clock differs from the API's by {offset:+.0f} s: "
@@ -360,7 +339,7 @@ class _Sender:
     def _stop(self, reason: str, fix: str, interrupted: bool = False) -> None:
         if self.report.stop is None:
             self.report.stop = Stop(reason, fix, interrupted)
-            self._later(self.journal.event, "stop", reason)
+            self.writes.event("stop", reason)
         self.wake.set()
 
     def _count(self, counts: dict[str, int]) -> None:
@@ -430,22 +409,69 @@ class _Committer:
             future.set_result(result)
 
 
-class _CrashPoint:
-    """Crash tests only: BATCHER_CRASH_AT=after-intent:3 SIGKILLs the process at the 3rd intent.
+class _Writes:
+    """The send path's journal writes, in order through the committer, with the crash hooks.
 
-    The two places are the windows that matter: intent committed but nothing sent yet, and an
-    answer received but not yet committed. Unset (always, outside tests) it does nothing.
+    `intent` returns once the intent is on disk; `finish` and `event` are queued behind it.
     """
 
-    def __init__(self, name: str = "", count: int = 0) -> None:
+    def __init__(self, journal: Journal, db: _Committer, hooks: _CrashHooks) -> None:
+        self.journal, self.db, self.hooks = journal, db, hooks
+        self.queued: list[Future] = []
+
+    async def intent(self, *args) -> tuple[int, str]:
+        """journal.begin, committed; (request id, calledInfo tag)."""
+        begun = await asyncio.wrap_future(self.db.submit(self.journal.begin, *args))
+        self.hooks.after_intent()
+        return begun
+
+    def finish(self, *args, **kwargs) -> None:
+        """Queue journal.finish: a request's outcome."""
+        self.hooks.before_outcome()
+        self.queued.append(self.db.submit(self.journal.finish, *args, **kwargs))
+
+    def event(self, *args) -> None:
+        """Queue journal.event: a note for the operator."""
+        self.queued.append(self.db.submit(self.journal.event, *args))
+
+    def failures(self) -> list[BaseException]:
+        """What the queued writes raised (a journal that cannot be written must show)."""
+        return [f.exception() for f in self.queued if f.exception() is not None]
+
+
+class _CrashHooks:
+    """Crash tests only: no-ops unless BATCHER_CRASH_AT is set.
+
+    BATCHER_CRASH_AT=after-intent:3 SIGKILLs the process at the 3rd intent committed (nothing
+    sent yet), before-outcome:3 at the 3rd answer received (not yet committed): the two
+    windows that matter for exactly-once.
+    """
+
+    def after_intent(self) -> None:
+        """An intent is on disk; its request is not sent yet."""
+
+    def before_outcome(self) -> None:
+        """An answer is in; its outcome is not queued yet."""
+
+    @staticmethod
+    def from_env() -> _CrashHooks:
+        name, _, count = os.environ.get("BATCHER_CRASH_AT", "").partition(":")
+        return _KillAt(name, int(count or 1)) if name else _CrashHooks()
+
+
+class _KillAt(_CrashHooks):
+    """SIGKILL this process the `count`-th time the named hook is reached."""
+
+    def __init__(self, name: str, count: int) -> None:
         self.name, self.left = name, count
 
-    @classmethod
-    def from_env(cls) -> _CrashPoint:
-        name, _, count = os.environ.get("BATCHER_CRASH_AT", "").partition(":")
-        return cls(name, int(count or 1)) if name else cls()
+    def after_intent(self) -> None:
+        self._reached("after-intent")
 
-    def reached(self, name: str) -> None:
+    def before_outcome(self) -> None:
+        self._reached("before-outcome")
+
+    def _reached(self, name: str) -> None:
         if name == self.name:
             self.left -= 1
             if self.left == 0:

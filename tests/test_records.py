@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from batcher import sandbox as simulator
 from batcher.journal import Journal
 from batcher.records import RECORD_COLUMNS, fetch_records, record_columns, records_summary
 from batcher.settings import Credentials
@@ -30,10 +29,7 @@ def _campaign(sandbox, contacts, cli, tmp_path, count, name="contacts.xlsx", sta
 
 def _expected(sandbox):
     """What the sandbox itself says each accepted call's record is."""
-    return {
-        call.voice_id: simulator._call_record(sandbox._placed_call(call.voice_id), sandbox._tz())
-        for call in sandbox.accepted
-    }
+    return {call.voice_id: sandbox.call_record(call.voice_id) for call in sandbox.accepted}
 
 
 def _stored(journal_path):

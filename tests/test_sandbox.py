@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from batcher.sandbox import (
+from batcher.vendor.simulator import (
     SCRIPT_ITEMS,
     SEED_FILE_ID,
     AcceptedCall,
@@ -655,7 +655,7 @@ def test_serve_until_ctrl_c() -> None:
         port = probe.getsockname()[1]
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
-    code = f"from batcher.sandbox import serve; serve({port})"
+    code = f"from batcher.vendor.simulator import serve; serve({port})"
     with subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env
     ) as proc:

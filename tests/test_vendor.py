@@ -1,12 +1,14 @@
-"""Signing and the classification of every answer sendGroup can give."""
+"""batcher.vendor: signing, the classification of every answer sendGroup can give, and the
+translation of every aiohttp exception at the one boundary."""
 
 import json
 from datetime import UTC, datetime
 
 import pytest
 
-from batcher.client import Verdict, classify, sign, signed_headers
 from batcher.settings import Credentials
+from batcher.vendor.http import sign, signed_headers
+from batcher.vendor.send_group import Verdict, classify
 
 
 def test_sign_known_answer():
