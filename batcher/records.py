@@ -26,9 +26,9 @@ from pathlib import Path
 from batcher.errors import UsageError
 from batcher.journal import ACCEPTED, Journal
 from batcher.settings import Credentials
-from batcher.vendor import call_records
-from batcher.vendor.call_records import SLACK
-from batcher.vendor.http import PAGES_IN_FLIGHT, READS, connect, gather_bounded
+
+# batcher.vendor (and with it aiohttp) is imported by the fetching functions only: the
+# workbook code imports this module for RECORD_COLUMNS, and a dry run must not load aiohttp
 
 RECORD_COLUMNS = (
     "answered",
@@ -149,6 +149,9 @@ async def _by_voice_id(
     ca_bundle: str | None,
     concurrency: int,
 ) -> int:
+    from batcher.vendor import call_records
+    from batcher.vendor.http import READS, connect, gather_bounded
+
     saved = 0
     async with connect(base_url, credentials, READS, concurrency, ca_bundle) as api:
         for first in range(0, len(voice_ids), SAVE_EVERY):
@@ -170,10 +173,14 @@ async def _by_query(
     credentials: Credentials,
     ca_bundle: str | None,
 ) -> int:
+    from batcher.vendor import call_records
+    from batcher.vendor.http import PAGES_IN_FLIGHT, READS, connect
+
     by_tag = {(request, callee): voice_id for voice_id, (callee, request) in wanted.items()}
-    end = min(last_sent, time.time()) + SLACK
+    slack = call_records.SLACK
+    end = min(last_sent, time.time()) + slack
     async with connect(base_url, credentials, READS, PAGES_IN_FLIGHT, ca_bundle) as api:
-        records = await call_records.query_records(api, first_sent - SLACK, end)
+        records = await call_records.query_records(api, first_sent - slack, end)
     found: dict[str, dict] = {}
     for one in records:
         voice_id: str | None = str(one.get("voiceId") or "")

@@ -213,8 +213,10 @@ def transport_failure(exc: BaseException) -> TransportFailure:
         reason = f"TLS error: {exc}"
     elif kind is Failure.NOT_SENT:
         reason = f"could not connect: {exc}"
+    elif fix == REDIRECT_FIX:
+        reason = f"redirect refused ({detail})"
     elif kind is Failure.STOP:
-        reason = f"refused to follow or use the URL ({detail})"
+        reason = f"unusable URL ({detail})"
     else:
         reason = f"no answer ({detail})"
     return TransportFailure(kind, reason, fix)
