@@ -196,21 +196,19 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--script", action="append", default=[], metavar="ITEM",
                         help="the next sendGroup's fault, in order (repeatable): ok, drop, "
                         "slow, redirect, 429, 500, 500-placed, -1, -2, -10, -16, -18, "
-                        "-18-placed, -22, -26")
+                        "-18-placed, -22, -26 (write --script=-18 for those starting with -)")
     faults.add_argument("--slow-seconds", type=float, default=5.0,
                         help="how long a 'slow' answer takes (default 5)")
     faults.add_argument("--max-callees", type=int, default=1000,
                         help="numbers per sendGroup (default 1000; the vendor's SDK says 200)")
     faults.add_argument("--balance", type=int, default=None,
                         help="numbers that can still be accepted, then -10 (default unlimited)")
-    calls = sandbox.add_argument_group(
-        "call outcomes (relative shares; defaults 0.6 answered, 0.08 busy, 0.16 no answer, "
-        "0.08 declined, 0.08 unreachable)"
-    )
-    for flag, share in (("answered", 0.6), ("busy", 0.08), ("no-answer", 0.16),
-                        ("declined", 0.08), ("unreachable", 0.08)):
+    calls = sandbox.add_argument_group("call outcomes (relative shares of accepted calls)")
+    for flag, share, sip in (("answered", 0.6, "200"), ("busy", 0.08, "486"),
+                             ("no-answer", 0.16, "480 or 487"), ("declined", 0.08, "603"),
+                             ("unreachable", 0.08, "404")):
         calls.add_argument(f"--{flag}", type=float, default=share, metavar="SHARE",
-                           help=f"share of accepted calls {flag.replace('-', ' ')}")
+                           help=f"{flag.replace('-', ' ')}: SIP {sip} (default {share})")
     calls.add_argument("--record-lag", type=float, default=0.0,
                        help="seconds before a call's record can be read (default 0)")
     return parser
