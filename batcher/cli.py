@@ -177,40 +177,40 @@ def build_parser() -> argparse.ArgumentParser:
                          help="port on 127.0.0.1 (default 8080; 0 picks a free one)")
     sandbox.add_argument("--seed", type=int, default=0,
                          help="seeds the random faults and the call outcomes (default 0)")
-    timing = sandbox.add_argument_group("latency and clock")
-    timing.add_argument("--latency", type=float, default=0.0,
-                        help="seconds added to every sendGroup (default 0)")
-    timing.add_argument("--read-latency", type=float, default=0.0,
-                        help="seconds added to every call-record read (default 0)")
-    timing.add_argument("--clock-offset", type=float, default=0.0,
-                        help="server clock minus real time, seconds (e.g. -900: -16 answers)")
-    faults = sandbox.add_argument_group("faults on sendGroup (rates are 0-1 per request)")
-    faults.add_argument("--drop-rate", type=float, default=0.0,
-                        help="accept the numbers, then close the connection unanswered")
-    faults.add_argument("--fail-rate-18", type=float, default=0.0,
-                        help="answer -18 (half of them after accepting the numbers)")
-    faults.add_argument("--fail-rate-500", type=float, default=0.0,
-                        help="answer HTTP 500 (half of them after accepting the numbers)")
-    faults.add_argument("--rate-limit-rate", type=float, default=0.0,
-                        help="answer HTTP 429 Retry-After: 1, accepting nothing")
-    faults.add_argument("--script", action="append", default=[], metavar="ITEM",
-                        help="the next sendGroup's fault, in order (repeatable): ok, drop, "
-                        "slow, redirect, 429, 500, 500-placed, -1, -2, -10, -16, -18, "
-                        "-18-placed, -22, -26 (write --script=-18 for those starting with -)")
-    faults.add_argument("--slow-seconds", type=float, default=5.0,
-                        help="how long a 'slow' answer takes (default 5)")
-    faults.add_argument("--max-callees", type=int, default=1000,
-                        help="numbers per sendGroup (default 1000; the vendor's SDK says 200)")
-    faults.add_argument("--balance", type=int, default=None,
-                        help="numbers that can still be accepted, then -10 (default unlimited)")
-    calls = sandbox.add_argument_group("call outcomes (relative shares of accepted calls)")
-    for flag, share, sip in (("answered", 0.6, "200"), ("busy", 0.08, "486"),
-                             ("no-answer", 0.16, "480 or 487"), ("declined", 0.08, "603"),
-                             ("unreachable", 0.08, "404")):
-        calls.add_argument(f"--{flag}", type=float, default=share, metavar="SHARE",
-                           help=f"{flag.replace('-', ' ')}: SIP {sip} (default {share})")
-    calls.add_argument("--record-lag", type=float, default=0.0,
-                       help="seconds before a call's record can be read (default 0)")
+    knobs = {  # group -> (flag, type, default, help): the simulator's SandboxConfig fields
+        "latency and clock": [
+            ("--latency", float, 0.0, "seconds added to every sendGroup"),
+            ("--read-latency", float, 0.0, "seconds added to every call-record read"),
+            ("--clock-offset", float, 0.0, "server clock minus real time, seconds (-900: the "
+             "API answers -16)"),
+        ],
+        "faults on sendGroup (rates are shares of requests, 0-1)": [
+            ("--drop-rate", float, 0.0, "accept the numbers, then close the connection"),
+            ("--fail-rate-18", float, 0.0, "answer -18 (half of them after accepting)"),
+            ("--fail-rate-500", float, 0.0, "answer HTTP 500 (half of them after accepting)"),
+            ("--rate-limit-rate", float, 0.0, "answer HTTP 429 Retry-After: 1"),
+            ("--slow-seconds", float, 5.0, "how long a 'slow' script item takes to answer"),
+            ("--max-callees", int, 1000, "numbers per sendGroup (the vendor's SDK says 200)"),
+            ("--balance", int, None, "numbers that can still be accepted, then -10"),
+        ],
+        "call outcomes (relative shares of accepted calls) and records": [
+            ("--answered", float, 0.6, "answered: SIP 200"),
+            ("--busy", float, 0.08, "busy: SIP 486"),
+            ("--no-answer", float, 0.16, "no answer: SIP 480 or 487"),
+            ("--declined", float, 0.08, "declined: SIP 603"),
+            ("--unreachable", float, 0.08, "unreachable: SIP 404"),
+            ("--record-lag", float, 0.0, "seconds before a call's record can be read"),
+        ],
+    }
+    for title, options in knobs.items():
+        group = sandbox.add_argument_group(title)
+        for flag, kind, default, text in options:
+            shown = "unlimited" if default is None else default
+            group.add_argument(flag, type=kind, default=default, help=f"{text} (default {shown})")
+    sandbox.add_argument("--script", action="append", default=[], metavar="ITEM",
+                         help="the next sendGroup's fault, in order (repeatable): ok, drop, "
+                         "slow, redirect, 429, 500, 500-placed, -1, -2, -10, -16, -18, "
+                         "-18-placed, -22, -26 (write --script=-18 for those starting with -)")
     return parser
 
 
