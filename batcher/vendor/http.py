@@ -15,8 +15,8 @@ answer lost, or a configuration fault), and `Api` raises `StoppedByAPI` or `ApiE
 them. Read and upload endpoints place no calls, so their failures simply stop the command;
 the send layer turns the same `Failure` into a `Verdict` (see send_group.py).
 
-    >>> clock_offset(server_time=1000.0, received=1000.2)
-    0.3
+    >>> clock_offset(server_time=1000.0, received=1000.0)  # the Date header's midpoint
+    0.5
 """
 
 from __future__ import annotations
