@@ -14,14 +14,9 @@ import base64
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
-
-from batcher import client
-from batcher.check import Clock, signed_call
-from batcher.client import ApiError
-from batcher.errors import StoppedByAPI, UsageError
-from batcher.records import fetch_pages
+from batcher.errors import ApiError, StoppedByAPI, UsageError
 from batcher.settings import Credentials
+from batcher.vendor.http import UPLOAD, Api, connect
 
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".wav")
 NAME_MIN, NAME_MAX = 5, 32  # characters, suffix included (API.md)
@@ -63,14 +58,7 @@ def upload_audio(
     name = name or path.name
     check_audio_name(name)
     content = _read_audio(path)
-    return asyncio.run(_with_session(ca_bundle, _upload, base_url, credentials, name, content))
-
-
-def find_upload(
-    base_url: str, credentials: Credentials, file_name: str, ca_bundle: str | None = None
-) -> str | None:
-    """The fileId of the account's uploaded file of that name, or None."""
-    return asyncio.run(_with_session(ca_bundle, _find, base_url, credentials, file_name))
+    return asyncio.run(_with_api(base_url, credentials, ca_bundle, _upload, name, content))
 
 
 def resolve_audio(
@@ -79,51 +67,37 @@ def resolve_audio(
     """What `audio = "promo.mp3"` does: reuse the upload of that name, else upload the file."""
     check_audio_name(path.name)
     content = _read_audio(path)  # even when reused: a wrong path in campaign.toml must show
-    return asyncio.run(
-        _with_session(ca_bundle, _resolve, base_url, credentials, path.name, content)
-    )
+    return asyncio.run(_with_api(base_url, credentials, ca_bundle, _resolve, path.name, content))
 
 
-async def _with_session(ca_bundle: str | None, work, *args) -> object:
-    async with client.make_session(10.0, 120.0, 1, ca_bundle) as session:
-        return await work(session, Clock(), *args)
+async def _with_api(base_url: str, credentials: Credentials, ca_bundle: str | None, work, *args):
+    async with connect(base_url, credentials, UPLOAD, ca_bundle=ca_bundle) as api:
+        return await work(api, *args)
 
 
-async def _resolve(
-    session, clock: Clock, base_url: str, credentials: Credentials, name: str, content: bytes
-) -> Upload:
-    file_id = await _find(session, clock, base_url, credentials, name)
+async def _resolve(api: Api, name: str, content: bytes) -> Upload:
+    file_id = await _find(api, name)
     if file_id:
         return Upload(file_id, name, reused=True)
-    return await _upload(session, clock, base_url, credentials, name, content)
+    return await _upload(api, name, content)
 
 
-async def _find(
-    session, clock: Clock, base_url: str, credentials: Credentials, name: str
-) -> str | None:
-    for item in await fetch_pages(session, base_url, credentials, "/voice/fileQuery", clock=clock):
+async def _find(api: Api, name: str) -> str | None:
+    """The fileId of the account's uploaded file of that name, or None."""
+    for item in await api.pages("/voice/fileQuery"):
         if item.get("fileName") == name and item.get("fileId"):
             return str(item["fileId"])
     return None
 
 
-async def _upload(
-    session: aiohttp.ClientSession,
-    clock: Clock,
-    base_url: str,
-    credentials: Credentials,
-    name: str,
-    content: bytes,
-) -> Upload:
+async def _upload(api: Api, name: str, content: bytes) -> Upload:
     body = {"fileName": name, "file": base64.b64encode(content).decode("ascii")}
     try:
-        data = await signed_call(
-            session, base_url, credentials, "POST", "/voice/fileUpload", body, clock
-        )
+        data = await api.call("POST", "/voice/fileUpload", body)
     except ApiError as exc:
         if exc.status == "-20":
             # taken: by an earlier upload, perhaps ours whose answer was lost
-            file_id = await _find(session, clock, base_url, credentials, name)
+            file_id = await _find(api, name)
             if file_id:
                 return Upload(file_id, name, reused=True)
             raise UsageError(

@@ -1,13 +1,18 @@
 """Errors the user can see, and the exit codes they map to.
 
 Every message names the file, row or column at fault and says how to fix it. A recipient
-that fails is an outcome in the results, never an exception.
+that fails is an outcome in the results, never an exception. aiohttp's exceptions and the
+vendor's error answers become these at one boundary, `batcher.vendor.http`. This module imports
+nothing else of batcher.
 
     BatcherError                 base; carries an ExitCode and a hint
     ├── UsageError               bad option, campaign.toml or credentials (exit 2)
     ├── InputError               the contacts file cannot be used (exit 3)
     ├── StoppedByAPI             the vendor stopped the run: auth, IP, balance, clock,
     │                            or a configuration fault such as TLS or a redirect (exit 4)
+    ├── ApiError                 one read/upload call answered a non-zero status; its caller
+    │                            decides what it means (-20 name taken, -22 no record yet);
+    │                            one that escapes stops the run like StoppedByAPI (exit 4)
     ├── Interrupted              Ctrl-C; the journal holds everything so far (exit 6)
     └── JournalBusy              another process holds the campaign journal (exit 7)
 """
@@ -61,6 +66,19 @@ class StoppedByAPI(BatcherError):
     """The vendor refused the account, IP, balance or clock, or the endpoint is misconfigured."""
 
     exit_code = ExitCode.API_STOPPED
+
+
+class ApiError(BatcherError):
+    """A non-zero API status from an endpoint other than sendGroup (batcher.vendor raises it).
+
+    ApiError("-20", "file name already exists").status == "-20"
+    """
+
+    exit_code = ExitCode.API_STOPPED
+
+    def __init__(self, status: str, reason: str, hint: str = "") -> None:
+        super().__init__(f"API status {status}: {reason}", hint)
+        self.status, self.reason = status, reason
 
 
 class Interrupted(BatcherError):

@@ -26,13 +26,13 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
 import orjson
 
 from batcher import collector
+from batcher.clock import iso_utc
 from batcher.errors import JournalBusy, JournalError, UsageError
 from batcher.outcomes import Outcome
 
@@ -106,12 +106,7 @@ TAG = re.compile(r"batcher:([0-9a-f]{8}):(\d+)")
 
 def utc_now() -> str:
     """The current time as ISO-8601 UTC with seconds, e.g. 2026-11-26T16:20:00Z."""
-    return iso_utc(time.time())
-
-
-def iso_utc(epoch: float) -> str:
-    """A Unix time as ISO-8601 UTC with seconds."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc()
 
 
 class NumberState(NamedTuple):

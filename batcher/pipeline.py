@@ -156,7 +156,7 @@ def run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary
 @contextlib.contextmanager
 def sandboxed(settings: Settings) -> Iterator[Settings]:
     """Start the embedded simulator on 127.0.0.1 and point the settings at it."""
-    from batcher.sandbox import SEED_FILE_ID, SandboxConfig, SandboxThread
+    from batcher.vendor.simulator import SEED_FILE_ID, SandboxConfig, SandboxThread
 
     campaign = settings.campaign
     campaign = replace(campaign, app_id=campaign.app_id or "sandbox-app",

@@ -16,16 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batcher import client
 from batcher.errors import UsageError
-from batcher.journal import Journal
+from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
-
-ACCEPTED, FAILED, UNKNOWN = Outcome.ACCEPTED, Outcome.FAILED, Outcome.UNKNOWN
-from batcher.records import TAG, query_records
 from batcher.settings import Credentials
-
-SLACK = 600.0  # seconds around the requests: more than any clock skew the API lets through
+from batcher.vendor.call_records import SLACK, query_records
+from batcher.vendor.http import PAGES_IN_FLIGHT, READS, connect
 
 
 @dataclass(frozen=True)
@@ -61,9 +57,9 @@ def reconcile(
         records = asyncio.run(_fetch(base_url, credentials, start, ca_bundle))
         found: dict[tuple[int, str], str] = {}
         for record in records:
-            match = TAG.search(str(record.get("calledInfo", "")))
-            if match and match.group(1) == token:
-                key = (int(match.group(2)), str(record.get("callee", "")))
+            tag = parse_tag(record.get("calledInfo"))
+            if tag and tag[0] == token:
+                key = (tag[1], str(record.get("callee", "")))
                 found[key] = str(record.get("voiceId") or record.get("voice_id") or "")
         now = time.time() if now is None else now
         counts = {"found": 0, "absent": 0, "unknown": 0}
@@ -72,11 +68,11 @@ def reconcile(
             settled = []
             for callee in callees:
                 if (request, callee) in found:
-                    settled.append((callee, ACCEPTED, found[(request, callee)],
+                    settled.append((callee, Outcome.ACCEPTED, found[(request, callee)],
                                     "found in the vendor's call records by reconcile"))
                     counts["found"] += 1
                 elif now - sent[request] >= settle_seconds:
-                    settled.append((callee, FAILED, "", "not in the vendor's call records "
+                    settled.append((callee, Outcome.FAILED, "", "not in the vendor's call records "
                                     f"{(now - sent[request]) / 60:.0f} min after the request: "
                                     "nothing was placed; the next run sends it again"))
                     counts["absent"] += 1
@@ -96,7 +92,7 @@ def reconcile(
 def _unknown_by_request(journal: Journal) -> dict[int, list[str]]:
     unknown: dict[int, list[str]] = {}
     for callee, state in journal.number_states().items():
-        if state.outcome == UNKNOWN:
+        if state.outcome is Outcome.UNKNOWN:
             unknown.setdefault(state.request, []).append(callee)
     return unknown
 
@@ -104,6 +100,6 @@ def _unknown_by_request(journal: Journal) -> dict[int, list[str]]:
 async def _fetch(
     base_url: str, credentials: Credentials, start: float, ca_bundle: str | None
 ) -> list[dict[str, object]]:
-    """Every call record from `start` until now (records.query_records: windows and pages)."""
-    async with client.make_session(10.0, 60.0, 2, ca_bundle) as session:
-        return await query_records(session, base_url, credentials, start, time.time() + SLACK)
+    """Every call record from `start` until now (query_records: windows, pages at once)."""
+    async with connect(base_url, credentials, READS, PAGES_IN_FLIGHT, ca_bundle) as api:
+        return await query_records(api, start, time.time() + SLACK)

@@ -9,7 +9,8 @@ are stored in the journal, so a second run only asks for those still missing or 
     >>> record_columns({"answerTime": None, "callDuration": 0, "terminationCode": "486"})[0]
     'no'
 
-`fetch_pages` and `query_records` are the paging shared with reconcile and audio.
+The HTTP is batcher.vendor's: `call_records.record` and `query_records` (pages fetched
+concurrently), over one `Api` per fetch.
 """
 
 from __future__ import annotations
@@ -19,22 +20,16 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from urllib.parse import quote
 
-import aiohttp
-
-from batcher import client
-from batcher.check import Clock, signed_call
-from batcher.client import ApiError
-from batcher.errors import StoppedByAPI, UsageError
-from batcher.journal import Journal
+from batcher.errors import UsageError
+from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
-
-ACCEPTED = Outcome.ACCEPTED
 from batcher.settings import Credentials
+
+# batcher.vendor (and with it aiohttp) is imported by the fetching functions only: the
+# workbook code imports this module for RECORD_COLUMNS, and a dry run must not load aiohttp
 
 RECORD_COLUMNS = (
     "answered",
@@ -45,11 +40,6 @@ RECORD_COLUMNS = (
     "feedbackValue",
     "sipCode",
 )
-TAG = re.compile(r"batcher:([0-9a-f]{8}):(\d+)")
-PAGE_SIZE = 100  # the API's largest page
-WINDOW_MAX = 31 * 24 * 3600 - 60  # the API's longest query window, less a minute of margin
-RECORDS_KEPT = 60 * 24 * 3600  # the vendor keeps records "about two months"
-SLACK = 600.0  # seconds around the sends: more than any clock skew the API lets through
 SAVE_EVERY = 500  # records fetched one by one are committed in chunks: an error loses little
 
 
@@ -85,7 +75,7 @@ def fetch_records(
         accepted = {
             state.voice_id: (callee, state.request)
             for callee, state in journal.number_states().items()
-            if state.outcome == ACCEPTED and state.voice_id
+            if state.outcome is Outcome.ACCEPTED and state.voice_id
         }
         stored = journal.call_records()
         wanted = {v: who for v, who in accepted.items() if not _complete(stored.get(v))}
@@ -150,75 +140,6 @@ def records_summary(records: dict[str, dict], accepted: int) -> list[tuple[str, 
     ]
 
 
-# -- paging (shared with reconcile and audio) -------------------------------------------------
-
-
-async def fetch_pages(
-    session: aiohttp.ClientSession,
-    base_url: str,
-    credentials: Credentials,
-    path: str,
-    params: dict[str, object] | None = None,
-    clock: Clock | None = None,
-) -> list[dict[str, object]]:
-    """Every record of a paged endpoint (fileQuery, recordGroupQuery), 100 to a page."""
-    records: list[dict[str, object]] = []
-    page = 1
-    while True:
-        body: dict[str, object] = {"current": page, "size": PAGE_SIZE}
-        if params is not None:
-            body["params"] = params
-        try:
-            data = await signed_call(session, base_url, credentials, "POST", path, body, clock)
-        except ApiError as exc:
-            raise StoppedByAPI(
-                f"{path} refused: {exc}", "check --base-url, then try again in a few minutes"
-            ) from None
-        batch = data.get("records") if isinstance(data, dict) else None
-        batch = batch if isinstance(batch, list) else []
-        records.extend(r for r in batch if isinstance(r, dict))
-        total = _number(data.get("total")) if isinstance(data, dict) else 0
-        if not batch or not isinstance(total, int) or page * PAGE_SIZE >= total:
-            return records
-        page += 1
-
-
-async def query_records(
-    session: aiohttp.ClientSession,
-    base_url: str,
-    credentials: Credentials,
-    start: float,
-    end: float,
-    clock: Clock | None = None,
-) -> list[dict[str, object]]:
-    """Every call record submitted between two local epochs, window by window, once each."""
-    clock = clock if clock is not None else Clock()
-    start = max(start, time.time() - RECORDS_KEPT)  # older ones are gone; asking is -22
-    seen: dict[str, dict[str, object]] = {}
-    unnamed: list[dict[str, object]] = []
-    window_start = start
-    while window_start < end:
-        window_end = min(window_start + WINDOW_MAX, end)
-        while True:
-            # records carry the server's clock: shift the window by what we know of the skew
-            offset = clock.offset
-            params = {"strTime": _iso(window_start + offset), "endTime": _iso(window_end + offset)}
-            batch = await fetch_pages(
-                session, base_url, credentials, "/voice/recordGroupQuery", params, clock
-            )
-            if clock.offset == offset:
-                break  # else the clock was corrected mid-window: ask again with the right one
-        for record in batch:
-            voice_id = str(record.get("voiceId") or "")
-            # windows share their boundary second: keep each record once
-            if voice_id:
-                seen[voice_id] = record
-            else:
-                unnamed.append(record)
-        window_start = window_end
-    return [*seen.values(), *unnamed]
-
-
 # -- fetching ----------------------------------------------------------------------------------
 
 
@@ -230,34 +151,17 @@ async def _by_voice_id(
     ca_bundle: str | None,
     concurrency: int,
 ) -> int:
-    clock, gate = Clock(), asyncio.Semaphore(concurrency)
+    from batcher.vendor import call_records
+    from batcher.vendor.http import READS, connect, gather_bounded
+
     saved = 0
-    async with client.make_session(10.0, 60.0, concurrency, ca_bundle) as session:
-
-        async def one(voice_id: str) -> dict | None:
-            async with gate:
-                try:
-                    data = await signed_call(
-                        session,
-                        base_url,
-                        credentials,
-                        "GET",
-                        f"/voice/recordGroup/{quote(voice_id, safe='')}",
-                        None,
-                        clock,
-                    )
-                except ApiError:
-                    return None  # -22: no record (yet) for this voiceId; -18: ask next time
-            return {**data, "voiceId": voice_id} if isinstance(data, dict) else None
-
+    async with connect(base_url, credentials, READS, concurrency, ca_bundle) as api:
         for first in range(0, len(voice_ids), SAVE_EVERY):
             chunk = voice_ids[first : first + SAVE_EVERY]
-            try:
-                async with asyncio.TaskGroup() as group:
-                    tasks = [group.create_task(one(v)) for v in chunk]
-            except ExceptionGroup as failed:
-                raise failed.exceptions[0] from None  # a StoppedByAPI with its fix
-            saved += journal.save_records([r for t in tasks if (r := t.result())])
+            found = await gather_bounded(
+                (call_records.record(api, v) for v in chunk), concurrency
+            )
+            saved += journal.save_records([r for r in found if r])
     return saved
 
 
@@ -271,21 +175,25 @@ async def _by_query(
     credentials: Credentials,
     ca_bundle: str | None,
 ) -> int:
+    from batcher.vendor import call_records
+    from batcher.vendor.http import PAGES_IN_FLIGHT, READS, connect
+
     by_tag = {(request, callee): voice_id for voice_id, (callee, request) in wanted.items()}
-    end = min(last_sent, time.time()) + SLACK
-    async with client.make_session(10.0, 60.0, 2, ca_bundle) as session:
-        records = await query_records(session, base_url, credentials, first_sent - SLACK, end)
+    slack = call_records.SLACK
+    end = min(last_sent, time.time()) + slack
+    async with connect(base_url, credentials, READS, PAGES_IN_FLIGHT, ca_bundle) as api:
+        records = await call_records.query_records(api, first_sent - slack, end)
     found: dict[str, dict] = {}
-    for record in records:
-        voice_id: str | None = str(record.get("voiceId") or "")
+    for one in records:
+        voice_id: str | None = str(one.get("voiceId") or "")
         if voice_id not in wanted:
-            match = TAG.search(str(record.get("calledInfo") or ""))
+            tag = parse_tag(one.get("calledInfo"))
             voice_id = None
-            if match and match.group(1) == token:
-                voice_id = by_tag.get((int(match.group(2)), str(record.get("callee") or "")))
+            if tag and tag[0] == token:
+                voice_id = by_tag.get((tag[1], str(one.get("callee") or "")))
         if voice_id:
             # stored under the journal's voiceId, which the Results rows are joined on
-            found[voice_id] = {**record, "voiceId": voice_id}
+            found[voice_id] = {**one, "voiceId": voice_id}
     return journal.save_records(list(found.values()))
 
 
@@ -327,7 +235,3 @@ def _number(value: object) -> object:
 
 def _text(value: object) -> str:
     return "" if value is None else str(value)
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")

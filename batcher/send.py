@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from batcher import client
-from batcher.client import Reply, Verdict
 from batcher.history import Caller, History
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
 from batcher.settings import Settings
+from batcher.vendor import http, send_group
+from batcher.vendor.send_group import Reply, Verdict
 
 FAILED, NOT_SENT, REJECTED, UNKNOWN = (
     Outcome.FAILED, Outcome.NOT_SENT, Outcome.REJECTED, Outcome.UNKNOWN)
@@ -39,7 +39,6 @@ BACKOFF_BASE, BACKOFF_CAP = 0.5, 10.0
 THROTTLE_CAP, THROTTLE_BUDGET = 60.0, 300.0  # seconds: one Retry-After wait, all waits in a run
 ALT_LIMIT = 200  # the vendor's English page and SDK cap a request at 200 numbers
 ALL_REFUSED_STOP = 10  # single numbers refused in a row with -22: the parameters are wrong
-SKEW_TOLERANCE = 2.0  # seconds; the Date header has one-second resolution
 
 
 @dataclass
@@ -118,11 +117,10 @@ class _Sender:
         self.params = orjson.dumps(self.fields).decode()
         self.interrupts = 0
         self.rate_gate = _RateGate(settings.rate)
-        self.crash = _CrashPoint.from_env()
         # SQLite commits (fsync) run on a thread of their own, in order, so the event loop
         # keeps the other requests moving while a commit waits for the disk
         self.db = _Committer(journal)
-        self.writes: list[Future] = []
+        self.writes = _Writes(journal, self.db, _CrashHooks.from_env())
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -133,12 +131,9 @@ class _Sender:
         loop = asyncio.get_running_loop()
         workers: list[asyncio.Task[None]] = []
         with _signals(loop, self._on_signal):
-            ca = str(self.settings.ca_bundle) if self.settings.ca_bundle else None
-            async with client.make_session(
-                self.settings.connect_timeout,
-                self.settings.read_timeout,
-                self.settings.concurrency,
-                ca,
+            timeouts = http.Timeouts(self.settings.connect_timeout, self.settings.read_timeout)
+            async with http.open_session(
+                timeouts, self.settings.concurrency, self.settings.ca_bundle
             ) as session:
                 workers = [
                     asyncio.create_task(self._worker(session))
@@ -148,15 +143,10 @@ class _Sender:
                 done = await asyncio.gather(*workers, return_exceptions=True)
         self.db.shutdown()
         failures = [r for r in done if isinstance(r, Exception)]
-        failures += [f.exception() for f in self.writes if f.exception() is not None]
+        failures += self.writes.failures()
         if failures:
             raise failures[0]  # a journal that cannot be written must not go unnoticed
         return self.report
-
-    def _later(self, write, *args, **kwargs) -> None:
-        """Queue a journal write behind the ones before it (outcomes, events)."""
-        future = self.db.submit(write, *args, **kwargs)
-        self.writes.append(future)
 
     def _push(self, callees: list[str], *, split: bool = False, front: bool = False) -> Batch:
         batch = Batch(self.next_batch, callees, split=split)
@@ -205,18 +195,17 @@ class _Sender:
     async def _attempt(self, session, batch: Batch) -> None:
         await self.rate_gate.wait()
         # reserved in the history, then the intent on disk, before the first byte leaves
-        begun, held = await asyncio.wrap_future(self.db.submit(self._reserve_and_begin, batch))
+        begun, held = await self.writes.intent(self._reserve_and_begin, batch)
         if held:
             self._count({Outcome.RECENTLY_CALLED: held})
         if begun is None:
             return  # every number of it is held by another campaign now
         request_id, tag = begun
-        self.crash.reached("after-intent")
         called_info = f"{self.settings.campaign.called_info} {tag}".strip()
         body = {"callee": ",".join(batch.callees), **self.fields, "calledInfo": called_info}
         self.report.requests += 1
         try:
-            reply = await client.post(
+            reply = await send_group.post(
                 session,
                 self.url,
                 self.settings.credentials,
@@ -225,8 +214,7 @@ class _Sender:
                 self.report.clock_offset,
             )
         except asyncio.CancelledError:
-            self._later(
-                self.journal.finish,
+            self.writes.finish(
                 request_id,
                 UNKNOWN,
                 "abandoned by a second Ctrl-C while in "
@@ -234,7 +222,6 @@ class _Sender:
             )
             self._count({UNKNOWN: len(batch.callees)})
             raise
-        self.crash.reached("before-outcome")
         self._handle(batch, request_id, reply)
 
     def _reserve_and_begin(self, batch: Batch) -> tuple[tuple[int, str] | None, int]:
@@ -243,7 +230,7 @@ class _Sender:
         now = self.settings.clock().timestamp()
         intent, granted, held = self.history.reserve(
             batch.callees, self.caller, self.settings.cooldown, now, self.allowed)
-        self.crash.reached("after-reserve")
+        self.writes.hooks.after_reserve()
         if held:
             self.journal.hold({c: (Outcome.RECENTLY_CALLED, h.reason(now))
                                for c, h in held.items()}, replace=False)
@@ -255,7 +242,7 @@ class _Sender:
 
     def _unplace(self, batch: Batch, callees: list[str] | None = None) -> None:
         """The request provably placed no call (to these callees): they hold no one."""
-        self._later(self.history.unplace, batch.intent, callees)
+        self.writes.later(self.history.unplace, batch.intent, callees)
 
     def _handle(self, batch: Batch, request_id: int, reply: Reply) -> None:
         record = {
@@ -267,8 +254,8 @@ class _Sender:
         verdict = reply.verdict
         if verdict is Verdict.OK:
             results = reply.results
-            self._later(
-                self.journal.finish, request_id, None, reply.reason, results=results, **record
+            self.writes.finish(
+                request_id, None, reply.reason, results=results, **record
             )
             counts = Counter(r[0] for r in results.values())
             counts[UNKNOWN] += size - len(results)
@@ -280,16 +267,16 @@ class _Sender:
             if batch.split and size < self.report.chunk_size:
                 self._lower_chunk_size(size)
         elif verdict is Verdict.UNKNOWN:
-            self._later(self.journal.finish, request_id, UNKNOWN, reply.reason, **record)
+            self.writes.finish(request_id, UNKNOWN, reply.reason, **record)
             self._count({UNKNOWN: size})
         elif verdict is Verdict.FAILED:
-            self._later(self.journal.finish, request_id, FAILED, reply.reason, **record)
+            self.writes.finish(request_id, FAILED, reply.reason, **record)
             self._unplace(batch)
             self._count({FAILED: size})
         elif verdict is Verdict.SPLIT:
             self._split(batch, request_id, reply, record)
         elif verdict is Verdict.NOT_SENT:
-            self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
+            self.writes.finish(request_id, NOT_SENT, reply.reason, **record)
             self._unplace(batch)
             if batch.attempt >= MAX_CONNECT_ATTEMPTS:
                 self._stop(
@@ -300,7 +287,7 @@ class _Sender:
             else:
                 self._retry_later(batch, _backoff(batch.attempt))
         elif verdict is Verdict.THROTTLED:
-            self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
+            self.writes.finish(request_id, NOT_SENT, reply.reason, **record)
             self._unplace(batch)
             wait = min(reply.retry_after if reply.retry_after is not None else 1.0, THROTTLE_CAP)
             self.throttle_spent += wait
@@ -312,12 +299,12 @@ class _Sender:
             else:
                 self._retry_later(batch, wait)
         elif verdict is Verdict.SKEW:
-            self._later(self.journal.finish, request_id, NOT_SENT, reply.reason, **record)
+            self.writes.finish(request_id, NOT_SENT, reply.reason, **record)
             self._unplace(batch)
             self._resign(batch, reply)
         else:  # STOP
-            self._later(
-                self.journal.finish, request_id, NOT_SENT, f"{reply.reason}; {reply.fix}", **record
+            self.writes.finish(
+                request_id, NOT_SENT, f"{reply.reason}; {reply.fix}", **record
             )
             self._unplace(batch)
             self._stop(reply.reason, reply.fix)
@@ -327,8 +314,8 @@ class _Sender:
         if size == 1:
             callee = batch.callees[0]
             results = {callee: [REJECTED, "", reply.api_status or "", reply.reason]}
-            self._later(
-                self.journal.finish, request_id, REJECTED, reply.reason, results=results, **record
+            self.writes.finish(
+                request_id, REJECTED, reply.reason, results=results, **record
             )
             self._unplace(batch)
             self._count({REJECTED: 1})
@@ -340,8 +327,7 @@ class _Sender:
                     "wrong, not the numbers: fix them, then run the same command again",
                 )
             return
-        self._later(
-            self.journal.finish,
+        self.writes.finish(
             request_id,
             FAILED,
             f"{reply.reason}; refused whole, split and sent again",
@@ -355,7 +341,7 @@ class _Sender:
     def _note(self, kind: str, note: str) -> None:
         """Something the operator should know: on the terminal, in the journal and summary."""
         self.report.notes.append(note)
-        self._later(self.journal.event, kind, note)
+        self.writes.event(kind, note)
         self.say(note)
 
     def _lower_chunk_size(self, size: int) -> None:
@@ -374,9 +360,8 @@ class _Sender:
             )
             return
         if reply.server_time is not None:
-            # the Date header is truncated to the second: its midpoint is the best estimate
-            offset = reply.server_time + 0.5 - time.time()
-            if abs(offset) > SKEW_TOLERANCE:
+            offset = http.clock_offset(reply.server_time)
+            if http.skewed(offset):
                 self.report.clock_offset = offset
                 note = (
                     f"this machine's clock differs from the API's by {offset:+.0f} s: "
@@ -408,7 +393,7 @@ class _Sender:
     def _stop(self, reason: str, fix: str, interrupted: bool = False) -> None:
         if self.report.stop is None:
             self.report.stop = Stop(reason, fix, interrupted)
-            self._later(self.journal.event, "stop", reason)
+            self.writes.event("stop", reason)
         self.wake.set()
 
     def _count(self, counts: dict[str, int]) -> None:
@@ -478,22 +463,81 @@ class _Committer:
             future.set_result(result)
 
 
-class _CrashPoint:
-    """Crash tests only: BATCHER_CRASH_AT=after-intent:3 SIGKILLs the process at the 3rd intent.
+class _Writes:
+    """The send path's journal writes, in order through the committer, with the crash hooks.
 
-    The two places are the windows that matter: intent committed but nothing sent yet, and an
-    answer received but not yet committed. Unset (always, outside tests) it does nothing.
+    `intent` returns once the intent is on disk; `finish` and `event` are queued behind it.
     """
 
-    def __init__(self, name: str = "", count: int = 0) -> None:
+    def __init__(self, journal: Journal, db: _Committer, hooks: _CrashHooks) -> None:
+        self.journal, self.db, self.hooks = journal, db, hooks
+        self.queued: list[Future] = []
+
+    async def intent(self, begin: Callable, *args):
+        """`begin` (which reserves and calls journal.begin) on the journal's thread,
+        committed; what it returns."""
+        begun = await asyncio.wrap_future(self.db.submit(begin, *args))
+        self.hooks.after_intent()
+        return begun
+
+    def later(self, write: Callable, *args) -> None:
+        """Queue any other write behind the ones before it (the call history's)."""
+        self.queued.append(self.db.submit(write, *args))
+
+    def finish(self, *args, **kwargs) -> None:
+        """Queue journal.finish: a request's outcome."""
+        self.hooks.before_outcome()
+        self.queued.append(self.db.submit(self.journal.finish, *args, **kwargs))
+
+    def event(self, *args) -> None:
+        """Queue journal.event: a note for the operator."""
+        self.queued.append(self.db.submit(self.journal.event, *args))
+
+    def failures(self) -> list[BaseException]:
+        """What the queued writes raised (a journal that cannot be written must show)."""
+        return [f.exception() for f in self.queued if f.exception() is not None]
+
+
+class _CrashHooks:
+    """Crash tests only: no-ops unless BATCHER_CRASH_AT is set.
+
+    BATCHER_CRASH_AT=after-intent:3 SIGKILLs the process at the 3rd intent committed (nothing
+    sent yet), before-outcome:3 at the 3rd answer received (not yet committed), after-reserve:1
+    at the first reservation in the call history (no intent yet): the windows that matter for
+    exactly-once.
+    """
+
+    def after_reserve(self) -> None:
+        """Numbers are reserved in the call history; the journal knows nothing of them yet."""
+
+    def after_intent(self) -> None:
+        """An intent is on disk; its request is not sent yet."""
+
+    def before_outcome(self) -> None:
+        """An answer is in; its outcome is not queued yet."""
+
+    @staticmethod
+    def from_env() -> _CrashHooks:
+        name, _, count = os.environ.get("BATCHER_CRASH_AT", "").partition(":")
+        return _KillAt(name, int(count or 1)) if name else _CrashHooks()
+
+
+class _KillAt(_CrashHooks):
+    """SIGKILL this process the `count`-th time the named hook is reached."""
+
+    def __init__(self, name: str, count: int) -> None:
         self.name, self.left = name, count
 
-    @classmethod
-    def from_env(cls) -> _CrashPoint:
-        name, _, count = os.environ.get("BATCHER_CRASH_AT", "").partition(":")
-        return cls(name, int(count or 1)) if name else cls()
+    def after_reserve(self) -> None:
+        self._reached("after-reserve")
 
-    def reached(self, name: str) -> None:
+    def after_intent(self) -> None:
+        self._reached("after-intent")
+
+    def before_outcome(self) -> None:
+        self._reached("before-outcome")
+
+    def _reached(self, name: str) -> None:
         if name == self.name:
             self.left -= 1
             if self.left == 0:

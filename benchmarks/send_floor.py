@@ -19,9 +19,9 @@ import time
 import aiohttp
 import orjson
 
-from batcher.client import signed_headers
-from batcher.sandbox import SandboxConfig
 from batcher.settings import Credentials
+from batcher.vendor.http import signed_headers
+from batcher.vendor.simulator import SandboxConfig
 
 _SIMULATOR = SandboxConfig()
 CREDENTIALS = Credentials(_SIMULATOR.api_key, _SIMULATOR.api_secret)  # its throw-away pair

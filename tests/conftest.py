@@ -11,7 +11,7 @@ import pytest
 import xlsxwriter
 
 from batcher.cli import main
-from batcher.sandbox import Sandbox, SandboxConfig, SandboxThread
+from batcher.vendor.simulator import Sandbox, SandboxConfig, SandboxThread
 
 KEY, SECRET = "sandbox-key", "sandbox-secret"
 

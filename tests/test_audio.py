@@ -7,13 +7,12 @@ import pytest
 from batcher.audio import (
     MAX_AUDIO_BYTES,
     check_audio_name,
-    find_upload,
     resolve_audio,
     upload_audio,
 )
 from batcher.errors import StoppedByAPI, UsageError
-from batcher.sandbox import SEED_FILE_ID, SEED_FILE_NAME
 from batcher.settings import Credentials
+from batcher.vendor.simulator import SEED_FILE_ID, SEED_FILE_NAME
 
 GOOD = Credentials("sandbox-key", "sandbox-secret")
 SOUND = b"ID3\x03\x00\x00\x00\x00\x00\x0f" + bytes(range(256)) * 4  # an mp3-ish blob
@@ -55,9 +54,7 @@ def test_upload_then_the_same_name_is_reused(make_sandbox, tmp_path):
     assert second.reused and second.file_id == first.file_id
     statuses = [(r.endpoint, r.status) for r in sandbox.requests]
     assert statuses == [("fileUpload", "0"), ("fileUpload", "-20"), ("fileQuery", "0")]
-    assert find_upload(sandbox.url, GOOD, "promo.mp3") == first.file_id
-    assert find_upload(sandbox.url, GOOD, SEED_FILE_NAME) == SEED_FILE_ID
-    assert find_upload(sandbox.url, GOOD, "absent.mp3") is None
+    assert resolve_audio(audio, sandbox.url, GOOD).file_id == first.file_id
 
 
 def test_upload_under_another_name(make_sandbox, tmp_path):
@@ -89,11 +86,13 @@ def test_resolve_uploads_a_new_name_once(make_sandbox, tmp_path):
     assert [r.endpoint for r in sandbox.requests].count("fileUpload") == 1
 
 
-def test_find_pages_through_many_files(make_sandbox):
+def test_resolve_pages_through_many_files(make_sandbox, tmp_path):
     sandbox = make_sandbox()
     for i in range(230):
         sandbox.add_file(f"id-{i:03d}.mp3", f"file{i:03d}.mp3")
-    assert find_upload(sandbox.url, GOOD, "file229.mp3") == "id-229.mp3"
+    audio = tmp_path / "file229.mp3"
+    audio.write_bytes(SOUND)
+    assert resolve_audio(audio, sandbox.url, GOOD).file_id == "id-229.mp3"
     pages = [r for r in sandbox.requests if r.endpoint == "fileQuery"]
     assert len(pages) == 3  # 231 files, 100 to a page
 
@@ -104,8 +103,8 @@ def test_a_skewed_clock_is_corrected(make_sandbox, tmp_path):
     audio.write_bytes(SOUND)
     upload = resolve_audio(audio, sandbox.url, GOOD)
     assert not upload.reused
-    # fileQuery -16, the probe that reads the server's clock, then everything passes
-    assert [r.status for r in sandbox.requests] == ["-16", "-16", "0", "0"]
+    # fileQuery -16 (its Date header gives the server's clock), then everything passes
+    assert [r.status for r in sandbox.requests] == ["-16", "0", "0"]
 
 
 def test_missing_empty_and_oversized_files(make_sandbox, tmp_path):

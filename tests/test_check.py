@@ -10,8 +10,8 @@ import pytest
 
 from batcher.check import check_account
 from batcher.errors import StoppedByAPI
-from batcher.sandbox import SandboxConfig, SandboxThread
 from batcher.settings import Credentials
+from batcher.vendor.simulator import SandboxConfig, SandboxThread
 
 GOOD = Credentials("sandbox-key", "sandbox-secret")
 

@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from batcher import sandbox as simulator
 from batcher.journal import Journal
 from batcher.records import RECORD_COLUMNS, fetch_records, record_columns, records_summary
 from batcher.settings import Credentials
@@ -30,10 +29,7 @@ def _campaign(sandbox, contacts, cli, tmp_path, count, name="contacts.xlsx", sta
 
 def _expected(sandbox):
     """What the sandbox itself says each accepted call's record is."""
-    return {
-        call.voice_id: simulator._call_record(sandbox._placed_call(call.voice_id), sandbox._tz())
-        for call in sandbox.accepted
-    }
+    return {call.voice_id: sandbox.call_record(call.voice_id) for call in sandbox.accepted}
 
 
 def _stored(journal_path):
@@ -182,3 +178,32 @@ def test_a_record_is_matched_by_its_calledinfo_tag_when_voiceids_differ(
     assert (report.fetched, report.missing) == (3, 0)
     stored = _stored(journal)
     assert stored["v" + vendor_id] == {**_expected(sandbox)[vendor_id], "voiceId": "v" + vendor_id}
+
+
+def test_pages_are_fetched_concurrently_and_every_record_arrives_once(make_sandbox):
+    import asyncio
+    import time
+
+    from batcher.vendor import http
+    from batcher.vendor.call_records import query_records
+    from batcher.vendor.send_group import post
+
+    sandbox = make_sandbox(read_latency=0.2)
+    callees = numbers(1000, start=5000)
+    body = {"callee": ",".join(callees), "appId": "sandbox-app", "fileId": "sandbox-file-0001.mp3"}
+
+    async def go() -> tuple[list[dict], float]:
+        async with http.connect(sandbox.url, GOOD, http.READS, http.PAGES_IN_FLIGHT) as api:
+            reply = await post(api.session, f"{sandbox.url}/voice/sendGroup", GOOD, body, callees)
+            assert len(reply.results) == 1000
+            started = time.monotonic()
+            found = await query_records(api, time.time() - 60, time.time() + 60)
+            return found, time.monotonic() - started
+
+    found, elapsed = asyncio.run(go())
+    voice_ids = [r["voiceId"] for r in found]
+    assert len(voice_ids) == len(set(voice_ids)) == 1000
+    assert set(voice_ids) == {c.voice_id for c in sandbox.accepted}
+    assert _endpoints(sandbox, "recordGroupQuery") == 10  # ten pages of 100, each asked once
+    assert 1 < sandbox.peak_in_flight["recordGroupQuery"] <= http.PAGES_IN_FLIGHT
+    assert elapsed < 1.2  # one page, then nine 6 at a time: ~0.6 s, not ten in a row (2 s)

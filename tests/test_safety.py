@@ -11,7 +11,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from batcher.client import sign
+from batcher.vendor.http import sign
 from tests.conftest import numbers, sandbox_args
 from tests.helpers import read_sheet
 
@@ -171,7 +171,7 @@ def test_tls_is_verified_and_a_private_ca_can_be_trusted(
 ):
     import ssl
 
-    from batcher.sandbox import SandboxConfig, SandboxThread
+    from batcher.vendor.simulator import SandboxConfig, SandboxThread
 
     monkeypatch.setenv("BATCHER_API_KEY", "sandbox-key")
     monkeypatch.setenv("BATCHER_API_SECRET", "sandbox-secret")

@@ -8,14 +8,16 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from batcher.sandbox import (
+from batcher.vendor.simulator import (
+    LEDGER_PATH,
     SCRIPT_ITEMS,
     SEED_FILE_ID,
     AcceptedCall,
+    CallShares,
     Sandbox,
     SandboxConfig,
     SandboxThread,
@@ -649,20 +653,169 @@ def test_sandbox_on_the_callers_own_loop() -> None:
     asyncio.run(go())
 
 
-def test_serve_until_ctrl_c() -> None:
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def _banner(proc: subprocess.Popen) -> str:
+    """The lines a serving sandbox prints, up to the ledger's address."""
+    assert proc.stdout is not None
+    lines = []
+    while not lines or "ledger" not in lines[-1]:
+        line = proc.stdout.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+    return "".join(lines)
+
+
+def test_serve_until_ctrl_c() -> None:
+    port = _free_port()
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
-    code = f"from batcher.sandbox import serve; serve({port})"
+    code = f"from batcher.vendor.simulator import serve; serve({port})"
     with subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env
     ) as proc:
-        assert proc.stdout is not None
-        banner = proc.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in banner and SECRET not in banner and KEY not in banner
+        banner = _banner(proc)
+        assert f"http://127.0.0.1:{port}" in banner
+        # the simulator's own throw-away credentials, so a manual client can be pointed at it
+        assert all(word in banner for word in (KEY, SECRET, APP, SEED_FILE_ID, "/sandbox/ledger"))
         reply = call(f"http://127.0.0.1:{port}/voice/sendGroup", send_body())
         assert reply.body["status"] == "0"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
+
+
+# -- the ledger endpoint ---------------------------------------------------------------------
+
+
+def test_ledger_endpoint_counts_accepted_calls_and_requests(sandbox: Sandbox) -> None:
+    send(sandbox)
+    send(sandbox, send_body("91856321412"))
+    send(sandbox, headers=signed(secret="wrong"))
+    reply = call(f"{sandbox.url}{LEDGER_PATH}", method="GET", headers={})
+    assert reply.http == 200
+    assert reply.body["accepted"] == {"91856321412": 2, "91856321300": 1}
+    assert reply.body["accepted_total"] == 3
+    assert reply.body["requests"] == 3 and reply.body["requests_by_endpoint"] == {"sendGroup": 3}
+    assert reply.body["max_in_flight"] == {"sendGroup": 1}
+    assert len(sandbox.requests) == 3  # reading the ledger is not itself a request of the API
+
+
+# -- call outcomes ---------------------------------------------------------------------------
+
+
+def _records(sandbox: Sandbox) -> list[dict[str, Any]]:
+    return [sandbox.call_record(c.voice_id) for c in sandbox.accepted]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "codes"),
+    [("answered", {"200"}), ("busy", {"486"}), ("no_answer", {"480", "487"}),
+     ("declined", {"603"}), ("unreachable", {"404"})],
+)
+def test_each_call_outcome_has_its_sip_code_duration_and_cost(
+    make_sandbox: Any, outcome: str, codes: set[str]
+) -> None:
+    shares = {f.name: float(f.name == outcome) for f in fields(CallShares)}
+    sandbox = make_sandbox(call_shares=CallShares(**shares))
+    send(sandbox, send_body(numbers(30), maxRingingTime=40, maxDuration=50))
+    for record in _records(sandbox):
+        assert record["terminationCode"] in codes
+        moments = {k: datetime.fromisoformat(record[k]) for k in
+                   ("submitTime", "callTime", "ringingTime", "hangupTime")}
+        assert list(moments.values()) == sorted(moments.values())
+        answered = outcome == "answered"
+        assert (record["answerTime"] is not None) == answered
+        assert (record["callDuration"] > 0) == answered and record["callDuration"] <= 50
+        assert (Decimal(record["cost"]) > 0) == answered
+        if record["terminationCode"] == "487":  # rang until maxRingingTime ran out
+            rang = moments["hangupTime"] - moments["ringingTime"]
+            assert abs(rang.total_seconds() - 40) <= 1
+        if record["terminationCode"] == "404":  # never rang
+            assert moments["ringingTime"] == moments["callTime"]
+
+
+def test_call_outcomes_are_seeded_and_reproducible(make_sandbox: Any) -> None:
+    def codes(seed: int) -> list[str]:
+        sandbox = make_sandbox(seed=seed)
+        send(sandbox, send_body(numbers(200)))
+        return [r["terminationCode"] for r in _records(sandbox)]
+
+    first = codes(3)
+    assert first == codes(3) and first != codes(4)
+    assert 90 < first.count("200") < 150  # the default 60 % answered
+    assert set(first) == {"200", "486", "480", "487", "404", "603"}
+
+
+def test_a_number_called_again_draws_again(make_sandbox: Any) -> None:
+    sandbox = make_sandbox()
+    for _ in range(12):
+        send(sandbox, send_body("91856321412"))
+    assert [c.nth for c in sandbox.accepted] == list(range(1, 13))
+    assert len({r["terminationCode"] for r in _records(sandbox)}) > 1
+
+
+def test_shares_are_relative_and_checked() -> None:
+    rng = random.Random(0)
+    draws = [CallShares(answered=3, busy=1, no_answer=0, declined=0, unreachable=0).draw(rng)
+             for _ in range(4000)]
+    assert 0.7 < draws.count("answered") / 4000 < 0.8 and set(draws) == {"answered", "busy"}
+    for bad in ({"busy": -1}, {"answered": 0, "busy": 0, "no_answer": 0, "declined": 0,
+                                "unreachable": 0}, {"busy": float("nan")}):
+        with pytest.raises(ValueError, match="call shares"):
+            CallShares(**bad)
+
+
+# -- batcher sandbox, the command --------------------------------------------------------------
+
+
+def test_the_sandbox_command_prints_credentials_and_takes_its_options() -> None:
+    port = _free_port()
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    args = ["--port", str(port), "--script=-18-placed", "--busy", "1", "--answered", "0",
+            "--no-answer", "0", "--declined", "0", "--unreachable", "0", "--latency", "0.01"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "batcher", "sandbox", *args],
+        stdout=subprocess.PIPE, text=True, env=env,
+    ) as proc:
+        banner = _banner(proc)
+        assert all(word in banner for word in (KEY, SECRET, APP, SEED_FILE_ID))
+        url = f"http://127.0.0.1:{port}"
+        first = call(f"{url}/voice/sendGroup", send_body())
+        assert first.body["status"] == "-18"  # --script: placed, then -18
+        voice_id = call(f"{url}/voice/sendGroup", send_body()).body["data"][0]["voiceId"]
+        record = call(f"{url}/voice/recordGroup/{voice_id}", method="GET").body["data"]
+        assert record["terminationCode"] == "486"  # --busy 1, every other share 0
+        ledger = call(f"{url}/sandbox/ledger", method="GET", headers={}).body
+        assert ledger["accepted"] == {n: 2 for n in NUMBERS.split(",")}
+        assert ledger["requests_by_endpoint"] == {"sendGroup": 2, "recordGroup": 1}
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+
+
+def test_a_port_in_use_is_a_usage_error_with_the_fix(cli: Any) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code, out = cli("sandbox", "--port", taken.getsockname()[1])
+    assert code == 2 and "already in use" in out and "--port" in out
+    assert "internal error" not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--port", "70000"], "out of range"),
+        (["--port", "-1"], "out of range"),
+        (["--drop-rate", "1.5"], "not a rate"),
+        (["--script", "explode"], "not a fault"),
+        (["--busy", "-1"], "shares"),
+    ],
+)
+def test_bad_sandbox_options_are_usage_errors(cli: Any, args: list[str], problem: str) -> None:
+    code, out = cli("sandbox", *args)
+    assert code == 2 and problem in out and "fix:" in out

@@ -1,0 +1,100 @@
+"""The layering written in batcher/vendor/__init__.py and errors.py, held by tests.
+
+Only batcher.vendor imports aiohttp; the leaf modules (errors, outcomes, settings, clock) import
+nothing else of batcher but errors; a dry run and the pipeline's import never load aiohttp.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "batcher"
+LEAVES = {"errors.py": set(), "outcomes.py": set(), "clock.py": set(), "settings.py": {"errors"}}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, anywhere in it (lazy imports included), as dotted names."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+            if node.module == "batcher":  # from batcher import journal
+                names.update(f"batcher.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            raise AssertionError(f"{path}: relative import; batcher imports absolutely")
+    return names
+
+
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_the_scan_sees_the_vendor_package():
+    vendor = [p for p in _modules() if "vendor" in p.relative_to(PACKAGE).parts]
+    assert any("aiohttp" in _imports(p) for p in vendor)  # else the scan below proves nothing
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_vendor_imports_aiohttp(path: Path):
+    if path.relative_to(PACKAGE).parts[0] == "vendor":
+        return
+    offending = {n for n in _imports(path) if n == "aiohttp" or n.startswith("aiohttp.")}
+    assert not offending, f"{path.name} imports {offending}: go through batcher.vendor"
+
+
+@pytest.mark.parametrize("name", sorted(LEAVES))
+def test_leaf_modules_import_nothing_else_of_batcher(name: str):
+    ours = {
+        n.removeprefix("batcher.")
+        for n in _imports(PACKAGE / name)
+        if n == "batcher" or n.startswith("batcher.")
+    }
+    assert ours <= LEAVES[name], f"{name} imports {ours - LEAVES[name]}"
+
+
+def test_vendor_imports_no_command_or_pipeline_module():
+    allowed = {"batcher.errors", "batcher.outcomes", "batcher.settings", "batcher.clock"}
+    for path in (PACKAGE / "vendor").rglob("*.py"):
+        ours = {n for n in _imports(path) if n.startswith("batcher.")}
+        stray = {n for n in ours if not n.startswith("batcher.vendor") and n not in allowed}
+        assert not stray, f"{path.relative_to(ROOT)} imports {stray}"
+
+
+LOADED = "import sys; print('aiohttp' in sys.modules)"
+
+
+def _python(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_importing_the_pipeline_loads_no_aiohttp():
+    assert _python(f"import batcher.pipeline; {LOADED}") == "False"
+
+
+def test_a_dry_run_loads_no_aiohttp():
+    code = (
+        "import sys\n"
+        "from batcher.cli import main\n"
+        "try:\n"
+        "    main(['plan', 'samples/contacts.xlsx', '--config', 'samples/campaign.toml'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        f"{LOADED}\n"
+    )
+    assert _python(code) == "False"
+
+
+def test_the_check_itself_sees_aiohttp_when_it_is_loaded():
+    assert _python(f"import batcher.vendor.http; {LOADED}") == "True"
