@@ -36,25 +36,35 @@ class ExitCode(IntEnum):
         return member
 
     OK = 0, "every eligible number was accepted (or a dry run / other command succeeded)"
-    INTERNAL = 1, (
-        "internal error in batcher (please report it; `BATCHER_DEBUG=1` shows the traceback)"
+    INTERNAL = (
+        1,
+        ("internal error in batcher (please report it; `BATCHER_DEBUG=1` shows the traceback)"),
     )
     USAGE = 2, "bad option, campaign.toml or credentials: nothing was sent"
     INPUT = 3, "the contacts file cannot be used: nothing was sent"
-    API_STOPPED = 4, (
-        "the API stopped the run (key, IP whitelist, balance, clock, TLS, redirect): fix it, "
-        "run the same command again"
+    API_STOPPED = (
+        4,
+        (
+            "the API stopped the run (key, IP whitelist, balance, clock, TLS, redirect): fix it, "
+            "run the same command again"
+        ),
     )
     INCOMPLETE = 5, "finished, but some numbers were rejected, failed, unknown or not sent"
     INTERRUPTED = 6, "interrupted (Ctrl-C): run the same command again to resume"
     BUSY = 7, "another batcher process is using this campaign's journal"
-    OUTPUT = 8, (
-        "the results workbook could not be written: every call made is recorded in the "
-        "journal, and `batcher results JOURNAL` writes the workbook again"
+    OUTPUT = (
+        8,
+        (
+            "the results workbook could not be written: every call made is recorded in the "
+            "journal, and `batcher results JOURNAL` writes the workbook again"
+        ),
     )
-    JOURNAL = 9, (
-        "the campaign journal is damaged or is not a batcher journal: restore it or move it "
-        "away (a new journal would call everyone again)"
+    JOURNAL = (
+        9,
+        (
+            "the campaign journal is damaged or is not a batcher journal: restore it or move it "
+            "away (a new journal would call everyone again)"
+        ),
     )
 
 

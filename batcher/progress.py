@@ -59,8 +59,15 @@ class Reporter:
         self._say = say if say is not None else (_silent if quiet else self._print)
         self.bar = None
         if not quiet and stream.isatty():
-            self.bar = tqdm(total=total, unit="num", file=stream, dynamic_ncols=True,
-                            desc="sending", smoothing=0.1, mininterval=mininterval)
+            self.bar = tqdm(
+                total=total,
+                unit="num",
+                file=stream,
+                dynamic_ncols=True,
+                desc="sending",
+                smoothing=0.1,
+                mininterval=mininterval,
+            )
 
     def __call__(self, counts: Mapping[str, int], requests: int) -> None:
         self.counts = Counter(counts)
@@ -82,8 +89,10 @@ class Reporter:
             self.last_log = now
             rate = done / max(now - self.started, 1e-9)
             eta = (self.total - done) / rate if rate else 0
-            self._print(f"sent {done}/{self.total} numbers ({self._counts()}), "
-                        f"{rate:.0f}/s, ETA {eta:.0f} s")
+            self._print(
+                f"sent {done}/{self.total} numbers ({self._counts()}), "
+                f"{rate:.0f}/s, ETA {eta:.0f} s"
+            )
 
     @property
     def done(self) -> int:

@@ -62,8 +62,10 @@ def parse_duration(text: str, name: str = "duration") -> float:
     value = str(text).strip().lower()
     parts = _DURATION.findall(value)
     if not value or "".join(n + u for n, u in parts) != value:
-        raise UsageError(f"{name} {text!r} is not a duration",
-                         f"give a number and a unit s, m, h or d, e.g. {name} 30m or 24h")
+        raise UsageError(
+            f"{name} {text!r} is not a duration",
+            f"give a number and a unit s, m, h or d, e.g. {name} 30m or 24h",
+        )
     return float(sum(float(number) * _UNITS[unit] for number, unit in parts))
 
 
@@ -96,8 +98,10 @@ class Window:
             first, _, last = text.partition("-")
             start, end = time.fromisoformat(first.strip()), time.fromisoformat(last.strip())
         except ValueError:
-            raise UsageError(f"--window {text!r} is not HH:MM-HH:MM",
-                             "e.g. --window 09:00-20:00 (the callee's local time)") from None
+            raise UsageError(
+                f"--window {text!r} is not HH:MM-HH:MM",
+                "e.g. --window 09:00-20:00 (the callee's local time)",
+            ) from None
         if start == end:
             raise UsageError(f"--window {text!r} is empty", "give a start before the end")
         return cls(start, end)
@@ -127,11 +131,13 @@ class Campaign:
             raise UsageError("no appId given", "pass --app-id or set app_id in campaign.toml")
         if not self.file_id:
             raise UsageError(
-                "no fileId given", "pass --file-id or set file_id in campaign.toml "
-                "(upload the audio first: batcher upload promo.mp3)"
+                "no fileId given",
+                "pass --file-id or set file_id in campaign.toml "
+                "(upload the audio first: batcher upload promo.mp3)",
             )
         if self.display_num and not (
-            self.display_num.isascii() and self.display_num.isdigit()
+            self.display_num.isascii()
+            and self.display_num.isdigit()
             and 7 <= len(self.display_num) <= 15
         ):
             raise UsageError(
@@ -205,22 +211,32 @@ class Price:
 
     def __post_init__(self) -> None:
         if self.per_call is not None and self.per_minute is not None:
-            raise UsageError("campaign.toml: [price] has both per_call and per_minute",
-                             "keep the one the vendor bills by")
+            raise UsageError(
+                "campaign.toml: [price] has both per_call and per_minute",
+                "keep the one the vendor bills by",
+            )
         for name in ("per_call", "per_minute", "minutes"):
             value = getattr(self, name)
             if value is not None and not _non_negative(value):
-                raise UsageError(f"campaign.toml: [price] {name} = {value!r} is not a number "
-                                 "of 0 or more", _PRICE_EXAMPLE)
+                raise UsageError(
+                    f"campaign.toml: [price] {name} = {value!r} is not a number of 0 or more",
+                    _PRICE_EXAMPLE,
+                )
         if not isinstance(self.countries, Mapping):
             raise UsageError("campaign.toml: [price] countries must be a table", _PRICE_EXAMPLE)
         for region, value in self.countries.items():
             if not (isinstance(region, str) and len(region) == 2 and region.isalpha()):
-                raise UsageError(f"campaign.toml: [price] countries: {region!r} is not an ISO "
-                                 "3166 alpha-2 region", _PRICE_EXAMPLE)
+                raise UsageError(
+                    f"campaign.toml: [price] countries: {region!r} is not an ISO "
+                    "3166 alpha-2 region",
+                    _PRICE_EXAMPLE,
+                )
             if not _non_negative(value):
-                raise UsageError(f"campaign.toml: [price] countries: {region} = {value!r} is "
-                                 "not a number of 0 or more", _PRICE_EXAMPLE)
+                raise UsageError(
+                    f"campaign.toml: [price] countries: {region} = {value!r} is "
+                    "not a number of 0 or more",
+                    _PRICE_EXAMPLE,
+                )
         upper = {region.upper(): float(value) for region, value in self.countries.items()}
         object.__setattr__(self, "countries", MappingProxyType(upper))
 
@@ -231,8 +247,10 @@ class Price:
             return None
         known = {f.name for f in fields(cls)}
         if not isinstance(value, dict) or set(value) - known:
-            raise UsageError("campaign.toml: [price] takes per_call or per_minute, minutes and "
-                             "countries", _PRICE_EXAMPLE)
+            raise UsageError(
+                "campaign.toml: [price] takes per_call or per_minute, minutes and countries",
+                _PRICE_EXAMPLE,
+            )
         return cls(**value)
 
     @property
@@ -263,18 +281,50 @@ class Price:
 
 
 def _non_negative(value: object) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value) and value >= 0)
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 # Every option Settings.from_options takes (cli's argparse dests), for catching typos early.
-OPTIONS = frozenset({
-    "input", "output", "journal", "credentials", "ca_bundle",
-    "app_id", "file_id", "display_num", "max_duration", "max_ringing_time", "loop_count",
-    "called_info", "region", "sheet", "phone_column", "region_column", "encoding", "delimiter",
-    "base_url", "chunk_size", "concurrency", "read_timeout", "limit", "rate",
-    "dry_run", "yes", "sandbox", "quiet", "resend_unknown", "suppress", "window",
-})
+OPTIONS = frozenset(
+    {
+        "input",
+        "output",
+        "journal",
+        "credentials",
+        "ca_bundle",
+        "app_id",
+        "file_id",
+        "display_num",
+        "max_duration",
+        "max_ringing_time",
+        "loop_count",
+        "called_info",
+        "region",
+        "sheet",
+        "phone_column",
+        "region_column",
+        "encoding",
+        "delimiter",
+        "base_url",
+        "chunk_size",
+        "concurrency",
+        "read_timeout",
+        "limit",
+        "rate",
+        "dry_run",
+        "yes",
+        "sandbox",
+        "quiet",
+        "resend_unknown",
+        "suppress",
+        "window",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -319,16 +369,16 @@ class Settings:
         if self.limit is not None and self.limit < 0:
             raise UsageError("--limit must be 0 or more", "e.g. --limit 1 for a test call")
         if self.rate is not None and not self.rate > 0:
-            raise UsageError(f"--rate {self.rate} must be more than 0",
-                             "e.g. --rate 2 for at most two requests a second")
+            raise UsageError(
+                f"--rate {self.rate} must be more than 0",
+                "e.g. --rate 2 for at most two requests a second",
+            )
         for name in ("connect_timeout", "read_timeout"):
             if not getattr(self, name) > 0:
-                raise UsageError(f"--{name.removeprefix('read_')} must be more than 0 seconds",
-                                 "e.g. --timeout 60")
-        if self.audio is not None and self.campaign.file_id:
-            raise UsageError("both audio and file_id are given",
-                             "keep one: audio = \"promo.mp3\" uploads (or reuses) the file, "
-                             "file_id names an upload")
+                raise UsageError(
+                    f"--{name.removeprefix('read_')} must be more than 0 seconds",
+                    "e.g. --timeout 60",
+                )
 
     @classmethod
     def defaults(cls) -> dict[str, object]:
@@ -365,12 +415,16 @@ class Settings:
         check_input_file(source)
         output = Path(given.get("output") or source.with_name(f"{source.stem}-results.xlsx"))
         if output.suffix.lower() != ".xlsx":
-            raise UsageError(f"--output {output}: the results workbook must end in .xlsx",
-                             f"use --output {output.with_suffix('.xlsx')}")
+            raise UsageError(
+                f"--output {output}: the results workbook must end in .xlsx",
+                f"use --output {output.with_suffix('.xlsx')}",
+            )
         if not output.resolve().parent.is_dir():
             # found before sending: a workbook that cannot be written after it is exit 8
-            raise UsageError(f"--output {output}: the folder {output.parent} does not exist",
-                             "create it first, or choose another --output")
+            raise UsageError(
+                f"--output {output}: the folder {output.parent} does not exist",
+                "create it first, or choose another --output",
+            )
         campaign = Campaign(
             app_id=str(pick("app_id", "") or ""),
             file_id=str(pick("file_id", "") or ""),
@@ -385,10 +439,19 @@ class Settings:
         sheet = pick("sheet")
         window = pick("window")
         suppress = tuple(Path(p) for p in given.get("suppress", ())) + tuple(
-            _beside(config_path, p) for p in _as_list(config.get("suppress"), "suppress"))
+            _beside(config_path, p) for p in _as_list(config.get("suppress"), "suppress")
+        )
         for listed in suppress:
             if not listed.exists():
                 raise UsageError(f"{listed}: no such do-not-call list", "check the --suppress path")
+        audio = _beside(config_path, str(config["audio"])) if config.get("audio") else None
+        if audio is not None and campaign.file_id:
+            # only here: the pipeline itself fills in file_id once the audio is uploaded
+            raise UsageError(
+                "both audio and file_id are given",
+                'keep one: audio = "promo.mp3" uploads (or reuses) the file, '
+                "file_id names an upload",
+            )
         dry_run = bool(given.get("dry_run"))
         sandbox = bool(given.get("sandbox"))
         settings = cls(
@@ -418,20 +481,25 @@ class Settings:
             resend_unknown=bool(given.get("resend_unknown")),
             suppress=suppress,
             window=Window.parse(str(window)) if window else None,
-            audio=_beside(config_path, str(config["audio"])) if config.get("audio") else None,
+            audio=audio,
             price=Price.from_config(config.get("price")),
         )
         if not (dry_run or sandbox):
-            credentials = load_credentials(_path(given.get("credentials")), environ,
-                                           other_ways="; or try --sandbox or --dry-run")
+            credentials = load_credentials(
+                _path(given.get("credentials")),
+                environ,
+                other_ways="; or try --sandbox or --dry-run",
+            )
             settings = replace(settings, credentials=credentials)
         return settings
 
 
 def _int_range(name: str, value: int, low: int, high: int) -> int:
     if not low <= value <= high:
-        raise UsageError(f"--{name.replace('_', '-')} {value} is out of range",
-                         f"give a value from {low} to {high}")
+        raise UsageError(
+            f"--{name.replace('_', '-')} {value} is out of range",
+            f"give a value from {low} to {high}",
+        )
     return value
 
 
@@ -441,8 +509,7 @@ def _integer(name: str, value: object) -> int:
     try:
         return int(value)
     except ValueError:
-        raise UsageError(f"{name} = {value!r} is not a whole number",
-                         f"e.g. {name} = 8") from None
+        raise UsageError(f"{name} = {value!r} is not a whole number", f"e.g. {name} = 8") from None
 
 
 def _text(value: object) -> str | None:
@@ -458,8 +525,10 @@ def _checked_region(region: str, resolve: Callable[[str], str | None] | None) ->
         return region.upper()
     resolved = resolve(region)
     if resolved is None:
-        raise UsageError(f"--region {region!r} is not a region",
-                         "give an ISO 3166 alpha-2 code such as IN, GB, US, CN")
+        raise UsageError(
+            f"--region {region!r} is not a region",
+            "give an ISO 3166 alpha-2 code such as IN, GB, US, CN",
+        )
     return resolved
 
 
@@ -487,8 +556,10 @@ def _as_list(value: object, key: str) -> list[str]:
         return [value]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
-    raise UsageError(f"campaign.toml: {key} must be a file name or a list of them",
-                     f'e.g. {key} = ["do-not-call.xlsx"]')
+    raise UsageError(
+        f"campaign.toml: {key} must be a file name or a list of them",
+        f'e.g. {key} = ["do-not-call.xlsx"]',
+    )
 
 
 def is_loopback_url(url: str) -> bool:
@@ -515,8 +586,9 @@ def check_base_url(url: str) -> str:
     )
 
 
-def resolve_endpoint(base_url: str | None, config_path: Path | None = None,
-                     journal_endpoint: str | None = None) -> str:
+def resolve_endpoint(
+    base_url: str | None, config_path: Path | None = None, journal_endpoint: str | None = None
+) -> str:
     """--base-url, else campaign.toml's, else the endpoint a journal's campaign used, else the
     default (for check, upload, records, reconcile)."""
     if base_url:
@@ -525,8 +597,10 @@ def resolve_endpoint(base_url: str | None, config_path: Path | None = None,
     if config.get("base_url"):
         return check_base_url(str(config["base_url"]))
     if journal_endpoint == "sandbox":
-        raise UsageError("this campaign ran against the embedded sandbox, which is gone",
-                         "nothing to fetch: sandbox calls are not real")
+        raise UsageError(
+            "this campaign ran against the embedded sandbox, which is gone",
+            "nothing to fetch: sandbox calls are not real",
+        )
     if journal_endpoint:
         return check_base_url(journal_endpoint)
     return DEFAULT_BASE_URL
@@ -585,15 +659,18 @@ def load_config(path: Path | None) -> dict[str, object]:
     redial = data.get("redial")
     if redial is not None:
         if not isinstance(redial, dict) or set(redial) - REDIAL_KEYS:
-            raise UsageError(f"{path}: [redial] takes {', '.join(sorted(REDIAL_KEYS))}",
-                             '[redial] attempts = 2, after = "30m", on = ["busy", "no-answer"]')
+            raise UsageError(
+                f"{path}: [redial] takes {', '.join(sorted(REDIAL_KEYS))}",
+                '[redial] attempts = 2, after = "30m", on = ["busy", "no-answer"]',
+            )
         if "after" in redial:
             parse_duration(str(redial["after"]), f"{path}: [redial] after =")
     return data
 
 
-def load_credentials(path: Path | None, environ: Mapping[str, str] | None = None, *,
-                     other_ways: str = "") -> Credentials:
+def load_credentials(
+    path: Path | None, environ: Mapping[str, str] | None = None, *, other_ways: str = ""
+) -> Credentials:
     """Credentials from BATCHER_API_KEY/BATCHER_API_SECRET, else a private credentials file.
 
     `other_ways` ends the hint when none are found (run adds "or try --sandbox or --dry-run";
@@ -606,8 +683,10 @@ def load_credentials(path: Path | None, environ: Mapping[str, str] | None = None
     if key or secret:
         # half a pair must not fall back to a file that may hold another account's
         have, missing = (ENV_KEY, ENV_SECRET) if key else (ENV_SECRET, ENV_KEY)
-        raise UsageError(f"{missing} is not set ({have} is)",
-                         f"export {missing} as well, or unset {have} to use the credentials file")
+        raise UsageError(
+            f"{missing} is not set ({have} is)",
+            f"export {missing} as well, or unset {have} to use the credentials file",
+        )
     explicit = path is not None
     path = (path or DEFAULT_CREDENTIALS_FILE).expanduser()
     if not path.exists():

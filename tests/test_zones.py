@@ -13,16 +13,22 @@ from batcher.zones import _RENAMED, canonical_zone
 
 @pytest.mark.parametrize(
     ("legacy", "current"),
-    [("Asia/Calcutta", "Asia/Kolkata"), ("Asia/Katmandu", "Asia/Kathmandu"),
-     ("Asia/Rangoon", "Asia/Yangon"), ("America/Godthab", "America/Nuuk"),
-     ("Atlantic/Faeroe", "Atlantic/Faroe"), ("Europe/Kiev", "Europe/Kyiv")],
+    [
+        ("Asia/Calcutta", "Asia/Kolkata"),
+        ("Asia/Katmandu", "Asia/Kathmandu"),
+        ("Asia/Rangoon", "Asia/Yangon"),
+        ("America/Godthab", "America/Nuuk"),
+        ("Atlantic/Faeroe", "Atlantic/Faroe"),
+        ("Europe/Kiev", "Europe/Kyiv"),
+    ],
 )
 def test_old_spellings_become_the_current_name(legacy, current):
     assert canonical_zone(legacy) == current
 
 
-@pytest.mark.parametrize("name", ["Europe/London", "Europe/Bratislava", "Asia/Kolkata",
-                                  "Not/A_Zone", ""])
+@pytest.mark.parametrize(
+    "name", ["Europe/London", "Europe/Bratislava", "Asia/Kolkata", "Not/A_Zone", ""]
+)
 def test_other_names_are_left_as_they_are(name):
     assert canonical_zone(name) == name
 
