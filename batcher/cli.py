@@ -1,6 +1,10 @@
 """The command line: parse, build one Settings, call one function, print, exit with a code.
 
-Every command's docstring-like description and epilog below is its --help, with an example.
+Arguments become a plain dict and `Settings.from_options` turns it into one frozen Settings
+(every default and check lives in batcher.settings). What the user asked for (the plan, the
+workbook's path, a command's result) goes to stdout; progress, notes, hints and errors go to
+stderr. Every command's description and epilog below is its --help, with an example and the
+exit codes it can end with (rendered from batcher.errors.ExitCode).
 """
 
 from __future__ import annotations
@@ -8,38 +12,75 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
+import time
 from collections import Counter
-from dataclasses import replace
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from batcher import __version__
-from batcher.errors import BatcherError, ExitCode, UsageError
+from batcher.errors import BatcherError, ExitCode, UsageError, exit_codes_text
 from batcher.settings import (
     DEFAULT_BASE_URL,
-    Campaign,
-    LoadOptions,
+    DEFAULT_CREDENTIALS_FILE,
+    DEFAULT_SETTLE,
+    MAX_CHUNK,
+    MAX_CONCURRENCY,
+    OPTIONS,
     Settings,
-    Window,
-    check_base_url,
     is_loopback_url,
-    load_config,
     load_credentials,
     parse_duration,
+    resolve_endpoint,
 )
 
-EXIT_CODES = """exit codes:
-  0  every eligible number was accepted (or a dry run / other command succeeded)
-  1  internal error in batcher (please report it)
-  2  bad option, campaign.toml or credentials: nothing was sent
-  3  the contacts file cannot be used: nothing was sent
-  4  the API stopped the run (key, IP whitelist, balance, clock, TLS, redirect)
-  5  finished, but some numbers were rejected, failed, unknown or not sent
-  6  interrupted (Ctrl-C): run the same command again to resume
-  7  another batcher process is using this campaign's journal"""
+E = ExitCode
+# the exit codes each command can end with, for its --help
+RUN_CODES = tuple(ExitCode)
+PLAN_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.OUTPUT, E.JOURNAL)
+ACCOUNT_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED)
+REBUILD_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.OUTPUT, E.JOURNAL)
+FETCH_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.API_STOPPED, E.INCOMPLETE, E.OUTPUT, E.JOURNAL)
+INIT_CODES = (E.OK, E.INTERNAL, E.USAGE)
+
+DEFAULTS = Settings.defaults()
 
 
-def _say(line: str) -> None:
+def _err(line: str) -> None:
+    """Progress, notes, hints and errors: stderr."""
     print(line, file=sys.stderr, flush=True)
+
+
+def _out(line: str) -> None:
+    """What the user asked for: stdout."""
+    print(line, flush=True)
+
+
+def _quiet(line: str) -> None:
+    pass
+
+
+def _epilog(examples: Iterable[str], codes: Iterable[ExitCode]) -> str:
+    lines = list(examples)
+    head = "example:" if len(lines) == 1 else "examples:"
+    return "\n".join([head, *(f"  {line}" for line in lines)]) + "\n\n" + exit_codes_text(codes)
+
+
+def _command(
+    commands,
+    name: str,
+    summary: str,
+    description: str,
+    examples: Iterable[str],
+    codes: Iterable[ExitCode],
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=textwrap.fill(description, 88),
+        epilog=_epilog(examples, codes),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,117 +88,164 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="batcher",
         description="Turn a spreadsheet of phone numbers into a voice-broadcast campaign.",
-        epilog="examples:\n  batcher run samples/contacts.xlsx --sandbox\n"
-        "  batcher run contacts.xlsx --config campaign.toml --region IN\n\n" + EXIT_CODES,
+        epilog=_epilog(
+            [
+                "batcher run samples/contacts.xlsx --sandbox",
+                "batcher run contacts.xlsx --config campaign.toml --region IN",
+                "batcher COMMAND --help   # each command's options and exit codes",
+            ],
+            ExitCode,
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"batcher {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"batcher {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    run = commands.add_parser(
+    run = _command(
+        commands,
         "run",
-        help="send a campaign (or resume it) and write the results workbook",
-        description="Load FILE, normalise and dedupe its numbers, send each distinct valid "
-        "number once through voice/sendGroup, and write FILE-results.xlsx. Running the same "
-        "command again resumes the campaign from its journal.",
-        epilog="examples:\n  batcher run samples/contacts.xlsx --sandbox\n"
-        "  batcher run contacts.xlsx --config campaign.toml --dry-run\n"
-        "  BATCHER_API_KEY=... BATCHER_API_SECRET=... batcher run contacts.xlsx "
-        "--app-id 4luaKsL2 --file-id promo.mp3 --region IN\n\n" + EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "send a campaign (or resume it) and write the results workbook",
+        "Load FILE, normalise and dedupe its numbers, send each distinct valid number once "
+        "through voice/sendGroup, and write FILE-results.xlsx. Running the same command again "
+        "resumes the campaign from its journal.",
+        [
+            "batcher run samples/contacts.xlsx --sandbox",
+            "batcher run contacts.xlsx --config campaign.toml --dry-run",
+            "BATCHER_API_KEY=... BATCHER_API_SECRET=... batcher run contacts.xlsx "
+            "--app-id 4luaKsL2 --file-id promo.mp3 --region IN",
+        ],
+        RUN_CODES,
     )
-    _run_arguments(run)
+    _run_arguments(run, plan=False)
 
-    plan = commands.add_parser(
+    plan = _command(
+        commands,
         "plan",
-        help="show what a run would do, and write it to the workbook, without sending",
-        description="The same as `run --dry-run`: rows read, valid, invalid by reason, "
-        "duplicates, suppressed, deferred, numbers per country, requests, estimated time and "
-        "cost (when [price] is set in campaign.toml). Needs no credentials.",
-        epilog="example:\n  batcher plan contacts.xlsx --config campaign.toml --window 09:00-20:00",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "show what a run would do, and write it to the workbook, without sending",
+        "The same as `run --dry-run`: rows read, valid, invalid by reason, duplicates, "
+        "suppressed, deferred, numbers per country, requests, estimated time and cost (when "
+        "[price] is set in campaign.toml). Needs no credentials. The plan goes to stdout.",
+        ["batcher plan contacts.xlsx --config campaign.toml --window 09:00-20:00"],
+        PLAN_CODES,
     )
-    _run_arguments(plan)
+    _run_arguments(plan, plan=True)
 
-    results = commands.add_parser(
+    results = _command(
+        commands,
         "results",
-        help="write the results workbook again from a journal, without sending",
-        description="Rebuild the results workbook from a campaign journal and its input file.",
-        epilog="example:\n  batcher results contacts-results.journal -o again.xlsx",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "write the results workbook again from a journal, without sending",
+        "Rebuild the results workbook from a campaign journal and its input file.",
+        ["batcher results contacts-results.journal -o again.xlsx"],
+        REBUILD_CODES,
     )
     results.add_argument("journal", type=Path, metavar="JOURNAL")
-    results.add_argument("-o", "--output", type=Path,
-                         help="workbook to write (default: the journal's name, .xlsx)")
+    results.add_argument(
+        "-o", "--output", type=Path, help="workbook to write (default: the journal's name, .xlsx)"
+    )
 
-    reconcile = commands.add_parser(
+    reconcile = _command(
+        commands,
         "reconcile",
-        help="settle unknown numbers from the vendor's call records",
-        description="For every number whose request may or may not have placed a call "
-        "(timeouts, resets, HTTP 5xx, -18), look it up in the vendor's call records by the "
-        "batch tag the run put in calledInfo. Found: accepted. Absent once --settle minutes "
-        "have passed since the request: the next run sends it again. Then rewrite the workbook.",
-        epilog="example:\n  batcher reconcile contacts-results.journal\n"
-        "  batcher run contacts.xlsx --config campaign.toml   # sends what was absent",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "settle unknown numbers from the vendor's call records",
+        "For every number whose request may or may not have placed a call (timeouts, resets, "
+        "HTTP 5xx, -18), look it up in the vendor's call records by the batch tag the run put "
+        "in calledInfo. Found: accepted. Absent once --settle has passed since the request: "
+        "the next run sends it again. Then rewrite the workbook.",
+        [
+            "batcher reconcile contacts-results.journal",
+            "batcher run contacts.xlsx --config campaign.toml   # sends what was absent",
+        ],
+        FETCH_CODES,
     )
     reconcile.add_argument("journal", type=Path, metavar="JOURNAL")
-    reconcile.add_argument("--settle", type=float, default=10.0,
-                           help="minutes after which a number absent from the records was not "
-                           "called (default 10: the vendor's records lag the calls)")
-    reconcile.add_argument("--base-url", help="API endpoint (default: the campaign's)")
-    reconcile.add_argument("--credentials", type=Path, help="as for run")
-    reconcile.add_argument("--ca-bundle", type=Path, help="PEM file of a private CA to trust")
-    reconcile.add_argument("-o", "--output", type=Path,
-                           help="workbook to rewrite (default: the journal's name, .xlsx)")
-
-    records = commands.add_parser(
-        "records",
-        help="fetch the call records of the accepted numbers into the workbook",
-        description="Fetch who answered, for how long and at what cost: the vendor's call "
-        "records of every accepted number (recordGroup by voiceId, or recordGroupQuery by time "
-        "window when there are many), stored in the journal and added to the Results and "
-        "Summary sheets. Run it again later to fill in records that were not ready yet.",
-        epilog="example:\n  batcher records contacts-results.xlsx",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    reconcile.add_argument(
+        "--settle",
+        type=_minutes,
+        default=_minutes(DEFAULT_SETTLE),
+        metavar="DURATION",
+        help="time after which a number absent from the records was not "
+        "called, e.g. 10m, 1h (a bare number is minutes) (default: "
+        f"{DEFAULT_SETTLE}: the vendor's records lag the calls)",
     )
-    records.add_argument("results", type=Path, metavar="RESULTS",
-                         help="the results workbook (its .journal beside it) or the journal")
-    records.add_argument("--concurrency", type=int, default=8, help="requests in flight")
-    _account_options(records)
+    _account_options(
+        reconcile, with_config=False, base_url="API endpoint (default: the journal's campaign's)"
+    )
+    reconcile.add_argument(
+        "-o", "--output", type=Path, help="workbook to rewrite (default: the journal's name, .xlsx)"
+    )
 
-    check = commands.add_parser(
+    records = _command(
+        commands,
+        "records",
+        "fetch the call records of the accepted numbers into the workbook",
+        "Fetch who answered, for how long and at what cost: the vendor's call records of every "
+        "accepted number (recordGroup by voiceId, or recordGroupQuery by time window when "
+        "there are many), stored in the journal and added to the Results and Summary sheets. "
+        "Run it again later to fill in records that were not ready yet.",
+        ["batcher records contacts-results.xlsx"],
+        FETCH_CODES,
+    )
+    records.add_argument(
+        "results",
+        type=Path,
+        metavar="RESULTS",
+        help="the results workbook (its .journal beside it) or the journal",
+    )
+    records.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULTS["concurrency"],
+        help=f"requests in flight (default: {DEFAULTS['concurrency']})",
+    )
+    _account_options(
+        records, with_config=False, base_url="API endpoint (default: the journal's campaign's)"
+    )
+
+    check = _command(
+        commands,
         "check",
-        help="prove the credentials, IP whitelist and clock with one harmless call",
-        description="Make one signed fileQuery (it places no call) and report whether the "
-        "key and secret, this machine's IP address and its clock are accepted.",
-        epilog="example:\n  batcher check\n  batcher check --base-url https://other-host/v3",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "prove the credentials, IP whitelist and clock with one harmless call",
+        "Make one signed fileQuery (it places no call) and report whether the key and secret, "
+        "this machine's IP address and its clock are accepted.",
+        ["batcher check", "batcher check --base-url https://other-host/v3"],
+        ACCOUNT_CODES,
     )
     _account_options(check, with_config=True)
 
-    upload = commands.add_parser(
+    upload = _command(
+        commands,
         "upload",
-        help="upload a voice file (mp3, m4a, wav) and print its fileId",
-        description="Upload a voice file through fileUpload. A name already uploaded is reused "
-        "rather than refused. Name rules: 5-32 characters including .mp3/.m4a/.wav.",
-        epilog="example:\n  batcher upload promo.mp3\n"
-        "  (or put audio = \"promo.mp3\" in campaign.toml instead of file_id)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "upload a voice file (mp3, m4a, wav) and print its fileId",
+        "Upload a voice file through fileUpload and print its fileId on stdout. A name already "
+        "uploaded is reused rather than refused. Name rules: 5-32 characters including "
+        ".mp3/.m4a/.wav.",
+        [
+            "batcher upload promo.mp3",
+            '(or put audio = "promo.mp3" in campaign.toml instead of file_id)',
+        ],
+        ACCOUNT_CODES,
     )
     upload.add_argument("audio", type=Path, metavar="FILE")
     upload.add_argument("--name", help="the fileName to upload under (default: the file's name)")
     _account_options(upload, with_config=True)
 
-    init = commands.add_parser(
+    init = _command(
+        commands,
         "init",
-        help="write contacts templates and a commented campaign.toml",
-        description="Write contacts.xlsx (phone column formatted as text, with an instructions "
-        "sheet), contacts.csv and a commented campaign.toml into DIR.",
-        epilog="example:\n  batcher init my-campaign && cd my-campaign",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "write contacts templates and a commented campaign.toml",
+        "Write contacts.xlsx (phone column formatted as text, with an instructions sheet), "
+        "contacts.csv and a commented campaign.toml into DIR.",
+        ["batcher init my-campaign && cd my-campaign"],
+        INIT_CODES,
     )
-    init.add_argument("dir", type=Path, nargs="?", default=Path("."), metavar="DIR")
+    init.add_argument(
+        "dir",
+        type=Path,
+        nargs="?",
+        default=Path("."),
+        metavar="DIR",
+        help="folder to write into (default: the current folder)",
+    )
     init.add_argument("--force", action="store_true", help="overwrite existing files")
 
     sandbox = commands.add_parser(
@@ -215,266 +303,316 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _account_options(parser: argparse.ArgumentParser, with_config: bool = False) -> None:
+def _minutes(text: str) -> float:
+    """--settle: a duration (10m, 1h) or a bare number of minutes, as minutes."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return parse_duration(text, "--settle") / 60
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def duration(text: str) -> float:
+    """An argparse type for durations (--cooldown 24h, --redial-after 30m): seconds."""
+    try:
+        return parse_duration(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+_CREDENTIALS_HELP = (
+    "TOML file with api_key and api_secret, chmod 600 (default: "
+    "$BATCHER_API_KEY and $BATCHER_API_SECRET, else "
+    f"{DEFAULT_CREDENTIALS_FILE})"
+)
+_CA_HELP = "PEM file of a private CA to trust (default: the system's CAs)"
+
+
+def _account_options(
+    parser: argparse.ArgumentParser, with_config: bool, base_url: str = ""
+) -> None:
     group = parser.add_argument_group("account")
     if with_config:
-        group.add_argument("--config", type=Path, help="campaign.toml (for base_url)")
-    group.add_argument("--base-url", help=f"API endpoint (default {DEFAULT_BASE_URL}, or the "
-                       "campaign's)")
-    group.add_argument("--credentials", type=Path, help="as for run")
-    group.add_argument("--ca-bundle", type=Path, help="PEM file of a private CA to trust")
+        group.add_argument(
+            "--config", type=Path, help="campaign.toml, for its base_url (default: none)"
+        )
+    group.add_argument(
+        "--base-url",
+        help=base_url
+        or f"API endpoint (default: campaign.toml's base_url, else {DEFAULT_BASE_URL})",
+    )
+    group.add_argument("--credentials", type=Path, help=_CREDENTIALS_HELP)
+    group.add_argument("--ca-bundle", type=Path, help=_CA_HELP)
 
 
-def _run_arguments(run: argparse.ArgumentParser) -> None:
-    run.add_argument("file", type=Path, metavar="FILE", help=".xlsx/.xls/.ods/.csv contacts")
-    _campaign_options(run)
-    _input_options(run)
-    out = run.add_argument_group("output")
-    out.add_argument("-o", "--output", type=Path,
-                     help="results workbook (default FILE-results.xlsx)")
-    out.add_argument("--journal", type=Path,
-                     help="campaign journal (default beside the output, .journal)")
-    send = run.add_argument_group("sending")
-    send.add_argument("--base-url", help=f"API endpoint (default {DEFAULT_BASE_URL})")
-    send.add_argument("--credentials", type=Path,
-                      help="TOML file with api_key and api_secret, chmod 600 (default: "
-                      "$BATCHER_API_KEY/$BATCHER_API_SECRET, else "
-                      "~/.config/batcher/credentials.toml)")
-    send.add_argument("--ca-bundle", type=Path, help="PEM file of a private CA to trust")
-    send.add_argument("--chunk-size", type=int, help="numbers per request, 1-1000 (default 1000)")
-    send.add_argument("--concurrency", type=int, help="requests in flight, 1-64 (default 8)")
-    send.add_argument("--timeout", type=float, default=60.0,
-                      help="seconds to wait for an answer (default 60)")
-    send.add_argument("--limit", type=int, help="send only the first N eligible numbers")
-    send.add_argument("--rate", type=float, help="at most R requests per second")
-    send.add_argument("--dry-run", action="store_true", help="do everything but send")
-    send.add_argument("-y", "--yes", action="store_true", help="send without asking")
-    send.add_argument("--sandbox", action="store_true",
-                      help="send to the embedded simulator on 127.0.0.1 (no account needed)")
-    send.add_argument("--resend-unknown", action="store_true",
-                      help="send unknown numbers again (only after checking they were not called)")
-    send.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-    hold = run.add_argument_group("who is called, and when")
-    hold.add_argument("--suppress", type=Path, action="append", default=None, metavar="FILE",
-                      help="do-not-call list (xlsx/csv); repeatable; also suppress = [...] in "
-                      "campaign.toml")
-    hold.add_argument("--campaign", help="the campaign's name (default: the file's stem, or "
-                      "the campaign a batcher results workbook records)")
-    hold.add_argument("--history", type=Path, help="the call history shared by all campaigns "
-                      "(default $BATCHER_HISTORY, else ~/.local/share/batcher/history.sqlite)")
-    hold.add_argument("--cooldown", help="numbers another campaign called within this long "
-                      "are held as recently_called (default 24h; units s/m/h/d)")
-    hold.add_argument("--allow-repeat", action="store_true", help="call numbers other "
-                      "campaigns called within the cooldown (recorded in the journal)")
-    hold.add_argument("--window", help="calling hours in the callee's local time, e.g. "
-                      "09:00-20:00; numbers outside it are deferred to a later run")
+def _run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
+    """The options of run; plan gets only those that change what a plan shows."""
+    parser.add_argument("input", type=Path, metavar="FILE", help=".xlsx/.xls/.ods/.csv contacts")
+    _campaign_options(parser)
+    _input_options(parser)
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="plan workbook (default: FILE-plan.xlsx beside FILE)"
+        if plan
+        else "results workbook (default: FILE-results.xlsx beside FILE)",
+    )
+    out.add_argument(
+        "--journal",
+        type=Path,
+        help="the campaign's journal (default: CAMPAIGN.journal beside the results)",
+    )
+    send = parser.add_argument_group("requests" if plan else "sending")
+    flag = _flag(send)
+    send.add_argument(
+        "--base-url", help=f"API endpoint, https only (default: {DEFAULTS['base_url']})"
+    )
+    if not plan:
+        send.add_argument("--credentials", type=Path, help=_CREDENTIALS_HELP)
+        send.add_argument("--ca-bundle", type=Path, help=_CA_HELP)
+    send.add_argument(
+        "--chunk-size",
+        type=int,
+        help=f"numbers per request, 1-{MAX_CHUNK} (default: {DEFAULTS['chunk_size']})",
+    )
+    send.add_argument(
+        "--concurrency",
+        type=int,
+        help=f"requests in flight, 1-{MAX_CONCURRENCY} (default: {DEFAULTS['concurrency']})",
+    )
+    if not plan:
+        send.add_argument(
+            "--timeout",
+            type=float,
+            dest="read_timeout",
+            help=f"seconds to wait for an answer (default: {DEFAULTS['read_timeout']:g})",
+        )
+        send.add_argument(
+            "--limit", type=int, help="send only the first N eligible numbers (default: all)"
+        )
+        send.add_argument(
+            "--rate", type=float, help="at most R requests per second (default: no limit)"
+        )
+        flag("--dry-run", help="do everything but send (what `batcher plan` does)")
+        flag("-y", "--yes", help="send without asking")
+    flag(
+        "--sandbox",
+        help="send to the embedded simulator on 127.0.0.1 (no account needed)"
+        if not plan
+        else "plan the campaign a `run --sandbox` would send",
+    )
+    if not plan:
+        flag(
+            "--resend-unknown",
+            help="send unknown numbers again (only after checking they were not called)",
+        )
+        flag("-q", "--quiet", help="print only errors")
+    hold = parser.add_argument_group("who is called, and when")
+    hold.add_argument(
+        "--campaign",
+        help="the campaign's name: it calls each person once, whatever files bring them in "
+        "(default: FILE's stem, or the campaign a batcher results workbook records)",
+    )
+    hold.add_argument(
+        "--history",
+        type=Path,
+        help="the call history every campaign shares (default: $BATCHER_HISTORY, else "
+        "~/.local/share/batcher/history.sqlite)",
+    )
+    hold.add_argument(
+        "--cooldown",
+        help="a number another campaign called within this long is held as recently_called "
+        "(default: 24h; units s/m/h/d)",
+    )
+    flag(
+        "--allow-repeat",
+        help="call numbers other campaigns called within the cooldown (recorded in the journal)",
+    )
+    hold.add_argument(
+        "--suppress",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="do-not-call list (xlsx/csv); repeatable; also suppress = [...] in "
+        "campaign.toml (default: none)",
+    )
+    hold.add_argument(
+        "--window",
+        help="calling hours in the callee's local time, e.g. "
+        "09:00-20:00; numbers outside it are deferred to a later run "
+        "(default: any time)",
+    )
+
+
+def _flag(group) -> Callable[..., None]:
+    """A store_true option whose absence is None: not given, so campaign.toml/defaults apply."""
+
+    def add(*names: str, help: str) -> None:
+        group.add_argument(*names, action="store_true", default=None, help=help)
+
+    return add
 
 
 def _campaign_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("campaign (also settable in campaign.toml)")
-    group.add_argument("--config", type=Path, help="campaign.toml with the settings below")
-    group.add_argument("--app-id", help="voice application id")
-    group.add_argument("--file-id", help="id of the uploaded voice file")
-    group.add_argument("--display-num", help="caller id shown, 7-15 digits")
-    group.add_argument("--max-duration", type=int, help="hang up N s after answer, 1-120")
-    group.add_argument("--max-ringing-time", type=int, help="ring at most N s, 20-120")
-    group.add_argument("--loop-count", type=int, help="times the file is played, 1-9")
-    group.add_argument("--called-info", help="free text stored with the call records")
+    group = parser.add_argument_group("campaign (also settable in campaign.toml; flags win)")
+    group.add_argument(
+        "--config", type=Path, help="campaign.toml with the settings below (default: none)"
+    )
+    group.add_argument("--app-id", help="voice application id (required to send)")
+    group.add_argument(
+        "--file-id",
+        help="id of the uploaded voice file (required to send, "
+        "unless campaign.toml names the audio)",
+    )
+    group.add_argument("--display-num", help="caller id shown, 7-15 digits (default: the vendor's)")
+    group.add_argument(
+        "--max-duration", type=int, help="hang up N s after answer, 1-120 (default: the vendor's)"
+    )
+    group.add_argument(
+        "--max-ringing-time", type=int, help="ring at most N s, 20-120 (default: the vendor's, 60)"
+    )
+    group.add_argument(
+        "--loop-count", type=int, help="times the file is played, 1-9 (default: the vendor's, 1)"
+    )
+    group.add_argument(
+        "--called-info",
+        help="free text stored with the call records "
+        "(default: none; a batch tag is always appended)",
+    )
 
 
 def _input_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("input")
-    group.add_argument("--phone-column", help="header name, letter (B) or position (2)")
-    group.add_argument("--region-column", help="column of ISO regions / country names / codes")
-    group.add_argument("--region", help="default region for national numbers, e.g. IN, GB")
-    group.add_argument("--sheet", help="sheet name or 1-based index")
+    group.add_argument(
+        "--phone-column", help="header name, letter (B) or position (2) (default: detected)"
+    )
+    group.add_argument(
+        "--region-column",
+        help="column of ISO regions / country names / codes (default: detected by header)",
+    )
+    group.add_argument(
+        "--region",
+        help="default region for national numbers, e.g. IN, GB "
+        "(default: none: national numbers are invalid)",
+    )
+    group.add_argument(
+        "--sheet", help="sheet name or 1-based index (default: the first sheet with a phone column)"
+    )
     group.add_argument("--encoding", help="CSV encoding (default: detected)")
     group.add_argument("--delimiter", help="CSV delimiter (default: detected)")
 
 
-def _pick(args: argparse.Namespace, config: dict[str, object], name: str, default=None):
-    value = getattr(args, name, None)
-    if value is not None:
-        return value
-    return config.get(name, default)
+def _resolve_region(value: str) -> str | None:
+    from batcher.normalise import resolve_region
 
-
-def _int_range(name: str, value: int, low: int, high: int) -> int:
-    if not low <= value <= high:
-        raise UsageError(f"--{name.replace('_', '-')} {value} is out of range",
-                         f"give a value from {low} to {high}")
-    return value
+    return resolve_region(value)
 
 
 def build_settings(args: argparse.Namespace) -> Settings:
-    """One frozen Settings from flags over campaign.toml over defaults."""
-    config = load_config(args.config)
-    campaign = Campaign(
-        app_id=str(_pick(args, config, "app_id", "") or ""),
-        file_id=str(_pick(args, config, "file_id", "") or ""),
-        display_num=str(_pick(args, config, "display_num", "") or ""),
-        max_duration=_pick(args, config, "max_duration"),
-        max_ringing_time=_pick(args, config, "max_ringing_time"),
-        loop_count=_pick(args, config, "loop_count"),
-        called_info=str(_pick(args, config, "called_info", "") or ""),
-    )
-    if not args.file.exists():
-        raise UsageError(f"{args.file}: no such file", "check the path of the contacts file")
-    output = args.output
-    if output is not None and output.suffix.lower() != ".xlsx":
-        raise UsageError(f"--output {output}: the results workbook must end in .xlsx",
-                         f"use --output {output.with_suffix('.xlsx')}")
-    journal = args.journal
-    history = getattr(args, "history", None) or config.get("history")
-    region = _pick(args, config, "region")
-    base_url = check_base_url(str(_pick(args, config, "base_url", DEFAULT_BASE_URL)))
-    sheet = _pick(args, config, "sheet")
-    window = _pick(args, config, "window")
-    settings = Settings(
-        input=args.file,
-        output=output,
-        journal=journal,
-        campaign=campaign,
-        base_url=base_url,
-        region=str(region).upper() if region else None,
-        load=LoadOptions(
-            sheet=str(sheet) if sheet is not None else None,
-            phone_column=_pick(args, config, "phone_column"),
-            region_column=_pick(args, config, "region_column"),
-            encoding=args.encoding,
-            delimiter=args.delimiter,
-        ),
-        chunk_size=_int_range("chunk_size", int(_pick(args, config, "chunk_size", 1000)), 1,
-                              1000),
-        concurrency=_int_range("concurrency", int(_pick(args, config, "concurrency", 8)), 1, 64),
-        read_timeout=args.timeout,
-        dry_run=args.dry_run or args.command == "plan",
-        yes=args.yes,
-        sandbox=args.sandbox,
-        ca_bundle=args.ca_bundle,
-        limit=args.limit,
-        rate=args.rate,
-        quiet=args.quiet,
-        resend_unknown=args.resend_unknown,
-        suppress=tuple(args.suppress or ()) + tuple(
-            _beside(args.config, p) for p in _as_list(config.get("suppress"), "suppress")),
-        window=Window.parse(str(window)) if window else None,
-        audio=_beside(args.config, str(config["audio"])) if config.get("audio") else None,
-        price=_price(config.get("price")),
-        campaign_name=_pick(args, config, "campaign"),
-        allow_repeat=getattr(args, "allow_repeat", False),
-        cooldown=parse_duration(str(_pick(args, config, "cooldown", "24h")), "--cooldown"),
-        **({"history": _beside(args.config, str(history))} if history else {}),
-        **({"clock": args.clock} if getattr(args, "clock", None) else {}),
-    )
-    if settings.audio is not None and campaign.file_id:
-        raise UsageError("both audio and file_id are given",
-                         "keep one: audio = \"promo.mp3\" uploads (or reuses) the file, "
-                         "file_id names an upload")
-    for listed in settings.suppress:
-        if not listed.exists():
-            raise UsageError(f"{listed}: no such do-not-call list", "check the --suppress path")
-    if settings.limit is not None and settings.limit < 0:
-        raise UsageError("--limit must be 0 or more", "e.g. --limit 1 for a test call")
-    if settings.region:
-        from batcher.normalise import resolve_region
-
-        if resolve_region(settings.region) is None:
-            raise UsageError(f"--region {region!r} is not a region",
-                             "give an ISO 3166 alpha-2 code such as IN, GB, US, CN")
-        settings = replace(settings, region=resolve_region(settings.region))
-    if not (settings.dry_run or settings.sandbox):
-        settings = replace(settings, credentials=load_credentials(args.credentials))
-    return settings
+    """One frozen Settings from the parsed arguments of run or plan."""
+    options = {k: v for k, v in vars(args).items() if k in OPTIONS}
+    if args.command == "plan":
+        options["dry_run"] = True
+    options["clock"] = getattr(args, "clock", None)
+    return Settings.from_options(options, args.config, resolve_region=_resolve_region)
 
 
-def _beside(config: Path | None, value: str | Path) -> Path:
-    """A path from campaign.toml, relative to the file that names it."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() or config is None else config.parent / path
+class Confirm:
+    """The y/N question before real calls; it keeps the seconds spent waiting for the answer,
+    so the stage timings do not charge the operator's reading time to the plan."""
 
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ask: Callable[[str], str] | None = None,
+        terminal: Callable[[], bool] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.settings = settings
+        self.ask = ask or _ask
+        self.terminal = terminal or sys.stdin.isatty
+        self.clock = clock
+        self.waited = 0.0
 
-def _as_list(value: object, key: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    raise UsageError(f"campaign.toml: {key} must be a file name or a list of them",
-                     f'e.g. {key} = ["do-not-call.xlsx"]')
-
-
-def _price(value: object) -> dict | None:
-    """[price] of campaign.toml: per_call or per_minute (+ minutes), countries = {IN = ...}."""
-    if value is None:
-        return None
-    known = {"per_call", "per_minute", "minutes", "countries"}
-    if not isinstance(value, dict) or set(value) - known:
-        raise UsageError("campaign.toml: [price] takes per_call or per_minute, minutes and "
-                         "countries", "e.g. [price] per_call = 0.01, countries = { IN = 0.004 }")
-    if "per_call" in value and "per_minute" in value:
-        raise UsageError("campaign.toml: [price] has both per_call and per_minute",
-                         "keep the one the vendor bills by")
-    return value
-
-
-def _confirm_for(settings: Settings):
-    def confirm(plan: str) -> bool:
+    def __call__(self, plan: str) -> bool:
+        settings = self.settings
         if not settings.quiet:
-            _say(plan)
+            _err(plan)
         if settings.yes or settings.sandbox or is_loopback_url(settings.base_url):
             return True
-        if not sys.stdin.isatty():
+        if not self.terminal():
             raise UsageError(
                 f"refusing to send to {settings.base_url} without confirmation: no terminal",
-                "check the plan above with --dry-run, then pass --yes",
+                "check the plan above with `batcher plan`, then pass --yes",
             )
-        answer = input(f"Send to {settings.base_url}? Real calls will be placed. [y/N] ")
+        started = self.clock()
+        try:
+            answer = self.ask(f"Send to {settings.base_url}? Real calls will be placed. [y/N] ")
+        finally:
+            self.waited += self.clock() - started
         return answer.strip().lower() in ("y", "yes")
 
-    return confirm
+
+def _ask(prompt: str) -> str:
+    """input() on stderr: stdout carries only what the user asked for."""
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line
 
 
 def _print_summary(summary) -> None:
     counts: Counter[str] = summary.counts
     shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
-    _say(f"results: {shown or 'no rows'}")
-    _say(f"workbook: {summary.output}")
+    _out(f"results: {shown or 'no rows'}")
+    _out(f"workbook: {summary.output}")
     if summary.journal:
-        _say(f"journal:  {summary.journal}")
+        _out(f"journal:  {summary.journal}")
     if counts.get("unknown"):
-        _say(f"next: {counts['unknown']} number(s) are unknown (calls may have been placed); "
-             f"settle them with: batcher reconcile {summary.journal}")
+        _err(
+            f"next: {counts['unknown']} number(s) are unknown (calls may have been placed); "
+            f"settle them with: batcher reconcile {summary.journal}"
+        )
     if summary.journal is None:
-        _say("next: this was a dry run; run the same command without --dry-run (or `batcher "
-             "run` instead of `batcher plan`) to send")
+        _err(
+            "next: this was a dry run; run the same command without --dry-run (or `batcher "
+            "run` instead of `batcher plan`) to send"
+        )
     elif counts.get("failed") or counts.get("not_sent") or counts.get("deferred"):
-        _say("next: run the same command again to send the failed, deferred and not-sent "
-             "numbers")
+        _err("next: run the same command again to send the failed, deferred and not-sent numbers")
 
 
 def _run(args: argparse.Namespace) -> int:
     from batcher.pipeline import run
 
     settings = build_settings(args)
-    say = (lambda line: None) if settings.quiet else _say
-    summary = run(settings, _confirm_for(settings), say)
+    # a dry run's only line is the plan, which is what `batcher plan` was asked for
+    say = _quiet if settings.quiet else _out if settings.dry_run else _err
+    confirm = Confirm(settings)
+    summary = run(settings, confirm, say)
     for note in summary.notes:
         say(note)
     if not settings.quiet:
         _print_summary(summary)
-        if summary.timings:
-            _say("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items()))
+        if summary.timings:  # the pipeline's stopwatch leaves the y/N prompt out
+            _err("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items()))
     if summary.message:
-        _say(f"error: {summary.message}")
+        _err(f"error: {summary.message}")
     return int(summary.exit_code)
 
 
 def _results(args: argparse.Namespace) -> int:
     from batcher.pipeline import rebuild
 
-    summary = rebuild(args.journal, args.output, _say)
+    summary = rebuild(args.journal, args.output, _err)
     _print_summary(summary)
     return int(summary.exit_code)
 
@@ -535,38 +673,33 @@ def _reconcile(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.journal}: no such journal", "give the .journal file a run wrote")
     base_url = _endpoint(args, args.journal)
     credentials = load_credentials(args.credentials)
-    ca = str(args.ca_bundle) if args.ca_bundle else None
-    report = reconcile(args.journal, base_url, credentials, args.settle * 60, ca)
-    _say(f"reconcile: {report.found} found in the call records (accepted), {report.absent} "
-         f"absent (will be sent by the next run), {report.still_unknown} still unknown "
-         f"({report.records_read} records read)")
+    report = reconcile(args.journal, base_url, credentials, args.settle * 60, _ca(args))
+    _out(
+        f"reconcile: {report.found} found in the call records (accepted), {report.absent} "
+        f"absent (will be sent by the next run), {report.still_unknown} still unknown "
+        f"({report.records_read} records read)"
+    )
     if report.still_unknown:
-        _say(f"next: the records lag the calls; run reconcile again after {report.retry_after}")
+        _err(f"next: the records lag the calls; run reconcile again after {report.retry_after}")
     try:
-        rebuild(args.journal, args.output, _say)
+        summary = rebuild(args.journal, args.output, _err)
     except BatcherError as exc:
-        _say(f"workbook not rewritten: {exc}")
+        _err(f"workbook not rewritten: {exc}")
+    else:
+        _out(f"workbook: {summary.output}")
     return int(ExitCode.INCOMPLETE if report.still_unknown else ExitCode.OK)
 
 
 def _endpoint(args: argparse.Namespace, journal: Path | None = None) -> str:
     """--base-url, else campaign.toml's, else the journal's campaign's, else the default."""
-    if args.base_url:
-        return check_base_url(args.base_url)
-    config = load_config(getattr(args, "config", None))
-    if config.get("base_url"):
-        return check_base_url(str(config["base_url"]))
-    if journal is not None:
-        from batcher.journal import Journal
+    config = getattr(args, "config", None)
+    if args.base_url or config is not None or journal is None:
+        return resolve_endpoint(args.base_url, config)
+    from batcher.journal import Journal
 
-        with Journal(journal, readonly=True) as opened:
-            endpoint = opened.endpoint
-        if endpoint == "sandbox":
-            raise UsageError("this campaign ran against the embedded sandbox, which is gone",
-                             "nothing to fetch: sandbox calls are not real")
-        if endpoint:
-            return check_base_url(endpoint)
-    return DEFAULT_BASE_URL
+    with Journal(journal, readonly=True) as opened:
+        endpoint = opened.endpoint
+    return resolve_endpoint(None, None, endpoint or None)
 
 
 def _ca(args: argparse.Namespace) -> str | None:
@@ -577,21 +710,31 @@ def _records(args: argparse.Namespace) -> int:
     from batcher.pipeline import rebuild
     from batcher.records import fetch_records
 
-    path = args.results
     from batcher.pipeline import journal_of_results
 
+    path = args.results
     journal = path if path.suffix == ".journal" else journal_of_results(path)
     if not journal.exists():
-        raise UsageError(f"{journal}: no journal beside {path.name}",
-                         "give the results workbook a run wrote, or its .journal")
-    report = fetch_records(journal, _endpoint(args, journal), load_credentials(args.credentials),
-                           _ca(args), max(1, args.concurrency))
+        raise UsageError(
+            f"{journal}: no journal beside {path.name}",
+            "give the results workbook a run wrote, or its .journal",
+        )
+    report = fetch_records(
+        journal,
+        _endpoint(args, journal),
+        load_credentials(args.credentials),
+        _ca(args),
+        max(1, args.concurrency),
+    )
     rate = "" if report.answer_rate is None else f", answer rate {report.answer_rate:.1%}"
-    _say(f"records: {report.fetched} fetched, {report.missing} not available yet; "
-         f"{report.answered} answered{rate}, total cost {report.total_cost}")
-    rebuild(journal, None if path.suffix == ".journal" else path, _say)
+    _out(
+        f"records: {report.fetched} fetched, {report.missing} not available yet; "
+        f"{report.answered} answered{rate}, total cost {report.total_cost}"
+    )
+    summary = rebuild(journal, None if path.suffix == ".journal" else path, _err)
+    _out(f"workbook: {summary.output}")
     if report.missing:
-        _say("next: records lag the calls; run the same command again later for the rest")
+        _err("next: records lag the calls; run the same command again later for the rest")
     return int(ExitCode.OK)
 
 
@@ -600,24 +743,25 @@ def _check(args: argparse.Namespace) -> int:
 
     base_url = _endpoint(args)
     report = check_account(base_url, load_credentials(args.credentials), _ca(args))
-    _say(f"endpoint:    {report.endpoint}")
-    _say(f"credentials: {report.credentials}")
-    _say(f"IP address:  {report.ip}")
-    _say(f"clock:       {report.clock}")
+    _out(f"endpoint:    {report.endpoint}")
+    _out(f"credentials: {report.credentials}")
+    _out(f"IP address:  {report.ip}")
+    _out(f"clock:       {report.clock}")
     return int(ExitCode.OK if report.ok else ExitCode.API_STOPPED)
 
 
 def _upload(args: argparse.Namespace) -> int:
     from batcher.audio import upload_audio
 
-    if not args.audio.exists():
+    if not args.audio.is_file():
         raise UsageError(f"{args.audio}: no such file", "check the path of the voice file")
-    upload = upload_audio(args.audio, _endpoint(args), load_credentials(args.credentials),
-                          _ca(args), args.name)
+    upload = upload_audio(
+        args.audio, _endpoint(args), load_credentials(args.credentials), _ca(args), args.name
+    )
     how = "already uploaded under that name: reusing it" if upload.reused else "uploaded"
-    _say(f"{upload.file_name}: {how}")
-    print(upload.file_id)
-    _say(f"next: put file_id = \"{upload.file_id}\" in campaign.toml (or pass --file-id)")
+    _err(f"{upload.file_name}: {how}")
+    _out(upload.file_id)
+    _err(f'next: put file_id = "{upload.file_id}" in campaign.toml (or pass --file-id)')
     return int(ExitCode.OK)
 
 
@@ -633,44 +777,65 @@ def _templates():
 
 def _init(args: argparse.Namespace) -> int:
     target = args.dir
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} is a file, not a folder", "give a folder to write into")
     target.mkdir(parents=True, exist_ok=True)
     names = ("contacts.xlsx", "contacts.csv", "campaign.toml")
     clash = [n for n in names if (target / n).exists()]
     if clash and not args.force:
-        raise UsageError(f"{target}: {', '.join(clash)} already there",
-                         "choose another folder, or pass --force to overwrite")
+        raise UsageError(
+            f"{target}: {', '.join(clash)} already there",
+            "choose another folder, or pass --force to overwrite",
+        )
     source = _templates()
     for name in names:
         (target / name).write_bytes(source.joinpath(name).read_bytes())
-        _say(f"wrote {target / name}")
-    _say(f"next: fill in {target / 'contacts.xlsx'} and {target / 'campaign.toml'}, then "
-         f"batcher plan {target / 'contacts.xlsx'} --config {target / 'campaign.toml'}")
+        _out(f"wrote {target / name}")
+    _err(
+        f"next: fill in {target / 'contacts.xlsx'} and {target / 'campaign.toml'}, then "
+        f"batcher plan {target / 'contacts.xlsx'} --config {target / 'campaign.toml'}"
+    )
     return int(ExitCode.OK)
 
 
 COMMANDS = {
-    "run": _run, "plan": _run, "results": _results, "reconcile": _reconcile,
-    "records": _records, "check": _check, "upload": _upload, "init": _init,
+    "run": _run,
+    "plan": _run,
+    "results": _results,
+    "reconcile": _reconcile,
+    "records": _records,
+    "check": _check,
+    "upload": _upload,
+    "init": _init,
     "sandbox": _sandbox,
 }
 
 
-def main(argv: list[str] | None = None, *, clock=None) -> None:
+def main(argv: list[str] | None = None, *, clock: Callable | None = None) -> None:
     """Entry point of `batcher` and `python -m batcher` (`clock`: a frozen now, for tests)."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv:
+        # no command is a usage error like any missing argument (exit 2, as argparse does),
+        # but the whole help says more than argparse's one-line complaint
+        parser.print_help(sys.stderr)
+        sys.exit(int(ExitCode.USAGE))
+    args = parser.parse_args(argv)
     args.clock = clock
     try:
         code = COMMANDS[args.command](args)
     except BatcherError as exc:
-        _say(f"error: {exc}")
+        _err(f"error: {exc}")
         code = int(exc.exit_code)
     except KeyboardInterrupt:
-        _say("interrupted: nothing was lost; run the same command again to resume")
+        _err("interrupted: nothing was lost; run the same command again to resume")
         code = int(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: say so plainly, traceback only on request
         if os.environ.get("BATCHER_DEBUG"):
             raise
-        _say(f"internal error: {type(exc).__name__}: {exc}\n  please report it; "
-             "set BATCHER_DEBUG=1 to see the traceback")
+        _err(
+            f"internal error: {type(exc).__name__}: {exc}\n  please report it; "
+            "set BATCHER_DEBUG=1 to see the traceback"
+        )
         code = int(ExitCode.INTERNAL)
     sys.exit(code)

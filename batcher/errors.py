@@ -14,26 +14,79 @@ nothing else of batcher.
     │                            decides what it means (-20 name taken, -22 no record yet);
     │                            one that escapes stops the run like StoppedByAPI (exit 4)
     ├── Interrupted              Ctrl-C; the journal holds everything so far (exit 6)
-    └── JournalBusy              another process holds the campaign journal (exit 7)
+    ├── JournalBusy              another process holds the campaign journal (exit 7)
+    ├── OutputError              the results workbook cannot be written (exit 8)
+    └── JournalError             the journal or the call history cannot be used (exit 9)
+
+`ExitCode` is the one list of exit statuses: `--help` and the README's table are rendered
+from it (`exit_codes_text`, `exit_codes_markdown`), and a test keeps the README equal to it.
 """
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Iterable
 from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Documented process exit codes (see README)."""
+    """Documented process exit codes; each carries the sentence `--help` and README show."""
 
-    OK = 0  # every eligible number was accepted
-    INTERNAL = 1  # a bug in batcher: please report it
-    USAGE = 2  # bad option, campaign.toml or credentials; nothing sent
-    INPUT = 3  # the contacts file cannot be used; nothing sent
-    API_STOPPED = 4  # the vendor API stopped the run (auth, IP, balance, clock, TLS, redirect)
-    INCOMPLETE = 5  # finished, but some eligible numbers are rejected, failed, unknown or not sent
-    INTERRUPTED = 6  # stopped by Ctrl-C; run the same command again to resume
-    BUSY = 7  # another batcher process is using this campaign's journal
-    JOURNAL = 8  # the campaign's journal or the call history cannot be used; nothing sent
+    description: str
+
+    def __new__(cls, value: int, description: str) -> ExitCode:
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.description = description
+        return member
+
+    OK = 0, "every eligible number was accepted (or a dry run / other command succeeded)"
+    INTERNAL = (
+        1,
+        ("internal error in batcher (please report it; `BATCHER_DEBUG=1` shows the traceback)"),
+    )
+    USAGE = 2, "bad option, campaign.toml or credentials: nothing was sent"
+    INPUT = 3, "the contacts file cannot be used: nothing was sent"
+    API_STOPPED = (
+        4,
+        (
+            "the API stopped the run (key, IP whitelist, balance, clock, TLS, redirect): fix it, "
+            "run the same command again"
+        ),
+    )
+    INCOMPLETE = 5, "finished, but some numbers were rejected, failed, unknown or not sent"
+    INTERRUPTED = 6, "interrupted (Ctrl-C): run the same command again to resume"
+    BUSY = 7, "another batcher process is using this campaign's journal"
+    OUTPUT = (
+        8,
+        (
+            "the results workbook could not be written: every call made is recorded in the "
+            "journal, and `batcher results JOURNAL` writes the workbook again"
+        ),
+    )
+    JOURNAL = (
+        9,
+        (
+            "the campaign journal or the call history cannot be used (damaged, not batcher's, "
+            "or not writable): nothing was sent; restore it or move it away"
+        ),
+    )
+
+
+def exit_codes_text(codes: Iterable[ExitCode] | None = None) -> str:
+    """The "exit codes:" block of --help (every code, or the ones a command can end with)."""
+    chosen = sorted(ExitCode if codes is None else set(codes))
+    lines = [
+        textwrap.fill(c.description, 88, initial_indent=f"  {int(c)}  ", subsequent_indent="     ")
+        for c in chosen
+    ]
+    return "exit codes:\n" + "\n".join(lines)
+
+
+def exit_codes_markdown() -> str:
+    """The README's exit-code table."""
+    rows = [f"| {int(c)} | {c.description} |" for c in ExitCode]
+    return "\n".join(["| code | meaning |", "|---|---|", *rows])
 
 
 class BatcherError(Exception):
@@ -93,7 +146,14 @@ class JournalBusy(BatcherError):
     exit_code = ExitCode.BUSY
 
 
+class OutputError(BatcherError):
+    """The results workbook cannot be written; what was sent is safe in the journal."""
+
+    exit_code = ExitCode.OUTPUT
+
+
 class JournalError(BatcherError):
-    """The campaign journal or the call history is unreadable, damaged or cannot be written."""
+    """The campaign journal or the call history cannot be read or written: damaged, not
+    batcher's, or not writable."""
 
     exit_code = ExitCode.JOURNAL

@@ -15,7 +15,6 @@ numbers for a real endpoint, and the reverse.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterable
@@ -24,7 +23,6 @@ from pathlib import Path
 
 from batcher.errors import JournalError
 
-ENV_HISTORY = "BATCHER_HISTORY"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
     callee TEXT NOT NULL,
@@ -48,14 +46,6 @@ CREATE TABLE IF NOT EXISTS uploads (
 );
 """
 CHUNK = 500  # numbers per IN (...) query: under SQLite's variable limit
-
-
-def default_path() -> Path:
-    """$BATCHER_HISTORY, else $XDG_DATA_HOME/batcher/history.sqlite (~/.local/share/...)."""
-    if os.environ.get(ENV_HISTORY):
-        return Path(os.environ[ENV_HISTORY]).expanduser()
-    data = os.environ.get("XDG_DATA_HOME") or str(Path("~/.local/share").expanduser())
-    return Path(data) / "batcher" / "history.sqlite"
 
 
 @dataclass(frozen=True)

@@ -4,31 +4,70 @@
     >>> campaign.validate()
     >>> campaign.request_fields()["loopCount"]
     2
+    >>> parse_duration("30m"), parse_duration("1h30m")
+    (1800.0, 5400.0)
+    >>> Price.from_config({"per_call": 0.01, "countries": {"IN": 0.004}}).per_number("IN")
+    0.004
 
-Secrets live only in `Credentials`, whose repr hides them; nothing else holds them.
+The CLI turns its arguments into a plain dict and calls `Settings.from_options(options,
+config_path)`: every default and every check lives here, in the constructors, so a library
+caller gets the same checks as the command line. Flags win over campaign.toml, which wins over
+the defaults. Secrets live only in `Credentials`, whose repr hides them; nothing else holds
+them.
+
+This module MUST NOT import anything of batcher but `batcher.errors`.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
+import re
 import stat
 import tomllib
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, time
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 from urllib.parse import urlsplit
 
-from batcher.errors import UsageError
+from batcher.errors import InputError, UsageError
 
 DEFAULT_BASE_URL = "https://api.itniotech.com"
 DEFAULT_CREDENTIALS_FILE = Path("~/.config/batcher/credentials.toml")
+DEFAULT_HISTORY = Path("~/.local/share/batcher/history.sqlite")
+ENV_HISTORY = "BATCHER_HISTORY"
 ENV_KEY = "BATCHER_API_KEY"
 ENV_SECRET = "BATCHER_API_SECRET"
 MAX_CHUNK = 1000  # the seed document's limit per sendGroup call
+MAX_CONCURRENCY = 64
+DEFAULT_CONCURRENCY = 8
+DEFAULT_READ_TIMEOUT = 60.0
 CALLED_INFO_MAX = 1000
 TAG_RESERVE = 40  # room kept in calledInfo for the per-batch tag the run appends
+
+# the defaults of the keys the next issues bring (campaign.toml accepts them already)
+DEFAULT_COOLDOWN = "24h"
+DEFAULT_SETTLE = "10m"
+DEFAULT_REDIAL = MappingProxyType({"attempts": 1, "after": "30m", "on": ("busy", "no-answer")})
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+
+
+def parse_duration(text: str, name: str = "duration") -> float:
+    """'90s', '30m', '24h', '1d' or '1h30m' -> seconds; UsageError naming the fix otherwise."""
+    value = str(text).strip().lower()
+    parts = _DURATION.findall(value)
+    if not value or "".join(n + u for n, u in parts) != value:
+        raise UsageError(
+            f"{name} {text!r} is not a duration",
+            f"give a number and a unit s, m, h or d, e.g. {name} 30m or 24h",
+        )
+    return float(sum(float(number) * _UNITS[unit] for number, unit in parts))
 
 
 @dataclass(frozen=True)
@@ -60,8 +99,10 @@ class Window:
             first, _, last = text.partition("-")
             start, end = time.fromisoformat(first.strip()), time.fromisoformat(last.strip())
         except ValueError:
-            raise UsageError(f"--window {text!r} is not HH:MM-HH:MM",
-                             "e.g. --window 09:00-20:00 (the callee's local time)") from None
+            raise UsageError(
+                f"--window {text!r} is not HH:MM-HH:MM",
+                "e.g. --window 09:00-20:00 (the callee's local time)",
+            ) from None
         if start == end:
             raise UsageError(f"--window {text!r} is empty", "give a start before the end")
         return cls(start, end)
@@ -91,11 +132,13 @@ class Campaign:
             raise UsageError("no appId given", "pass --app-id or set app_id in campaign.toml")
         if not self.file_id:
             raise UsageError(
-                "no fileId given", "pass --file-id or set file_id in campaign.toml "
-                "(upload the audio first: batcher upload promo.mp3)"
+                "no fileId given",
+                "pass --file-id or set file_id in campaign.toml "
+                "(upload the audio first: batcher upload promo.mp3)",
             )
         if self.display_num and not (
-            self.display_num.isascii() and self.display_num.isdigit()
+            self.display_num.isascii()
+            and self.display_num.isdigit()
             and 7 <= len(self.display_num) <= 15
         ):
             raise UsageError(
@@ -149,9 +192,157 @@ class Credentials:
     __str__ = __repr__
 
 
+_PRICE_EXAMPLE = "e.g. [price] per_call = 0.01, countries = { IN = 0.004 }"
+
+
+@dataclass(frozen=True)
+class Price:
+    """[price] of campaign.toml, for the cost estimate of a plan.
+
+    Price(per_call=0.01, countries={"IN": 0.004})      # 0.004 a call in India, 0.01 elsewhere
+    Price(per_minute=0.02, minutes=1.5)                # 0.03 a number: 1.5 billed minutes each
+
+    Country prices are in the same unit as the main one (per call, or per minute).
+    """
+
+    per_call: float | None = None
+    per_minute: float | None = None
+    minutes: float = 1.0  # billed minutes a call is expected to last (with per_minute)
+    countries: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.per_call is not None and self.per_minute is not None:
+            raise UsageError(
+                "campaign.toml: [price] has both per_call and per_minute",
+                "keep the one the vendor bills by",
+            )
+        for name in ("per_call", "per_minute", "minutes"):
+            value = getattr(self, name)
+            if value is not None and not _non_negative(value):
+                raise UsageError(
+                    f"campaign.toml: [price] {name} = {value!r} is not a number of 0 or more",
+                    _PRICE_EXAMPLE,
+                )
+        if not isinstance(self.countries, Mapping):
+            raise UsageError("campaign.toml: [price] countries must be a table", _PRICE_EXAMPLE)
+        for region, value in self.countries.items():
+            if not (isinstance(region, str) and len(region) == 2 and region.isalpha()):
+                raise UsageError(
+                    f"campaign.toml: [price] countries: {region!r} is not an ISO "
+                    "3166 alpha-2 region",
+                    _PRICE_EXAMPLE,
+                )
+            if not _non_negative(value):
+                raise UsageError(
+                    f"campaign.toml: [price] countries: {region} = {value!r} is "
+                    "not a number of 0 or more",
+                    _PRICE_EXAMPLE,
+                )
+        upper = {region.upper(): float(value) for region, value in self.countries.items()}
+        object.__setattr__(self, "countries", MappingProxyType(upper))
+
+    @classmethod
+    def from_config(cls, value: object) -> Price | None:
+        """The [price] table (None when absent); UsageError naming the fix when malformed."""
+        if value is None:
+            return None
+        known = {f.name for f in fields(cls)}
+        if not isinstance(value, dict) or set(value) - known:
+            raise UsageError(
+                "campaign.toml: [price] takes per_call or per_minute, minutes and countries",
+                _PRICE_EXAMPLE,
+            )
+        return cls(**value)
+
+    @property
+    def priced(self) -> bool:
+        """True when the table gives any price at all."""
+        return self.per_call is not None or self.per_minute is not None or bool(self.countries)
+
+    def per_number(self, region: str | None) -> float:
+        """What one number of this region is expected to cost (0 when nothing prices it)."""
+        unit = self.per_call if self.per_call is not None else self.per_minute
+        rate = self.countries.get((region or "").upper(), unit)
+        minutes = self.minutes if self.per_minute is not None else 1.0
+        return float(rate or 0.0) * minutes
+
+    # transitional: pipeline.estimate_cost still reads [price] as the dict it used to be;
+    # remove once it calls per_number()
+    def get(self, key: str, default: Any = None) -> Any:
+        """Read the table as a mapping of the keys it was given (legacy callers)."""
+        value = getattr(self, key, None) if key in self else None
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        if key == "minutes":
+            return self.per_minute is not None
+        if key == "countries":
+            return bool(self.countries)
+        return key in ("per_call", "per_minute") and getattr(self, str(key)) is not None
+
+
+def _non_negative(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+# Every option Settings.from_options takes (cli's argparse dests), for catching typos early.
+OPTIONS = frozenset(
+    {
+        "input",
+        "output",
+        "journal",
+        "credentials",
+        "ca_bundle",
+        "app_id",
+        "file_id",
+        "display_num",
+        "max_duration",
+        "max_ringing_time",
+        "loop_count",
+        "called_info",
+        "region",
+        "sheet",
+        "phone_column",
+        "region_column",
+        "encoding",
+        "delimiter",
+        "base_url",
+        "chunk_size",
+        "concurrency",
+        "read_timeout",
+        "limit",
+        "rate",
+        "dry_run",
+        "yes",
+        "sandbox",
+        "quiet",
+        "resend_unknown",
+        "suppress",
+        "window",
+        "campaign",
+        "history",
+        "cooldown",
+        "allow_repeat",
+        "clock",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything one run needs, built once by the CLI and passed down unchanged."""
+    """Everything one run needs, built once and passed down unchanged.
+
+    Settings.from_options({"input": Path("contacts.xlsx"), "app_id": "4luaKsL2",
+                           "file_id": "promo.mp3", "dry_run": True}, Path("campaign.toml"))
+
+    To add a setting: a field here (with its default), its check in __post_init__ (or in
+    from_options when it needs campaign.toml or the file system), and one line in from_options.
+    """
 
     input: Path
     output: Path | None  # None: FILE-results.xlsx (FILE-plan.xlsx for a dry run)
@@ -162,9 +353,9 @@ class Settings:
     region: str | None = None
     load: LoadOptions = field(default_factory=LoadOptions)
     chunk_size: int = MAX_CHUNK
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    read_timeout: float = DEFAULT_READ_TIMEOUT
     dry_run: bool = False
     yes: bool = False
     sandbox: bool = False
@@ -176,36 +367,228 @@ class Settings:
     suppress: tuple[Path, ...] = ()  # do-not-call lists
     window: Window | None = None  # calling hours in the callee's local time
     audio: Path | None = None  # a voice file to use (uploaded once) instead of file_id
-    price: dict | None = field(default=None, repr=False)  # [price] of campaign.toml
+    price: Price | None = field(default=None, repr=False)  # [price] of campaign.toml
     campaign_name: str | None = None  # None: the input file's stem (or its results workbook's)
-    history: Path = field(default_factory=lambda: _default_history())
+    history: Path = field(default_factory=lambda: default_history())
     cooldown: float = 24 * 3600.0  # seconds another campaign's calls hold a number
     allow_repeat: bool = False  # call numbers other campaigns called within the cooldown
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
 
+    def __post_init__(self) -> None:
+        _int_range("chunk_size", self.chunk_size, 1, MAX_CHUNK)
+        _int_range("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
+        if self.limit is not None and self.limit < 0:
+            raise UsageError("--limit must be 0 or more", "e.g. --limit 1 for a test call")
+        if self.rate is not None and not self.rate > 0:
+            raise UsageError(
+                f"--rate {self.rate} must be more than 0",
+                "e.g. --rate 2 for at most two requests a second",
+            )
+        for name in ("connect_timeout", "read_timeout"):
+            if not getattr(self, name) > 0:
+                raise UsageError(
+                    f"--{name.removeprefix('read_')} must be more than 0 seconds",
+                    "e.g. --timeout 60",
+                )
 
-def _default_history() -> Path:
-    from batcher.history import default_path
+    @classmethod
+    def defaults(cls) -> dict[str, object]:
+        """Each field's default, for --help to show (fields without one are left out)."""
+        return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
 
-    return default_path()
+    @classmethod
+    def from_options(
+        cls,
+        options: Mapping[str, object],
+        config_path: Path | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        resolve_region: Callable[[str], str | None] | None = None,
+    ) -> Settings:
+        """One frozen Settings from options (None or absent: not given) over campaign.toml
+        over the defaults; every check made, credentials read when something will be sent.
+
+        `resolve_region` turns "in" or "India" into "IN" (the CLI passes normalise's; without
+        it a region is only upper-cased); `environ` defaults to os.environ.
+        """
+        unknown = set(options) - OPTIONS
+        if unknown:
+            raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}")
+        config = load_config(config_path)
+        given = {k: v for k, v in options.items() if v is not None and v is not False}
+
+        def pick(name: str, default: Any = None) -> Any:
+            return given[name] if name in given else config.get(name, default)
+
+        if "input" not in given:
+            raise UsageError("no contacts file given", "e.g. batcher run contacts.xlsx")
+        source = Path(given["input"])
+        check_input_file(source)
+        output = Path(given.get("output") or source.with_name(f"{source.stem}-results.xlsx"))
+        chosen_output = Path(given["output"]) if given.get("output") else None
+        if output.suffix.lower() != ".xlsx":
+            raise UsageError(
+                f"--output {output}: the results workbook must end in .xlsx",
+                f"use --output {output.with_suffix('.xlsx')}",
+            )
+        if not output.resolve().parent.is_dir():
+            # found before sending: a workbook that cannot be written after it is exit 8
+            raise UsageError(
+                f"--output {output}: the folder {output.parent} does not exist",
+                "create it first, or choose another --output",
+            )
+        campaign = Campaign(
+            app_id=str(pick("app_id", "") or ""),
+            file_id=str(pick("file_id", "") or ""),
+            display_num=str(pick("display_num", "") or ""),
+            max_duration=pick("max_duration"),
+            max_ringing_time=pick("max_ringing_time"),
+            loop_count=pick("loop_count"),
+            called_info=str(pick("called_info", "") or ""),
+        )
+        region = pick("region")
+        region = _checked_region(str(region), resolve_region) if region else None
+        sheet = pick("sheet")
+        window = pick("window")
+        suppress = tuple(Path(p) for p in given.get("suppress", ())) + tuple(
+            _beside(config_path, p) for p in _as_list(config.get("suppress"), "suppress")
+        )
+        for listed in suppress:
+            if not listed.exists():
+                raise UsageError(f"{listed}: no such do-not-call list", "check the --suppress path")
+        audio = _beside(config_path, str(config["audio"])) if config.get("audio") else None
+        if audio is not None and campaign.file_id:
+            # only here: the pipeline itself fills in file_id once the audio is uploaded
+            raise UsageError(
+                "both audio and file_id are given",
+                'keep one: audio = "promo.mp3" uploads (or reuses) the file, '
+                "file_id names an upload",
+            )
+        dry_run = bool(given.get("dry_run"))
+        sandbox = bool(given.get("sandbox"))
+        settings = cls(
+            input=source,
+            output=chosen_output,
+            journal=_path(given.get("journal")),
+            campaign=campaign,
+            base_url=check_base_url(str(pick("base_url", DEFAULT_BASE_URL))),
+            region=region,
+            load=LoadOptions(
+                sheet=str(sheet) if sheet is not None else None,
+                phone_column=_text(pick("phone_column")),
+                region_column=_text(pick("region_column")),
+                encoding=_text(given.get("encoding")),
+                delimiter=_text(given.get("delimiter")),
+            ),
+            chunk_size=_integer("chunk_size", pick("chunk_size", MAX_CHUNK)),
+            concurrency=_integer("concurrency", pick("concurrency", DEFAULT_CONCURRENCY)),
+            read_timeout=float(pick("read_timeout", DEFAULT_READ_TIMEOUT)),
+            dry_run=dry_run,
+            yes=bool(given.get("yes")),
+            sandbox=sandbox,
+            ca_bundle=_path(given.get("ca_bundle")),
+            limit=given.get("limit"),
+            rate=given.get("rate"),
+            quiet=bool(given.get("quiet")),
+            resend_unknown=bool(given.get("resend_unknown")),
+            suppress=suppress,
+            window=Window.parse(str(window)) if window else None,
+            audio=audio,
+            price=Price.from_config(config.get("price")),
+            campaign_name=_text(pick("campaign")),
+            history=(_path(given.get("history"))
+                     or (_beside(config_path, str(config["history"])) if config.get("history")
+                         else default_history(environ))),
+            cooldown=parse_duration(str(pick("cooldown", DEFAULT_COOLDOWN)), "--cooldown"),
+            allow_repeat=bool(given.get("allow_repeat")),
+            **({"clock": given["clock"]} if given.get("clock") else {}),
+        )
+        if not (dry_run or sandbox):
+            credentials = load_credentials(
+                _path(given.get("credentials")),
+                environ,
+                other_ways="; or try --sandbox or --dry-run",
+            )
+            settings = replace(settings, credentials=credentials)
+        return settings
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+def _int_range(name: str, value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise UsageError(
+            f"--{name.replace('_', '-')} {value} is out of range",
+            f"give a value from {low} to {high}",
+        )
+    return value
 
 
-def parse_duration(text: str, option: str) -> float:
-    """'30m' -> 1800.0 seconds (units s, m, h, d; a bare number is seconds)."""
-    value = text.strip().lower()
-    unit = _UNITS.get(value[-1:])
-    number = value[:-1] if unit else value
+def _integer(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise UsageError(f"{name} = {value!r} is not a whole number", f"e.g. {name} = 8")
     try:
-        seconds = float(number) * (unit or 1)
+        return int(value)
     except ValueError:
-        raise UsageError(f"{option} {text!r} is not a duration",
-                         f"give a number with a unit: e.g. {option} 30m, 24h or 7d") from None
-    if seconds < 0:
-        raise UsageError(f"{option} {text!r} is negative", "give 0 or more")
-    return seconds
+        raise UsageError(f"{name} = {value!r} is not a whole number", f"e.g. {name} = 8") from None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _path(value: object) -> Path | None:
+    return None if value is None else Path(str(value))
+
+
+def _checked_region(region: str, resolve: Callable[[str], str | None] | None) -> str:
+    if resolve is None:
+        return region.upper()
+    resolved = resolve(region)
+    if resolved is None:
+        raise UsageError(
+            f"--region {region!r} is not a region",
+            "give an ISO 3166 alpha-2 code such as IN, GB, US, CN",
+        )
+    return resolved
+
+
+def default_history(environ: Mapping[str, str] | None = None) -> Path:
+    """$BATCHER_HISTORY, else $XDG_DATA_HOME/batcher/history.sqlite, else DEFAULT_HISTORY."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_HISTORY):
+        return Path(env[ENV_HISTORY]).expanduser()
+    if env.get("XDG_DATA_HOME"):
+        return Path(env["XDG_DATA_HOME"]) / "batcher" / "history.sqlite"
+    return DEFAULT_HISTORY.expanduser()
+
+
+def check_input_file(path: Path) -> Path:
+    """The contacts file exists and is a file: a missing path and a folder are both exit 3."""
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a file", "give the contacts file inside it")
+    if path.exists():
+        raise InputError(f"{path} is not a regular file", "save the contacts to a file first")
+    raise InputError(f"{path}: no such file", "check the path of the contacts file")
+
+
+def _beside(config: Path | None, value: str | Path) -> Path:
+    """A path from campaign.toml, relative to the file that names it."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() or config is None else config.parent / path
+
+
+def _as_list(value: object, key: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise UsageError(
+        f"campaign.toml: {key} must be a file name or a list of them",
+        f'e.g. {key} = ["do-not-call.xlsx"]',
+    )
 
 
 def is_loopback_url(url: str) -> bool:
@@ -232,33 +615,28 @@ def check_base_url(url: str) -> str:
     )
 
 
-def load_config(path: Path | None) -> dict[str, object]:
-    """Read campaign.toml into a flat dict of known keys; unknown keys are an error."""
-    if path is None:
-        return {}
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such config file", "check the --config path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML: {exc}", "fix the line named above") from None
-    known = {f.name for f in fields(Campaign)} | CONFIG_RUN_KEYS
-    unknown = sorted(set(data) - known)
-    if unknown:
+def resolve_endpoint(
+    base_url: str | None, config_path: Path | None = None, journal_endpoint: str | None = None
+) -> str:
+    """--base-url, else campaign.toml's, else the endpoint a journal's campaign used, else the
+    default (for check, upload, records, reconcile)."""
+    if base_url:
+        return check_base_url(base_url)
+    config = load_config(config_path)
+    if config.get("base_url"):
+        return check_base_url(str(config["base_url"]))
+    if journal_endpoint == "sandbox":
         raise UsageError(
-            f"{path}: unknown setting(s) {', '.join(unknown)}",
-            f"known settings are: {', '.join(sorted(known))}",
+            "this campaign ran against the embedded sandbox, which is gone",
+            "nothing to fetch: sandbox calls are not real",
         )
-    if any(k in data for k in ("api_key", "api_secret")):
-        raise UsageError(f"{path}: credentials do not belong in campaign.toml", "see README")
-    return data
+    if journal_endpoint:
+        return check_base_url(journal_endpoint)
+    return DEFAULT_BASE_URL
 
 
+# campaign.toml's keys, besides Campaign's fields; the template and README document each one
 CONFIG_RUN_KEYS = {
-    "campaign",
-    "history",
-    "cooldown",
     "audio",
     "price",
     "suppress",
@@ -270,14 +648,74 @@ CONFIG_RUN_KEYS = {
     "phone_column",
     "region_column",
     "sheet",
+    # read by the next issues; accepted (and their durations checked) already
+    "campaign",  # default: the input file's stem
+    "history",  # default: DEFAULT_HISTORY
+    "cooldown",  # default: DEFAULT_COOLDOWN
+    "pace",  # default: unset
+    "redial",  # [redial] attempts, after, on: default DEFAULT_REDIAL
+    "phone_columns",  # several phone columns, tried in order
+    "settle",  # default: DEFAULT_SETTLE
 }
+CONFIG_KEYS = frozenset({f.name for f in fields(Campaign)} | CONFIG_RUN_KEYS)
+REDIAL_KEYS = frozenset(DEFAULT_REDIAL)
 
 
-def load_credentials(path: Path | None) -> Credentials:
-    """Credentials from BATCHER_API_KEY/BATCHER_API_SECRET, else a private credentials file."""
-    key, secret = os.environ.get(ENV_KEY, ""), os.environ.get(ENV_SECRET, "")
+def load_config(path: Path | None) -> dict[str, object]:
+    """Read campaign.toml into a flat dict of known keys; unknown keys are an error."""
+    if path is None:
+        return {}
+    try:
+        with Path(path).open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such config file", "check the --config path") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a folder", "give the campaign.toml inside it") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}", "fix the line named above") from None
+    if any(k in data for k in ("api_key", "api_secret")):
+        raise UsageError(f"{path}: credentials do not belong in campaign.toml", "see README")
+    unknown = sorted(set(data) - CONFIG_KEYS)
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}",
+            f"known settings are: {', '.join(sorted(CONFIG_KEYS))}",
+        )
+    for key in ("cooldown", "settle"):
+        if key in data:
+            parse_duration(str(data[key]), f"{path}: {key} =")
+    redial = data.get("redial")
+    if redial is not None:
+        if not isinstance(redial, dict) or set(redial) - REDIAL_KEYS:
+            raise UsageError(
+                f"{path}: [redial] takes {', '.join(sorted(REDIAL_KEYS))}",
+                '[redial] attempts = 2, after = "30m", on = ["busy", "no-answer"]',
+            )
+        if "after" in redial:
+            parse_duration(str(redial["after"]), f"{path}: [redial] after =")
+    return data
+
+
+def load_credentials(
+    path: Path | None, environ: Mapping[str, str] | None = None, *, other_ways: str = ""
+) -> Credentials:
+    """Credentials from BATCHER_API_KEY/BATCHER_API_SECRET, else a private credentials file.
+
+    `other_ways` ends the hint when none are found (run adds "or try --sandbox or --dry-run";
+    check and the other account commands have no such way out).
+    """
+    environ = os.environ if environ is None else environ
+    key, secret = environ.get(ENV_KEY, ""), environ.get(ENV_SECRET, "")
     if key and secret:
         return Credentials(key, secret)
+    if key or secret:
+        # half a pair must not fall back to a file that may hold another account's
+        have, missing = (ENV_KEY, ENV_SECRET) if key else (ENV_SECRET, ENV_KEY)
+        raise UsageError(
+            f"{missing} is not set ({have} is)",
+            f"export {missing} as well, or unset {have} to use the credentials file",
+        )
     explicit = path is not None
     path = (path or DEFAULT_CREDENTIALS_FILE).expanduser()
     if not path.exists():
@@ -286,7 +724,7 @@ def load_credentials(path: Path | None) -> Credentials:
         raise UsageError(
             "no API credentials found",
             f"export {ENV_KEY} and {ENV_SECRET}, or write them to {DEFAULT_CREDENTIALS_FILE} "
-            "(api_key = ..., api_secret = ...) with chmod 600; or try --sandbox or --dry-run",
+            f"(api_key = ..., api_secret = ...) with chmod 600{other_ways}",
         )
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):

@@ -1,19 +1,34 @@
-"""Shared fixtures: a sandbox on a real loopback port, contacts files, and the CLI in-process."""
+"""Shared fixtures: a sandbox on a real loopback port, contacts files, the CLI in-process, and
+a HOME of the test's own. Helpers live in tests.helpers; import them from there."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import xlsxwriter
 
 from batcher.cli import main
 from batcher.vendor.simulator import Sandbox, SandboxConfig, SandboxThread
 
-KEY, SECRET = "sandbox-key", "sandbox-secret"
+# re-exported for the test modules that still import them from here: import from tests.helpers
+from tests.helpers import KEY, SECRET, numbers, sandbox_args, write_xlsx  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own HOME and XDG folders: none reads or writes the real ones (the
+    credentials file, the cross-campaign history)."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("BATCHER_HISTORY", str(home / "history.sqlite"))
+    return home
 
 
 @pytest.fixture
@@ -48,33 +63,28 @@ def tls_files(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
-
-
-def write_xlsx(path: Path, rows: list[list[object]], sheet: str = "Contacts") -> Path:
-    """Write rows (first row = header) with XlsxWriter so cells keep their Excel types."""
-    workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
-    worksheet = workbook.add_worksheet(sheet)
-    for r, row in enumerate(rows):
-        for c, value in enumerate(row):
-            if value is None:
-                continue
-            if isinstance(value, str):
-                worksheet.write_string(r, c, value)
-            else:
-                worksheet.write(r, c, value)
-    workbook.close()
-    return path
-
-
-def numbers(count: int, start: int = 1) -> list[str]:
-    """Distinct valid Indian mobile numbers as callees (91 + 10 digits; none ends in 0000)."""
-    return [f"9198{start + i:08d}" for i in range(count)]
 
 
 @pytest.fixture
@@ -88,11 +98,21 @@ def contacts(tmp_path) -> Callable[..., Path]:
     return make
 
 
-@pytest.fixture
-def cli(capsys) -> Callable[..., tuple[int, str]]:
-    """Run `batcher ARGS...` in-process; return (exit code, stderr+stdout)."""
+@dataclass
+class Outcome:
+    """What one in-process `batcher` invocation did."""
 
-    def invoke(*args: object, stdin: str | None = None, clock=None) -> tuple[int, str]:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli_streams(capsys) -> Callable[..., Outcome]:
+    """Run `batcher ARGS...` in-process; return its exit code, stdout and stderr apart."""
+
+    def invoke(*args: object, stdin: str | None = None, clock=None) -> Outcome:
+        code = 0
         with contextlib.ExitStack() as stack:
             if stdin is not None:
                 stack.enter_context(_stdin(stdin))
@@ -101,34 +121,27 @@ def cli(capsys) -> Callable[..., tuple[int, str]]:
             except SystemExit as exc:
                 code = int(exc.code or 0)
         captured = capsys.readouterr()
-        return code, captured.err + captured.out
+        return Outcome(code, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def cli(cli_streams) -> Callable[..., tuple[int, str]]:
+    """Run `batcher ARGS...` in-process; return (exit code, stderr+stdout)."""
+
+    def invoke(*args: object, stdin: str | None = None, clock=None) -> tuple[int, str]:
+        done = cli_streams(*args, stdin=stdin, clock=clock)
+        return done.code, done.err + done.out
 
     return invoke
 
 
 @contextlib.contextmanager
 def _stdin(text: str):
-    import sys
-
     old = sys.stdin
     sys.stdin = io.StringIO(text)
     try:
         yield
     finally:
         sys.stdin = old
-
-
-def sandbox_args(sb: Sandbox) -> list[str]:
-    """Flags that point a run at a test sandbox."""
-    return ["--base-url", sb.url, "--app-id", "sandbox-app", "--file-id",
-            "sandbox-file-0001.mp3", "--yes"]
-
-
-@pytest.fixture(autouse=True)
-def _private_home(tmp_path_factory, monkeypatch) -> None:
-    """Tests never touch the real user's home: HOME, XDG folders and the call history."""
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("BATCHER_HISTORY", str(home / "history.sqlite"))

@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 import openpyxl
 import pytest
 
-from tests.conftest import numbers, sandbox_args, write_xlsx
-from tests.helpers import read_sheet, summary
+from tests.helpers import numbers, read_sheet, sandbox_args, summary, write_xlsx
 
 pytestmark = pytest.mark.usefixtures("creds")
 

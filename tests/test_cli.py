@@ -1,21 +1,31 @@
-"""The command line: help for every command, errors that name the fix, documented exit codes."""
+"""The command line: help for every command, errors that name the fix, documented exit codes,
+results on stdout and diagnostics on stderr."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
 
 import pytest
 
-from batcher.cli import build_parser
-from tests.conftest import numbers, sandbox_args, write_xlsx
+from batcher.cli import Confirm, build_parser
+from batcher.errors import ExitCode
+from batcher.settings import Campaign, Settings
+from tests.helpers import numbers, read_sheet, sandbox_args, write_xlsx
+
+OURS = ("run", "plan", "results", "reconcile", "records", "check", "upload", "init")
 
 
 def _commands():
     parser = build_parser()
     action = next(a for a in parser._actions if a.dest == "command")
     return sorted(action.choices.items())
+
+
+def _options(sub: argparse.ArgumentParser) -> set[str]:
+    return {name for action in sub._actions for name in action.option_strings}
 
 
 @pytest.mark.parametrize(("name", "sub"), _commands())
@@ -25,11 +35,84 @@ def test_every_command_has_help_with_an_example(name, sub):
     assert "example" in text, name
 
 
+@pytest.mark.parametrize(("name", "sub"), [c for c in _commands() if c[0] in OURS])
+def test_every_command_lists_its_exit_codes_and_shows_every_default(name, sub):
+    text = sub.format_help()
+    assert "exit codes:\n  0  " in text, name
+    assert f"\n  {int(ExitCode.USAGE)}  " in text, name
+    for action in sub._actions:
+        if action.option_strings and action.nargs != 0 and action.dest != "help":
+            assert "default" in action.help or "required" in action.help, (name, action.dest)
+
+
+def test_plan_has_only_the_options_a_plan_uses():
+    subs = dict(_commands())
+    plan, run = _options(subs["plan"]), _options(subs["run"])
+    for sending_only in (
+        "--yes",
+        "-y",
+        "--limit",
+        "--rate",
+        "--resend-unknown",
+        "--dry-run",
+        "--credentials",
+        "--timeout",
+    ):
+        assert sending_only in run and sending_only not in plan
+
+
+def test_check_takes_no_sandbox_option():
+    assert "--sandbox" not in _options(dict(_commands())["check"])
+
+
 def test_top_level_help_lists_exit_codes(cli):
     code, out = cli("--help")
     assert code == 0
-    for number in range(8):
-        assert f"\n  {number}  " in out
+    for number in ExitCode:
+        assert f"\n  {int(number)}  " in out
+
+
+def test_bare_batcher_prints_the_help_and_is_a_usage_error(cli_streams):
+    done = cli_streams()
+    assert done.code == ExitCode.USAGE == 2
+    assert "COMMAND" in done.err and "exit codes:" in done.err and "run" in done.err
+    assert done.out == ""
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version(cli_streams, flag):
+    done = cli_streams(flag)
+    assert done.code == 0 and done.out.startswith("batcher ")
+
+
+def test_plan_goes_to_stdout_and_hints_to_stderr(cli_streams, contacts):
+    path = contacts(["+" + n for n in numbers(3)])
+    done = cli_streams("plan", path)
+    assert done.code == 0, done.err
+    assert "valid distinct numbers: 3" in done.out and "to send now: 3 numbers" in done.out
+    assert f"workbook: {path.with_name('contacts-plan.xlsx')}" in done.out
+    assert "valid distinct numbers" not in done.err
+    assert "next: this was a dry run" in done.err and "next:" not in done.out
+
+
+def test_a_run_prints_its_results_on_stdout_and_progress_on_stderr(
+    cli_streams, contacts, creds, sandbox
+):
+    path = contacts(["+" + n for n in numbers(3)])
+    done = cli_streams("run", path, *sandbox_args(sandbox))
+    assert done.code == 0, done.err
+    assert done.out.splitlines() == [
+        "results: accepted 3",
+        f"workbook: {path.with_name('contacts-results.xlsx')}",
+        f"journal:  {path.with_name('contacts-results.journal')}",
+    ]
+    assert "to send now: 3 numbers" in done.err  # the plan shown before sending
+    assert "sent 3/3 numbers" in done.err and "timings:" in done.err
+
+
+def test_errors_go_to_stderr(cli_streams, tmp_path):
+    done = cli_streams("run", tmp_path / "nope.xlsx", "--dry-run")
+    assert done.out == "" and "error:" in done.err
 
 
 @pytest.mark.parametrize(
@@ -57,9 +140,21 @@ def test_bad_options_are_usage_errors(cli, contacts, creds, sandbox, args, fragm
     assert sandbox.requests == []
 
 
-def test_missing_file(cli, tmp_path):
+def test_a_missing_file_and_a_folder_are_the_same_input_error(cli, tmp_path):
     code, out = cli("run", tmp_path / "nope.xlsx", "--dry-run")
-    assert code == 2 and "no such file" in out
+    assert code == ExitCode.INPUT and "no such file" in out
+    (tmp_path / "folder.xlsx").mkdir()
+    code, out = cli("plan", tmp_path / "folder.xlsx")
+    assert code == ExitCode.INPUT and "is a folder" in out
+
+
+def test_an_output_folder_that_does_not_exist_is_refused_before_sending(
+    cli, contacts, creds, sandbox, tmp_path
+):
+    path = contacts(["+" + numbers(1)[0]])
+    code, out = cli("run", path, *sandbox_args(sandbox), "-o", tmp_path / "no" / "r.xlsx")
+    assert code == ExitCode.USAGE and "does not exist" in out
+    assert sandbox.requests == []
 
 
 def test_no_phone_column_is_an_input_error(cli, tmp_path):
@@ -76,7 +171,69 @@ def test_missing_credentials(cli, contacts, monkeypatch, tmp_path):
     path = contacts(["+" + numbers(1)[0]])
     code, out = cli("run", path, "--app-id", "a", "--file-id", "f")
     assert code == 2, out
-    assert "BATCHER_API_KEY" in out
+    assert "BATCHER_API_KEY" in out and "--sandbox" in out
+
+
+@pytest.mark.parametrize(
+    ("present", "missing"),
+    [("BATCHER_API_KEY", "BATCHER_API_SECRET"), ("BATCHER_API_SECRET", "BATCHER_API_KEY")],
+)
+def test_half_a_credential_pair_names_the_missing_one(cli, contacts, monkeypatch, present, missing):
+    monkeypatch.delenv(missing, raising=False)
+    monkeypatch.setenv(present, "x")
+    path = contacts(["+" + numbers(1)[0]])
+    code, out = cli("run", path, "--app-id", "a", "--file-id", "f", "--yes")
+    assert code == 2, out
+    assert f"{missing} is not set ({present} is)" in out
+
+
+def test_check_without_credentials_does_not_suggest_sandbox(cli, monkeypatch):
+    monkeypatch.delenv("BATCHER_API_KEY", raising=False)
+    monkeypatch.delenv("BATCHER_API_SECRET", raising=False)
+    code, out = cli("check")
+    assert code == 2, out
+    assert "no API credentials found" in out and "--sandbox" not in out
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_time_at_the_prompt_is_not_charged_to_the_plan(tmp_path):
+    clock = Clock()
+    settings = Settings(
+        input=tmp_path / "c.xlsx",
+        output=tmp_path / "c-results.xlsx",
+        journal=tmp_path / "c-results.journal",
+        campaign=Campaign("a", "f"),
+        quiet=True,
+    )
+
+    def operator_reads_for_a_minute(prompt: str) -> str:
+        assert "Real calls will be placed" in prompt
+        clock.now += 60
+        return "y\n"
+
+    confirm = Confirm(settings, ask=operator_reads_for_a_minute, terminal=lambda: True, clock=clock)
+    assert confirm("the plan") is True
+    assert confirm.waited == 60
+
+
+def test_no_answer_is_no(tmp_path):
+    settings = Settings(
+        input=tmp_path / "c.xlsx",
+        output=tmp_path / "c-results.xlsx",
+        journal=tmp_path / "c-results.journal",
+        campaign=Campaign("a", "f"),
+        quiet=True,
+    )
+    assert Confirm(settings, ask=lambda prompt: "\n", terminal=lambda: True)("plan") is False
 
 
 def test_credentials_file_readable_by_others_is_refused(cli, contacts, monkeypatch, tmp_path):
@@ -111,8 +268,10 @@ def test_real_endpoint_without_terminal_or_yes_is_refused(cli, contacts, creds):
 
 def test_config_file(cli, contacts, creds, sandbox, tmp_path):
     config = tmp_path / "campaign.toml"
-    config.write_text(f'app_id = "sandbox-app"\nfile_id = "sandbox-file-0001.mp3"\n'
-                      f'base_url = "{sandbox.url}"\nloop_count = 2\n')
+    config.write_text(
+        f'app_id = "sandbox-app"\nfile_id = "sandbox-file-0001.mp3"\n'
+        f'base_url = "{sandbox.url}"\nloop_count = 2\n'
+    )
     path = contacts(["+" + numbers(1)[0]])
     code, out = cli("run", path, "--config", config, "--yes")
     assert code == 0, out
@@ -138,20 +297,22 @@ def test_results_command_rebuilds_from_journal(cli, contacts, creds, sandbox, tm
     again = tmp_path / "again.xlsx"
     code, out = cli("results", tmp_path / "contacts.journal", "-o", again)
     assert code == 0, out
-    from tests.helpers import read_sheet
 
     assert [r["outcome"] for r in read_sheet(again, "Results")] == ["accepted"] * 4
     assert len(sandbox.accepted) == 4
 
 
 def test_python_dash_m_entry_point(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "batcher", "--version"],
-                          capture_output=True, text=True, env=os.environ.copy())
+    done = subprocess.run(
+        [sys.executable, "-m", "batcher", "-V"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
     assert done.returncode == 0 and "batcher" in done.stdout
 
 
-def test_changing_output_does_not_start_the_campaign_over(cli, contacts, creds, sandbox,
-                                                          tmp_path):
+def test_changing_output_does_not_start_the_campaign_over(cli, contacts, creds, sandbox, tmp_path):
     path = contacts(["+" + n for n in numbers(3)])
     assert cli("run", path, *sandbox_args(sandbox))[0] == 0
     # the journal belongs to the campaign, beside the results: another workbook name resumes it

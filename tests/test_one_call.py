@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import numbers, sandbox_args, write_xlsx
+from tests.helpers import numbers, sandbox_args, write_xlsx
 from tests.helpers import read_sheet, summary
 
 pytestmark = pytest.mark.usefixtures("creds")
@@ -231,7 +231,7 @@ def test_a_broken_history_stops_before_anything_is_sent(sandbox, cli, tmp_path, 
     monkeypatch.setenv("BATCHER_HISTORY", str(history))
     path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(3)])
     code, out = cli("run", path, *sandbox_args(sandbox))
-    assert code == 8, out
+    assert code == 9, out
     assert "call history cannot be used" in out and "--history" in out
     assert sandbox.requests == []
     locked = tmp_path / "ro"
@@ -241,7 +241,7 @@ def test_a_broken_history_stops_before_anything_is_sent(sandbox, cli, tmp_path, 
         monkeypatch.setenv("BATCHER_HISTORY", str(locked / "sub" / "history.sqlite"))
         code, out = cli("run", path, *sandbox_args(sandbox))
         if code != 0:  # root writes anywhere: the refusal can only be seen as a user
-            assert code == 8 and sandbox.requests == [], out
+            assert code == 9 and sandbox.requests == [], out
     finally:
         locked.chmod(0o700)
 
