@@ -26,9 +26,9 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from batcher import load
 from batcher.errors import ExitCode, InputError
-from batcher.load import LoadOptions, file_sha256, load_sheet
+from batcher.load import file_sha256, load_sheet, reader
+from batcher.settings import LoadOptions
 
 CN = "+86 138 0013 8000"
 
@@ -610,13 +610,13 @@ def test_unreadable_file(tmp_path):
 
 
 def test_reader_timeout(tmp_path, monkeypatch):
-    monkeypatch.setattr(load, "READ_TIMEOUT_S", 0.01)
+    monkeypatch.setattr(reader, "READ_TIMEOUT_S", 0.01)
     path = write_book(tmp_path / "t.xlsx", {"S": [["Phone"], [CN]]})
     assert "still reading after" in refused(path).message
 
 
 def test_reader_memory_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(load, "CHILD_MEMORY_BYTES", 128 << 20)
+    monkeypatch.setattr(reader, "CHILD_MEMORY_BYTES", 128 << 20)
     path = tmp_path / "big.csv"
     path.write_text("name,phone,a,b,c\n" + "ann,+8613800138000,x,y,z\n" * 400_000)
     assert "ran out of memory" in refused(path).message
