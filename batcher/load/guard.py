@@ -222,8 +222,7 @@ def check_ole(path: Path) -> None:
 
 _CELL = re.compile(rb"<(?:\w+:)?c\s([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
-_VALUE = re.compile(rb"<(?:\w+:)?v\s*>\s*[^<\s]")  # a cached value with some text in it
-_OPEN_VALUE = re.compile(rb"<(?:\w+:)?v\s*>")  # <v></v>, not <v/>
+_OPEN_VALUE = re.compile(rb"<(?:\w+:)?v\s*>")  # a saved value, "" included: not <v/>
 _REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
 _LAST_ROW = re.compile(rb' r="[A-Z]*(\d+)"')
 
@@ -250,7 +249,8 @@ def refuse_unsaved_formulas(
     shown = ", ".join(map(str, found[:5])) + (", …" if len(found) > 5 else "")
     raise InputError(
         f"{where}, column {letter(phone)}{f' {name!r}' if name else ''}:"
-        f" {'row' if len(found) == 1 else 'rows'} {shown} hold a formula with no saved value"
+        f" {'row' if len(found) == 1 else 'rows'} {shown}"
+        f" {'holds' if len(found) == 1 else 'hold'} a formula with no saved value"
         " (the program that wrote the file stored the formula but never calculated it), so"
         " the number reads as empty",
         "open the file in Excel or LibreOffice and save it, so that the values of the formulas"
@@ -299,15 +299,13 @@ def _scan_formulas(archive: zipfile.ZipFile, part: str, column: int, last_row: i
 
 
 def _formula_rows(xml: bytes, column: int) -> list[int]:
+    """Rows of the column's formula cells with no <v> or an empty <v/> (saved "" is <v></v>)."""
     rows = []
     for cell in _CELL.finditer(xml):
         inner = cell.group(2) or b""
-        if not _FORMULA.search(inner) or _VALUE.search(inner):
+        if not _FORMULA.search(inner) or _OPEN_VALUE.search(inner):
             continue
-        attributes = cell.group(1)
-        if b'"str"' in attributes and _OPEN_VALUE.search(inner):
-            continue  # a text formula whose saved value is "" (=IF(A2="","",A2))
-        ref = _REF.search(attributes)
+        ref = _REF.search(cell.group(1))
         if ref and column_index(ref.group(1).decode()) == column:
             rows.append(int(ref.group(2)))
     return rows
