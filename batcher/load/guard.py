@@ -31,7 +31,7 @@ MAX_RATIO = 100  # compression ratio that marks a zip bomb ...
 BIG_MEMBER_BYTES = 10 << 20  # ... on a member at least this big
 MAX_ZIP_MEMBERS = 10_000
 MAX_PROLOG_BYTES = 1 << 20  # an XML part must reach its root element within this
-FORMULA_SUSPECTS = 20  # empty phone cells looked up for a formula without a saved value
+FORMULA_SUSPECTS = 10  # empty phone cells looked up for a formula without a saved value
 
 WORKBOOK_SUFFIXES = {".xlsx": "zip", ".xlsm": "zip", ".xlsb": "zip", ".ods": "zip", ".xls": "ole"}
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -280,22 +280,27 @@ def _scan_formulas(archive: zipfile.ZipFile, part: str, column: int, last_row: i
     found: list[int] = []
     tail = b""
     with archive.open(part) as stream:
-        while chunk := stream.read(1 << 20):
+        while chunk := stream.read(256 << 10):  # small reads: stop soon after last_row
             buffer = tail + chunk
             cut = buffer.rfind(b"row>") + 4  # never inside a cell: rows hold the cells
             if cut < 4:
                 tail = buffer
                 continue
             piece, tail = buffer[:cut], buffer[cut:]
-            if _FORMULA.search(piece):
+            if _may_hold_formulas(piece):
                 found.extend(_formula_rows(piece, column))
             last = _LAST_ROW.match(piece, max(piece.rfind(b' r="'), 0))
             if last and int(last.group(1)) > last_row:
                 break
         else:
-            if _FORMULA.search(tail):
+            if _may_hold_formulas(tail):
                 found.extend(_formula_rows(tail, column))
     return [row for row in found if row <= last_row]
+
+
+def _may_hold_formulas(xml: bytes) -> bool:
+    """A fast substring test first: the regex costs ~20 ms a MiB, `in` a fraction of that."""
+    return (b"<f" in xml or b":f" in xml) and _FORMULA.search(xml) is not None
 
 
 def _formula_rows(xml: bytes, column: int) -> list[int]:
