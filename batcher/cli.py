@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
             shown = "unlimited" if default is None else default
             group.add_argument(flag, type=kind, default=default, help=f"{text} (default {shown})")
     sandbox.add_argument("--script", action="append", default=[], metavar="ITEM",
-                         help="the next sendGroup's fault, in order (repeatable): ok, drop, "
+                         help="the next sendGroup's fault, in order (repeatable): ok, ok-partial, drop, "
                          "slow, redirect, 429, 500, 500-placed, -1, -2, -10, -16, -18, "
                          "-18-placed, -22, -26 (write --script=-18 for those starting with -)")
     return parser

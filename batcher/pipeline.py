@@ -84,7 +84,7 @@ class Stopwatch:
 def campaign_name(settings: Settings, sheet: Sheet) -> str:
     """--campaign, else the campaign a batcher results workbook records, else the file's stem
     (so c.xlsx, c.ods and c.csv are one campaign)."""
-    return settings.campaign_name or getattr(sheet, "campaign_of", None) or settings.input.stem
+    return settings.campaign_name or sheet.campaign_of or settings.input.stem
 
 
 def journal_path(settings: Settings, sheet: Sheet, name: str) -> Path:
@@ -92,9 +92,11 @@ def journal_path(settings: Settings, sheet: Sheet, name: str) -> Path:
     the results (a journal of batcher 0.1, <output>.journal, is taken over when it is there)."""
     if settings.journal is not None:
         return settings.journal
-    recorded = getattr(sheet, "journal_of", None)
-    if recorded and getattr(sheet, "campaign_of", None) == name and Path(recorded).exists():
-        return Path(recorded)
+    recorded = sheet.journal_of
+    if recorded and sheet.campaign_of == name:
+        journal = settings.input.parent / recorded  # an absolute path stays as it is
+        if journal.exists():
+            return journal
     output = output_path(settings, dry_run=False)
     default = output.parent / f"{name}.journal"
     legacy = output.with_suffix(".journal")
@@ -114,10 +116,10 @@ def output_path(settings: Settings, dry_run: bool) -> Path:
 
 def journal_of_results(workbook: Path) -> Path:
     """The journal a batcher results workbook names on its Summary sheet (else beside it)."""
-    from batcher.load import results_facts
-
-    facts = results_facts(workbook)
-    recorded = facts.get("journal")
+    try:
+        recorded = load_sheet(workbook, LoadOptions(sheet="Results")).journal_of
+    except InputError:
+        recorded = None
     if recorded:
         return workbook.parent / Path(recorded)  # an absolute path stays as it is
     return workbook.with_suffix(".journal")
@@ -186,7 +188,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     if settings.dry_run:
         return _dry_run(settings, sheet, plan, suppressed, caller, journal_file, output, sha,
                         started, say)
-    if sheet_found_by(sheet) == "content":
+    if sheet.phone_found_by == "content":
         raise UsageError(
             f"{settings.input}: the phone column {sheet.phone_column!r} was found by its "
             "content, not by a phone-like header: batcher does not call from a guess",
@@ -251,11 +253,6 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     return replace(summary, timings=watch.laps)
 
 
-def sheet_found_by(sheet: Sheet) -> str:
-    """How the loader found the phone column: option, header or content."""
-    return getattr(sheet, "phone_found_by", "header")
-
-
 def _dry_run(settings, sheet, plan, suppressed, caller, journal_file, output, sha, started,
              say) -> Summary:
     """Everything a real run would decide now, from the same journal and history; no writes
@@ -275,7 +272,7 @@ def _dry_run(settings, sheet, plan, suppressed, caller, journal_file, output, sh
         figures = forecast(plan, choice, states, settings,
                            _latency(journal) if journal else None)
         say(plan_text(sheet, plan, figures, settings, _where(settings), caller.name))
-        if sheet_found_by(sheet) == "content":
+        if sheet.phone_found_by == "content":
             say("dry run: a real send from this column needs --phone-column "
                 f"{sheet.phone_column!r} (batcher does not call from a guessed column)")
         state = CampaignState.of(journal, "dry run: nothing was sent") if journal else (

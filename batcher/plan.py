@@ -390,13 +390,12 @@ def plan_text(sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings,
               where: str, campaign: str) -> str:
     """The plan as a few lines: what was read, what will be sent, in how many requests."""
     counts = figures.counts
-    found_by = getattr(sheet, "phone_found_by", "header")
     lines = [
         f"campaign {campaign!r}: {sheet.path.name}, {figures.rows} rows; phone column "
         f"{sheet.phone_column!r}"
         + (f", region column {sheet.region_column!r}" if sheet.region_column else ""),
     ]
-    if found_by == "content":
+    if sheet.phone_found_by == "content":
         lines.append(content_column_note(sheet, plan))
     lines.append(f"  valid distinct numbers: {counts[ELIGIBLE]}   duplicates: "
                  f"{counts[DUPLICATE]}   invalid: {counts[INVALID]}")

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import phonenumbers
 
-from batcher.load import LoadOptions, load_sheet
+from batcher.load import load_sheet
 from batcher.normalise import _normalise_cached, normalise_many
+from batcher.settings import LoadOptions
 
 
 def pairs_of(path: Path, cells: int) -> list[tuple[object, str, bool]]:

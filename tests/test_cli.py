@@ -104,7 +104,7 @@ def test_a_run_prints_its_results_on_stdout_and_progress_on_stderr(
     assert done.out.splitlines() == [
         "results: accepted 3",
         f"workbook: {path.with_name('contacts-results.xlsx')}",
-        f"journal:  {path.with_name('contacts-results.journal')}",
+        f"journal:  {path.with_name('contacts.journal')}",
     ]
     assert "to send now: 3 numbers" in done.err  # the plan shown before sending
     assert "sent 3/3 numbers" in done.err and "timings:" in done.err

@@ -26,9 +26,10 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from batcher import load
+from batcher import results
 from batcher.errors import ExitCode, InputError
-from batcher.load import LoadOptions, file_sha256, load_sheet
+from batcher.load import columns, file_sha256, load_sheet, reader
+from batcher.settings import LoadOptions
 
 CN = "+86 138 0013 8000"
 
@@ -610,13 +611,13 @@ def test_unreadable_file(tmp_path):
 
 
 def test_reader_timeout(tmp_path, monkeypatch):
-    monkeypatch.setattr(load, "READ_TIMEOUT_S", 0.01)
+    monkeypatch.setattr(reader, "READ_TIMEOUT_S", 0.01)
     path = write_book(tmp_path / "t.xlsx", {"S": [["Phone"], [CN]]})
     assert "still reading after" in refused(path).message
 
 
 def test_reader_memory_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(load, "CHILD_MEMORY_BYTES", 128 << 20)
+    monkeypatch.setattr(reader, "CHILD_MEMORY_BYTES", 128 << 20)
     path = tmp_path / "big.csv"
     path.write_text("name,phone,a,b,c\n" + "ann,+8613800138000,x,y,z\n" * 400_000)
     assert "ran out of memory" in refused(path).message
@@ -654,3 +655,215 @@ def test_load_speed_close_to_raw_calamine(tmp_path, rows):
     print(f"\n{rows:,} rows: raw calamine {raw_seconds:.2f} s, load_sheet {seconds:.2f} s")
     assert len(sheet.frame) == rows - 1
     assert seconds < raw_seconds * 1.35 + 1
+
+
+# ---- messages that name the fix ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["Name,Phone\r\n", "Name,Phone\n,\n\n", "\n\n,,\n"])
+def test_empty_csv_names_no_sheet_option(tmp_path, text):
+    path = tmp_path / "e.csv"
+    path.write_text(text)
+    error = refused(path)
+    assert "--sheet" not in str(error) and "e.csv" in error.message
+
+
+def test_empty_sheet_still_suggests_another_sheet(tmp_path):
+    error = refused(write_book(tmp_path / "e.xlsx", {"S": [["Name", "Phone"]]}))
+    assert "no data rows below the header in row 1" in error.message and "--sheet" in error.hint
+
+
+def test_formula_without_saved_value_is_named(tmp_path):
+    book = openpyxl.Workbook()  # openpyxl stores formulas without calculating them
+    book.active.title = "S"
+    for row in [["Name", "Phone"], ["ann", '="+86"&"13800138000"'], ["bob", CN]]:
+        book.active.append(row)
+    book.active.append(["cy", '="+86"&"13800138002"'])
+    book.save(tmp_path / "f.xlsx")
+    error = refused(tmp_path / "f.xlsx")
+    assert "column B 'Phone': rows 2, 4 hold a formula with no saved value" in error.message
+    assert "empty" in error.message and "f.xlsx" in error.message
+    assert "Excel or LibreOffice and save it" in error.hint
+
+
+def test_formulas_with_saved_values_load(tmp_path):
+    path = tmp_path / "v.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet("S")
+    sheet.write_row(0, 0, ["Name", "Phone"])
+    sheet.write_row(1, 0, ["ann", None])  # a blank phone: looked up, not a formula
+    sheet.write_string(2, 0, "bob")
+    sheet.write_formula(2, 1, '="+86"&"13800138001"', None, "+8613800138001")
+    sheet.write_string(3, 0, "cy")
+    sheet.write_formula(3, 1, '=IF(A4="x","+86","")', None, "")  # saved as <v></v>: ""
+    book.close()
+    assert values(load_sheet(path)) == [["ann", None], ["bob", "+8613800138001"], ["cy", None]]
+
+
+def test_merged_region_cell_applies_to_every_row_it_spans(tmp_path):
+    rows = [["Name", "Phone", "Country"]]
+    rows += [[f"p{i}", f"0138001380{i:02d}", None] for i in range(6)]
+    rows[5][2] = "US"
+    path = write_book(tmp_path / "m.xlsx", {"S": rows}, merge=("C2:C5", "CN"))
+    sheet = load_sheet(path)
+    assert sheet.region_column == "Country"
+    assert sheet.frame["Country"].tolist() == ["CN", "CN", "CN", "CN", "US", None]
+    assert sheet.frame["Name"].tolist() == [f"p{i}" for i in range(6)]  # other columns as typed
+
+
+def test_merged_cells_outside_the_region_column_stay_blank(tmp_path):
+    rows = [["Name", "Phone", "Country"], ["ann", CN, "CN"], [None, "+8613900139000", "CN"]]
+    path = write_book(tmp_path / "m.xlsx", {"S": rows}, merge=("A2:A3", "ann"))
+    assert load_sheet(path).frame["Name"].tolist() == ["ann", None]
+
+
+@pytest.mark.parametrize(
+    ("actual", "given", "fix"),
+    [(";", ",", "--delimiter ';'"), ("\t", ";", "--delimiter tab"), (",", "|", "--delimiter ','")],
+)
+def test_wrong_delimiter_names_the_right_one(tmp_path, actual, given, fix):
+    path = tmp_path / "d.csv"
+    path.write_text(csv_text(CSV_TEXTS["utf-8"], actual), encoding="utf-8")
+    error = refused(path, LoadOptions(delimiter=given))
+    assert "every row is one single column" in error.message and "3 columns" in error.message
+    assert fix in error.hint and "d.csv" in error.message
+
+
+def test_single_column_csv_with_its_delimiter_loads(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("Phone\n+8613800138000\n+8613900139000\n")
+    assert load_sheet(path, LoadOptions(delimiter=";")).phone_column == "Phone"
+
+
+def test_unknown_phone_column_lists_the_headers_found(tmp_path):
+    path = write_book(tmp_path / "x.xlsx", {"S": [["Name", "Phone", "City"], ["ann", CN, "x"]]})
+    error = refused(path, LoadOptions(phone_column="Fax"))
+    assert "the headers found are row 1: 'Name', 'Phone', 'City'" in error.message
+    wide = tmp_path / "w.csv"
+    wide.write_text(",".join(f"col{i}" for i in range(20)) + "\n" + "x," * 19 + "x\n")
+    error = refused(wide, LoadOptions(phone_column="Fax"))
+    assert "'col0', 'col1'" in error.message and "'col11', … (8 more)" in error.message
+    assert "'col12'" not in error.message
+
+
+def test_unknown_phone_column_lists_each_sheet(tmp_path):
+    sheets = {"A": [["Name", "Phone"], ["ann", CN]], "B": [["Who", "Mobile"], ["bob", CN]]}
+    error = refused(write_book(tmp_path / "s.xlsx", sheets), LoadOptions(phone_column="Fax"))
+    assert "sheet 'A' row 1: 'Name', 'Phone'; sheet 'B' row 1: 'Who', 'Mobile'" in error.message
+
+
+# ---- how the phone column was found (one person, one call) -----------------------------------
+
+FOUND_BY = [
+    # id, rows, options, phone column, header row, found by
+    ("named", [["Name", "Phone"], ["ann", CN]], LoadOptions(phone_column="Phone"), "Phone", 1,
+     "option"),
+    ("letter", NO_HEADER, LoadOptions(phone_column="B"), "Column B", None, "option"),
+    ("header", [["Name", "Mobile"], ["ann", CN]], LoadOptions(), "Mobile", 1, "header"),
+    ("mention", [["Name", "Mobile phone (main)"], ["ann", CN]], LoadOptions(),
+     "Mobile phone (main)", 1, "header"),
+    ("no header", NO_HEADER, LoadOptions(), "Column B", None, "content"),
+    ("unknown header", [["Who", "Reach at"], ["ann", CN], ["bob", CN]], LoadOptions(),
+     "Reach at", 1, "content"),
+    (
+        "CAD parts list, header guessed from its first row",
+        [["Top assembly", "TA-100", "", 1], ["Bracket", 4471234, "steel", 2],
+         ["Bolt M6", 4471235, "zinc", 8], ["Washer", 4471236, "zinc", 8]],
+        LoadOptions(), "TA-100", 1, "content",
+    ),
+    (
+        "parts list under a bare Number header",
+        [["Part", "Number", "Qty"], ["Bracket", 4471234, 2], ["Bolt M6", 4471235, 8]],
+        LoadOptions(), "Number", 1, "content",
+    ),
+    (
+        "bookings export whose channel says Phone",
+        [["Booking no", "Guest", "Channel", "Nights"], ["4471234567", "ann", "Phone", 2],
+         ["4471234568", "bob", "Web", 1], ["4471234569", "cy", "Phone", 3]],
+        LoadOptions(), "Booking no", 1, "content",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rows", "options", "phone", "header_row", "found_by"),
+    [case[1:] for case in FOUND_BY],
+    ids=[case[0] for case in FOUND_BY],
+)
+def test_phone_found_by(tmp_path, rows, options, phone, header_row, found_by):
+    sheet = load_sheet(write_book(tmp_path / "f.xlsx", {"S": rows}), options)
+    assert (sheet.phone_column, sheet.header_row, sheet.phone_found_by) == (
+        phone,
+        header_row,
+        found_by,
+    )
+
+
+def test_csv_found_by_header(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("Name,Telephone\nann,+8613800138000\n")
+    assert load_sheet(path).phone_found_by == "header"
+
+
+# ---- batcher's own results workbook given as input -------------------------------------------
+
+RESULTS_HEADER = ["Name", "Phone", *results.RESULT_COLUMNS]
+RESULTS_ROW = ["ann", CN, 2, "8613800138000", "accepted", "", "v1", "", "", 1, None, "2026-01-01"]
+
+
+def results_book(path: Path) -> Path:
+    """A results workbook as batcher lays it out: Results, Summary (key | value), Retry."""
+    return write_book(
+        path,
+        {
+            "Results": [RESULTS_HEADER, RESULTS_ROW, ["bob", "+8613900139000", 3, "", "invalid"]],
+            "Summary": [
+                ["Campaign"],
+                ["campaign", "spring-promo"],
+                ["journal", "/x/spring.journal"],
+                ["accepted", 1],
+            ],
+            "Retry": [["Name", "Phone"], ["cy", "+8613700137000"]],
+        },
+    )
+
+
+@pytest.mark.parametrize("sheet", [None, "Results", "Retry"])
+def test_results_workbook_names_its_campaign_and_journal(tmp_path, sheet):
+    loaded = load_sheet(results_book(tmp_path / "spring.xlsx"), LoadOptions(sheet=sheet))
+    assert (loaded.campaign_of, loaded.journal_of) == ("spring-promo", "/x/spring.journal")
+    assert loaded.phone_column == "Phone" and loaded.phone_found_by == "header"
+
+
+def test_results_sheet_reads_the_inputs_phone_not_callee(tmp_path):
+    loaded = load_sheet(results_book(tmp_path / "spring.xlsx"))
+    assert (loaded.sheet_name, loaded.phone_column) == ("Results", "Phone")
+    assert values(loaded)[0][:4] == ["ann", CN, 2.0, "8613800138000"]
+    named = load_sheet(tmp_path / "spring.xlsx", LoadOptions(phone_column="callee"))
+    assert (named.phone_column, named.phone_found_by) == ("callee", "option")
+
+
+def test_results_workbook_written_by_batcher(tmp_path):
+    path = tmp_path / "out.xlsx"
+    table = results.Table("Results", RESULTS_HEADER, [RESULTS_ROW])
+    facts = [("Campaign", None), ("campaign", "spring-promo"), ("journal", "/x/s.journal")]
+    results.write_workbook_file(path, table, results.SummaryBlock({"accepted": 1}, facts), [])
+    loaded = load_sheet(path)
+    assert (loaded.campaign_of, loaded.journal_of, loaded.phone_column) == (
+        "spring-promo",
+        "/x/s.journal",
+        "Phone",
+    )
+
+
+def test_other_workbooks_name_no_campaign(tmp_path):
+    sheets = {"S": [["Phone"], [CN]], "Summary": [["Campaign", "spring"], ["journal"]]}
+    loaded = load_sheet(write_book(tmp_path / "o.xlsx", sheets))
+    assert (loaded.campaign_of, loaded.journal_of) == (None, None)
+    csv_path = tmp_path / "o.csv"
+    csv_path.write_text("Phone\n+8613800138000\n")
+    assert load_sheet(csv_path).campaign_of is None
+
+
+def test_result_columns_agree_with_the_writer():
+    assert columns.RESULT_COLUMNS == results.RESULT_COLUMNS

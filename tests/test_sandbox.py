@@ -340,6 +340,7 @@ def test_voice_ids_unique_and_increasing_across_requests(sandbox: Sandbox) -> No
 # item -> (http status, api status or None, numbers accepted)
 SCRIPT_OUTCOMES = {
     "ok": (200, "0", 2),
+    "ok-partial": (200, "0", 2),
     "-1": (200, "-1", 0),
     "-2": (200, "-2", 0),
     "-10": (200, "-10", 0),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import ast
 from pathlib import Path
 
@@ -42,8 +44,11 @@ def settings(options: dict, config: str | None = None, tmp: Path | None = None, 
 
 def test_defaults_and_the_paths_beside_the_input(contacts_file):
     got = Settings.from_options({"input": contacts_file, "dry_run": True})
-    assert got.output == contacts_file.with_name("contacts-results.xlsx")
-    assert got.journal == contacts_file.with_name("contacts-results.journal")
+    # the pipeline names them once it knows the campaign: FILE-results.xlsx (FILE-plan.xlsx
+    # for a dry run) and CAMPAIGN.journal beside it
+    assert got.output is None and got.journal is None
+    assert got.campaign_name is None and got.cooldown == 24 * 3600 and not got.allow_repeat
+    assert got.history == Path(os.environ["BATCHER_HISTORY"])
     assert (got.base_url, got.chunk_size, got.concurrency, got.read_timeout) == (
         DEFAULT_BASE_URL,
         1000,

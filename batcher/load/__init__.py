@@ -1,0 +1,144 @@
+"""Load the contacts file: a workbook or a CSV in, the raw cells and the phone column out.
+
+    sheet = load_sheet(Path("contacts.xlsx"), LoadOptions(phone_column="B"))
+    sheet.frame[sheet.phone_column]   # raw cells: str, int/float, bool, dates, None
+    sheet.phone_found_by              # "option", "header" or "content"
+
+The parent checks the file's size and kind (guard), then a child Python process with a memory
+limit and a wall-clock timeout (reader) does everything that parses untrusted bytes: the
+container checks (guard), calamine or the csv module, and the header / phone-column detection
+(columns). It sends back plain rows; the parent builds the DataFrame here.
+
+Layering: columns imports nothing of batcher but errors and settings; guard adds columns;
+reader adds guard and collector; this module adds reader. Only load_sheet, Sheet and
+file_sha256 are for other modules; LoadOptions lives in batcher.settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import astuple, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from batcher import collector
+from batcher.errors import InputError
+from batcher.load import guard
+from batcher.settings import LoadOptions
+
+if TYPE_CHECKING:  # pandas is imported lazily so the reader child stays small
+    import pandas
+
+    from batcher.load.reader import Table
+
+__all__ = ["Sheet", "file_sha256", "load_sheet"]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """The data rows of the contacts file with the raw cell values, as the user typed them.
+
+    phone_found_by says what the phone column was taken from:
+      "option"   the user named it (--phone-column, or phone_column in campaign.toml);
+      "header"   a header that names a phone (Phone, Mobile, 手机号, Teléfono...);
+      "content"  its cells look like phone numbers, and no header names a phone: no header
+                 at all, a header row guessed from the row above the first number, or only a
+                 generic one such as "Number" (part, booking and invoice numbers look alike).
+    "content" is the cautious default.
+
+    campaign_of and journal_of are set when the workbook is batcher's own results workbook
+    (its Summary sheet has "campaign" / "journal" in column A), whichever sheet was read.
+    """
+
+    path: Path
+    frame: pandas.DataFrame  # data rows only, object dtype, None for empty cells
+    rows: list[int]  # 1-based source row number of each frame row
+    phone_column: str
+    region_column: str | None
+    sheet_name: str | None  # None for CSV
+    header_row: int | None  # 1-based; None when the sheet has no header row
+    encoding: str | None  # CSV only
+    delimiter: str | None  # CSV only
+    phone_found_by: str = "content"
+    campaign_of: str | None = None  # the campaign whose results workbook this is
+    journal_of: str | None = None  # that campaign's journal, as the workbook names it
+
+
+def load_sheet(path: Path, options: LoadOptions | None = None) -> Sheet:
+    """Read the contacts file and locate its phone (and region) column."""
+    from batcher.load.reader import read_in_child  # not at import: `-m ...reader` runs it
+
+    path = Path(path)
+    kind = guard.check_file(path)
+    options = _checked_options(path, options or LoadOptions())
+    return _to_sheet(path, read_in_child(path, kind, options))
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file's bytes, read in blocks."""
+    try:
+        with Path(path).open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}", "check the path") from None
+
+
+def _checked_options(path: Path, options: LoadOptions) -> LoadOptions:
+    """Options as text (a TOML file may give 2 for "2"), with the CSV overrides validated."""
+    options = LoadOptions(*(None if v is None else str(v) for v in astuple(options)))
+    if options.encoding:
+        try:
+            io.TextIOWrapper(io.BytesIO(), encoding=options.encoding)  # a text codec, not base64
+        except LookupError:
+            raise InputError(
+                f"unknown encoding {options.encoding!r} for {path}",
+                "use a Python codec name such as utf-8, gb18030, big5, shift_jis or cp1252",
+            ) from None
+    if options.delimiter is None:
+        return options
+    delimiter = {"tab": "\t", "\\t": "\t"}.get(options.delimiter.lower(), options.delimiter)
+    if len(delimiter) != 1 or delimiter in '\r\n"':
+        raise InputError(
+            f"delimiter {options.delimiter!r} for {path} is not a single character",
+            "use one of , ; | or tab",
+        )
+    return replace(options, delimiter=delimiter)
+
+
+def _to_sheet(path: Path, table: Table) -> Sheet:
+    """Drop blank rows, turn "" into None, and wrap the rows in an object-dtype DataFrame."""
+    import numpy as np
+    import pandas as pd
+
+    with collector.paused():
+        cells = np.array(table.cells, dtype=object).reshape(-1, len(table.names))
+        empty = cells == ""
+        cells[empty] = None
+        keep = ~empty.all(axis=1)
+        numbers = np.arange(table.first_row, table.first_row + len(cells))
+        if not keep.all():
+            cells, numbers = cells[keep], numbers[keep]
+        if not len(cells):
+            below = f" below the header in row {table.header_row}" if table.header_row else ""
+            raise InputError(
+                f"{table.where} has no data rows{below}",
+                "add the contacts below the header row"
+                + (", or pick another sheet with --sheet" if table.sheet_name else "")
+                + ", or check that this is the contacts file",
+            )
+        frame = pd.DataFrame(cells, columns=table.names, dtype=object, copy=False)
+    return Sheet(
+        path=path,
+        frame=frame,
+        rows=numbers.tolist(),
+        phone_column=table.names[table.phone],
+        region_column=None if table.region is None else table.names[table.region],
+        sheet_name=table.sheet_name,
+        header_row=table.header_row,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+        phone_found_by=table.found_by,
+        campaign_of=table.campaign_of,
+        journal_of=table.journal_of,
+    )

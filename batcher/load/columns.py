@@ -1,0 +1,448 @@
+"""Which row is the header, which column holds the phones, which the region.
+
+Pure functions over the sheet's rows (lists of cells, "" for empty); nothing here reads a file.
+The word lists are the header names recognised in the languages batcher's users write.
+
+    layout = locate(rows, LoadOptions(), "contacts.xlsx")
+    layout.header, layout.phone, layout.found_by   # 0, 1, "header"
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from batcher.errors import InputError
+from batcher.settings import LoadOptions
+
+HEADER_SEARCH_ROWS = 30
+SAMPLE_CELLS = 200_000  # content detection looks at this many cells at most
+PHONE_SHARE = 0.6
+MAX_COLUMNS = 16_384
+LISTED_HEADERS = 12  # an error lists this many header names, then "…"
+
+_PHONE_HEADERS = """
+phone, phone number, phone no, phones, mobile, mobile number, mobile no, mobile phone, cell,
+cellphone, cell phone, cell number, tel, tel no, telephone, telephone number, callee, msisdn,
+number, contact number, contact no, whatsapp, 手机, 手机号, 手机号码, 电话, 电话号码, 联系电话,
+联系方式, 号码, 移动电话, 手機, 手機號碼, 電話, 電話號碼, 聯絡電話, 携帯, 携帯電話, 携帯番号,
+電話番号, teléfono, móvil, celular, número, número de teléfono, téléphone, portable, numéro,
+numéro de téléphone, telefone, telemóvel, número de telefone, handphone, nomor, nomor hp, no hp,
+nomor telepon, telepon, no telp, telp, hp, số điện thoại, điện thoại, sđt, di động, फ़ोन,
+मोबाइल, फ़ोन नंबर, मोबाइल नंबर, телефон, мобильный, номер телефона, номер, هاتف, جوال,
+رقم الهاتف, رقم الجوال, 전화번호, 휴대폰, 전화, 핸드폰, telefon, handy, telefonnummer, telefoon,
+cellulare, เบอร์โทร, โทรศัพท์
+"""
+# Too generic to trust inside a longer header ("Order number", "身份证号码"), and alone they
+# name part, booking and invoice numbers as often as phones: found_by stays "content".
+_GENERIC_PHONE_HEADERS = "number, número, numéro, nomor, номер, 号码"
+_REGION_HEADERS = """
+region, country, country code, country_code, country region, nation, iso, iso code, 国家, 地区,
+国家/地区, 国家代码, 國家, 地區, país, pays, code pays, negara, kode negara, quốc gia, страна,
+الدولة, بلد, 국가, देश, land, 国, 国名
+"""
+# The columns batcher's results workbook appends (batcher.results.RESULT_COLUMNS, copied so
+# the reader child need not import pandas; tests/test_load.py checks the two agree).
+RESULT_COLUMNS = (
+    "row", "callee", "outcome", "reason", "voiceId", "terminationCode", "terminationReason",
+    "batch", "duplicate_of", "sent_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the header and the columns are, and how the phone column was found."""
+
+    header: int | None  # index into the sheet's rows
+    phone: int
+    region: int | None
+    confident: bool  # found by header or by content, not merely a column that exists
+    found_by: str  # "option", "header" or "content": see batcher.load.Sheet.phone_found_by
+
+
+def locate(rows: list[list[object]], options: LoadOptions, where: str) -> Layout | None:
+    """Find the header row and the phone/region columns; None when this sheet has no phone."""
+    width = len(rows[0]) if rows else 0
+    if not width:
+        return None
+    spec = (options.phone_column or "").strip()
+    ignored = batcher_columns(rows)
+    keyword_header = _phone_header(rows, ignored)
+    if spec:
+        # A name in the recognised header row, else a letter or position, else a name in any
+        # of the first rows: "ID" names a column before it means column ID, "Cel" after.
+        position = column_position(spec)
+        named = _named_column(rows, spec, [keyword_header[0]] if keyword_header else [])
+        if not named and (position is None or position >= width):
+            named = _named_column(rows, spec, range(min(_header_rows(rows), len(rows))))
+        if named:
+            header, phone = named
+            confident = True
+        elif position is not None and position < width:
+            phone = position
+            header = keyword_header[0] if keyword_header else _guess_header(rows, phone)
+            start = 0 if header is None else header + 1
+            confident = keyword_header is not None or _mostly_phones(rows, start, phone)
+        else:
+            return None
+        found_by = "option"
+    elif keyword_header:
+        header = keyword_header[0]
+        phone = _pick(rows, header, keyword_header[1], where)
+        confident = True
+        found_by = "content" if _norm(rows[header][phone]) in _GENERIC_EXACT else "header"
+    else:
+        candidates = [c for c in _phone_columns(rows) if c not in ignored]
+        if not candidates:
+            return None
+        phone = _pick(rows, None, candidates, where)
+        # The row above the first phone may be a header, or only a data row of text: either
+        # way no header named the column, so it was found by its content.
+        header = _guess_header(rows, phone)
+        confident = True
+        found_by = "content"
+    region = _region_column(rows, header, phone, options, where)
+    return Layout(header, phone, region, confident, found_by)
+
+
+def batcher_columns(rows: list[list[object]]) -> frozenset[int]:
+    """The columns batcher's own Results sheet added (callee, outcome...), found in its header.
+
+    Given back as input, that sheet holds the input's phone column and batcher's callee: the
+    input's own column is the one to read.
+    """
+    marker = list(RESULT_COLUMNS[:4])
+    for row in rows[: _header_rows(rows)]:
+        for j in range(len(row) - 3):
+            if row[j : j + 4] == marker:
+                return frozenset(k for k, cell in enumerate(row) if cell in RESULT_COLUMNS)
+    return frozenset()
+
+
+def _phone_header(
+    rows: list[list[object]], ignored: frozenset[int]
+) -> tuple[int, list[int]] | None:
+    """The first row (of the first 30) naming a phone column; exact names beat mentions.
+
+    A row holding a phone-like cell is data, not a header: a bookings export whose Channel
+    column says "Phone" does not make that booking's row the header.
+    """
+    for i, row in enumerate(rows[: _header_rows(rows)]):
+        names = [_norm(cell) for cell in row]
+        exact = [j for j, name in enumerate(names) if name in _PHONE_EXACT and j not in ignored]
+        loose = exact or [
+            j
+            for j, name in enumerate(names)
+            if name
+            and j not in ignored
+            and _PHONE_MENTION.search(name)
+            and _share(rows, i + 1, j) >= PHONE_SHARE
+        ]
+        if loose and not any(map(looks_like_phone, row)):
+            return i, loose
+    return None
+
+
+def _named_column(
+    rows: list[list[object]], spec: str, search: Iterable[int]
+) -> tuple[int, int] | None:
+    """(row, column) of the first header cell matching spec, names made unique first."""
+    wanted = _norm(spec)
+    for i in search:
+        names = [_norm(name) for name in column_names(rows[i])]
+        if wanted in names:
+            return i, names.index(wanted)
+    return None
+
+
+def _pick(rows: list[list[object]], header: int | None, columns: list[int], where: str) -> int:
+    """The column holding the most phone numbers; near-ties are for the user to settle."""
+    if len(columns) == 1:
+        return columns[0]
+    start = 0 if header is None else header + 1
+    counts = {c: _phone_count(rows, start, c)[0] for c in columns}
+    best = max(counts.values())
+    tied = [c for c in columns if counts[c] >= 0.95 * best]
+    if len(tied) == 1:
+        return tied[0]
+    names = column_names(rows[header]) if header is not None else None
+    listing = ", ".join(
+        f"{letter(c)}" + (f" {names[c]!r}" if names else "") + f" ({counts[c]} numbers)"
+        for c in tied
+    )
+    raise InputError(
+        f"{where}: several columns could be the phone column: {listing}",
+        f"choose one with --phone-column, e.g. --phone-column {letter(tied[0])}",
+    )
+
+
+def _guess_header(rows: list[list[object]], phone: int) -> int | None:
+    """Without a recognised header: the text row just above the first phone number, if any."""
+    previous = None
+    for i, row in enumerate(rows[: _header_rows(rows) + 1]):
+        if looks_like_phone(row[phone]):
+            if previous is None:
+                return None
+            cell = rows[previous][phone]
+            return previous if isinstance(cell, str) and cell.strip() else None
+        if row.count("") != len(row):
+            previous = i
+    return None
+
+
+def _region_column(
+    rows: list[list[object]], header: int | None, phone: int, options: LoadOptions, where: str
+) -> int | None:
+    names = column_names(rows[header]) if header is not None else None
+    spec = (options.region_column or "").strip()
+    if spec:
+        normalised = [_norm(n) for n in names] if names else []
+        if _norm(spec) in normalised:
+            return normalised.index(_norm(spec))
+        column = column_position(spec)
+        if column is None or column >= len(rows[0]):
+            raise InputError(
+                f"{where}: no region column {spec!r}"
+                + (f"; the columns are: {', '.join(names)}" if names else ""),
+                "give --region-column as a header name, a letter (C) or a position (3)",
+            )
+        return column
+    if names is None:
+        return None
+    normalised = [_norm(n) for n in names]
+    for match in (lambda n: n in _REGION_EXACT, lambda n: n and _REGION_MENTION.search(n)):
+        found = [j for j, name in enumerate(normalised) if j != phone and match(name)]
+        if found:
+            return found[0]
+    return None
+
+
+def headers_seen(rows: list[list[object]]) -> str | None:
+    """The likely header row, for an error: "row 4: 'Name', 'Mobile', …"; None if blank."""
+    if not rows or not rows[0]:
+        return None
+    keyword = _phone_header(rows, batcher_columns(rows))
+    search = [keyword[0]] if keyword else range(min(_header_rows(rows), len(rows)))
+    for i in search:
+        names = [cell_text(cell).strip() for cell in rows[i]]
+        names = [name for name in names if name]
+        if names:
+            shown = ", ".join(map(repr, names[:LISTED_HEADERS]))
+            more = len(names) - LISTED_HEADERS
+            return f"row {i + 1}: {shown}" + (f", … ({more} more)" if more > 0 else "")
+    return None
+
+
+def no_phone_column(
+    where: str, options: LoadOptions, several_sheets: bool = False, seen: Iterable[str] = ()
+) -> InputError:
+    """The refusal when no sheet has the phone column (asked for, or to be detected)."""
+    scope = "any visible sheet of " + where if several_sheets else where
+    sheet_hint = "; pick the sheet with --sheet" if several_sheets else ""
+    if options.phone_column:
+        listing = "; ".join(seen)
+        return InputError(
+            f"no column {options.phone_column!r} in {scope}"
+            + (f"; the headers found are {listing}" if listing else "; no header row found"),
+            "give --phone-column as one of those header names, a letter (B) or a position (2)"
+            + sheet_hint,
+        )
+    return InputError(
+        f"no phone column found in {scope}: no header such as Phone, Mobile, 手机号 or Teléfono"
+        " in the first 30 rows, and no column mostly made of phone numbers",
+        "name the column with --phone-column (a header name, a letter such as B, or a position)"
+        + sheet_hint,
+    )
+
+
+def fill_merged(
+    rows: list[list[object]],
+    ranges: Iterable[tuple[tuple[int, int], tuple[int, int]]],
+    column: int,
+    start: int,
+) -> None:
+    """Copy a merged cell of the column down the rows it spans (data rows from start on).
+
+    Only the region column: a region merged over a group of rows ("CN" beside four numbers)
+    is the region of each, and reading the lower rows as blank would dial them with the
+    default region. Merged phone, name or note cells stay as the user laid them out: copying
+    a phone down would invent numbers, and other columns are only carried to the results.
+    """
+    for (top, left), (bottom, _right) in ranges:
+        if left != column or bottom <= top or bottom < start:
+            continue
+        value = rows[top][column]
+        for r in range(max(top + 1, start), min(bottom, len(rows) - 1) + 1):
+            if rows[r][column] == "":
+                rows[r][column] = value
+
+
+def batcher_marks(rows: list[list[object]]) -> dict[str, str]:
+    """{"campaign": ..., "journal": ...} from the Summary sheet of batcher's results workbook.
+
+    The key is a column A cell exactly "campaign" (or "journal"); its value is column B, or
+    the next cell along when A:B are merged as batcher's writer lays the facts out.
+    """
+    marks: dict[str, str] = {}
+    for row in rows:
+        if row and row[0] in ("campaign", "journal") and row[0] not in marks:
+            value = cell_text(next((cell for cell in row[1:] if cell != ""), "")).strip()
+            if value:
+                marks[row[0]] = value
+    return marks
+
+
+def column_names(cells: list[object]) -> list[str]:
+    """Header cells as text; blanks (merged cells) become "Column C"; duplicates "Name (2)"."""
+    names, seen = [], set()
+    for j, cell in enumerate(cells):
+        text = cell_text(cell).strip() or f"Column {letter(j)}"
+        name, n = text, 2
+        while name in seen:
+            name, n = f"{text} ({n})", n + 1
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+def cell_text(cell: object) -> str:
+    """A cell as text: 2024.0 -> "2024", a date as ISO."""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if hasattr(cell, "isoformat"):
+        return cell.isoformat()
+    return str(cell)
+
+
+# ---- content heuristics ---------------------------------------------------------------------
+
+_PHONE_TEXT = re.compile(r"\+?[\d\s().\-/]{7,30}")
+_DATE_TEXT = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+
+def looks_like_phone(cell: object) -> bool:
+    """True for a cell that could be a phone number in any country: 7-15 digits, no letters."""
+    # Deliberately region-agnostic and cheap: it only has to tell a phone column from the rest.
+    if isinstance(cell, bool):
+        return False
+    if isinstance(cell, int | float):
+        return float(cell).is_integer() and 1e6 <= abs(cell) < 1e15
+    if not isinstance(cell, str):
+        return False
+    text = cell.strip().lstrip("'")
+    if not _PHONE_TEXT.fullmatch(text) or _DATE_TEXT.fullmatch(text):
+        return False
+    return 7 <= sum(ch.isdigit() for ch in text) <= 17  # 15 digits after a "00" prefix
+
+
+def _phone_count(rows: list[list[object]], start: int, column: int) -> tuple[int, int]:
+    """(phone-like cells, non-empty cells) in a sample of the column from row index start."""
+    phones = filled = 0
+    for row in rows[start : start + _sample_rows(rows)]:
+        cell = row[column]
+        if cell != "":
+            filled += 1
+            phones += looks_like_phone(cell)
+    return phones, filled
+
+
+def _phone_columns(rows: list[list[object]]) -> list[int]:
+    """The columns mostly made of phone numbers."""
+    filled_rows = _filled_rows(rows, 0)
+    return [c for c in range(len(rows[0])) if _mostly_phones(rows, 0, c, filled_rows)]
+
+
+def _mostly_phones(
+    rows: list[list[object]], start: int, column: int, filled_rows: int | None = None
+) -> bool:
+    """60% of the column's cells look like phones, and they cover half the non-blank rows.
+
+    The coverage test keeps an example number on an instructions sheet from counting.
+    """
+    phones, filled = _phone_count(rows, start, column)
+    if filled_rows is None:
+        filled_rows = _filled_rows(rows, start)
+    return phones > 0 and phones >= PHONE_SHARE * filled and phones >= 0.5 * filled_rows
+
+
+def _filled_rows(rows: list[list[object]], start: int) -> int:
+    width = len(rows[0])
+    return sum(row.count("") != width for row in rows[start : start + _sample_rows(rows)])
+
+
+def _sample_rows(rows: list[list[object]]) -> int:
+    return max(10, SAMPLE_CELLS // len(rows[0]))
+
+
+def _header_rows(rows: list[list[object]]) -> int:
+    """How many top rows may hold the header: 30, fewer on a very wide sheet (a cell budget)."""
+    return min(HEADER_SEARCH_ROWS, max(3, SAMPLE_CELLS // 10 // len(rows[0])))
+
+
+def _share(rows: list[list[object]], start: int, column: int) -> float:
+    phones, filled = _phone_count(rows, start, column)
+    return phones / filled if filled else 0.0
+
+
+def _norm(value: object) -> str:
+    """Header text folded for matching: case, accents, punctuation and spacing ignored."""
+    if not isinstance(value, str):
+        return ""
+    if value.isascii():  # the common case, without the per-character loop
+        return " ".join(_NOT_ALNUM.sub(" ", value.lower()).split())
+    chars = []
+    for ch in unicodedata.normalize("NFKD", value).casefold():
+        category = unicodedata.category(ch)
+        if category != "Mn":  # accents; Indic vowel signs (Mc) are kept
+            chars.append(ch if category[0] in "LNM" else " ")
+    return " ".join("".join(chars).replace("đ", "d").split())
+
+
+def _mention_pattern(keywords: frozenset[str]) -> re.Pattern[str]:
+    """One regex finding any keyword in a folded header: whole words for Latin, else anywhere."""
+    latin = sorted((k for k in keywords if k.isascii()), key=len, reverse=True)
+    other = sorted((k for k in keywords if not k.isascii()), key=len, reverse=True)
+    words = "|".join(map(re.escape, latin))
+    return re.compile(f"(?:^| )(?:{words})(?= |$)|" + "|".join(map(re.escape, other)))
+
+
+def _keywords(text: str) -> frozenset[str]:
+    return frozenset(_norm(k) for k in text.split(",") if k.strip())
+
+
+def column_position(spec: str) -> int | None:
+    """0-based column from a letter ("B") or a 1-based position ("2"); None otherwise."""
+    spec = spec.strip()
+    if spec.isascii() and spec.isdigit():
+        return int(spec) - 1 if 1 <= int(spec) <= MAX_COLUMNS else None
+    if re.fullmatch(r"[A-Za-z]{1,3}", spec) and column_index(spec) < MAX_COLUMNS:
+        return column_index(spec)
+    return None
+
+
+def column_index(letters: str) -> int:
+    """0-based column of a letter name: "A" -> 0, "AA" -> 26."""
+    index = 0
+    for ch in letters.upper():
+        index = index * 26 + ord(ch) - ord("A") + 1
+    return index - 1
+
+
+def letter(index: int) -> str:
+    """The letter name of a 0-based column: 0 -> "A", 26 -> "AA"."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+_PHONE_EXACT = _keywords(_PHONE_HEADERS)
+_GENERIC_EXACT = _keywords(_GENERIC_PHONE_HEADERS)
+_PHONE_MENTION = _mention_pattern(_PHONE_EXACT - _GENERIC_EXACT)
+_REGION_EXACT = _keywords(_REGION_HEADERS)
+_REGION_MENTION = _mention_pattern(_REGION_EXACT - _keywords("iso, land, 国"))
