@@ -39,13 +39,17 @@ from batcher.plan import (
     plan_rows,
     suppressed_numbers,
 )
-from batcher.records import RECORD_COLUMNS, record_columns, records_summary
 from batcher.results import (
-    BATCH_COLUMNS,
+    BATCH_SPECS,
+    RECORD_SPECS,
     RESULT_COLUMNS,
+    RESULT_SPECS,
     SummaryBlock,
     Table,
     number_text,
+    record_columns,
+    records_summary,
+    sized_columns,
     unsafe_columns,
     write_workbook_file,
 )
@@ -490,19 +494,19 @@ def write_workbook(
                 extra += record_columns(records.get(extra[4]) if extra[4] else None)
             yield [*values, *extra]
 
-    widths = [14] * len(input_columns) + [7, 15, 10, 40, 21, 8, 18, 7, 8, 21]
-    columns = [*input_columns, *RESULT_COLUMNS, *(RECORD_COLUMNS if records else ())]
+    specs = sized_columns(input_columns, sheet.frame.itertuples(index=False, name=None),
+                          text=[input_columns[phone_index]])
+    columns = [*specs, *RESULT_SPECS, *(RECORD_SPECS if records else ())]
     unsafe = unsafe_columns(sheet.frame[c].tolist() for c in sheet.frame.columns)
-    results = Table("Results", columns, rows(), widths, "outcome", unsafe=unsafe)
+    results = Table("Results", columns, rows(), "outcome", unsafe=unsafe)
     requests = journal.requests() if journal and journal.campaign_id else []
     facts = _facts(head, sheet, requests, journal)
     if records:
         accepted = sum(1 for s in states.values() if s.outcome == ACCEPTED and s.voice_id)
         facts += records_summary(records, accepted)
     later = [
-        Table("Batches", BATCH_COLUMNS, _batch_rows(requests),
-              [8, 7, 7, 6, 10, 8, 8, 50, 9, 21, 21, 24]),
-        Table("Retry", input_columns, retry, [14] * len(input_columns)),
+        Table("Batches", BATCH_SPECS, _batch_rows(requests)),
+        Table("Retry", specs, retry),
     ]
     write_workbook_file(output, results, SummaryBlock(counts, facts), later)
     return counts

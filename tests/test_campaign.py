@@ -134,7 +134,7 @@ def test_records_command_adds_who_answered(sandbox, contacts, cli, tmp_path):
     rows = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
     assert all(r["answered"] in ("yes", "no") and r["sipCode"] for r in rows)
     facts = summary(tmp_path / "contacts-results.xlsx")
-    assert facts["records fetched"] == "12" and "answer rate" in facts
+    assert facts["records fetched"] == 12 and "answer rate" in facts
     code, out = cli("records", tmp_path / "contacts-results.xlsx", "--base-url", sandbox.url)
     assert code == 0 and "0 fetched" in out  # re-runnable: nothing fetched twice
 
