@@ -141,7 +141,7 @@ def utc_datetime(value: object) -> object:
 
 
 RESULT_SPECS = (
-    Column("row", 6, align="center"),  # right-aligned, it would run into the callee's digits
+    Column("row", 6),
     Column("callee", 14, digits=True),  # text cells already: no per-cell format needed
     Column("outcome", 10),
     Column("reason", 40),
@@ -192,7 +192,8 @@ def sized_columns(names: Sequence[str], rows: Iterable[Sequence[object]],
     """The input's own columns, sized to the first SAMPLE_ROWS rows (8 to 40 characters).
 
     The `text` columns (the caller writes them as text) and those whose sample is all phone
-    numbers are formatted as text; a phone column of numbers is written cell by cell as digits.
+    numbers hold digits as text; where such a column holds numbers, each cell is written as
+    its digits (a Python call per row, so only then).
     """
     sample = list(itertools.islice(rows, SAMPLE_ROWS))
     text = set(text)
@@ -203,11 +204,10 @@ def sized_columns(names: Sequence[str], rows: Iterable[Sequence[object]],
         width = min(max(longest + 1, MIN_WIDTH), MAX_WIDTH)
         phones = bool(values) and all(map(_phone_like, values))
         if name in text:
-            columns.append(Column(name, width, TEXT, digits=True))
+            columns.append(Column(name, width, digits=True))
         elif phones:
             numbers = any(isinstance(v, int | float) for v in values)
-            columns.append(Column(name, width, TEXT, digits=True,
-                                  convert=_digits if numbers else None))
+            columns.append(Column(name, width, digits=True, convert=_digits if numbers else None))
         else:
             columns.append(Column(name, width))
     return columns
@@ -319,8 +319,9 @@ def _format(number_format: str, align: str = "") -> rx.Format:
 
 
 def _table_page() -> dict:
-    """Print a table landscape, one page wide, the header row on every page."""
-    return {"landscape": True, "fit_to_pages": (1, 0), "repeat_rows": 0,
+    """Print a table landscape, one page wide, the header row on every page, with gridlines:
+    at that scale they keep a right-aligned number from running into the next cell's text."""
+    return {"landscape": True, "fit_to_pages": (1, 0), "repeat_rows": 0, "print_gridlines": True,
             "margins": {"left": 0.4, "right": 0.4, "top": 0.6, "bottom": 0.6},
             "header": "&L&A&R&F", "footer": "&CPage &P of &N"}
 
@@ -343,8 +344,8 @@ def _records(
         return iter([dict.fromkeys(names)]) if lazy else pd.DataFrame(columns=names)
     rows = itertools.chain([first], iterator)
     unsafe = range(len(names)) if unsafe is None else unsafe
-    # a text column that goes cell by cell anyway writes a number as its digits
-    makers = {i: _digits if columns[i].number_format == TEXT else cell_value for i in unsafe}
+    # a digits column that goes cell by cell anyway writes a number as its digits
+    makers = {i: _digits if columns[i].digits else cell_value for i in unsafe}
     makers.update((i, c.convert) for i, c in enumerate(columns) if c.convert is not None)
     if not makers:
         return map(dict, map(functools.partial(zip, names, strict=True), rows))
