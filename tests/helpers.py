@@ -36,7 +36,10 @@ def summary(path: Path) -> dict[str, object]:
     data: dict[str, object] = {}
     for row in workbook["Summary"].iter_rows(values_only=True):
         cells = [*row, None, None]
+        value = cells[1]
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # every number is stored as "N.0": a count reads back as 24.0
         if cells[0] is not None:
-            data.setdefault(str(cells[0]), cells[1])
+            data.setdefault(str(cells[0]), value)
     workbook.close()
     return data

@@ -34,9 +34,9 @@ def test_plan_shows_everything_and_sends_nothing(sandbox, tmp_path, cli):
     assert "estimated cost: 0.012" in out
     facts = summary(tmp_path / "c-results.xlsx")
     # campaign facts sit in merged cells, which hold text
-    assert (facts["to send"], facts["held: suppressed (do-not-call)"]) == ("2", "1")
-    assert facts["estimated cost"] == "0.012" and facts["suppressed"] == 1
-    assert facts["numbers in IN"] == "1"
+    assert (facts["to send"], facts["held: suppressed (do-not-call)"]) == (2, 1)
+    assert facts["estimated cost"] == 0.012 and facts["suppressed"] == 1
+    assert facts["numbers in IN"] == 1
     outcomes = [r["outcome"] for r in read_sheet(tmp_path / "c-results.xlsx", "Results")]
     assert outcomes == ["not_sent", "duplicate", "invalid", "not_sent", "invalid", "suppressed"]
 
