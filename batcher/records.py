@@ -4,10 +4,8 @@ A few numbers are read one by one (`GET /voice/recordGroup/{voiceId}`, `concurre
 time); many are read by time window (`POST /voice/recordGroupQuery`, windows of at most 31 days,
 pages of 100) and matched by voiceId, or by callee plus the request's calledInfo tag. Records
 are stored in the journal, so a second run only asks for those still missing or incomplete
-(records lag the calls, and a call still ringing has no hangupTime yet).
-
-    >>> record_columns({"answerTime": None, "callDuration": 0, "terminationCode": "486"})[0]
-    'no'
+(records lag the calls, and a call still ringing has no hangupTime yet). How a record is
+shown in the workbook (`RECORD_COLUMNS`, `record_columns`, `records_summary`) lives in results.
 
 The HTTP is batcher.vendor's: `call_records.record` and `query_records` (pages fetched
 concurrently), over one `Api` per fetch.
@@ -26,20 +24,12 @@ from pathlib import Path
 from batcher.errors import UsageError
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
+from batcher.results import RECORD_COLUMNS, record_columns, records_summary  # noqa: F401
 from batcher.settings import Credentials
 
 # batcher.vendor (and with it aiohttp) is imported by the fetching functions only: the
 # workbook code imports this module for RECORD_COLUMNS, and a dry run must not load aiohttp
 
-RECORD_COLUMNS = (
-    "answered",
-    "callDuration",
-    "chargedDuration",
-    "cost",
-    "hangupTime",
-    "feedbackValue",
-    "sipCode",
-)
 SAVE_EVERY = 500  # records fetched one by one are committed in chunks: an error loses little
 
 
@@ -109,38 +99,6 @@ def fetch_records(
                 "records", f"{len(wanted)} requested, {fetched} fetched, {missing} still missing"
             )
     return RecordsReport(len(wanted), fetched, missing, answered, cost, rate, len(accepted))
-
-
-def record_columns(record: dict | None) -> list[object]:
-    """The RECORD_COLUMNS values of one Results row ("" everywhere when there is no record)."""
-    if not record:
-        return [""] * len(RECORD_COLUMNS)
-    cost = record.get("cost")
-    return [
-        "yes" if _answered(record) else "no",
-        _number(record.get("callDuration")),
-        _number(record.get("chargedDuration")),
-        "" if cost in (None, "") else float(_cost(record)),
-        _text(record.get("hangupTime")),
-        _text(record.get("feedbackValue")),
-        _text(record.get("terminationCode")),
-    ]
-
-
-def records_summary(records: dict[str, dict], accepted: int) -> list[tuple[str, object]]:
-    """Summary sheet rows: calls answered, answer rate, total cost, records fetched/missing."""
-    answered, cost, rate = _stats(records.values())
-    return [
-        ("Call records", None),
-        ("calls answered", answered),
-        ("answer rate", "" if rate is None else round(rate, 4)),
-        ("total cost", float(cost)),
-        ("records fetched", len(records)),
-        ("records missing", max(0, accepted - len(records))),
-    ]
-
-
-# -- fetching ----------------------------------------------------------------------------------
 
 
 async def _by_voice_id(

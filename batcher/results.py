@@ -1,14 +1,31 @@
 """Write: the results workbook, rebuilt from the input rows and the journal.
 
-Sheets: Results (every input row, original columns then RESULT_COLUMNS), Summary (a chart of
-outcomes above the counts, then the campaign), Batches (one row per request) and Retry (the
-rows worth sending again, in the input's own columns).
+Sheets: Results (every input row, original columns then RESULT_COLUMNS, then RECORD_COLUMNS
+after `batcher records`), Summary (a chart of outcomes, the counts, then the campaign facts),
+Batches (one row per request) and Retry (the rows worth sending again, in the input's own
+columns).
+
+Every output column is declared once, below, as a `Column`: its header, its width and its
+number format. A caller passes a `Table` of columns and rows for each sheet and a
+`SummaryBlock` of counts and facts:
+
+    >>> [c.name for c in RESULT_SPECS][:3]
+    ['row', 'callee', 'outcome']
+    >>> header_width("terminationCode") > len("terminationCode")  # room for the filter button
+    True
+    >>> record_columns({"answerTime": None, "callDuration": 0, "terminationCode": "486"})[0]
+    'no'
 
 The writer is rustpy-xlsxwriter (Rust's rust_xlsxwriter, the same design as XlsxWriter): it
 streams rows in constant memory about ten times faster than XlsxWriter, which matters at
 Excel's million rows. Strings are always written as text cells, so a value starting with
 =, +, - or @ can never become a formula. The file is written under a temporary name and
 renamed when complete, so a reader never sees half a workbook.
+
+What the writer cannot do, and how it is done here: its charts take no data labels, and a
+chart's series always span every data row of the sheet (the Summary's facts too). So the
+chart is written plain, then its small XML part is replaced in the finished file
+(`_label_chart`); only the few zip members after it are rewritten, whatever the row count.
 """
 
 from __future__ import annotations
@@ -17,9 +34,15 @@ import functools
 import itertools
 import math
 import os
+import re
+import struct
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pandas as pd
 import rustpy_xlsxwriter as rx
@@ -27,67 +50,197 @@ import rustpy_xlsxwriter as rx
 from batcher.errors import UsageError
 from batcher.outcomes import Outcome
 
-RESULT_COLUMNS = (
-    "row", "callee", "outcome", "reason", "voiceId", "terminationCode", "terminationReason",
-    "batch", "duplicate_of", "sent_at",
-)
-OUTCOMES = tuple(Outcome)
-BATCH_COLUMNS = (
-    "request", "batch", "attempt", "size", "outcome", "http_status", "api_status", "reason",
-    "latency_ms", "sent_at", "finished_at", "tag",
-)
-OUTCOME_MEANINGS = {
-    "accepted": "the vendor accepted the number: its phone was called",
-    "rejected": "the vendor refused this number (see terminationReason)",
-    "invalid": "not a callable number: the reason says what to fix",
-    "duplicate": "same number as an earlier row, which is the one called",
-    "failed": "the request was refused whole, nothing placed: the next run sends it again",
-    "unknown": "the answer was lost, calls may have been placed: run batcher reconcile",
-    "not_sent": "not sent (dry run, --limit, or the run stopped): the next run sends it",
-    "suppressed": "on the do-not-call list: never called",
-    "deferred": "outside the calling window in the callee's local time: the next run sends it",
-    "recently_called": Outcome.RECENTLY_CALLED.meaning,
-}
+# number formats, as Excel spells them
+TEXT = "@"
+COUNT = "#,##0"
+PERCENT = "0.0%"
+CURRENCY = '"$"#,##0.00##'  # the vendor bills in US dollars, to the hundredth of a cent
+SECONDS = '#,##0" s"'
+DATETIME = 'yyyy-mm-dd hh:mm:ss" UTC"'  # every time batcher writes is UTC
+LOCAL_DATETIME = "yyyy-mm-dd hh:mm:ss"  # a date-time of the input's: its zone is unknown
+
 EXCEL_TEXT_LIMIT = 32_767
-CHART_ROWS = 15  # the Summary sheet opens on the chart: rows 1-15
-OUTCOME_COLOURS = {
-    "accepted": ("#C6EFCE", "#006100"),
-    "rejected": ("#FFC7CE", "#9C0006"),
-    "failed": ("#FFC7CE", "#9C0006"),
-    "unknown": ("#FFEB9C", "#9C5700"),
-    "not_sent": ("#FFEB9C", "#9C5700"),
-    "invalid": ("#EDEDED", "#595959"),
-    "duplicate": ("#EDEDED", "#595959"),
-    "suppressed": ("#EDEDED", "#595959"),
-    "deferred": ("#FFEB9C", "#9C5700"),
-    "recently_called": ("#EDEDED", "#595959"),
-}
+SAMPLE_ROWS = 1000  # input rows looked at to size a column: cheap at a million rows
+MIN_WIDTH, MAX_WIDTH = 8, 40  # an input column's width, in characters
+CHART_ROWS = 15  # the Summary sheet opens on the chart: rows 1-15, the counts below it
+SUMMARY_ONE_PAGE = 100  # a Summary of at most this many rows is printed on one page
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: its header, width in characters, Excel number format, alignment.
+
+    The width is the content's; the writer widens it to fit the header and its filter button.
+    A number format or an alignment is applied cell by cell, which costs the writer 4-7%
+    a column at a million rows: the Results columns have one only where it is needed.
+    `digits`: the column holds digits as text (no "number stored as text" warnings).
+    `convert`, when given, makes each cell of the column (it costs a Python call per row, so
+    only small sheets and the rare input column that needs it have one).
+    """
+
+    name: str
+    width: float = 0
+    number_format: str = ""
+    align: str = ""  # "center" for short codes, which would touch their neighbours
+    digits: bool = False
+    convert: Callable[[object], object] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class Table:
-    """One sheet: its name, unique column names and rows (sequences), written in order."""
+    """One sheet: its name, its columns (unique names) and its rows (sequences), in order."""
 
     name: str
-    columns: Sequence[str]
+    columns: Sequence[Column]
     rows: Iterable[Sequence[object]]
-    widths: Sequence[float] = ()
     outcome_column: str | None = None  # coloured by conditional formatting
     # indexes of the columns that may hold what Excel refuses as it is (None: all of them)
     unsafe: Sequence[int] | None = None
 
 
+class Percent(float):
+    """A Summary fact shown as a percentage: Percent(0.5) -> 50.0%."""
+
+
+class Money(float):
+    """A Summary fact shown as an amount of money."""
+
+
 @dataclass(frozen=True)
 class SummaryBlock:
-    """The Summary sheet: a chart, the campaign facts, then the outcome counts.
+    """The Summary sheet: a chart, the outcome counts, then the campaign facts.
 
     `counts` is filled while the Results rows are written; the Summary rows are built from it
-    only when the writer reaches that sheet.
+    only when the writer reaches that sheet. `facts` are (label, value) pairs; a None value
+    makes a heading; a dict value becomes one "label: key" row per key.
     """
 
     counts: dict[str, int]
-    facts: list[tuple[str, object]]  # (key, value); a None value makes a heading line
-    outcomes: Sequence[str] = OUTCOMES
+    facts: list[tuple[str, object]]
+    outcomes: Sequence[str] = tuple(Outcome)
+
+
+def utc_datetime(value: object) -> object:
+    """An ISO-8601 time as a naive UTC datetime for Excel; empty stays empty, junk stays text.
+
+    >>> utc_datetime("2026-11-26T10:00:45+08:00")
+    datetime.datetime(2026, 11, 26, 2, 0, 45)
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+RESULT_SPECS = (
+    Column("row", 6),
+    Column("callee", 14, digits=True),  # text cells already: no per-cell format needed
+    Column("outcome", 10),
+    Column("reason", 40),
+    Column("voiceId", 20, digits=True),
+    Column("terminationCode", 6, digits=True),
+    Column("terminationReason", 14),
+    Column("batch", 6),
+    Column("duplicate_of", 6),
+    Column("sent_at", 21),  # ISO text ending in Z: a datetime would cost a Python call a row
+)
+RECORD_SPECS = (
+    Column("answered", 6, align="center"),
+    Column("answerTime", 24, DATETIME),
+    Column("callDuration", 8, SECONDS),
+    Column("chargedDuration", 8, SECONDS),
+    Column("cost", 9, CURRENCY),
+    Column("hangupTime", 24, DATETIME),
+    Column("feedbackValue", 6, TEXT, "center", digits=True),
+    Column("sipCode", 6, TEXT, "center", digits=True),
+)
+BATCH_SPECS = (
+    Column("request", 6, align="center"),
+    Column("batch", 6, align="center"),
+    Column("attempt", 6, align="center"),
+    Column("size", 6, COUNT),
+    Column("outcome", 10),
+    Column("http_status", 6, align="center"),
+    Column("api_status", 6, TEXT, "center", digits=True),
+    Column("reason", 40),
+    Column("latency_ms", 8, COUNT),
+    Column("sent_at", 24, DATETIME, convert=utc_datetime),
+    Column("finished_at", 24, DATETIME, convert=utc_datetime),
+    Column("tag", 24),
+)
+RESULT_COLUMNS = tuple(c.name for c in RESULT_SPECS)
+RECORD_COLUMNS = tuple(c.name for c in RECORD_SPECS)
+BATCH_COLUMNS = tuple(c.name for c in BATCH_SPECS)
+SUMMARY_COLUMNS = ("outcome", "rows", "share", "meaning")
+
+
+def header_width(name: str) -> float:
+    """The width that shows a bold header whole, with room for its filter button."""
+    return round(len(name) * 1.1 + 2.5, 1)
+
+
+def sized_columns(names: Sequence[str], rows: Iterable[Sequence[object]],
+                  text: Iterable[str] = ()) -> list[Column]:
+    """The input's own columns, sized to the first SAMPLE_ROWS rows (8 to 40 characters).
+
+    The `text` columns (the caller writes them as text) and those whose sample is all phone
+    numbers hold digits as text; where such a column holds numbers, each cell is written as
+    its digits (a Python call per row, so only then).
+    """
+    sample = list(itertools.islice(rows, SAMPLE_ROWS))
+    text = set(text)
+    columns = []
+    for index, name in enumerate(names):
+        values = [v for row in sample if not _blank(v := row[index])]
+        longest = max((len(_shown(v)) for v in values), default=0)
+        width = min(max(longest + 1, MIN_WIDTH), MAX_WIDTH)
+        phones = bool(values) and all(map(_phone_like, values))
+        if name in text:
+            columns.append(Column(name, width, digits=True))
+        elif phones:
+            numbers = any(isinstance(v, int | float) for v in values)
+            columns.append(Column(name, width, digits=True, convert=_digits if numbers else None))
+        else:
+            columns.append(Column(name, width))
+    return columns
+
+
+_PHONE = re.compile(r"\+?[0-9][0-9 ().-]{5,24}")
+
+
+def _phone_like(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return float(value).is_integer() and 10**6 <= abs(value) < 10**16  # 7-16 digits
+    return isinstance(value, str) and bool(_PHONE.fullmatch(value.strip()))
+
+
+def _digits(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return number_text(value)
+    return cell_value(value)
+
+
+def _blank(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return number_text(value)
+    return str(value)
+
+
+# -- writing -----------------------------------------------------------------------------------
 
 
 def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
@@ -97,10 +250,11 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
     for stale in path.parent.glob(f".{path.stem}.partial*.xlsx"):
         stale.unlink(missing_ok=True)  # left by a run that was killed while writing
     partial = path.with_name(f".{path.stem}.partial{os.getpid()}.xlsx")
-    header_row = CHART_ROWS + len(summary.facts) + 1
+    tables = [results, *later]
+    facts = _fact_rows(summary.facts)
     sheets = [
         (results.name, _records(results.columns, results.rows, unsafe=results.unsafe)),
-        ("Summary", _LazyRecords(lambda: _outcome_records(summary))),
+        ("Summary", _LazyRecords(lambda: _summary_records(summary, facts))),
         # later sheets may be filled while Results is written (Retry): read them when reached
         *((t.name, _LazyRecords(lambda t=t: _records(t.columns, t.rows, lazy=True)))
           for t in later),
@@ -109,22 +263,25 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
         rx.write_worksheets(
             sheets,
             str(partial),
-            freeze_panes={results.name: {"row": 1, "col": 0},
-                          **{t.name: {"row": 1, "col": 0} for t in later}},
-            autofilter={results.name: True, **{t.name: True for t in later}},
-            column_widths={
-                results.name: dict(zip(results.columns, results.widths, strict=False)),
-                "Summary": [24, 12, 12, 70],
-                **{t.name: dict(zip(t.columns, t.widths, strict=False)) for t in later},
-            },
+            freeze_panes={t.name: {"row": 1, "col": 0} for t in tables},
+            autofilter={t.name: True for t in tables},
+            column_widths={"Summary": _summary_widths(summary, facts),
+                           **{t.name: _widths(t.columns) for t in tables}},
+            column_formats={"Summary": {"share": _format(PERCENT),
+                                        "meaning": rx.Format().set_indent(1)},
+                            **{t.name: _formats(t.columns) for t in tables}},
+            ignore_errors=_text_columns(tables),
             bold_headers=True,
-            header_row={"Summary": header_row},
-            merge_ranges={"Summary": _fact_cells(summary.facts)},
+            header_row={"Summary": CHART_ROWS},
+            row_formats={"Summary": _summary_row_formats(summary, facts)},
             conditional_formats={results.name: _outcome_rules(results.outcome_column)},
             charts={"Summary": [_outcome_chart()]},
-            datetime_format="yyyy-mm-dd hh:mm:ss",
+            datetime_format=LOCAL_DATETIME,
+            page_setup={"Summary": _summary_page(summary, facts),
+                        **{t.name: _table_page() for t in tables}},
             sheet_view={"Summary": {"selected": True}},
         )
+        _label_chart(partial, summary)
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
@@ -139,16 +296,47 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
     return path
 
 
+def _widths(columns: Sequence[Column]) -> dict[str, float]:
+    return {c.name: max(c.width, header_width(c.name)) for c in columns}
+
+
+def _formats(columns: Sequence[Column]) -> dict[str, rx.Format]:
+    return {c.name: _format(c.number_format, c.align) for c in columns
+            if c.number_format or c.align}
+
+
+def _text_columns(tables: Sequence[Table]) -> dict[str, list[str]]:
+    """Per sheet, the text columns: no "number stored as text" triangles on phone numbers."""
+    found = {t.name: [c.name for c in t.columns if c.digits] for t in tables}
+    return {name: columns for name, columns in found.items() if columns}
+
+
+def _format(number_format: str, align: str = "") -> rx.Format:
+    made = rx.Format()
+    if number_format:
+        made = made.set_num_format(number_format)
+    return made.set_align(align) if align else made
+
+
+def _table_page() -> dict:
+    """Print a table landscape, one page wide, the header row on every page, with gridlines:
+    at that scale they keep a right-aligned number from running into the next cell's text."""
+    return {"landscape": True, "fit_to_pages": (1, 0), "repeat_rows": 0, "print_gridlines": True,
+            "margins": {"left": 0.4, "right": 0.4, "top": 0.6, "bottom": 0.6},
+            "header": "&L&A&R&F", "footer": "&CPage &P of &N"}
+
+
 def _records(
-    columns: Sequence[str], rows: Iterable[Sequence[object]], lazy: bool = False,
+    columns: Sequence[Column], rows: Iterable[Sequence[object]], lazy: bool = False,
     unsafe: Sequence[int] | None = None,
 ):
     """Rows as the writer's dict records; an empty sheet still gets its header row.
 
-    Only the `unsafe` columns (all by default) go through cell_value; with none, a record is
-    made without a line of Python per row, which matters at a million rows.
+    Only the `unsafe` columns (all by default) go through cell_value, and only the columns
+    with a `convert` through theirs; with neither, a record is made without a line of Python
+    per row, which matters at a million rows.
     """
-    names = list(columns)
+    names = [c.name for c in columns]
     iterator = iter(rows)
     first = next(iterator, None)
     if first is None:
@@ -156,13 +344,17 @@ def _records(
         return iter([dict.fromkeys(names)]) if lazy else pd.DataFrame(columns=names)
     rows = itertools.chain([first], iterator)
     unsafe = range(len(names)) if unsafe is None else unsafe
-    if not unsafe:
+    # a digits column that goes cell by cell anyway writes a number as its digits
+    makers = {i: _digits if columns[i].digits else cell_value for i in unsafe}
+    makers.update((i, c.convert) for i, c in enumerate(columns) if c.convert is not None)
+    if not makers:
         return map(dict, map(functools.partial(zip, names, strict=True), rows))
+    made = [(names[index], index, make) for index, make in makers.items()]
 
     def record(row: Sequence[object]) -> dict:
         cells = dict(zip(names, row, strict=True))
-        for index in unsafe:
-            cells[names[index]] = cell_value(row[index])
+        for name, index, make in made:
+            cells[name] = make(row[index])
         return cells
 
     return map(record, rows)
@@ -190,45 +382,207 @@ class _LazyRecords:
         return iter(self.make())
 
 
-def _outcome_records(summary: SummaryBlock) -> list[dict]:
-    total = sum(summary.counts.values()) or 1
-    return [
-        {"outcome": name, "rows": summary.counts.get(name, 0),
-         "share": round(summary.counts.get(name, 0) / total, 4),
-         "meaning": OUTCOME_MEANINGS.get(name, "")}
-        for name in summary.outcomes
-    ]
-
-
-def _fact_cells(facts: list[tuple[str, object]]) -> list[tuple]:
-    """Campaign facts between the chart and the counts: key in A:B, value in C:D."""
-    heading = rx.Format().set_bold()
-    cells: list[tuple] = []
-    for index, (key, value) in enumerate(facts):
-        row = CHART_ROWS + index
-        if value is None:
-            cells.append((row, 0, row, 3, key, heading))
-            continue
-        cells.append((row, 0, row, 1, key))
-        shown = cell_value(value)
-        cells.append((row, 2, row, 3, "" if shown is None else shown))
-    return cells
-
-
-def _outcome_chart() -> dict:
-    return {"type": "bar", "series": ["rows"], "categories": "outcome",
-            "title": "Outcomes", "row": 0, "col": 0, "width": 640, "height": 280}
-
-
 def _outcome_rules(column: str | None) -> dict:
     if column is None:
         return {}
     rules = []
-    for outcome, (fill, font) in OUTCOME_COLOURS.items():
+    for outcome in Outcome:
+        fill, font = outcome.colours
         fmt = rx.Format().set_background_color(fill).set_font_color(font)
-        rules.append({"type": "text", "criteria": "begins_with", "value": outcome,
+        rules.append({"type": "text", "criteria": "begins_with", "value": str(outcome),
                       "format": fmt})
     return {column: rules}
+
+
+# -- the Summary sheet -------------------------------------------------------------------------
+# Rows: the chart (1-15), the header (16), one row per outcome, the total, a blank row, then
+# the facts: label in A, value in B, as plain cells, so any reader finds a fact by its label.
+
+
+def _fact_rows(facts: Sequence[tuple[str, object]]) -> list[tuple[str, object]]:
+    """Facts as sheet rows: a dict becomes one row per key, a list one "a; b" value."""
+    rows: list[tuple[str, object]] = []
+    for label, value in facts:
+        if isinstance(value, dict):
+            rows += [(f"{label}: {key}", _fact_value(v)) for key, v in value.items()]
+        else:
+            rows.append((str(label), None if value is None else _fact_value(value)))
+    return rows
+
+
+def _fact_value(value: object) -> object:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={_fact_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return "; ".join(str(_fact_value(v)) for v in value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if value is None:
+        return ""
+    return cell_value(value)
+
+
+def _summary_records(summary: SummaryBlock, facts: list[tuple[str, object]]) -> list[dict]:
+    counts = summary.counts
+    total = sum(counts.values())
+    share = (lambda n: n / total) if total else (lambda n: 0.0)
+    records = [
+        {"outcome": str(name), "rows": counts.get(name, 0), "share": share(counts.get(name, 0)),
+         "meaning": _meaning(name)}
+        for name in summary.outcomes
+    ]
+    records.append({"outcome": "total", "rows": total, "share": 1.0 if total else 0.0,
+                    "meaning": "rows in the input file"})
+    records.append({})
+    records += [{"outcome": label} if value is None else {"outcome": label, "rows": value}
+                for label, value in facts]
+    return records
+
+
+def _meaning(name: str) -> str:
+    try:
+        return Outcome(name).meaning
+    except ValueError:
+        return ""
+
+
+def _summary_row_formats(summary: SummaryBlock, facts) -> dict[int, rx.Format]:
+    """Per row: counts as whole numbers, headings bold, each fact as its kind of value."""
+    first = CHART_ROWS + 1
+    formats = {first + i: _format(COUNT) for i in range(len(summary.outcomes))}
+    formats[first + len(summary.outcomes)] = _format(COUNT).set_bold()
+    start = first + len(summary.outcomes) + 2
+    for index, (_, value) in enumerate(facts):
+        if value is None:
+            formats[start + index] = rx.Format().set_bold().set_font_size(12)
+        elif isinstance(value, Percent):
+            formats[start + index] = _format(PERCENT)
+        elif isinstance(value, Money):
+            formats[start + index] = _format(CURRENCY)
+        elif isinstance(value, datetime | date):
+            formats[start + index] = _format(DATETIME)
+        elif isinstance(value, int):
+            formats[start + index] = _format(COUNT)
+    return formats
+
+
+def _summary_widths(summary: SummaryBlock, facts) -> dict[str, float]:
+    labels = [*map(str, summary.outcomes), *(label for label, _ in facts)]
+    longest = max(map(len, labels), default=0)
+    meanings = max((len(_meaning(n)) for n in summary.outcomes), default=0)
+    return {"outcome": min(max(longest + 2, 24), 44), "rows": 12, "share": 10,
+            "meaning": min(max(meanings + 2, 30), 84)}
+
+
+def _summary_page(summary: SummaryBlock, facts) -> dict:
+    """Portrait, one page wide; one page tall as well unless the facts run long."""
+    rows = CHART_ROWS + 1 + len(summary.outcomes) + 2 + len(facts)
+    return {"landscape": False, "fit_to_pages": (1, 1 if rows <= SUMMARY_ONE_PAGE else 0),
+            # columns A:D only: a long value's overflow must not shrink the page to fit it
+            "print_area": (0, 0, rows - 1, len(SUMMARY_COLUMNS) - 1),
+            "margins": {"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.5},
+            "header": "&L&A&R&F", "footer": "&CPage &P of &N"}
+
+
+def _outcome_chart() -> dict:
+    return {"type": "bar", "series": ["rows"], "categories": "outcome",
+            "title": "Rows per outcome", "row": 0, "col": 0, "width": 720, "height": 296,
+            "legend": False}
+
+
+# -- the chart's labels ------------------------------------------------------------------------
+
+
+def _label_chart(path: Path, summary: SummaryBlock) -> None:
+    """Point the Summary chart at the outcome rows only and label its bars with the counts."""
+    first, last = CHART_ROWS + 2, CHART_ROWS + 1 + len(summary.outcomes)
+    names = [str(n) for n in summary.outcomes]
+    values = [summary.counts.get(n, 0) for n in summary.outcomes]
+    categories = (f"<c:cat><c:strRef><c:f>Summary!$A${first}:$A${last}</c:f><c:strCache>"
+                  f'<c:ptCount val="{len(names)}"/>'
+                  + "".join(f'<c:pt idx="{i}"><c:v>{escape(n)}</c:v></c:pt>'
+                            for i, n in enumerate(names))
+                  + "</c:strCache></c:strRef></c:cat>")
+    numbers = (f"<c:val><c:numRef><c:f>Summary!$B${first}:$B${last}</c:f><c:numCache>"
+               f'<c:formatCode>General</c:formatCode><c:ptCount val="{len(values)}"/>'
+               + "".join(f'<c:pt idx="{i}"><c:v>{v}</c:v></c:pt>' for i, v in enumerate(values))
+               + "</c:numCache></c:numRef></c:val>")
+    labels = ('<c:dLbls><c:numFmt formatCode="#,##0" sourceLinked="0"/>'
+              '<c:dLblPos val="outEnd"/><c:showLegendKey val="0"/><c:showVal val="1"/>'
+              '<c:showCatName val="0"/><c:showSerName val="0"/><c:showPercent val="0"/>'
+              '<c:showBubbleSize val="0"/></c:dLbls>')
+
+    def edit(xml: str) -> str:
+        xml = re.sub(r"<c:cat>.*?</c:cat>", lambda _: labels + categories, xml, count=1,
+                     flags=re.S)
+        xml = re.sub(r"<c:val>.*?</c:val>", lambda _: numbers, xml, count=1, flags=re.S)
+        # bars twice as thick as the default; the first outcome on top, as in the table
+        if "<c:gapWidth" not in xml:
+            xml = xml.replace("</c:ser>", '</c:ser><c:gapWidth val="60"/>', 1)
+        xml = re.sub(r'(<c:catAx>.*?<c:orientation val=")minMax', r"\1maxMin", xml,
+                     count=1, flags=re.S)
+        return re.sub(r'(<c:valAx>.*?<c:crosses val=")autoZero', r"\1max", xml, count=1,
+                      flags=re.S)
+
+    replace_zip_member(path, "xl/charts/chart1.xml", edit)
+
+
+def replace_zip_member(path: Path, name: str, edit: Callable[[str], str]) -> None:
+    """Rewrite one member of a finished zip in place; only the members after it move.
+
+    The writer stores the large sheets first and the charts last, so this touches a few
+    kilobytes whatever the size of the workbook.
+    """
+    with zipfile.ZipFile(path) as archive:
+        members = sorted(archive.infolist(), key=lambda m: m.header_offset)
+        cut = archive.getinfo(name).header_offset
+        moved = [(m, archive.read(m)) for m in members if m.header_offset >= cut]
+        kept = {m.filename for m in members if m.header_offset < cut}
+    directory, count = _central_records(path, kept)
+    with open(path, "r+b") as file:
+        # the kept members and an end record: a valid zip that zipfile can append to
+        file.seek(cut)
+        file.truncate()
+        file.write(directory)
+        file.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count,
+                               len(directory), cut, 0))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        for member, data in moved:
+            if member.filename == name:
+                data = edit(data.decode("utf-8")).encode("utf-8")
+            archive.writestr(zipfile.ZipInfo(member.filename, member.date_time), data,
+                             compress_type=zipfile.ZIP_DEFLATED)
+
+
+def _central_records(path: Path, keep: set[str]) -> tuple[bytes, int]:
+    """The raw central-directory records of the members named in `keep`."""
+    with open(path, "rb") as file:
+        file.seek(0, os.SEEK_END)
+        size = file.tell()
+        file.seek(max(0, size - 65_557))
+        tail = file.read()
+        at = tail.rfind(b"PK\x05\x06")
+        *_, total, length, offset, _ = struct.unpack("<4s4H2LH", tail[at:at + 22])
+        if offset == 0xFFFF_FFFF or total == 0xFFFF:
+            raise OSError("the workbook is too large to label its chart (zip64)")
+        file.seek(offset)
+        directory = file.read(length)
+    records, position = [], 0
+    while position < len(directory):
+        flags = struct.unpack_from("<H", directory, position + 8)[0]
+        name_length, extra_length, comment_length = struct.unpack_from(
+            "<3H", directory, position + 28)
+        end = position + 46 + name_length + extra_length + comment_length
+        raw = directory[position + 46:position + 46 + name_length]
+        if raw.decode("utf-8" if flags & 0x800 else "cp437") in keep:
+            records.append(directory[position:end])
+        position = end
+    return b"".join(records), len(records)
+
+
+# -- cells -------------------------------------------------------------------------------------
 
 
 def cell_value(value: object) -> object:
@@ -245,3 +599,64 @@ def number_text(value: int | float) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     return str(value)
+
+
+# -- call records (batcher records) ------------------------------------------------------------
+
+
+def record_columns(record: dict | None) -> list[object]:
+    """The RECORD_COLUMNS values of one Results row (blank everywhere without a record)."""
+    if not record:
+        return [None] * len(RECORD_COLUMNS)
+    cost = record.get("cost")
+    return [
+        "yes" if _answered(record) else "no",
+        utc_datetime(record.get("answerTime")),
+        _number(record.get("callDuration")),
+        _number(record.get("chargedDuration")),
+        None if cost in (None, "") else float(_cost(record)),
+        utc_datetime(record.get("hangupTime")),
+        _text(record.get("feedbackValue")),
+        _text(record.get("terminationCode")),
+    ]
+
+
+def records_summary(records: dict[str, dict], accepted: int) -> list[tuple[str, object]]:
+    """Summary facts: calls answered, answer rate, total cost, records fetched/missing."""
+    answered = sum(1 for r in records.values() if _answered(r))
+    cost = sum((_cost(r) for r in records.values()), Decimal(0))
+    return [
+        ("Call records", None),
+        ("calls answered", answered),
+        ("answer rate", Percent(answered / len(records)) if records else ""),
+        ("total cost", Money(cost)),
+        ("records fetched", len(records)),
+        ("records missing", max(0, accepted - len(records))),
+    ]
+
+
+# How a record reads; records.py has the same rules for its report on the terminal.
+def _answered(record: dict) -> bool:
+    return bool(record.get("answerTime")) or _text(record.get("terminationCode")) == "200"
+
+
+def _cost(record: dict) -> Decimal:
+    try:
+        cost = Decimal(str(record.get("cost") or 0))
+    except InvalidOperation:
+        return Decimal(0)
+    return cost if cost.is_finite() else Decimal(0)
+
+
+def _number(value: object) -> object:
+    """An int from the API's int or digit string; blank when absent; anything else as text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = _text(value)
+    if not text:
+        return None
+    return int(text) if re.fullmatch(r"-?[0-9]{1,15}", text) else text
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)

@@ -16,13 +16,17 @@ from batcher.journal import Journal, NumberState, Request, utc_now
 from batcher.load import Sheet
 from batcher.outcomes import Outcome
 from batcher.plan import DUPLICATE, INVALID, Plan
-from batcher.records import RECORD_COLUMNS, record_columns, records_summary
 from batcher.results import (
-    BATCH_COLUMNS,
+    BATCH_SPECS,
+    RECORD_SPECS,
     RESULT_COLUMNS,
+    RESULT_SPECS,
     SummaryBlock,
     Table,
     number_text,
+    record_columns,
+    records_summary,
+    sized_columns,
     unsafe_columns,
     write_workbook_file,
 )
@@ -109,19 +113,19 @@ def write_workbook(
                 extra += record_columns(records.get(extra[4]) if extra[4] else None)
             yield [*values, *extra]
 
-    widths = [14] * len(input_columns) + [7, 15, 10, 40, 21, 8, 18, 7, 8, 21]
-    columns = [*input_columns, *RESULT_COLUMNS, *(RECORD_COLUMNS if records else ())]
+    specs = sized_columns(input_columns, sheet.frame.itertuples(index=False, name=None),
+                          text=[input_columns[phone_index]])
+    columns = [*specs, *RESULT_SPECS, *(RECORD_SPECS if records else ())]
     unsafe = unsafe_columns(sheet.frame[c].tolist() for c in sheet.frame.columns)
-    results = Table("Results", columns, rows(), widths, "outcome", unsafe=unsafe)
+    results = Table("Results", columns, rows(), "outcome", unsafe=unsafe)
     facts = _facts(facts, sheet, campaign)
     if records:
         accepted = sum(1 for s in campaign.states.values()
                        if s.outcome is Outcome.ACCEPTED and s.voice_id)
         facts += records_summary(records, accepted)
     later = [
-        Table("Batches", BATCH_COLUMNS, _batch_rows(campaign.requests),
-              [8, 7, 7, 6, 10, 8, 8, 50, 9, 21, 21, 24]),
-        Table("Retry", input_columns, retry, [14] * len(input_columns)),
+        Table("Batches", BATCH_SPECS, _batch_rows(campaign.requests)),
+        Table("Retry", specs, retry),
     ]
     write_workbook_file(output, results, SummaryBlock(counts, facts), later)
     return counts

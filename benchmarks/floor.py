@@ -27,7 +27,6 @@ from batcher import results as project_writer
 
 SENT_AT = "2026-01-01T00:00:00.000000Z"
 INVALID_REASON = "not a phone number: enter the number with its country code (+91...)"
-WIDTHS = [7, 15, 10, 40, 21, 8, 18, 7, 8, 21]
 _NOT_DIGIT = re.compile(r"\D")
 
 
@@ -62,7 +61,10 @@ def result_cells(data: list[list[object]], phone_at: int) -> list[list[object]]:
 def write_floor(path: Path, header: list[object], data, cells, phone_at: int) -> None:
     """Write the rows with the project's writer, called as the pipeline calls it."""
     writer = project_writer
-    columns = [*map(str, header), *writer.RESULT_COLUMNS]
+    names = [str(c) for c in header]
+    # as the pipeline does: the input's columns sized from a sample, the phone column as text
+    specs = writer.sized_columns(names, data, text=[names[phone_at]])
+    columns = [*specs, *writer.RESULT_SPECS]
     rows = (_row(original, phone_at) + extra for original, extra in zip(data, cells, strict=True))
     counts: dict[str, int] = {}
     for extra in cells:
@@ -72,16 +74,15 @@ def write_floor(path: Path, header: list[object], data, cells, phone_at: int) ->
         [n, n, 1, 1000, "accepted", 200, "0", "success", 50, SENT_AT, SENT_AT, "floor"]
         for n in range(1, requests + 1)
     ]
-    widths = [14] * len(header) + WIDTHS
     # as the pipeline does: only input columns holding what Excel refuses go cell by cell
     unsafe = writer.unsafe_columns((row[i] for row in data) for i in range(len(header)))
     writer.write_workbook_file(
         path,
-        writer.Table("Results", columns, rows, widths, "outcome", unsafe=unsafe),
+        writer.Table("Results", columns, rows, "outcome", unsafe=unsafe),
         writer.SummaryBlock(counts, [("Campaign", None), ("input file", str(path))]),
         [
-            writer.Table("Batches", writer.BATCH_COLUMNS, batch_rows, [8] * 12),
-            writer.Table("Retry", [str(c) for c in header], [], [14] * len(header)),
+            writer.Table("Batches", writer.BATCH_SPECS, batch_rows),
+            writer.Table("Retry", specs, []),
         ],
     )
 

@@ -34,9 +34,9 @@ def test_plan_shows_everything_and_sends_nothing(sandbox, tmp_path, cli):
     assert not (tmp_path / "c-results.xlsx").exists()  # a dry run never writes the results
     facts = summary(tmp_path / "c-plan.xlsx")
     # campaign facts sit in merged cells, which hold text
-    assert (facts["to send"], facts["held: suppressed (do-not-call)"]) == ("2", "1")
-    assert facts["estimated cost"] == "0.012" and facts["suppressed"] == 1
-    assert facts["numbers in IN"] == "1"
+    assert (facts["to send"], facts["held: suppressed (do-not-call)"]) == (2, 1)
+    assert facts["estimated cost"] == 0.012 and facts["suppressed"] == 1
+    assert facts["numbers in IN"] == 1
     outcomes = [r["outcome"] for r in read_sheet(tmp_path / "c-plan.xlsx", "Results")]
     assert outcomes == ["not_sent", "duplicate", "invalid", "not_sent", "invalid", "suppressed"]
 
@@ -132,7 +132,7 @@ def test_records_command_adds_who_answered(sandbox, contacts, cli, tmp_path):
     rows = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
     assert all(r["answered"] in ("yes", "no") and r["sipCode"] for r in rows)
     facts = summary(tmp_path / "contacts-results.xlsx")
-    assert facts["records fetched"] == "12" and "answer rate" in facts
+    assert facts["records fetched"] == 12 and "answer rate" in facts
     code, out = cli("records", tmp_path / "contacts-results.xlsx", "--base-url", sandbox.url)
     assert code == 0 and "0 fetched" in out  # re-runnable: nothing fetched twice
 

@@ -845,7 +845,7 @@ def test_results_sheet_reads_the_inputs_phone_not_callee(tmp_path):
 
 def test_results_workbook_written_by_batcher(tmp_path):
     path = tmp_path / "out.xlsx"
-    table = results.Table("Results", RESULTS_HEADER, [RESULTS_ROW])
+    table = results.Table("Results", [results.Column(n) for n in RESULTS_HEADER], [RESULTS_ROW])
     facts = [("Campaign", None), ("campaign", "spring-promo"), ("journal", "/x/s.journal")]
     results.write_workbook_file(path, table, results.SummaryBlock({"accepted": 1}, facts), [])
     loaded = load_sheet(path)

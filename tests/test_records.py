@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from batcher.journal import Journal
-from batcher.records import RECORD_COLUMNS, fetch_records, record_columns, records_summary
+from batcher.records import fetch_records
 from batcher.settings import Credentials
 from tests.conftest import numbers, sandbox_args
 
@@ -108,44 +108,6 @@ def test_a_skewed_clock_is_corrected(make_sandbox, contacts, cli, tmp_path, thre
     report = fetch_records(journal, sandbox.url, GOOD, query_threshold=threshold)
     assert (report.fetched, report.missing) == (4, 0)
     assert _stored(journal) == _expected(sandbox)
-
-
-def test_record_columns_and_summary():
-    answered = {
-        "answerTime": "2026-11-26T10:00:03+08:00",
-        "callDuration": 42,
-        "chargedDuration": "60",
-        "cost": "0.0150",
-        "hangupTime": "2026-11-26T10:00:45+08:00",
-        "feedbackValue": "3",
-        "terminationCode": "200",
-    }
-    busy = {
-        "answerTime": None,
-        "callDuration": 0,
-        "chargedDuration": 0,
-        "cost": "0.0000",
-        "hangupTime": "2026-11-26T10:00:09+08:00",
-        "feedbackValue": "-1",
-        "terminationCode": 486,
-    }
-    assert len(RECORD_COLUMNS) == 7
-    assert record_columns(answered) == [
-        "yes",
-        42,
-        60,
-        0.015,
-        "2026-11-26T10:00:45+08:00",
-        "3",
-        "200",
-    ]
-    assert record_columns(busy) == ["no", 0, 0, 0.0, "2026-11-26T10:00:09+08:00", "-1", "486"]
-    assert record_columns(None) == [""] * 7
-    rows = dict(records_summary({"1": answered, "2": busy}, accepted=3))
-    assert rows["calls answered"] == 1 and rows["answer rate"] == 0.5
-    assert rows["total cost"] == 0.015 and rows["records fetched"] == 2
-    assert rows["records missing"] == 1
-    assert dict(records_summary({}, accepted=0))["answer rate"] == ""
 
 
 def test_no_journal_is_a_usage_error(tmp_path):

@@ -30,17 +30,16 @@ def header(path: Path, name: str = "Results") -> list[str]:
 
 
 def summary(path: Path) -> dict[str, object]:
-    """The Summary sheet as a key -> value dict: campaign facts and counts per outcome."""
+    """The Summary sheet as a label -> value dict (column A -> column B): the counts per
+    outcome, then the campaign facts; a label seen twice keeps its first value."""
     workbook = openpyxl.load_workbook(path, read_only=True)
     data: dict[str, object] = {}
-    table = False
     for row in workbook["Summary"].iter_rows(values_only=True):
-        cells = [*row, None, None, None]
-        if cells[:2] == ["outcome", "rows"]:
-            table = True
-        elif table and cells[0] is not None:
-            data[str(cells[0])] = cells[1]
-        elif cells[0] is not None:
-            data[str(cells[0])] = cells[2]
+        cells = [*row, None, None]
+        value = cells[1]
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # every number is stored as "N.0": a count reads back as 24.0
+        if cells[0] is not None:
+            data.setdefault(str(cells[0]), value)
     workbook.close()
     return data
