@@ -23,17 +23,24 @@ import math
 import numbers
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult, shortnumberinfo
+from batcher import collector, phones
+from batcher.phones import ParseErrorType, PhoneNumberType, ValidationResult, shortnumberinfo
 
-from batcher import collector
+__all__ = ["Normalised", "normalise_many", "normalise_number", "with_engine"]
 
-__all__ = ["Normalised", "normalise_number", "region_reason", "resolve_region"]
+PhoneNumber = Any  # the engine's PhoneNumber: rphonenumbers' or phonenumbers' class
+# The engine every function below uses; with_engine swaps it (tests compare the two engines).
+_lib = phones.engine().lib
+_ParseError: type[Exception] = phones.engine().ParseError
+_reference = phones.engine(phones.REFERENCE).lib  # short numbers: phonenumbers only
 
 # About 300 bytes an entry: 2**17 entries stay near 40 MB even on a million unique rows.
 CACHE_SIZE = 1 << 17
@@ -121,7 +128,7 @@ _REFUSED_TYPE = {
     PhoneNumberType.PAGER: "pager number (cannot play a voice message)",
     PhoneNumberType.VOICEMAIL: "voicemail access number",
 }
-_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
+_REGIONS = phones.SUPPORTED_REGIONS
 _SHORT_REGIONS = sorted(shortnumberinfo.SUPPORTED_SHORT_REGIONS)
 _MIN_DIGITS = 7  # vendor rule: 7-15 digits
 _MAX_DIGITS = 15
@@ -138,7 +145,7 @@ def normalise_number(value: object, region: str | None, explicit: bool = False) 
     """
     if region is not None and (not isinstance(region, str) or region not in _REGIONS):
         region = None  # callers resolve regions with resolve_region; anything else is no region
-    if _is_missing(value):
+    if is_missing(value):
         return EMPTY  # NaN keys never hit a cache: NaN != NaN
     try:
         hash(value)
@@ -152,6 +159,25 @@ def _normalise_cached(value: object, region: str | None, explicit: bool) -> Norm
     return _normalise(value, region, explicit)
 
 
+@contextmanager
+def with_engine(name: str) -> Iterator[phones.Engine]:
+    """Normalise with the engine called `name` ("rust", "python") inside the block.
+
+    For tests and benchmarks that compare the engines in one process; not thread-safe, and
+    a process pool started inside the block still uses the default engine.
+    """
+    global _lib, _ParseError
+    chosen = phones.engine(name)
+    saved = _lib, _ParseError
+    _lib, _ParseError = chosen.lib, chosen.ParseError
+    _normalise_cached.cache_clear()
+    try:
+        yield chosen
+    finally:
+        _lib, _ParseError = saved
+        _normalise_cached.cache_clear()
+
+
 def _normalise(value: object, region: str | None, explicit: bool = False) -> Normalised:
     text = _cell_text(value)
     if isinstance(text, Normalised):
@@ -159,7 +185,8 @@ def _normalise(value: object, region: str | None, explicit: bool = False) -> Nor
     return _normalise_text(text, region, explicit)
 
 
-def _is_missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
+    """Whether a cell is empty as pandas and the loader deliver it: None, NaN, NA, NaT."""
     if value is None:
         return True
     if isinstance(value, float):
@@ -221,8 +248,8 @@ def _float_text(number: float) -> str | Normalised:
     return str(int(number))
 
 
-def _clean(text: str) -> str:
-    """Strip the wrapping spreadsheets and people add around a number."""
+def clean_text(text: str) -> str:
+    """Strip the wrapping spreadsheets and people add around a number (or a region name)."""
     text = text.translate(_CLEAN).strip()
     if not text.isascii():  # other scripts' digits (Arabic-Indic, Devanagari...) to ASCII
         text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
@@ -242,7 +269,7 @@ def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Nor
         )
     if text[0] == "#" and text.upper() in EXCEL_ERRORS:
         return _refuse(f"Excel error {text.upper()} in the phone cell: fix the formula or value")
-    text = _clean(text)
+    text = clean_text(text)
     if not text:
         return EMPTY
     if text.casefold() in PLACEHOLDERS:
@@ -310,7 +337,7 @@ def _holds_several(text: str) -> bool:
 
 def _several_by_matcher(text: str, region: str | None) -> bool:
     """Numbers separated by spaces only ("9856321412 9856321413"): phonenumbers finds them."""
-    matches = phonenumbers.PhoneNumberMatcher(text, region or phonenumbers.UNKNOWN_REGION)
+    matches = _lib.PhoneNumberMatcher(text, region or phones.UNKNOWN_REGION)
     return sum(1 for _ in matches) >= 2
 
 
@@ -321,8 +348,8 @@ def _letters_reason(text: str, region: str | None) -> Normalised:
         return LETTERS
     try:
         # Without a row region any region will do: only the extension matters here.
-        number = phonenumbers.parse(text, region or "US")
-    except NumberParseException:
+        number = _lib.parse(text, region or "US")
+    except _ParseError:
         return LETTERS
     return _refuse(_extension_reason(number.extension)) if number.extension else LETTERS
 
@@ -354,8 +381,8 @@ def _short_number(text: str, digits: str, region: str | None) -> Normalised:
 
 def _is_short_code(digits: str, region: str) -> bool:
     try:
-        number = phonenumbers.parse(digits, region)
-    except NumberParseException:
+        number = _reference.parse(digits, region)
+    except ParseErrorType:  # the reference's NumberParseException
         return False
     return shortnumberinfo.is_valid_short_number_for_region(number, region)
 
@@ -369,8 +396,8 @@ def _parse_and_check(
         first = NO_REGION
     else:
         try:
-            number = phonenumbers.parse(text, None if has_plus else region)
-        except NumberParseException as exc:
+            number = _lib.parse(text, None if has_plus else region)
+        except _ParseError as exc:
             first = _refuse(_parse_error_reason(exc, digits, region, has_plus))
         else:
             if number.extension:
@@ -382,7 +409,7 @@ def _parse_and_check(
             # Valid read nationally; but digits that begin with the region's own calling code
             # and are also valid read as international most likely lost their '+' (a German
             # 4915123456789 stored as a number reads as a long national number too).
-            code = str(phonenumbers.country_code_for_region(region)) if region else ""
+            code = str(_lib.country_code_for_region(region)) if region else ""
             # first.callee == digits: phonenumbers already read them as international.
             if (
                 code
@@ -398,7 +425,7 @@ def _parse_and_check(
         candidate = _parse_international(tail)
         if candidate is not None and (rescued := _check(candidate, region)).callee is not None:
             if explicit and region and (
-                candidate.country_code != phonenumbers.country_code_for_region(region)
+                candidate.country_code != _lib.country_code_for_region(region)
             ):
                 return _refuse(
                     f"{first.reason.split(':')[0]}; read as +{tail} it would be a number "
@@ -410,28 +437,28 @@ def _parse_and_check(
     return first
 
 
-def _parse_international(digits: str) -> phonenumbers.PhoneNumber | None:
+def _parse_international(digits: str) -> PhoneNumber | None:
     """The digits read as "+digits", for a cell whose '+' was lost (or written as 00)."""
     if not digits or digits[0] == "0":
         return None
     try:
-        return phonenumbers.parse("+" + digits, None)
-    except NumberParseException:
+        return _lib.parse("+" + digits, None)
+    except _ParseError:
         return None
 
 
-def _check(number: phonenumbers.PhoneNumber, row_region: str | None) -> Normalised:
+def _check(number: PhoneNumber, row_region: str | None) -> Normalised:
     """Validity, callable type and the vendor's length rule for one parsed number."""
-    number_type = phonenumbers.number_type(number)  # UNKNOWN exactly when not valid
+    number_type = _lib.number_type(number)  # UNKNOWN exactly when not valid
     if number_type == PhoneNumberType.UNKNOWN:
         return _refuse(_invalid_reason(number, row_region), _region_of_code(number, row_region))
-    region = phonenumbers.region_code_for_number(number)
-    if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+    region = _lib.region_code_for_number(number)
+    if region == phones.REGION_CODE_FOR_NON_GEO_ENTITY:
         region = None
     if number_type not in _CALLABLE:
         what = _REFUSED_TYPE.get(number_type, "number of a kind that cannot take a voice call")
         return _refuse(f"{what}: remove the row or use a direct number", region)
-    callee = f"{number.country_code}{phonenumbers.national_significant_number(number)}"
+    callee = f"{number.country_code}{_lib.national_significant_number(number)}"
     if not _MIN_DIGITS <= len(callee) <= _MAX_DIGITS:
         return _refuse(
             f"{len(callee)} digits with the country code, the vendor accepts 7-15: "
@@ -441,31 +468,31 @@ def _check(number: phonenumbers.PhoneNumber, row_region: str | None) -> Normalis
     return Normalised(callee, "", region)
 
 
-def _region_of_code(number: phonenumbers.PhoneNumber, row_region: str | None) -> str | None:
+def _region_of_code(number: PhoneNumber, row_region: str | None) -> str | None:
     """The region an invalid number was meant for: the row's if it shares the calling code,
     else the code's main region, so refusals count per country too."""
-    if row_region and phonenumbers.country_code_for_region(row_region) == number.country_code:
+    if row_region and _lib.country_code_for_region(row_region) == number.country_code:
         return row_region
-    region = phonenumbers.region_code_for_country_code(number.country_code)
+    region = _lib.region_code_for_country_code(number.country_code)
     return region if region in _REGIONS else None
 
 
 def _label(region: str | None, country_code: int | None = None) -> str:
     """A region and its calling code for messages, like "GB (+44)"."""
     if country_code is None:
-        country_code = phonenumbers.country_code_for_region(region) if region else 0
-    elif region is None or phonenumbers.country_code_for_region(region) != country_code:
-        region = phonenumbers.region_code_for_country_code(country_code)
-    if region in (None, phonenumbers.UNKNOWN_REGION, phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY):
+        country_code = _lib.country_code_for_region(region) if region else 0
+    elif region is None or _lib.country_code_for_region(region) != country_code:
+        region = _lib.region_code_for_country_code(country_code)
+    if region in (None, phones.UNKNOWN_REGION, phones.REGION_CODE_FOR_NON_GEO_ENTITY):
         return f"+{country_code}"
     return f"{region} (+{country_code})"
 
 
-def _invalid_reason(number: phonenumbers.PhoneNumber, row_region: str | None) -> str:
+def _invalid_reason(number: PhoneNumber, row_region: str | None) -> str:
     """The most specific reason phonenumbers gives for a number that is not valid."""
     label = _label(row_region, number.country_code)
-    nsn = phonenumbers.national_significant_number(number)
-    why = phonenumbers.is_possible_number_with_reason(number)
+    nsn = _lib.national_significant_number(number)
+    why = _lib.is_possible_number_with_reason(number)
     if why == ValidationResult.INVALID_COUNTRY_CODE:
         return f"unknown country code +{number.country_code}: check the digits after '+'"
     if why == ValidationResult.TOO_SHORT:
@@ -480,148 +507,20 @@ def _invalid_reason(number: phonenumbers.PhoneNumber, row_region: str | None) ->
 
 
 def _parse_error_reason(
-    exc: NumberParseException, digits: str, region: str | None, has_plus: bool
+    exc: Any, digits: str, region: str | None, has_plus: bool
 ) -> str:
     kind = exc.error_type
-    if kind == NumberParseException.INVALID_COUNTRY_CODE:
+    if kind == ParseErrorType.INVALID_COUNTRY_CODE:
         if has_plus:
             code = "0" if digits.startswith("0") else digits[:3]
             return f"unknown country code +{code}: check the digits after '+'"
         return "unknown country code after the international prefix: check the digits after it"
-    if kind in (NumberParseException.TOO_SHORT_NSN, NumberParseException.TOO_SHORT_AFTER_IDD):
+    if kind in (ParseErrorType.TOO_SHORT_NSN, ParseErrorType.TOO_SHORT_AFTER_IDD):
         return f"too short ({len(digits)} digits): check the cell for missing digits"
-    if kind == NumberParseException.TOO_LONG:
+    if kind == ParseErrorType.TOO_LONG:
         return f"too long ({len(digits)} digits): check the cell for extra digits"
     where = f" for {_label(region)}" if region and not has_plus else ""
     return f"not a phone number{where}: keep only the digits of one number, with + if international"
-
-
-# ---------------------------------------------------------------------------- regions
-
-# Names phonenumbers' locale table lacks, or spells differently from what people write.
-_REGION_ALIASES = {
-    "uk": "GB",
-    "great britain": "GB",
-    "britain": "GB",
-    "england": "GB",
-    "scotland": "GB",
-    "wales": "GB",
-    "northern ireland": "GB",
-    "usa": "US",
-    "us": "US",
-    "united states of america": "US",
-    "america": "US",
-    "uae": "AE",
-    "russian federation": "RU",
-    "korea": "KR",
-    "republic of korea": "KR",
-    "korea republic of": "KR",
-    "czechia": "CZ",
-    "turkiye": "TR",
-    "ivory coast": "CI",
-    "north macedonia": "MK",
-    "eswatini": "SZ",
-    "burma": "MM",
-    "drc": "CD",
-    "dr congo": "CD",
-    "democratic republic of the congo": "CD",
-    "congo kinshasa": "CD",
-    "congo brazzaville": "CG",
-    "republic of the congo": "CG",
-    "holland": "NL",
-    "viet nam": "VN",
-    "lao pdr": "LA",
-    "cabo verde": "CV",
-    "vatican city": "VA",
-    "holy see": "VA",
-    "macau": "MO",
-    "palestinian territories": "PS",
-    "kosovo": "XK",
-    "ascension island": "AC",
-    "ascension": "AC",
-    "tristan da cunha": "TA",
-    "mainland china": "CN",
-    "prc": "CN",
-}
-_CALLING_CODE = re.compile(r"\+?\s*(?:00)?(\d{1,3})")
-
-
-def resolve_region(value: object) -> str | None:
-    """A region cell ("gb", "India", "中国", "+44", 44) as an ISO alpha-2 code; None when the
-    cell is empty or not understood (region_reason tells the two apart)."""
-    if _is_missing(value) or isinstance(value, bool):
-        return None
-    try:
-        return _resolve_region_cached(value)
-    except TypeError:  # unhashable
-        return None
-
-
-@lru_cache(maxsize=4096, typed=True)
-def _resolve_region_cached(value: object) -> str | None:
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        return _region_for_code(int(number)) if number.is_integer() and number > 0 else None
-    if not isinstance(value, str):
-        return None
-    text = _clean(value)
-    if not text:
-        return None
-    if text.upper() in _REGIONS:
-        return text.upper()
-    if match := _CALLING_CODE.fullmatch(text):
-        return _region_for_code(int(match.group(1)))
-    return _region_names().get(_name_key(text))
-
-
-def _region_for_code(country_code: int) -> str | None:
-    region = phonenumbers.region_code_for_country_code(country_code)
-    return region if region in _REGIONS else None
-
-
-def region_reason(value: object) -> str:
-    """Why resolve_region could not read this region cell, with the fix ("" if it is empty)."""
-    if _is_missing(value) or (isinstance(value, str) and not _clean(value)):
-        return ""
-    if resolve_region(value) is not None:
-        return ""
-    return (
-        f"region {value!r} is not a country this tool knows: use an ISO code (GB), "
-        "a country name (United Kingdom) or a calling code (+44)"
-    )
-
-
-def _name_key(name: str) -> str:
-    """Case, accents, punctuation and a leading "the" do not matter in country names."""
-    name = unicodedata.normalize("NFKD", name.replace("&", " and "))
-    name = "".join(c for c in name if not unicodedata.combining(c)).casefold()
-    name = " ".join(re.sub(r"[\W_]+", " ", name).split())
-    return name.removeprefix("the ")
-
-
-@lru_cache(maxsize=1)
-def _region_names() -> dict[str, str]:
-    """Country names in every language phonenumbers knows (English wins a clash) -> region.
-
-    Loaded on first use: the locale table takes about half a second to import.
-    """
-    from phonenumbers.geocoder import _region_display_name
-    from phonenumbers.geodata.locale import LOCALE_DATA
-
-    owners: dict[str, set[str]] = {}
-    english: dict[str, str] = {}
-    for region in _REGIONS & LOCALE_DATA.keys():
-        english_name = _region_display_name(region, "en")
-        if english_name:
-            english[_name_key(english_name)] = region
-        for lang in LOCALE_DATA[region]:
-            name = _region_display_name(region, lang)
-            if name:
-                owners.setdefault(_name_key(name), set()).add(region)
-    names = {key: next(iter(regions)) for key, regions in owners.items() if len(regions) == 1}
-    names.update(english)
-    names.update(_REGION_ALIASES)
-    return names
 
 
 def normalise_many(
@@ -635,3 +534,12 @@ def normalise_many(
             result = normalise_number(value, region, explicit)
             out.append((result.callee, result.reason, result.region))
     return out
+
+
+def __getattr__(name: str) -> object:
+    """resolve_region and region_reason moved to batcher.regions; old imports still work."""
+    if name in ("resolve_region", "region_reason"):
+        from batcher import regions  # not at the top: regions imports this module
+
+        return getattr(regions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

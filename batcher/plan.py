@@ -12,13 +12,13 @@ from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-from phonenumbers import timezone
-
 from batcher.errors import UsageError
 from batcher.load import Sheet, load_sheet
+from batcher.normalise import normalise_many
+from batcher.phones import lib as phonenumbers  # the selected engine; time zones: phonenumbers
+from batcher.phones import timezone
+from batcher.regions import region_reason, resolve_region
 from batcher.settings import LoadOptions, Window
-from batcher.normalise import normalise_many, region_reason, resolve_region
 
 INVALID, DUPLICATE, ELIGIBLE = "invalid", "duplicate", "eligible"
 

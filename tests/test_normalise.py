@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from batcher.normalise import Normalised, normalise_number, region_reason, resolve_region
+from batcher.normalise import Normalised, normalise_number
+from batcher.regions import region_reason, resolve_region
 
 EXCEL_TEXT = "format the phone column as Text"
 
