@@ -10,8 +10,13 @@ reasons.
 Callable types: fixed line, mobile, fixed-line-or-mobile, VoIP and personal numbers. Refused:
 premium rate and shared cost (the caller pays extra), toll free (usually unreachable from
 abroad, where the vendor originates calls), UAN (corporate switchboards), pager and voicemail
-access numbers, emergency numbers and short codes, numbers with an extension (an automated call
-cannot dial one), and cells holding several numbers.
+access numbers, emergency numbers and short codes, and numbers with an extension (an automated
+call cannot dial one).
+
+An accepted callee can carry a note for the results: a cell holding several numbers is called
+on its first callable one ("first of 2 numbers in the cell"), and digits that are no number of
+the row's own region but are one elsewhere once given their lost '+' are called there ("read as
++1 201 555 0123 (US); the row's region says GB").
 
 Results are cached per (value, type, region), so the repeated numbers of a big sheet cost one
 dictionary lookup.
@@ -25,14 +30,20 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from batcher import collector, phones
-from batcher.phones import ParseErrorType, PhoneNumberType, ValidationResult, shortnumberinfo
+from batcher.phones import (
+    ParseErrorType,
+    PhoneNumberFormat,
+    PhoneNumberType,
+    ValidationResult,
+    shortnumberinfo,
+)
 
 __all__ = ["Normalised", "normalise_many", "normalise_number", "with_engine"]
 
@@ -48,11 +59,13 @@ CACHE_SIZE = 1 << 17
 
 @dataclass(frozen=True, slots=True)
 class Normalised:
-    """A callee ready for the vendor, or the reason the row must not be called."""
+    """A callee ready for the vendor (maybe with a note on how it was read), or the reason the
+    row must not be called."""
 
     callee: str | None  # "919856321412"; None when the row must not be called
     reason: str  # "" when callee is set; else what is wrong and what to fix
     region: str | None  # ISO alpha-2 region of the parsed number when known, e.g. "IN"
+    note: str = ""  # callee set: how the cell was read when it is not plain, e.g. "first of 2..."
 
 
 def _refuse(reason: str, region: str | None = None) -> Normalised:
@@ -104,7 +117,9 @@ _CLEAN = str.maketrans(
 )
 
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?\s*[eE]\s*[+-]?\d{1,3}")
-_SEPARATOR = re.compile(r"[/,;|\n]|(?<=\s)(?:or|and|oder|ou|o|y|или)(?=\s)|或|和", re.IGNORECASE)
+_SEPARATOR = re.compile(  # ":::" is how Google Contacts exports several numbers of one field
+    r":::|[/,;|\n]|(?<=\s)(?:or|and|oder|ou|o|y|или)(?=\s)|或|和", re.IGNORECASE
+)
 _PLUS_SPLIT = re.compile(r"(?<=\d)[\s\-.)]*(?=\+)")
 _NON_DIGIT = re.compile(r"\D")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -140,8 +155,8 @@ def normalise_number(value: object, region: str | None, explicit: bool = False) 
     """Turn one raw phone cell (and the row's ISO region or None) into a callee or a reason.
 
     `explicit` says the region came from the row's own region cell rather than a default:
-    then a number without '+' that only makes sense in another country is refused, not
-    re-read as that country's number.
+    then a number without '+' that only makes sense in another country is still called there,
+    but its note says so, for the row's region disagrees.
     """
     if region is not None and (not isinstance(region, str) or region not in _REGIONS):
         region = None  # callers resolve regions with resolve_region; anything else is no region
@@ -278,12 +293,14 @@ def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Nor
         screened = _screen(text, region)
         if isinstance(screened, Normalised):
             return screened
+        if isinstance(screened, list):
+            return _first_callable(screened, region, explicit)
         text = screened
     digits = _NON_DIGIT.sub("", text)
     if not digits:
         return NO_DIGITS
-    if len(digits) > _MAX_DIGITS and _several_by_matcher(text, region):
-        return SEVERAL
+    if len(digits) > _MAX_DIGITS and (found := _several_by_matcher(text, digits, region)):
+        return found if isinstance(found, Normalised) else _first_callable(found, region, explicit)
     if len(digits) > _MAX_DIALLED:
         return _refuse(f"too long ({len(digits)} digits): check the cell for extra digits")
     has_plus = "+" in text
@@ -292,17 +309,19 @@ def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Nor
     return _parse_and_check(text, digits, region, has_plus, explicit)
 
 
-def _screen(text: str, region: str | None) -> str | Normalised:
-    """Reject scientific notation, extensions, several numbers and letters; else the text of
-    the one number, ready for phonenumbers."""
+def _screen(text: str, region: str | None) -> str | list[str] | Normalised:
+    """Reject scientific notation, extensions and letters; else the text of the one number,
+    ready for phonenumbers, or the pieces of a cell holding several numbers."""
     if _SCIENTIFIC.fullmatch(text):
         return DIGITS_LOST
     if text[:4].casefold() == "tel:":
         text, extension = _from_tel_uri(text[4:])
         if extension:
             return _refuse(_extension_reason(extension))
-    if _holds_several(text):
-        return SEVERAL
+    if pieces := _several(text):
+        # Letters next to several numbers ("home: ..., work: ...") say which is which, and
+        # only a person can choose: refused as a whole.
+        return SEVERAL if any(_LETTER.search(piece) for piece in pieces) else pieces
     if _LETTER.search(text):
         return _letters_reason(text, region)
     # Separators left between digits are punctuation of one number ("919,856,321,412").
@@ -320,8 +339,9 @@ def _from_tel_uri(uri: str) -> tuple[str, str]:
     return number.strip(), named.get("ext", "")
 
 
-def _holds_several(text: str) -> bool:
-    """Whether a separator (or a second '+') splits the cell into two plausible numbers.
+def _several(text: str) -> list[str]:
+    """The pieces, when a separator (or a second '+') splits the cell into two or more
+    plausible numbers; else [].
 
     "/" and "," also appear inside single numbers ("030/1234567", "919,856,321,412"), so a
     split only counts when at least two parts have enough digits to be numbers of their own.
@@ -330,15 +350,51 @@ def _holds_several(text: str) -> bool:
     if text.count("+") > 1:
         parts = [piece for part in parts for piece in _PLUS_SPLIT.split(part)]
     if len(parts) < 2:
-        return False
+        return []
     plausible = sum(1 for part in parts if len(_NON_DIGIT.sub("", part)) >= _MIN_DIGITS)
-    return plausible >= 2
+    if plausible < 2:
+        return []
+    return [piece for part in parts if (piece := part.strip())]
 
 
-def _several_by_matcher(text: str, region: str | None) -> bool:
-    """Numbers separated by spaces only ("9856321412 9856321413"): phonenumbers finds them."""
-    matches = _lib.PhoneNumberMatcher(text, region or phones.UNKNOWN_REGION)
-    return sum(1 for _ in matches) >= 2
+def _several_by_matcher(text: str, digits: str, region: str | None) -> list[str] | Normalised:
+    """Numbers separated by spaces only ("9856321412 9856321413"): phonenumbers finds them.
+
+    The reference engine's matcher, whatever the engine: rphonenumbers 0.1.0's misses some
+    valid numbers (Argentina's "800 123 4567"). [] when it finds fewer than two; refused when
+    digits are left over between the numbers it finds.
+    """
+    found = [
+        match.raw_string
+        for match in _reference.PhoneNumberMatcher(text, region or phones.UNKNOWN_REGION)
+    ]
+    if len(found) < 2:
+        return []
+    if sum(len(_NON_DIGIT.sub("", piece)) for piece in found) != len(digits):
+        return SEVERAL
+    return found
+
+
+def _first_callable(pieces: list[str], region: str | None, explicit: bool) -> Normalised:
+    """The first callable number of a cell holding several, noted; else why none is."""
+    first: Normalised | None = None
+    for position, piece in enumerate(pieces, 1):
+        result = _normalise_text(piece, region, explicit)
+        if result.callee is None:
+            first = first or result
+            continue
+        if position == 1:
+            note = f"first of {len(pieces)} numbers in the cell"
+        else:
+            note = (
+                f"number {position} of {len(pieces)} in the cell; those before it cannot be called"
+            )
+        return replace(result, note=f"{note}; {result.note}" if result.note else note)
+    assert first is not None
+    return _refuse(
+        f"none of the {len(pieces)} numbers in the cell can be called; the first: {first.reason}",
+        first.region,
+    )
 
 
 def _letters_reason(text: str, region: str | None) -> Normalised:
@@ -424,15 +480,17 @@ def _parse_and_check(
     for tail in (digits, digits[2:] if digits.startswith("00") else ""):
         candidate = _parse_international(tail)
         if candidate is not None and (rescued := _check(candidate, region)).callee is not None:
-            if explicit and region and (
-                candidate.country_code != _lib.country_code_for_region(region)
+            if (
+                explicit
+                and region
+                and (candidate.country_code != _lib.country_code_for_region(region))
             ):
-                return _refuse(
-                    f"{first.reason.split(':')[0]}; read as +{tail} it would be a number "
-                    f"in {rescued.region or 'another country'}: add the + if that is meant, "
-                    "or fix the row's region",
-                    region,
-                )
+                # Excel dropped the '+' of a foreign number in a row whose region says
+                # otherwise: refusing it loses the contact, so call it and say so.
+                shown = _lib.format_number(candidate, PhoneNumberFormat.INTERNATIONAL)
+                where = f" ({rescued.region})" if rescued.region else ""
+                note = f"read as {shown.replace('-', ' ')}{where}; the row's region says {region}"
+                return replace(rescued, note=note)
             return rescued
     return first
 
@@ -506,9 +564,7 @@ def _invalid_reason(number: PhoneNumber, row_region: str | None) -> str:
     return f"not a valid {label} number: check the digits (and the row's region)"
 
 
-def _parse_error_reason(
-    exc: Any, digits: str, region: str | None, has_plus: bool
-) -> str:
+def _parse_error_reason(exc: Any, digits: str, region: str | None, has_plus: bool) -> str:
     kind = exc.error_type
     if kind == ParseErrorType.INVALID_COUNTRY_CODE:
         if has_plus:
@@ -526,13 +582,16 @@ def _parse_error_reason(
 def normalise_many(
     cells: list[tuple[object, str | None, bool]],
 ) -> list[tuple[str | None, str, str | None]]:
-    """normalise_number over (value, region, explicit) cells, as plain tuples (cheap to send
-    between processes: the plan stage farms large sheets out to a process pool)."""
+    """normalise_number over (value, region, explicit) cells, as (callee, reason, region)
+    tuples, cheap to send between processes (the plan stage farms large sheets out to a pool).
+
+    For an accepted callee the reason slot holds its note ("" when the cell was plain).
+    """
     out = []
     with collector.paused():  # phonenumbers' objects die young: collections only cost time
         for value, region, explicit in cells:
             result = normalise_number(value, region, explicit)
-            out.append((result.callee, result.reason, result.region))
+            out.append((result.callee, result.reason or result.note, result.region))
     return out
 
 

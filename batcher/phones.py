@@ -41,6 +41,8 @@ __all__ = [
     "SUPPORTED_REGIONS",
     "UNKNOWN_REGION",
     "Engine",
+    "ParseErrorType",
+    "PhoneNumberFormat",
     "PhoneNumberType",
     "ValidationResult",
     "engine",
@@ -57,6 +59,7 @@ ENGINES = (FAST, REFERENCE)
 
 # The constants are plain ints and strings, equal in both libraries (rphonenumbers copies them).
 PhoneNumberType = phonenumbers.PhoneNumberType
+PhoneNumberFormat = phonenumbers.PhoneNumberFormat
 ValidationResult = phonenumbers.ValidationResult
 ParseErrorType = phonenumbers.NumberParseException  # for its error_type constants only
 UNKNOWN_REGION = phonenumbers.UNKNOWN_REGION

@@ -104,7 +104,7 @@ def _assemble(
         else:
             first_row[callee] = row
             status.append(ELIGIBLE)
-            reasons.append("")
+            reasons.append(reason)  # "" or how the cell was read ("first of 2 numbers ...")
             duplicate_of.append(None)
     return Plan(callees, status, reasons, duplicate_of, number_region, list(first_row))
 
