@@ -48,10 +48,28 @@ from batcher.phones import (
 __all__ = ["Normalised", "normalise_many", "normalise_number", "with_engine"]
 
 PhoneNumber = Any  # the engine's PhoneNumber: rphonenumbers' or phonenumbers' class
-# The engine every function below uses; with_engine swaps it (tests compare the two engines).
-_lib = phones.engine().lib
-_ParseError: type[Exception] = phones.engine().ParseError
-_reference = phones.engine(phones.REFERENCE).lib  # short numbers: phonenumbers only
+_reference = phones.engine(phones.REFERENCE).lib  # short numbers, matcher: phonenumbers only
+
+
+def _use(engine: phones.Engine) -> None:
+    """Make every function below use `engine`: its module, exception and lookup tables."""
+    global _lib, _ParseError, _ONLY_REGION, _CODE_TEXT
+    _lib, _ParseError = engine.lib, engine.ParseError
+    # Dictionary lookups in place of library calls made on every cell (same answers: a calling
+    # code of one region is that region's, whichever number it starts).
+    _ONLY_REGION = {
+        code: regions[0]
+        for code, regions in engine.lib.COUNTRY_CODE_TO_REGION_CODE.items()
+        if len(regions) == 1
+    }
+    _CODE_TEXT = {r: str(engine.lib.country_code_for_region(r)) for r in phones.SUPPORTED_REGIONS}
+
+
+_lib: Any
+_ParseError: type[Exception]
+_ONLY_REGION: dict[int, str]
+_CODE_TEXT: dict[str, str]
+_use(phones.engine())  # with_engine swaps it: the tests compare the two engines
 
 # About 300 bytes an entry: 2**17 entries stay near 40 MB even on a million unique rows.
 CACHE_SIZE = 1 << 17
@@ -144,6 +162,8 @@ _REFUSED_TYPE = {
     PhoneNumberType.VOICEMAIL: "voicemail access number",
 }
 _REGIONS = phones.SUPPORTED_REGIONS
+_UNKNOWN = PhoneNumberType.UNKNOWN
+_NON_GEO = phones.REGION_CODE_FOR_NON_GEO_ENTITY
 _SHORT_REGIONS = sorted(shortnumberinfo.SUPPORTED_SHORT_REGIONS)
 _MIN_DIGITS = 7  # vendor rule: 7-15 digits
 _MAX_DIGITS = 15
@@ -181,22 +201,26 @@ def with_engine(name: str) -> Iterator[phones.Engine]:
     For tests and benchmarks that compare the engines in one process; not thread-safe, and
     a process pool started inside the block still uses the default engine.
     """
-    global _lib, _ParseError
     chosen = phones.engine(name)
-    saved = _lib, _ParseError
-    _lib, _ParseError = chosen.lib, chosen.ParseError
+    saved = phones.engine(phones.REFERENCE if _lib is _reference else phones.FAST)
+    _use(chosen)
     _normalise_cached.cache_clear()
     try:
         yield chosen
     finally:
-        _lib, _ParseError = saved
+        _use(saved)
         _normalise_cached.cache_clear()
 
 
 def _normalise(value: object, region: str | None, explicit: bool = False) -> Normalised:
+    kind = value.__class__
+    if kind is str:
+        return _normalise_text(value, region, explicit)  # type: ignore[arg-type]
     text = _cell_text(value)
     if isinstance(text, Normalised):
         return text
+    if kind is int or kind is float:  # str() of the number: ASCII digits, nothing to clean
+        return _one_number(text, region, explicit, text)
     return _normalise_text(text, region, explicit)
 
 
@@ -276,6 +300,19 @@ def clean_text(text: str) -> str:
 def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Normalised:
     """The whole decision for one cell of text; cheap rejections first, phonenumbers last."""
     text = raw.strip()
+    # Most cells are ASCII digits and punctuation, which cleaning leaves as they are: then the
+    # digits are what is left without the punctuation (str.replace: a third of a regex's cost).
+    if len(text) <= _MAX_CHARS and text.count("+") < 2:
+        digits = (
+            text.replace(" ", "")
+            .replace("-", "")
+            .replace("+", "")
+            .replace(".", "")
+            .replace("(", "")
+            .replace(")", "")
+        )
+        if digits.isascii() and digits.isdigit():  # "" is not: empty and "-" go the long way
+            return _one_number(text, region, explicit, digits)
     if not text:
         return EMPTY
     if len(text) > _MAX_CHARS:  # also keeps the regexes below away from huge cells
@@ -288,15 +325,23 @@ def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Nor
     if not text:
         return EMPTY
     if text.casefold() in PLACEHOLDERS:
-        return _refuse(f"placeholder {text!r} instead of a phone number: enter one or drop the row")
-    if not _PLAIN.fullmatch(text) or text.count("+") > 1:  # most cells are plain
+        return _placeholder(text)
+    if not _PLAIN.fullmatch(text) or text.count("+") > 1:
         screened = _screen(text, region)
         if isinstance(screened, Normalised):
             return screened
         if isinstance(screened, list):
             return _first_callable(screened, region, explicit)
         text = screened
-    digits = _NON_DIGIT.sub("", text)
+    return _one_number(text, region, explicit, _NON_DIGIT.sub("", text))
+
+
+def _placeholder(text: str) -> Normalised:
+    return _refuse(f"placeholder {text!r} instead of a phone number: enter one or drop the row")
+
+
+def _one_number(text: str, region: str | None, explicit: bool, digits: str) -> Normalised:
+    """The cleaned text of one number (and its digits) -> callee or reason."""
     if not digits:
         return NO_DIGITS
     if len(digits) > _MAX_DIGITS and (found := _several_by_matcher(text, digits, region)):
@@ -465,7 +510,7 @@ def _parse_and_check(
             # Valid read nationally; but digits that begin with the region's own calling code
             # and are also valid read as international most likely lost their '+' (a German
             # 4915123456789 stored as a number reads as a long national number too).
-            code = str(_lib.country_code_for_region(region)) if region else ""
+            code = _CODE_TEXT[region] if region else ""
             # first.callee == digits: phonenumbers already read them as international.
             if (
                 code
@@ -508,15 +553,17 @@ def _parse_international(digits: str) -> PhoneNumber | None:
 def _check(number: PhoneNumber, row_region: str | None) -> Normalised:
     """Validity, callable type and the vendor's length rule for one parsed number."""
     number_type = _lib.number_type(number)  # UNKNOWN exactly when not valid
-    if number_type == PhoneNumberType.UNKNOWN:
-        return _refuse(_invalid_reason(number, row_region), _region_of_code(number, row_region))
-    region = _lib.region_code_for_number(number)
-    if region == phones.REGION_CODE_FOR_NON_GEO_ENTITY:
-        region = None
     if number_type not in _CALLABLE:
+        if number_type == _UNKNOWN:
+            region = _region_of_code(number, row_region)
+            return _refuse(_invalid_reason(number, row_region), region)
         what = _REFUSED_TYPE.get(number_type, "number of a kind that cannot take a voice call")
-        return _refuse(f"{what}: remove the row or use a direct number", region)
-    callee = f"{number.country_code}{_lib.national_significant_number(number)}"
+        return _refuse(f"{what}: remove the row or use a direct number", _region_of(number))
+    region = _region_of(number)
+    if number.italian_leading_zero:
+        callee = f"{number.country_code}{_lib.national_significant_number(number)}"
+    else:  # what national_significant_number returns then, without the call
+        callee = f"{number.country_code}{number.national_number}"
     if not _MIN_DIGITS <= len(callee) <= _MAX_DIGITS:
         return _refuse(
             f"{len(callee)} digits with the country code, the vendor accepts 7-15: "
@@ -524,6 +571,12 @@ def _check(number: PhoneNumber, row_region: str | None) -> Normalised:
             region,
         )
     return Normalised(callee, "", region)
+
+
+def _region_of(number: PhoneNumber) -> str | None:
+    """The region of a valid number; None for a non-geographic one (+800, +882...)."""
+    region = _ONLY_REGION.get(number.country_code) or _lib.region_code_for_number(number)
+    return None if region == _NON_GEO else region
 
 
 def _region_of_code(number: PhoneNumber, row_region: str | None) -> str | None:
@@ -588,10 +641,19 @@ def normalise_many(
     For an accepted callee the reason slot holds its note ("" when the cell was plain).
     """
     out = []
+    append = out.append
     with collector.paused():  # phonenumbers' objects die young: collections only cost time
         for value, region, explicit in cells:
-            result = normalise_number(value, region, explicit)
-            out.append((result.callee, result.reason or result.note, result.region))
+            # No cache: the plan sends each distinct cell once, so it would only cost.
+            if region is not None and (not isinstance(region, str) or region not in _REGIONS):
+                region = None
+            if value.__class__ is str:
+                result = _normalise_text(value, region, explicit)  # type: ignore[arg-type]
+            elif is_missing(value):
+                result = EMPTY
+            else:
+                result = _normalise(value, region, explicit)
+            append((result.callee, result.reason or result.note, result.region))
     return out
 
 
