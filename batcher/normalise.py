@@ -466,7 +466,7 @@ def _short_number(text: str, digits: str, region: str | None) -> Normalised:
     """Under 7 digits and no '+': an emergency number, a short code, or a full national number
     of a small country (Niue's are 4 digits)."""
     if region is None:
-        if any(shortnumberinfo.is_emergency_number(digits, r) for r in _SHORT_REGIONS):
+        if _emergency_somewhere(digits):
             return _refuse(f"emergency number {digits}: never call it; remove the row")
         return _refuse(
             f"too short ({len(digits)} digits) for a full phone number: "
@@ -478,6 +478,13 @@ def _short_number(text: str, digits: str, region: str | None) -> Normalised:
     if full.callee is None and _is_short_code(digits, region):
         return _refuse(f"short code {digits} ({region}), not a phone number: remove the row")
     return full
+
+
+@lru_cache(maxsize=4096)
+def _emergency_somewhere(digits: str) -> bool:
+    """Whether some region dials these digits for an emergency: about 2 ms of phonenumbers'
+    checks over every region, so remembered (such cells repeat: 0, 1234, 112)."""
+    return any(shortnumberinfo.is_emergency_number(digits, r) for r in _SHORT_REGIONS)
 
 
 def _is_short_code(digits: str, region: str) -> bool:
