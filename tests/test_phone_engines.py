@@ -7,7 +7,10 @@ region in every format the generator knows, with and without a row region, plus 
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from functools import cache
 
@@ -235,3 +238,24 @@ def test_with_engine_restores_the_default() -> None:
     with normalise.with_engine(phones.REFERENCE) as chosen:
         assert normalise._lib is chosen.lib is phonenumbers
     assert normalise._lib is before
+
+
+def test_without_rphonenumbers_the_reference_takes_over() -> None:
+    # A broken or missing native extension must not stop a campaign: batcher is only slower.
+    code = (
+        "import sys; sys.modules['rphonenumbers'] = None\n"
+        "from batcher import phones\n"
+        "from batcher.normalise import normalise_number\n"
+        "info = phones.engine_info()\n"
+        "assert info['engine'] == 'python' and 'rphonenumbers is not usable' in info['note']\n"
+        "assert phones.engine('rust').name == 'python'\n"
+        "assert normalise_number('+44 20 7946 0958', None).callee == '442079460958'\n"
+    )
+    env = {**os.environ, phones.ENGINE_ENV: "rust"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
+def test_the_environment_selects_the_reference() -> None:
+    code = "from batcher import phones; assert phones.engine_info()['engine'] == 'python'"
+    env = {**os.environ, phones.ENGINE_ENV: "python"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
