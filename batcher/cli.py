@@ -28,6 +28,7 @@ from batcher.settings import (
     MAX_CONCURRENCY,
     OPTIONS,
     Settings,
+    default_history,
     is_loopback_url,
     load_credentials,
     parse_duration,
@@ -158,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         FETCH_CODES,
     )
     reconcile.add_argument("journal", type=Path, metavar="JOURNAL")
+    reconcile.add_argument(
+        "--history",
+        type=Path,
+        help="the call history (default: $BATCHER_HISTORY, else "
+        "~/.local/share/batcher/history.sqlite)",
+    )
     reconcile.add_argument(
         "--settle",
         type=_minutes,
@@ -297,9 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
             shown = "unlimited" if default is None else default
             group.add_argument(flag, type=kind, default=default, help=f"{text} (default {shown})")
     sandbox.add_argument("--script", action="append", default=[], metavar="ITEM",
-                         help="the next sendGroup's fault, in order (repeatable): ok, ok-partial, drop, "
-                         "slow, redirect, 429, 500, 500-placed, -1, -2, -10, -16, -18, "
-                         "-18-placed, -22, -26 (write --script=-18 for those starting with -)")
+                         help="the next sendGroup's fault, in order (repeatable): ok, "
+                         "ok-partial, drop, slow, redirect, 429, 500, 500-placed, -1, -2, -10, "
+                         "-16, -18, -18-placed, -22, -26 (write --script=-18 for those starting "
+                         "with -)")
     return parser
 
 
@@ -508,7 +516,7 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _resolve_region(value: str) -> str | None:
-    from batcher.normalise import resolve_region
+    from batcher.regions import resolve_region
 
     return resolve_region(value)
 
@@ -673,7 +681,8 @@ def _reconcile(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.journal}: no such journal", "give the .journal file a run wrote")
     base_url = _endpoint(args, args.journal)
     credentials = load_credentials(args.credentials)
-    report = reconcile(args.journal, base_url, credentials, args.settle * 60, _ca(args))
+    report = reconcile(args.journal, base_url, credentials, args.settle * 60, _ca(args),
+                       history=args.history or default_history())
     _out(
         f"reconcile: {report.found} found in the call records (accepted), {report.absent} "
         f"absent (will be sent by the next run), {report.still_unknown} still unknown "
@@ -707,10 +716,8 @@ def _ca(args: argparse.Namespace) -> str | None:
 
 
 def _records(args: argparse.Namespace) -> int:
-    from batcher.pipeline import rebuild
+    from batcher.pipeline import journal_of_results, rebuild
     from batcher.records import fetch_records
-
-    from batcher.pipeline import journal_of_results
 
     path = args.results
     journal = path if path.suffix == ".journal" else journal_of_results(path)

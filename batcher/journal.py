@@ -308,27 +308,37 @@ class Journal:
             self.event("recovered", f"{cur.rowcount} request(s) in flight became unknown")
         return cur.rowcount
 
-    def adopt_orphans(self, callees: Iterable[str]) -> int:
-        """Numbers the call history says this campaign reserved, with no request here: batcher
-        stopped between reserving and recording them. They are held as unknown, never sent
-        again on a guess; reconcile settles them."""
-        callees = list(callees)
-        if not callees or self.readonly:
+    def adopt_orphans(self, reserved: dict[str, list[str]]) -> int:
+        """Reservations the call history holds for this campaign (intent -> callees) with no
+        request here: batcher stopped between reserving them and recording the request. Those
+        numbers were never sent, but are held as unknown all the same, never sent again on a
+        guess: reconcile settles them. Returns how many numbers were adopted."""
+        if self.readonly:
             return 0
-        now = time.time()
+        known = self.intents()
+        orphans = {i: c for i, c in reserved.items() if i and i not in known}
+        if not orphans:
+            return 0
+        states = self.number_states()
+        now, adopted = time.time(), 0
+        why = ("reserved in the call history, but batcher stopped before recording the request: "
+               "most likely never called (run batcher reconcile to settle it)")
         with self._tx():
-            cur = self.db.execute(
-                "INSERT INTO requests (batch, attempt, tag, callees, state, outcome, reason,"
-                " sent_at, sent_epoch, finished_at) VALUES (0, 1, '', ?, ?, ?, ?, ?, ?, ?)",
-                (",".join(callees), DONE, Outcome.UNKNOWN,
-                 "reserved in the call history, but batcher stopped before recording the "
-                 "request: most likely never called (run batcher reconcile to settle it)",
-                 iso_utc(now), now, iso_utc(now)),
-            )
-            self.db.execute("UPDATE requests SET tag = ? WHERE id = ?",
-                            (self.campaign.tag(cur.lastrowid), cur.lastrowid))
-        self.event("recovered", f"{len(callees)} number(s) reserved but not recorded: unknown")
-        return len(callees)
+            for intent, callees in orphans.items():
+                callees = [c for c in dict.fromkeys(callees) if c not in states]
+                cur = self.db.execute(
+                    "INSERT INTO requests (batch, attempt, tag, callees, state, outcome, reason,"
+                    " sent_at, sent_epoch, finished_at, intent)"
+                    " VALUES (0, 1, '', ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (",".join(callees), DONE, Outcome.UNKNOWN, why, iso_utc(now), now,
+                     iso_utc(now), intent),
+                )
+                self.db.execute("UPDATE requests SET tag = ? WHERE id = ?",
+                                (self.campaign.tag(cur.lastrowid), cur.lastrowid))
+                adopted += len(callees)
+        if adopted:
+            self.event("recovered", f"{adopted} number(s) reserved but not recorded: unknown")
+        return adopted
 
     # -- writing -------------------------------------------------------------------------------
 

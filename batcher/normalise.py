@@ -10,8 +10,13 @@ reasons.
 Callable types: fixed line, mobile, fixed-line-or-mobile, VoIP and personal numbers. Refused:
 premium rate and shared cost (the caller pays extra), toll free (usually unreachable from
 abroad, where the vendor originates calls), UAN (corporate switchboards), pager and voicemail
-access numbers, emergency numbers and short codes, numbers with an extension (an automated call
-cannot dial one), and cells holding several numbers.
+access numbers, emergency numbers and short codes, and numbers with an extension (an automated
+call cannot dial one).
+
+An accepted callee can carry a note for the results: a cell holding several numbers is called
+on its first callable one ("first of 2 numbers in the cell"), and digits that are no number of
+the row's own region but are one elsewhere once given their lost '+' are called there ("read as
++1 201 555 0123 (US); the row's region says GB").
 
 Results are cached per (value, type, region), so the repeated numbers of a big sheet cost one
 dictionary lookup.
@@ -23,17 +28,48 @@ import math
 import numbers
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult, shortnumberinfo
+from batcher import collector, phones
+from batcher.phones import (
+    ParseErrorType,
+    PhoneNumberFormat,
+    PhoneNumberType,
+    ValidationResult,
+    shortnumberinfo,
+)
 
-from batcher import collector
+__all__ = ["Normalised", "normalise_many", "normalise_number", "with_engine"]
 
-__all__ = ["Normalised", "normalise_number", "region_reason", "resolve_region"]
+PhoneNumber = Any  # the engine's PhoneNumber: rphonenumbers' or phonenumbers' class
+_reference = phones.engine(phones.REFERENCE).lib  # short numbers, matcher: phonenumbers only
+
+
+def _use(engine: phones.Engine) -> None:
+    """Make every function below use `engine`: its module, exception and lookup tables."""
+    global _lib, _ParseError, _ONLY_REGION, _CODE_TEXT
+    _lib, _ParseError = engine.lib, engine.ParseError
+    # Dictionary lookups in place of library calls made on every cell (same answers: a calling
+    # code of one region is that region's, whichever number it starts).
+    _ONLY_REGION = {
+        code: regions[0]
+        for code, regions in engine.lib.COUNTRY_CODE_TO_REGION_CODE.items()
+        if len(regions) == 1
+    }
+    _CODE_TEXT = {r: str(engine.lib.country_code_for_region(r)) for r in phones.SUPPORTED_REGIONS}
+
+
+_lib: Any
+_ParseError: type[Exception]
+_ONLY_REGION: dict[int, str]
+_CODE_TEXT: dict[str, str]
+_use(phones.engine())  # with_engine swaps it: the tests compare the two engines
 
 # About 300 bytes an entry: 2**17 entries stay near 40 MB even on a million unique rows.
 CACHE_SIZE = 1 << 17
@@ -41,11 +77,13 @@ CACHE_SIZE = 1 << 17
 
 @dataclass(frozen=True, slots=True)
 class Normalised:
-    """A callee ready for the vendor, or the reason the row must not be called."""
+    """A callee ready for the vendor (maybe with a note on how it was read), or the reason the
+    row must not be called."""
 
     callee: str | None  # "919856321412"; None when the row must not be called
     reason: str  # "" when callee is set; else what is wrong and what to fix
     region: str | None  # ISO alpha-2 region of the parsed number when known, e.g. "IN"
+    note: str = ""  # callee set: how the cell was read when it is not plain, e.g. "first of 2..."
 
 
 def _refuse(reason: str, region: str | None = None) -> Normalised:
@@ -97,7 +135,9 @@ _CLEAN = str.maketrans(
 )
 
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?\s*[eE]\s*[+-]?\d{1,3}")
-_SEPARATOR = re.compile(r"[/,;|\n]|(?<=\s)(?:or|and|oder|ou|o|y|или)(?=\s)|或|和", re.IGNORECASE)
+_SEPARATOR = re.compile(  # ":::" is how Google Contacts exports several numbers of one field
+    r":::|[/,;|\n]|(?<=\s)(?:or|and|oder|ou|o|y|или)(?=\s)|或|和", re.IGNORECASE
+)
 _PLUS_SPLIT = re.compile(r"(?<=\d)[\s\-.)]*(?=\+)")
 _NON_DIGIT = re.compile(r"\D")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -121,7 +161,9 @@ _REFUSED_TYPE = {
     PhoneNumberType.PAGER: "pager number (cannot play a voice message)",
     PhoneNumberType.VOICEMAIL: "voicemail access number",
 }
-_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
+_REGIONS = phones.SUPPORTED_REGIONS
+_UNKNOWN = PhoneNumberType.UNKNOWN
+_NON_GEO = phones.REGION_CODE_FOR_NON_GEO_ENTITY
 _SHORT_REGIONS = sorted(shortnumberinfo.SUPPORTED_SHORT_REGIONS)
 _MIN_DIGITS = 7  # vendor rule: 7-15 digits
 _MAX_DIGITS = 15
@@ -133,12 +175,12 @@ def normalise_number(value: object, region: str | None, explicit: bool = False) 
     """Turn one raw phone cell (and the row's ISO region or None) into a callee or a reason.
 
     `explicit` says the region came from the row's own region cell rather than a default:
-    then a number without '+' that only makes sense in another country is refused, not
-    re-read as that country's number.
+    then a number without '+' that only makes sense in another country is still called there,
+    but its note says so, for the row's region disagrees.
     """
     if region is not None and (not isinstance(region, str) or region not in _REGIONS):
         region = None  # callers resolve regions with resolve_region; anything else is no region
-    if _is_missing(value):
+    if is_missing(value):
         return EMPTY  # NaN keys never hit a cache: NaN != NaN
     try:
         hash(value)
@@ -152,14 +194,38 @@ def _normalise_cached(value: object, region: str | None, explicit: bool) -> Norm
     return _normalise(value, region, explicit)
 
 
+@contextmanager
+def with_engine(name: str) -> Iterator[phones.Engine]:
+    """Normalise with the engine called `name` ("rust", "python") inside the block.
+
+    For tests and benchmarks that compare the engines in one process; not thread-safe, and
+    a process pool started inside the block still uses the default engine.
+    """
+    chosen = phones.engine(name)
+    saved = phones.engine(phones.REFERENCE if _lib is _reference else phones.FAST)
+    _use(chosen)
+    _normalise_cached.cache_clear()
+    try:
+        yield chosen
+    finally:
+        _use(saved)
+        _normalise_cached.cache_clear()
+
+
 def _normalise(value: object, region: str | None, explicit: bool = False) -> Normalised:
+    kind = value.__class__
+    if kind is str:
+        return _normalise_text(value, region, explicit)  # type: ignore[arg-type]
     text = _cell_text(value)
     if isinstance(text, Normalised):
         return text
+    if kind is int or kind is float:  # str() of the number: ASCII digits, nothing to clean
+        return _one_number(text, region, explicit, text)
     return _normalise_text(text, region, explicit)
 
 
-def _is_missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
+    """Whether a cell is empty as pandas and the loader deliver it: None, NaN, NA, NaT."""
     if value is None:
         return True
     if isinstance(value, float):
@@ -221,8 +287,8 @@ def _float_text(number: float) -> str | Normalised:
     return str(int(number))
 
 
-def _clean(text: str) -> str:
-    """Strip the wrapping spreadsheets and people add around a number."""
+def clean_text(text: str) -> str:
+    """Strip the wrapping spreadsheets and people add around a number (or a region name)."""
     text = text.translate(_CLEAN).strip()
     if not text.isascii():  # other scripts' digits (Arabic-Indic, Devanagari...) to ASCII
         text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
@@ -234,6 +300,19 @@ def _clean(text: str) -> str:
 def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Normalised:
     """The whole decision for one cell of text; cheap rejections first, phonenumbers last."""
     text = raw.strip()
+    # Most cells are ASCII digits and punctuation, which cleaning leaves as they are: then the
+    # digits are what is left without the punctuation (str.replace: a third of a regex's cost).
+    if len(text) <= _MAX_CHARS and text.count("+") < 2:
+        digits = (
+            text.replace(" ", "")
+            .replace("-", "")
+            .replace("+", "")
+            .replace(".", "")
+            .replace("(", "")
+            .replace(")", "")
+        )
+        if digits.isascii() and digits.isdigit():  # "" is not: empty and "-" go the long way
+            return _one_number(text, region, explicit, digits)
     if not text:
         return EMPTY
     if len(text) > _MAX_CHARS:  # also keeps the regexes below away from huge cells
@@ -242,21 +321,31 @@ def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Nor
         )
     if text[0] == "#" and text.upper() in EXCEL_ERRORS:
         return _refuse(f"Excel error {text.upper()} in the phone cell: fix the formula or value")
-    text = _clean(text)
+    text = clean_text(text)
     if not text:
         return EMPTY
     if text.casefold() in PLACEHOLDERS:
-        return _refuse(f"placeholder {text!r} instead of a phone number: enter one or drop the row")
-    if not _PLAIN.fullmatch(text) or text.count("+") > 1:  # most cells are plain
+        return _placeholder(text)
+    if not _PLAIN.fullmatch(text) or text.count("+") > 1:
         screened = _screen(text, region)
         if isinstance(screened, Normalised):
             return screened
+        if isinstance(screened, list):
+            return _first_callable(screened, region, explicit)
         text = screened
-    digits = _NON_DIGIT.sub("", text)
+    return _one_number(text, region, explicit, _NON_DIGIT.sub("", text))
+
+
+def _placeholder(text: str) -> Normalised:
+    return _refuse(f"placeholder {text!r} instead of a phone number: enter one or drop the row")
+
+
+def _one_number(text: str, region: str | None, explicit: bool, digits: str) -> Normalised:
+    """The cleaned text of one number (and its digits) -> callee or reason."""
     if not digits:
         return NO_DIGITS
-    if len(digits) > _MAX_DIGITS and _several_by_matcher(text, region):
-        return SEVERAL
+    if len(digits) > _MAX_DIGITS and (found := _several_by_matcher(text, digits, region)):
+        return found if isinstance(found, Normalised) else _first_callable(found, region, explicit)
     if len(digits) > _MAX_DIALLED:
         return _refuse(f"too long ({len(digits)} digits): check the cell for extra digits")
     has_plus = "+" in text
@@ -265,17 +354,19 @@ def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Nor
     return _parse_and_check(text, digits, region, has_plus, explicit)
 
 
-def _screen(text: str, region: str | None) -> str | Normalised:
-    """Reject scientific notation, extensions, several numbers and letters; else the text of
-    the one number, ready for phonenumbers."""
+def _screen(text: str, region: str | None) -> str | list[str] | Normalised:
+    """Reject scientific notation, extensions and letters; else the text of the one number,
+    ready for phonenumbers, or the pieces of a cell holding several numbers."""
     if _SCIENTIFIC.fullmatch(text):
         return DIGITS_LOST
     if text[:4].casefold() == "tel:":
         text, extension = _from_tel_uri(text[4:])
         if extension:
             return _refuse(_extension_reason(extension))
-    if _holds_several(text):
-        return SEVERAL
+    if pieces := _several(text):
+        # Letters next to several numbers ("home: ..., work: ...") say which is which, and
+        # only a person can choose: refused as a whole.
+        return SEVERAL if any(_LETTER.search(piece) for piece in pieces) else pieces
     if _LETTER.search(text):
         return _letters_reason(text, region)
     # Separators left between digits are punctuation of one number ("919,856,321,412").
@@ -293,8 +384,9 @@ def _from_tel_uri(uri: str) -> tuple[str, str]:
     return number.strip(), named.get("ext", "")
 
 
-def _holds_several(text: str) -> bool:
-    """Whether a separator (or a second '+') splits the cell into two plausible numbers.
+def _several(text: str) -> list[str]:
+    """The pieces, when a separator (or a second '+') splits the cell into two or more
+    plausible numbers; else [].
 
     "/" and "," also appear inside single numbers ("030/1234567", "919,856,321,412"), so a
     split only counts when at least two parts have enough digits to be numbers of their own.
@@ -303,15 +395,51 @@ def _holds_several(text: str) -> bool:
     if text.count("+") > 1:
         parts = [piece for part in parts for piece in _PLUS_SPLIT.split(part)]
     if len(parts) < 2:
-        return False
+        return []
     plausible = sum(1 for part in parts if len(_NON_DIGIT.sub("", part)) >= _MIN_DIGITS)
-    return plausible >= 2
+    if plausible < 2:
+        return []
+    return [piece for part in parts if (piece := part.strip())]
 
 
-def _several_by_matcher(text: str, region: str | None) -> bool:
-    """Numbers separated by spaces only ("9856321412 9856321413"): phonenumbers finds them."""
-    matches = phonenumbers.PhoneNumberMatcher(text, region or phonenumbers.UNKNOWN_REGION)
-    return sum(1 for _ in matches) >= 2
+def _several_by_matcher(text: str, digits: str, region: str | None) -> list[str] | Normalised:
+    """Numbers separated by spaces only ("9856321412 9856321413"): phonenumbers finds them.
+
+    The reference engine's matcher, whatever the engine: rphonenumbers 0.1.0's misses some
+    valid numbers (Argentina's "800 123 4567"). [] when it finds fewer than two; refused when
+    digits are left over between the numbers it finds.
+    """
+    found = [
+        match.raw_string
+        for match in _reference.PhoneNumberMatcher(text, region or phones.UNKNOWN_REGION)
+    ]
+    if len(found) < 2:
+        return []
+    if sum(len(_NON_DIGIT.sub("", piece)) for piece in found) != len(digits):
+        return SEVERAL
+    return found
+
+
+def _first_callable(pieces: list[str], region: str | None, explicit: bool) -> Normalised:
+    """The first callable number of a cell holding several, noted; else why none is."""
+    first: Normalised | None = None
+    for position, piece in enumerate(pieces, 1):
+        result = _normalise_text(piece, region, explicit)
+        if result.callee is None:
+            first = first or result
+            continue
+        if position == 1:
+            note = f"first of {len(pieces)} numbers in the cell"
+        else:
+            note = (
+                f"number {position} of {len(pieces)} in the cell; those before it cannot be called"
+            )
+        return replace(result, note=f"{note}; {result.note}" if result.note else note)
+    assert first is not None
+    return _refuse(
+        f"none of the {len(pieces)} numbers in the cell can be called; the first: {first.reason}",
+        first.region,
+    )
 
 
 def _letters_reason(text: str, region: str | None) -> Normalised:
@@ -321,8 +449,8 @@ def _letters_reason(text: str, region: str | None) -> Normalised:
         return LETTERS
     try:
         # Without a row region any region will do: only the extension matters here.
-        number = phonenumbers.parse(text, region or "US")
-    except NumberParseException:
+        number = _lib.parse(text, region or "US")
+    except _ParseError:
         return LETTERS
     return _refuse(_extension_reason(number.extension)) if number.extension else LETTERS
 
@@ -338,7 +466,7 @@ def _short_number(text: str, digits: str, region: str | None) -> Normalised:
     """Under 7 digits and no '+': an emergency number, a short code, or a full national number
     of a small country (Niue's are 4 digits)."""
     if region is None:
-        if any(shortnumberinfo.is_emergency_number(digits, r) for r in _SHORT_REGIONS):
+        if _emergency_somewhere(digits):
             return _refuse(f"emergency number {digits}: never call it; remove the row")
         return _refuse(
             f"too short ({len(digits)} digits) for a full phone number: "
@@ -352,10 +480,17 @@ def _short_number(text: str, digits: str, region: str | None) -> Normalised:
     return full
 
 
+@lru_cache(maxsize=4096)
+def _emergency_somewhere(digits: str) -> bool:
+    """Whether some region dials these digits for an emergency: about 2 ms of phonenumbers'
+    checks over every region, so remembered (such cells repeat: 0, 1234, 112)."""
+    return any(shortnumberinfo.is_emergency_number(digits, r) for r in _SHORT_REGIONS)
+
+
 def _is_short_code(digits: str, region: str) -> bool:
     try:
-        number = phonenumbers.parse(digits, region)
-    except NumberParseException:
+        number = _reference.parse(digits, region)
+    except ParseErrorType:  # the reference's NumberParseException
         return False
     return shortnumberinfo.is_valid_short_number_for_region(number, region)
 
@@ -369,8 +504,8 @@ def _parse_and_check(
         first = NO_REGION
     else:
         try:
-            number = phonenumbers.parse(text, None if has_plus else region)
-        except NumberParseException as exc:
+            number = _lib.parse(text, None if has_plus else region)
+        except _ParseError as exc:
             first = _refuse(_parse_error_reason(exc, digits, region, has_plus))
         else:
             if number.extension:
@@ -382,7 +517,7 @@ def _parse_and_check(
             # Valid read nationally; but digits that begin with the region's own calling code
             # and are also valid read as international most likely lost their '+' (a German
             # 4915123456789 stored as a number reads as a long national number too).
-            code = str(phonenumbers.country_code_for_region(region)) if region else ""
+            code = _CODE_TEXT[region] if region else ""
             # first.callee == digits: phonenumbers already read them as international.
             if (
                 code
@@ -397,41 +532,45 @@ def _parse_and_check(
     for tail in (digits, digits[2:] if digits.startswith("00") else ""):
         candidate = _parse_international(tail)
         if candidate is not None and (rescued := _check(candidate, region)).callee is not None:
-            if explicit and region and (
-                candidate.country_code != phonenumbers.country_code_for_region(region)
+            if (
+                explicit
+                and region
+                and (candidate.country_code != _lib.country_code_for_region(region))
             ):
-                return _refuse(
-                    f"{first.reason.split(':')[0]}; read as +{tail} it would be a number "
-                    f"in {rescued.region or 'another country'}: add the + if that is meant, "
-                    "or fix the row's region",
-                    region,
-                )
+                # Excel dropped the '+' of a foreign number in a row whose region says
+                # otherwise: refusing it loses the contact, so call it and say so.
+                shown = _lib.format_number(candidate, PhoneNumberFormat.INTERNATIONAL)
+                where = f" ({rescued.region})" if rescued.region else ""
+                note = f"read as {shown.replace('-', ' ')}{where}; the row's region says {region}"
+                return replace(rescued, note=note)
             return rescued
     return first
 
 
-def _parse_international(digits: str) -> phonenumbers.PhoneNumber | None:
+def _parse_international(digits: str) -> PhoneNumber | None:
     """The digits read as "+digits", for a cell whose '+' was lost (or written as 00)."""
     if not digits or digits[0] == "0":
         return None
     try:
-        return phonenumbers.parse("+" + digits, None)
-    except NumberParseException:
+        return _lib.parse("+" + digits, None)
+    except _ParseError:
         return None
 
 
-def _check(number: phonenumbers.PhoneNumber, row_region: str | None) -> Normalised:
+def _check(number: PhoneNumber, row_region: str | None) -> Normalised:
     """Validity, callable type and the vendor's length rule for one parsed number."""
-    number_type = phonenumbers.number_type(number)  # UNKNOWN exactly when not valid
-    if number_type == PhoneNumberType.UNKNOWN:
-        return _refuse(_invalid_reason(number, row_region), _region_of_code(number, row_region))
-    region = phonenumbers.region_code_for_number(number)
-    if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
-        region = None
+    number_type = _lib.number_type(number)  # UNKNOWN exactly when not valid
     if number_type not in _CALLABLE:
+        if number_type == _UNKNOWN:
+            region = _region_of_code(number, row_region)
+            return _refuse(_invalid_reason(number, row_region), region)
         what = _REFUSED_TYPE.get(number_type, "number of a kind that cannot take a voice call")
-        return _refuse(f"{what}: remove the row or use a direct number", region)
-    callee = f"{number.country_code}{phonenumbers.national_significant_number(number)}"
+        return _refuse(f"{what}: remove the row or use a direct number", _region_of(number))
+    region = _region_of(number)
+    if number.italian_leading_zero:
+        callee = f"{number.country_code}{_lib.national_significant_number(number)}"
+    else:  # what national_significant_number returns then, without the call
+        callee = f"{number.country_code}{number.national_number}"
     if not _MIN_DIGITS <= len(callee) <= _MAX_DIGITS:
         return _refuse(
             f"{len(callee)} digits with the country code, the vendor accepts 7-15: "
@@ -441,31 +580,37 @@ def _check(number: phonenumbers.PhoneNumber, row_region: str | None) -> Normalis
     return Normalised(callee, "", region)
 
 
-def _region_of_code(number: phonenumbers.PhoneNumber, row_region: str | None) -> str | None:
+def _region_of(number: PhoneNumber) -> str | None:
+    """The region of a valid number; None for a non-geographic one (+800, +882...)."""
+    region = _ONLY_REGION.get(number.country_code) or _lib.region_code_for_number(number)
+    return None if region == _NON_GEO else region
+
+
+def _region_of_code(number: PhoneNumber, row_region: str | None) -> str | None:
     """The region an invalid number was meant for: the row's if it shares the calling code,
     else the code's main region, so refusals count per country too."""
-    if row_region and phonenumbers.country_code_for_region(row_region) == number.country_code:
+    if row_region and _lib.country_code_for_region(row_region) == number.country_code:
         return row_region
-    region = phonenumbers.region_code_for_country_code(number.country_code)
+    region = _lib.region_code_for_country_code(number.country_code)
     return region if region in _REGIONS else None
 
 
 def _label(region: str | None, country_code: int | None = None) -> str:
     """A region and its calling code for messages, like "GB (+44)"."""
     if country_code is None:
-        country_code = phonenumbers.country_code_for_region(region) if region else 0
-    elif region is None or phonenumbers.country_code_for_region(region) != country_code:
-        region = phonenumbers.region_code_for_country_code(country_code)
-    if region in (None, phonenumbers.UNKNOWN_REGION, phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY):
+        country_code = _lib.country_code_for_region(region) if region else 0
+    elif region is None or _lib.country_code_for_region(region) != country_code:
+        region = _lib.region_code_for_country_code(country_code)
+    if region in (None, phones.UNKNOWN_REGION, phones.REGION_CODE_FOR_NON_GEO_ENTITY):
         return f"+{country_code}"
     return f"{region} (+{country_code})"
 
 
-def _invalid_reason(number: phonenumbers.PhoneNumber, row_region: str | None) -> str:
+def _invalid_reason(number: PhoneNumber, row_region: str | None) -> str:
     """The most specific reason phonenumbers gives for a number that is not valid."""
     label = _label(row_region, number.country_code)
-    nsn = phonenumbers.national_significant_number(number)
-    why = phonenumbers.is_possible_number_with_reason(number)
+    nsn = _lib.national_significant_number(number)
+    why = _lib.is_possible_number_with_reason(number)
     if why == ValidationResult.INVALID_COUNTRY_CODE:
         return f"unknown country code +{number.country_code}: check the digits after '+'"
     if why == ValidationResult.TOO_SHORT:
@@ -479,159 +624,41 @@ def _invalid_reason(number: phonenumbers.PhoneNumber, row_region: str | None) ->
     return f"not a valid {label} number: check the digits (and the row's region)"
 
 
-def _parse_error_reason(
-    exc: NumberParseException, digits: str, region: str | None, has_plus: bool
-) -> str:
+def _parse_error_reason(exc: Any, digits: str, region: str | None, has_plus: bool) -> str:
     kind = exc.error_type
-    if kind == NumberParseException.INVALID_COUNTRY_CODE:
+    if kind == ParseErrorType.INVALID_COUNTRY_CODE:
         if has_plus:
             code = "0" if digits.startswith("0") else digits[:3]
             return f"unknown country code +{code}: check the digits after '+'"
         return "unknown country code after the international prefix: check the digits after it"
-    if kind in (NumberParseException.TOO_SHORT_NSN, NumberParseException.TOO_SHORT_AFTER_IDD):
+    if kind in (ParseErrorType.TOO_SHORT_NSN, ParseErrorType.TOO_SHORT_AFTER_IDD):
         return f"too short ({len(digits)} digits): check the cell for missing digits"
-    if kind == NumberParseException.TOO_LONG:
+    if kind == ParseErrorType.TOO_LONG:
         return f"too long ({len(digits)} digits): check the cell for extra digits"
     where = f" for {_label(region)}" if region and not has_plus else ""
     return f"not a phone number{where}: keep only the digits of one number, with + if international"
 
 
-# ---------------------------------------------------------------------------- regions
-
-# Names phonenumbers' locale table lacks, or spells differently from what people write.
-_REGION_ALIASES = {
-    "uk": "GB",
-    "great britain": "GB",
-    "britain": "GB",
-    "england": "GB",
-    "scotland": "GB",
-    "wales": "GB",
-    "northern ireland": "GB",
-    "usa": "US",
-    "us": "US",
-    "united states of america": "US",
-    "america": "US",
-    "uae": "AE",
-    "russian federation": "RU",
-    "korea": "KR",
-    "republic of korea": "KR",
-    "korea republic of": "KR",
-    "czechia": "CZ",
-    "turkiye": "TR",
-    "ivory coast": "CI",
-    "north macedonia": "MK",
-    "eswatini": "SZ",
-    "burma": "MM",
-    "drc": "CD",
-    "dr congo": "CD",
-    "democratic republic of the congo": "CD",
-    "congo kinshasa": "CD",
-    "congo brazzaville": "CG",
-    "republic of the congo": "CG",
-    "holland": "NL",
-    "viet nam": "VN",
-    "lao pdr": "LA",
-    "cabo verde": "CV",
-    "vatican city": "VA",
-    "holy see": "VA",
-    "macau": "MO",
-    "palestinian territories": "PS",
-    "kosovo": "XK",
-    "ascension island": "AC",
-    "ascension": "AC",
-    "tristan da cunha": "TA",
-    "mainland china": "CN",
-    "prc": "CN",
-}
-_CALLING_CODE = re.compile(r"\+?\s*(?:00)?(\d{1,3})")
-
-
-def resolve_region(value: object) -> str | None:
-    """A region cell ("gb", "India", "中国", "+44", 44) as an ISO alpha-2 code; None when the
-    cell is empty or not understood (region_reason tells the two apart)."""
-    if _is_missing(value) or isinstance(value, bool):
-        return None
-    try:
-        return _resolve_region_cached(value)
-    except TypeError:  # unhashable
-        return None
-
-
-@lru_cache(maxsize=4096, typed=True)
-def _resolve_region_cached(value: object) -> str | None:
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        return _region_for_code(int(number)) if number.is_integer() and number > 0 else None
-    if not isinstance(value, str):
-        return None
-    text = _clean(value)
-    if not text:
-        return None
-    if text.upper() in _REGIONS:
-        return text.upper()
-    if match := _CALLING_CODE.fullmatch(text):
-        return _region_for_code(int(match.group(1)))
-    return _region_names().get(_name_key(text))
-
-
-def _region_for_code(country_code: int) -> str | None:
-    region = phonenumbers.region_code_for_country_code(country_code)
-    return region if region in _REGIONS else None
-
-
-def region_reason(value: object) -> str:
-    """Why resolve_region could not read this region cell, with the fix ("" if it is empty)."""
-    if _is_missing(value) or (isinstance(value, str) and not _clean(value)):
-        return ""
-    if resolve_region(value) is not None:
-        return ""
-    return (
-        f"region {value!r} is not a country this tool knows: use an ISO code (GB), "
-        "a country name (United Kingdom) or a calling code (+44)"
-    )
-
-
-def _name_key(name: str) -> str:
-    """Case, accents, punctuation and a leading "the" do not matter in country names."""
-    name = unicodedata.normalize("NFKD", name.replace("&", " and "))
-    name = "".join(c for c in name if not unicodedata.combining(c)).casefold()
-    name = " ".join(re.sub(r"[\W_]+", " ", name).split())
-    return name.removeprefix("the ")
-
-
-@lru_cache(maxsize=1)
-def _region_names() -> dict[str, str]:
-    """Country names in every language phonenumbers knows (English wins a clash) -> region.
-
-    Loaded on first use: the locale table takes about half a second to import.
-    """
-    from phonenumbers.geocoder import _region_display_name
-    from phonenumbers.geodata.locale import LOCALE_DATA
-
-    owners: dict[str, set[str]] = {}
-    english: dict[str, str] = {}
-    for region in _REGIONS & LOCALE_DATA.keys():
-        english_name = _region_display_name(region, "en")
-        if english_name:
-            english[_name_key(english_name)] = region
-        for lang in LOCALE_DATA[region]:
-            name = _region_display_name(region, lang)
-            if name:
-                owners.setdefault(_name_key(name), set()).add(region)
-    names = {key: next(iter(regions)) for key, regions in owners.items() if len(regions) == 1}
-    names.update(english)
-    names.update(_REGION_ALIASES)
-    return names
-
-
 def normalise_many(
     cells: list[tuple[object, str | None, bool]],
 ) -> list[tuple[str | None, str, str | None]]:
-    """normalise_number over (value, region, explicit) cells, as plain tuples (cheap to send
-    between processes: the plan stage farms large sheets out to a process pool)."""
+    """normalise_number over (value, region, explicit) cells, as (callee, reason, region)
+    tuples, cheap to send between processes (the plan stage farms large sheets out to a pool).
+
+    For an accepted callee the reason slot holds its note ("" when the cell was plain).
+    """
     out = []
+    append = out.append
     with collector.paused():  # phonenumbers' objects die young: collections only cost time
         for value, region, explicit in cells:
-            result = normalise_number(value, region, explicit)
-            out.append((result.callee, result.reason, result.region))
+            # No cache: the plan sends each distinct cell once, so it would only cost.
+            if region is not None and (not isinstance(region, str) or region not in _REGIONS):
+                region = None
+            if value.__class__ is str:
+                result = _normalise_text(value, region, explicit)  # type: ignore[arg-type]
+            elif is_missing(value):
+                result = EMPTY
+            else:
+                result = _normalise(value, region, explicit)
+            append((result.callee, result.reason or result.note, result.region))
     return out

@@ -321,13 +321,9 @@ def _say_opened(opened, journal: Journal, say: Say) -> None:
 
 def _adopt_orphans(journal: Journal, history: History, caller: Caller, say: Say) -> None:
     """Reservations of this campaign in the history with no request in the journal."""
-    known = journal.intents()
-    orphans = [c for intent, callees in history.intents(caller).items()
-               if intent not in known for c in callees]
-    states = journal.number_states() if orphans else {}
-    orphans = [c for c in dict.fromkeys(orphans) if c not in states]
-    if journal.adopt_orphans(orphans):
-        say(f"{len(orphans)} number(s) were reserved when batcher last stopped, before their "
+    adopted = journal.adopt_orphans(history.intents(caller))
+    if adopted:
+        say(f"{adopted} number(s) were reserved when batcher last stopped, before their "
             "request was recorded: held as unknown (run batcher reconcile to settle them)")
 
 

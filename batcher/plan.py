@@ -12,14 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-from phonenumbers import timezone
-
 from batcher.history import Hold
 from batcher.journal import NumberState
 from batcher.load import Sheet, load_sheet
-from batcher.normalise import normalise_many, region_reason, resolve_region
+from batcher.normalise import normalise_many
 from batcher.outcomes import Outcome
+from batcher.phones import lib as phonenumbers  # the selected engine; time zones: phonenumbers
+from batcher.phones import timezone
+from batcher.regions import region_reason, resolve_region
 from batcher.settings import LoadOptions, Settings, Window
 
 INVALID, DUPLICATE = Outcome.INVALID, Outcome.DUPLICATE
@@ -107,7 +107,7 @@ def _assemble(
         else:
             first_row[callee] = row
             status.append(ELIGIBLE)
-            reasons.append("")
+            reasons.append(reason)  # "" or how the cell was read ("first of 2 numbers ...")
             duplicate_of.append(None)
     return Plan(callees, status, reasons, duplicate_of, number_region, list(first_row))
 

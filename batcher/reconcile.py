@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batcher.errors import UsageError
+from batcher.history import Caller, History
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
 from batcher.settings import Credentials
@@ -42,12 +43,19 @@ def reconcile(
     settle_seconds: float,
     ca_bundle: str | None = None,
     now: float | None = None,
+    history: Path | None = None,
 ) -> ReconcileReport:
-    """Settle the unknown numbers of the journal's latest campaign from the call records."""
+    """Settle the unknown numbers of the journal's campaign from the call records (first
+    adopting the numbers the call `history` says it reserved but never recorded)."""
     with Journal(journal_path) as journal:
         if journal.campaign is None:
             raise UsageError(f"{journal_path}: the journal holds no campaign",
                              "run the campaign first: batcher run CONTACTS.xlsx")
+        if history is not None:
+            with History(history, create=False) as calls:
+                me = Caller(journal.campaign.id, journal.campaign.name,
+                            str(journal_path.resolve()), "")
+                journal.adopt_orphans(calls.intents(me))
         token = journal.campaign.token
         unknown = _unknown_by_request(journal)
         if not unknown:

@@ -12,11 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from batcher.normalise import Normalised, normalise_number, region_reason, resolve_region
+from batcher.normalise import Normalised, normalise_many, normalise_number
+from batcher.regions import region_reason, resolve_region
 
 EXCEL_TEXT = "format the phone column as Text"
 
-# (cell value, row region, expected callee or None, fragment of the reason, expected region)
+# (cell value, row region, expected callee or None, fragment of the reason - of the note when the
+# number is called -, expected region)
 CASES = [
     # empty cells
     (None, "IN", None, "empty phone cell", None),
@@ -123,16 +125,25 @@ CASES = [
     ("tel:+44-20-7946-0958;ext=12", None, None, "has an extension (12)", None),
     ("+44 20 7946 0958 доб. 12", None, None, "has an extension (12)", None),
     ("020 7946 0958 ext 12", None, None, "has an extension (12)", None),
-    # several numbers in one cell
-    ("9856321412 / 9856321413", "IN", None, "several numbers", None),
-    ("9856321412, 9856321413", "IN", None, "several numbers", None),
-    ("9856321412; 9856321413", "IN", None, "several numbers", None),
-    ("9856321412\n9856321413", "IN", None, "several numbers", None),
-    ("9856321412\r\n9856321413", "IN", None, "several numbers", None),
-    ("9856321412 or 9856321413", "IN", None, "several numbers", None),
-    ("13800138000、13800138001", "CN", None, "several numbers", None),
-    ("+44 20 7946 0958 +44 20 7946 0959", None, None, "several numbers", None),
-    ("9856321412 9856321413", "IN", None, "several numbers", None),
+    # several numbers in one cell: the first callable one is called
+    ("9856321412 / 9856321413", "IN", "919856321412", "first of 2 numbers in the cell", "IN"),
+    ("9856321412, 9856321413", "IN", "919856321412", "first of 2 numbers", "IN"),
+    ("9856321412; 9856321413", "IN", "919856321412", "first of 2 numbers", "IN"),
+    ("9856321412\n9856321413", "IN", "919856321412", "first of 2 numbers", "IN"),
+    ("9856321412\r\n9856321413", "IN", "919856321412", "first of 2 numbers", "IN"),
+    ("9856321412 or 9856321413", "IN", "919856321412", "first of 2 numbers", "IN"),
+    ("13800138000、13800138001", "CN", "8613800138000", "first of 2 numbers", "CN"),
+    ("+44 20 7946 0958 +44 20 7946 0959", None, "442079460958", "first of 2 numbers", "GB"),
+    ("9856321412 9856321413", "IN", "919856321412", "first of 2 numbers", "IN"),
+    ("+91 98563 21412 ::: +44 20 7946 0958", None, "919856321412", "first of 2 numbers", "IN"),
+    ("9856321412 ::: 9856321413 ::: 9856321414", "IN", "919856321412", "first of 3", "IN"),
+    ("98563 2141 / 9856321413", "IN", "919856321413", "number 2 of 2 in the cell", "IN"),
+    ("+1 800 555 0100, 020 7946 0958", "GB", "442079460958", "number 2 of 2", "GB"),
+    ("98563 2141 / 98563 2142", "IN", None, "none of the 2 numbers in the cell", "IN"),
+    ("home 9856321412, work 9856321413", "IN", None, "several numbers in one cell", None),
+    ("9856321412 mobile / 9856321413", "IN", None, "several numbers in one cell", None),
+    # the row's region says one country, the digits (their '+' lost) are a number of another
+    ("12015550123", "GB", "12015550123", "", "US"),  # a default region: no note (test below)
     # emergency numbers and short codes
     ("112", "GB", None, "emergency number 112", None),
     ("999", "GB", None, "emergency number 999", None),
@@ -165,9 +176,63 @@ def test_normalise_table(
 ) -> None:
     result = normalise_number(value, region)
     assert result.callee == callee, result
-    assert reason in result.reason
+    assert reason in (result.reason if callee is None else result.note)
     assert (result.reason == "") == (callee is not None)
     assert result.region == number_region
+    assert callee is not None or result.note == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "region", "callee", "note"),
+    [
+        (
+            "12015550123",
+            "GB",
+            "12015550123",
+            "read as +1 201 555 0123 (US); the row's region says GB",
+        ),
+        (
+            12015550123,
+            "GB",
+            "12015550123",
+            "read as +1 201 555 0123 (US); the row's region says GB",
+        ),
+        (12015550123.0, "GB", "12015550123", "read as +1 201 555 0123 (US)"),
+        (
+            "919856321412",
+            "CZ",
+            "919856321412",
+            "read as +91 98563 21412 (IN); the row's region says CZ",
+        ),
+        ("00919856321412", "CZ", "919856321412", ""),  # 00 is CZ's international prefix
+        ("8823421234", "GB", "8823421234", "read as +882 34 21234; the row's region says GB"),
+        (
+            "12015550123 / 12015550124",
+            "GB",
+            "12015550123",
+            "first of 2 numbers in the cell; read as +1 201 555 0123 (US); the row's region",
+        ),
+        ("020 7946 0958", "GB", "442079460958", ""),  # valid in the row's region: as it is
+        (447400123456, "GB", "447400123456", ""),  # the region's own calling code: no note
+        ("4915123456789", "DE", "4915123456789", ""),
+    ],
+)
+def test_row_region_cell_disagrees_with_the_number(
+    value: object, region: str, callee: str, note: str
+) -> None:
+    result = normalise_number(value, region, explicit=True)
+    assert (result.callee, result.reason) == (callee, ""), result
+    assert result.note.startswith(note) and bool(result.note) == bool(note), result
+
+
+def test_normalise_many_puts_the_note_in_the_reason_slot() -> None:
+    assert normalise_many(
+        [("12015550123", "GB", True), ("12015550123", "GB", False), ("x", None, False)]
+    ) == [
+        ("12015550123", "read as +1 201 555 0123 (US); the row's region says GB", "US"),
+        ("12015550123", "", "US"),
+        (None, "contains letters: keep only the digits of one phone number", None),
+    ]
 
 
 def test_every_refusal_says_what_to_do() -> None:
@@ -350,6 +415,7 @@ def test_no_cell_raises(value: object, region: str | None) -> None:
     else:
         assert result.reason == ""
         assert result.callee.isdigit() and 7 <= len(result.callee) <= 15
+        assert result.note == "" or "numbers in the cell" in result.note or "+" in result.note
         assert result.callee == normalise_number("+" + result.callee, None).callee
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import numbers, sandbox_args, write_xlsx
-from tests.helpers import read_sheet, summary
+from tests.helpers import numbers, read_sheet, sandbox_args, summary, write_xlsx
 
 pytestmark = pytest.mark.usefixtures("creds")
 
@@ -214,15 +214,27 @@ def test_the_cooldown_expires(sandbox, cli, tmp_path):
     assert len(sandbox.accepted) == 6  # 25 h after: another campaign may call them
 
 
-def test_a_demo_never_holds_a_real_campaign(sandbox, cli, tmp_path, monkeypatch):
-    from batcher import pipeline
+def test_a_demo_never_holds_a_real_campaign_and_the_reverse(sandbox, cli, tmp_path):
+    import os
+    import time
+
+    from batcher.history import Caller, History
 
     path = _sheet(tmp_path / "a.xlsx", ["+" + n for n in numbers(3)])
     assert cli("run", path, "--sandbox")[0] == 0
     # the same numbers in another campaign towards a real endpoint: not held by the demo
-    monkeypatch.setattr(pipeline, "endpoint_kind", lambda settings: "https://api.example")
-    code, out = cli("plan", _sheet(tmp_path / "b.xlsx", ["+" + n for n in numbers(3)]))
-    assert "recently_called" not in out and "to send now: 3 numbers" in out, out
+    real = ["--base-url", "https://api.example.com"]
+    code, out = cli("plan", _sheet(tmp_path / "b.xlsx", ["+" + n for n in numbers(3)]), *real)
+    assert code == 0 and "recently_called" not in out and "to send now: 3 numbers" in out, out
+    # and numbers a real campaign called do not hold a demo
+    with History(Path(os.environ["BATCHER_HISTORY"])) as history:
+        someone = Caller("x", "real", "/x/real.journal", "https://api.example.com")
+        history.reserve(numbers(5)[3:], someone, 86400, time.time())
+    code, out = cli("plan", _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(5)]),
+                    *real)
+    assert "recently_called 2" in out, out
+    code, out = cli("run", tmp_path / "c.xlsx", *sandbox_args(sandbox))
+    assert code == 0 and "recently_called 3" in out, out  # only the demo's own three
 
 
 def test_a_broken_history_stops_before_anything_is_sent(sandbox, cli, tmp_path, monkeypatch):
@@ -255,7 +267,7 @@ def test_a_campaign_copied_elsewhere_with_its_journal_is_held(sandbox, cli, tmp_
     _sheet(tmp_path / "a" / "c.xlsx", phones)
     _sheet(tmp_path / "b" / "c.xlsx", phones)
     assert cli("run", tmp_path / "a" / "c.xlsx", *sandbox_args(sandbox))[0] == 0
-    code, out = cli("run", tmp_path / "b" / "c.xlsx", *sandbox_args(sandbox))
+    out = cli("run", tmp_path / "b" / "c.xlsx", *sandbox_args(sandbox))[1]
     assert "recently_called 2" in out, out
     _once(sandbox, numbers(4))
 

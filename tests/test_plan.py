@@ -54,8 +54,16 @@ def test_digits_with_their_own_calling_code_lost_the_plus():
     assert plan.callee == ["4915123456789"]
 
 
-def test_an_explicit_region_cell_is_not_overridden_by_another_country():
-    plan = plan_rows(_sheet(["919856321412", "919856321412"], ["CZ", None]), "CZ")
-    assert plan.status == [INVALID, ELIGIBLE]  # the default region may be wrong; a cell not
-    assert "would be a number in IN" in plan.reason[0] and "add the +" in plan.reason[0]
-    assert plan.callee[1] == "919856321412"
+def test_a_foreign_number_in_a_row_of_another_region_is_called_with_a_note():
+    # Excel dropped the '+' of an Indian number in a row whose region cell says CZ: calling it
+    # keeps the contact, and the row's reason says how it was read (a default region: silent).
+    cells = ["919856321412", "12015550123", "9856321413 ::: 9856321414", 919856321412]
+    plan = plan_rows(_sheet(cells, ["CZ", None, "IN", "CZ"]), "GB")
+    assert plan.status == [ELIGIBLE, ELIGIBLE, ELIGIBLE, DUPLICATE]
+    assert plan.callee == ["919856321412", "12015550123", "919856321413", "919856321412"]
+    assert plan.reason == [
+        "read as +91 98563 21412 (IN); the row's region says CZ",
+        "",
+        "first of 2 numbers in the cell",
+        "same number as row 2",
+    ]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 import ast
+import os
 from pathlib import Path
 
 import pytest
