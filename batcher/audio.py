@@ -1,18 +1,24 @@
-"""Audio: upload a voice file through `fileUpload`, or reuse the upload of the same name.
+"""Audio: upload a voice file through `fileUpload`, or reuse the upload of the same recording.
 
-    upload = resolve_audio(Path("promo.mp3"), "https://api.itniotech.com", credentials)
+    upload = resolve_audio(Path("promo.mp3"), "https://api.itniotech.com", credentials, uploads)
     upload.file_id, upload.reused   # ('1202603016f1c...mp3', True) when promo.mp3 was uploaded
 
-File names are unique per account (a second upload of a name is refused with -20), so the name
-is what identifies an upload: an edited recording needs a new name to be uploaded again.
+File names are unique per account (a second upload of a name is refused with -20), and the
+vendor says nothing of an upload's content. So batcher records each upload's SHA-256 with its
+name (in the call history file, per endpoint): the same name with the same content is reused;
+the same name with other content, or a name batcher did not upload itself, is refused with
+the fix, so an old message is never played in place of a re-recorded one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from batcher.errors import ApiError, StoppedByAPI, UsageError
 from batcher.settings import Credentials
@@ -21,6 +27,15 @@ from batcher.vendor.http import UPLOAD, Api, connect
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".wav")
 NAME_MIN, NAME_MAX = 5, 32  # characters, suffix included (API.md)
 MAX_AUDIO_BYTES = 20 * 1024 * 1024  # base64 makes it a third larger on the wire
+
+
+class Uploads(Protocol):
+    """Where batcher remembers which recording each uploaded name stands for (History)."""
+
+    def upload(self, endpoint: str, name: str) -> tuple[str, str] | None: ...
+
+    def record_upload(self, endpoint: str, name: str, sha256: str, file_id: str,
+                      now: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -51,23 +66,35 @@ def upload_audio(
     path: Path,
     base_url: str,
     credentials: Credentials,
+    uploads: Uploads,
     ca_bundle: str | None = None,
     name: str | None = None,
 ) -> Upload:
-    """Upload a voice file under its name (or `name`); a name already taken is reused."""
-    name = name or path.name
-    check_audio_name(name)
-    content = _read_audio(path)
-    return asyncio.run(_with_api(base_url, credentials, ca_bundle, _upload, name, content))
+    """Upload a voice file under its name (or `name`); the same recording already uploaded
+    under that name is reused."""
+    return resolve_audio(path, base_url, credentials, uploads, ca_bundle, name)
 
 
 def resolve_audio(
-    path: Path, base_url: str, credentials: Credentials, ca_bundle: str | None = None
+    path: Path,
+    base_url: str,
+    credentials: Credentials,
+    uploads: Uploads,
+    ca_bundle: str | None = None,
+    name: str | None = None,
 ) -> Upload:
-    """What `audio = "promo.mp3"` does: reuse the upload of that name, else upload the file."""
-    check_audio_name(path.name)
+    """What `audio = "promo.mp3"` does: reuse the upload of this recording, else upload it."""
+    name = name or path.name
+    check_audio_name(name)
     content = _read_audio(path)  # even when reused: a wrong path in campaign.toml must show
-    return asyncio.run(_with_api(base_url, credentials, ca_bundle, _resolve, path.name, content))
+    digest = hashlib.sha256(content).hexdigest()
+    endpoint = base_url.rstrip("/")
+    upload = asyncio.run(
+        _with_api(base_url, credentials, ca_bundle, _resolve, name, content,
+                  uploads.upload(endpoint, name), digest)
+    )
+    uploads.record_upload(endpoint, name, digest, upload.file_id, time.time())
+    return upload
 
 
 async def _with_api(base_url: str, credentials: Credentials, ca_bundle: str | None, work, *args):
@@ -75,11 +102,31 @@ async def _with_api(base_url: str, credentials: Credentials, ca_bundle: str | No
         return await work(api, *args)
 
 
-async def _resolve(api: Api, name: str, content: bytes) -> Upload:
+async def _resolve(
+    api: Api, name: str, content: bytes, known: tuple[str, str] | None, digest: str
+) -> Upload:
     file_id = await _find(api, name)
-    if file_id:
+    if file_id is None:
+        return await _upload(api, name, content, known, digest)
+    return _reuse(name, file_id, known, digest)
+
+
+def _reuse(name: str, file_id: str, known: tuple[str, str] | None, digest: str) -> Upload:
+    """The account holds `name`: reuse it only when it is this very recording."""
+    if known is not None and known[0] == digest:
         return Upload(file_id, name, reused=True)
-    return await _upload(api, name, content)
+    if known is not None:
+        raise UsageError(
+            f"a different recording is already uploaded as {name}",
+            "give the new one another name (e.g. promo-v2.mp3, or batcher upload --name): "
+            "campaigns would otherwise play the old message",
+        )
+    raise UsageError(
+        f"the account already holds a file named {name} (fileId {file_id}), which batcher did "
+        "not upload, so it cannot tell whether it is this recording",
+        f'if it is, set file_id = "{file_id}" in campaign.toml instead of audio; if not, give '
+        "this recording another name",
+    )
 
 
 async def _find(api: Api, name: str) -> str | None:
@@ -90,7 +137,9 @@ async def _find(api: Api, name: str) -> str | None:
     return None
 
 
-async def _upload(api: Api, name: str, content: bytes) -> Upload:
+async def _upload(
+    api: Api, name: str, content: bytes, known: tuple[str, str] | None, digest: str
+) -> Upload:
     body = {"fileName": name, "file": base64.b64encode(content).decode("ascii")}
     try:
         data = await api.call("POST", "/voice/fileUpload", body)
@@ -99,7 +148,7 @@ async def _upload(api: Api, name: str, content: bytes) -> Upload:
             # taken: by an earlier upload, perhaps ours whose answer was lost
             file_id = await _find(api, name)
             if file_id:
-                return Upload(file_id, name, reused=True)
+                return _reuse(name, file_id, known, digest)
             raise UsageError(
                 f"the API says a file named {name!r} exists, but fileQuery does not list it",
                 "upload it under another name (--name)",

@@ -223,9 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "upload",
         "upload a voice file (mp3, m4a, wav) and print its fileId",
-        "Upload a voice file through fileUpload and print its fileId on stdout. A name already "
-        "uploaded is reused rather than refused. Name rules: 5-32 characters including "
-        ".mp3/.m4a/.wav.",
+        "Upload a voice file through fileUpload and print its fileId on stdout. The same "
+        "recording already uploaded under that name is reused; another recording under a name "
+        "already taken is refused (batcher records each upload's SHA-256 in the call history). "
+        "Name rules: 5-32 characters including .mp3/.m4a/.wav.",
         [
             "batcher upload promo.mp3",
             '(or put audio = "promo.mp3" in campaign.toml instead of file_id)',
@@ -233,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
         ACCOUNT_CODES,
     )
     upload.add_argument("audio", type=Path, metavar="FILE")
+    upload.add_argument(
+        "--history",
+        type=Path,
+        help="where uploads are recorded (default: $BATCHER_HISTORY, else "
+        "~/.local/share/batcher/history.sqlite)",
+    )
     upload.add_argument("--name", help="the fileName to upload under (default: the file's name)")
     _account_options(upload, with_config=True)
 
@@ -759,12 +766,15 @@ def _check(args: argparse.Namespace) -> int:
 
 def _upload(args: argparse.Namespace) -> int:
     from batcher.audio import upload_audio
+    from batcher.history import History
 
     if not args.audio.is_file():
         raise UsageError(f"{args.audio}: no such file", "check the path of the voice file")
-    upload = upload_audio(
-        args.audio, _endpoint(args), load_credentials(args.credentials), _ca(args), args.name
-    )
+    with History(args.history or default_history()) as uploads:
+        upload = upload_audio(
+            args.audio, _endpoint(args), load_credentials(args.credentials), uploads, _ca(args),
+            args.name,
+        )
     how = "already uploaded under that name: reusing it" if upload.reused else "uploaded"
     _err(f"{upload.file_name}: {how}")
     _out(upload.file_id)

@@ -196,7 +196,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
             f"{sheet.phone_column!r} if they are the contacts' phone numbers",
         )
     # ranges are checked before anything touches the network (the audio upload included)
-    replace(settings.campaign, file_id=settings.campaign.file_id or "audio").validate()
+    settings.campaign.validate(audio=settings.audio is not None)
     message, shown = message_of(settings)
     with (Journal(journal_file) as journal, History(settings.history) as history,
           collector.frozen()):
@@ -226,16 +226,16 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
                 raise UsageError("nothing sent: the operator did not confirm",
                                  "run again and answer y, or pass --yes")
             journal.check_message(settings.campaign.app_id, message, shown, record=True)
-            settings = _with_audio(settings, say)
+            settings = _with_audio(settings, say, history)
             settings.campaign.validate()
             _record_release(journal, choice, say)
             from batcher.progress import progress_reporter
             from batcher.send import send_batches  # aiohttp only when something is sent
 
-            reporter = progress_reporter(len(choice.todo), settings.quiet)
+            reporter = progress_reporter(len(choice.todo), settings.quiet, say=say)
             watch.lap("plan")
             try:
-                report = send_batches(settings, journal, choice.todo, reporter, say,
+                report = send_batches(settings, journal, choice.todo, reporter, reporter.say,
                                       history=history, caller=caller,
                                       allowed=frozenset(choice.released))
             finally:
@@ -298,14 +298,14 @@ def _latency(journal: Journal | None) -> float | None:
     return sum(measured) / len(measured) if measured else None
 
 
-def _with_audio(settings: Settings, say: Say) -> Settings:
+def _with_audio(settings: Settings, say: Say, uploads: History) -> Settings:
     """Turn `audio = "promo.mp3"` into a fileId: reuse an upload of that content, else upload."""
     if settings.audio is None:
         return settings
     from batcher.audio import resolve_audio
 
     ca = str(settings.ca_bundle) if settings.ca_bundle else None
-    upload = resolve_audio(settings.audio, settings.base_url, settings.credentials, ca)
+    upload = resolve_audio(settings.audio, settings.base_url, settings.credentials, uploads, ca)
     say(f"audio {upload.file_name}: {'reusing the upload' if upload.reused else 'uploaded as'} "
         f"fileId {upload.file_id}")
     return replace(settings, campaign=replace(settings.campaign, file_id=upload.file_id))

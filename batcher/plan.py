@@ -21,6 +21,7 @@ from batcher.phones import lib as phonenumbers  # the selected engine; time zone
 from batcher.phones import timezone
 from batcher.regions import region_reason, resolve_region
 from batcher.settings import LoadOptions, Settings, Window
+from batcher.zones import canonical_zone
 
 INVALID, DUPLICATE = Outcome.INVALID, Outcome.DUPLICATE
 ELIGIBLE = "eligible"  # a row status of the plan, not an outcome: its number may be sent
@@ -214,7 +215,8 @@ def outside_window(
         moment, zone, count = cache[zones]
         if not window.contains(moment.time()):
             several = f" (the earliest of {count} time zones)" if count > 1 else ""
-            held[callee] = (f"deferred: local time {moment:%H:%M} in {zone}{several} is outside "
+            held[callee] = (f"deferred: local time {moment:%H:%M} in {canonical_zone(zone)}"
+                            f"{several} is outside "
                             f"the calling window {window.start:%H:%M}-{window.end:%H:%M}; "
                             "run the same command again inside the window")
     return held
@@ -346,19 +348,10 @@ def forecast(
 def estimate_cost(plan: Plan, todo: list[str], settings: Settings) -> float | None:
     """Cost of the numbers to send, from [price] in campaign.toml (per country where given)."""
     price = settings.price
-    if not price:
-        return None
-    per_country = price.get("countries", {})
-    unit = price.get("per_call", price.get("per_minute"))
-    if unit is None and not per_country:
+    if price is None or not price.priced:
         return None
     regions = dict(zip(plan.callee, plan.number_region, strict=True))
-    minutes = float(price.get("minutes", 1)) if "per_minute" in price else 1.0
-    total = 0.0
-    for callee in todo:
-        rate = per_country.get(regions.get(callee) or "", unit)
-        total += float(rate or 0) * minutes
-    return round(total, 4)
+    return round(sum(price.per_number(regions.get(c)) for c in todo), 4)
 
 
 def plan_facts(figures: Forecast) -> list[tuple[str, object]]:

@@ -47,7 +47,7 @@ from xml.sax.saxutils import escape
 import pandas as pd
 import rustpy_xlsxwriter as rx
 
-from batcher.errors import UsageError
+from batcher.errors import OutputError
 from batcher.outcomes import Outcome
 
 # number formats, as Excel spells them
@@ -285,10 +285,11 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise UsageError(
+        raise OutputError(
             f"{path}: cannot write the results workbook ({exc.strerror or exc})",
-            "choose another place with --output (is the file open in Excel?), then run "
-            "`batcher results JOURNAL` to write it again without sending",
+            "every call made is recorded in the journal: close the file if it is open in "
+            "Excel, or choose another place, then run `batcher results JOURNAL -o OTHER.xlsx` "
+            "to write it again without sending",
         ) from None
     except BaseException:
         partial.unlink(missing_ok=True)

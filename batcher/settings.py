@@ -126,11 +126,14 @@ class Campaign:
     loop_count: int | None = None
     called_info: str = ""
 
-    def validate(self) -> None:
-        """Check every field against the ranges in API.md; raise UsageError naming the fix."""
+    def validate(self, *, audio: bool = False) -> None:
+        """Check every field against the ranges in API.md; raise UsageError naming the fix.
+
+        With `audio` the fileId is not needed yet: the audio upload will give it.
+        """
         if not self.app_id:
             raise UsageError("no appId given", "pass --app-id or set app_id in campaign.toml")
-        if not self.file_id:
+        if not self.file_id and not audio:
             raise UsageError(
                 "no fileId given",
                 "pass --file-id or set file_id in campaign.toml "
@@ -265,20 +268,6 @@ class Price:
         rate = self.countries.get((region or "").upper(), unit)
         minutes = self.minutes if self.per_minute is not None else 1.0
         return float(rate or 0.0) * minutes
-
-    # transitional: pipeline.estimate_cost still reads [price] as the dict it used to be;
-    # remove once it calls per_number()
-    def get(self, key: str, default: Any = None) -> Any:
-        """Read the table as a mapping of the keys it was given (legacy callers)."""
-        value = getattr(self, key, None) if key in self else None
-        return default if value is None else value
-
-    def __contains__(self, key: object) -> bool:
-        if key == "minutes":
-            return self.per_minute is not None
-        if key == "countries":
-            return bool(self.countries)
-        return key in ("per_call", "per_minute") and getattr(self, str(key)) is not None
 
 
 def _non_negative(value: object) -> bool:

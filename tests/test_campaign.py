@@ -64,7 +64,7 @@ def test_calling_window_defers_and_a_later_run_sends(sandbox, tmp_path, cli):
     assert code == 5, out
     got = read_sheet(tmp_path / "c-results.xlsx", "Results")
     assert [r["outcome"] for r in got] == ["deferred", "deferred", "accepted"]
-    assert "local time 21:30 in Asia/" in got[0]["reason"]
+    assert "local time 21:30 in Asia/Kolkata" in got[0]["reason"]
     assert "local time 08:00 in America/Los_Angeles" in got[1]["reason"]
     retry = read_sheet(tmp_path / "c-results.xlsx", "Retry")
     assert [r["phone"] for r in retry] == ["+919856321412", "+14155552671"]

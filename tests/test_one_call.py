@@ -332,3 +332,25 @@ def test_a_kill_between_reserving_and_sending_keeps_the_number_held(make_sandbox
     out = last.communicate(timeout=60)[0]
     assert last.returncode == 0, out
     assert sandbox.accepted_counts() == dict.fromkeys(numbers(3), 1)
+
+
+def test_a_re_recorded_message_under_the_same_name_is_never_played_in_its_place(
+    sandbox, cli, tmp_path
+):
+    audio = tmp_path / "promo.mp3"
+    audio.write_bytes(b"ID3" + bytes(200))
+    config = tmp_path / "campaign.toml"
+    config.write_text(f'app_id = "sandbox-app"\naudio = "promo.mp3"\nbase_url = "{sandbox.url}"\n')
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(2)])
+    assert cli("run", path, "--config", config, "--yes")[0] == 0
+    audio.write_bytes(b"ID3" + bytes(199) + b"!")  # re-recorded, same name
+    _sheet(path, ["+" + n for n in numbers(3)])
+    code, out = cli("run", path, "--config", config, "--yes")
+    assert code == 2 and "the message changed" in out and "--campaign" in out, out
+    other = _sheet(tmp_path / "d.xlsx", ["+" + n for n in numbers(4)[3:]])
+    code, out = cli("run", other, "--config", config, "--yes")
+    assert code == 2, out
+    assert "a different recording is already uploaded as promo.mp3" in out
+    assert "another name" in out
+    _once(sandbox, numbers(2))  # nobody heard the old message in place of the new one
+    assert [r.endpoint for r in sandbox.requests].count("fileUpload") == 1

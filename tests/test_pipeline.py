@@ -143,3 +143,35 @@ def test_a_cell_excel_cannot_hold_is_written_as_text_the_rest_as_they_are(tmp_pa
     got = read_sheet(out, "Results")
     assert len(got[0]["note"]) == 32_767 and got[0]["note"].endswith("…")
     assert got[1]["note"] == "ok" and got[1]["phone"] == "+91 98000 00002"
+
+
+def test_a_workbook_that_cannot_be_written_after_sending_is_exit_8(sandbox, contacts, cli,
+                                                                   creds, tmp_path):
+    path = contacts(["+" + n for n in numbers(3)])
+    blocked = tmp_path / "out.xlsx"
+    blocked.mkdir()  # the workbook's place is taken by a folder
+    code, out = cli("run", path, *sandbox_args(sandbox), "-o", blocked)
+    assert code == 8, out  # not 2: calls were made, and the journal has them
+    assert "cannot write the results workbook" in out and "batcher results" in out
+    assert len(sandbox.accepted) == 3
+    code, out = cli("results", tmp_path / "contacts.journal", "-o", tmp_path / "again.xlsx")
+    assert code == 0, out
+    assert [r["outcome"] for r in read_sheet(tmp_path / "again.xlsx", "Results")] == [
+        "accepted"] * 3
+
+
+def test_the_time_at_the_prompt_counts_in_no_stage(contacts, tmp_path):
+    import time as clock
+
+    from batcher.pipeline import run
+    from batcher.settings import Settings
+
+    path = contacts(["+" + n for n in numbers(2)])
+    settings = Settings.from_options({"input": path, "sandbox": True, "quiet": True})
+
+    def slow_operator(plan: str) -> bool:
+        clock.sleep(1.0)
+        return True
+
+    summary = run(settings, slow_operator, lambda line: None)
+    assert sum(summary.timings.values()) < 1.0, summary.timings

@@ -222,17 +222,15 @@ def test_bad_price_tables(table, fragment):
         Price.from_config(table)
 
 
-def test_price_still_reads_as_the_table_it_was(contacts_file, tmp_path):
-    # pipeline.estimate_cost reads settings.price like the dict it used to be
+def test_price_per_number_by_region(contacts_file, tmp_path):
     got = settings(
         {"input": contacts_file, "dry_run": True},
         "[price]\nper_minute = 0.02\nminutes = 2\ncountries = { IN = 0.01 }\n",
         tmp_path,
     )
     price = got.price
-    assert price.get("per_call", price.get("per_minute")) == 0.02
-    assert "per_minute" in price and "per_call" not in price
-    assert price.get("countries", {}) == {"IN": 0.01} and price.get("minutes", 1) == 2
+    assert price.priced
+    assert price.per_number("IN") == 0.02 and price.per_number("GB") == 0.04
 
 
 def test_the_next_issues_keys_are_accepted_and_their_durations_checked(tmp_path):
