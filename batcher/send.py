@@ -91,18 +91,17 @@ def send_batches(
     operator from other campaigns' cooldown), then its intent is committed to the journal,
     then it is sent: a number another campaign reserved meanwhile is held, not sent.
     """
-    sender = _Sender(settings, journal, progress or (lambda counts, requests: None), say)
-    sender.history, sender.caller, sender.allowed = history, caller, allowed
+    sender = _Sender(settings, journal, progress or (lambda counts, requests: None), say,
+                     history, caller, allowed)
     return asyncio.run(sender.run(callees))
 
 
 class _Sender:
-    def __init__(self, settings: Settings, journal: Journal, progress, say) -> None:
+    def __init__(self, settings: Settings, journal: Journal, progress, say, history: History,
+                 caller: Caller, allowed: frozenset[str]) -> None:
         self.settings = settings
         self.journal = journal
-        self.history: History | None = None
-        self.caller: Caller | None = None
-        self.allowed: frozenset[str] = frozenset()
+        self.history, self.caller, self.allowed = history, caller, allowed
         self.progress = progress
         self.say = say
         self.report = SendReport(chunk_size=settings.chunk_size)
@@ -121,6 +120,8 @@ class _Sender:
         # keeps the other requests moving while a commit waits for the disk
         self.db = _Committer(journal)
         self.writes = _Writes(journal, self.db, _CrashHooks.from_env())
+        self.workers: list[asyncio.Task[None]] = []
+        self.retries: set[asyncio.Task[None]] = set()  # batches waiting for their backoff
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -386,9 +387,8 @@ class _Sender:
                 self.wake.set()
 
         task = asyncio.get_running_loop().create_task(later())
-        self._pending_retries = getattr(self, "_pending_retries", set())
-        self._pending_retries.add(task)
-        task.add_done_callback(self._pending_retries.discard)
+        self.retries.add(task)
+        task.add_done_callback(self.retries.discard)
 
     def _stop(self, reason: str, fix: str, interrupted: bool = False) -> None:
         if self.report.stop is None:
@@ -409,7 +409,7 @@ class _Sender:
                 "(press Ctrl-C again to abandon them as unknown)"
             )
         else:
-            for task in getattr(self, "workers", []):
+            for task in self.workers:
                 task.cancel()
 
 

@@ -241,8 +241,6 @@ class Price:
                     "not a number of 0 or more",
                     _PRICE_EXAMPLE,
                 )
-        upper = {region.upper(): float(value) for region, value in self.countries.items()}
-        object.__setattr__(self, "countries", MappingProxyType(upper))
 
     @classmethod
     def from_config(cls, value: object) -> Price | None:
@@ -265,7 +263,8 @@ class Price:
     def per_number(self, region: str | None) -> float:
         """What one number of this region is expected to cost (0 when nothing prices it)."""
         unit = self.per_call if self.per_call is not None else self.per_minute
-        rate = self.countries.get((region or "").upper(), unit)
+        wanted = (region or "").upper()
+        rate = next((float(v) for r, v in self.countries.items() if r.upper() == wanted), unit)
         minutes = self.minutes if self.per_minute is not None else 1.0
         return float(rate or 0.0) * minutes
 

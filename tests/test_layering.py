@@ -83,17 +83,33 @@ def test_importing_the_pipeline_loads_no_aiohttp():
     assert _python(f"import batcher.pipeline; {LOADED}") == "False"
 
 
-def test_a_dry_run_loads_no_aiohttp():
+def test_a_dry_run_loads_no_aiohttp(tmp_path):
+    plan = tmp_path / "plan.xlsx"  # never beside the bundled sample
     code = (
         "import sys\n"
         "from batcher.cli import main\n"
         "try:\n"
-        "    main(['plan', 'samples/contacts.xlsx', '--config', 'samples/campaign.toml'])\n"
+        "    main(['plan', 'samples/contacts.xlsx', '--config', 'samples/campaign.toml',"
+        f" '-o', {str(plan)!r}])\n"
         "except SystemExit as exc:\n"
         "    assert exc.code == 0, exc.code\n"
         f"{LOADED}\n"
     )
     assert _python(code) == "False"
+
+
+def test_version_and_help_load_no_stage():
+    heavy = "any(m in sys.modules for m in ('pandas', 'batcher.pipeline', 'phonenumbers'))"
+    code = (
+        "import sys\n"
+        "from batcher.cli import main\n"
+        "try:\n"
+        "    main(['--version'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print({heavy})\n"
+    )
+    assert _python(code).splitlines()[-1] == "False"
 
 
 def test_the_check_itself_sees_aiohttp_when_it_is_loaded():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import aiohttp
@@ -171,5 +171,4 @@ _CONSEQUENCE = {Failure.NOT_SENT: "", Failure.UNKNOWN: ": calls may have been pl
 
 
 def _with_latency(reply: Reply, latency: float) -> Reply:
-    object.__setattr__(reply, "latency", latency)
-    return reply
+    return replace(reply, latency=latency)
