@@ -62,19 +62,6 @@ def check_audio_name(name: str) -> None:
         )
 
 
-def upload_audio(
-    path: Path,
-    base_url: str,
-    credentials: Credentials,
-    uploads: Uploads,
-    ca_bundle: str | None = None,
-    name: str | None = None,
-) -> Upload:
-    """Upload a voice file under its name (or `name`); the same recording already uploaded
-    under that name is reused."""
-    return resolve_audio(path, base_url, credentials, uploads, ca_bundle, name)
-
-
 def resolve_audio(
     path: Path,
     base_url: str,

@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         "results",
         "write the results workbook again from a journal, without sending",
         "Rebuild the results workbook from a campaign journal and its input file.",
-        ["batcher results contacts-results.journal -o again.xlsx"],
+        ["batcher results contacts.journal -o again.xlsx"],
         REBUILD_CODES,
     )
     results.add_argument("journal", type=Path, metavar="JOURNAL")
@@ -153,18 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
         "in calledInfo. Found: accepted. Absent once --settle has passed since the request: "
         "the next run sends it again. Then rewrite the workbook.",
         [
-            "batcher reconcile contacts-results.journal",
+            "batcher reconcile contacts.journal",
             "batcher run contacts.xlsx --config campaign.toml   # sends what was absent",
         ],
         FETCH_CODES,
     )
     reconcile.add_argument("journal", type=Path, metavar="JOURNAL")
-    reconcile.add_argument(
-        "--history",
-        type=Path,
-        help="the call history (default: $BATCHER_HISTORY, else "
-        "~/.local/share/batcher/history.sqlite)",
-    )
+    _history_option(reconcile)
     reconcile.add_argument(
         "--settle",
         type=_minutes,
@@ -234,12 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         ACCOUNT_CODES,
     )
     upload.add_argument("audio", type=Path, metavar="FILE")
-    upload.add_argument(
-        "--history",
-        type=Path,
-        help="where uploads are recorded (default: $BATCHER_HISTORY, else "
-        "~/.local/share/batcher/history.sqlite)",
-    )
+    _history_option(upload)
     upload.add_argument("--name", help="the fileName to upload under (default: the file's name)")
     _account_options(upload, with_config=True)
 
@@ -433,12 +423,7 @@ def _run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
         help="the campaign's name: it calls each person once, whatever files bring them in "
         "(default: FILE's stem, or the campaign a batcher results workbook records)",
     )
-    hold.add_argument(
-        "--history",
-        type=Path,
-        help="the call history every campaign shares (default: $BATCHER_HISTORY, else "
-        "~/.local/share/batcher/history.sqlite)",
-    )
+    _history_option(hold)
     hold.add_argument(
         "--cooldown",
         help="a number another campaign called within this long is held as recently_called "
@@ -461,6 +446,16 @@ def _run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
         help="calling hours in the callee's local time, e.g. "
         "09:00-20:00; numbers outside it are deferred to a later run "
         "(default: any time)",
+    )
+
+
+def _history_option(group) -> None:
+    group.add_argument(
+        "--history",
+        type=Path,
+        help="the call history every campaign shares: whom each called, and each audio "
+        "upload's content (default: $BATCHER_HISTORY, else "
+        "~/.local/share/batcher/history.sqlite)",
     )
 
 
@@ -765,13 +760,13 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _upload(args: argparse.Namespace) -> int:
-    from batcher.audio import upload_audio
+    from batcher.audio import resolve_audio
     from batcher.history import History
 
     if not args.audio.is_file():
         raise UsageError(f"{args.audio}: no such file", "check the path of the voice file")
     with History(args.history or default_history()) as uploads:
-        upload = upload_audio(
+        upload = resolve_audio(
             args.audio, _endpoint(args), load_credentials(args.credentials), uploads, _ca(args),
             args.name,
         )

@@ -14,13 +14,12 @@ concurrently), over one `Api` per fetch.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
+from batcher import callrecord
 from batcher.errors import UsageError
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
@@ -68,7 +67,7 @@ def fetch_records(
             if state.outcome is Outcome.ACCEPTED and state.voice_id
         }
         stored = journal.call_records()
-        wanted = {v: who for v, who in accepted.items() if not _complete(stored.get(v))}
+        wanted = {v: who for v, who in accepted.items() if not callrecord.complete(stored.get(v))}
         fetched = 0
         if wanted and len(wanted) <= query_threshold:
             fetched = asyncio.run(
@@ -92,8 +91,8 @@ def fetch_records(
                 )
             )
         stored = {v: r for v, r in journal.call_records().items() if v in accepted}
-        answered, cost, rate = _stats(stored.values())
-        missing = sum(1 for v in accepted if not _complete(stored.get(v)))
+        answered, cost, rate = callrecord.stats(stored.values())
+        missing = sum(1 for v in accepted if not callrecord.complete(stored.get(v)))
         if wanted:
             journal.event(
                 "records", f"{len(wanted)} requested, {fetched} fetched, {missing} still missing"
@@ -156,40 +155,3 @@ async def _by_query(
 
 
 # -- reading one record ------------------------------------------------------------------------
-
-
-def _complete(record: dict | None) -> bool:
-    """A record of a finished call: it has its SIP code and hangup time."""
-    return bool(record and _text(record.get("terminationCode")) and record.get("hangupTime"))
-
-
-def _answered(record: dict) -> bool:
-    return bool(record.get("answerTime")) or _text(record.get("terminationCode")) == "200"
-
-
-def _cost(record: dict) -> Decimal:
-    try:
-        cost = Decimal(str(record.get("cost") or 0))
-    except InvalidOperation:
-        return Decimal(0)
-    return cost if cost.is_finite() else Decimal(0)
-
-
-def _stats(records: Iterable[dict]) -> tuple[int, Decimal, float | None]:
-    """(answered calls, total cost, answer rate) over some records."""
-    records = list(records)
-    answered = sum(1 for r in records if _answered(r))
-    cost = sum((_cost(r) for r in records), Decimal(0))
-    return answered, cost, (answered / len(records) if records else None)
-
-
-def _number(value: object) -> object:
-    """An int from the API's int or digit string; anything else as text."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = _text(value)
-    return int(text) if re.fullmatch(r"-?[0-9]{1,15}", text) else text
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value)

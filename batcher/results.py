@@ -40,13 +40,14 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pandas as pd
 import rustpy_xlsxwriter as rx
 
+from batcher import callrecord
 from batcher.errors import OutputError
 from batcher.outcomes import Outcome
 
@@ -611,21 +612,20 @@ def record_columns(record: dict | None) -> list[object]:
         return [None] * len(RECORD_COLUMNS)
     cost = record.get("cost")
     return [
-        "yes" if _answered(record) else "no",
+        "yes" if callrecord.answered(record) else "no",
         utc_datetime(record.get("answerTime")),
-        _number(record.get("callDuration")),
-        _number(record.get("chargedDuration")),
-        None if cost in (None, "") else float(_cost(record)),
+        callrecord.number(record.get("callDuration")),
+        callrecord.number(record.get("chargedDuration")),
+        None if cost in (None, "") else float(callrecord.cost(record)),
         utc_datetime(record.get("hangupTime")),
-        _text(record.get("feedbackValue")),
-        _text(record.get("terminationCode")),
+        callrecord.text(record.get("feedbackValue")),
+        callrecord.text(record.get("terminationCode")),
     ]
 
 
 def records_summary(records: dict[str, dict], accepted: int) -> list[tuple[str, object]]:
     """Summary facts: calls answered, answer rate, total cost, records fetched/missing."""
-    answered = sum(1 for r in records.values() if _answered(r))
-    cost = sum((_cost(r) for r in records.values()), Decimal(0))
+    answered, cost, _ = callrecord.stats(records.values())
     return [
         ("Call records", None),
         ("calls answered", answered),
@@ -634,30 +634,3 @@ def records_summary(records: dict[str, dict], accepted: int) -> list[tuple[str, 
         ("records fetched", len(records)),
         ("records missing", max(0, accepted - len(records))),
     ]
-
-
-# How a record reads; records.py has the same rules for its report on the terminal.
-def _answered(record: dict) -> bool:
-    return bool(record.get("answerTime")) or _text(record.get("terminationCode")) == "200"
-
-
-def _cost(record: dict) -> Decimal:
-    try:
-        cost = Decimal(str(record.get("cost") or 0))
-    except InvalidOperation:
-        return Decimal(0)
-    return cost if cost.is_finite() else Decimal(0)
-
-
-def _number(value: object) -> object:
-    """An int from the API's int or digit string; blank when absent; anything else as text."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = _text(value)
-    if not text:
-        return None
-    return int(text) if re.fullmatch(r"-?[0-9]{1,15}", text) else text
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value)

@@ -10,7 +10,6 @@ from batcher.audio import (
     MAX_AUDIO_BYTES,
     check_audio_name,
     resolve_audio,
-    upload_audio,
 )
 from batcher.errors import StoppedByAPI, UsageError
 from batcher.history import History
@@ -57,10 +56,10 @@ def test_upload_then_the_same_recording_is_reused(make_sandbox, tmp_path, upload
     sandbox = make_sandbox()
     audio = tmp_path / "promo.mp3"
     audio.write_bytes(SOUND)
-    first = upload_audio(audio, sandbox.url, GOOD, uploads)
+    first = resolve_audio(audio, sandbox.url, GOOD, uploads)
     assert not first.reused and first.file_name == "promo.mp3"
     assert first.file_id.endswith(".mp3") and first.file_id != SEED_FILE_ID
-    second = upload_audio(audio, sandbox.url, GOOD, uploads)
+    second = resolve_audio(audio, sandbox.url, GOOD, uploads)
     assert second.reused and second.file_id == first.file_id
     statuses = [(r.endpoint, r.status) for r in sandbox.requests]
     assert statuses == [("fileQuery", "0"), ("fileUpload", "0"), ("fileQuery", "0")]
@@ -71,7 +70,7 @@ def test_a_re_recorded_file_under_the_same_name_is_refused(make_sandbox, tmp_pat
     sandbox = make_sandbox()
     audio = tmp_path / "promo.mp3"
     audio.write_bytes(SOUND)
-    upload_audio(audio, sandbox.url, GOOD, uploads)
+    resolve_audio(audio, sandbox.url, GOOD, uploads)
     audio.write_bytes(SOUND + b"re-recorded")
     with pytest.raises(UsageError, match=r"a different recording is already uploaded as "
                        r"promo\.mp3") as refused:
@@ -79,15 +78,15 @@ def test_a_re_recorded_file_under_the_same_name_is_refused(make_sandbox, tmp_pat
     assert "another name" in refused.value.hint
     assert [r.endpoint for r in sandbox.requests].count("fileUpload") == 1
     # under another name it uploads, and that name now stands for the new recording
-    assert not upload_audio(audio, sandbox.url, GOOD, uploads, name="promo-v2.mp3").reused
+    assert not resolve_audio(audio, sandbox.url, GOOD, uploads, name="promo-v2.mp3").reused
 
 
 def test_the_answer_of_an_upload_lost_then_retried_is_reused(make_sandbox, tmp_path, uploads):
     sandbox = make_sandbox()
     audio = tmp_path / "promo.mp3"
     audio.write_bytes(SOUND)
-    first = upload_audio(audio, sandbox.url, GOOD, uploads)
-    again = upload_audio(audio, sandbox.url, GOOD, uploads)
+    first = resolve_audio(audio, sandbox.url, GOOD, uploads)
+    again = resolve_audio(audio, sandbox.url, GOOD, uploads)
     assert again.reused and again.file_id == first.file_id
 
 
@@ -96,8 +95,8 @@ def test_upload_under_another_name(make_sandbox, tmp_path, uploads):
     audio = tmp_path / "a very long recording name of the spring sale.mp3"
     audio.write_bytes(SOUND)
     with pytest.raises(UsageError, match="characters long"):
-        upload_audio(audio, sandbox.url, GOOD, uploads)
-    upload = upload_audio(audio, sandbox.url, GOOD, uploads, name="spring.mp3")
+        resolve_audio(audio, sandbox.url, GOOD, uploads)
+    upload = resolve_audio(audio, sandbox.url, GOOD, uploads, name="spring.mp3")
     assert upload.file_name == "spring.mp3" and not upload.reused
 
 
@@ -147,23 +146,23 @@ def test_a_skewed_clock_is_corrected(make_sandbox, tmp_path, uploads):
 def test_missing_empty_and_oversized_files(make_sandbox, tmp_path, uploads):
     sandbox = make_sandbox()
     with pytest.raises(UsageError, match="no such audio file"):
-        upload_audio(tmp_path / "gone.mp3", sandbox.url, GOOD, uploads)
+        resolve_audio(tmp_path / "gone.mp3", sandbox.url, GOOD, uploads)
     with pytest.raises(UsageError, match="no such audio file"):
         resolve_audio(tmp_path / "gone.mp3", sandbox.url, GOOD, uploads)
     empty = tmp_path / "empty.mp3"
     empty.write_bytes(b"")
     with pytest.raises(UsageError, match="empty"):
-        upload_audio(empty, sandbox.url, GOOD, uploads)
+        resolve_audio(empty, sandbox.url, GOOD, uploads)
     big = tmp_path / "big.mp3"
     with big.open("wb") as handle:
         handle.truncate(MAX_AUDIO_BYTES + 1)  # sparse: nothing is really written
     with pytest.raises(UsageError, match="too large") as caught:
-        upload_audio(big, sandbox.url, GOOD, uploads)
+        resolve_audio(big, sandbox.url, GOOD, uploads)
     assert "20 MB" in caught.value.hint
     folder = tmp_path / "folder.mp3"
     folder.mkdir()
     with pytest.raises(UsageError, match="not a file"):
-        upload_audio(folder, sandbox.url, GOOD, uploads)
+        resolve_audio(folder, sandbox.url, GOOD, uploads)
     assert sandbox.requests == []  # nothing reached the API
 
 
@@ -172,6 +171,6 @@ def test_a_wrong_secret_stops_with_the_fix(make_sandbox, tmp_path, uploads):
     audio = tmp_path / "promo.mp3"
     audio.write_bytes(SOUND)
     with pytest.raises(StoppedByAPI) as caught:
-        upload_audio(audio, sandbox.url, Credentials("sandbox-key", "CANARY-4711"), uploads)
+        resolve_audio(audio, sandbox.url, Credentials("sandbox-key", "CANARY-4711"), uploads)
     assert "BATCHER_API_SECRET" in caught.value.hint
     assert "CANARY" not in str(caught.value)
