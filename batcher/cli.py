@@ -370,7 +370,7 @@ def _run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
     out.add_argument(
         "--journal",
         type=Path,
-        help="the campaign's journal (default: CAMPAIGN.journal beside the results)",
+        help="the campaign's journal (default: CAMPAIGN.journal beside FILE)",
     )
     send = parser.add_argument_group("requests" if plan else "sending")
     flag = _flag(send)

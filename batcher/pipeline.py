@@ -89,7 +89,8 @@ def campaign_name(settings: Settings, sheet: Sheet) -> str:
 
 def journal_path(settings: Settings, sheet: Sheet, name: str) -> Path:
     """--journal, else the journal a results workbook names, else <campaign>.journal beside
-    the results (a journal of batcher 0.1, <output>.journal, is taken over when it is there)."""
+    the input (whatever -o says: another workbook name is the same campaign). A journal of
+    batcher 0.1, <output>.journal, is taken over when it is there."""
     if settings.journal is not None:
         return settings.journal
     recorded = sheet.journal_of
@@ -97,9 +98,8 @@ def journal_path(settings: Settings, sheet: Sheet, name: str) -> Path:
         journal = settings.input.parent / recorded  # an absolute path stays as it is
         if journal.exists():
             return journal
-    output = output_path(settings, dry_run=False)
-    default = output.parent / f"{name}.journal"
-    legacy = output.with_suffix(".journal")
+    default = settings.input.parent / f"{name}.journal"
+    legacy = output_path(settings, dry_run=False).with_suffix(".journal")
     if not default.exists() and legacy.exists():
         return legacy
     return default
@@ -205,6 +205,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         caller = replace(caller, campaign=journal.campaign.id)
         journal.set_endpoint("sandbox" if settings.sandbox else settings.base_url)
         _say_opened(opened, journal, say)
+        _say_changes(journal, _run_options(settings), say)
         _adopt_orphans(journal, history, caller, say)
         if settings.resend_unknown:
             _release_unknown(journal, say)
@@ -317,6 +318,22 @@ def _say_opened(opened, journal: Journal, say: Say) -> None:
     if opened.recovered:
         say(f"{opened.recovered} request(s) were in flight when batcher last stopped: marked "
             "unknown (calls may have been placed; run batcher reconcile to settle them)")
+
+
+def _say_changes(journal: Journal, options: dict[str, object], say: Say) -> None:
+    """Parameters the campaign may change between runs (caller id, ring time, batch size,
+    concurrency...): allowed, recorded per request and per run, and said."""
+    last = journal.last_run()
+    if last is None:
+        return
+    before = {**last["options"].pop("request", {}), **last["options"]}
+    now = {**options.get("request", {}), **{k: v for k, v in options.items() if k != "request"}}
+    changed = [f"{k} {before.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(before) | set(now))
+               if before.get(k) != now.get(k)]
+    if changed:
+        detail = "; ".join(changed)
+        journal.event("parameters", f"changed since the last run: {detail}")
+        say(f"changed since the last run of this campaign: {detail}")
 
 
 def _adopt_orphans(journal: Journal, history: History, caller: Caller, say: Say) -> None:

@@ -334,7 +334,7 @@ class Settings:
 
     input: Path
     output: Path | None  # None: FILE-results.xlsx (FILE-plan.xlsx for a dry run)
-    journal: Path | None  # None: <campaign>.journal beside the results
+    journal: Path | None  # None: <campaign>.journal beside the input
     campaign: Campaign
     base_url: str = DEFAULT_BASE_URL
     credentials: Credentials | None = field(default=None, repr=False)

@@ -354,3 +354,25 @@ def test_a_re_recorded_message_under_the_same_name_is_never_played_in_its_place(
     assert "another name" in out
     _once(sandbox, numbers(2))  # nobody heard the old message in place of the new one
     assert [r.endpoint for r in sandbox.requests].count("fileUpload") == 1
+
+
+def test_other_parameters_may_change_and_are_recorded_and_shown(sandbox, cli, tmp_path):
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(2)])
+    assert cli("run", path, *sandbox_args(sandbox), "--display-num", "4420000001")[0] == 0
+    _sheet(path, ["+" + n for n in numbers(3)])
+    code, out = cli("run", path, *sandbox_args(sandbox), "--display-num", "4420000002",
+                    "--concurrency", "2")
+    assert code == 0, out
+    assert "displayNum '4420000001' -> '4420000002'" in out and "concurrency 8 -> 2" in out
+    import json
+
+    from batcher.journal import Journal
+
+    with Journal(tmp_path / "c.journal", readonly=True) as journal:  # recorded per request
+        sent = [json.loads(r.params).get("displayNum") for r in journal.requests()]
+    assert sent == ["4420000001", "4420000002"]
+    facts = summary(tmp_path / "c-results.xlsx")
+    assert any("changed since the last run" in str(v) for v in facts.values())
+    _once(sandbox, numbers(3))
+    # no journal, -wal, -shm or lock file is left beside it but the journal itself
+    assert sorted(p.name for p in tmp_path.iterdir() if "journal" in p.name) == ["c.journal"]
