@@ -27,9 +27,8 @@ from batcher.results import (
     record_columns,
     records_summary,
     sized_columns,
-    unsafe_columns,
-    write_workbook_file,
 )
+from batcher.xlsx import unsafe_columns, write_workbook_file
 
 _BLANK = ("", "", "", "")
 

@@ -26,7 +26,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from batcher import results
+from batcher import results, xlsx
 from batcher.errors import ExitCode, InputError
 from batcher.load import columns, file_sha256, load_sheet, reader
 from batcher.settings import LoadOptions
@@ -847,7 +847,7 @@ def test_results_workbook_written_by_batcher(tmp_path):
     path = tmp_path / "out.xlsx"
     table = results.Table("Results", [results.Column(n) for n in RESULTS_HEADER], [RESULTS_ROW])
     facts = [("Campaign", None), ("campaign", "spring-promo"), ("journal", "/x/s.journal")]
-    results.write_workbook_file(path, table, results.SummaryBlock({"accepted": 1}, facts), [])
+    xlsx.write_workbook_file(path, table, results.SummaryBlock({"accepted": 1}, facts), [])
     loaded = load_sheet(path)
     assert (loaded.campaign_of, loaded.journal_of, loaded.phone_column) == (
         "spring-promo",

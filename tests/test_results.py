@@ -31,8 +31,8 @@ from batcher.results import (
     record_columns,
     records_summary,
     sized_columns,
-    write_workbook_file,
 )
+from batcher.xlsx import replace_zip_member, write_workbook_file
 
 ROWS = 40
 INPUT = ["Name", "Mobile", "Notes", "Alt phone"]
@@ -278,7 +278,7 @@ def test_replacing_a_zip_member_keeps_the_others(tmp_path):
         archive.writestr("big.xml", "x" * 100_000)
         archive.writestr("chart.xml", "<a>old</a>")
         archive.writestr("after.rels", "tail")
-    results.replace_zip_member(path, "chart.xml", lambda xml: xml.replace("old", "new"))
+    replace_zip_member(path, "chart.xml", lambda xml: xml.replace("old", "new"))
     with zipfile.ZipFile(path) as archive:
         assert archive.testzip() is None
         assert archive.namelist() == ["big.xml", "chart.xml", "after.rels"]
