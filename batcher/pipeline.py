@@ -415,9 +415,9 @@ def _head(settings: Settings, sha: str, started: str, name: str,
         ("appId", campaign.app_id),
         ("fileId", campaign.file_id or (settings.audio.name if settings.audio else "")),
         ("displayNum", campaign.display_num),
-        ("maxDuration", campaign.max_duration),
-        ("maxRingingTime", campaign.max_ringing_time),
-        ("loopCount", campaign.loop_count),
+        ("maxDuration", _unset(campaign.max_duration)),
+        ("maxRingingTime", _unset(campaign.max_ringing_time)),
+        ("loopCount", _unset(campaign.loop_count)),
         ("calledInfo", campaign.called_info),
         ("default region", settings.region or ""),
         ("batch size", settings.chunk_size),
@@ -425,6 +425,11 @@ def _head(settings: Settings, sha: str, started: str, name: str,
         ("cooldown (h)", round(settings.cooldown / 3600, 2)),
         ("started", started),
     ]
+
+
+def _unset(value: object) -> object:
+    """A parameter left to the vendor's default: blank, not a heading (None heads a section)."""
+    return "(vendor default)" if value is None else value
 
 
 # -- rebuild -----------------------------------------------------------------------------------

@@ -175,3 +175,13 @@ def test_the_time_at_the_prompt_counts_in_no_stage(contacts, tmp_path):
 
     summary = run(settings, slow_operator, lambda line: None)
     assert sum(summary.timings.values()) < 1.0, summary.timings
+
+
+def test_parameters_left_to_the_vendor_are_not_summary_headings(sandbox, contacts, cli, creds,
+                                                                tmp_path):
+    path = contacts(["+" + n for n in numbers(2)])
+    assert cli("run", path, *sandbox_args(sandbox))[0] == 0
+    facts = summary(tmp_path / "contacts-results.xlsx")
+    assert facts["maxDuration"] == facts["loopCount"] == "(vendor default)"
+    assert facts["campaign"] == "contacts"
+    assert facts["journal"] == str((tmp_path / "contacts.journal").resolve())
