@@ -1,42 +1,53 @@
 """One spreadsheet cell + the row's region -> the vendor's callee digits, or why not.
 
-The vendor wants "country code + national number, digits only, no '+'" (e.g. "919856321412").
-`normalise_number` takes the raw cell exactly as the loader delivers it (str, int, float, bool,
-date/time, None/NaN, Excel error text) and returns a `Normalised`: either the callee or one
-sentence saying what is wrong and how to fix it. phonenumbers does the parsing and validation;
-this module only cleans the text, rejects the obviously hopeless cells cheaply, and words the
-reasons.
+The vendor wants "country code + national number, digits only, no '+'" ("919856321412").
+`normalise_number` takes the raw cell as the loader delivers it and returns a `Normalised`:
+the callee, or one sentence saying what is wrong and how to fix it. `batcher.cells` turns the
+cell into text; the phone library (through `batcher.phones`) parses and validates; this module
+rejects the hopeless cells cheaply and words the reasons.
 
-Callable types: fixed line, mobile, fixed-line-or-mobile, VoIP and personal numbers. Refused:
-premium rate and shared cost (the caller pays extra), toll free (usually unreachable from
-abroad, where the vendor originates calls), UAN (corporate switchboards), pager and voicemail
-access numbers, emergency numbers and short codes, and numbers with an extension (an automated
-call cannot dial one).
+Callable: fixed line, mobile, fixed-line-or-mobile, VoIP and personal numbers. Refused: premium
+rate and shared cost (the caller pays extra), toll free (usually unreachable from abroad, where
+the vendor originates calls), UAN, pager and voicemail access numbers, emergency numbers and
+short codes, and numbers with an extension (an automated call cannot dial one).
 
-An accepted callee can carry a note for the results: a cell holding several numbers is called
-on its first callable one ("first of 2 numbers in the cell"), and digits that are no number of
-the row's own region but are one elsewhere once given their lost '+' are called there ("read as
-+1 201 555 0123 (US); the row's region says GB").
-
-Results are cached per (value, type, region), so the repeated numbers of a big sheet cost one
-dictionary lookup.
+An accepted callee can carry a note: a cell of several numbers is called on its first callable
+one ("first of 2 numbers in the cell"), and digits that are no number of the row's region but
+are one elsewhere once given their lost '+' are called there ("read as +1 201 555 0123 (US);
+the row's region says GB"). Results are cached per (value, type, region).
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 import re
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 from batcher import collector, phones
+from batcher.cells import (
+    DIGITS_LOST,
+    EMPTY,
+    EXCEL_ERRORS,
+    LETTERS,
+    MAX_DIALLED,
+    MIN_DIGITS,
+    NO_DIGITS,
+    NO_REGION,
+    PLACEHOLDERS,
+    SEVERAL,
+    Normalised,
+    cell_text,
+    clean_text,
+    extension_reason,
+    from_tel_uri,
+    is_missing,
+    placeholder,
+    refuse,
+    split_several,
+)
 from batcher.phones import (
     ParseErrorType,
     PhoneNumberFormat,
@@ -75,70 +86,7 @@ _use(phones.engine())  # with_engine swaps it: the tests compare the two engines
 CACHE_SIZE = 1 << 17
 
 
-@dataclass(frozen=True, slots=True)
-class Normalised:
-    """A callee ready for the vendor (maybe with a note on how it was read), or the reason the
-    row must not be called."""
-
-    callee: str | None  # "919856321412"; None when the row must not be called
-    reason: str  # "" when callee is set; else what is wrong and what to fix
-    region: str | None  # ISO alpha-2 region of the parsed number when known, e.g. "IN"
-    note: str = ""  # callee set: how the cell was read when it is not plain, e.g. "first of 2..."
-
-
-def _refuse(reason: str, region: str | None = None) -> Normalised:
-    return Normalised(None, reason, region)
-
-
-TEXT_FIX = "format the phone column as Text in Excel and re-enter the numbers"
-EMPTY = _refuse("empty phone cell: enter a phone number or remove the row")
-DIGITS_LOST = _refuse(f"digits lost in Excel (shown in scientific notation): {TEXT_FIX}")
-NO_REGION = _refuse(
-    "national number without region: write it with its country code (+44...), "
-    "or add a region column or pass --region"
-)
-SEVERAL = _refuse("several numbers in one cell: put each number on its own row")
-LETTERS = _refuse("contains letters: keep only the digits of one phone number")
-NO_DIGITS = _refuse("no digits in the phone cell: enter a phone number")
-NEGATIVE = _refuse(f"negative number in the phone cell: {TEXT_FIX}")
-
-EXCEL_ERRORS = frozenset(
-    {"#N/A", "#N/A!", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!"}
-    | {"#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#GETTING_DATA"}
-)
-PLACEHOLDERS = frozenset({"-", "--", "?", "n/a", "na", "n.a.", "none", "null", "nil", "nan"})
-
-# Invisible characters vanish; exotic spaces, dashes and full-width forms become ASCII so the
-# digit counting below sees what phonenumbers will see.
-_INVISIBLE = (
-    "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"  # soft hyphen, zero-width, marks, BOM
-    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # bidi embeddings, isolates
-)
-_SPACES = "\u00a0\u2007\u2009\u200a\u202f\u3000\t"
-_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d\u30fc"
-_CLEAN = str.maketrans(
-    {
-        **dict.fromkeys(map(ord, _INVISIBLE), None),
-        **dict.fromkeys(map(ord, _SPACES), " "),
-        **dict.fromkeys(map(ord, _DASHES), "-"),
-        **{0xFF10 + i: str(i) for i in range(10)},
-        ord("＋"): "+",
-        ord("（"): "(",
-        ord("）"): ")",
-        ord("．"): ".",
-        ord("／"): "/",
-        ord("，"): ",",
-        ord("；"): ";",
-        ord("、"): ",",
-        ord("\r"): "\n",
-    }
-)
-
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?\s*[eE]\s*[+-]?\d{1,3}")
-_SEPARATOR = re.compile(  # ":::" is how Google Contacts exports several numbers of one field
-    r":::|[/,;|\n]|(?<=\s)(?:or|and|oder|ou|o|y|или)(?=\s)|或|和", re.IGNORECASE
-)
-_PLUS_SPLIT = re.compile(r"(?<=\d)[\s\-.)]*(?=\+)")
 _NON_DIGIT = re.compile(r"\D")
 _LETTER = re.compile(r"[^\W\d_]")
 _PLAIN = re.compile(r"[\d .()+-]*")
@@ -165,9 +113,7 @@ _REGIONS = phones.SUPPORTED_REGIONS
 _UNKNOWN = PhoneNumberType.UNKNOWN
 _NON_GEO = phones.REGION_CODE_FOR_NON_GEO_ENTITY
 _SHORT_REGIONS = sorted(shortnumberinfo.SUPPORTED_SHORT_REGIONS)
-_MIN_DIGITS = 7  # vendor rule: 7-15 digits
 _MAX_DIGITS = 15
-_MAX_DIALLED = 19  # a 4-digit international prefix + 15 digits; more is hopeless
 _MAX_CHARS = 250  # phonenumbers refuses longer input too
 
 
@@ -216,85 +162,12 @@ def _normalise(value: object, region: str | None, explicit: bool = False) -> Nor
     kind = value.__class__
     if kind is str:
         return _normalise_text(value, region, explicit)  # type: ignore[arg-type]
-    text = _cell_text(value)
+    text = cell_text(value)
     if isinstance(text, Normalised):
         return text
     if kind is int or kind is float:  # str() of the number: ASCII digits, nothing to clean
         return _one_number(text, region, explicit, text)
     return _normalise_text(text, region, explicit)
-
-
-def is_missing(value: object) -> bool:
-    """Whether a cell is empty as pandas and the loader deliver it: None, NaN, NA, NaT."""
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    # pandas' NA and NaT without importing pandas here
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
-def _cell_text(value: object) -> str | Normalised:
-    """The cell as text to parse, or the rejection of a cell type that cannot hold a number."""
-    kind = value.__class__  # the usual three first: the checks below cost microseconds a cell
-    if kind is str:
-        return value  # type: ignore[return-value]
-    if kind is float:
-        return _float_text(value)  # type: ignore[arg-type]
-    if kind is int:
-        return _int_text(value)  # type: ignore[arg-type]
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool) or type(value).__name__ in ("bool", "bool_"):
-        return _refuse(f"cell holds {str(bool(value)).upper()}, not a phone number: {TEXT_FIX}")
-    if isinstance(value, numbers.Integral):
-        return _int_text(int(value))
-    if isinstance(value, Decimal):
-        if value.is_nan():
-            return EMPTY
-        if value.is_finite() and value.adjusted() >= _MAX_DIALLED:  # before int() of 1E+999999
-            return _int_text(10**_MAX_DIALLED)
-        if value.is_finite() and value == value.to_integral_value():
-            return _int_text(int(value))
-        return _float_text(float(value))
-    if isinstance(value, numbers.Real):
-        return _float_text(float(value))
-    if isinstance(value, (datetime, date)):
-        return _refuse(f"Excel turned this cell into a date ({value}): {TEXT_FIX}")
-    if isinstance(value, (time, timedelta)):
-        return _refuse(f"Excel turned this cell into a time ({value}): {TEXT_FIX}")
-    return _refuse(f"unexpected {type(value).__name__} value in the phone cell: {TEXT_FIX}")
-
-
-def _int_text(number: int) -> str | Normalised:
-    if number < 0:
-        return NEGATIVE
-    if number >= 10**_MAX_DIALLED:  # also keeps str() away from huge ints
-        return _refuse("too long to be a phone number: check the cell for extra digits")
-    return str(number)
-
-
-def _float_text(number: float) -> str | Normalised:
-    if math.isnan(number):
-        return EMPTY
-    if math.isinf(number):
-        return _refuse(f"cell holds an infinite number, not a phone number: {TEXT_FIX}")
-    if number < 0:
-        return NEGATIVE
-    # Excel keeps 15 significant digits: a fraction, or anything from 1e15 up, lost some.
-    if not number.is_integer() or number >= 1e15:
-        return _refuse(f"digits lost in Excel (the cell holds {number!r}): {TEXT_FIX}")
-    return str(int(number))
-
-
-def clean_text(text: str) -> str:
-    """Strip the wrapping spreadsheets and people add around a number (or a region name)."""
-    text = text.translate(_CLEAN).strip()
-    if not text.isascii():  # other scripts' digits (Arabic-Indic, Devanagari...) to ASCII
-        text = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
-    if text.startswith('="') and text.endswith('"'):  # CSV trick that keeps leading zeros
-        text = text[2:-1].strip()
-    return text.lstrip("'").strip()
 
 
 def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Normalised:
@@ -316,16 +189,16 @@ def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Nor
     if not text:
         return EMPTY
     if len(text) > _MAX_CHARS:  # also keeps the regexes below away from huge cells
-        return _refuse(
+        return refuse(
             f"{len(text)} characters is too long for one phone number: keep one per cell"
         )
     if text[0] == "#" and text.upper() in EXCEL_ERRORS:
-        return _refuse(f"Excel error {text.upper()} in the phone cell: fix the formula or value")
+        return refuse(f"Excel error {text.upper()} in the phone cell: fix the formula or value")
     text = clean_text(text)
     if not text:
         return EMPTY
     if text.casefold() in PLACEHOLDERS:
-        return _placeholder(text)
+        return placeholder(text)
     if not _PLAIN.fullmatch(text) or text.count("+") > 1:
         screened = _screen(text, region)
         if isinstance(screened, Normalised):
@@ -336,20 +209,16 @@ def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Nor
     return _one_number(text, region, explicit, _NON_DIGIT.sub("", text))
 
 
-def _placeholder(text: str) -> Normalised:
-    return _refuse(f"placeholder {text!r} instead of a phone number: enter one or drop the row")
-
-
 def _one_number(text: str, region: str | None, explicit: bool, digits: str) -> Normalised:
     """The cleaned text of one number (and its digits) -> callee or reason."""
     if not digits:
         return NO_DIGITS
     if len(digits) > _MAX_DIGITS and (found := _several_by_matcher(text, digits, region)):
         return found if isinstance(found, Normalised) else _first_callable(found, region, explicit)
-    if len(digits) > _MAX_DIALLED:
-        return _refuse(f"too long ({len(digits)} digits): check the cell for extra digits")
+    if len(digits) > MAX_DIALLED:
+        return refuse(f"too long ({len(digits)} digits): check the cell for extra digits")
     has_plus = "+" in text
-    if not has_plus and len(digits) < _MIN_DIGITS:
+    if not has_plus and len(digits) < MIN_DIGITS:
         return _short_number(text, digits, region)
     return _parse_and_check(text, digits, region, has_plus, explicit)
 
@@ -360,10 +229,10 @@ def _screen(text: str, region: str | None) -> str | list[str] | Normalised:
     if _SCIENTIFIC.fullmatch(text):
         return DIGITS_LOST
     if text[:4].casefold() == "tel:":
-        text, extension = _from_tel_uri(text[4:])
+        text, extension = from_tel_uri(text[4:])
         if extension:
-            return _refuse(_extension_reason(extension))
-    if pieces := _several(text):
+            return refuse(extension_reason(extension))
+    if pieces := split_several(text):
         # Letters next to several numbers ("home: ..., work: ...") say which is which, and
         # only a person can choose: refused as a whole.
         return SEVERAL if any(_LETTER.search(piece) for piece in pieces) else pieces
@@ -371,35 +240,6 @@ def _screen(text: str, region: str | None) -> str | list[str] | Normalised:
         return _letters_reason(text, region)
     # Separators left between digits are punctuation of one number ("919,856,321,412").
     return _INNER_SEPARATOR.sub(" ", text)
-
-
-def _from_tel_uri(uri: str) -> tuple[str, str]:
-    """The number in an RFC 3966 tel: URI (prefixed with its phone-context) and its extension."""
-    number, *params = uri.split(";")
-    named = dict(param.partition("=")[::2] for param in params)
-    named = {name.strip().casefold(): value.strip() for name, value in named.items()}
-    context = named.get("phone-context", "")
-    if context.startswith("+") and "+" not in number:
-        number = f"{context} {number}"
-    return number.strip(), named.get("ext", "")
-
-
-def _several(text: str) -> list[str]:
-    """The pieces, when a separator (or a second '+') splits the cell into two or more
-    plausible numbers; else [].
-
-    "/" and "," also appear inside single numbers ("030/1234567", "919,856,321,412"), so a
-    split only counts when at least two parts have enough digits to be numbers of their own.
-    """
-    parts = _SEPARATOR.split(text)
-    if text.count("+") > 1:
-        parts = [piece for part in parts for piece in _PLUS_SPLIT.split(part)]
-    if len(parts) < 2:
-        return []
-    plausible = sum(1 for part in parts if len(_NON_DIGIT.sub("", part)) >= _MIN_DIGITS)
-    if plausible < 2:
-        return []
-    return [piece for part in parts if (piece := part.strip())]
 
 
 def _several_by_matcher(text: str, digits: str, region: str | None) -> list[str] | Normalised:
@@ -436,7 +276,7 @@ def _first_callable(pieces: list[str], region: str | None, explicit: bool) -> No
             )
         return replace(result, note=f"{note}; {result.note}" if result.note else note)
     assert first is not None
-    return _refuse(
+    return refuse(
         f"none of the {len(pieces)} numbers in the cell can be called; the first: {first.reason}",
         first.region,
     )
@@ -452,14 +292,7 @@ def _letters_reason(text: str, region: str | None) -> Normalised:
         number = _lib.parse(text, region or "US")
     except _ParseError:
         return LETTERS
-    return _refuse(_extension_reason(number.extension)) if number.extension else LETTERS
-
-
-def _extension_reason(extension: str) -> str:
-    return (
-        f"has an extension ({extension}), which an automated call cannot dial: "
-        "use a direct number without the extension"
-    )
+    return refuse(extension_reason(number.extension)) if number.extension else LETTERS
 
 
 def _short_number(text: str, digits: str, region: str | None) -> Normalised:
@@ -467,16 +300,16 @@ def _short_number(text: str, digits: str, region: str | None) -> Normalised:
     of a small country (Niue's are 4 digits)."""
     if region is None:
         if _emergency_somewhere(digits):
-            return _refuse(f"emergency number {digits}: never call it; remove the row")
-        return _refuse(
+            return refuse(f"emergency number {digits}: never call it; remove the row")
+        return refuse(
             f"too short ({len(digits)} digits) for a full phone number: "
             "check the cell for missing digits"
         )
     if shortnumberinfo.is_emergency_number(digits, region):
-        return _refuse(f"emergency number {digits} ({region}): never call it; remove the row")
+        return refuse(f"emergency number {digits} ({region}): never call it; remove the row")
     full = _parse_and_check(text, digits, region, has_plus=False)
     if full.callee is None and _is_short_code(digits, region):
-        return _refuse(f"short code {digits} ({region}), not a phone number: remove the row")
+        return refuse(f"short code {digits} ({region}), not a phone number: remove the row")
     return full
 
 
@@ -506,10 +339,10 @@ def _parse_and_check(
         try:
             number = _lib.parse(text, None if has_plus else region)
         except _ParseError as exc:
-            first = _refuse(_parse_error_reason(exc, digits, region, has_plus))
+            first = refuse(_parse_error_reason(exc, digits, region, has_plus))
         else:
             if number.extension:
-                return _refuse(_extension_reason(number.extension))
+                return refuse(extension_reason(number.extension))
             first = _check(number, region)
         if has_plus:
             return first
@@ -563,16 +396,16 @@ def _check(number: PhoneNumber, row_region: str | None) -> Normalised:
     if number_type not in _CALLABLE:
         if number_type == _UNKNOWN:
             region = _region_of_code(number, row_region)
-            return _refuse(_invalid_reason(number, row_region), region)
+            return refuse(_invalid_reason(number, row_region), region)
         what = _REFUSED_TYPE.get(number_type, "number of a kind that cannot take a voice call")
-        return _refuse(f"{what}: remove the row or use a direct number", _region_of(number))
+        return refuse(f"{what}: remove the row or use a direct number", _region_of(number))
     region = _region_of(number)
     if number.italian_leading_zero:
         callee = f"{number.country_code}{_lib.national_significant_number(number)}"
     else:  # what national_significant_number returns then, without the call
         callee = f"{number.country_code}{number.national_number}"
-    if not _MIN_DIGITS <= len(callee) <= _MAX_DIGITS:
-        return _refuse(
+    if not MIN_DIGITS <= len(callee) <= _MAX_DIGITS:
+        return refuse(
             f"{len(callee)} digits with the country code, the vendor accepts 7-15: "
             "check the number",
             region,

@@ -17,7 +17,7 @@ import unicodedata
 from functools import lru_cache
 
 from batcher import phones
-from batcher.normalise import clean_text, is_missing
+from batcher.cells import clean_text, is_missing
 
 __all__ = ["region_reason", "resolve_region"]
 
