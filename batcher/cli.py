@@ -24,6 +24,7 @@ from batcher.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CREDENTIALS_FILE,
     DEFAULT_SETTLE,
+    DEFAULT_TEST_WAIT,
     MAX_CHUNK,
     MAX_CONCURRENCY,
     OPTIONS,
@@ -43,6 +44,7 @@ ACCOUNT_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED)
 REBUILD_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.OUTPUT, E.JOURNAL)
 FETCH_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.API_STOPPED, E.INCOMPLETE, E.OUTPUT, E.JOURNAL)
 INIT_CODES = (E.OK, E.INTERNAL, E.USAGE)
+TEST_CALL_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED, E.INCOMPLETE, E.BUSY, E.JOURNAL)
 
 DEFAULTS = Settings.defaults()
 
@@ -236,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--name", help="the fileName to upload under (default: the file's name)")
     _account_options(upload, with_config=True)
 
+    _test_call_parser(commands)
+
     init = _command(
         commands,
         "init",
@@ -309,6 +313,60 @@ def build_parser() -> argparse.ArgumentParser:
                          "-16, -18, -18-placed, -22, -26 (write --script=-18 for those starting "
                          "with -)")
     return parser
+
+
+def _test_call_parser(commands) -> None:
+    test = _command(
+        commands,
+        "test-call",
+        "call your own phone once with the campaign's message, and say if it was answered",
+        "Place one real call to NUMBER (your own phone) with the campaign's appId, audio or "
+        "fileId, caller id and call parameters, through the same signed sendGroup a run uses, "
+        "then wait for its call record and say whether it was answered and for how long. It is "
+        "recorded in the campaign's journal as a test call: never a number of the campaign, "
+        "never counted in its workbook, never held by the call history's cooldown. Exit 0 "
+        "when the call was answered, 5 when it was not (or its record is not there yet, or it "
+        "was not placed).",
+        [
+            "batcher test-call +91 98563 21412 --config campaign.toml",
+            "batcher test-call 09856321412 --region IN --config campaign.toml --campaign spring",
+        ],
+        TEST_CALL_CODES,
+    )
+    test.add_argument("number", nargs="+", metavar="NUMBER",
+                      help="your own phone number, with its country code (+91...)")
+    _campaign_options(test)
+    test.add_argument(
+        "--region",
+        help="region of a national NUMBER, e.g. IN (default: none: give the country code)",
+    )
+    which = test.add_argument_group("which campaign records it")
+    which.add_argument(
+        "--campaign",
+        help="the campaign's name (default: campaign.toml's campaign =, else the stem of the "
+        "one contacts file beside campaign.toml, or in the current folder)",
+    )
+    which.add_argument(
+        "--journal",
+        type=Path,
+        help="the campaign's journal (default: CAMPAIGN.journal beside campaign.toml, or in "
+        "the current folder)",
+    )
+    account = test.add_argument_group("account")
+    account.add_argument(
+        "--base-url", help=f"API endpoint (default: campaign.toml's base_url, else "
+        f"{DEFAULT_BASE_URL})"
+    )
+    account.add_argument("--credentials", type=Path, help=_CREDENTIALS_HELP)
+    account.add_argument("--ca-bundle", type=Path, help=_CA_HELP)
+    _flag(account)("--sandbox", help="call through the embedded simulator (nobody rings)")
+    test.add_argument(
+        "--wait",
+        type=duration,
+        default=duration(DEFAULT_TEST_WAIT),
+        metavar="DURATION",
+        help=f"how long to wait for the call's record, e.g. 90s, 5m (default: {DEFAULT_TEST_WAIT})",
+    )
 
 
 def _minutes(text: str) -> float:
@@ -772,6 +830,23 @@ def _upload(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
+def _test_call(args: argparse.Namespace) -> int:
+    from batcher.testcall import OPTIONS, TestCallSettings, test_call
+
+    options = {k: v for k, v in vars(args).items() if k in OPTIONS}
+    settings = TestCallSettings.from_options(options, args.config)
+    report = test_call(" ".join(args.number), settings, _err)
+    for line in report.lines():
+        _out(line)
+    _out(f"journal:  {report.journal} (a test call of the campaign {settings.campaign_name!r}, "
+         "not one of its numbers)")
+    for note in report.notes:
+        _err(f"note: {note}")
+    if report.answered is None and report.outcome == "accepted":
+        _err("next: the record may come later; `batcher test-call` again places another call")
+    return int(ExitCode.OK if report.answered else ExitCode.INCOMPLETE)
+
+
 def _templates():
     """The templates folder: packaged as batcher.templates, or templates/ in a source tree."""
     from importlib.resources import files
@@ -813,6 +888,7 @@ COMMANDS = {
     "records": _records,
     "check": _check,
     "upload": _upload,
+    "test-call": _test_call,
     "init": _init,
     "sandbox": _sandbox,
 }

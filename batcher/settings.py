@@ -52,6 +52,7 @@ TAG_RESERVE = 40  # room kept in calledInfo for the per-batch tag the run append
 # the defaults of the keys the next issues bring (campaign.toml accepts them already)
 DEFAULT_COOLDOWN = "24h"
 DEFAULT_SETTLE = "10m"
+DEFAULT_TEST_WAIT = "3m"  # how long `batcher test-call` waits for its call's record
 DEFAULT_REDIAL = MappingProxyType({"attempts": 1, "after": "30m", "on": ("busy", "no-answer")})
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
