@@ -286,6 +286,9 @@ def test_call(
     return _test_call(normalised.callee, settings, say)
 
 
+test_call.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, whatever its name
+
+
 def _test_call(callee: str, settings: TestCallSettings, say: Say) -> TestCallReport:
     from batcher.pipeline import message_of
 
