@@ -807,11 +807,15 @@ def _check(args: argparse.Namespace) -> int:
     from batcher.check import check_account
 
     base_url = _endpoint(args)
-    report = check_account(base_url, load_credentials(args.credentials), _ca(args))
+    report = check_account(base_url, load_credentials(args.credentials), _ca(args),
+                           history=default_history())
     _out(f"endpoint:    {report.endpoint}")
     _out(f"credentials: {report.credentials}")
     _out(f"IP address:  {report.ip}")
     _out(f"clock:       {report.clock}")
+    if report.latency is not None:
+        kept = "; plans estimate their send time from it" if report.latency_kept else ""
+        _out(f"round trip:  {report.latency:.2f} s{kept}")
     return int(ExitCode.OK if report.ok else ExitCode.API_STOPPED)
 
 

@@ -379,7 +379,7 @@ class Settings:
         _int_range("chunk_size", self.chunk_size, 1, MAX_CHUNK)
         _int_range("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
         if self.limit is not None and self.limit < 0:
-            raise UsageError("--limit must be 0 or more", "e.g. --limit 100 for a first small batch")
+            raise UsageError("--limit must be 0 or more", "e.g. --limit 100")
         if self.rate is not None and not self.rate > 0:
             raise UsageError(
                 f"--rate {self.rate} must be more than 0",
