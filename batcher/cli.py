@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from batcher import __version__
-from batcher.errors import BatcherError, ExitCode, UsageError, exit_codes_text
+from batcher.errors import BatcherError, ExitCode, Interrupted, UsageError, exit_codes_text
 from batcher.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CREDENTIALS_FILE,
@@ -44,7 +44,8 @@ ACCOUNT_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED)
 REBUILD_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.OUTPUT, E.JOURNAL)
 FETCH_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.API_STOPPED, E.INCOMPLETE, E.OUTPUT, E.JOURNAL)
 INIT_CODES = (E.OK, E.INTERNAL, E.USAGE)
-TEST_CALL_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED, E.INCOMPLETE, E.BUSY, E.JOURNAL)
+TEST_CALL_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED, E.INCOMPLETE, E.INTERRUPTED,
+                   E.BUSY, E.JOURNAL)
 
 DEFAULTS = Settings.defaults()
 
@@ -839,7 +840,13 @@ def _test_call(args: argparse.Namespace) -> int:
 
     options = {k: v for k, v in vars(args).items() if k in OPTIONS}
     settings = TestCallSettings.from_options(options, args.config)
-    report = test_call(" ".join(args.number), settings, _err)
+    try:
+        report = test_call(" ".join(args.number), settings, _err)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "test call interrupted: your phone may ring all the same",
+            "batcher test-call again places another call; the vendor console shows this one",
+        ) from None
     for line in report.lines():
         _out(line)
     _out(f"journal:  {report.journal} (a test call of the campaign {settings.campaign_name!r}, "
