@@ -4,17 +4,21 @@
     report.ok, report.clock   # (True, 'ok (+0 s)')
 
 The probe and the clock offset are batcher.vendor.http's (`Api.probe`, `clock_offset`); this
-module only judges what they found.
+module only judges what they found. The probe's round trip is kept in the call history
+(`history=`), where a plan's time estimate finds it before the campaign has sent anything.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-from batcher.errors import StoppedByAPI
-from batcher.settings import Credentials
+from batcher.errors import JournalError, StoppedByAPI
+from batcher.history import History
+from batcher.settings import Credentials, is_loopback_url
 from batcher.vendor.http import NTP_FIX, PROBE, STOP_STATUSES, Probe, connect, skewed
 
 _HEX32 = re.compile(r"\b[0-9a-fA-F]{32}\b")  # what a Sign looks like, should a server echo one
@@ -30,19 +34,37 @@ class CheckReport:
     clock: str  # "ok (+0 s)" or "skewed by -900 s: ..."
     endpoint: str
     ok: bool
+    latency: float | None = None  # seconds the first signed request took, there and back
+    latency_kept: bool = False  # recorded in the call history for the plans' estimates
 
 
 def check_account(
-    base_url: str, credentials: Credentials, ca_bundle: str | None = None
+    base_url: str,
+    credentials: Credentials,
+    ca_bundle: str | None = None,
+    history: Path | None = None,
 ) -> CheckReport:
-    """Prove credentials, IP whitelist and clock with one harmless signed call (two on -16)."""
-    return asyncio.run(_check(base_url, credentials, ca_bundle))
+    """Prove credentials, IP whitelist and clock with one harmless signed call (two on -16);
+    keep its round trip in the call history at `history` (when given) for the plans."""
+    report = asyncio.run(_check(base_url, credentials, ca_bundle))
+    if history is None or report.latency is None:
+        return report
+    # keyed as pipeline.endpoint_kind files a run's calls: simulators on this machine apart
+    endpoint = "loopback" if is_loopback_url(base_url) else base_url.rstrip("/")
+    try:
+        with History(history) as calls:
+            calls.record_latency(endpoint, report.latency, time.time())
+    except JournalError:
+        return report  # a check is not spoilt by a history it cannot write
+    return replace(report, latency_kept=True)
 
 
 async def _check(base_url: str, credentials: Credentials, ca_bundle: str | None) -> CheckReport:
     try:
         async with connect(base_url, credentials, PROBE, ca_bundle=ca_bundle) as api:
+            started = time.monotonic()
             first = await api.probe()
+            latency = time.monotonic() - started
             answer = first
             if first.status == "-16" and first.offset is not None:
                 # the run would re-sign with the server's clock: see whether that gets through
@@ -58,6 +80,7 @@ async def _check(base_url: str, credentials: Credentials, ca_bundle: str | None)
         clock=clock_text,
         endpoint=_scrub(base_url, credentials),
         ok=credentials_text == "ok" and ip_text == "ok" and clock_text.startswith("ok"),
+        latency=latency,
     )
 
 

@@ -19,11 +19,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from batcher import __version__
-from batcher.errors import BatcherError, ExitCode, UsageError, exit_codes_text
+from batcher.errors import BatcherError, ExitCode, Interrupted, UsageError, exit_codes_text
 from batcher.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CREDENTIALS_FILE,
     DEFAULT_SETTLE,
+    DEFAULT_TEST_WAIT,
     MAX_CHUNK,
     MAX_CONCURRENCY,
     OPTIONS,
@@ -43,6 +44,8 @@ ACCOUNT_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED)
 REBUILD_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.OUTPUT, E.JOURNAL)
 FETCH_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.API_STOPPED, E.INCOMPLETE, E.OUTPUT, E.JOURNAL)
 INIT_CODES = (E.OK, E.INTERNAL, E.USAGE)
+TEST_CALL_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED, E.INCOMPLETE, E.INTERRUPTED,
+                   E.BUSY, E.JOURNAL)
 
 DEFAULTS = Settings.defaults()
 
@@ -233,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--name", help="the fileName to upload under (default: the file's name)")
     _account_options(upload, with_config=True)
 
+    _test_call_parser(commands)
+
     init = _command(
         commands,
         "init",
@@ -306,6 +311,60 @@ def build_parser() -> argparse.ArgumentParser:
                          "-16, -18, -18-placed, -22, -26 (write --script=-18 for those starting "
                          "with -)")
     return parser
+
+
+def _test_call_parser(commands) -> None:
+    test = _command(
+        commands,
+        "test-call",
+        "call your own phone once with the campaign's message, and say if it was answered",
+        "Place one real call to NUMBER (your own phone) with the campaign's appId, audio or "
+        "fileId, caller id and call parameters, through the same signed sendGroup a run uses, "
+        "then wait for its call record and say whether it was answered and for how long. It is "
+        "recorded in the campaign's journal as a test call: never a number of the campaign, "
+        "never counted in its workbook, never held by the call history's cooldown. Exit 0 "
+        "when the call was answered, 5 when it was not (or its record is not there yet, or it "
+        "was not placed).",
+        [
+            "batcher test-call +91 98563 21412 --config campaign.toml",
+            "batcher test-call 09856321412 --region IN --config campaign.toml --campaign spring",
+        ],
+        TEST_CALL_CODES,
+    )
+    test.add_argument("number", nargs="+", metavar="NUMBER",
+                      help="your own phone number, with its country code (+91...)")
+    _campaign_options(test)
+    test.add_argument(
+        "--region",
+        help="region of a national NUMBER, e.g. IN (default: none: give the country code)",
+    )
+    which = test.add_argument_group("which campaign records it")
+    which.add_argument(
+        "--campaign",
+        help="the campaign's name (default: campaign.toml's campaign =, else the stem of the "
+        "one contacts file beside campaign.toml, or in the current folder)",
+    )
+    which.add_argument(
+        "--journal",
+        type=Path,
+        help="the campaign's journal (default: CAMPAIGN.journal beside campaign.toml, or in "
+        "the current folder)",
+    )
+    account = test.add_argument_group("account")
+    account.add_argument(
+        "--base-url", help=f"API endpoint (default: campaign.toml's base_url, else "
+        f"{DEFAULT_BASE_URL})"
+    )
+    account.add_argument("--credentials", type=Path, help=_CREDENTIALS_HELP)
+    account.add_argument("--ca-bundle", type=Path, help=_CA_HELP)
+    _flag(account)("--sandbox", help="call through the embedded simulator (nobody rings)")
+    test.add_argument(
+        "--wait",
+        type=duration,
+        default=duration(DEFAULT_TEST_WAIT),
+        metavar="DURATION",
+        help=f"how long to wait for the call's record, e.g. 90s, 5m (default: {DEFAULT_TEST_WAIT})",
+    )
 
 
 def _minutes(text: str) -> float:
@@ -751,11 +810,15 @@ def _check(args: argparse.Namespace) -> int:
     from batcher.check import check_account
 
     base_url = _endpoint(args)
-    report = check_account(base_url, load_credentials(args.credentials), _ca(args))
+    report = check_account(base_url, load_credentials(args.credentials), _ca(args),
+                           history=default_history())
     _out(f"endpoint:    {report.endpoint}")
     _out(f"credentials: {report.credentials}")
     _out(f"IP address:  {report.ip}")
     _out(f"clock:       {report.clock}")
+    if report.latency is not None:
+        kept = "; plans estimate their send time from it" if report.latency_kept else ""
+        _out(f"round trip:  {report.latency:.2f} s{kept}")
     return int(ExitCode.OK if report.ok else ExitCode.API_STOPPED)
 
 
@@ -775,6 +838,29 @@ def _upload(args: argparse.Namespace) -> int:
     _out(upload.file_id)
     _err(f'next: put file_id = "{upload.file_id}" in campaign.toml (or pass --file-id)')
     return int(ExitCode.OK)
+
+
+def _test_call(args: argparse.Namespace) -> int:
+    from batcher.testcall import OPTIONS, TestCallSettings, test_call
+
+    options = {k: v for k, v in vars(args).items() if k in OPTIONS}
+    settings = TestCallSettings.from_options(options, args.config)
+    try:
+        report = test_call(" ".join(args.number), settings, _err)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "test call interrupted: your phone may ring all the same",
+            "batcher test-call again places another call; the vendor console shows this one",
+        ) from None
+    for line in report.lines():
+        _out(line)
+    _out(f"journal:  {report.journal} (a test call of the campaign {settings.campaign_name!r}, "
+         "not one of its numbers)")
+    for note in report.notes:
+        _err(f"note: {note}")
+    if report.answered is None and report.outcome == "accepted":
+        _err("next: the record may come later; `batcher test-call` again places another call")
+    return int(ExitCode.OK if report.answered else ExitCode.INCOMPLETE)
 
 
 def _templates():
@@ -818,6 +904,7 @@ COMMANDS = {
     "records": _records,
     "check": _check,
     "upload": _upload,
+    "test-call": _test_call,
     "init": _init,
     "sandbox": _sandbox,
 }

@@ -13,6 +13,7 @@ nothing else of batcher.
     ├── ApiError                 one read/upload call answered a non-zero status; its caller
     │                            decides what it means (-20 name taken, -22 no record yet);
     │                            one that escapes stops the run like StoppedByAPI (exit 4)
+    ├── Interrupted              Ctrl-C where nothing can resume it (a test call) (exit 6)
     ├── JournalBusy              another process holds the campaign journal (exit 7)
     ├── OutputError              the results workbook cannot be written (exit 8)
     └── JournalError             the journal or the call history cannot be used (exit 9)
@@ -131,6 +132,12 @@ class ApiError(BatcherError):
     def __init__(self, status: str, reason: str, hint: str = "") -> None:
         super().__init__(f"API status {status}: {reason}", hint)
         self.status, self.reason = status, reason
+
+
+class Interrupted(BatcherError):
+    """The operator pressed Ctrl-C where batcher cannot resume (a test call in flight)."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class JournalBusy(BatcherError):

@@ -11,6 +11,10 @@ and the insert are one `BEGIN IMMEDIATE` transaction (SQLite WAL, with a busy ti
 
 Reservations are kept per endpoint kind: calls to a simulator on this machine never hold
 numbers for a real endpoint, and the reverse.
+
+Beside them it keeps two small facts of this user's account: the audio uploads batcher made
+(`uploads`), and the round trip `batcher check` last measured to each endpoint (`latency`),
+which a plan's time estimate uses until the campaign has measured its own requests.
 """
 
 from __future__ import annotations
@@ -43,6 +47,11 @@ CREATE TABLE IF NOT EXISTS uploads (
     file_id TEXT NOT NULL,
     at REAL NOT NULL,
     PRIMARY KEY (endpoint, name)
+);
+CREATE TABLE IF NOT EXISTS latency (
+    endpoint TEXT PRIMARY KEY,
+    seconds REAL NOT NULL,
+    at REAL NOT NULL
 );
 """
 CHUNK = 500  # numbers per IN (...) query: under SQLite's variable limit
@@ -217,6 +226,28 @@ class History:
         try:
             self.db.execute("INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?)",
                             (endpoint, name, sha256, file_id, now))
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    # -- the endpoint's round trip -------------------------------------------------------------
+
+    def latency(self, endpoint: str) -> tuple[float, float] | None:
+        """(seconds, epoch) of the round trip `batcher check` last measured to an endpoint."""
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT seconds, at FROM latency WHERE endpoint = ?",
+                                  (endpoint,)).fetchone()
+        except sqlite3.OperationalError:
+            return None  # a history older than the table, opened without creating it
+        return (row[0], row[1]) if row else None
+
+    def record_latency(self, endpoint: str, seconds: float, at: float) -> None:
+        """Remember the round trip `batcher check` measured to an endpoint (the latest wins)."""
+        assert self.db is not None
+        try:
+            self.db.execute("INSERT OR REPLACE INTO latency VALUES (?, ?, ?)",
+                            (endpoint, seconds, at))
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 

@@ -13,6 +13,10 @@ file map onto those numbers.
 Besides the requests it keeps the campaign's own decisions: the numbers it held back
 (`suppressed`, `deferred`, `recently_called`, beyond `--limit`) with their reasons, and the
 facts of its latest run, so that a workbook rebuilt later says exactly what the run said.
+
+`test_calls` keeps the operator's test calls (`batcher test-call`) apart from all of that: a
+test call is no request and no number of the campaign, so the replay, the workbook's counts
+and the call history never see it.
 """
 
 from __future__ import annotations
@@ -94,6 +98,16 @@ CREATE TABLE IF NOT EXISTS call_records (
     record TEXT NOT NULL,
     fetched_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS test_calls (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    callee TEXT NOT NULL,
+    params TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    voice_id TEXT NOT NULL DEFAULT '',
+    record TEXT
+);
 """
 
 # a request's state: its intent is on disk ('intent'), or its outcome is ('done')
@@ -121,6 +135,20 @@ class NumberState(NamedTuple):
     batch: int
     request: int
     sent_at: str
+
+
+class TestCall(NamedTuple):
+    """One test call of the operator's (`batcher test-call`): never a number of the campaign."""
+
+    __test__ = False  # not a pytest class, whatever its name
+    id: int
+    at: str
+    callee: str
+    params: str  # the sendGroup fields it was sent with, JSON
+    outcome: str  # unknown from the moment its intent is on disk until its answer is parsed
+    reason: str
+    voice_id: str
+    record: dict | None  # its call record, once read
 
 
 class Request(NamedTuple):
@@ -436,6 +464,28 @@ class Journal:
             self.db.executemany("INSERT OR REPLACE INTO call_records VALUES (?, ?, ?, ?)", rows)
         return len(rows)
 
+    def begin_test_call(self, callee: str, params: str) -> int:
+        """Commit a test call's intent before it is sent (unknown until its answer is in)."""
+        with self._tx():
+            cur = self.db.execute(
+                "INSERT INTO test_calls (at, callee, params, outcome, reason)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (utc_now(), callee, params, Outcome.UNKNOWN,
+                 "batcher stopped while the test call was in flight: it may have rung"),
+            )
+        return cur.lastrowid
+
+    def finish_test_call(self, test_id: int, outcome: Outcome, reason: str, voice_id: str = "",
+                         record: dict | None = None) -> None:
+        """Commit what came of a test call (again once its call record is read)."""
+        with self._tx():
+            self.db.execute(
+                "UPDATE test_calls SET outcome = ?, reason = ?, voice_id = ?, record = ?"
+                " WHERE id = ?",
+                (outcome, reason, voice_id,
+                 None if record is None else orjson.dumps(record).decode(), test_id),
+            )
+
     def event(self, kind: str, detail: str) -> None:
         """Append a line to the campaign's event log (never holds secrets)."""
         if self.readonly:
@@ -508,6 +558,16 @@ class Journal:
         """The stored call records of this campaign: voiceId -> the vendor's record."""
         return {voice_id: orjson.loads(record) for voice_id, record in
                 self.db.execute("SELECT voice_id, record FROM call_records")}
+
+    def test_calls(self) -> list[TestCall]:
+        """The operator's test calls, oldest first (none in a journal older than them)."""
+        try:
+            rows = self.db.execute(f"SELECT {', '.join(TestCall._fields)} FROM test_calls"
+                                   " ORDER BY id").fetchall()
+        except sqlite3.OperationalError:
+            return []  # a journal opened read-only that no test call has touched yet
+        return [TestCall._make((*row[:-1], orjson.loads(row[-1]) if row[-1] else None))
+                for row in rows]
 
     def events(self) -> list[tuple[str, str, str]]:
         """The campaign's event log: (at, kind, detail)."""

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batcher import collector
+from batcher.clock import iso_utc
 from batcher.errors import ExitCode, InputError, UsageError
 from batcher.history import Caller, History
 from batcher.journal import Journal, NumberState, utc_now
@@ -29,6 +30,7 @@ from batcher.load import Sheet, file_sha256, load_sheet
 from batcher.outcomes import Outcome
 from batcher.plan import (
     Choice,
+    Latency,
     Plan,
     choose,
     forecast,
@@ -213,7 +215,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         now = settings.clock()
         holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
         choice = choose(plan, states, suppressed | journal.sticky(), holds, settings, now)
-        figures = forecast(plan, choice, states, settings, _latency(journal))
+        figures = forecast(plan, choice, states, settings, _latency(journal, settings, history))
         text = plan_text(sheet, plan, figures, settings, _where(settings), name)
         journal.hold(choice.held)
         journal.record_run(str(settings.input), sha, _run_options(settings),
@@ -269,9 +271,9 @@ def _dry_run(settings, sheet, plan, suppressed, caller, journal_file, output, sh
             now = settings.clock()
             holds = history.holds(set(plan.distinct), caller, settings.cooldown,
                                   now.timestamp())
+            latency = _latency(journal, settings, history)
         choice = choose(plan, states, suppressed | sticky, holds, settings, now)
-        figures = forecast(plan, choice, states, settings,
-                           _latency(journal) if journal else None)
+        figures = forecast(plan, choice, states, settings, latency)
         say(plan_text(sheet, plan, figures, settings, _where(settings), caller.name))
         if sheet.phone_found_by == "content":
             say("dry run: a real send from this column needs --phone-column "
@@ -291,12 +293,16 @@ def _where(settings: Settings) -> str:
     return "the embedded sandbox" if settings.sandbox else settings.base_url
 
 
-def _latency(journal: Journal | None) -> float | None:
-    """Mean seconds per request the campaign has measured, if any."""
-    if journal is None or journal.campaign is None:
-        return None
-    measured = [r.latency for r in journal.requests() if r.latency]
-    return sum(measured) / len(measured) if measured else None
+def _latency(journal: Journal | None, settings: Settings, history: History) -> float | None:
+    """Mean seconds per request the campaign has measured, else the round trip `batcher check`
+    measured to this endpoint (a Latency saying so), else None."""
+    measured = [r.latency for r in journal.requests() if r.latency] if (
+        journal is not None and journal.campaign is not None) else []
+    if measured:
+        return sum(measured) / len(measured)
+    checked = history.latency(endpoint_kind(settings))
+    return Latency(checked[0], f"the round trip batcher check measured on "
+                   f"{iso_utc(checked[1])[:10]}") if checked else None
 
 
 def _with_audio(settings: Settings, say: Say, uploads: History) -> Settings:

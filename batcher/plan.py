@@ -296,6 +296,18 @@ PER_REQUEST_GUESS = 0.5  # seconds a request takes, for the estimate before any 
 INVALID_KINDS_SHOWN = 10
 
 
+class Latency(float):
+    """Seconds per request measured elsewhere than in the campaign, and where (the plan says it).
+
+    Latency(0.31, "batcher check's round trip, 2026-11-26")
+    """
+
+    def __new__(cls, seconds: float, assumed: str) -> Latency:
+        value = super().__new__(cls, seconds)
+        value.assumed = assumed
+        return value
+
+
 @dataclass(frozen=True)
 class Forecast:
     """The plan's figures, computed once and shown twice: on the terminal and on Summary."""
@@ -323,13 +335,15 @@ def forecast(
 ) -> Forecast:
     """What the run is about to do, how long it should take and what it should cost.
 
-    `latency` is the seconds a request took in this campaign so far (None: not measured yet).
+    `latency` is the seconds a request took in this campaign so far, or a `Latency` measured
+    elsewhere (by `batcher check`); None: not measured yet.
     """
     todo = choice.todo
     requests = -(-len(todo) // settings.chunk_size) if todo else 0
     per_request = latency if latency else PER_REQUEST_GUESS
     assumed = ("the campaign's earlier requests" if latency
-               else "a guess: nothing measured yet")
+               else "a guess: nothing measured yet (batcher check measures it)")
+    assumed = latency.assumed if isinstance(latency, Latency) else assumed
     seconds = requests * per_request / settings.concurrency
     if settings.rate:
         seconds = max(seconds, requests / settings.rate)

@@ -52,6 +52,7 @@ TAG_RESERVE = 40  # room kept in calledInfo for the per-batch tag the run append
 # the defaults of the keys the next issues bring (campaign.toml accepts them already)
 DEFAULT_COOLDOWN = "24h"
 DEFAULT_SETTLE = "10m"
+DEFAULT_TEST_WAIT = "3m"  # how long `batcher test-call` waits for its call's record
 DEFAULT_REDIAL = MappingProxyType({"attempts": 1, "after": "30m", "on": ("busy", "no-answer")})
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -366,7 +367,7 @@ class Settings:
         _int_range("chunk_size", self.chunk_size, 1, MAX_CHUNK)
         _int_range("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
         if self.limit is not None and self.limit < 0:
-            raise UsageError("--limit must be 0 or more", "e.g. --limit 1 for a test call")
+            raise UsageError("--limit must be 0 or more", "e.g. --limit 100")
         if self.rate is not None and not self.rate > 0:
             raise UsageError(
                 f"--rate {self.rate} must be more than 0",

@@ -93,3 +93,36 @@ def test_tls_is_verified_and_a_private_ca_can_be_trusted(tls_files):
             check_account(sandbox.url, GOOD)
         assert "TLS" in str(caught.value) and "--ca-bundle" in caught.value.hint
         assert check_account(sandbox.url, GOOD, ca_bundle=str(cert)).ok
+
+
+def test_the_round_trip_is_kept_in_the_history_for_the_plans(make_sandbox, tmp_path):
+    from batcher.history import History
+
+    sandbox = make_sandbox()
+    report = check_account(sandbox.url, GOOD, history=tmp_path / "history.sqlite")
+    assert report.latency is not None and 0 < report.latency < 5 and report.latency_kept
+    with History(tmp_path / "history.sqlite", create=False) as history:
+        seconds, _ = history.latency("loopback")  # simulators on this machine, as runs file them
+    assert seconds == report.latency
+    assert check_account(sandbox.url, GOOD).latency_kept is False  # no history given
+
+
+def test_a_plan_estimates_from_the_check_until_the_campaign_measures_its_own(
+    make_sandbox, contacts, cli_streams, creds
+):
+    from tests.helpers import numbers, sandbox_args
+
+    sandbox = make_sandbox()
+    path = contacts(["+" + n for n in numbers(3)])
+    plan = cli_streams("plan", path, "--base-url", sandbox.url)
+    assert "a guess: nothing measured yet (batcher check measures it)" in plan.out
+    done = cli_streams("check", "--base-url", sandbox.url)
+    assert done.code == 0 and "round trip:" in done.out and "plans estimate" in done.out
+    plan = cli_streams("plan", path, "--base-url", sandbox.url)
+    assert "s a request: the round trip batcher check measured on 20" in plan.out, plan.out
+    other = cli_streams("plan", path)  # another endpoint: nothing measured there
+    assert "a guess" in other.out
+    assert cli_streams("run", path, *sandbox_args(sandbox)).code == 0
+    more = contacts(["+" + n for n in numbers(5)], name="contacts.xlsx")
+    plan = cli_streams("plan", more, "--base-url", sandbox.url)
+    assert "the campaign's earlier requests" in plan.out, plan.out

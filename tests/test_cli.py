@@ -15,7 +15,7 @@ from batcher.errors import ExitCode
 from batcher.settings import Campaign, Settings
 from tests.helpers import numbers, read_sheet, sandbox_args, write_xlsx
 
-OURS = ("run", "plan", "results", "reconcile", "records", "check", "upload", "init")
+OURS = ("run", "plan", "results", "reconcile", "records", "check", "upload", "test-call", "init")
 
 
 def _commands():

@@ -67,3 +67,43 @@ def test_a_foreign_number_in_a_row_of_another_region_is_called_with_a_note():
         "first of 2 numbers in the cell",
         "same number as row 2",
     ]
+
+
+def test_the_terminal_plan_lists_every_invalid_reason_up_to_ten_kinds():
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from batcher.plan import INVALID_KINDS_SHOWN, Forecast, plan_facts, plan_text
+
+    sheet = _sheet(["+919856321412"])
+    plan = plan_rows(sheet, "IN")
+
+    def text(kinds: int) -> tuple[str, list]:
+        reasons = Counter({f"kind {i}": 20 - i for i in range(kinds)})
+        figures = Forecast(rows=1, counts=plan.counts, invalid_reasons=reasons, held=Counter(),
+                           done=Counter(), countries=Counter(), to_send=1, requests=1,
+                           seconds=0.5, per_request=0.5, assumed="a guess", cost=None)
+        shown = plan_text(sheet, plan, figures, SimpleNamespace(chunk_size=1000), "x", "c")
+        return shown, plan_facts(figures)
+
+    shown, _ = text(INVALID_KINDS_SHOWN)
+    assert all(f"invalid: kind {i}: {20 - i}" in shown for i in range(INVALID_KINDS_SHOWN))
+    assert "more kinds" not in shown
+    shown, facts = text(INVALID_KINDS_SHOWN + 3)
+    assert "invalid: kind 9: 11" in shown and "invalid: kind 10" not in shown
+    assert "… and 3 more kinds, see the Summary sheet" in shown
+    assert ("invalid: kind 12", 8) in facts  # every kind is on the Summary
+    assert "0.50 s a request: a guess" in shown  # and what the estimate assumed
+
+
+def test_real_invalid_cells_are_counted_by_kind():
+    from collections import Counter
+
+    from batcher.plan import Choice, forecast
+
+    plan = plan_rows(_sheet(["junk", "junk!", "12", "13", "+919856321412"]), "IN")
+    settings = type("S", (), {"chunk_size": 1000, "concurrency": 1, "rate": None,
+                              "price": None})()
+    figures = forecast(plan, Choice(["919856321412"], {}, {}), {}, settings)
+    assert sum(figures.invalid_reasons.values()) == 4
+    assert len(figures.invalid_reasons) == 2 and Counter(figures.invalid_reasons.values()) == {2: 2}

@@ -344,3 +344,73 @@ def test_printed_with_libreoffice_results_is_one_page_wide_and_summary_one_page(
     pages = _pages_per_sheet(tmp_path / "contacts-results.pdf")
     # 40 rows fit on one landscape page: more would mean a column spilled onto a second page
     assert pages == {"Results": 1, "Summary": 1, "Batches": 1, "Retry": 1}
+
+
+# -- rebuilt by results, reconcile and records --------------------------------------------
+
+TIMESTAMPS = ("finished", "rebuilt")
+
+
+def _summary_pairs(path: Path) -> list[tuple[object, object]]:
+    """Every label/value pair of the Summary, in order (its counts, then its facts)."""
+    sheet = openpyxl.load_workbook(path)["Summary"]
+    return [(row[0].value, row[1].value) for row in sheet.iter_rows(max_col=2)
+            if row[0].value is not None]
+
+
+def _without_timestamps(pairs):
+    return [(k, v) for k, v in pairs if k not in TIMESTAMPS]
+
+
+def test_the_summary_is_unchanged_by_results_reconcile_and_records(sandbox, cli, creds, tmp_path):
+    from tests.helpers import numbers, sandbox_args, write_xlsx
+
+    rows = [["name", "phone"], *[[f"p{i}", "+" + n] for i, n in enumerate(numbers(6))],
+            ["bad", "12"], ["again", "+" + numbers(1)[0]]]
+    path = write_xlsx(tmp_path / "contacts.xlsx", rows)
+    workbook, journal = tmp_path / "contacts-results.xlsx", tmp_path / "contacts.journal"
+    code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "4")
+    assert code == 0, out
+    before = _without_timestamps(_summary_pairs(workbook))
+    assert ("accepted", 6) in before and ("requests sent", 2) in before
+
+    assert cli("results", journal)[0] == 0
+    assert _without_timestamps(_summary_pairs(workbook)) == before
+
+    code, out = cli("reconcile", journal, "--base-url", sandbox.url)
+    assert code == 0, out  # nothing was unknown: nothing to settle, nothing to say
+    assert _without_timestamps(_summary_pairs(workbook)) == before
+
+    code, out = cli("records", workbook, "--base-url", sandbox.url)
+    assert code == 0, out
+    after = _without_timestamps(_summary_pairs(workbook))
+    # records adds its own block and event; everything the run wrote stays as it was
+    added = [str(k) for k, _ in after if (k, _) not in before]
+    events = [k for k in added if k == "Events" or re.fullmatch(r"\S+Z records", k)]
+    assert len([k for k in events if k != "Events"]) == 1  # its one event
+    assert [k for k in added if k not in events] == [
+        "Call records", "calls answered", "answer rate", "total cost", "records fetched",
+        "records missing"]
+    assert [pair for pair in after if pair in before] == before
+
+
+@pytest.mark.slow
+def test_the_sample_printed_results_one_page_wide_and_summary_one_page(sandbox, cli, creds,
+                                                                        tmp_path):
+    """The sample campaign as a business user prints it: sent, with its call records."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None or shutil.which("pdftotext") is None:
+        pytest.skip("needs LibreOffice (soffice) and poppler-utils (pdftotext)")
+    sample = Path(__file__).parent.parent / "samples"
+    book = tmp_path / "contacts-results.xlsx"
+    code, out = cli("run", sample / "contacts.xlsx", "--config", sample / "campaign.toml",
+                    "--base-url", sandbox.url, "--yes", "-o", book,
+                    "--journal", tmp_path / "contacts.journal")
+    assert code in (0, 5), out
+    assert cli("records", book, "--base-url", sandbox.url)[0] == 0
+    subprocess.run([soffice, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(book)],
+                   check=True, capture_output=True, timeout=180)
+    pages = _pages_per_sheet(tmp_path / "contacts-results.pdf")
+    # the sample's 36 rows fit on one landscape page: a second means a column spilled over
+    assert pages["Results"] == 1 and pages["Summary"] == 1, pages

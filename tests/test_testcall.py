@@ -1,0 +1,262 @@
+"""batcher test-call over the sandbox on loopback: one call, recorded as a test and nothing else.
+
+A test call reaches the vendor once, is journaled in `test_calls`, never in the requests, the
+replay, the workbook's counts or the call history; a campaign calls that number normally
+right after. Its record is reported answered, not answered, or not there yet.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from batcher.cli import build_parser
+from batcher.errors import ExitCode, UsageError
+from batcher.journal import Journal, parse_tag
+from batcher.outcomes import Outcome
+from batcher.testcall import TestCallSettings, test_call
+from batcher.vendor.simulator import CallShares
+from tests.helpers import numbers, read_sheet, summary, write_xlsx
+
+pytestmark = pytest.mark.usefixtures("creds")
+
+ME = numbers(1, start=900)[0]  # the operator's own phone
+ANSWERED = CallShares(answered=1, busy=0, no_answer=0, declined=0, unreachable=0)
+BUSY = CallShares(answered=0, busy=1, no_answer=0, declined=0, unreachable=0)
+
+
+def _folder(folder: Path, sandbox, phones: list[str], name: str = "contacts") -> Path:
+    """A campaign folder as `batcher init` leaves it: NAME.xlsx beside campaign.toml."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_xlsx(folder / f"{name}.xlsx", [["name", "phone"], *[[p, "+" + p] for p in phones]])
+    config = folder / "campaign.toml"
+    config.write_text(
+        f'base_url = "{sandbox.url}"\napp_id = "sandbox-app"\n'
+        'file_id = "sandbox-file-0001.mp3"\nmax_ringing_time = 30\nloop_count = 2\n'
+    )
+    return config
+
+
+def _sends(sandbox) -> list:
+    return [r for r in sandbox.requests if r.endpoint == "sendGroup"]
+
+
+def _history_holds(number: str) -> bool:
+    """Whether the call history (every campaign's reservations) holds the number at all."""
+    path = Path(os.environ["BATCHER_HISTORY"])
+    if not path.exists():
+        return False
+    with sqlite3.connect(path) as db:
+        return (
+            db.execute("SELECT count(*) FROM calls WHERE callee = ?", (number,)).fetchone()[0] > 0
+        )
+
+
+def test_one_call_reaches_the_vendor_and_is_journaled_as_a_test_only(
+    make_sandbox, tmp_path, cli_streams
+):
+    sandbox = make_sandbox(call_shares=ANSWERED)
+    config = _folder(tmp_path, sandbox, numbers(3))
+    done = cli_streams("test-call", "+" + ME, "--config", config, "--wait", "10s")
+    assert done.code == 0, done.err
+    assert sandbox.accepted_counts() == {ME: 1}
+    assert len(_sends(sandbox)) == 1
+    assert "answered: yes, for" in done.out and f"+{ME}: accepted" in done.out
+    with Journal(tmp_path / "contacts.journal", readonly=True) as journal:
+        assert journal.campaign.name == "contacts"  # the campaign `batcher run contacts.xlsx` is
+        (test,) = journal.test_calls()
+        assert journal.requests() == [] and journal.number_states() == {}
+        assert journal.call_records() == {}  # the campaign's records hold none of it
+        assert journal.campaign.message == ""  # the first real send still records the message
+    assert (test.callee, test.outcome) == (ME, Outcome.ACCEPTED)
+    assert test.record["terminationCode"] == "200" and test.voice_id
+    assert '"maxRingingTime":30' in test.params and '"loopCount":2' in test.params
+    assert test.record["calledInfo"].endswith(":test")
+    assert parse_tag(test.record["calledInfo"]) is None  # no request's tag: reconcile skips it
+    assert not _history_holds(ME)
+
+
+@pytest.mark.parametrize("where", ["same folder", "another folder"])
+def test_a_campaign_right_after_calls_that_number_normally(sandbox, tmp_path, cli, where):
+    config = _folder(tmp_path / "a", sandbox, numbers(2))
+    code, out = cli("test-call", ME, "--config", config, "--wait", "5s")
+    assert code in (0, 5), out
+    assert sandbox.accepted_counts() == {ME: 1}
+    folder = tmp_path / ("a" if where == "same folder" else "b")
+    config = _folder(folder, sandbox, [*numbers(2), ME])
+    code, out = cli("run", folder / "contacts.xlsx", "--config", config, "--yes")
+    assert code == 0, out
+    assert sandbox.accepted_counts()[ME] == 2
+    rows = read_sheet(folder / "contacts-results.xlsx", "Results")
+    assert [r["outcome"] for r in rows] == ["accepted"] * 3
+    assert "recently_called" not in out
+    facts = summary(folder / "contacts-results.xlsx")
+    assert facts["accepted"] == 3 and facts["requests sent"] == 1
+
+
+def test_the_workbook_never_counts_a_test_call(sandbox, tmp_path, cli):
+    config = _folder(tmp_path, sandbox, numbers(3))
+    code, out = cli("run", tmp_path / "contacts.xlsx", "--config", config, "--yes")
+    assert code == 0, out
+    before = summary(tmp_path / "contacts-results.xlsx")
+    code, out = cli("test-call", ME, "--config", config, "--wait", "5s")
+    assert code in (0, 5), out
+    code, out = cli("results", tmp_path / "contacts.journal")
+    assert code == 0, out
+    after = summary(tmp_path / "contacts-results.xlsx")
+    counted = ("accepted", "requests sent", "rows read", "valid distinct numbers")
+    assert {k: after.get(k) for k in counted} == {k: before.get(k) for k in counted}
+    assert len(read_sheet(tmp_path / "contacts-results.xlsx", "Results")) == 3
+    assert ME not in str(after)  # not in the facts or events either
+    code, out = cli("records", tmp_path / "contacts-results.xlsx")
+    assert code == 0, out
+    assert "records: 3 fetched" in out  # the campaign's own records, not the test call's
+
+
+def test_not_answered_is_reported_with_its_sip_code(make_sandbox, tmp_path, cli_streams):
+    sandbox = make_sandbox(call_shares=BUSY)
+    config = _folder(tmp_path, sandbox, numbers(1))
+    done = cli_streams("test-call", ME, "--config", config, "--wait", "10s")
+    assert done.code == ExitCode.INCOMPLETE, done.err
+    assert "answered: no (486 Busy Here)" in done.out
+
+
+def test_a_record_not_there_yet_is_said_so(make_sandbox, tmp_path, cli_streams):
+    sandbox = make_sandbox(record_lag=60)
+    config = _folder(tmp_path, sandbox, numbers(1))
+    done = cli_streams("test-call", ME, "--config", config, "--wait", "1s")
+    assert done.code == ExitCode.INCOMPLETE, done.err
+    assert "call record: not there yet" in done.out
+    assert any(r.endpoint == "recordGroup" for r in sandbox.requests)
+    with Journal(tmp_path / "contacts.journal", readonly=True) as journal:
+        (test,) = journal.test_calls()
+    assert test.outcome == Outcome.ACCEPTED and test.record is None
+
+
+def test_the_library_waits_for_a_record_that_lags(make_sandbox, tmp_path):
+    """What the web page calls: settings from options, then test_call."""
+    sandbox = make_sandbox(call_shares=ANSWERED, record_lag=1.5)
+    config = _folder(tmp_path, sandbox, numbers(1))
+    settings = TestCallSettings.from_options({"wait": "20s"}, config)
+    report = test_call(f"+{ME[:2]} {ME[2:]}", settings)
+    assert report.outcome is Outcome.ACCEPTED and report.answered is True
+    assert report.duration and report.duration > 0 and 1 <= report.waited < 20
+    assert report.journal == tmp_path / "contacts.journal"
+
+
+@pytest.mark.parametrize(
+    ("number", "extra", "fragment"),
+    [
+        ("12345", [], "cannot be called"),
+        ("0800 123 4567", ["--region", "GB"], "cannot be called"),
+        ("9856321412", [], "cannot be called"),  # national, and no --region
+        (ME, ["--loop-count", "12"], "loopCount 12 is out of range"),
+        (ME, ["--app-id", ""], "no appId"),
+    ],
+)
+def test_a_wrong_call_is_refused_before_anything_is_sent(
+    sandbox, tmp_path, cli, number, extra, fragment
+):
+    config = _folder(tmp_path, sandbox, numbers(1))
+    config.write_text(config.read_text().replace('app_id = "sandbox-app"\n', ""))
+    app = [] if "--app-id" in extra else ["--app-id", "sandbox-app"]
+    code, out = cli("test-call", number, "--config", config, *app, *extra)
+    assert code == ExitCode.USAGE, out
+    assert fragment in out
+    assert sandbox.requests == []
+    assert not (tmp_path / "contacts.journal").exists()
+
+
+def test_a_national_number_with_region(sandbox, tmp_path, cli):
+    config = _folder(tmp_path, sandbox, numbers(1))
+    code, out = cli("test-call", "0" + ME[2:], "--region", "IN", "--config", config, "--wait", "5s")
+    assert code in (0, 5), out
+    assert sandbox.accepted_counts() == {ME: 1}
+
+
+def test_which_campaign_records_it(sandbox, tmp_path, cli):
+    config = _folder(tmp_path, sandbox, numbers(1))
+    write_xlsx(tmp_path / "other.xlsx", [["phone"], ["+" + ME]])
+    code, out = cli("test-call", ME, "--config", config)
+    assert code == ExitCode.USAGE and "several contacts files" in out and "--campaign" in out
+    assert sandbox.requests == []
+    code, out = cli("test-call", ME, "--config", config, "--campaign", "spring", "--wait", "5s")
+    assert code in (0, 5), out
+    with Journal(tmp_path / "spring.journal", readonly=True) as journal:
+        assert journal.campaign.name == "spring" and len(journal.test_calls()) == 1
+    # a journal of another campaign is refused, as by run
+    code, out = cli(
+        "test-call",
+        ME,
+        "--config",
+        config,
+        "--campaign",
+        "autumn",
+        "--journal",
+        tmp_path / "spring.journal",
+    )
+    assert code == ExitCode.USAGE and "not 'autumn'" in out
+    assert len(_sends(sandbox)) == 1
+
+
+def test_the_api_stopping_it_is_exit_4_and_journaled(sandbox, tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("BATCHER_API_SECRET", "wrong")
+    config = _folder(tmp_path, sandbox, numbers(1))
+    code, out = cli("test-call", ME, "--config", config)
+    assert code == ExitCode.API_STOPPED, out
+    assert "wrong" not in out
+    with Journal(tmp_path / "contacts.journal", readonly=True) as journal:
+        (test,) = journal.test_calls()
+    assert test.outcome == Outcome.FAILED and "-1" in test.reason
+
+
+def test_sandbox_flag_needs_no_account(tmp_path, cli, monkeypatch):
+    monkeypatch.delenv("BATCHER_API_KEY")
+    monkeypatch.delenv("BATCHER_API_SECRET")
+    write_xlsx(tmp_path / "contacts.xlsx", [["phone"], ["+" + ME]])
+    code, out = cli(
+        "test-call", ME, "--sandbox", "--journal", tmp_path / "c.journal", "--wait", "5s"
+    )
+    assert code in (0, 5), out
+    assert f"+{ME}: accepted" in out
+
+
+def test_help_lists_its_options_and_exit_codes(cli_streams):
+    done = cli_streams("test-call", "--help")
+    assert done.code == 0
+    for option in (
+        "--config",
+        "--app-id",
+        "--file-id",
+        "--display-num",
+        "--max-duration",
+        "--max-ringing-time",
+        "--loop-count",
+        "--region",
+        "--base-url",
+        "--credentials",
+        "--ca-bundle",
+        "--sandbox",
+        "--journal",
+        "--campaign",
+        "--wait",
+    ):
+        assert option in done.out, option
+    assert "example" in done.out and "exit codes:\n  0  " in done.out
+    for code in (ExitCode.USAGE, ExitCode.API_STOPPED, ExitCode.INCOMPLETE, ExitCode.BUSY):
+        assert f"\n  {int(code)}  " in done.out
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["test-call"]
+    for action in sub._actions:
+        if action.option_strings and action.nargs != 0 and action.dest != "help":
+            assert "default" in action.help or "required" in action.help, action.dest
+
+
+def test_settings_refuse_unknown_options():
+    with pytest.raises(TypeError):
+        TestCallSettings.from_options({"limit": 1})
+    with pytest.raises(UsageError):
+        TestCallSettings.from_options({"sandbox": True, "campaign": "c", "wait": "soon"})
