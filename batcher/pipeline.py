@@ -127,9 +127,18 @@ def journal_of_results(workbook: Path) -> Path:
     return workbook.with_suffix(".journal")
 
 
+LOOPBACK, VENDOR = "loopback", "vendor"
+
+
 def endpoint_kind(settings: Settings) -> str:
-    """How the call history files this run's calls: simulators on this machine apart."""
-    return "loopback" if settings.sandbox or is_loopback_url(settings.base_url) else (
+    """How the call history files this run's calls: a simulator on this machine, or the
+    vendor (whatever host or prefix serves it: the same people are called through any)."""
+    return LOOPBACK if settings.sandbox or is_loopback_url(settings.base_url) else VENDOR
+
+
+def endpoint_url(settings: Settings) -> str:
+    """The endpoint as `batcher check` files its round trip."""
+    return LOOPBACK if settings.sandbox or is_loopback_url(settings.base_url) else (
         settings.base_url.rstrip("/"))
 
 
@@ -300,7 +309,7 @@ def _latency(journal: Journal | None, settings: Settings, history: History) -> f
         journal is not None and journal.campaign is not None) else []
     if measured:
         return sum(measured) / len(measured)
-    checked = history.latency(endpoint_kind(settings))
+    checked = history.latency(endpoint_url(settings))
     return Latency(checked[0], f"the round trip batcher check measured on "
                    f"{iso_utc(checked[1])[:10]}") if checked else None
 

@@ -228,10 +228,13 @@ def test_a_demo_never_holds_a_real_campaign_and_the_reverse(sandbox, cli, tmp_pa
     assert code == 0 and "recently_called" not in out and "to send now: 3 numbers" in out, out
     # and numbers a real campaign called do not hold a demo
     with History(Path(os.environ["BATCHER_HISTORY"])) as history:
-        someone = Caller("x", "real", "/x/real.journal", "https://api.example.com")
+        someone = Caller("x", "real", "/x/real.journal", "vendor")
         history.reserve(numbers(5)[3:], someone, 86400, time.time())
     code, out = cli("plan", _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(5)]),
                     *real)
+    assert "recently_called 2" in out, out
+    # another host or prefix of the vendor calls the same people: held there too
+    code, out = cli("plan", tmp_path / "c.xlsx", "--base-url", "https://api2.example.com/v3")
     assert "recently_called 2" in out, out
     code, out = cli("run", tmp_path / "c.xlsx", *sandbox_args(sandbox))
     assert code == 0 and "recently_called 3" in out, out  # only the demo's own three
