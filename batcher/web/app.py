@@ -322,6 +322,11 @@ async def _create(request: web.Request) -> Record:
             )
 
         return await asyncio.to_thread(adopt)
+    except BatcherError as exc:
+        # the owner uploaded "contacts.xlsx", not a file in the server's staging folder
+        for path in staged.values():
+            exc.message = exc.message.replace(str(path), path.name)
+        raise
     finally:
         for path in staged.values():
             folder.discard(path)

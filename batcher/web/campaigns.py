@@ -61,6 +61,15 @@ FLAGS = {
 # the campaign settings the page lets the owner edit
 FIELDS = ("app_id", "file_id", "display_num", "window")
 PATH_KEYS = ("audio", "history")  # campaign.toml paths, relative to the file that names them
+# the sendGroup fields a journal's run recorded -> campaign.toml's keys
+REQUEST_KEYS = {
+    "appId": "app_id",
+    "fileId": "file_id",
+    "displayNum": "display_num",
+    "maxDuration": "max_duration",
+    "maxRingingTime": "max_ringing_time",
+    "loopCount": "loop_count",
+}
 
 
 @dataclass
@@ -212,7 +221,20 @@ class Folder:
         source = Path(str(latest["input_path"])).resolve()
         if source.parent != self.root:  # the run named this journal: so will the page's
             chosen["journal"] = str(journal)
-        return Record(name, source, self.base_config, chosen)
+        record = Record(name, source, None, chosen)
+        # the campaign's own appId, fileId and call settings, as its latest run sent them
+        # (flags the CLI was given): campaign.toml's win, and an audio file keeps its own
+        base = load_config(self.base_config)
+        sent = {
+            REQUEST_KEYS[k]: v
+            for k, v in dict(options.get("request") or {}).items()
+            if k in REQUEST_KEYS and REQUEST_KEYS[k] not in base
+        }
+        if base.get("audio"):
+            sent.pop("file_id", None)
+        self.write_config(record, sent)
+        self.save(record)
+        return record
 
     def save(self, record: Record) -> None:
         """Keep what the owner chose for this campaign."""
