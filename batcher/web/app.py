@@ -31,6 +31,7 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 
 from batcher.errors import BatcherError, UsageError
+from batcher.outcomes import Outcome
 from batcher.settings import load_credentials
 from batcher.web.campaigns import PROBLEMS_SHOWN, Check, Folder, Record, campaign_counts
 from batcher.web.i18n import LANGUAGES, Catalogue, choose_language
@@ -197,7 +198,9 @@ def _catalogue(request: web.Request) -> Catalogue:
 
 def _context(request: web.Request) -> dict[str, object]:
     catalogue = _catalogue(request)
+    names = {str(o): catalogue.text(f"outcome_{o}") for o in (*Outcome, "in_flight")}
     return {
+        "outcome_names": names,
         "t": catalogue.text,
         "msg": catalogue.message,
         "lang": catalogue.language,
@@ -385,7 +388,7 @@ async def _campaigns(request: web.Request) -> list[dict[str, object]]:
                     "name": name,
                     "file": record.input.name,
                     "state": state,
-                    "stop": stop or "",
+                    "stop": stop if state == "state_stopped" else "",
                     "counts": dict(counts),
                     "requests": requests,
                     "has_journal": stop is not None,

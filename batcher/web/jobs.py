@@ -163,17 +163,21 @@ def live_counts(journal: Path, job: Job | None) -> dict[str, object]:
     if journal.is_file():
         with contextlib.closing(Journal(journal, readonly=True)) as opened:
             if opened.campaign is not None:
-                for state in opened.number_states().values():
-                    totals[str(state.outcome)] += 1
-                    if base is not None and state.request > base:
-                        mine[str(state.outcome)] += 1
                 listed = opened.requests()
+                # a request with neither outcome nor results is on the wire (its numbers
+                # replay as unknown: true of a dead process's, not of a live send's)
+                flying = {r.id for r in listed if r.outcome is None and r.results is None}
+                for state in opened.number_states().values():
+                    outcome = "in_flight" if state.request in flying else str(state.outcome)
+                    totals[outcome] += 1
+                    if base is not None and state.request > base:
+                        mine[outcome] += 1
                 requests = len(listed)
                 mine_requests = sum(1 for r in listed if base is not None and r.id > base)
     answer: dict[str, object] = {"totals": dict(totals), "total_requests": requests}
     if job is None:
         return {**answer, "state": "idle"}
-    done = sum(v for k, v in mine.items() if k != "not_sent")
+    done = sum(v for k, v in mine.items() if k not in ("not_sent", "in_flight"))
     elapsed = max(time.monotonic() - job.started, 1e-6)
     rate = done / elapsed if job.kind == "send" else 0.0
     left = max(job.to_send - done, 0)
@@ -187,6 +191,7 @@ def live_counts(journal: Path, job: Job | None) -> dict[str, object]:
         "rejected": mine["rejected"],
         "unknown": mine["unknown"],
         "failed": mine["failed"],
+        "in_flight": mine["in_flight"],
         "requests": mine_requests,
         "rate": round(rate, 1),
         "eta": round(left / rate) if rate and job.running else None,

@@ -18,7 +18,20 @@
     source.addEventListener("counts", function (event) {
       var data = JSON.parse(event.data);
       if (data.state === "running" || data.state === "stopping") seenRunning = true;
-      ["accepted", "rejected", "unknown", "failed", "requests", "rate"].forEach(function (k) {
+      var totals = document.getElementById("totals-rows");
+      if (totals && data.totals) {
+        var names = JSON.parse(totals.dataset.names);
+        totals.textContent = "";
+        Object.keys(data.totals).sort().forEach(function (k) {
+          var row = totals.insertRow();
+          row.insertCell().textContent = names[k] || k;
+          var cell = row.insertCell();
+          cell.className = "num";
+          cell.textContent = data.totals[k];
+        });
+      }
+      set("total-requests", data.total_requests);
+      ["accepted", "rejected", "unknown", "failed", "in_flight", "requests", "rate"].forEach(function (k) {
         set(k, data[k]);
       });
       set("eta", data.eta === null || data.eta === undefined ? null : data.eta);
