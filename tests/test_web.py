@@ -35,15 +35,20 @@ def serving(folder: Path, *, config: Path | None = None, **sandbox):
     """A sandbox, and the page's server sending to it."""
     simulator = SandboxConfig(**sandbox)
     with SandboxThread(simulator) as sb:
-        settings = Config(folder=folder, campaign_config=config, sandbox=sb,
-                          sandbox_credentials=(simulator.api_key, simulator.api_secret))
+        settings = Config(
+            folder=folder,
+            campaign_config=config,
+            sandbox=sb,
+            sandbox_credentials=(simulator.api_key, simulator.api_secret),
+        )
         with ServerThread(settings) as server:
             yield server, sb
 
 
 def _contacts(path: Path, count: int, header: str = "Phone") -> Path:
-    return write_xlsx(path, [["Name", header], *([f"n{i}", f"+{n}"] for i, n in
-                                                  enumerate(numbers(count)))])
+    return write_xlsx(
+        path, [["Name", header], *([f"n{i}", f"+{n}"] for i, n in enumerate(numbers(count)))]
+    )
 
 
 def _slow_config(folder: Path) -> Path:
@@ -77,15 +82,26 @@ def test_a_cookie_post_without_the_csrf_token_is_refused(folder):
     with serving(folder) as (server, _):
         cookie = {"Cookie": f"batcher_token={server.config.token}"}
         body, kind = multipart({}, {"file": SAMPLE})
-        refused = call("POST", server.url + "/campaigns", headers=cookie, data=body,
-                       content_type=kind)
+        refused = call(
+            "POST", server.url + "/campaigns", headers=cookie, data=body, content_type=kind
+        )
         assert refused.status == 403 and "CSRF" in refused.text
         assert not list(folder.glob("*.xlsx"))
-        accepted = call("POST", f"{server.url}/campaigns?csrf={server.config.csrf}",
-                        headers=cookie, data=body, content_type=kind)
+        accepted = call(
+            "POST",
+            f"{server.url}/campaigns?csrf={server.config.csrf}",
+            headers=cookie,
+            data=body,
+            content_type=kind,
+        )
         assert accepted.status == 303 and accepted.headers["Location"] == "/campaigns/contacts"
-        form = call("POST", server.url + "/campaigns/contacts/stop", headers=cookie,
-                    data=b"csrf=wrong", content_type="application/x-www-form-urlencoded")
+        form = call(
+            "POST",
+            server.url + "/campaigns/contacts/stop",
+            headers=cookie,
+            data=b"csrf=wrong",
+            content_type="application/x-www-form-urlencoded",
+        )
         assert form.status == 403
 
 
@@ -116,11 +132,16 @@ def test_upload_answers_the_plan_with_every_problem_row_by_its_row_number(folder
 
 @pytest.mark.parametrize(
     ("name", "fragment"),
-    [("bomb_ratio.xlsx", "zip bomb"), ("password.xlsx", "password-protected"),
-     ("report.pdf", "unsupported file type"), ("html_saved_as.xls", "web page")],
+    [
+        ("bomb_ratio.xlsx", "zip bomb"),
+        ("password.xlsx", "password-protected"),
+        ("report.pdf", "unsupported file type"),
+        ("html_saved_as.xls", "web page"),
+    ],
 )
-def test_a_hostile_file_is_refused_with_the_cli_message_and_never_kept(folder, tmp_path, name,
-                                                                       fragment):
+def test_a_hostile_file_is_refused_with_the_cli_message_and_never_kept(
+    folder, tmp_path, name, fragment
+):
     bad = hostile.build(name, tmp_path)
     with serving(folder) as (server, _):
         answer = Api(server).create(bad)
@@ -171,7 +192,8 @@ def test_send_counts_live_then_writes_the_workbook_each_number_once(folder, tmp_
 
 
 def test_stopped_on_the_page_then_resumed_from_the_cli_calls_nobody_twice(
-        folder, tmp_path, monkeypatch, capsys):
+    folder, tmp_path, monkeypatch, capsys
+):
     contacts = _contacts(tmp_path / "big.xlsx", 30)
     with serving(folder, config=_slow_config(folder), latency=0.25) as (server, sb):
         api = Api(server)
@@ -197,14 +219,28 @@ def test_stopped_on_the_page_then_resumed_from_the_cli_calls_nobody_twice(
 
 
 def test_started_from_the_cli_then_sent_from_the_page_calls_nobody_twice(
-        folder, tmp_path, monkeypatch, capsys):
+    folder, tmp_path, monkeypatch, capsys
+):
     contacts = _contacts(folder / "cli.xlsx", 10)
     with serving(folder) as (server, sb):
         monkeypatch.setenv("BATCHER_API_KEY", KEY)
         monkeypatch.setenv("BATCHER_API_SECRET", SECRET)
         with pytest.raises(SystemExit):
-            main(["run", str(contacts), "--base-url", sb.url, "--app-id", "sandbox-app",
-                  "--file-id", "sandbox-file-0001.mp3", "--yes", "--limit", "4"])
+            main(
+                [
+                    "run",
+                    str(contacts),
+                    "--base-url",
+                    sb.url,
+                    "--app-id",
+                    "sandbox-app",
+                    "--file-id",
+                    "sandbox-file-0001.mp3",
+                    "--yes",
+                    "--limit",
+                    "4",
+                ]
+            )
         assert sum(sb.accepted_counts().values()) == 4
         api = Api(server)
         listed = api.get("/api/campaigns").json()["campaigns"]
@@ -237,8 +273,11 @@ def test_the_page_speaks_chinese_by_accept_language_and_by_the_switch(folder):
     with serving(folder) as (server, _):
         api = Api(server)
         api.create(SAMPLE, region="IN")
-        zh = call("GET", server.url + "/campaigns/contacts",
-                  headers={**api.auth, "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
+        zh = call(
+            "GET",
+            server.url + "/campaigns/contacts",
+            headers={**api.auth, "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"},
+        )
         assert zh.status == 200 and 'lang="zh-CN"' in zh.text
         assert "有 8 行存在问题" in zh.text and "紧急号码 112（IN）" in zh.text
         en = call("GET", server.url + "/campaigns/contacts", headers=api.auth)
@@ -256,8 +295,14 @@ def test_both_catalogues_have_the_same_texts_and_their_placeholders():
 
 @pytest.mark.parametrize(
     ("header", "chosen", "language"),
-    [("zh-CN,zh;q=0.9", None, "zh"), ("en-GB;q=0.5,zh;q=0.9", None, "zh"),
-     ("fr-FR", None, "en"), (None, None, "en"), ("zh-TW", "en", "en"), ("en", "zh", "zh")],
+    [
+        ("zh-CN,zh;q=0.9", None, "zh"),
+        ("en-GB;q=0.5,zh;q=0.9", None, "zh"),
+        ("fr-FR", None, "en"),
+        (None, None, "en"),
+        ("zh-TW", "en", "en"),
+        ("en", "zh", "zh"),
+    ],
 )
 def test_choose_language(header, chosen, language):
     assert choose_language(header, chosen) == language
@@ -267,17 +312,24 @@ def test_library_messages_are_translated_by_pattern_and_unknown_ones_kept():
     zh = Catalogue.load("zh")
     assert zh.message("same number as row 9") == "与第 9 行号码相同"
     assert zh.message("/x/c.xlsx looks like a zip bomb: it unpacks to 20 GiB").startswith(
-        "/x/c.xlsx 看起来是一个“压缩炸弹”")
+        "/x/c.xlsx 看起来是一个“压缩炸弹”"
+    )
     assert zh.message("something batcher has not translated") == (
-        "something batcher has not translated")
+        "something batcher has not translated"
+    )
 
 
 def test_the_campaign_toml_the_page_writes_is_read_back_as_written():
     import tomllib
 
-    values = {"app_id": "a\"b", "window": "09:00-20:00", "suppress": ["/x/dnc 1.csv"],
-              "price": {"per_call": 0.01, "countries": {"IN": 0.004}}, "chunk_size": 2,
-              "called_info": "客户\u007f回访"}
+    values = {
+        "app_id": 'a"b',
+        "window": "09:00-20:00",
+        "suppress": ["/x/dnc 1.csv"],
+        "price": {"per_call": 0.01, "countries": {"IN": 0.004}},
+        "chunk_size": 2,
+        "called_info": "客户\u007f回访",
+    }
     assert tomllib.loads(to_toml(values)) == values
 
 
@@ -289,3 +341,37 @@ def test_campaign_ids_in_addresses_are_quoted(folder, tmp_path):
         assert created.status == 201 and created.json()["id"] == "客户 名单"
         assert api.get(f"/campaigns/{quote('客户 名单')}").status == 200
         assert api.get(f"/campaigns/{quote('../secret')}").status == 404
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_without_chromium_the_browser_tests_skip_saying_how_unless_required(required):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BATCHER_CHROMIUM": "/nonexistent/chromium"}
+    env.pop("BATCHER_REQUIRE_BROWSER", None)
+    if required:
+        env["BATCHER_REQUIRE_BROWSER"] = "1"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_web_browser.py",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "apt-get install -y chromium" in done.stdout
+    if required:
+        assert done.returncode != 0 and "BATCHER_REQUIRE_BROWSER=1" in done.stdout
+    else:
+        assert done.returncode == 0 and "4 skipped" in done.stdout
