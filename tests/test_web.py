@@ -375,3 +375,50 @@ def test_without_chromium_the_browser_tests_skip_saying_how_unless_required(requ
         assert done.returncode != 0 and "BATCHER_REQUIRE_BROWSER=1" in done.stdout
     else:
         assert done.returncode == 0 and "4 skipped" in done.stdout
+
+
+def test_the_page_forms_change_the_columns_and_the_settings_and_test_call_is_a_stub(folder):
+    with serving(folder) as (server, sb):
+        Api(server).create(SAMPLE)
+        cookie = {"Cookie": f"batcher_token={server.config.token}"}
+        form = f"csrf={server.config.csrf}&phone_column=Mobile&region=IN".encode()
+        changed = call(
+            "POST",
+            server.url + "/campaigns/contacts/columns",
+            headers=cookie,
+            data=form,
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert changed.status == 303
+        plan = Api(server).campaign("contacts")["plan"]
+        assert (plan["region"], plan["to_send"], plan["phone_found_by"]) == ("IN", 25, "option")
+        body, kind = multipart({"display_num": "8613800138000", "window": "00:00-23:59"}, {})
+        saved = call(
+            "POST",
+            f"{server.url}/campaigns/contacts/settings?csrf={server.config.csrf}",
+            headers=cookie,
+            data=body,
+            content_type=kind,
+        )
+        assert saved.status == 303
+        toml = (folder / "contacts.campaign.toml").read_text()
+        assert 'display_num = "8613800138000"' in toml and 'window = "00:00-23:59"' in toml
+        body, kind = multipart({"window": "late"}, {})
+        refused = call(
+            "POST",
+            f"{server.url}/campaigns/contacts/settings?csrf={server.config.csrf}",
+            headers=cookie,
+            data=body,
+            content_type=kind,
+        )
+        assert refused.status == 422 and "is not HH:MM-HH:MM" in refused.text
+        assert 'window = "00:00-23:59"' in (folder / "contacts.campaign.toml").read_text()
+        tried = call(
+            "POST",
+            server.url + "/campaigns/contacts/test-call",
+            headers=cookie,
+            data=f"csrf={server.config.csrf}&number=%2B919800000001".encode(),
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert tried.status == 200 and "not available" in tried.text
+        assert sb.accepted_counts() == {}
