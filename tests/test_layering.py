@@ -74,8 +74,13 @@ def test_web_serves_and_never_talks_to_the_vendor_itself(path: Path):
     # the page's sends run in a child `batcher run`: the client stays in batcher.vendor
     ours = _imports(path)
     assert "aiohttp.ClientSession" not in ours and "batcher.send" not in ours
-    assert not {n for n in ours if n.startswith("batcher.vendor") and n != "batcher.vendor"
-                and not n.startswith("batcher.vendor.simulator")}, path.name
+    assert not {
+        n
+        for n in ours
+        if n.startswith("batcher.vendor")
+        and n != "batcher.vendor"
+        and not n.startswith("batcher.vendor.simulator")
+    }, path.name
 
 
 def test_only_the_serve_handler_imports_web():

@@ -80,8 +80,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def call(method: str, url: str, *, headers: dict[str, str] | None = None,
-         data: bytes | None = None, content_type: str | None = None) -> Answer:
+def call(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    data: bytes | None = None,
+    content_type: str | None = None,
+) -> Answer:
     """One request, redirects not followed, errors returned as answers."""
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if content_type:
@@ -99,12 +105,17 @@ def multipart(fields: dict[str, str], files: dict[str, Path]) -> tuple[bytes, st
     boundary = uuid.uuid4().hex
     parts: list[bytes] = []
     for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                     f"{value}\r\n".encode())
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            f"{value}\r\n".encode()
+        )
     for name, path in files.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-                     f'filename="{path.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-                     .encode() + path.read_bytes() + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{path.name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+            + path.read_bytes()
+            + b"\r\n"
+        )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
@@ -119,18 +130,29 @@ class Api:
     def create(self, contacts: Path, **fields: str) -> Answer:
         """POST /api/campaigns with the file and fields."""
         body, kind = multipart(fields, {"file": contacts})
-        return call("POST", f"{self.server.url}/api/campaigns", headers=self.auth, data=body,
-                    content_type=kind)
+        return call(
+            "POST",
+            f"{self.server.url}/api/campaigns",
+            headers=self.auth,
+            data=body,
+            content_type=kind,
+        )
 
     def send(self, name: str, **fields: str) -> Answer:
         """POST /api/campaigns/{id}/send."""
-        return call("POST", f"{self.server.url}/api/campaigns/{name}/send", headers=self.auth,
-                    data=json.dumps(fields).encode(), content_type="application/json")
+        return call(
+            "POST",
+            f"{self.server.url}/api/campaigns/{name}/send",
+            headers=self.auth,
+            data=json.dumps(fields).encode(),
+            content_type="application/json",
+        )
 
     def stop(self, name: str) -> Answer:
         """POST /api/campaigns/{id}/stop."""
-        return call("POST", f"{self.server.url}/api/campaigns/{name}/stop", headers=self.auth,
-                    data=b"")
+        return call(
+            "POST", f"{self.server.url}/api/campaigns/{name}/stop", headers=self.auth, data=b""
+        )
 
     def get(self, path: str) -> Answer:
         """GET a path of the server with the token."""
