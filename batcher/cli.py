@@ -46,6 +46,7 @@ FETCH_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.API_STOPPED, E.INCOMPLETE, 
 INIT_CODES = (E.OK, E.INTERNAL, E.USAGE)
 TEST_CALL_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED, E.INCOMPLETE, E.INTERRUPTED,
                    E.BUSY, E.JOURNAL)
+SERVE_CODES = (E.OK, E.INTERNAL, E.USAGE)
 
 DEFAULTS = Settings.defaults()
 
@@ -256,6 +257,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder to write into (default: the current folder)",
     )
     init.add_argument("--force", action="store_true", help="overwrite existing files")
+
+    serve = _command(
+        commands,
+        "serve",
+        "serve the campaign owner's page for the campaigns of a folder",
+        "Serve a page on which the campaign owner uploads a spreadsheet, checks it (every "
+        "problem row by its row number), sends it with one button, watches live counts and "
+        "downloads the results, for the campaigns of FOLDER. It prints its address with a "
+        "random token, as Jupyter does: every request needs it. Sends run `batcher run` in a "
+        "child process, with the same journal, history and rules as the command line: a "
+        "campaign started on the page resumes from the CLI and the other way round.",
+        [
+            "batcher serve --folder my-campaign --config my-campaign/campaign.toml",
+            "batcher serve --folder samples --sandbox   # try it: nobody is called",
+        ],
+        SERVE_CODES,
+    )
+    serve.add_argument("--folder", type=Path, default=Path("."),
+                       help="the folder of the campaigns (default: the current folder)")
+    serve.add_argument("--config", type=Path,
+                       help="campaign.toml the page's campaigns start from (default: none)")
+    serve.add_argument("--port", type=int, default=8080,
+                       help="port to listen on (default: 8080; 0 picks a free one)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--credentials", type=Path, help=_CREDENTIALS_HELP)
+    _flag(serve)("--sandbox", help="send to an embedded simulator for as long as the page "
+                 "runs (no account needed; nobody is called)")
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -896,7 +925,55 @@ def _init(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import contextlib
+    import ipaddress
+
+    from batcher.web.app import Config, serve
+
+    if not args.folder.is_dir():
+        raise UsageError(f"--folder {args.folder}: no such folder",
+                         "create it, or give the folder that holds the campaigns")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port} is out of range",
+                         "give a port from 1024 to 65535, or 0 for any free one")
+    try:
+        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        _err(f"warning: --host {args.host}: the page is reachable from other machines; "
+             "anyone with the token can send calls (the traffic is plain HTTP)")
+    with contextlib.ExitStack() as stack:
+        sandbox_credentials = sandbox = None
+        if args.sandbox:
+            from batcher.vendor.simulator import SandboxConfig, SandboxThread
+
+            simulator = SandboxConfig()
+            sandbox = stack.enter_context(SandboxThread(simulator))
+            sandbox_credentials = (simulator.api_key, simulator.api_secret)
+            _err(f"sandbox: sends go to the simulator at {sandbox.url}; nobody is called")
+        else:
+            try:
+                load_credentials(args.credentials)
+            except UsageError as exc:
+                _err(f"warning: {exc.message}: sends will be refused until then ({exc.hint})")
+        config = Config(folder=args.folder, campaign_config=args.config,
+                        credentials=args.credentials, sandbox=sandbox,
+                        sandbox_credentials=sandbox_credentials)
+        try:
+            serve(config, args.host, args.port, _out)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror})",
+                             "pass another --port (0 picks a free one)") from None
+        except KeyboardInterrupt:
+            _err("stopped: the sends the page started were stopped as Ctrl-C does; their "
+                 "campaigns resume with the same command, or from the page")
+    return int(ExitCode.OK)
+
+
 COMMANDS = {
+    "serve": _serve,
     "run": _run,
     "plan": _run,
     "results": _results,

@@ -1,6 +1,9 @@
-"""The layering written in batcher/vendor/__init__.py and errors.py, held by tests.
+"""The layering written in batcher/vendor/__init__.py, batcher/web/__init__.py and errors.py,
+held by tests.
 
-Only batcher.vendor imports aiohttp; the leaf modules (errors, outcomes, settings, clock) import
+Only batcher.vendor (aiohttp's client, to the vendor) and batcher.web (aiohttp.web, to serve
+the campaign owner's page) import aiohttp; nothing else imports batcher.web but the `serve`
+command's handler, lazily; the leaf modules (errors, outcomes, settings, clock) import
 nothing else of batcher but errors; a dry run and the pipeline's import never load aiohttp.
 """
 
@@ -45,12 +48,56 @@ def test_the_scan_sees_the_vendor_package():
     assert any("aiohttp" in _imports(p) for p in vendor)  # else the scan below proves nothing
 
 
+AIOHTTP_HOMES = {"vendor", "web"}  # the client to the vendor; the server of the page
+
+
+def _aiohttp(path: Path) -> set[str]:
+    return {n for n in _imports(path) if n == "aiohttp" or n.split(".")[0].startswith("aiohttp")}
+
+
+def test_the_scan_sees_the_web_package():
+    web = [p for p in _modules() if p.relative_to(PACKAGE).parts[0] == "web"]
+    assert any(_aiohttp(p) for p in web)  # else the rule below proves nothing
+
+
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_only_vendor_imports_aiohttp(path: Path):
-    if path.relative_to(PACKAGE).parts[0] == "vendor":
+def test_only_vendor_and_web_import_aiohttp(path: Path):
+    if path.relative_to(PACKAGE).parts[0] in AIOHTTP_HOMES:
         return
-    offending = {n for n in _imports(path) if n == "aiohttp" or n.startswith("aiohttp.")}
+    offending = _aiohttp(path)
     assert not offending, f"{path.name} imports {offending}: go through batcher.vendor"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _modules() if p.relative_to(PACKAGE).parts[0] == "web"],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_web_serves_and_never_talks_to_the_vendor_itself(path: Path):
+    # the page's sends run in a child `batcher run`: the client stays in batcher.vendor
+    ours = _imports(path)
+    assert "aiohttp.ClientSession" not in ours and "batcher.send" not in ours
+    assert not {
+        n
+        for n in ours
+        if n.startswith("batcher.vendor")
+        and n != "batcher.vendor"
+        and not n.startswith("batcher.vendor.simulator")
+    }, path.name
+
+
+def test_only_the_serve_handler_imports_web():
+    for path in _modules():
+        if path.relative_to(PACKAGE).parts[0] == "web":
+            continue
+        if any(n == "batcher.web" or n.startswith("batcher.web.") for n in _imports(path)):
+            assert path.name == "cli.py", f"{path.name} imports batcher.web"
+
+
+def test_importing_the_cli_loads_no_web_server():
+    loaded = "'batcher.web' in sys.modules or 'aiohttp' in sys.modules"
+    code = f"import sys, batcher.cli; print({loaded})"
+    assert _python(code) == "False"
 
 
 @pytest.mark.parametrize("name", sorted(LEAVES))
