@@ -37,6 +37,7 @@ from batcher.plan import (
     plan_text,
     suppressed_numbers,
 )
+from batcher.redial import Book, upcoming
 from batcher.settings import Credentials, LoadOptions, Settings, is_loopback_url
 from batcher.workbook import CampaignState, write_workbook
 
@@ -54,6 +55,8 @@ class Summary:
     message: str = ""  # why the run stopped, with the fix
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    sent: int = 0  # requests this run sent
+    upcoming: object | None = None  # batcher.redial.Upcoming: what comes next, and when
 
 
 class Stopwatch:
@@ -148,10 +151,24 @@ def message_of(settings: Settings) -> tuple[str, str]:
 
 def run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
     """Run the campaign described by settings (plan only, with dry_run): resume it if its
-    journal already has it."""
+    journal already has it. With follow, round after round until nothing more can happen."""
     if settings.sandbox and not settings.dry_run:
         with sandboxed(settings) as sandbox_settings:
-            return _run(sandbox_settings, confirm, say)
+            return _run_or_follow(sandbox_settings, confirm, say)
+    return _run_or_follow(settings, confirm, say)
+
+
+def _run_or_follow(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
+    if settings.follow and not settings.dry_run:
+        from batcher.follow import follow
+
+        return follow(settings, confirm, say)
+    return _run(settings, confirm, say)
+
+
+def run_round(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
+    """One round of a campaign: what is due now is sent, the workbook written (follow's step;
+    the settings already point at a started sandbox)."""
     return _run(settings, confirm, say)
 
 
@@ -211,7 +228,8 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         states = journal.number_states()
         now = settings.clock()
         holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
-        choice = choose(plan, states, suppressed | journal.sticky(), holds, settings, now)
+        book = Book.of(journal, settings) if settings.redial.active else None
+        choice = choose(plan, states, suppressed | journal.sticky(), holds, settings, now, book)
         figures = forecast(plan, choice, states, settings, _latency(journal))
         text = plan_text(sheet, plan, figures, settings, _where(settings), name)
         journal.hold(choice.held)
@@ -249,8 +267,12 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         state = CampaignState.of(journal, stop)
         counts = write_workbook(output, sheet, plan, state, journal.last_run()["facts"])
         watch.lap("write")
+        ahead = None
+        if settings.redial.active or settings.window is not None or settings.follow:
+            ahead = upcoming(journal, settings, settings.clock())
     summary = _finish(output, journal_file, counts, report, plan, state)
-    return replace(summary, timings=watch.laps)
+    return replace(summary, timings=watch.laps, sent=report.requests if report else 0,
+                   upcoming=ahead)
 
 
 def _dry_run(settings, sheet, plan, suppressed, caller, journal_file, output, sha, started,
@@ -259,16 +281,18 @@ def _dry_run(settings, sheet, plan, suppressed, caller, journal_file, output, sh
     but the plan workbook."""
     states: dict[str, NumberState] = {}
     sticky: set[str] = set()
+    book = None
     journal = Journal(journal_file, readonly=True) if journal_file.exists() else None
     try:
         if journal is not None and journal.campaign is not None:
             states, sticky = journal.number_states(), journal.sticky()
             caller = replace(caller, campaign=journal.campaign.id)
+            book = Book.of(journal, settings) if settings.redial.active else None
         with History(settings.history, create=False) as history:
             now = settings.clock()
             holds = history.holds(set(plan.distinct), caller, settings.cooldown,
                                   now.timestamp())
-        choice = choose(plan, states, suppressed | sticky, holds, settings, now)
+        choice = choose(plan, states, suppressed | sticky, holds, settings, now, book)
         figures = forecast(plan, choice, states, settings,
                            _latency(journal) if journal else None)
         say(plan_text(sheet, plan, figures, settings, _where(settings), caller.name))

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,6 +19,7 @@ from batcher.normalise import normalise_many
 from batcher.outcomes import Outcome
 from batcher.phones import lib as phonenumbers  # the selected engine; time zones: phonenumbers
 from batcher.phones import timezone
+from batcher.redial import DONE, Book, Verdict
 from batcher.regions import region_reason, resolve_region
 from batcher.settings import LoadOptions, Settings, Window
 
@@ -220,6 +221,29 @@ def outside_window(
     return held
 
 
+def window_opens(
+    callees: Iterable[str], window: Window, now: datetime
+) -> dict[str, tuple[datetime, str]]:
+    """When the calling window next opens for each callee (an aware UTC datetime), and in
+    which zone: the earliest local time among the number's zones, as `outside_window` judges."""
+    opens: dict[str, tuple[datetime, str]] = {}
+    cache: dict[tuple[str, ...], tuple[datetime, str]] = {}
+    for callee in callees:
+        zones = _zones(callee)
+        if not zones:
+            continue
+        if zones not in cache:
+            local = [(now.astimezone(ZoneInfo(z)), z) for z in zones]
+            moment, zone = min(local, key=lambda pair: pair[0].replace(tzinfo=None))
+            start = moment.replace(hour=window.start.hour, minute=window.start.minute,
+                                   second=0, microsecond=0)
+            if start <= moment:
+                start += timedelta(days=1)
+            cache[zones] = (start.astimezone(UTC), zone)
+        opens[callee] = cache[zones]
+    return opens
+
+
 def _zones(callee: str) -> tuple[str, ...]:
     try:
         number = phonenumbers.parse("+" + callee)
@@ -247,6 +271,9 @@ class Choice:
     held: dict[str, tuple[Outcome, str]]
     # --allow-repeat: numbers another campaign called within the cooldown, sent all the same
     released: dict[str, Hold] = field(default_factory=dict)
+    # the redial policy: numbers of todo called again, and numbers waiting (record, after)
+    redials: frozenset[str] = frozenset()
+    waiting: dict[str, Verdict] = field(default_factory=dict)
 
 
 def choose(
@@ -256,17 +283,28 @@ def choose(
     holds: dict[str, Hold],
     settings: Settings,
     now: datetime,
+    book: Book | None = None,
 ) -> Choice:
     """Apply the campaign's rules to its distinct numbers, in this order: a number with an
-    outcome keeps it; then the do-not-call list, the call history's cooldown, the calling
-    window and --limit each hold back what is left."""
+    outcome keeps it, unless the redial policy (`book`) makes it due again; then the
+    do-not-call list, the call history's cooldown, the calling window and --limit each hold
+    back what is left."""
     held: dict[str, tuple[Outcome, str]] = {}
     released: dict[str, Hold] = {}
     todo: list[str] = []
+    redials: set[str] = set()
+    waiting: dict[str, Verdict] = {}
     epoch = now.timestamp()
     for callee in plan.distinct:
         state = states.get(callee)
-        if state is not None and not state.outcome.resendable:
+        verdict = None if book is None or state is None else book.verdict(callee, state, epoch)
+        if verdict is not None:
+            if not verdict.due:
+                if verdict.kind != DONE:
+                    waiting[callee] = verdict
+                continue
+            redials.add(callee)
+        elif state is not None and not state.outcome.resendable:
             continue
         if callee in suppressed:
             held[callee] = (Outcome.SUPPRESSED, "on the do-not-call list: never called")
@@ -287,7 +325,7 @@ def choose(
         held.update((c, (Outcome.NOT_SENT, why)) for c in todo[settings.limit:])
         todo = todo[: settings.limit]
     released = {c: h for c, h in released.items() if c not in held}
-    return Choice(todo, held, released)
+    return Choice(todo, held, released, frozenset(redials & set(todo)), waiting)
 
 
 PER_REQUEST_GUESS = 0.5  # seconds a request takes, for the estimate before any is measured
