@@ -225,6 +225,8 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         _adopt_orphans(journal, history, caller, say)
         if settings.resend_unknown:
             _release_unknown(journal, say)
+        if settings.redial.active and not opened.new:
+            _fetch_records(settings, journal, say)  # a redial is decided from the records
         states = journal.number_states()
         now = settings.clock()
         holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
@@ -349,6 +351,17 @@ def _adopt_orphans(journal: Journal, history: History, caller: Caller, say: Say)
     if adopted:
         say(f"{adopted} number(s) were reserved when batcher last stopped, before their "
             "request was recorded: held as unknown (run batcher reconcile to settle them)")
+
+
+def _fetch_records(settings: Settings, journal: Journal, say: Say) -> None:
+    """The call records still missing, into the journal, before the redial rules read them."""
+    from batcher.records import fetch_into  # aiohttp only when something may be fetched
+
+    ca = str(settings.ca_bundle) if settings.ca_bundle else None
+    report = fetch_into(journal, settings.base_url, settings.credentials, ca,
+                        settings.concurrency)
+    if report.requested:
+        say(f"records: {report.fetched} fetched, {report.missing} not available yet")
 
 
 def _release_unknown(journal: Journal, say: Say) -> None:

@@ -348,6 +348,7 @@ class Forecast:
     per_request: float  # the seconds per request the estimate assumed
     assumed: str  # where that figure comes from
     cost: float | None
+    redials: frozenset[str] = frozenset()  # numbers of to_send called again (redial policy)
 
 
 def forecast(
@@ -366,9 +367,13 @@ def forecast(
     per_request = latency if latency else PER_REQUEST_GUESS
     assumed = ("the campaign's earlier requests" if latency
                else "a guess: nothing measured yet")
+    if settings.pace:
+        requests = -(-len(todo) // settings.request_size) if todo else 0
     seconds = requests * per_request / settings.concurrency
     if settings.rate:
         seconds = max(seconds, requests / settings.rate)
+    if settings.pace and todo:
+        seconds = max(seconds, (requests - 1) * settings.request_spacing)
     reasons = Counter(r.split(":")[0] for r, s in zip(plan.reason, plan.status, strict=True)
                       if s == INVALID)
     done = Counter(str(states[c].outcome) for c in plan.distinct
@@ -378,6 +383,7 @@ def forecast(
         held=Counter(str(outcome) for outcome, _ in choice.held.values()), done=done,
         countries=plan.countries(), to_send=len(todo), requests=requests, seconds=seconds,
         per_request=per_request, assumed=assumed, cost=estimate_cost(plan, todo, settings),
+        redials=choice.redials,
     )
 
 
@@ -458,6 +464,15 @@ def plan_text(sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings,
                     f"{figures.assumed})")
     lines.append(f"  to send now: {figures.to_send} numbers in {figures.requests} request(s) "
                  f"of at most {settings.chunk_size} to {where}{estimate}")
+    if settings.pace:
+        lines.append(f"  pace: {settings.pace:g} calls a minute: requests of at most "
+                     f"{settings.request_size} numbers, one every {settings.request_spacing:.1f} s "
+                     "(the first, a canary of at most 200, alone)")
+    if settings.redial.active:
+        redials = len(figures.redials)
+        lines.append(f"  redial: at most {settings.redial.attempts} calls a number, "
+                     f"{settings.redial.after / 60:g} min apart, again on "
+                     f"{', '.join(sorted(settings.redial.on))}; redials now: {redials}")
     if figures.cost is not None:
         lines.append(f"  estimated cost: {figures.cost}")
     return "\n".join(lines)

@@ -139,8 +139,7 @@ class Upcoming:
             parts.append(f"{len(self.redials):,} redial{'s' * (len(self.redials) != 1)} "
                          f"from {_clock(at)}, in {_span(at - now)}")
         if self.records:
-            parts.append(f"{self.records:,} call record{'s' * (self.records != 1)} awaited "
-                         "before deciding on redials")
+            parts.append(f"{self.records:,} call record{'s' * (self.records != 1)} awaited")
         if self.settle:
             at = max(self.settle)
             parts.append(f"{len(self.settle):,} unknown to settle from the call records by "
@@ -171,25 +170,26 @@ def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
     found = Upcoming()
     held = journal.held()
     states = journal.number_states()
-    book = Book.of(journal, settings) if settings.redial.active else None
+    book = Book.of(journal, settings)
+    active = settings.redial.active
     due: list[str] = []
     for callee, state in states.items():
         hold = held.get(callee)
         if hold is not None and hold[0] is not Outcome.DEFERRED:
             continue  # do-not-call, the cooldown, --limit: no waiting changes them
-        if book is None:
+        verdict = book.verdict(callee, state, epoch) if active else None
+        if verdict is None or verdict.kind == DONE:
             if state.outcome is Outcome.UNKNOWN:
                 found.settle.append(state_epoch(journal, state) + settings.settle)
-            continue
-        verdict = book.verdict(callee, state, epoch)
-        if verdict is None:
-            continue
-        if verdict.kind == DUE:
+            elif _record_awaited(book, callee, epoch):
+                found.records += 1  # not needed to decide, but the workbook wants it
+        elif verdict.kind == DUE:
             due.append(callee)
         elif verdict.kind == REDIAL:
             found.redials.append(verdict.at)
         elif verdict.kind == RECORD:
-            found.records += 1
+            if _record_awaited(book, callee, epoch):
+                found.records += 1
         elif verdict.kind == SETTLE:
             found.settle.append(verdict.at)
     deferred = [c for c, (outcome, _) in held.items()
@@ -203,6 +203,19 @@ def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
         due = [c for c in due if c not in late]
     found.due_now = len(due)
     return found
+
+
+def _record_awaited(book: Book, callee: str, epoch: float) -> bool:
+    """The latest call has no finished record yet, and --settle has not passed since it was
+    sent: records lag the calls, so it is worth waiting for (after that, a later run may
+    still find it)."""
+    calls = book.calls.get(callee)
+    if not calls or not calls[-1].voice_id:
+        return False
+    last = calls[-1]
+    if call_outcome(book.records.get(last.voice_id)) is not None:
+        return False
+    return epoch < last.sent_epoch + book.settle
 
 
 def state_epoch(journal: Journal, state: NumberState) -> float:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import queue
 import random
@@ -44,7 +43,6 @@ CANARY = 200  # the first request of a run carries at most this many numbers, an
 # the breaker: once BREAKER_MIN numbers of a run are answered, if BREAKER_SHARE of them were
 # refused per number with one terminationReason, the campaign's parameters are wrong
 BREAKER_MIN, BREAKER_SHARE = 20, 0.9
-PACE_SPACING = 10.0  # seconds between paced requests, aimed at (each carries pace/6 a minute)
 
 
 @dataclass
@@ -136,7 +134,7 @@ class _Sender:
     # -- the run -------------------------------------------------------------------------------
 
     async def run(self, callees: list[str]) -> SendReport:
-        size = paced_chunk(self.settings)
+        size = self.settings.request_size
         self.report.chunk_size = size
         canary = min(size, CANARY)
         if callees:
@@ -606,22 +604,6 @@ class _KillAt(_CrashHooks):
 def _backoff(attempt: int) -> float:
     """Full-jitter exponential backoff for a request that never reached the server."""
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
-
-
-def paced_chunk(settings: Settings) -> int:
-    """Numbers per request: the batch size, or fewer so that a paced run sends a request
-    about every PACE_SPACING seconds (the vendor rings every number of a request at once)."""
-    if not settings.pace:
-        return settings.chunk_size
-    per_request = math.ceil(settings.pace / 60 * PACE_SPACING)
-    return max(1, min(settings.chunk_size, per_request))
-
-
-def pace_spacing(settings: Settings) -> float:
-    """Seconds between two paced requests of paced_chunk numbers (0 without a pace)."""
-    if not settings.pace:
-        return 0.0
-    return paced_chunk(settings) / (settings.pace / 60)
 
 
 class _PaceGate:

@@ -290,6 +290,7 @@ def _non_negative(value: object) -> bool:
     )
 
 
+PACE_SPACING = 10.0  # seconds between paced requests, aimed at
 REDIAL_ON = ("busy", "no-answer", "failed")  # call outcomes that may earn another attempt
 MAX_ATTEMPTS = 10
 
@@ -489,6 +490,19 @@ class Settings:
                     f"--{name.removeprefix('read_')} must be more than 0 seconds",
                     "e.g. --timeout 60",
                 )
+
+    @property
+    def request_size(self) -> int:
+        """Numbers per request: the batch size, or fewer so that a paced run sends a request
+        about every PACE_SPACING seconds (the vendor rings every number of a request at once)."""
+        if not self.pace:
+            return self.chunk_size
+        return max(1, min(self.chunk_size, math.ceil(self.pace / 60 * PACE_SPACING)))
+
+    @property
+    def request_spacing(self) -> float:
+        """Seconds between two paced requests of request_size numbers (0 without a pace)."""
+        return self.request_size / (self.pace / 60) if self.pace else 0.0
 
     @classmethod
     def defaults(cls) -> dict[str, object]:
