@@ -63,8 +63,10 @@ def follow(
         if ahead.empty:
             if dirty:
                 summary = run_round(settings, auto, say)  # the workbook with the last records
-            say(f"follow: nothing more can happen after {rounds} round(s): the campaign has "
-                "run to its end")
+            say(
+                f"follow: nothing more can happen after {rounds} round(s): the campaign has "
+                "run to its end"
+            )
             return replace(summary, upcoming=ahead)
         now = settings.clock().timestamp()
         at = ahead.next_at(now, poll_interval(settings))
@@ -75,9 +77,12 @@ def follow(
             if dirty:
                 summary = run_round(settings, _auto(replace(settings, quiet=True), say), say)
             return replace(
-                summary, exit_code=ExitCode.INTERRUPTED, upcoming=ahead,
+                summary,
+                exit_code=ExitCode.INTERRUPTED,
+                upcoming=ahead,
                 message="interrupted while waiting\n  fix: run the same command again to "
-                "resume (nothing is lost: the journal has every call)")
+                "resume (nothing is lost: the journal has every call)",
+            )
     return summary
 
 
@@ -88,18 +93,27 @@ def refresh(settings: Settings, journal_file: Path, say: Say) -> bool:
     from batcher.records import fetch_records
 
     ca = str(settings.ca_bundle) if settings.ca_bundle else None
-    report = fetch_records(journal_file, settings.base_url, settings.credentials, ca,
-                           settings.concurrency)
+    report = fetch_records(
+        journal_file, settings.base_url, settings.credentials, ca, settings.concurrency
+    )
     changed = report.fetched > 0
     if report.fetched:
         say(f"records: {report.fetched} fetched, {report.missing} not available yet")
     if _has_unknown(journal_file):
-        settled = reconcile(journal_file, settings.base_url, settings.credentials,
-                            settings.settle, ca, history=settings.history)
+        settled = reconcile(
+            journal_file,
+            settings.base_url,
+            settings.credentials,
+            settings.settle,
+            ca,
+            history=settings.history,
+        )
         if settled.found or settled.absent:
             changed = True
-            say(f"reconcile: {settled.found} found in the call records, {settled.absent} "
-                "absent (sent again when due)")
+            say(
+                f"reconcile: {settled.found} found in the call records, {settled.absent} "
+                "absent (sent again when due)"
+            )
     return changed
 
 

@@ -50,8 +50,9 @@ class Verdict(NamedTuple):
 class Book:
     """The redial policy over one campaign's calls and records (built once per round)."""
 
-    def __init__(self, policy: Redial, calls: dict[str, list[Call]],
-                 records: dict[str, dict], settle: float) -> None:
+    def __init__(
+        self, policy: Redial, calls: dict[str, list[Call]], records: dict[str, dict], settle: float
+    ) -> None:
         self.policy, self.calls, self.records, self.settle = policy, calls, records, settle
 
     @classmethod
@@ -72,24 +73,37 @@ class Book:
         limit = self.policy.attempts
         last = calls[-1]
         if state.outcome is Outcome.UNKNOWN or last.outcome is Outcome.UNKNOWN:
-            return Verdict(SETTLE, last.sent_epoch + self.settle,
-                           "unknown: waiting for the call records to settle it")
+            return Verdict(
+                SETTLE,
+                last.sent_epoch + self.settle,
+                "unknown: waiting for the call records to settle it",
+            )
         if state.outcome is Outcome.REJECTED:
             return Verdict(DONE, None, "")
         if len(calls) >= limit:
             return Verdict(DONE, None, "")
         ended = call_outcome(self.records.get(last.voice_id))
         if ended is None:
-            return Verdict(RECORD, None, f"called (attempt {len(calls)} of {limit}): waiting "
-                           "for its call record before deciding on a redial")
+            return Verdict(
+                RECORD,
+                None,
+                f"called (attempt {len(calls)} of {limit}): waiting "
+                "for its call record before deciding on a redial",
+            )
         if ended.final or ended not in self.policy.on:
             return Verdict(DONE, None, "")
         at = last.sent_epoch + self.policy.after
         if epoch < at:
-            return Verdict(REDIAL, at, f"{ended} on attempt {len(calls)} of {limit}: redial "
-                           f"due at {_clock(at)}")
-        return Verdict(DUE, at, f"redial: attempt {len(calls) + 1} of {limit} ({ended} on "
-                       f"attempt {len(calls)})")
+            return Verdict(
+                REDIAL,
+                at,
+                f"{ended} on attempt {len(calls)} of {limit}: redial due at {_clock(at)}",
+            )
+        return Verdict(
+            DUE,
+            at,
+            f"redial: attempt {len(calls) + 1} of {limit} ({ended} on attempt {len(calls)})",
+        )
 
 
 def last_outcome(calls: list[Call], records: dict[str, dict]) -> CallOutcome | None:
@@ -117,8 +131,7 @@ class Upcoming:
     @property
     def empty(self) -> bool:
         """Nothing more can happen in this campaign."""
-        return not (self.due_now or self.redials or self.records or self.settle
-                    or self.deferred)
+        return not (self.due_now or self.redials or self.records or self.settle or self.deferred)
 
     def next_at(self, now: float, poll: float) -> float:
         """When something is next worth looking at: the earliest due time, or a records poll."""
@@ -136,14 +149,17 @@ class Upcoming:
             parts.append(f"{self.due_now:,} due now")
         if self.redials:
             at = min(self.redials)
-            parts.append(f"{len(self.redials):,} redial{'s' * (len(self.redials) != 1)} "
-                         f"from {_clock(at)}, in {_span(at - now)}")
+            parts.append(
+                f"{len(self.redials):,} redial{'s' * (len(self.redials) != 1)} "
+                f"from {_clock(at)}, in {_span(at - now)}"
+            )
         if self.records:
             parts.append(f"{self.records:,} call record{'s' * (self.records != 1)} awaited")
         if self.settle:
             at = max(self.settle)
-            parts.append(f"{len(self.settle):,} unknown to settle from the call records by "
-                         f"{_clock(at)}")
+            parts.append(
+                f"{len(self.settle):,} unknown to settle from the call records by {_clock(at)}"
+            )
         by_opening: Counter[tuple[float, str]] = self.deferred
         for (at, zone), count in sorted(by_opening.items())[:3]:
             local = datetime.fromtimestamp(at, UTC)
@@ -157,8 +173,9 @@ class Upcoming:
         if len(by_opening) > 3:
             rest = sum(c for _, c in sorted(by_opening.items())[3:])
             parts.append(f"{rest:,} deferred later")
-        return "next: " + ("; ".join(parts) if parts else "nothing: the campaign has run to "
-                           "its end")
+        return "next: " + (
+            "; ".join(parts) if parts else "nothing: the campaign has run to its end"
+        )
 
 
 def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
@@ -192,9 +209,11 @@ def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
                 found.records += 1
         elif verdict.kind == SETTLE:
             found.settle.append(verdict.at)
-    deferred = [c for c, (outcome, _) in held.items()
-                if outcome is Outcome.DEFERRED and (c not in states
-                                                    or states[c].outcome.resendable)]
+    deferred = [
+        c
+        for c, (outcome, _) in held.items()
+        if outcome is Outcome.DEFERRED and (c not in states or states[c].outcome.resendable)
+    ]
     due += deferred
     if settings.window is not None:
         late = outside_window(due, settings.window, now)
