@@ -187,25 +187,26 @@ def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
     found = Upcoming()
     held = journal.held()
     states = journal.number_states()
-    book = Book.of(journal, settings)
     active = settings.redial.active
+    # the calls and records are read for redials, and for --follow to await the last records
+    book = Book.of(journal, settings) if active or settings.follow else None
     due: list[str] = []
     for callee, state in states.items():
         hold = held.get(callee)
         if hold is not None and hold[0] is not Outcome.DEFERRED:
             continue  # do-not-call, the cooldown, --limit: no waiting changes them
-        verdict = book.verdict(callee, state, epoch) if active else None
+        verdict = book.verdict(callee, state, epoch) if active and book else None
         if verdict is None or verdict.kind == DONE:
             if state.outcome is Outcome.UNKNOWN:
-                found.settle.append(state_epoch(journal, state) + settings.settle)
-            elif _record_awaited(book, callee, epoch):
+                found.settle.append(state_epoch(state) + settings.settle)
+            elif book is not None and _record_awaited(book, callee, epoch):
                 found.records += 1  # not needed to decide, but the workbook wants it
         elif verdict.kind == DUE:
             due.append(callee)
         elif verdict.kind == REDIAL:
             found.redials.append(verdict.at)
         elif verdict.kind == RECORD:
-            if _record_awaited(book, callee, epoch):
+            if book is not None and _record_awaited(book, callee, epoch):
                 found.records += 1
         elif verdict.kind == SETTLE:
             found.settle.append(verdict.at)
@@ -237,7 +238,7 @@ def _record_awaited(book: Book, callee: str, epoch: float) -> bool:
     return epoch < last.sent_epoch + book.settle
 
 
-def state_epoch(journal: Journal, state: NumberState) -> float:
+def state_epoch(state: NumberState) -> float:
     """When a number's latest request was sent (epoch), from its ISO time."""
     return datetime.fromisoformat(state.sent_at.replace("Z", "+00:00")).timestamp()
 
