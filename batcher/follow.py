@@ -72,8 +72,7 @@ def follow(
         at = ahead.next_at(now, poll_interval(settings))
         if idle >= 2:  # due, yet a round sent nothing (held meanwhile): do not spin
             at, idle = max(at, now + poll_interval(settings)), 0
-        say(ahead.text(now))
-        if not _wait(settings, at, sleep):
+        if not _wait(settings, at, sleep, say, ahead.text(now)):
             if dirty:
                 summary = run_round(settings, _auto(replace(settings, quiet=True), say), say)
             return replace(
@@ -138,10 +137,14 @@ def _auto(settings: Settings, say: Say) -> Callable[[str], bool]:
     return confirm
 
 
-def _wait(settings: Settings, until: float, sleep: Callable[[float], None]) -> bool:
-    """Sleep until `until` (settings.clock's epoch); False when SIGINT/SIGTERM ended it."""
+def _wait(
+    settings: Settings, until: float, sleep: Callable[[float], None], say: Say, awaited: str
+) -> bool:
+    """Say what is awaited, then sleep until `until` (settings.clock's epoch); False when
+    SIGINT/SIGTERM ended it (the handlers are in place before anything is said)."""
     wanted, slept = until - settings.clock().timestamp(), 0.0
     with _Stopper() as stopper:
+        say(awaited)
         while not stopper.stopped:
             # the clock says when; the sleeps' sum ends the wait under a frozen clock too
             left = min(until - settings.clock().timestamp(), wanted - slept)

@@ -306,3 +306,41 @@ def test_kill_9_anywhere_in_a_follow_run_never_exceeds_the_attempts(make_sandbox
     assert done.returncode == 0, out
     calls = _policy_kept(sandbox)
     assert set(calls) == set(wanted)
+
+
+def test_ctrl_c_while_following_stops_at_once_and_the_same_command_resumes(make_sandbox, tmp_path):
+    sandbox = make_sandbox(call_shares=UNLUCKY)
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(20)])
+    args = [
+        "run",
+        path,
+        *sandbox_args(sandbox),
+        "--attempts",
+        "2",
+        "--redial-after",
+        "1h",
+        "--follow",
+    ]
+    proc = _batcher(args)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("next:") and "redial" in line:
+            break
+    assert any("in 59 min" in line or "in 60 min" in line for line in seen), seen
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 6, out
+    assert time.monotonic() - started < 5
+    assert "run the same command again" in out
+    assert (tmp_path / "c-results.xlsx").exists()
+    before = sandbox.accepted_counts()
+    proc = _batcher(args)
+    for line in proc.stdout:
+        if line.startswith("next:"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 6, out
+    assert sandbox.accepted_counts() == before  # resumed: nothing was due, nobody called
