@@ -535,6 +535,47 @@ def _run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
         "09:00-20:00; numbers outside it are deferred to a later run "
         "(default: any time)",
     )
+    _redial_arguments(parser, plan)
+
+
+def _redial_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
+    """The redial policy, follow mode and pacing (also [redial], settle, pace in campaign.toml)."""
+    group = parser.add_argument_group("redial, follow and pace")
+    group.add_argument(
+        "--attempts",
+        type=int,
+        help="calls per number at most, the first included (default: 1 = no redial)",
+    )
+    group.add_argument(
+        "--redial-after",
+        metavar="DURATION",
+        help="least time between two calls to one number, e.g. 30m (default: 30m)",
+    )
+    group.add_argument(
+        "--redial-on",
+        metavar="OUTCOMES",
+        help="call outcomes that earn another attempt, comma-separated: busy, no-answer, "
+        "failed (default: busy,no-answer)",
+    )
+    group.add_argument(
+        "--pace",
+        help="calls placed per minute at most, e.g. 600/min or 2000/h (default: unset)",
+    )
+    if not plan:
+        group.add_argument(
+            "--follow",
+            action="store_true",
+            default=None,
+            help="stay until nothing more can happen: send what is due, wait for calling "
+            "hours, fetch records, settle unknowns, redial; Ctrl-C stops, the same command "
+            "resumes",
+        )
+        group.add_argument(
+            "--settle",
+            metavar="DURATION",
+            help="how long a missing call record is waited for before an unknown number "
+            f"counts as never called (default: {DEFAULT_SETTLE})",
+        )
 
 
 def _history_option(group) -> None:
@@ -702,6 +743,9 @@ def _run(args: argparse.Namespace) -> int:
         _print_summary(summary)
         if summary.timings:  # the pipeline's stopwatch leaves the y/N prompt out
             _err("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items()))
+    upcoming = getattr(summary, "upcoming", None)
+    if upcoming is not None and not settings.quiet and not settings.follow:
+        _err(upcoming.text(settings.clock().timestamp()))
     if summary.message:
         _err(f"error: {summary.message}")
     return int(summary.exit_code)

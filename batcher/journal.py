@@ -151,6 +151,18 @@ class TestCall(NamedTuple):
     record: dict | None  # its call record, once read
 
 
+class Call(NamedTuple):
+    """One attempt to call a number: a request holding it that may have placed the call (its
+    outcome for the number accepted or unknown, after settlements)."""
+
+    request: int
+    attempt: int  # 1 for the first call of this number, 2 for its first redial, ...
+    sent_at: str
+    sent_epoch: float
+    voice_id: str  # '' while unknown
+    outcome: Outcome  # accepted or unknown
+
+
 class Request(NamedTuple):
     """One sendGroup request of the campaign, as the journal holds it."""
 
@@ -531,6 +543,53 @@ class Journal:
                         states[callee] = states[callee]._replace(
                             outcome=Outcome(outcome), reason=why, voice_id=voice_id)
         return states
+
+    def calls(self) -> dict[str, list[Call]]:
+        """Every attempt per callee, in order: the requests that may have placed a call to it.
+
+        Derived like number_states (never stored twice): a request's accepted or unknown
+        numbers, settlements applied (a reconciled-absent unknown is no attempt)."""
+        with collector.paused():
+            return self._calls()
+
+    def _calls(self) -> dict[str, list[Call]]:
+        settled = {(r, c): (o, v) for r, c, o, v in self.db.execute(
+            "SELECT request, callee, outcome, voice_id FROM settlements")}
+        accepted, unknown = Outcome.ACCEPTED, Outcome.UNKNOWN
+        calls: dict[str, list[Call]] = {}
+        for request in self.requests():
+            rid = request.id
+            if request.results is None:
+                whole = Outcome(request.outcome) if request.outcome else unknown
+                placed = dict.fromkeys(request.numbers, ("", whole))
+            else:
+                results = orjson.loads(request.results)
+                placed = {}
+                for callee in request.numbers:
+                    entry = results.get(callee)
+                    if entry is None:
+                        placed[callee] = ("", unknown)
+                    elif entry[0] == accepted:
+                        placed[callee] = (entry[1], accepted)
+            if settled:
+                for callee in request.numbers:
+                    override = settled.get((rid, callee))
+                    if override:
+                        placed[callee] = (override[1], Outcome(override[0]))
+            for callee, (voice_id, outcome) in placed.items():
+                if outcome is accepted or outcome is unknown:
+                    mine = calls.setdefault(callee, [])
+                    mine.append(Call(rid, len(mine) + 1, request.sent_at, request.sent_epoch,
+                                     voice_id, outcome))
+        return calls
+
+    def last_request(self) -> tuple[float, int] | None:
+        """(sent epoch, numbers) of the campaign's latest request, for pacing across runs."""
+        row = self.db.execute(
+            "SELECT sent_epoch, callees FROM requests ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return row[0], (row[1].count(",") + 1 if row[1] else 0)
 
     def held(self) -> dict[str, tuple[Outcome, str]]:
         """What the campaign holds back, and why (its latest run's decisions, sticky ones)."""

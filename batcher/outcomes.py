@@ -95,3 +95,57 @@ _COLOURS = {
     Outcome.SUPPRESSED: _GREY,
     Outcome.RECENTLY_CALLED: _GREY,
 }
+
+
+# -- how one call ended (from its vendor call record) ------------------------------------------
+
+
+class CallOutcome(StrEnum):
+    """How one placed call ended, read from its call record's SIP code (`call_outcome`).
+
+    >>> call_outcome({"terminationCode": "486", "hangupTime": "x"})
+    <CallOutcome.BUSY: 'busy'>
+    >>> CallOutcome.DECLINED.final
+    True
+    """
+
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    DECLINED = "declined"
+    UNREACHABLE = "unreachable"
+    FAILED = "failed"
+
+    @property
+    def final(self) -> bool:
+        """No redial policy may call a number again after this."""
+        return self in (CallOutcome.ANSWERED, CallOutcome.DECLINED, CallOutcome.UNREACHABLE)
+
+
+# SIP termination code -> how the call ended; a code not here is `failed` (200 is answered only
+# with an answer time: an established call nobody answered is not an answer)
+SIP_OUTCOMES = {
+    "486": CallOutcome.BUSY,
+    "600": CallOutcome.BUSY,
+    "408": CallOutcome.NO_ANSWER,
+    "480": CallOutcome.NO_ANSWER,
+    "487": CallOutcome.NO_ANSWER,
+    "603": CallOutcome.DECLINED,
+    "404": CallOutcome.UNREACHABLE,
+    "410": CallOutcome.UNREACHABLE,
+    "484": CallOutcome.UNREACHABLE,
+    "604": CallOutcome.UNREACHABLE,
+}
+
+
+def call_outcome(record: dict | None) -> CallOutcome | None:
+    """How a call ended, from its vendor record; None while the call is not over (no record
+    yet, or one without its SIP code and hangup time): such a call is waited for."""
+    if not record:
+        return None
+    code = str(record.get("terminationCode") or "").strip()
+    if not code or not record.get("hangupTime"):
+        return None
+    if code == "200":
+        return CallOutcome.ANSWERED if record.get("answerTime") else CallOutcome.FAILED
+    return SIP_OUTCOMES.get(code, CallOutcome.FAILED)

@@ -39,6 +39,7 @@ from batcher.plan import (
     plan_text,
     suppressed_numbers,
 )
+from batcher.redial import Book, upcoming
 from batcher.settings import Credentials, LoadOptions, Settings, is_loopback_url
 from batcher.workbook import CampaignState, write_workbook
 
@@ -56,6 +57,8 @@ class Summary:
     message: str = ""  # why the run stopped, with the fix
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    sent: int = 0  # requests this run sent
+    upcoming: object | None = None  # batcher.redial.Upcoming: what comes next, and when
 
 
 class Stopwatch:
@@ -159,10 +162,24 @@ def message_of(settings: Settings) -> tuple[str, str]:
 
 def run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
     """Run the campaign described by settings (plan only, with dry_run): resume it if its
-    journal already has it."""
+    journal already has it. With follow, round after round until nothing more can happen."""
     if settings.sandbox and not settings.dry_run:
         with sandboxed(settings) as sandbox_settings:
-            return _run(sandbox_settings, confirm, say)
+            return _run_or_follow(sandbox_settings, confirm, say)
+    return _run_or_follow(settings, confirm, say)
+
+
+def _run_or_follow(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
+    if settings.follow and not settings.dry_run:
+        from batcher.follow import follow
+
+        return follow(settings, confirm, say)
+    return _run(settings, confirm, say)
+
+
+def run_round(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
+    """One round of a campaign: what is due now is sent, the workbook written (follow's step;
+    the settings already point at a started sandbox)."""
     return _run(settings, confirm, say)
 
 
@@ -220,10 +237,13 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         _adopt_orphans(journal, history, caller, say)
         if settings.resend_unknown:
             _release_unknown(journal, say)
+        if settings.redial.active and not opened.new:
+            _fetch_records(settings, journal, say)  # a redial is decided from the records
         states = journal.number_states()
         now = settings.clock()
         holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
-        choice = choose(plan, states, suppressed | journal.sticky(), holds, settings, now)
+        book = Book.of(journal, settings) if settings.redial.active else None
+        choice = choose(plan, states, suppressed | journal.sticky(), holds, settings, now, book)
         figures = forecast(plan, choice, states, settings, _latency(journal, settings, history))
         text = plan_text(sheet, plan, figures, settings, _where(settings), name)
         journal.hold(choice.held)
@@ -261,8 +281,12 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         state = CampaignState.of(journal, stop)
         counts = write_workbook(output, sheet, plan, state, journal.last_run()["facts"])
         watch.lap("write")
+        ahead = None
+        if settings.redial.active or settings.window is not None or settings.follow:
+            ahead = upcoming(journal, settings, settings.clock())
     summary = _finish(output, journal_file, counts, report, plan, state)
-    return replace(summary, timings=watch.laps)
+    return replace(summary, timings=watch.laps, sent=report.requests if report else 0,
+                   upcoming=ahead)
 
 
 def _dry_run(settings, sheet, plan, suppressed, caller, journal_file, output, sha, started,
@@ -271,17 +295,19 @@ def _dry_run(settings, sheet, plan, suppressed, caller, journal_file, output, sh
     but the plan workbook."""
     states: dict[str, NumberState] = {}
     sticky: set[str] = set()
+    book = None
     journal = Journal(journal_file, readonly=True) if journal_file.exists() else None
     try:
         if journal is not None and journal.campaign is not None:
             states, sticky = journal.number_states(), journal.sticky()
             caller = replace(caller, campaign=journal.campaign.id)
+            book = Book.of(journal, settings) if settings.redial.active else None
         with History(settings.history, create=False) as history:
             now = settings.clock()
             holds = history.holds(set(plan.distinct), caller, settings.cooldown,
                                   now.timestamp())
             latency = _latency(journal, settings, history)
-        choice = choose(plan, states, suppressed | sticky, holds, settings, now)
+        choice = choose(plan, states, suppressed | sticky, holds, settings, now, book)
         figures = forecast(plan, choice, states, settings, latency)
         say(plan_text(sheet, plan, figures, settings, _where(settings), caller.name))
         if sheet.phone_found_by == "content":
@@ -357,6 +383,17 @@ def _adopt_orphans(journal: Journal, history: History, caller: Caller, say: Say)
     if adopted:
         say(f"{adopted} number(s) were reserved when batcher last stopped, before their "
             "request was recorded: held as unknown (run batcher reconcile to settle them)")
+
+
+def _fetch_records(settings: Settings, journal: Journal, say: Say) -> None:
+    """The call records still missing, into the journal, before the redial rules read them."""
+    from batcher.records import fetch_into  # aiohttp only when something may be fetched
+
+    ca = str(settings.ca_bundle) if settings.ca_bundle else None
+    report = fetch_into(journal, settings.base_url, settings.credentials, ca,
+                        settings.concurrency)
+    if report.requested:
+        say(f"records: {report.fetched} fetched, {report.missing} not available yet")
 
 
 def _release_unknown(journal: Journal, say: Say) -> None:

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,6 +19,7 @@ from batcher.normalise import normalise_many
 from batcher.outcomes import Outcome
 from batcher.phones import lib as phonenumbers  # the selected engine; time zones: phonenumbers
 from batcher.phones import timezone
+from batcher.redial import DONE, Book, Verdict
 from batcher.regions import region_reason, resolve_region
 from batcher.settings import LoadOptions, Settings, Window
 from batcher.zones import canonical_zone
@@ -222,6 +223,29 @@ def outside_window(
     return held
 
 
+def window_opens(
+    callees: Iterable[str], window: Window, now: datetime
+) -> dict[str, tuple[datetime, str]]:
+    """When the calling window next opens for each callee (an aware UTC datetime), and in
+    which zone: the earliest local time among the number's zones, as `outside_window` judges."""
+    opens: dict[str, tuple[datetime, str]] = {}
+    cache: dict[tuple[str, ...], tuple[datetime, str]] = {}
+    for callee in callees:
+        zones = _zones(callee)
+        if not zones:
+            continue
+        if zones not in cache:
+            local = [(now.astimezone(ZoneInfo(z)), z) for z in zones]
+            moment, zone = min(local, key=lambda pair: pair[0].replace(tzinfo=None))
+            start = moment.replace(hour=window.start.hour, minute=window.start.minute,
+                                   second=0, microsecond=0)
+            if start <= moment:
+                start += timedelta(days=1)
+            cache[zones] = (start.astimezone(UTC), zone)
+        opens[callee] = cache[zones]
+    return opens
+
+
 def _zones(callee: str) -> tuple[str, ...]:
     try:
         number = phonenumbers.parse("+" + callee)
@@ -249,6 +273,9 @@ class Choice:
     held: dict[str, tuple[Outcome, str]]
     # --allow-repeat: numbers another campaign called within the cooldown, sent all the same
     released: dict[str, Hold] = field(default_factory=dict)
+    # the redial policy: numbers of todo called again, and numbers waiting (record, after)
+    redials: frozenset[str] = frozenset()
+    waiting: dict[str, Verdict] = field(default_factory=dict)
 
 
 def choose(
@@ -258,17 +285,28 @@ def choose(
     holds: dict[str, Hold],
     settings: Settings,
     now: datetime,
+    book: Book | None = None,
 ) -> Choice:
     """Apply the campaign's rules to its distinct numbers, in this order: a number with an
-    outcome keeps it; then the do-not-call list, the call history's cooldown, the calling
-    window and --limit each hold back what is left."""
+    outcome keeps it, unless the redial policy (`book`) makes it due again; then the
+    do-not-call list, the call history's cooldown, the calling window and --limit each hold
+    back what is left."""
     held: dict[str, tuple[Outcome, str]] = {}
     released: dict[str, Hold] = {}
     todo: list[str] = []
+    redials: set[str] = set()
+    waiting: dict[str, Verdict] = {}
     epoch = now.timestamp()
     for callee in plan.distinct:
         state = states.get(callee)
-        if state is not None and not state.outcome.resendable:
+        verdict = None if book is None or state is None else book.verdict(callee, state, epoch)
+        if verdict is not None:
+            if not verdict.due:
+                if verdict.kind != DONE:
+                    waiting[callee] = verdict
+                continue
+            redials.add(callee)
+        elif state is not None and not state.outcome.resendable:
             continue
         if callee in suppressed:
             held[callee] = (Outcome.SUPPRESSED, "on the do-not-call list: never called")
@@ -289,7 +327,7 @@ def choose(
         held.update((c, (Outcome.NOT_SENT, why)) for c in todo[settings.limit:])
         todo = todo[: settings.limit]
     released = {c: h for c, h in released.items() if c not in held}
-    return Choice(todo, held, released)
+    return Choice(todo, held, released, frozenset(redials & set(todo)), waiting)
 
 
 PER_REQUEST_GUESS = 0.5  # seconds a request takes, for the estimate before any is measured
@@ -324,6 +362,7 @@ class Forecast:
     per_request: float  # the seconds per request the estimate assumed
     assumed: str  # where that figure comes from
     cost: float | None
+    redials: frozenset[str] = frozenset()  # numbers of to_send called again (redial policy)
 
 
 def forecast(
@@ -344,9 +383,13 @@ def forecast(
     assumed = ("the campaign's earlier requests" if latency
                else "a guess: nothing measured yet (batcher check measures it)")
     assumed = latency.assumed if isinstance(latency, Latency) else assumed
+    if settings.pace:
+        requests = -(-len(todo) // settings.request_size) if todo else 0
     seconds = requests * per_request / settings.concurrency
     if settings.rate:
         seconds = max(seconds, requests / settings.rate)
+    if settings.pace and todo:
+        seconds = max(seconds, (requests - 1) * settings.request_spacing)
     reasons = Counter(r.split(":")[0] for r, s in zip(plan.reason, plan.status, strict=True)
                       if s == INVALID)
     done = Counter(str(states[c].outcome) for c in plan.distinct
@@ -356,6 +399,7 @@ def forecast(
         held=Counter(str(outcome) for outcome, _ in choice.held.values()), done=done,
         countries=plan.countries(), to_send=len(todo), requests=requests, seconds=seconds,
         per_request=per_request, assumed=assumed, cost=estimate_cost(plan, todo, settings),
+        redials=choice.redials,
     )
 
 
@@ -427,6 +471,15 @@ def plan_text(sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings,
                     f"{figures.assumed})")
     lines.append(f"  to send now: {figures.to_send} numbers in {figures.requests} request(s) "
                  f"of at most {settings.chunk_size} to {where}{estimate}")
+    if settings.pace:
+        lines.append(f"  pace: {settings.pace:g} calls a minute: requests of at most "
+                     f"{settings.request_size} numbers, one every {settings.request_spacing:.1f} s "
+                     "(the first, a canary of at most 200, alone)")
+    if settings.redial.active:
+        redials = len(figures.redials)
+        lines.append(f"  redial: at most {settings.redial.attempts} calls a number, "
+                     f"{settings.redial.after / 60:g} min apart, again on "
+                     f"{', '.join(sorted(settings.redial.on))}; redials now: {redials}")
     if figures.cost is not None:
         lines.append(f"  estimated cost: {figures.cost}")
     return "\n".join(lines)

@@ -60,43 +60,56 @@ def fetch_records(
         if journal.campaign is None:
             raise UsageError(f"{journal_path}: the journal holds no campaign",
                              "run the campaign first: batcher run CONTACTS.xlsx")
-        token = journal.campaign.token
-        accepted = {
-            state.voice_id: (callee, state.request)
-            for callee, state in journal.number_states().items()
-            if state.outcome is Outcome.ACCEPTED and state.voice_id
-        }
-        stored = journal.call_records()
-        wanted = {v: who for v, who in accepted.items() if not callrecord.complete(stored.get(v))}
-        fetched = 0
-        if wanted and len(wanted) <= query_threshold:
-            fetched = asyncio.run(
-                _by_voice_id(
-                    journal, list(wanted), base_url, credentials, ca_bundle, max(1, concurrency)
-                )
+        return fetch_into(journal, base_url, credentials, ca_bundle, concurrency,
+                          query_threshold)
+
+
+def fetch_into(
+    journal: Journal,
+    base_url: str,
+    credentials: Credentials,
+    ca_bundle: str | None = None,
+    concurrency: int = 8,
+    query_threshold: int = 200,
+) -> RecordsReport:
+    """fetch_records on a journal this process already holds (a run, before it chooses)."""
+    token = journal.campaign.token
+    accepted = {
+        state.voice_id: (callee, state.request)
+        for callee, state in journal.number_states().items()
+        if state.outcome is Outcome.ACCEPTED and state.voice_id
+    }
+    stored = journal.call_records()
+    wanted = {v: who for v, who in accepted.items() if not callrecord.complete(stored.get(v))}
+    fetched = 0
+    if wanted and len(wanted) <= query_threshold:
+        fetched = asyncio.run(
+            _by_voice_id(
+                journal, list(wanted), base_url, credentials, ca_bundle, max(1, concurrency)
             )
-        elif wanted:
-            sent = {r.id: r.sent_epoch for r in journal.requests()}
-            epochs = [sent[request] for _, request in wanted.values()]
-            fetched = asyncio.run(
-                _by_query(
-                    journal,
-                    wanted,
-                    token,
-                    min(epochs),
-                    max(epochs),
-                    base_url,
-                    credentials,
-                    ca_bundle,
-                )
+        )
+    elif wanted:
+        sent = {r.id: r.sent_epoch for r in journal.requests()}
+        epochs = [sent[request] for _, request in wanted.values()]
+        fetched = asyncio.run(
+            _by_query(
+                journal,
+                wanted,
+                token,
+                min(epochs),
+                max(epochs),
+                base_url,
+                credentials,
+                ca_bundle,
             )
-        stored = {v: r for v, r in journal.call_records().items() if v in accepted}
-        answered, cost, rate = callrecord.stats(stored.values())
-        missing = sum(1 for v in accepted if not callrecord.complete(stored.get(v)))
-        if wanted:
-            journal.event(
-                "records", f"{len(wanted)} requested, {fetched} fetched, {missing} still missing"
-            )
+        )
+    stored = {v: r for v, r in journal.call_records().items() if v in accepted}
+    answered, cost, rate = callrecord.stats(stored.values())
+    missing = sum(1 for v in accepted if not callrecord.complete(stored.get(v)))
+    if wanted:
+        journal.event(
+            "records", f"{len(wanted)} requested, {fetched} fetched, {missing} still missing"
+        )
     return RecordsReport(len(wanted), fetched, missing, answered, cost, rate, len(accepted))
 
 

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from batcher import callrecord
 from batcher.outcomes import Outcome
@@ -138,6 +139,24 @@ RECORD_SPECS = (
     Column("hangupTime", 24, DATETIME),
     Column("feedbackValue", 6, TEXT, "center", digits=True),
     Column("sipCode", 6, TEXT, "center", digits=True),
+)
+# after the record columns once a campaign has records or redials: one number's calls
+CALL_SUMMARY_SPECS = (
+    Column("attempts", 6, align="center"),
+    Column("last_call", 11),
+    Column("answered_at", 24, DATETIME),
+)
+# the Calls sheet: one row per call placed
+CALL_SPECS = (
+    Column("row", 6),
+    Column("callee", 14, digits=True),
+    Column("attempt", 6, align="center"),
+    Column("voiceId", 20, digits=True),
+    Column("sent_at", 24, DATETIME, convert=utc_datetime),
+    Column("sipCode", 6, TEXT, "center", digits=True),
+    Column("outcome", 11),
+    Column("callDuration", 8, SECONDS),
+    Column("cost", 9, CURRENCY),
 )
 BATCH_SPECS = (
     Column("request", 6, align="center"),
@@ -267,3 +286,35 @@ def records_summary(records: dict[str, dict], accepted: int) -> list[tuple[str, 
         ("records fetched", len(records)),
         ("records missing", max(0, accepted - len(records))),
     ]
+
+
+def call_row(row: object, callee: str, attempt: int, voice_id: str, sent_at: str,
+             record: dict | None, outcome: str) -> list[object]:
+    """One Calls row: the call, and what its record says (blank while there is none)."""
+    record = record or {}
+    cost = record.get("cost")
+    return [row, callee, attempt, voice_id, sent_at, callrecord.text(record.get("terminationCode")),
+            outcome, callrecord.number(record.get("callDuration")),
+            None if cost in (None, "") else float(callrecord.cost(record))]
+
+
+def record_cost(record: dict | None) -> Decimal:
+    """What a call cost, from its record (0 without one, or with junk in it)."""
+    return callrecord.cost(record) if record else Decimal(0)
+
+
+def rounds_summary(rounds: list[tuple[int, int, int]], cost: Decimal) -> list[tuple[str, object]]:
+    """Summary facts per round (attempt 1, 2, ...): numbers called, answered, and the answer
+    rate so far (numbers answered in rounds up to it / numbers called); then the total cost.
+    `rounds` holds (called, answered, answered so far) per round."""
+    facts: list[tuple[str, object]] = [("Rounds", None)]
+    first = rounds[0][0] if rounds else 0
+    for number, (called, answered, so_far) in enumerate(rounds, 1):
+        facts += [
+            (f"round {number}: numbers called", called),
+            (f"round {number}: answered", answered),
+            (f"round {number}: cumulative answer rate",
+             Percent(so_far / first) if first else ""),
+        ]
+    facts.append(("calls total cost", Money(cost)))
+    return facts

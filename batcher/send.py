@@ -39,6 +39,10 @@ BACKOFF_BASE, BACKOFF_CAP = 0.5, 10.0
 THROTTLE_CAP, THROTTLE_BUDGET = 60.0, 300.0  # seconds: one Retry-After wait, all waits in a run
 ALT_LIMIT = 200  # the vendor's English page and SDK cap a request at 200 numbers
 ALL_REFUSED_STOP = 10  # single numbers refused in a row with -22: the parameters are wrong
+CANARY = 200  # the first request of a run carries at most this many numbers, and goes alone
+# the breaker: once BREAKER_MIN numbers of a run are answered, if BREAKER_SHARE of them were
+# refused per number with one terminationReason, the campaign's parameters are wrong
+BREAKER_MIN, BREAKER_SHARE = 20, 0.9
 
 
 @dataclass
@@ -116,6 +120,11 @@ class _Sender:
         self.params = orjson.dumps(self.fields).decode()
         self.interrupts = 0
         self.rate_gate = _RateGate(settings.rate)
+        self.pace_gate = _PaceGate(settings.pace, journal.last_request())
+        self.after_canary: list[list[str]] = []  # held back until the canary is answered
+        self.answered = 0  # numbers answered per number this run (the breaker's sample)
+        self.refused: Counter[str] = Counter()  # ... refused, by terminationReason
+        self.refused_at: list[tuple[int, str, str]] = []  # (request, callee, reason)
         # SQLite commits (fsync) run on a thread of their own, in order, so the event loop
         # keeps the other requests moving while a commit waits for the disk
         self.db = _Committer(journal)
@@ -126,9 +135,13 @@ class _Sender:
     # -- the run -------------------------------------------------------------------------------
 
     async def run(self, callees: list[str]) -> SendReport:
-        size = self.settings.chunk_size
-        for start in range(0, len(callees), size):
-            self._push(callees[start : start + size])
+        size = self.settings.request_size
+        self.report.chunk_size = size
+        canary = min(size, CANARY)
+        if callees:
+            self._push(callees[:canary])  # alone: the rest waits for its answer
+        rest = callees[canary:]
+        self.after_canary = [rest[start : start + size] for start in range(0, len(rest), size)]
         loop = asyncio.get_running_loop()
         workers: list[asyncio.Task[None]] = []
         with _signals(loop, self._on_signal):
@@ -195,11 +208,16 @@ class _Sender:
 
     async def _attempt(self, session, batch: Batch) -> None:
         await self.rate_gate.wait()
+        await self.pace_gate.wait(len(batch.callees))
+        if self.report.stop is not None:
+            self.queue.appendleft(batch)  # stopped while waiting for the pace: not sent
+            return
         # reserved in the history, then the intent on disk, before the first byte leaves
         begun, held = await self.writes.intent(self._reserve_and_begin, batch)
         if held:
             self._count({Outcome.RECENTLY_CALLED: held})
         if begun is None:
+            self._release_after_canary()
             return  # every number of it is held by another campaign now
         request_id, tag = begun
         called_info = f"{self.settings.campaign.called_info} {tag}".strip()
@@ -224,6 +242,8 @@ class _Sender:
             self._count({UNKNOWN: len(batch.callees)})
             raise
         self._handle(batch, request_id, reply)
+        if reply.verdict not in (Verdict.NOT_SENT, Verdict.THROTTLED, Verdict.SKEW):
+            self._release_after_canary()  # answered: the canary has done its job
 
     def _reserve_and_begin(self, batch: Batch) -> tuple[tuple[int, str] | None, int]:
         """On the journal's thread: reserve the batch's numbers in the call history, hold
@@ -267,6 +287,7 @@ class _Sender:
             self.refused_streak = 0
             if batch.split and size < self.report.chunk_size:
                 self._lower_chunk_size(size)
+            self._watch_refusals(request_id, results)
         elif verdict is Verdict.UNKNOWN:
             self.writes.finish(request_id, UNKNOWN, reply.reason, **record)
             self._count({UNKNOWN: size})
@@ -309,6 +330,42 @@ class _Sender:
             )
             self._unplace(batch)
             self._stop(reply.reason, reply.fix)
+
+    def _release_after_canary(self) -> None:
+        """The canary is answered (whatever the answer): the rest of the run may go."""
+        if self.after_canary and self.report.stop is None:
+            for callees in self.after_canary:
+                self._push(callees)
+        self.after_canary = []
+
+    def _watch_refusals(self, request_id: int, results: dict[str, list[str]]) -> None:
+        """The breaker: most numbers refused one by one for one reason means the campaign's
+        parameters (fileId, appId, ...) are wrong, not the numbers: stop, and leave those
+        numbers to be sent again once it is fixed (the vendor placed nothing for them)."""
+        for callee, (outcome, _voice, _code, why) in results.items():
+            self.answered += 1
+            if outcome != Outcome.ACCEPTED:
+                self.refused[why] += 1
+                self.refused_at.append((request_id, callee, why))
+        if self.answered < BREAKER_MIN or self.report.stop is not None:
+            return
+        reason, count = self.refused.most_common(1)[0] if self.refused else ("", 0)
+        if count < BREAKER_SHARE * self.answered:
+            return
+        by_request: dict[int, list[tuple[str, str, str, str]]] = {}
+        why = (f"refused with {reason!r} while the breaker tripped: the vendor placed no call; "
+               "the next run sends it again")
+        for rid, callee, refused_why in self.refused_at:
+            if refused_why == reason:
+                by_request.setdefault(rid, []).append((callee, FAILED, "", why))
+        for rid, rows in by_request.items():
+            self.writes.later(self.journal.settle, rid, rows)
+        self._stop(
+            f"the breaker tripped: the API refused {count:,} of the {self.answered:,} numbers "
+            f"answered so far one by one, all with terminationReason {reason!r}",
+            "check the fileId / appId (and displayNum) of the campaign, then run the same "
+            "command again: the refused numbers will be sent again",
+        )
 
     def _split(self, batch: Batch, request_id: int, reply: Reply, record: dict) -> None:
         size = len(batch.callees)
@@ -547,6 +604,28 @@ class _KillAt(_CrashHooks):
 def _backoff(attempt: int) -> float:
     """Full-jitter exponential backoff for a request that never reached the server."""
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+
+
+class _PaceGate:
+    """At most `pace` calls a minute: a request of n numbers waits until n / pace minutes after
+    the previous one; the journal's latest request starts the count, so resumes and follow
+    rounds keep the pace too (wall clock: the journal's sent times are)."""
+
+    def __init__(self, pace: float | None, last: tuple[float, int] | None) -> None:
+        self.per_second = pace / 60 if pace else 0.0
+        self.next_at = 0.0
+        if self.per_second and last is not None:
+            sent, numbers = last
+            self.next_at = sent + numbers / self.per_second
+
+    async def wait(self, numbers: int) -> None:
+        if not self.per_second:
+            return
+        now = time.time()
+        at = max(now, self.next_at)
+        self.next_at = at + numbers / self.per_second
+        if at > now:
+            await asyncio.sleep(at - now)
 
 
 class _RateGate:

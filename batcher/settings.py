@@ -279,6 +279,90 @@ def _non_negative(value: object) -> bool:
     )
 
 
+PACE_SPACING = 10.0  # seconds between paced requests, aimed at
+REDIAL_ON = ("busy", "no-answer", "failed")  # call outcomes that may earn another attempt
+MAX_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class Redial:
+    """The redial policy: the one configured exception to "one person, one call".
+
+    Redial(attempts=3, after=1800.0, on=frozenset({"busy", "no-answer"}))
+    # at most 3 calls per number, 30 min apart at least, again only after busy or no answer
+
+    `on` names call outcomes (batcher.outcomes.CallOutcome values); answered, declined and
+    unreachable are final and cannot be named.
+    """
+
+    attempts: int = 1
+    after: float = 1800.0
+    on: frozenset[str] = frozenset(DEFAULT_REDIAL["on"])
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or not (
+            1 <= self.attempts <= MAX_ATTEMPTS
+        ):
+            raise UsageError(
+                f"--attempts {self.attempts!r} is out of range",
+                f"give the calls per number in all, 1 (no redial) to {MAX_ATTEMPTS}",
+            )
+        if not self.after >= 0:
+            raise UsageError("--redial-after must be 0 or more", "e.g. --redial-after 30m")
+        stray = sorted(set(self.on) - set(REDIAL_ON))
+        if stray:
+            raise UsageError(
+                f"--redial-on {','.join(stray)}: not a call outcome that can be redialed",
+                f"choose among {', '.join(REDIAL_ON)} (answered, declined and unreachable "
+                "are final)",
+            )
+
+    @property
+    def active(self) -> bool:
+        """True when a number may be called more than once."""
+        return self.attempts > 1
+
+    @classmethod
+    def from_options(cls, given: Mapping[str, object], table: object) -> Redial:
+        """Flags (attempts, redial_after, redial_on) over [redial] over DEFAULT_REDIAL."""
+        table = table if isinstance(table, dict) else {}
+        attempts = given.get("attempts", table.get("attempts", DEFAULT_REDIAL["attempts"]))
+        after = given.get("redial_after", table.get("after", DEFAULT_REDIAL["after"]))
+        on = given.get("redial_on", table.get("on", DEFAULT_REDIAL["on"]))
+        if isinstance(on, str):
+            on = [part.strip() for part in on.split(",") if part.strip()]
+        if not isinstance(on, list | tuple | set | frozenset) or not all(
+            isinstance(v, str) for v in on
+        ):
+            raise UsageError("[redial] on must be a list of call outcomes",
+                             'e.g. on = ["busy", "no-answer"]')
+        seconds = after if isinstance(after, int | float) and not isinstance(after, bool) else (
+            parse_duration(str(after), "--redial-after"))
+        return cls(_integer("attempts", attempts), float(seconds), frozenset(on))
+
+
+_PACE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*/\s*(min|m|h|hour|s|sec)\s*")
+
+
+def parse_pace(value: object) -> float | None:
+    """'600/min', '2000/h' (or a bare number: per minute) -> calls per minute; None unset."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    match = _PACE.fullmatch(text)
+    if not match:
+        raise UsageError(f"--pace {value!r} is not a pace",
+                         "give calls per minute or per hour, e.g. --pace 600/min or 2000/h")
+    number, unit = float(match.group(1)), match.group(2)
+    return number * {"min": 1, "m": 1, "h": 1 / 60, "hour": 1 / 60, "s": 60, "sec": 60}[unit]
+
+
 # Every option Settings.from_options takes (cli's argparse dests), for catching typos early.
 OPTIONS = frozenset(
     {
@@ -318,6 +402,13 @@ OPTIONS = frozenset(
         "cooldown",
         "allow_repeat",
         "clock",
+        # the redial policy, follow mode and pacing (issue 12)
+        "attempts",
+        "redial_after",
+        "redial_on",
+        "follow",
+        "settle",
+        "pace",
     }
 )
 
@@ -362,9 +453,18 @@ class Settings:
     cooldown: float = 24 * 3600.0  # seconds another campaign's calls hold a number
     allow_repeat: bool = False  # call numbers other campaigns called within the cooldown
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
+    redial: Redial = field(default_factory=lambda: Redial())  # [redial]: calls per number
+    follow: bool = False  # stay until nothing more can happen (redials, records, windows)
+    settle: float = 600.0  # seconds a missing call record is waited for (unknown numbers)
+    pace: float | None = None  # calls placed per minute at most (None: as fast as allowed)
 
     def __post_init__(self) -> None:
         _int_range("chunk_size", self.chunk_size, 1, MAX_CHUNK)
+        if self.pace is not None and not self.pace > 0:
+            raise UsageError(f"--pace {self.pace:g}/min must be more than 0",
+                             "e.g. --pace 600/min or --pace 2000/h")
+        if not self.settle >= 0:
+            raise UsageError("--settle must be 0 or more", "e.g. --settle 10m")
         _int_range("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
         if self.limit is not None and self.limit < 0:
             raise UsageError("--limit must be 0 or more", "e.g. --limit 100")
@@ -379,6 +479,19 @@ class Settings:
                     f"--{name.removeprefix('read_')} must be more than 0 seconds",
                     "e.g. --timeout 60",
                 )
+
+    @property
+    def request_size(self) -> int:
+        """Numbers per request: the batch size, or fewer so that a paced run sends a request
+        about every PACE_SPACING seconds (the vendor rings every number of a request at once)."""
+        if not self.pace:
+            return self.chunk_size
+        return max(1, min(self.chunk_size, math.ceil(self.pace / 60 * PACE_SPACING)))
+
+    @property
+    def request_spacing(self) -> float:
+        """Seconds between two paced requests of request_size numbers (0 without a pace)."""
+        return self.request_size / (self.pace / 60) if self.pace else 0.0
 
     @classmethod
     def defaults(cls) -> dict[str, object]:
@@ -491,6 +604,10 @@ class Settings:
             cooldown=parse_duration(str(pick("cooldown", DEFAULT_COOLDOWN)), "--cooldown"),
             allow_repeat=bool(given.get("allow_repeat")),
             **({"clock": given["clock"]} if given.get("clock") else {}),
+            redial=Redial.from_options(given, config.get("redial")),
+            follow=bool(given.get("follow")),
+            settle=parse_duration(str(pick("settle", DEFAULT_SETTLE)), "--settle"),
+            pace=parse_pace(pick("pace")),
         )
         if not (dry_run or sandbox):
             credentials = load_credentials(
@@ -683,6 +800,9 @@ def load_config(path: Path | None) -> dict[str, object]:
             )
         if "after" in redial:
             parse_duration(str(redial["after"]), f"{path}: [redial] after =")
+        Redial.from_options({}, redial)
+    if "pace" in data:
+        parse_pace(data["pace"])
     return data
 
 

@@ -11,22 +11,29 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from batcher.journal import Journal, NumberState, Request, utc_now
+from batcher.journal import Call, Journal, NumberState, Request, utc_now
 from batcher.load import Sheet
-from batcher.outcomes import Outcome
+from batcher.outcomes import CallOutcome, Outcome, call_outcome
 from batcher.plan import DUPLICATE, INVALID, Plan
 from batcher.results import (
     BATCH_SPECS,
+    CALL_SPECS,
+    CALL_SUMMARY_SPECS,
     RECORD_SPECS,
     RESULT_COLUMNS,
     RESULT_SPECS,
     SummaryBlock,
     Table,
+    call_row,
     number_text,
     record_columns,
+    record_cost,
     records_summary,
+    rounds_summary,
     sized_columns,
+    utc_datetime,
 )
 from batcher.xlsx import unsafe_columns, write_workbook_file
 
@@ -43,12 +50,19 @@ class CampaignState:
     events: list[tuple[str, str, str]] = field(default_factory=list)
     records: dict[str, dict] = field(default_factory=dict)
     not_sent_reason: str = "not sent"
+    calls: dict[str, list[Call]] = field(default_factory=dict)  # every attempt per number
 
     @classmethod
     def of(cls, journal: Journal, not_sent_reason: str) -> CampaignState:
         """Read it from a journal."""
         return cls(journal.number_states(), journal.held(), journal.requests(),
-                   journal.events(), journal.call_records(), not_sent_reason)
+                   journal.events(), journal.call_records(), not_sent_reason,
+                   journal.calls())
+
+    @property
+    def shows_calls(self) -> bool:
+        """The workbook shows calls (columns, a Calls sheet): records exist, or redials."""
+        return bool(self.records) or any(len(c) > 1 for c in self.calls.values())
 
     @classmethod
     def empty(cls, not_sent_reason: str) -> CampaignState:
@@ -81,6 +95,8 @@ def write_workbook(
     records = campaign.records
     phone_index = list(sheet.frame.columns).index(sheet.phone_column)
     retry: list[tuple] = []
+    shows_calls = campaign.shows_calls
+    calls = campaign.calls
 
     def rows() -> Iterator[list[object]]:
         for values, row, callee, status, reason, dup_of in zip(
@@ -110,11 +126,15 @@ def write_workbook(
                 retry.append(values)
             if records:
                 extra += record_columns(records.get(extra[4]) if extra[4] else None)
+            if shows_calls:
+                extra += _call_summary(calls.get(callee) if callee else None, records,
+                                       status == DUPLICATE)
             yield [*values, *extra]
 
     specs = sized_columns(input_columns, sheet.frame.itertuples(index=False, name=None),
                           text=[input_columns[phone_index]])
-    columns = [*specs, *RESULT_SPECS, *(RECORD_SPECS if records else ())]
+    columns = [*specs, *RESULT_SPECS, *(RECORD_SPECS if records else ()),
+               *(CALL_SUMMARY_SPECS if shows_calls else ())]
     unsafe = unsafe_columns(sheet.frame[c].tolist() for c in sheet.frame.columns)
     results = Table("Results", columns, rows(), "outcome", unsafe=unsafe)
     facts = _facts(facts, sheet, campaign)
@@ -126,6 +146,10 @@ def write_workbook(
         Table("Batches", BATCH_SPECS, _batch_rows(campaign.requests)),
         Table("Retry", specs, retry),
     ]
+    if shows_calls:
+        if any(len(c) > 1 for c in campaign.calls.values()):  # rounds once there are redials
+            facts += _rounds_facts(campaign)
+        later.insert(0, Table("Calls", CALL_SPECS, _call_rows(plan, sheet.rows, campaign)))
     write_workbook_file(output, results, SummaryBlock(counts, facts), later)
     return counts
 
@@ -164,3 +188,57 @@ def _batch_rows(requests: list[Request]) -> Iterator[list[object]]:
             r.reason, round(latency * 1000) if isinstance(latency, float) else "",
             r.sent_at, r.finished_at, r.tag,
         ]
+
+
+def _call_summary(calls: list[Call] | None, records: dict[str, dict],
+                  duplicate: bool) -> list[object]:
+    """attempts, last_call (how the latest call with a record ended), answered_at."""
+    if not calls or duplicate:
+        return [None, None, None]
+    last, answered_at = None, None
+    for call in calls:
+        record = records.get(call.voice_id)
+        ended = call_outcome(record)
+        if ended is not None:
+            last = ended
+            if ended is CallOutcome.ANSWERED:
+                answered_at = utc_datetime(record.get("answerTime"))
+    return [len(calls), str(last) if last else "", answered_at]
+
+
+def _call_rows(plan: Plan, rows: list[int], campaign: CampaignState) -> Iterator[list[object]]:
+    """One row per call placed: the plan's numbers in row order, then any others."""
+    records, calls = campaign.records, campaign.calls
+    first_row = {}
+    for callee, status, row in zip(plan.callee, plan.status, rows, strict=True):
+        if callee and status != DUPLICATE and status != INVALID:
+            first_row.setdefault(callee, row)
+    order = [c for c in first_row if c in calls] + [c for c in calls if c not in first_row]
+    for callee in order:
+        for call in calls[callee]:
+            record = records.get(call.voice_id) if call.voice_id else None
+            ended = call_outcome(record)
+            outcome = str(ended) if ended else (
+                "unknown" if call.outcome is Outcome.UNKNOWN else "no record yet")
+            yield call_row(first_row.get(callee, ""), callee, call.attempt, call.voice_id,
+                           call.sent_at, record, outcome)
+
+
+def _rounds_facts(campaign: CampaignState) -> list[tuple[str, object]]:
+    """Per round (attempt N): numbers called, answered, cumulative answer rate; total cost."""
+    records = campaign.records
+    called: Counter[int] = Counter()
+    answered: Counter[int] = Counter()
+    cost = Decimal(0)
+    for calls in campaign.calls.values():
+        for call in calls:
+            called[call.attempt] += 1
+            record = records.get(call.voice_id) if call.voice_id else None
+            cost += record_cost(record)
+            if call_outcome(record) is CallOutcome.ANSWERED:
+                answered[call.attempt] += 1
+    rounds, so_far = [], 0
+    for number in range(1, max(called, default=0) + 1):
+        so_far += answered[number]
+        rounds.append((called[number], answered[number], so_far))
+    return rounds_summary(rounds, cost)

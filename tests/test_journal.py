@@ -162,3 +162,20 @@ def test_a_journal_of_batcher_0_1_becomes_one_campaign_that_knows_every_number(t
         states = journal.number_states()
     assert {c: s.outcome for c, s in states.items()} == {
         "911": ACCEPTED, "912": UNKNOWN, "913": UNKNOWN}
+
+
+def test_calls_count_every_request_that_may_have_placed_one(tmp_path):
+    with _journal(tmp_path / "c.journal") as journal:
+        first, _ = journal.begin(1, 1, ["911", "912", "913"])
+        journal.finish(first, None, "success",
+                       results={"911": [ACCEPTED, "v1", "0", "success"],
+                                "912": [REJECTED, "", "1", "blacklist"]})  # 913: missing
+        second, _ = journal.begin(2, 1, ["911"])
+        journal.finish(second, UNKNOWN, "read timeout")
+        third, _ = journal.begin(3, 1, ["913"])
+        journal.finish(third, FAILED, "-26")
+        journal.settle(first, [("913", FAILED, "", "absent from the records")])
+        calls = journal.calls()
+    assert [(c.request, c.attempt, c.voice_id, c.outcome) for c in calls["911"]] == [
+        (first, 1, "v1", ACCEPTED), (second, 2, "", UNKNOWN)]
+    assert "912" not in calls and "913" not in calls  # refused, reconciled absent, failed

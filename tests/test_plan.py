@@ -9,6 +9,7 @@ import pandas as pd
 import batcher.plan
 from batcher.load import Sheet
 from batcher.plan import DUPLICATE, ELIGIBLE, INVALID, plan_rows
+from batcher.settings import Campaign, Settings
 
 
 def _sheet(values, regions=None) -> Sheet:
@@ -71,7 +72,6 @@ def test_a_foreign_number_in_a_row_of_another_region_is_called_with_a_note():
 
 def test_the_terminal_plan_lists_every_invalid_reason_up_to_ten_kinds():
     from collections import Counter
-    from types import SimpleNamespace
 
     from batcher.plan import INVALID_KINDS_SHOWN, Forecast, plan_facts, plan_text
 
@@ -83,7 +83,8 @@ def test_the_terminal_plan_lists_every_invalid_reason_up_to_ten_kinds():
         figures = Forecast(rows=1, counts=plan.counts, invalid_reasons=reasons, held=Counter(),
                            done=Counter(), countries=Counter(), to_send=1, requests=1,
                            seconds=0.5, per_request=0.5, assumed="a guess", cost=None)
-        shown = plan_text(sheet, plan, figures, SimpleNamespace(chunk_size=1000), "x", "c")
+        settings = Settings(input=sheet.path, output=None, journal=None, campaign=Campaign())
+        shown = plan_text(sheet, plan, figures, settings, "x", "c")
         return shown, plan_facts(figures)
 
     shown, _ = text(INVALID_KINDS_SHOWN)

@@ -133,7 +133,8 @@ def test_adaptive_batch_size_against_a_200_limit(make_sandbox, contacts, cli, tm
     assert sandbox.accepted_counts() == {n: 1 for n in wanted}
     assert "batch size lowered to 200" in out
     sizes = [r.callees for r in sandbox.requests if r.endpoint == "sendGroup"]
-    assert sizes == [1000, 200, 200, 200, 200, 200, 200, 200]
+    # the canary (200, alone) first, then 1000 refused whole, split into 200s, lowered to 200
+    assert sizes == [200, 1000, 200, 200, 200, 200, 200, 200]
 
 
 def test_clock_skew_is_measured_and_corrected(make_sandbox, contacts, cli, tmp_path):
