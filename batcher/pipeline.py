@@ -378,6 +378,7 @@ def _run_options(settings: Settings) -> dict[str, object]:
     """How this run read its input and what it was told, for rebuilding its workbook."""
     return {
         "sheet": settings.load.sheet, "phone_column": settings.load.phone_column,
+        "phone_columns": list(settings.load.phone_columns),
         "region_column": settings.load.region_column, "encoding": settings.load.encoding,
         "delimiter": settings.load.delimiter, "region": settings.region,
         "chunk_size": settings.chunk_size, "concurrency": settings.concurrency,
@@ -430,6 +431,7 @@ def rebuild(journal_file: Path, output: Path | None, say: Say) -> Summary:
                              "the file where it is now (nothing already called is called again)")
         options = latest["options"]
         load = LoadOptions(sheet=options.get("sheet"), phone_column=options.get("phone_column"),
+                           phone_columns=tuple(options.get("phone_columns") or ()),
                            region_column=options.get("region_column"),
                            encoding=options.get("encoding"), delimiter=options.get("delimiter"))
         sheet = load_sheet(input_path, load)
