@@ -36,6 +36,7 @@ from batcher.plan import (
     plan_rows,
     plan_text,
     suppressed_numbers,
+    warm_pool,
 )
 from batcher.settings import Credentials, LoadOptions, Settings, is_loopback_url
 from batcher.workbook import CampaignState, write_workbook
@@ -176,9 +177,10 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     started = utc_now()
     watch = Stopwatch()
     sha = file_sha256(settings.input)
-    sheet = load_sheet(settings.input, settings.load)
-    watch.lap("load")
-    plan = plan_rows(sheet, settings.region)
+    with warm_pool(settings.input) as pool:  # its workers start while the file is read
+        sheet = load_sheet(settings.input, settings.load)
+        watch.lap("load")
+        plan = plan_rows(sheet, settings.region, pool)
     suppressed = suppressed_numbers(settings.suppress, settings.region)
     watch.lap("plan")
     name = campaign_name(settings, sheet)

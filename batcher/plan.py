@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,7 +53,9 @@ class Plan:
         return Counter(r or "?" for r in first.values())
 
 
-def plan_rows(sheet: Sheet, default_region: str | None) -> Plan:
+def plan_rows(
+    sheet: Sheet, default_region: str | None, pool: ProcessPoolExecutor | None = None
+) -> Plan:
     """Normalise each row's phone cells and mark duplicates of an earlier row's number.
 
     A row is one contact: with several phone columns it is called on the first of its cells,
@@ -61,11 +65,12 @@ def plan_rows(sheet: Sheet, default_region: str | None) -> Plan:
     Each distinct (cell, region cell) is normalised once. On a large sheet a pool of
     processes, one per core, normalises them in chunks while this process is still finding
     the distinct cells and then puts the rows together, so its own work hides behind the pool's.
+    `pool` is one warm_pool() started while the file was read (else one is started here).
     """
     frame = sheet.frame
     regions = frame[sheet.region_column].tolist() if sheet.region_column is not None else None
     size = len(sheet.rows) * len(sheet.phone_columns)
-    with _Normaliser(size >= PARALLEL_FROM, default_region) as normaliser:
+    with _Normaliser(size >= PARALLEL_FROM, default_region, pool) as normaliser:
         index: dict[tuple, int] = {}
         keys = [_distinct_cells(frame[c].tolist(), regions, index, normaliser)
                 for c in sheet.phone_columns]
@@ -79,24 +84,25 @@ def _distinct_cells(
 ) -> list[int]:
     """Per row, the index of its (cell, region cell) among the distinct ones, queued once.
 
-    The key carries the types: True, 1 and 1.0 are equal keys but different cells.
+    The key carries the types: True, 1 and 1.0 are equal keys but different cells. The loop
+    appends to the normaliser's queue itself: a method call per distinct cell cost a third
+    of it.
     """
     keys: list[int] = []
-    append, get, add = keys.append, index.get, normaliser.add
-    if regions is None:
-        for value in cells:
-            key = (value.__class__, value)
-            found = get(key)
-            if found is None:
-                found = index[key] = add(value, None)
-            append(found)
-    else:
-        for value, region in zip(cells, regions, strict=True):
-            key = (value.__class__, value, region.__class__, region)
-            found = get(key)
-            if found is None:
-                found = index[key] = add(value, region)
-            append(found)
+    append, get = keys.append, index.get
+    chunk = normaliser.chunk
+    values, queued = normaliser.values, normaliser.regions
+    for value, region in zip(cells, regions or itertools.repeat(None, len(cells)), strict=True):
+        key = (value.__class__, value, region.__class__, region)
+        found = get(key)
+        if found is None:
+            found = index[key] = len(index)
+            values.append(value)
+            queued.append(region)
+            if len(values) == chunk:
+                normaliser.flush()
+                values, queued = normaliser.values, normaliser.regions
+        append(found)
     return keys
 
 
@@ -183,30 +189,20 @@ class _Normaliser:
     """normalise_cells over distinct cells as they are found: in this process, or in chunks
     sent to a pool (one process per core) as soon as each chunk is full."""
 
-    def __init__(self, parallel: bool, default_region: str | None) -> None:
-        workers = min(os.cpu_count() or 1, 4)
+    def __init__(
+        self, parallel: bool, default_region: str | None, pool: ProcessPoolExecutor | None = None
+    ) -> None:
         self.default_region = default_region
-        self.pool: ProcessPoolExecutor | None = None
-        if parallel and workers >= 2:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["batcher.plan"])
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        self.own_pool = parallel and pool is None
+        self.pool = (pool or _new_pool()) if parallel else None
+        # the queue of distinct cells and their region cells, filled by _distinct_cells
         self.values: list[object] = []
         self.regions: list[object] = []
+        self.chunk = POOL_CHUNK if self.pool is not None else -1  # -1: one chunk at the end
         self.chunks: list[Future | tuple] = []
-        self.count = 0
 
-    def add(self, value: object, region: object) -> int:
-        """Queue one distinct cell and its region cell; its index in results()."""
-        self.values.append(value)
-        self.regions.append(region)
-        if self.pool is not None and len(self.values) == POOL_CHUNK:
-            self._flush()
-        self.count += 1
-        return self.count - 1
-
-    def _flush(self) -> None:
-        """Send (or normalise) what is queued."""
+    def flush(self) -> None:
+        """Send (or normalise) what is queued in values and regions; start new queues."""
         if not self.values:
             return
         if self.pool is None:
@@ -218,7 +214,7 @@ class _Normaliser:
 
     def results(self) -> tuple[list[str | None], list[str], list[str | None]]:
         """Every queued cell's (callees, reasons, regions), in the order they were added."""
-        self._flush()
+        self.flush()
         callees: list[str | None] = []
         reasons: list[str] = []
         regions: list[str | None] = []
@@ -234,8 +230,45 @@ class _Normaliser:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
+        if self.pool is not None and self.own_pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _workers() -> int:
+    return min(os.cpu_count() or 1, 4)
+
+
+def _new_pool() -> ProcessPoolExecutor | None:
+    """One worker per core (at most 4); None on one core."""
+    workers = _workers()
+    if workers < 2:
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["batcher.plan"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+WARM_FROM_BYTES = 400_000  # a contacts file this large has about PARALLEL_FROM rows or more
+
+
+@contextlib.contextmanager
+def warm_pool(path: Path) -> Iterator[ProcessPoolExecutor | None]:
+    """For a large file, plan_rows' pool started now, so its workers start (and import the
+    phone library) while the reader child reads the file; shut down when the block ends."""
+    try:
+        large = path.stat().st_size >= WARM_FROM_BYTES
+    except OSError:
+        large = False
+    pool = _new_pool() if large else None
+    if pool is None:
+        yield None
+        return
+    try:
+        for _ in range(_workers()):  # workers start on demand: ask for all of them
+            pool.submit(int)
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _row_region(
