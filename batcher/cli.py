@@ -628,7 +628,11 @@ def _campaign_options(parser: argparse.ArgumentParser) -> None:
 def _input_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("input")
     group.add_argument(
-        "--phone-column", help="header name, letter (B) or position (2) (default: detected)"
+        "--phone-column",
+        action="append",
+        help="header name, letter (B) or position (2) (default: detected); give it several "
+        "times for several phone columns: each row is called on its first callable number, "
+        "in that order",
     )
     group.add_argument(
         "--region-column",

@@ -482,16 +482,67 @@ def normalise_many(
     """
     out = []
     append = out.append
+    fast = _plain_valid
     with collector.paused():  # phonenumbers' objects die young: collections only cost time
         for value, region, explicit in cells:
             # No cache: the plan sends each distinct cell once, so it would only cost.
             if region is not None and (not isinstance(region, str) or region not in _REGIONS):
                 region = None
-            if value.__class__ is str:
+            kind = value.__class__
+            if kind is str:
+                found = fast(value, region)
+                if found is not None:
+                    append(found)
+                    continue
                 result = _normalise_text(value, region, explicit)  # type: ignore[arg-type]
+            elif (kind is float or kind is int) and 0 <= value < 1e15 and value == int(value):
+                found = fast(str(int(value)), region)  # what _float_text / _int_text give
+                if found is not None:
+                    append(found)
+                    continue
+                result = _normalise(value, region, explicit)
             elif is_missing(value):
                 result = EMPTY
             else:
                 result = _normalise(value, region, explicit)
             append((result.callee, result.reason or result.note, result.region))
     return out
+
+
+def _plain_valid(raw: str, region: str | None) -> tuple[str, str, str | None] | None:
+    """The common cell, decided with two library calls and no Normalised: one number of
+    digits and punctuation, written with '+' or national in the row's region, valid and
+    callable, as (callee, "", region). None for anything else: the full path decides those
+    (the same steps as _normalise_text -> _one_number -> _parse_and_check -> _check)."""
+    text = raw.strip()
+    if len(text) > _MAX_CHARS or text.count("+") > 1:
+        return None
+    digits = (
+        text.replace(" ", "").replace("-", "").replace("+", "").replace(".", "")
+        .replace("(", "").replace(")", "")
+    )  # fmt: skip
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_DIGITS:
+        return None
+    has_plus = "+" in text
+    if not has_plus and (region is None or len(digits) < MIN_DIGITS):
+        return None
+    try:
+        number = _lib.parse(text, None if has_plus else region)
+    except _ParseError:
+        return None
+    if number.extension or number.italian_leading_zero:
+        return None
+    if _lib.number_type(number) not in _CALLABLE:
+        return None
+    code = number.country_code
+    callee = f"{code}{number.national_number}"
+    if not MIN_DIGITS <= len(callee) <= _MAX_DIGITS:
+        return None
+    if not has_plus and callee != digits:
+        # the '+' Excel dropped: digits beginning with the region's own code (see
+        # _parse_and_check) are for the full path
+        own = _CODE_TEXT[region]  # type: ignore[index]
+        if digits.startswith(own) and len(digits) > len(own) + 6:
+            return None
+    found = _ONLY_REGION.get(code) or _lib.region_code_for_number(number)
+    return callee, "", None if found == _NON_GEO else found

@@ -38,6 +38,7 @@ from batcher.plan import (
     plan_rows,
     plan_text,
     suppressed_numbers,
+    warm_pool,
 )
 from batcher.redial import Book, upcoming
 from batcher.settings import Credentials, LoadOptions, Settings, is_loopback_url
@@ -204,9 +205,10 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     started = utc_now()
     watch = Stopwatch()
     sha = file_sha256(settings.input)
-    sheet = load_sheet(settings.input, settings.load)
-    watch.lap("load")
-    plan = plan_rows(sheet, settings.region)
+    with warm_pool(settings.input) as pool:  # its workers start while the file is read
+        sheet = load_sheet(settings.input, settings.load)
+        watch.lap("load")
+        plan = plan_rows(sheet, settings.region, pool)
     suppressed = suppressed_numbers(settings.suppress, settings.region)
     watch.lap("plan")
     name = campaign_name(settings, sheet)
@@ -447,6 +449,7 @@ def _run_options(settings: Settings) -> dict[str, object]:
     """How this run read its input and what it was told, for rebuilding its workbook."""
     return {
         "sheet": settings.load.sheet, "phone_column": settings.load.phone_column,
+        "phone_columns": list(settings.load.phone_columns),
         "region_column": settings.load.region_column, "encoding": settings.load.encoding,
         "delimiter": settings.load.delimiter, "region": settings.region,
         "chunk_size": settings.chunk_size, "concurrency": settings.concurrency,
@@ -504,6 +507,7 @@ def rebuild(journal_file: Path, output: Path | None, say: Say) -> Summary:
                              "the file where it is now (nothing already called is called again)")
         options = latest["options"]
         load = LoadOptions(sheet=options.get("sheet"), phone_column=options.get("phone_column"),
+                           phone_columns=tuple(options.get("phone_columns") or ()),
                            region_column=options.get("region_column"),
                            encoding=options.get("encoding"), delimiter=options.get("delimiter"))
         sheet = load_sheet(input_path, load)

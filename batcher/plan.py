@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from batcher.history import Hold
 from batcher.journal import NumberState
 from batcher.load import Sheet, load_sheet
-from batcher.normalise import normalise_many
+from batcher.normalise import EMPTY, normalise_many
 from batcher.outcomes import Outcome
 from batcher.phones import lib as phonenumbers  # the selected engine; time zones: phonenumbers
 from batcher.phones import timezone
@@ -38,6 +40,8 @@ class Plan:
     duplicate_of: list[int | None]  # source row number of the first occurrence
     number_region: list[str | None]
     distinct: list[str] = field(default_factory=list)  # eligible callees, first occurrence order
+    # Which of Sheet.phone_columns gave the row's callee (None: no callee)
+    phone_column: list[int | None] = field(default_factory=list)
 
     @property
     def counts(self) -> Counter[str]:
@@ -51,122 +55,222 @@ class Plan:
         return Counter(r or "?" for r in first.values())
 
 
-def plan_rows(sheet: Sheet, default_region: str | None) -> Plan:
-    """Normalise each row's phone cell and mark duplicates of an earlier row's number.
+def plan_rows(
+    sheet: Sheet, default_region: str | None, pool: ProcessPoolExecutor | None = None
+) -> Plan:
+    """Normalise each row's phone cells and mark duplicates of an earlier row's number.
 
-    Each distinct (cell, region) is normalised once. On a large sheet a pool of processes,
-    one per core, normalises them in chunks while this process is still finding the distinct
-    cells and then puts the rows together, so its own work hides behind the pool's.
+    A row is one contact: with several phone columns it is called on the first of its cells,
+    in Sheet.phone_columns' order, that normalises to a callee, and is a duplicate when that
+    number is an earlier row's, whichever column either came from.
+
+    Each distinct (cell, region cell) is normalised once. On a large sheet a pool of
+    processes, one per core, normalises them in chunks while this process is still finding
+    the distinct cells and then puts the rows together, so its own work hides behind the pool's.
+    `pool` is one warm_pool() started while the file was read (else one is started here).
     """
-    phones = sheet.frame[sheet.phone_column].tolist()
-    if sheet.region_column is not None:
-        regions = sheet.frame[sheet.region_column].tolist()
-    else:
-        regions = [None] * len(phones)
-    with _Normaliser(parallel=len(phones) >= PARALLEL_FROM) as normaliser:
-        index: dict[tuple[type, object, str | None, bool], int] = {}
-        row_keys: list[int | str] = []  # index of the distinct pair, or why the region is bad
-        region_cache: dict[tuple[type, object], str | None] = {}
-        for value, region_cell in zip(phones, regions, strict=True):
-            region, bad_region, explicit = _row_region(region_cell, default_region, region_cache)
-            if bad_region:
-                row_keys.append(bad_region)
-                continue
-            key = (value.__class__, value, region, explicit)
-            found = index.get(key)
-            if found is None:
-                found = index[key] = normaliser.add((value, region, explicit))
-            row_keys.append(found)
-        del index, region_cache
-        normaliser.flush()
-        return _assemble(row_keys, sheet.rows, normaliser.result)
+    frame = sheet.frame
+    regions = frame[sheet.region_column].tolist() if sheet.region_column is not None else None
+    size = len(sheet.rows) * len(sheet.phone_columns)
+    with _Normaliser(size >= PARALLEL_FROM, default_region, pool) as normaliser:
+        index: dict[tuple, int] = {}
+        keys = [_distinct_cells(frame[c].tolist(), regions, index, normaliser)
+                for c in sheet.phone_columns]
+        del index
+        return _assemble(keys, sheet.rows, normaliser.results())
+
+
+def _distinct_cells(
+    cells: list[object], regions: list[object] | None, index: dict[tuple, int],
+    normaliser: _Normaliser,
+) -> list[int]:
+    """Per row, the index of its (cell, region cell) among the distinct ones, queued once.
+
+    The key carries the types: True, 1 and 1.0 are equal keys but different cells. The loop
+    appends to the normaliser's queue itself: a method call per distinct cell cost a third
+    of it.
+    """
+    keys: list[int] = []
+    append, get = keys.append, index.get
+    chunk = normaliser.chunk
+    values, queued = normaliser.values, normaliser.regions
+    for value, region in zip(cells, regions or itertools.repeat(None, len(cells)), strict=True):
+        key = (value.__class__, value, region.__class__, region)
+        found = get(key)
+        if found is None:
+            found = index[key] = len(index)
+            values.append(value)
+            queued.append(region)
+            if len(values) == chunk:
+                normaliser.flush()
+                values, queued = normaliser.values, normaliser.regions
+        append(found)
+    return keys
 
 
 def _assemble(
-    row_keys: list[int | str], rows: list[int], normalised: Callable[[int], tuple]
+    keys: list[list[int]], rows: list[int],
+    normalised: tuple[list[str | None], list[str], list[str | None]],
 ) -> Plan:
-    callees: list[str | None] = []
-    status: list[str] = []
-    reasons: list[str] = []
-    duplicate_of: list[int | None] = []
-    number_region: list[str | None] = []
+    """The rows' callees, statuses and reasons from their distinct cells' results.
+
+    keys holds one list per phone column (of indexes into the normalised lists).
+    """
+    callee_of, reason_of, region_of = normalised
+    n = len(rows)
+    status: list[str] = [INVALID] * n
+    reasons: list[str] = [""] * n
+    duplicate_of: list[int | None] = [None] * n
     first_row: dict[str, int] = {}
-    for key, row in zip(row_keys, rows, strict=True):
-        if isinstance(key, str):
-            callee, reason, found_region = None, key, None
-        else:
-            callee, reason, found_region = normalised(key)
-        callees.append(callee)
-        number_region.append(found_region)
+    if len(keys) == 1:
+        callees = [callee_of[k] for k in keys[0]]
+        number_region = [region_of[k] for k in keys[0]]
+        used: list[int | None] = [0] * n
+        chosen = keys[0]
+    else:
+        chosen = [_first_callable(ks, callee_of, reason_of) for ks in zip(*keys, strict=True)]
+        used = [i if i >= 0 else None for i, _ in chosen]
+        chosen = [k for _, k in chosen]
+        callees = [callee_of[k] for k in chosen]
+        number_region = [region_of[k] for k in chosen]
+    setdefault = first_row.setdefault
+    for i, (callee, row) in enumerate(zip(callees, rows, strict=True)):
         if callee is None:
-            status.append(INVALID)
-            reasons.append(reason)
-            duplicate_of.append(None)
-        elif callee in first_row:
-            status.append(DUPLICATE)
-            reasons.append(f"same number as row {first_row[callee]}")
-            duplicate_of.append(first_row[callee])
+            reasons[i] = reason_of[chosen[i]]
+            used[i] = None
+            continue
+        first = setdefault(callee, row)
+        if first == row:
+            status[i] = ELIGIBLE
+            reasons[i] = reason_of[chosen[i]]  # "" or how it was read ("first of 2 numbers")
         else:
-            first_row[callee] = row
-            status.append(ELIGIBLE)
-            reasons.append(reason)  # "" or how the cell was read ("first of 2 numbers ...")
-            duplicate_of.append(None)
-    return Plan(callees, status, reasons, duplicate_of, number_region, list(first_row))
+            status[i] = DUPLICATE
+            reasons[i] = f"same number as row {first}"
+            duplicate_of[i] = first
+    return Plan(callees, status, reasons, duplicate_of, number_region, list(first_row), used)
 
 
-PARALLEL_FROM = 20_000  # rows; below this a process pool costs more than it saves
+def _first_callable(
+    keys: tuple[int, ...], callee_of: list[str | None], reason_of: list[str]
+) -> tuple[int, int]:
+    """(column, key) of the first cell with a callee; else (-1, the key whose reason to show:
+    the first filled cell's, or the first cell's when all are empty)."""
+    shown = -1
+    for column, key in enumerate(keys):
+        if callee_of[key] is not None:
+            return column, key
+        if shown < 0 and reason_of[key] != EMPTY.reason:
+            shown = key
+    return -1, shown if shown >= 0 else keys[0]
+
+
+PARALLEL_FROM = 20_000  # cells; below this a process pool costs more than it saves
 POOL_CHUNK = 5_000
 
 
+def normalise_cells(
+    values: list[object], regions: list[object], default_region: str | None
+) -> tuple[list[str | None], list[str], list[str | None]]:
+    """normalise_many over cells and their rows' region cells: (callees, reasons, regions),
+    three flat lists, cheaper to send between processes than a list of tuples."""
+    cache: dict[tuple[type, object], str | None] = {}
+    pairs: list[tuple[object, str | None, bool]] = []
+    bad: dict[int, str] = {}
+    for i, (value, cell) in enumerate(zip(values, regions, strict=True)):
+        region, bad_region, explicit = _row_region(cell, default_region, cache)
+        if bad_region:
+            bad[i] = bad_region
+        pairs.append((value, region, explicit))
+    out = normalise_many(pairs)
+    for i, why in bad.items():
+        out[i] = (None, why, None)
+    return [o[0] for o in out], [o[1] for o in out], [o[2] for o in out]
+
+
 class _Normaliser:
-    """normalise_many over distinct pairs as they are found: in this process, or in chunks
+    """normalise_cells over distinct cells as they are found: in this process, or in chunks
     sent to a pool (one process per core) as soon as each chunk is full."""
 
-    def __init__(self, parallel: bool) -> None:
-        workers = min(os.cpu_count() or 1, 4)
-        self.pool: ProcessPoolExecutor | None = None
-        if parallel and workers >= 2:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["batcher.normalise"])
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-        self.pending: list[tuple[object, str | None, bool]] = []
-        self.chunks: list[Future | list] = []
-        self.count = 0
-
-    def add(self, pair: tuple[object, str | None, bool]) -> int:
-        """Queue one distinct pair; its index for result()."""
-        self.pending.append(pair)
-        if self.pool is not None and len(self.pending) == POOL_CHUNK:
-            self.flush()
-        self.count += 1
-        return self.count - 1
+    def __init__(
+        self, parallel: bool, default_region: str | None, pool: ProcessPoolExecutor | None = None
+    ) -> None:
+        self.default_region = default_region
+        self.own_pool = parallel and pool is None
+        self.pool = (pool or _new_pool()) if parallel else None
+        # the queue of distinct cells and their region cells, filled by _distinct_cells
+        self.values: list[object] = []
+        self.regions: list[object] = []
+        self.chunk = POOL_CHUNK if self.pool is not None else -1  # -1: one chunk at the end
+        self.chunks: list[Future | tuple] = []
 
     def flush(self) -> None:
-        """Send (or normalise) what is queued."""
-        if not self.pending:
+        """Send (or normalise) what is queued in values and regions; start new queues."""
+        if not self.values:
             return
         if self.pool is None:
-            self.chunks.append(normalise_many(self.pending))
+            self.chunks.append(normalise_cells(self.values, self.regions, self.default_region))
         else:
-            self.chunks.append(self.pool.submit(normalise_many, self.pending))
-        self.pending = []
+            self.chunks.append(self.pool.submit(normalise_cells, self.values, self.regions,
+                                                self.default_region))
+        self.values, self.regions = [], []
 
-    def result(self, index: int) -> tuple[str | None, str, str | None]:
-        """The normalised pair (callee, reason, region); waits for its chunk if need be."""
-        if self.pool is None:
-            return self.chunks[0][index]
-        chunk, offset = divmod(index, POOL_CHUNK)
-        done = self.chunks[chunk]
-        if isinstance(done, Future):
-            done = self.chunks[chunk] = done.result()
-        return done[offset]
+    def results(self) -> tuple[list[str | None], list[str], list[str | None]]:
+        """Every queued cell's (callees, reasons, regions), in the order they were added."""
+        self.flush()
+        callees: list[str | None] = []
+        reasons: list[str] = []
+        regions: list[str | None] = []
+        for chunk in self.chunks:
+            done = chunk.result() if isinstance(chunk, Future) else chunk
+            callees += done[0]
+            reasons += done[1]
+            regions += done[2]
+        self.chunks = []
+        return callees, reasons, regions
 
     def __enter__(self) -> _Normaliser:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
+        if self.pool is not None and self.own_pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _workers() -> int:
+    return min(os.cpu_count() or 1, 4)
+
+
+def _new_pool() -> ProcessPoolExecutor | None:
+    """One worker per core (at most 4); None on one core."""
+    workers = _workers()
+    if workers < 2:
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["batcher.plan"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+WARM_FROM_BYTES = 400_000  # a contacts file this large has about PARALLEL_FROM rows or more
+
+
+@contextlib.contextmanager
+def warm_pool(path: Path) -> Iterator[ProcessPoolExecutor | None]:
+    """For a large file, plan_rows' pool started now, so its workers start (and import the
+    phone library) while the reader child reads the file; shut down when the block ends."""
+    try:
+        large = path.stat().st_size >= WARM_FROM_BYTES
+    except OSError:
+        large = False
+    pool = _new_pool() if large else None
+    if pool is None:
+        yield None
+        return
+    try:
+        for _ in range(_workers()):  # workers start on demand: ask for all of them
+            pool.submit(int)
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _row_region(
@@ -442,8 +546,8 @@ def plan_text(sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings,
     """The plan as a few lines: what was read, what will be sent, in how many requests."""
     counts = figures.counts
     lines = [
-        f"campaign {campaign!r}: {sheet.path.name}, {figures.rows} rows; phone column "
-        f"{sheet.phone_column!r}"
+        f"campaign {campaign!r}: {sheet.path.name}, {figures.rows} rows; "
+        + phone_columns_text(sheet, plan)
         + (f", region column {sheet.region_column!r}" if sheet.region_column else ""),
     ]
     if sheet.phone_found_by == "content":
@@ -483,6 +587,20 @@ def plan_text(sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings,
     if figures.cost is not None:
         lines.append(f"  estimated cost: {figures.cost}")
     return "\n".join(lines)
+
+
+def phone_columns_text(sheet: Sheet, plan: Plan) -> str:
+    """"phone column 'Mobile'", or the columns in the order they were tried and how many
+    rows each gave their number."""
+    columns = sheet.phone_columns
+    if len(columns) == 1:
+        return f"phone column {columns[0]!r}"
+    used = Counter(plan.phone_column)
+    order = ("as --phone-column / phone_columns gave them" if sheet.phone_found_by == "option"
+             else "mobile-like headers first, then as in the sheet; --phone-column sets another")
+    return (f"phone columns {', '.join(map(repr, columns))}, tried in this order for each "
+            f"row ({order}); numbers taken from each: "
+            + ", ".join(f"{c!r} {used[i]}" for i, c in enumerate(columns)))
 
 
 def content_column_note(sheet: Sheet, plan: Plan, shown: int = 5) -> str:

@@ -129,6 +129,7 @@ RESULT_SPECS = (
     Column("batch", 6),
     Column("duplicate_of", 6),
     Column("sent_at", 21),  # ISO text ending in Z: a datetime would cost a Python call a row
+    Column("phone_column_used", 16),  # which of the phone columns gave the callee
 )
 RECORD_SPECS = (
     Column("answered", 6, align="center"),

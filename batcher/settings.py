@@ -77,13 +77,24 @@ class LoadOptions:
 
     LoadOptions(sheet="2", phone_column="Mobile")   # second visible sheet, column "Mobile"
     LoadOptions(phone_column="B", encoding="gb18030", delimiter=";")
+    LoadOptions(phone_columns=("Mobile", "Phone"))  # each row: its first callable number
     """
 
     sheet: str | None = None  # sheet name, or a 1-based index among visible sheets ("2")
-    phone_column: str | None = None  # header name (case/space-insensitive), letter, or position
+    phone_column: str | None = None  # the first of phone_columns (kept for its callers)
     region_column: str | None = None  # same forms; None = auto-detect by header
     encoding: str | None = None  # CSV override
     delimiter: str | None = None  # CSV override
+    # header names (case/space-insensitive), letters or positions, tried in this order per row
+    phone_columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # one field is enough to give: phone_column alone means phone_columns of one
+        columns = tuple(str(c) for c in self.phone_columns if str(c).strip())
+        if not columns and self.phone_column is not None:
+            columns = (str(self.phone_column),)
+        object.__setattr__(self, "phone_columns", columns)
+        object.__setattr__(self, "phone_column", columns[0] if columns else None)
 
 
 @dataclass(frozen=True)
@@ -577,7 +588,7 @@ class Settings:
             region=region,
             load=LoadOptions(
                 sheet=str(sheet) if sheet is not None else None,
-                phone_column=_text(pick("phone_column")),
+                phone_columns=_phone_columns(pick("phone_column"), pick("phone_columns")),
                 region_column=_text(pick("region_column")),
                 encoding=_text(given.get("encoding")),
                 delimiter=_text(given.get("delimiter")),
@@ -639,6 +650,21 @@ def _integer(name: str, value: object) -> int:
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _phone_columns(given: object, listed: object) -> tuple[str, ...]:
+    """--phone-column (once or several times), else phone_column / phone_columns = [...]."""
+    value = given if given is not None else listed
+    if value is None or value == "" or value == []:
+        return ()
+    if isinstance(value, str | int):
+        return (str(value),)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str | int) for v in value):
+        raise UsageError(
+            f"phone_columns = {value!r} is not a list of column names",
+            'e.g. phone_columns = ["Mobile Phone", "Business Phone"] in campaign.toml',
+        )
+    return tuple(str(v) for v in value)
 
 
 def _path(value: object) -> Path | None:

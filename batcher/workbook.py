@@ -93,35 +93,41 @@ def write_workbook(
     counts: Counter[str] = Counter()
     input_columns = _input_columns(sheet)
     records = campaign.records
-    phone_index = list(sheet.frame.columns).index(sheet.phone_column)
+    names = list(sheet.frame.columns)
+    phone_indexes = [names.index(c) for c in sheet.phone_columns]
+    used_names = [*map(str, sheet.phone_columns), ""]  # plan.phone_column None: the last
     retry: list[tuple] = []
     shows_calls = campaign.shows_calls
     calls = campaign.calls
 
     def rows() -> Iterator[list[object]]:
-        for values, row, callee, status, reason, dup_of in zip(
+        for values, row, callee, status, reason, dup_of, used in zip(
             sheet.frame.itertuples(index=False, name=None), sheet.rows, plan.callee,
-            plan.status, plan.reason, plan.duplicate_of, strict=True,
+            plan.status, plan.reason, plan.duplicate_of, plan.phone_column, strict=True,
         ):
+            column = used_names[-1 if used is None else used]
             if status == INVALID:
                 outcome = Outcome.INVALID
-                extra = [row, "", outcome, reason, *_BLANK, "", ""]
+                extra = [row, "", outcome, reason, *_BLANK, "", "", column]
             elif status == DUPLICATE:
                 first = campaign.outcome(callee)[0]
                 outcome = Outcome.DUPLICATE
-                extra = [row, callee, outcome, f"{reason} ({first})", *_BLANK, dup_of, ""]
+                extra = [row, callee, outcome, f"{reason} ({first})", *_BLANK, dup_of, "",
+                         column]
             else:
                 outcome, why, state = campaign.outcome(callee)
                 why = f"{why}; {reason}" if why and reason else (why or reason)
                 if state is None:
-                    extra = [row, callee, outcome, why, *_BLANK, "", ""]
+                    extra = [row, callee, outcome, why, *_BLANK, "", "", column]
                 else:
                     extra = [row, callee, outcome, why, state.voice_id, state.termination_code,
-                             state.termination_reason, state.batch, "", state.sent_at]
+                             state.termination_reason, state.batch, "", state.sent_at, column]
             counts[outcome] += 1
-            phone = values[phone_index]
-            if isinstance(phone, int | float) and not isinstance(phone, bool):
-                values = (*values[:phone_index], number_text(phone), *values[phone_index + 1:])
+            for phone_index in phone_indexes:
+                phone = values[phone_index]
+                if isinstance(phone, int | float) and not isinstance(phone, bool):
+                    values = (*values[:phone_index], number_text(phone),
+                              *values[phone_index + 1:])
             if outcome.retry:
                 retry.append(values)
             if records:
@@ -132,7 +138,7 @@ def write_workbook(
             yield [*values, *extra]
 
     specs = sized_columns(input_columns, sheet.frame.itertuples(index=False, name=None),
-                          text=[input_columns[phone_index]])
+                          text=[input_columns[i] for i in phone_indexes])
     columns = [*specs, *RESULT_SPECS, *(RECORD_SPECS if records else ()),
                *(CALL_SUMMARY_SPECS if shows_calls else ())]
     unsafe = unsafe_columns(sheet.frame[c].tolist() for c in sheet.frame.columns)
@@ -167,7 +173,8 @@ def _input_columns(sheet: Sheet) -> list[str]:
 def _facts(head, sheet: Sheet, campaign: CampaignState) -> list[tuple[str, object]]:
     facts = [*head, ("finished", utc_now()), ("requests sent", len(campaign.requests)),
              ("Input", None), ("sheet", sheet.sheet_name or ""),
-             ("header row", sheet.header_row or "none"), ("phone column", sheet.phone_column),
+             ("header row", sheet.header_row or "none"),
+             ("phone column", ", ".join(map(str, sheet.phone_columns))),
              ("region column", sheet.region_column or "")]
     if sheet.encoding:
         facts.append(("encoding", sheet.encoding))

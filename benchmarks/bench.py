@@ -286,7 +286,9 @@ def measure_pipeline(workbook: Path, run_dir: Path, args, env, result: Result) -
                 "--concurrency",
                 str(args.concurrency),
             ],
-            env,
+            # a call history of its own: the default one would hold back, for the cooldown,
+            # every number an earlier benchmark run called (and feed the user's real one)
+            {**env, "BATCHER_HISTORY": str(run_dir / "history.sqlite")},
             args.timeout,
         )
         stats = sandbox.stats()

@@ -29,6 +29,7 @@ from batcher import xlsx
 SENT_AT = "2026-01-01T00:00:00.000000Z"
 INVALID_REASON = "not a phone number: enter the number with its country code (+91...)"
 _NOT_DIGIT = re.compile(r"\D")
+COLUMN = "Mobile"  # phone_column_used: the column the number came from
 
 
 def read_rows(path: Path) -> list[list[object]]:
@@ -45,16 +46,19 @@ def result_cells(data: list[list[object]], phone_at: int) -> list[list[object]]:
         text = project_writer.number_text(value) if isinstance(value, int | float) else str(value)
         digits = _NOT_DIGIT.sub("", text)
         if len(digits) < 7:
-            cells.append([index, "", "invalid", INVALID_REASON, "", "", "", "", "", ""])
+            cells.append([index, "", "invalid", INVALID_REASON, "", "", "", "", "", "", ""])
         elif digits in first_row:
             note = "duplicate of row (accepted)"
-            cells.append([index, digits, "duplicate", note, "", "", "", "", first_row[digits], ""])
+            cells.append(
+                [index, digits, "duplicate", note, "", "", "", "", first_row[digits], "", COLUMN]
+            )
         else:
             first_row[digits] = index
             voice_id = f"2601010000{index:09d}"
             batch = len(first_row) // 1000 + 1
             cells.append(
-                [index, digits, "accepted", "", voice_id, "0", "success", batch, "", SENT_AT]
+                [index, digits, "accepted", "", voice_id, "0", "success", batch, "", SENT_AT,
+                 COLUMN]
             )
     return cells
 

@@ -259,3 +259,16 @@ def test_the_environment_selects_the_reference() -> None:
     code = "from batcher import phones; assert phones.engine_info()['engine'] == 'python'"
     env = {**os.environ, phones.ENGINE_ENV: "python"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("engine", [phones.FAST, phones.REFERENCE])
+def test_normalise_many_shortcut_agrees_with_normalise_number(engine: str) -> None:
+    # normalise_many decides the common valid cell without a Normalised (the plan's hot
+    # path): it must give exactly what normalise_number gives, on every cell of both sets
+    cells = _table_cells() + generated_cells()
+    with normalise.with_engine(engine):
+        many = normalise.normalise_many(cells)
+        one = [normalise_number(value, region, explicit) for value, region, explicit in cells]
+    expected = [(r.callee, r.reason or r.note, r.region) for r in one]
+    wrong = [(c, m, e) for c, m, e in zip(cells, many, expected, strict=True) if m != e]
+    assert not wrong, wrong[:10]

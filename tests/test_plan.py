@@ -103,8 +103,8 @@ def test_real_invalid_cells_are_counted_by_kind():
     from batcher.plan import Choice, forecast
 
     plan = plan_rows(_sheet(["junk", "junk!", "12", "13", "+919856321412"]), "IN")
-    settings = type("S", (), {"chunk_size": 1000, "concurrency": 1, "rate": None,
-                              "price": None})()
+    settings = Settings(input=Path("c.xlsx"), output=None, journal=None, campaign=Campaign(),
+                        concurrency=1)
     figures = forecast(plan, Choice(["919856321412"], {}, {}), {}, settings)
     assert sum(figures.invalid_reasons.values()) == 4
     assert len(figures.invalid_reasons) == 2 and Counter(figures.invalid_reasons.values()) == {2: 2}

@@ -77,7 +77,8 @@ def _write(path: Path) -> Path:
         extra = [i + 2, f"91980000{i:04d}" if outcome != "invalid" else "", outcome,
                  "" if sent else "not a phone number", f"26120205{i:011d}" if sent else "",
                  "0" if sent else "", "success" if sent else "", 1 if sent else "",
-                 2 if outcome == "duplicate" else "", "2026-12-01T21:00:36Z" if sent else ""]
+                 2 if outcome == "duplicate" else "", "2026-12-01T21:00:36Z" if sent else "",
+                 "" if outcome == "invalid" else "Mobile"]
         rows.append([*values, *extra,
                      *record_columns((ANSWERED if i % 2 else BUSY) if sent else None)])
     batches = [[1, 1, 1, 30, "ok", 200, "0", "success", 85, "2026-12-01T21:00:36Z",

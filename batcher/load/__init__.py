@@ -3,6 +3,7 @@
     sheet = load_sheet(Path("contacts.xlsx"), LoadOptions(phone_column="B"))
     sheet.frame[sheet.phone_column]   # raw cells: str, int/float, bool, dates, None
     sheet.phone_found_by              # "option", "header" or "content"
+    sheet.phone_columns               # ("Mobile Phone", "Business Phone"): tried in order
 
 The parent checks the file's size and kind (guard), then a child Python process with a memory
 limit and a wall-clock timeout (reader) does everything that parses untrusted bytes: the
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import astuple, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,13 @@ class Sheet:
     phone_found_by: str = "content"
     campaign_of: str | None = None  # the campaign whose results workbook this is
     journal_of: str | None = None  # that campaign's journal, as the workbook names it
+    # Every phone column, in the order a row's cells are tried (the first is phone_column):
+    # the options' order, else mobile-like headers first, then the sheet's order.
+    phone_columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.phone_columns:
+            object.__setattr__(self, "phone_columns", (self.phone_column,))
 
 
 def load_sheet(path: Path, options: LoadOptions | None = None) -> Sheet:
@@ -86,7 +94,11 @@ def file_sha256(path: Path) -> str:
 
 def _checked_options(path: Path, options: LoadOptions) -> LoadOptions:
     """Options as text (a TOML file may give 2 for "2"), with the CSV overrides validated."""
-    options = LoadOptions(*(None if v is None else str(v) for v in astuple(options)))
+    options = LoadOptions(
+        sheet=_str(options.sheet), region_column=_str(options.region_column),
+        encoding=_str(options.encoding), delimiter=_str(options.delimiter),
+        phone_columns=tuple(str(c) for c in options.phone_columns),
+    )  # fmt: skip
     if options.encoding:
         try:
             io.TextIOWrapper(io.BytesIO(), encoding=options.encoding)  # a text codec, not base64
@@ -104,6 +116,10 @@ def _checked_options(path: Path, options: LoadOptions) -> LoadOptions:
             "use one of , ; | or tab",
         )
     return replace(options, delimiter=delimiter)
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _to_sheet(path: Path, table: Table) -> Sheet:
@@ -133,6 +149,7 @@ def _to_sheet(path: Path, table: Table) -> Sheet:
         frame=frame,
         rows=numbers.tolist(),
         phone_column=table.names[table.phone],
+        phone_columns=tuple(table.names[c] for c in table.phones or (table.phone,)),
         region_column=None if table.region is None else table.names[table.region],
         sheet_name=table.sheet_name,
         header_row=table.header_row,

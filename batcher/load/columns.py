@@ -38,6 +38,18 @@ cellulare, เบอร์โทร, โทรศัพท์
 # Too generic to trust inside a longer header ("Order number", "身份证号码"), and alone they
 # name part, booking and invoice numbers as often as phones: found_by stays "content".
 _GENERIC_PHONE_HEADERS = "number, número, numéro, nomor, номер, 号码"
+# Words of a mobile's header: with several phone columns and no --phone-column, these first.
+_MOBILE_HEADERS = """
+mobile, mobile phone, cell, cellphone, cell phone, cellular, handy, mobil, mobiltelefon,
+celular, móvil, movil, portable, telemóvel, cellulare, gsm, handphone, hp, whatsapp, 手机,
+手機, 移动电话, 行動電話, 携帯, ケータイ, di động, मोबाइल, мобильный, мобильный телефон, сотовый,
+جوال, 휴대폰, 핸드폰, มือถือ
+"""
+# A phone column of someone else than the contact: left out when the contact's own are there.
+_OTHER_PERSON_HEADERS = """
+assistant, assistant s, company, company main, emergency, fax, pager, manager, spouse,
+parent, guardian, referrer, secretary, 传真, 傳真, ファックス, факс
+"""
 _REGION_HEADERS = """
 region, country, country code, country_code, country region, nation, iso, iso code, 国家, 地区,
 国家/地区, 国家代码, 國家, 地區, país, pays, code pays, negara, kode negara, quốc gia, страна,
@@ -47,7 +59,7 @@ region, country, country code, country_code, country region, nation, iso, iso co
 # the reader child need not import pandas; tests/test_load.py checks the two agree).
 RESULT_COLUMNS = (
     "row", "callee", "outcome", "reason", "voiceId", "terminationCode", "terminationReason",
-    "batch", "duplicate_of", "sent_at",
+    "batch", "duplicate_of", "sent_at", "phone_column_used",
 )  # fmt: skip
 
 
@@ -56,10 +68,15 @@ class Layout:
     """Where the header and the columns are, and how the phone column was found."""
 
     header: int | None  # index into the sheet's rows
-    phone: int
+    phone: int  # the first of phones
     region: int | None
     confident: bool  # found by header or by content, not merely a column that exists
     found_by: str  # "option", "header" or "content": see batcher.load.Sheet.phone_found_by
+    phones: tuple[int, ...] = ()  # every phone column, in the order a row's cells are tried
+
+    def __post_init__(self) -> None:
+        if not self.phones:
+            object.__setattr__(self, "phones", (self.phone,))
 
 
 def locate(rows: list[list[object]], options: LoadOptions, where: str) -> Layout | None:
@@ -67,44 +84,96 @@ def locate(rows: list[list[object]], options: LoadOptions, where: str) -> Layout
     width = len(rows[0]) if rows else 0
     if not width:
         return None
-    spec = (options.phone_column or "").strip()
+    specs = [s.strip() for s in options.phone_columns if s.strip()]
     ignored = batcher_columns(rows)
     keyword_header = _phone_header(rows, ignored)
-    if spec:
-        # A name in the recognised header row, else a letter or position, else a name in any
-        # of the first rows: "ID" names a column before it means column ID, "Cel" after.
-        position = column_position(spec)
-        named = _named_column(rows, spec, [keyword_header[0]] if keyword_header else [])
-        if not named and (position is None or position >= width):
-            named = _named_column(rows, spec, range(min(_header_rows(rows), len(rows))))
-        if named:
-            header, phone = named
-            confident = True
-        elif position is not None and position < width:
-            phone = position
-            header = keyword_header[0] if keyword_header else _guess_header(rows, phone)
-            start = 0 if header is None else header + 1
-            confident = keyword_header is not None or _mostly_phones(rows, start, phone)
-        else:
+    if specs:
+        found = _option_columns(rows, specs, keyword_header, width)
+        if found is None:
             return None
+        header, phones, confident = found
         found_by = "option"
     elif keyword_header:
         header = keyword_header[0]
-        phone = _pick(rows, header, keyword_header[1], where)
+        phones = _order_phone_columns(rows, header, keyword_header[1], where)
         confident = True
-        found_by = "content" if _norm(rows[header][phone]) in _GENERIC_EXACT else "header"
+        found_by = "content" if _norm(rows[header][phones[0]]) in _GENERIC_EXACT else "header"
     else:
         candidates = [c for c in _phone_columns(rows) if c not in ignored]
         if not candidates:
             return None
-        phone = _pick(rows, None, candidates, where)
+        phones = (_pick(rows, None, candidates, where),)
         # The row above the first phone may be a header, or only a data row of text: either
         # way no header named the column, so it was found by its content.
-        header = _guess_header(rows, phone)
+        header = _guess_header(rows, phones[0])
         confident = True
         found_by = "content"
-    region = _region_column(rows, header, phone, options, where)
-    return Layout(header, phone, region, confident, found_by)
+    region = _region_column(rows, header, phones, options, where)
+    return Layout(header, phones[0], region, confident, found_by, phones)
+
+
+def _option_columns(
+    rows: list[list[object]],
+    specs: list[str],
+    keyword_header: tuple[int, list[int]] | None,
+    width: int,
+) -> tuple[int | None, tuple[int, ...], bool] | None:
+    """(header, columns, confident) for --phone-column given once or more; None if one is
+    not in this sheet. The first option decides the header row; the others are read in it."""
+    # A name in the recognised header row, else a letter or position, else a name in any
+    # of the first rows: "ID" names a column before it means column ID, "Cel" after.
+    spec = specs[0]
+    position = column_position(spec)
+    named = _named_column(rows, spec, [keyword_header[0]] if keyword_header else [])
+    if not named and (position is None or position >= width):
+        named = _named_column(rows, spec, range(min(_header_rows(rows), len(rows))))
+    if named:
+        header, phone = named
+        confident = True
+    elif position is not None and position < width:
+        phone = position
+        header = keyword_header[0] if keyword_header else _guess_header(rows, phone)
+        start = 0 if header is None else header + 1
+        confident = keyword_header is not None or _mostly_phones(rows, start, phone)
+    else:
+        return None
+    phones = [phone]
+    for spec in specs[1:]:
+        named = _named_column(rows, spec, [header]) if header is not None else None
+        position = column_position(spec)
+        if named:
+            column = named[1]
+        elif position is not None and position < width:
+            column = position
+        else:
+            return None
+        if column not in phones:
+            phones.append(column)
+    return header, tuple(phones), confident
+
+
+def _order_phone_columns(
+    rows: list[list[object]], header: int, columns: list[int], where: str
+) -> tuple[int, ...]:
+    """Several phone-like headers: all of them, mobile-like ones first, else sheet order.
+
+    A generic header ("Number") beside a phone one is left out (order and invoice numbers look
+    alike), and so is a column without a single phone-like cell, or one of someone else
+    (assistant, company, emergency contact) when the contact's own are there.
+    """
+    if len(columns) > 1:
+        names = {c: _norm(rows[header][c]) for c in columns}
+        for drop in (
+            lambda c: names[c] in _GENERIC_EXACT,
+            lambda c: _phone_count(rows, header + 1, c)[0] == 0,
+            lambda c: bool(_NOT_THE_CONTACT.search(names[c])),
+        ):
+            kept = [c for c in columns if not drop(c)]
+            columns = kept or columns
+    if len(columns) == 1 or all(_norm(rows[header][c]) in _GENERIC_EXACT for c in columns):
+        return (_pick(rows, header, columns, where),)
+    mobile = [c for c in columns if _MOBILE_MENTION.search(_norm(rows[header][c]))]
+    return (*mobile, *(c for c in columns if c not in mobile))
 
 
 def batcher_columns(rows: list[list[object]]) -> frozenset[int]:
@@ -132,16 +201,20 @@ def _phone_header(
     for i, row in enumerate(rows[: _header_rows(rows)]):
         names = [_norm(cell) for cell in row]
         exact = [j for j, name in enumerate(names) if name in _PHONE_EXACT and j not in ignored]
-        loose = exact or [
+        # "Mobile Phone Number" beside "Phone Number" (HubSpot): a mention counts too, when
+        # the cells below it are mostly phones
+        loose = [
             j
             for j, name in enumerate(names)
             if name
             and j not in ignored
+            and j not in exact
             and _PHONE_MENTION.search(name)
             and _share(rows, i + 1, j) >= PHONE_SHARE
         ]
-        if loose and not any(map(looks_like_phone, row)):
-            return i, loose
+        found = sorted(exact + loose)
+        if found and not any(map(looks_like_phone, row)):
+            return i, found
     return None
 
 
@@ -193,7 +266,11 @@ def _guess_header(rows: list[list[object]], phone: int) -> int | None:
 
 
 def _region_column(
-    rows: list[list[object]], header: int | None, phone: int, options: LoadOptions, where: str
+    rows: list[list[object]],
+    header: int | None,
+    phones: tuple[int, ...],
+    options: LoadOptions,
+    where: str,
 ) -> int | None:
     names = column_names(rows[header]) if header is not None else None
     spec = (options.region_column or "").strip()
@@ -213,7 +290,7 @@ def _region_column(
         return None
     normalised = [_norm(n) for n in names]
     for match in (lambda n: n in _REGION_EXACT, lambda n: n and _REGION_MENTION.search(n)):
-        found = [j for j, name in enumerate(normalised) if j != phone and match(name)]
+        found = [j for j, name in enumerate(normalised) if j not in phones and match(name)]
         if found:
             return found[0]
     return None
@@ -243,8 +320,11 @@ def no_phone_column(
     sheet_hint = "; pick the sheet with --sheet" if several_sheets else ""
     if options.phone_column:
         listing = "; ".join(seen)
+        named = options.phone_columns
+        asked = (f"no column {named[0]!r}" if len(named) == 1 else
+                 "not every one of the columns " + ", ".join(map(repr, named)))
         return InputError(
-            f"no column {options.phone_column!r} in {scope}"
+            f"{asked} in {scope}"
             + (f"; the headers found are {listing}" if listing else "; no header row found"),
             "give --phone-column as one of those header names, a letter (B) or a position (2)"
             + sheet_hint,
@@ -332,6 +412,8 @@ def looks_like_phone(cell: object) -> bool:
     if not isinstance(cell, str):
         return False
     text = cell.strip().lstrip("'")
+    if ":::" in text:  # Google Contacts joins the numbers of one type so
+        return all(map(looks_like_phone, text.split(":::")))
     if not _PHONE_TEXT.fullmatch(text) or _DATE_TEXT.fullmatch(text):
         return False
     return 7 <= sum(ch.isdigit() for ch in text) <= 17  # 15 digits after a "00" prefix
@@ -444,5 +526,7 @@ _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 _PHONE_EXACT = _keywords(_PHONE_HEADERS)
 _GENERIC_EXACT = _keywords(_GENERIC_PHONE_HEADERS)
 _PHONE_MENTION = _mention_pattern(_PHONE_EXACT - _GENERIC_EXACT)
+_MOBILE_MENTION = _mention_pattern(_keywords(_MOBILE_HEADERS))
+_NOT_THE_CONTACT = _mention_pattern(_keywords(_OTHER_PERSON_HEADERS))
 _REGION_EXACT = _keywords(_REGION_HEADERS)
 _REGION_MENTION = _mention_pattern(_REGION_EXACT - _keywords("iso, land, 国"))

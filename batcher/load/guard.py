@@ -236,7 +236,19 @@ def refuse_unsaved_formulas(
     looked up, so a sheet with a few blanks costs next to nothing: a program that wrote
     formulas without values wrote them all that way.
     """
-    phone = layout.phone
+    for phone in layout.phones:
+        _refuse_unsaved_formulas(path, where, sheet, rows, layout, start, phone)
+
+
+def _refuse_unsaved_formulas(
+    path: Path,
+    where: str,
+    sheet: str,
+    rows: list[list[object]],
+    layout: Layout,
+    start: int,
+    phone: int,
+) -> None:
     blanks = (
         i for i in range(start, len(rows))
         if rows[i][phone] == "" and rows[i].count("") != len(rows[i])

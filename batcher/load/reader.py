@@ -67,6 +67,7 @@ class Table:
     found_by: str
     campaign_of: str | None = None
     journal_of: str | None = None
+    phones: tuple[int, ...] = ()  # every phone column, in the order they are tried
 
 
 # ---- parent side ---------------------------------------------------------------------------
@@ -211,6 +212,7 @@ def table(
         encoding=encoding,
         delimiter=delimiter,
         found_by=layout.found_by,
+        phones=layout.phones,
         campaign_of=(marks or {}).get("campaign"),
         journal_of=(marks or {}).get("journal"),
     )
