@@ -210,7 +210,7 @@ def test_journal_writes_queued_meanwhile_share_one_commit(tmp_path):
     import threading
 
     from batcher.journal import Journal
-    from batcher.send import _Committer
+    from batcher.send.committer import _Committer
 
     with Journal(tmp_path / "c.journal") as journal:
         journal.claim("c")

@@ -1,32 +1,29 @@
-"""Send: batches of callees through sendGroup, `concurrency` requests in flight, journal first.
+"""The sender: one asyncio loop sending batches through sendGroup, and what each answer means.
 
-The rule that keeps anyone from being called twice: a request's intent is committed to the
-journal before it is sent, and only a request that provably placed nothing (never connected,
-throttled, expired timestamp, refused whole) is ever sent again. Anything that may have placed
-calls is `unknown` until `batcher reconcile` settles it.
+`send_batches` is the only `asyncio.run` of a run. Its `_Sender` sends a canary batch alone,
+then the rest with `concurrency` workers; before each request it reserves the numbers in the
+call history and commits the intent (through `batcher.send.committer`), then waits for the
+rate and pace gates (`batcher.send.gates`). Each answer's verdict is handled here: the retry
+table (backoff, throttling, re-signing after clock skew, splitting a batch refused whole), the
+lowered batch size, the breaker and the stops.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import queue
 import random
-import signal
 import sys
-import threading
-import time
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
 
 import orjson
 
 from batcher.history import Caller, History
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
+from batcher.send.committer import _Committer, _CrashHooks, _Writes
+from batcher.send.gates import _PaceGate, _RateGate, _signals
+from batcher.send.report import Batch, SendReport, Stop
 from batcher.settings import Settings
 from batcher.vendor import http, send_group
 from batcher.vendor.send_group import Reply, Verdict
@@ -43,39 +40,6 @@ CANARY = 200  # the first request of a run carries at most this many numbers, an
 # the breaker: once BREAKER_MIN numbers of a run are answered, if BREAKER_SHARE of them were
 # refused per number with one terminationReason, the campaign's parameters are wrong
 BREAKER_MIN, BREAKER_SHARE = 20, 0.9
-
-
-@dataclass
-class Batch:
-    """Callees sent (or to be sent) together, with their retry count."""
-
-    number: int
-    callees: list[str]
-    attempt: int = 1
-    split: bool = False  # cut from a batch the API refused whole with -22
-    resigned: bool = False  # already retried once after -16
-    intent: str = ""  # the call history's reservation of the latest attempt
-
-
-@dataclass
-class Stop:
-    """Why the run stopped taking new batches."""
-
-    reason: str
-    fix: str
-    interrupted: bool = False
-
-
-@dataclass
-class SendReport:
-    """What the send phase did, for the summary and exit code."""
-
-    requests: int = 0
-    counts: Counter[str] = field(default_factory=Counter)
-    stop: Stop | None = None
-    clock_offset: float = 0.0
-    chunk_size: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def send_batches(
@@ -470,192 +434,6 @@ class _Sender:
                 task.cancel()
 
 
-class _Committer:
-    """Journal writes on one thread, in order, several to a transaction (a group commit).
-
-    A write's future completes once the transaction holding it is on disk. Whatever queues
-    while one commit waits for the disk goes into the next, so eight requests in flight cost a
-    few fsyncs a round instead of two each, and an intent waits less before its send.
-    """
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-        self.queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._run, name="batcher-journal", daemon=True)
-        self.thread.start()
-
-    def submit(self, write: Callable, *args, **kwargs) -> Future:
-        future: Future = Future()
-        self.queue.put((future, write, args, kwargs))
-        return future
-
-    def shutdown(self) -> None:
-        """Commit what is queued, then stop the thread."""
-        self.queue.put(None)
-        self.thread.join()
-
-    def _run(self) -> None:
-        while True:
-            group = [self.queue.get()]
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    group.append(self.queue.get_nowait())
-            writes = [item for item in group if item is not None]
-            if writes:
-                self._commit(writes)
-            if len(writes) < len(group):
-                return
-
-    def _commit(self, writes: list) -> None:
-        done = []
-        try:
-            with self.journal.together():
-                for _future, write, args, kwargs in writes:
-                    done.append(write(*args, **kwargs))
-        except BaseException as exc:  # none of the group is on disk: every write failed
-            for future, *_ in writes:
-                future.set_exception(exc)
-            return
-        for (future, *_), result in zip(writes, done, strict=True):
-            future.set_result(result)
-
-
-class _Writes:
-    """The send path's journal writes, in order through the committer, with the crash hooks.
-
-    `intent` returns once the intent is on disk; `finish` and `event` are queued behind it.
-    """
-
-    def __init__(self, journal: Journal, db: _Committer, hooks: _CrashHooks) -> None:
-        self.journal, self.db, self.hooks = journal, db, hooks
-        self.queued: list[Future] = []
-
-    async def intent(self, begin: Callable, *args):
-        """`begin` (which reserves and calls journal.begin) on the journal's thread,
-        committed; what it returns."""
-        begun = await asyncio.wrap_future(self.db.submit(begin, *args))
-        self.hooks.after_intent()
-        return begun
-
-    def later(self, write: Callable, *args) -> None:
-        """Queue any other write behind the ones before it (the call history's)."""
-        self.queued.append(self.db.submit(write, *args))
-
-    def finish(self, *args, **kwargs) -> None:
-        """Queue journal.finish: a request's outcome."""
-        self.hooks.before_outcome()
-        self.queued.append(self.db.submit(self.journal.finish, *args, **kwargs))
-
-    def event(self, *args) -> None:
-        """Queue journal.event: a note for the operator."""
-        self.queued.append(self.db.submit(self.journal.event, *args))
-
-    def failures(self) -> list[BaseException]:
-        """What the queued writes raised (a journal that cannot be written must show)."""
-        return [f.exception() for f in self.queued if f.exception() is not None]
-
-
-class _CrashHooks:
-    """Crash tests only: no-ops unless BATCHER_CRASH_AT is set.
-
-    BATCHER_CRASH_AT=after-intent:3 SIGKILLs the process at the 3rd intent committed (nothing
-    sent yet), before-outcome:3 at the 3rd answer received (not yet committed), after-reserve:1
-    at the first reservation in the call history (no intent yet): the windows that matter for
-    exactly-once.
-    """
-
-    def after_reserve(self) -> None:
-        """Numbers are reserved in the call history; the journal knows nothing of them yet."""
-
-    def after_intent(self) -> None:
-        """An intent is on disk; its request is not sent yet."""
-
-    def before_outcome(self) -> None:
-        """An answer is in; its outcome is not queued yet."""
-
-    @staticmethod
-    def from_env() -> _CrashHooks:
-        name, _, count = os.environ.get("BATCHER_CRASH_AT", "").partition(":")
-        return _KillAt(name, int(count or 1)) if name else _CrashHooks()
-
-
-class _KillAt(_CrashHooks):
-    """SIGKILL this process the `count`-th time the named hook is reached."""
-
-    def __init__(self, name: str, count: int) -> None:
-        self.name, self.left = name, count
-
-    def after_reserve(self) -> None:
-        self._reached("after-reserve")
-
-    def after_intent(self) -> None:
-        self._reached("after-intent")
-
-    def before_outcome(self) -> None:
-        self._reached("before-outcome")
-
-    def _reached(self, name: str) -> None:
-        if name == self.name:
-            self.left -= 1
-            if self.left == 0:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _backoff(attempt: int) -> float:
     """Full-jitter exponential backoff for a request that never reached the server."""
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
-
-
-class _PaceGate:
-    """At most `pace` calls a minute: a request of n numbers waits until n / pace minutes after
-    the previous one; the journal's latest request starts the count, so resumes and follow
-    rounds keep the pace too (wall clock: the journal's sent times are)."""
-
-    def __init__(self, pace: float | None, last: tuple[float, int] | None) -> None:
-        self.per_second = pace / 60 if pace else 0.0
-        self.next_at = 0.0
-        if self.per_second and last is not None:
-            sent, numbers = last
-            self.next_at = sent + numbers / self.per_second
-
-    async def wait(self, numbers: int) -> None:
-        if not self.per_second:
-            return
-        now = time.time()
-        at = max(now, self.next_at)
-        self.next_at = at + numbers / self.per_second
-        if at > now:
-            await asyncio.sleep(at - now)
-
-
-class _RateGate:
-    """At most `rate` requests per second, evenly spaced (None: no cap)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.interval = 1.0 / rate if rate else 0.0
-        self.next_at = 0.0
-
-    async def wait(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        at = max(now, self.next_at)
-        self.next_at = at + self.interval
-        if at > now:
-            await asyncio.sleep(at - now)
-
-
-@contextlib.contextmanager
-def _signals(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]):
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, handler)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread: the caller handles interruption
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
