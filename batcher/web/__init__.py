@@ -5,9 +5,17 @@
 
 Modules, each small and over plain data:
 
-    app.py        aiohttp.web routes, the token/cookie/CSRF guard, the HTML pages and JSON API
+    app.py        make_app (the routes, templates, static files) and serve
+    security.py   the token/cookie/CSRF guard and the security headers of every answer
+    context.py    what every handler shares: Config, the app's keys, the page, error answers
+    pages.py      the HTML pages: the folder, the check, settings, test call, send, results
+    api.py        the JSON API and the live counts as Server-Sent Events
+    actions.py    what pages and API both do: list the campaigns, check one, start a send
+    uploads.py    the multipart upload streamed to staging, then adopted as a campaign
     campaigns.py  the folder: which campaigns it holds, their files, the check (a dry run made
                   of the pipeline's public functions), the command line a send runs
+    checks.py     the check's result as plain data (Check, Problem) and its JSON
+    toml.py       the small TOML writer of <campaign>.campaign.toml (tomllib only reads)
     jobs.py       a send (or records / reconcile) is `python -m batcher ...` in a child
                   process: the very code path of the CLI, stopped with SIGINT like Ctrl-C;
                   live counts are read from the campaign's journal, whoever is sending

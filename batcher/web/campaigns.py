@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import re
 import secrets
 import shutil
@@ -31,24 +30,15 @@ from pathlib import Path
 from batcher.errors import UsageError
 from batcher.history import Caller, History
 from batcher.journal import Journal
-from batcher.load import Sheet, load_sheet
+from batcher.load import load_sheet
 from batcher.pipeline import campaign_name, endpoint_kind, journal_path, output_path
-from batcher.plan import (
-    ELIGIBLE,
-    INVALID,
-    Choice,
-    Forecast,
-    Plan,
-    choose,
-    forecast,
-    plan_rows,
-    suppressed_numbers,
-)
+from batcher.plan import INVALID, choose, forecast, plan_rows, suppressed_numbers
 from batcher.regions import resolve_region
 from batcher.settings import LoadOptions, Settings, load_config
+from batcher.web.checks import Check, Problem, cell_as_written
+from batcher.web.toml import to_toml
 
 STATE_DIR = ".batcher-web"
-PROBLEMS_SHOWN = 50
 # what the page passes as command-line flags (the rest lives in <campaign>.campaign.toml)
 FLAGS = {
     "sheet": "--sheet",
@@ -89,81 +79,6 @@ class Record:
             "config": str(self.config) if self.config else None,
             "options": self.options,
         }
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One row the campaign cannot call: its row number, the cell as written, why."""
-
-    row: int
-    cell: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Check:
-    """Everything the check page shows, computed once."""
-
-    record: Record
-    settings: Settings
-    sheet: Sheet
-    plan: Plan
-    choice: Choice
-    figures: Forecast
-    journal: Path
-    output: Path
-    problems: list[Problem]
-
-    @property
-    def columns(self) -> list[str]:
-        """The sheet's column names, for the phone and region column choices."""
-        return [str(c) for c in self.sheet.frame.columns]
-
-    @property
-    def needs_confirmation(self) -> bool:
-        """A phone column found by its content must be confirmed before anything is sent."""
-        return self.sheet.phone_found_by == "content"
-
-    def first_cells(self, shown: int = 5) -> list[str]:
-        """The first non-empty cells of the phone column, for the owner to recognise."""
-        cells = self.sheet.frame[self.sheet.phone_column].head(shown * 4).tolist()
-        return [cell_as_written(c) for c in cells if c not in (None, "")][:shown]
-
-    def as_json(self) -> dict[str, object]:
-        """The plan of the JSON API."""
-        f = self.figures
-        return {
-            "campaign": self.record.name,
-            "file": self.record.input.name,
-            "sheet": self.sheet.sheet_name,
-            "phone_column": self.sheet.phone_column,
-            "phone_found_by": self.sheet.phone_found_by,
-            "needs_confirmation": self.needs_confirmation,
-            "region_column": self.sheet.region_column,
-            "region": self.settings.region,
-            "rows": f.rows,
-            "valid": f.counts[ELIGIBLE],
-            "duplicates": f.counts["duplicate"],
-            "invalid": f.counts[INVALID],
-            "held": dict(f.held),
-            "done": dict(f.done),
-            "countries": dict(f.countries.most_common()),
-            "to_send": f.to_send,
-            "requests": f.requests,
-            "seconds": round(f.seconds, 1),
-            "cost": f.cost,
-            "problems": len(self.problems),
-            "first_problems": [p.__dict__ for p in self.problems[:PROBLEMS_SHOWN]],
-        }
-
-
-def cell_as_written(value: object) -> str:
-    """A raw cell as text: a whole float without its '.0', an empty cell as ''."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value)) if abs(value) < 1e15 else repr(value)
-    return str(value)
 
 
 def safe_name(filename: str, fallback: str = "contacts.csv") -> str:
@@ -460,8 +375,19 @@ class Folder:
 
     def test_call_argv(self, record: Record, number: str, credentials: Path | None) -> list[str]:
         """`batcher test-call NUMBER` with the campaign's message and parameters."""
-        argv = [sys.executable, "-m", "batcher", "test-call", number, "--campaign", record.name,
-                "--journal", str(self.journal_of(record)), "--wait", "60s"]
+        argv = [
+            sys.executable,
+            "-m",
+            "batcher",
+            "test-call",
+            number,
+            "--campaign",
+            record.name,
+            "--journal",
+            str(self.journal_of(record)),
+            "--wait",
+            "60s",
+        ]
         if record.config:
             argv += ["--config", str(record.config)]
         if self.base_url:
@@ -497,35 +423,3 @@ def campaign_counts(journal: Path) -> tuple[Counter[str], int, str | None]:
         counts.update(str(outcome) for outcome, _ in opened.held().values())
         latest = opened.last_run()
         return counts, opened.requests_count(), (str(latest["stop"] or "") if latest else None)
-
-
-# -- a small TOML writer (tomllib only reads): strings, numbers, booleans, lists, tables ------
-
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def to_toml(values: dict[str, object]) -> str:
-    """campaign.toml's flat keys and inline tables ([price] as price = { ... })."""
-    return "".join(f"{_key(k)} = {_value(v)}\n" for k, v in values.items())
-
-
-def _key(key: str) -> str:
-    return key if _BARE.match(key) else _string(key)
-
-
-def _string(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {type(value).__name__} to campaign.toml")

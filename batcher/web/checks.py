@@ -1,0 +1,98 @@
+"""The check of a campaign of `batcher serve`, as plain data: what its page and its plan show.
+
+Check holds everything the check computes once (the settings, the sheet, the plan, the choice,
+the forecast, the journal and results paths, the problem rows) and its JSON for the API;
+Problem is one row the campaign cannot call, by its row number, with its cell as written
+(cell_as_written: a whole float without its '.0'). Folder.check (campaigns.py) builds it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from batcher.load import Sheet
+from batcher.plan import ELIGIBLE, INVALID, Choice, Forecast, Plan
+from batcher.settings import Settings
+
+if TYPE_CHECKING:
+    from batcher.web.campaigns import Record
+
+PROBLEMS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One row the campaign cannot call: its row number, the cell as written, why."""
+
+    row: int
+    cell: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """Everything the check page shows, computed once."""
+
+    record: Record
+    settings: Settings
+    sheet: Sheet
+    plan: Plan
+    choice: Choice
+    figures: Forecast
+    journal: Path
+    output: Path
+    problems: list[Problem]
+
+    @property
+    def columns(self) -> list[str]:
+        """The sheet's column names, for the phone and region column choices."""
+        return [str(c) for c in self.sheet.frame.columns]
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """A phone column found by its content must be confirmed before anything is sent."""
+        return self.sheet.phone_found_by == "content"
+
+    def first_cells(self, shown: int = 5) -> list[str]:
+        """The first non-empty cells of the phone column, for the owner to recognise."""
+        cells = self.sheet.frame[self.sheet.phone_column].head(shown * 4).tolist()
+        return [cell_as_written(c) for c in cells if c not in (None, "")][:shown]
+
+    def as_json(self) -> dict[str, object]:
+        """The plan of the JSON API."""
+        f = self.figures
+        return {
+            "campaign": self.record.name,
+            "file": self.record.input.name,
+            "sheet": self.sheet.sheet_name,
+            "phone_column": self.sheet.phone_column,
+            "phone_found_by": self.sheet.phone_found_by,
+            "needs_confirmation": self.needs_confirmation,
+            "region_column": self.sheet.region_column,
+            "region": self.settings.region,
+            "rows": f.rows,
+            "valid": f.counts[ELIGIBLE],
+            "duplicates": f.counts["duplicate"],
+            "invalid": f.counts[INVALID],
+            "held": dict(f.held),
+            "done": dict(f.done),
+            "countries": dict(f.countries.most_common()),
+            "to_send": f.to_send,
+            "requests": f.requests,
+            "seconds": round(f.seconds, 1),
+            "cost": f.cost,
+            "problems": len(self.problems),
+            "first_problems": [p.__dict__ for p in self.problems[:PROBLEMS_SHOWN]],
+        }
+
+
+def cell_as_written(value: object) -> str:
+    """A raw cell as text: a whole float without its '.0', an empty cell as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    return str(value)

@@ -1,0 +1,120 @@
+"""What every handler of `batcher serve` shares: what serve was told, the app's keys, the page.
+
+Config (the folder, the token and its CSRF token, the sandbox) and the application keys under
+which make_app keeps the Folder, the Jobs and the Config; then the request's campaign, its
+catalogue (Accept-Language, or the language the owner chose), the context every template gets,
+a page rendered from a template, the error answers (a page or JSON), the campaign's address,
+and Conflict, the refusal of something the campaign cannot do now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from batcher.errors import BatcherError, UsageError
+from batcher.outcomes import Outcome
+from batcher.web.campaigns import Folder, Record
+from batcher.web.i18n import Catalogue, choose_language
+from batcher.web.jobs import Jobs
+
+COOKIE, LANG_COOKIE = "batcher_token", "batcher_lang"
+
+FOLDER, JOBS, CONFIG = (
+    web.AppKey("folder", Folder),
+    web.AppKey("jobs", Jobs),
+    web.AppKey("config", object),
+)
+
+
+@dataclass
+class Config:
+    """What `batcher serve` was told."""
+
+    folder: Path
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    campaign_config: Path | None = None  # serve --config
+    credentials: Path | None = None  # serve --credentials (else the environment / default)
+    sandbox: object | None = None  # a running simulator (SandboxThread) to send to
+    sandbox_credentials: tuple[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def csrf(self) -> str:
+        """The CSRF token: derived from the token, so no state is kept."""
+        return hmac.new(self.token.encode(), b"csrf", hashlib.sha256).hexdigest()[:32]
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _catalogue(request: web.Request) -> Catalogue:
+    language = choose_language(
+        request.headers.get("Accept-Language"),
+        request.query.get("lang") or request.cookies.get(LANG_COOKIE),
+    )
+    return Catalogue.load(language)
+
+
+def _context(request: web.Request) -> dict[str, object]:
+    catalogue = _catalogue(request)
+    names = {str(o): catalogue.text(f"outcome_{o}") for o in (*Outcome, "in_flight")}
+    return {
+        "outcome_names": names,
+        "t": catalogue.text,
+        "msg": catalogue.message,
+        "lang": catalogue.language,
+        "csrf": request.app[CONFIG].csrf,
+        "lang_path": request.path if request.method == "GET" else "/",
+        "sandbox": request.app[CONFIG].sandbox is not None,
+        "quote": _quote,
+    }
+
+
+def _quote(name: str) -> str:
+    return quote(name, safe="")
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _record(request: web.Request) -> Record:
+    try:
+        return request.app[FOLDER].record(request.match_info["id"])
+    except KeyError:
+        raise web.HTTPNotFound(text="no such campaign in this folder") from None
+
+
+def _page(request: web.Request, name: str, status: int = 200, **context) -> web.Response:
+    return aiohttp_jinja2.render_template(
+        name, request, {**_context(request), **context}, status=status
+    )
+
+
+def _error_page(
+    request: web.Request, exc: BatcherError, status: int = 422, back: str = "/"
+) -> web.Response:
+    return _page(request, "error.html", status, message=exc.message, hint=exc.hint, back=back)
+
+
+def _error_json(exc: BatcherError, status: int = 422) -> web.Response:
+    return web.json_response({"error": exc.message, "hint": exc.hint}, status=status)
+
+
+def _see_other(path: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(path)
+
+
+def _campaign_url(name: str, tail: str = "") -> str:
+    return f"/campaigns/{_quote(name)}{tail}"
+
+
+class Conflict(UsageError):
+    """The campaign cannot do that now (a send running, nothing to send, not confirmed)."""

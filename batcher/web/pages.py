@@ -1,0 +1,292 @@
+"""The HTML pages of `batcher serve`: the folder, the check, the settings, the send, the results.
+
+One handler per route of the page: the campaigns of the folder and the upload form; the check
+of a campaign (its columns, counts, countries, requests, time, cost, problem rows) and the
+forms that change its columns and settings; the problem rows as CSV; a test call to the
+owner's own number; the Send and Stop buttons; the progress page; records and reconcile as
+the CLI runs them, in a child; and the results workbook (also served to the JSON API).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from urllib.parse import quote
+
+from aiohttp import web
+
+from batcher.errors import BatcherError
+from batcher.web.actions import _campaigns, _check, _start_send
+from batcher.web.campaigns import Folder, Record
+from batcher.web.checks import PROBLEMS_SHOWN
+from batcher.web.context import (
+    CONFIG,
+    FOLDER,
+    JOBS,
+    _campaign_url,
+    _error_page,
+    _is_api,
+    _page,
+    _record,
+    _see_other,
+)
+from batcher.web.jobs import Job, Jobs, live_counts
+from batcher.web.uploads import OPTION_FIELDS, _changes, _create, _read_upload
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+async def index(request: web.Request) -> web.Response:
+    """The campaigns of the folder, and the upload form."""
+    return _page(
+        request,
+        "index.html",
+        campaigns=await _campaigns(request),
+        defaults=_defaults(request),
+        folder=str(request.app[FOLDER].root),
+    )
+
+
+def _defaults(request: web.Request) -> dict[str, object]:
+    folder: Folder = request.app[FOLDER]
+    try:
+        from batcher.settings import load_config
+
+        base = {**folder.sandbox_defaults, **load_config(folder.base_config)}
+    except BatcherError:
+        base = dict(folder.sandbox_defaults)
+    suppress = base.get("suppress") or []
+    base["suppress"] = "\n".join([suppress] if isinstance(suppress, str) else suppress)
+    return base
+
+
+async def upload(request: web.Request) -> web.Response:
+    """POST /campaigns: the upload form; a refused file gets a readable page."""
+    try:
+        record = await _create(request)
+    except BatcherError as exc:
+        return _error_page(request, exc)
+    raise _see_other(_campaign_url(record.name))
+
+
+async def check_page(request: web.Request) -> web.Response:
+    """The check: columns, counts, countries, requests, time, cost, the problem rows."""
+    record = _record(request)
+    try:
+        check = await _check(request, record)
+    except BatcherError as exc:
+        return _error_page(request, exc, back=_campaign_url(record.name))
+    folder: Folder = request.app[FOLDER]
+    running = request.app[JOBS].running(record.name)
+    return _page(
+        request,
+        "check.html",
+        record=record,
+        check=check,
+        running=running,
+        shown=PROBLEMS_SHOWN,
+        settings=folder.settings_of(record),
+        command=folder.run_command(record),
+        notice=request.query.get("notice", ""),
+        test_result=None,
+    )
+
+
+async def change_columns(request: web.Request) -> web.Response:
+    """The sheet, phone and region columns, the default region; confirming a phone column
+    found by its content is choosing it here."""
+    folder: Folder = request.app[FOLDER]
+    record = _record(request)
+    form = await request.post()
+    for key in OPTION_FIELDS:
+        value = str(form.get(key, "")).strip()
+        if value:
+            record.options[key] = value
+        else:
+            record.options.pop(key, None)
+    try:
+        await asyncio.to_thread(folder.dry_settings, record)
+    except BatcherError as exc:
+        return _error_page(request, exc, back=_campaign_url(record.name))
+    await asyncio.to_thread(folder.save, record)
+    raise _see_other(_campaign_url(record.name))
+
+
+async def change_settings(request: web.Request) -> web.Response:
+    """The campaign's fields (appId, fileId or a voice file, caller id, hours, do-not-call)."""
+    folder: Folder = request.app[FOLDER]
+    record = _record(request)
+    fields, staged = await _read_upload(request)
+    try:
+        changes = _changes(fields)
+        if changes.get("suppress"):
+            changes["suppress"] = [str(folder.root / p) for p in changes["suppress"]]
+        if "audio" in staged:
+            changes["audio"] = str(folder.keep(staged["audio"]))
+            changes["file_id"] = ""
+        if "dnc" in staged:
+            changes["suppress"] = [*changes.get("suppress", []), str(folder.keep(staged["dnc"]))]
+        await asyncio.to_thread(folder.write_config, record, changes)
+        await asyncio.to_thread(folder.save, record)
+    except BatcherError as exc:
+        return _error_page(request, exc, back=_campaign_url(record.name))
+    finally:
+        for path in staged.values():
+            folder.discard(path)
+    raise _see_other(_campaign_url(record.name))
+
+
+async def problems_csv(request: web.Request) -> web.Response:
+    """Every problem row: row number, the cell as written, the reason."""
+    record = _record(request)
+    try:
+        check = await _check(request, record)
+    except BatcherError as exc:
+        return _error_page(request, exc)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["row", "cell", "reason"])
+    for problem in check.problems:
+        writer.writerow([problem.row, _csv_safe(problem.cell), problem.reason])
+    return web.Response(
+        body=("\ufeff" + buffer.getvalue()).encode("utf-8"),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": _attachment(f"{record.name}-problems.csv")},
+    )
+
+
+def _csv_safe(cell: str) -> str:
+    """A cell that a spreadsheet would run as a formula gets a leading apostrophe (a phone
+    number such as +91 98... stays as it is)."""
+    if cell[:1] in ("=", "@", "\t", "\r") or (
+        cell[:1] in ("+", "-") and not all(c.isdigit() or c in " ()-.+" for c in cell)
+    ):
+        return "'" + cell
+    return cell
+
+
+def _attachment(name: str) -> str:
+    return (
+        f'attachment; filename="{name.encode("ascii", "replace").decode()}"; '
+        f"filename*=UTF-8''{quote(name)}"
+    )
+
+
+async def test_call(request: web.Request) -> web.Response:
+    """POST /campaigns/{id}/test-call: one call to the owner's own number, through
+    `batcher test-call` (recorded in the campaign's journal as a test, never as one of its
+    numbers); the page shows what the command says."""
+    record = _record(request)
+    form = await request.post()
+    number = str(form.get("number", "")).strip()
+    try:
+        check = await _check(request, record)
+    except BatcherError as exc:
+        return _error_page(request, exc)
+    folder: Folder = request.app[FOLDER]
+    answer = await _run_test_call(request, record, number)
+    return _page(
+        request,
+        "check.html",
+        record=record,
+        check=check,
+        running=request.app[JOBS].running(record.name),
+        shown=PROBLEMS_SHOWN,
+        settings=folder.settings_of(record),
+        command=folder.run_command(record),
+        notice="",
+        test_output=answer,
+    )
+
+
+async def _run_test_call(request: web.Request, record: Record, number: str) -> str:
+    """Run `batcher test-call` as a child, as sends are run; its output, for the page."""
+    folder: Folder = request.app[FOLDER]
+    jobs: Jobs = request.app[JOBS]
+    argv = folder.test_call_argv(record, number, request.app[CONFIG].credentials)
+    child = await asyncio.create_subprocess_exec(
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=jobs.environ,
+        cwd=str(folder.root),
+    )
+    try:
+        out, _ = await asyncio.wait_for(child.communicate(), timeout=120)
+    except TimeoutError:
+        child.kill()
+        return "the test call is still waiting for its record: see the journal"
+    return out.decode(errors="replace").strip()
+
+
+async def send_page(request: web.Request) -> web.Response:
+    """POST /campaigns/{id}/send: the Send button."""
+    record = _record(request)
+    form = await request.post()
+    confirm = str(form["confirm_phone_column"]) if form.get("confirm_phone_column") else None
+    try:
+        await _start_send(request, record, confirm)
+    except BatcherError as exc:
+        return _error_page(request, exc, 409, back=_campaign_url(record.name))
+    raise _see_other(_campaign_url(record.name, "/progress"))
+
+
+async def progress_page(request: web.Request) -> web.Response:
+    """The campaign: live counts while sending; the workbook, records and reconcile after."""
+    folder: Folder = request.app[FOLDER]
+    record = _record(request)
+    job = request.app[JOBS].latest.get(record.name)
+    live = await asyncio.to_thread(live_counts, folder.journal_of(record), job)
+    return _page(
+        request,
+        "progress.html",
+        record=record,
+        live=live,
+        job=job,
+        results=folder.results_of(record).is_file(),
+        command=folder.run_command(record),
+    )
+
+
+async def stop_page(request: web.Request) -> web.Response:
+    """POST /campaigns/{id}/stop: Ctrl-C's first meaning for the page's send."""
+    record = _record(request)
+    request.app[JOBS].stop(record.name)
+    raise _see_other(_campaign_url(record.name, "/progress"))
+
+
+async def account_page(request: web.Request) -> web.Response:
+    """POST /campaigns/{id}/records or /reconcile: the CLI command, in a child."""
+    folder: Folder = request.app[FOLDER]
+    jobs: Jobs = request.app[JOBS]
+    record = _record(request)
+    command = request.path.rsplit("/", 1)[-1]
+    job = Job(
+        command,
+        record.name,
+        folder.account_argv(command, record, request.app[CONFIG].credentials),
+        folder.journal_of(record),
+    )
+    if jobs.running(record.name) is None:
+        await jobs.start(job)
+    raise _see_other(_campaign_url(record.name, "/progress"))
+
+
+async def results(request: web.Request) -> web.StreamResponse:
+    """The results workbook the latest send wrote."""
+    folder: Folder = request.app[FOLDER]
+    record = _record(request)
+    path = folder.results_of(record)
+    if not path.is_file() or request.app[JOBS].running(record.name):
+        if _is_api(request):
+            return web.json_response({"error": "no results workbook yet"}, status=404)
+        raise web.HTTPNotFound(text="no results workbook yet: send the campaign first")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Disposition": _attachment(path.name),
+            "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        },
+    )

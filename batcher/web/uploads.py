@@ -1,0 +1,106 @@
+"""Reading an upload of `batcher serve`: a multipart form streamed to staging, then a campaign.
+
+The form's text fields and its file parts (the spreadsheet, a voice file, a do-not-call list)
+are streamed to staging paths of the folder, cut one byte past load_sheet's limit so that its
+refusal is the message; the fields the owner may set become campaign.toml's changes; an
+accepted spreadsheet becomes a campaign of the folder (Folder.adopt), and a refused one leaves
+nothing behind, its message naming the file the owner uploaded rather than its staging path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+
+from batcher.errors import BatcherError, UsageError
+from batcher.web.campaigns import Folder, Record
+from batcher.web.context import FOLDER, JOBS
+from batcher.web.jobs import Jobs
+
+UPLOAD_LIMIT = (2 << 30) + 1  # one byte past load_sheet's limit: its refusal is the message
+CHUNK = 1 << 16
+FORM_FIELDS = ("app_id", "file_id", "display_num", "window")
+OPTION_FIELDS = ("sheet", "phone_column", "region_column", "region")
+
+# -- reading the upload ----------------------------------------------------------------------
+
+
+async def _read_upload(request: web.Request) -> tuple[dict[str, str], dict[str, Path]]:
+    """The multipart form: text fields, and file parts streamed to staging paths."""
+    folder: Folder = request.app[FOLDER]
+    fields: dict[str, str] = {}
+    staged: dict[str, Path] = {}
+    try:
+        reader = await request.multipart()
+    except (AssertionError, ValueError, KeyError):
+        raise UsageError(
+            "the upload is not a multipart form",
+            "send the file as multipart/form-data, field 'file'",
+        ) from None
+    async for part in reader:
+        if part.name is None:
+            continue
+        if part.filename is not None and part.name in ("file", "audio", "dnc"):
+            if not part.filename:
+                await part.release()
+                continue
+            path = folder.staging(part.filename)
+            staged[part.name] = path
+            written = 0
+            with path.open("wb") as handle:
+                while chunk := await part.read_chunk(CHUNK):
+                    written += len(chunk)
+                    if written > UPLOAD_LIMIT:
+                        break  # load_sheet refuses it by its size, with its own message
+                    handle.write(chunk)
+        else:
+            fields[part.name] = (await part.text()).strip()
+    return fields, staged
+
+
+def _changes(fields: dict[str, str]) -> dict[str, object]:
+    changes: dict[str, object] = {k: fields[k] for k in FORM_FIELDS if k in fields}
+    if "suppress" in fields:
+        changes["suppress"] = [
+            line.strip() for line in fields["suppress"].splitlines() if line.strip()
+        ]
+    return changes
+
+
+async def _create(request: web.Request) -> Record:
+    """An upload becomes a campaign of the folder, or InputError/UsageError says why not."""
+    folder: Folder = request.app[FOLDER]
+    jobs: Jobs = request.app[JOBS]
+    fields, staged = await _read_upload(request)
+    try:
+        if "file" not in staged:
+            raise UsageError(
+                "no spreadsheet chosen",
+                "choose or drop a .xlsx, .xls, .ods or .csv file of phone numbers",
+            )
+        options = {k: fields[k] for k in OPTION_FIELDS if fields.get(k)}
+        changes = _changes(fields)
+        if changes.get("suppress"):
+            changes["suppress"] = [str(folder.root / p) for p in changes["suppress"]]
+
+        def adopt() -> Record:
+            return folder.adopt(
+                staged["file"],
+                options,
+                changes,
+                staged.get("audio"),
+                [staged["dnc"]] if "dnc" in staged else [],
+                busy=lambda name: jobs.running(name) is not None,
+            )
+
+        return await asyncio.to_thread(adopt)
+    except BatcherError as exc:
+        # the owner uploaded "contacts.xlsx", not a file in the server's staging folder
+        for path in staged.values():
+            exc.message = exc.message.replace(str(path), path.name)
+        raise
+    finally:
+        for path in staged.values():
+            folder.discard(path)
