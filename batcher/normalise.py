@@ -6,11 +6,6 @@ the callee, or one sentence saying what is wrong and how to fix it. `batcher.cel
 cell into text; the phone library (through `batcher.phones`) parses and validates; this module
 rejects the hopeless cells cheaply and words the reasons.
 
-Callable: fixed line, mobile, fixed-line-or-mobile, VoIP and personal numbers. Refused: premium
-rate and shared cost (the caller pays extra), toll free (usually unreachable from abroad, where
-the vendor originates calls), UAN, pager and voicemail access numbers, emergency numbers and
-short codes, and numbers with an extension (an automated call cannot dial one).
-
 An accepted callee can carry a note: a cell of several numbers is called on its first callable
 one ("first of 2 numbers in the cell"), and digits that are no number of the row's region but
 are one elsewhere once given their lost '+' are called there ("read as +1 201 555 0123 (US);
@@ -48,6 +43,14 @@ from batcher.cells import (
     refuse,
     split_several,
 )
+from batcher.phonerules import (
+    CALLABLE_TYPES,
+    REFERENCE,
+    REFUSED_TYPES,
+    emergency_somewhere,
+    is_short_code,
+    several_by_matcher,
+)
 from batcher.phones import (
     ParseErrorType,
     PhoneNumberFormat,
@@ -59,7 +62,6 @@ from batcher.phones import (
 __all__ = ["Normalised", "normalise_many", "normalise_number", "with_engine"]
 
 PhoneNumber = Any  # the engine's PhoneNumber: rphonenumbers' or phonenumbers' class
-_reference = phones.engine(phones.REFERENCE).lib  # short numbers, matcher: phonenumbers only
 
 
 def _use(engine: phones.Engine) -> None:
@@ -92,27 +94,9 @@ _LETTER = re.compile(r"[^\W\d_]")
 _PLAIN = re.compile(r"[\d .()+-]*")
 _INNER_SEPARATOR = re.compile(r"(?<=\d)\s*[,;|\n]\s*(?=\d)")
 
-_CALLABLE = frozenset(
-    {
-        PhoneNumberType.FIXED_LINE,
-        PhoneNumberType.MOBILE,
-        PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        PhoneNumberType.VOIP,
-        PhoneNumberType.PERSONAL_NUMBER,
-    }
-)
-_REFUSED_TYPE = {
-    PhoneNumberType.PREMIUM_RATE: "premium-rate number (the call would be charged extra)",
-    PhoneNumberType.SHARED_COST: "shared-cost number (the call would be charged extra)",
-    PhoneNumberType.TOLL_FREE: "toll-free number (usually unreachable from abroad)",
-    PhoneNumberType.UAN: "universal access number (a company switchboard)",
-    PhoneNumberType.PAGER: "pager number (cannot play a voice message)",
-    PhoneNumberType.VOICEMAIL: "voicemail access number",
-}
 _REGIONS = phones.SUPPORTED_REGIONS
 _UNKNOWN = PhoneNumberType.UNKNOWN
 _NON_GEO = phones.REGION_CODE_FOR_NON_GEO_ENTITY
-_SHORT_REGIONS = sorted(shortnumberinfo.SUPPORTED_SHORT_REGIONS)
 _MAX_DIGITS = 15
 _MAX_CHARS = 250  # phonenumbers refuses longer input too
 
@@ -148,7 +132,7 @@ def with_engine(name: str) -> Iterator[phones.Engine]:
     a process pool started inside the block still uses the default engine.
     """
     chosen = phones.engine(name)
-    saved = phones.engine(phones.REFERENCE if _lib is _reference else phones.FAST)
+    saved = phones.engine(phones.REFERENCE if _lib is REFERENCE else phones.FAST)
     _use(chosen)
     _normalise_cached.cache_clear()
     try:
@@ -213,7 +197,7 @@ def _one_number(text: str, region: str | None, explicit: bool, digits: str) -> N
     """The cleaned text of one number (and its digits) -> callee or reason."""
     if not digits:
         return NO_DIGITS
-    if len(digits) > _MAX_DIGITS and (found := _several_by_matcher(text, digits, region)):
+    if len(digits) > _MAX_DIGITS and (found := several_by_matcher(text, digits, region)):
         return found if isinstance(found, Normalised) else _first_callable(found, region, explicit)
     if len(digits) > MAX_DIALLED:
         return refuse(f"too long ({len(digits)} digits): check the cell for extra digits")
@@ -240,24 +224,6 @@ def _screen(text: str, region: str | None) -> str | list[str] | Normalised:
         return _letters_reason(text, region)
     # Separators left between digits are punctuation of one number ("919,856,321,412").
     return _INNER_SEPARATOR.sub(" ", text)
-
-
-def _several_by_matcher(text: str, digits: str, region: str | None) -> list[str] | Normalised:
-    """Numbers separated by spaces only ("9856321412 9856321413"): phonenumbers finds them.
-
-    The reference engine's matcher, whatever the engine: rphonenumbers 0.1.0's misses some
-    valid numbers (Argentina's "800 123 4567"). [] when it finds fewer than two; refused when
-    digits are left over between the numbers it finds.
-    """
-    found = [
-        match.raw_string
-        for match in _reference.PhoneNumberMatcher(text, region or phones.UNKNOWN_REGION)
-    ]
-    if len(found) < 2:
-        return []
-    if sum(len(_NON_DIGIT.sub("", piece)) for piece in found) != len(digits):
-        return SEVERAL
-    return found
 
 
 def _first_callable(pieces: list[str], region: str | None, explicit: bool) -> Normalised:
@@ -299,7 +265,7 @@ def _short_number(text: str, digits: str, region: str | None) -> Normalised:
     """Under 7 digits and no '+': an emergency number, a short code, or a full national number
     of a small country (Niue's are 4 digits)."""
     if region is None:
-        if _emergency_somewhere(digits):
+        if emergency_somewhere(digits):
             return refuse(f"emergency number {digits}: never call it; remove the row")
         return refuse(
             f"too short ({len(digits)} digits) for a full phone number: "
@@ -308,24 +274,9 @@ def _short_number(text: str, digits: str, region: str | None) -> Normalised:
     if shortnumberinfo.is_emergency_number(digits, region):
         return refuse(f"emergency number {digits} ({region}): never call it; remove the row")
     full = _parse_and_check(text, digits, region, has_plus=False)
-    if full.callee is None and _is_short_code(digits, region):
+    if full.callee is None and is_short_code(digits, region):
         return refuse(f"short code {digits} ({region}), not a phone number: remove the row")
     return full
-
-
-@lru_cache(maxsize=4096)
-def _emergency_somewhere(digits: str) -> bool:
-    """Whether some region dials these digits for an emergency: about 2 ms of phonenumbers'
-    checks over every region, so remembered (such cells repeat: 0, 1234, 112)."""
-    return any(shortnumberinfo.is_emergency_number(digits, r) for r in _SHORT_REGIONS)
-
-
-def _is_short_code(digits: str, region: str) -> bool:
-    try:
-        number = _reference.parse(digits, region)
-    except ParseErrorType:  # the reference's NumberParseException
-        return False
-    return shortnumberinfo.is_valid_short_number_for_region(number, region)
 
 
 def _parse_and_check(
@@ -393,11 +344,11 @@ def _parse_international(digits: str) -> PhoneNumber | None:
 def _check(number: PhoneNumber, row_region: str | None) -> Normalised:
     """Validity, callable type and the vendor's length rule for one parsed number."""
     number_type = _lib.number_type(number)  # UNKNOWN exactly when not valid
-    if number_type not in _CALLABLE:
+    if number_type not in CALLABLE_TYPES:
         if number_type == _UNKNOWN:
             region = _region_of_code(number, row_region)
             return refuse(_invalid_reason(number, row_region), region)
-        what = _REFUSED_TYPE.get(number_type, "number of a kind that cannot take a voice call")
+        what = REFUSED_TYPES.get(number_type, "number of a kind that cannot take a voice call")
         return refuse(f"{what}: remove the row or use a direct number", _region_of(number))
     region = _region_of(number)
     if number.italian_leading_zero:
@@ -532,7 +483,7 @@ def _plain_valid(raw: str, region: str | None) -> tuple[str, str, str | None] | 
         return None
     if number.extension or number.italian_leading_zero:
         return None
-    if _lib.number_type(number) not in _CALLABLE:
+    if _lib.number_type(number) not in CALLABLE_TYPES:
         return None
     code = number.country_code
     callee = f"{code}{number.national_number}"

@@ -1,4 +1,10 @@
-"""Plan: normalise every row, keep the first row of each number, cut the rest into batches."""
+"""Plan: normalise every row, keep the first row of each number, cut the rest into batches.
+
+The rest of the plan stage lives beside it and is imported here, so `from batcher.plan import`
+still gives all of it: `batcher.choose` (what to send now), `batcher.forecast` (the figures
+and the plan's text) and `batcher.window` (calling windows and time zones); the row statuses
+are `batcher.status`'s.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +16,35 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from batcher.history import Hold
-from batcher.journal import NumberState
+from batcher.choose import Choice, choose
+from batcher.forecast import (
+    INVALID_KINDS_SHOWN,
+    PER_REQUEST_GUESS,
+    Forecast,
+    Latency,
+    content_column_note,
+    estimate_cost,
+    forecast,
+    phone_columns_text,
+    plan_facts,
+    plan_text,
+)
 from batcher.load import Sheet, load_sheet
 from batcher.normalise import EMPTY, normalise_many
-from batcher.outcomes import Outcome
-from batcher.phones import lib as phonenumbers  # the selected engine; time zones: phonenumbers
-from batcher.phones import timezone
-from batcher.redial import DONE, Book, Verdict
 from batcher.regions import region_reason, resolve_region
-from batcher.settings import LoadOptions, Settings, Window
-from batcher.zones import canonical_zone
+from batcher.settings import LoadOptions
+from batcher.status import DUPLICATE, ELIGIBLE, INVALID
+from batcher.window import outside_window, window_opens
 
-INVALID, DUPLICATE = Outcome.INVALID, Outcome.DUPLICATE
-ELIGIBLE = "eligible"  # a row status of the plan, not an outcome: its number may be sent
+__all__ = [
+    "DUPLICATE", "ELIGIBLE", "INVALID", "INVALID_KINDS_SHOWN", "PARALLEL_FROM",
+    "PER_REQUEST_GUESS", "POOL_CHUNK", "WARM_FROM_BYTES", "Choice", "Forecast", "Latency",
+    "Plan", "choose", "content_column_note", "estimate_cost", "forecast", "normalise_cells",
+    "outside_window", "phone_columns_text", "plan_facts", "plan_rows", "plan_text",
+    "suppressed_numbers", "warm_pool", "window_opens",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -288,8 +305,6 @@ def _row_region(
     return region, "", True
 
 
-
-
 def suppressed_numbers(paths: Iterable[Path], default_region: str | None) -> set[str]:
     """Every callee of the do-not-call lists, normalised exactly as the contacts are."""
     numbers: set[str] = set()
@@ -297,317 +312,3 @@ def suppressed_numbers(paths: Iterable[Path], default_region: str | None) -> set
         sheet = load_sheet(path, LoadOptions())
         numbers.update(c for c in plan_rows(sheet, default_region).callee if c)
     return numbers
-
-
-def outside_window(
-    callees: Iterable[str], window: Window, now: datetime
-) -> dict[str, str]:
-    """Callees whose local time is outside the window now, with the reason to show.
-
-    A number whose country spans several zones is judged by the earliest local time among
-    them (the westernmost zone), so no one is called before the window opens.
-    """
-    held: dict[str, str] = {}
-    cache: dict[tuple[str, ...], tuple[datetime, str, int]] = {}
-    for callee in callees:
-        zones = _zones(callee)
-        if not zones:
-            continue
-        if zones not in cache:
-            local = [(now.astimezone(ZoneInfo(z)), z) for z in zones]
-            earliest = min(local, key=lambda pair: pair[0].replace(tzinfo=None))
-            cache[zones] = (earliest[0], earliest[1], len(zones))
-        moment, zone, count = cache[zones]
-        if not window.contains(moment.time()):
-            several = f" (the earliest of {count} time zones)" if count > 1 else ""
-            held[callee] = (f"deferred: local time {moment:%H:%M} in {canonical_zone(zone)}"
-                            f"{several} is outside "
-                            f"the calling window {window.start:%H:%M}-{window.end:%H:%M}; "
-                            "run the same command again inside the window")
-    return held
-
-
-def window_opens(
-    callees: Iterable[str], window: Window, now: datetime
-) -> dict[str, tuple[datetime, str]]:
-    """When the calling window next opens for each callee (an aware UTC datetime), and in
-    which zone: the earliest local time among the number's zones, as `outside_window` judges."""
-    opens: dict[str, tuple[datetime, str]] = {}
-    cache: dict[tuple[str, ...], tuple[datetime, str]] = {}
-    for callee in callees:
-        zones = _zones(callee)
-        if not zones:
-            continue
-        if zones not in cache:
-            local = [(now.astimezone(ZoneInfo(z)), z) for z in zones]
-            moment, zone = min(local, key=lambda pair: pair[0].replace(tzinfo=None))
-            start = moment.replace(hour=window.start.hour, minute=window.start.minute,
-                                   second=0, microsecond=0)
-            if start <= moment:
-                start += timedelta(days=1)
-            cache[zones] = (start.astimezone(UTC), zone)
-        opens[callee] = cache[zones]
-    return opens
-
-
-def _zones(callee: str) -> tuple[str, ...]:
-    try:
-        number = phonenumbers.parse("+" + callee)
-    except phonenumbers.NumberParseException:
-        return ()
-    zones = tuple(z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown")
-    return tuple(z for z in zones if _known_zone(z))
-
-
-def _known_zone(zone: str) -> bool:
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
-# -- choosing what to send now -----------------------------------------------------------
-
-@dataclass(frozen=True)
-class Choice:
-    """What a run sends now, what it holds back and why, and what the operator released."""
-
-    todo: list[str]
-    held: dict[str, tuple[Outcome, str]]
-    # --allow-repeat: numbers another campaign called within the cooldown, sent all the same
-    released: dict[str, Hold] = field(default_factory=dict)
-    # the redial policy: numbers of todo called again, and numbers waiting (record, after)
-    redials: frozenset[str] = frozenset()
-    waiting: dict[str, Verdict] = field(default_factory=dict)
-
-
-def choose(
-    plan: Plan,
-    states: dict[str, NumberState],
-    suppressed: set[str],
-    holds: dict[str, Hold],
-    settings: Settings,
-    now: datetime,
-    book: Book | None = None,
-) -> Choice:
-    """Apply the campaign's rules to its distinct numbers, in this order: a number with an
-    outcome keeps it, unless the redial policy (`book`) makes it due again; then the
-    do-not-call list, the call history's cooldown, the calling window and --limit each hold
-    back what is left."""
-    held: dict[str, tuple[Outcome, str]] = {}
-    released: dict[str, Hold] = {}
-    todo: list[str] = []
-    redials: set[str] = set()
-    waiting: dict[str, Verdict] = {}
-    epoch = now.timestamp()
-    for callee in plan.distinct:
-        state = states.get(callee)
-        verdict = None if book is None or state is None else book.verdict(callee, state, epoch)
-        if verdict is not None:
-            if not verdict.due:
-                if verdict.kind != DONE:
-                    waiting[callee] = verdict
-                continue
-            redials.add(callee)
-        elif state is not None and not state.outcome.resendable:
-            continue
-        if callee in suppressed:
-            held[callee] = (Outcome.SUPPRESSED, "on the do-not-call list: never called")
-        elif callee in holds:
-            if settings.allow_repeat:
-                released[callee] = holds[callee]
-                todo.append(callee)
-            else:
-                held[callee] = (Outcome.RECENTLY_CALLED, holds[callee].reason(epoch))
-        else:
-            todo.append(callee)
-    if settings.window is not None:
-        late = outside_window(todo, settings.window, now)
-        held.update((c, (Outcome.DEFERRED, why)) for c, why in late.items())
-        todo = [c for c in todo if c not in late]
-    if settings.limit is not None and len(todo) > settings.limit:
-        why = f"not sent: beyond --limit {settings.limit}; run again without it to send"
-        held.update((c, (Outcome.NOT_SENT, why)) for c in todo[settings.limit:])
-        todo = todo[: settings.limit]
-    released = {c: h for c, h in released.items() if c not in held}
-    return Choice(todo, held, released, frozenset(redials & set(todo)), waiting)
-
-
-PER_REQUEST_GUESS = 0.5  # seconds a request takes, for the estimate before any is measured
-INVALID_KINDS_SHOWN = 10
-
-
-class Latency(float):
-    """Seconds per request measured elsewhere than in the campaign, and where (the plan says it).
-
-    Latency(0.31, "batcher check's round trip, 2026-11-26")
-    """
-
-    def __new__(cls, seconds: float, assumed: str) -> Latency:
-        value = super().__new__(cls, seconds)
-        value.assumed = assumed
-        return value
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """The plan's figures, computed once and shown twice: on the terminal and on Summary."""
-
-    rows: int
-    counts: Counter[str]  # eligible / duplicate / invalid rows
-    invalid_reasons: Counter[str]  # invalid rows by the kind of reason
-    held: Counter[str]  # suppressed / recently_called / deferred / not_sent (beyond --limit)
-    done: Counter[str]  # distinct numbers that already have an outcome in the campaign
-    countries: Counter[str]  # distinct eligible numbers per region
-    to_send: int
-    requests: int
-    seconds: float
-    per_request: float  # the seconds per request the estimate assumed
-    assumed: str  # where that figure comes from
-    cost: float | None
-    redials: frozenset[str] = frozenset()  # numbers of to_send called again (redial policy)
-
-
-def forecast(
-    plan: Plan,
-    choice: Choice,
-    states: dict[str, NumberState],
-    settings: Settings,
-    latency: float | None = None,
-) -> Forecast:
-    """What the run is about to do, how long it should take and what it should cost.
-
-    `latency` is the seconds a request took in this campaign so far, or a `Latency` measured
-    elsewhere (by `batcher check`); None: not measured yet.
-    """
-    todo = choice.todo
-    requests = -(-len(todo) // settings.chunk_size) if todo else 0
-    per_request = latency if latency else PER_REQUEST_GUESS
-    assumed = ("the campaign's earlier requests" if latency
-               else "a guess: nothing measured yet (batcher check measures it)")
-    assumed = latency.assumed if isinstance(latency, Latency) else assumed
-    if settings.pace:
-        requests = -(-len(todo) // settings.request_size) if todo else 0
-    seconds = requests * per_request / settings.concurrency
-    if settings.rate:
-        seconds = max(seconds, requests / settings.rate)
-    if settings.pace and todo:
-        seconds = max(seconds, (requests - 1) * settings.request_spacing)
-    reasons = Counter(r.split(":")[0] for r, s in zip(plan.reason, plan.status, strict=True)
-                      if s == INVALID)
-    done = Counter(str(states[c].outcome) for c in plan.distinct
-                   if c in states and c not in choice.held and c not in set(todo))
-    return Forecast(
-        rows=len(plan.status), counts=plan.counts, invalid_reasons=reasons,
-        held=Counter(str(outcome) for outcome, _ in choice.held.values()), done=done,
-        countries=plan.countries(), to_send=len(todo), requests=requests, seconds=seconds,
-        per_request=per_request, assumed=assumed, cost=estimate_cost(plan, todo, settings),
-        redials=choice.redials,
-    )
-
-
-def estimate_cost(plan: Plan, todo: list[str], settings: Settings) -> float | None:
-    """Cost of the numbers to send, from [price] in campaign.toml (per country where given)."""
-    price = settings.price
-    if price is None or not price.priced:
-        return None
-    regions = dict(zip(plan.callee, plan.number_region, strict=True))
-    return round(sum(price.per_number(regions.get(c)) for c in todo), 4)
-
-
-def plan_facts(figures: Forecast) -> list[tuple[str, object]]:
-    """The plan as Summary rows: what was read, held back and will be sent, how long, what cost."""
-    facts: list[tuple[str, object]] = [
-        ("Plan", None),
-        ("rows read", figures.rows),
-        ("valid distinct numbers", figures.counts[ELIGIBLE]),
-        ("duplicates", figures.counts[DUPLICATE]),
-        ("invalid", figures.counts[INVALID]),
-        ("already done in this campaign", sum(figures.done.values())),
-        ("held: suppressed (do-not-call)", figures.held[Outcome.SUPPRESSED]),
-        ("held: recently called by another campaign", figures.held[Outcome.RECENTLY_CALLED]),
-        ("held: deferred (calling window)", figures.held[Outcome.DEFERRED]),
-        ("held: beyond --limit", figures.held[Outcome.NOT_SENT]),
-        ("to send", figures.to_send),
-        ("requests", figures.requests),
-        ("estimated send time (s)", round(figures.seconds, 1)),
-        ("estimate assumes (s per request)", round(figures.per_request, 3)),
-    ]
-    if figures.cost is not None:
-        facts.append(("estimated cost", figures.cost))
-    facts += [(f"invalid: {k}", v) for k, v in figures.invalid_reasons.most_common()]
-    facts += [(f"numbers in {k}", v) for k, v in figures.countries.most_common()]
-    return facts
-
-
-def plan_text(sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings,
-              where: str, campaign: str) -> str:
-    """The plan as a few lines: what was read, what will be sent, in how many requests."""
-    counts = figures.counts
-    lines = [
-        f"campaign {campaign!r}: {sheet.path.name}, {figures.rows} rows; "
-        + phone_columns_text(sheet, plan)
-        + (f", region column {sheet.region_column!r}" if sheet.region_column else ""),
-    ]
-    if sheet.phone_found_by == "content":
-        lines.append(content_column_note(sheet, plan))
-    lines.append(f"  valid distinct numbers: {counts[ELIGIBLE]}   duplicates: "
-                 f"{counts[DUPLICATE]}   invalid: {counts[INVALID]}")
-    kinds = figures.invalid_reasons.most_common()
-    for kind, count in kinds[:INVALID_KINDS_SHOWN]:
-        lines.append(f"    invalid: {kind}: {count}")
-    if len(kinds) > INVALID_KINDS_SHOWN:
-        lines.append(f"    … and {len(kinds) - INVALID_KINDS_SHOWN} more kinds, see the "
-                     "Summary sheet")
-    if figures.done:
-        lines.append("  already done in this campaign: " + ", ".join(
-            f"{k} {v}" for k, v in sorted(figures.done.items())))
-    if figures.held:
-        lines.append("  held back: " + ", ".join(
-            f"{k} {v}" for k, v in sorted(figures.held.items())))
-    if figures.countries:
-        lines.append("  by country: " + ", ".join(
-            f"{k} {v}" for k, v in figures.countries.most_common(8)))
-    estimate = ""
-    if figures.requests:
-        estimate = (f", about {figures.seconds:.0f} s ({figures.per_request:.2f} s a request: "
-                    f"{figures.assumed})")
-    lines.append(f"  to send now: {figures.to_send} numbers in {figures.requests} request(s) "
-                 f"of at most {settings.chunk_size} to {where}{estimate}")
-    if settings.pace:
-        lines.append(f"  pace: {settings.pace:g} calls a minute: requests of at most "
-                     f"{settings.request_size} numbers, one every {settings.request_spacing:.1f} s "
-                     "(the first, a canary of at most 200, alone)")
-    if settings.redial.active:
-        redials = len(figures.redials)
-        lines.append(f"  redial: at most {settings.redial.attempts} calls a number, "
-                     f"{settings.redial.after / 60:g} min apart, again on "
-                     f"{', '.join(sorted(settings.redial.on))}; redials now: {redials}")
-    if figures.cost is not None:
-        lines.append(f"  estimated cost: {figures.cost}")
-    return "\n".join(lines)
-
-
-def phone_columns_text(sheet: Sheet, plan: Plan) -> str:
-    """"phone column 'Mobile'", or the columns in the order they were tried and how many
-    rows each gave their number."""
-    columns = sheet.phone_columns
-    if len(columns) == 1:
-        return f"phone column {columns[0]!r}"
-    used = Counter(plan.phone_column)
-    order = ("as --phone-column / phone_columns gave them" if sheet.phone_found_by == "option"
-             else "mobile-like headers first, then as in the sheet; --phone-column sets another")
-    return (f"phone columns {', '.join(map(repr, columns))}, tried in this order for each "
-            f"row ({order}); numbers taken from each: "
-            + ", ".join(f"{c!r} {used[i]}" for i, c in enumerate(columns)))
-
-
-def content_column_note(sheet: Sheet, plan: Plan, shown: int = 5) -> str:
-    """The warning for a phone column found by its cells, not by a phone-like header."""
-    column = sheet.frame[sheet.phone_column]
-    cells = [str(v) for v in column.head(shown * 4).tolist() if v not in (None, "")][:shown]
-    return (f"  the phone column {sheet.phone_column!r} was found by its content (no phone-like "
-            f"header); its first cells: {', '.join(cells)}\n"
-            f"  a real send needs --phone-column naming it: check that these are the contacts' "
-            "phone numbers")

@@ -1,7 +1,7 @@
 """Which row is the header, which column holds the phones, which the region.
 
 Pure functions over the sheet's rows (lists of cells, "" for empty); nothing here reads a file.
-The word lists are the header names recognised in the languages batcher's users write.
+The header words it matches, in the languages batcher's users write, are batcher.load.words'.
 
     layout = locate(rows, LoadOptions(), "contacts.xlsx")
     layout.header, layout.phone, layout.found_by   # 0, 1, "header"
@@ -10,51 +10,30 @@ The word lists are the header names recognised in the languages batcher's users 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from batcher.errors import InputError
+from batcher.load.words import (
+    GENERIC_EXACT,
+    MOBILE_MENTION,
+    NOT_THE_CONTACT,
+    PHONE_EXACT,
+    PHONE_MENTION,
+    REGION_EXACT,
+    REGION_MENTION,
+    column_position,
+    letter,
+    norm,
+)
+from batcher.load.words import column_index as column_index  # batcher.load.guard's
 from batcher.settings import LoadOptions
 
 HEADER_SEARCH_ROWS = 30
 SAMPLE_CELLS = 200_000  # content detection looks at this many cells at most
 PHONE_SHARE = 0.6
-MAX_COLUMNS = 16_384
 LISTED_HEADERS = 12  # an error lists this many header names, then "…"
 
-_PHONE_HEADERS = """
-phone, phone number, phone no, phones, mobile, mobile number, mobile no, mobile phone, cell,
-cellphone, cell phone, cell number, tel, tel no, telephone, telephone number, callee, msisdn,
-number, contact number, contact no, whatsapp, 手机, 手机号, 手机号码, 电话, 电话号码, 联系电话,
-联系方式, 号码, 移动电话, 手機, 手機號碼, 電話, 電話號碼, 聯絡電話, 携帯, 携帯電話, 携帯番号,
-電話番号, teléfono, móvil, celular, número, número de teléfono, téléphone, portable, numéro,
-numéro de téléphone, telefone, telemóvel, número de telefone, handphone, nomor, nomor hp, no hp,
-nomor telepon, telepon, no telp, telp, hp, số điện thoại, điện thoại, sđt, di động, फ़ोन,
-मोबाइल, फ़ोन नंबर, मोबाइल नंबर, телефон, мобильный, номер телефона, номер, هاتف, جوال,
-رقم الهاتف, رقم الجوال, 전화번호, 휴대폰, 전화, 핸드폰, telefon, handy, telefonnummer, telefoon,
-cellulare, เบอร์โทร, โทรศัพท์
-"""
-# Too generic to trust inside a longer header ("Order number", "身份证号码"), and alone they
-# name part, booking and invoice numbers as often as phones: found_by stays "content".
-_GENERIC_PHONE_HEADERS = "number, número, numéro, nomor, номер, 号码"
-# Words of a mobile's header: with several phone columns and no --phone-column, these first.
-_MOBILE_HEADERS = """
-mobile, mobile phone, cell, cellphone, cell phone, cellular, handy, mobil, mobiltelefon,
-celular, móvil, movil, portable, telemóvel, cellulare, gsm, handphone, hp, whatsapp, 手机,
-手機, 移动电话, 行動電話, 携帯, ケータイ, di động, मोबाइल, мобильный, мобильный телефон, сотовый,
-جوال, 휴대폰, 핸드폰, มือถือ
-"""
-# A phone column of someone else than the contact: left out when the contact's own are there.
-_OTHER_PERSON_HEADERS = """
-assistant, assistant s, company, company main, emergency, fax, pager, manager, spouse,
-parent, guardian, referrer, secretary, 传真, 傳真, ファックス, факс
-"""
-_REGION_HEADERS = """
-region, country, country code, country_code, country region, nation, iso, iso code, 国家, 地区,
-国家/地区, 国家代码, 國家, 地區, país, pays, code pays, negara, kode negara, quốc gia, страна,
-الدولة, بلد, 국가, देश, land, 国, 国名
-"""
 # The columns batcher's results workbook appends (batcher.results.RESULT_COLUMNS, copied so
 # the reader child need not import pandas; tests/test_load.py checks the two agree).
 RESULT_COLUMNS = (
@@ -97,7 +76,7 @@ def locate(rows: list[list[object]], options: LoadOptions, where: str) -> Layout
         header = keyword_header[0]
         phones = _order_phone_columns(rows, header, keyword_header[1], where)
         confident = True
-        found_by = "content" if _norm(rows[header][phones[0]]) in _GENERIC_EXACT else "header"
+        found_by = "content" if norm(rows[header][phones[0]]) in GENERIC_EXACT else "header"
     else:
         candidates = [c for c in _phone_columns(rows) if c not in ignored]
         if not candidates:
@@ -162,17 +141,17 @@ def _order_phone_columns(
     (assistant, company, emergency contact) when the contact's own are there.
     """
     if len(columns) > 1:
-        names = {c: _norm(rows[header][c]) for c in columns}
+        names = {c: norm(rows[header][c]) for c in columns}
         for drop in (
-            lambda c: names[c] in _GENERIC_EXACT,
+            lambda c: names[c] in GENERIC_EXACT,
             lambda c: _phone_count(rows, header + 1, c)[0] == 0,
-            lambda c: bool(_NOT_THE_CONTACT.search(names[c])),
+            lambda c: bool(NOT_THE_CONTACT.search(names[c])),
         ):
             kept = [c for c in columns if not drop(c)]
             columns = kept or columns
-    if len(columns) == 1 or all(_norm(rows[header][c]) in _GENERIC_EXACT for c in columns):
+    if len(columns) == 1 or all(norm(rows[header][c]) in GENERIC_EXACT for c in columns):
         return (_pick(rows, header, columns, where),)
-    mobile = [c for c in columns if _MOBILE_MENTION.search(_norm(rows[header][c]))]
+    mobile = [c for c in columns if MOBILE_MENTION.search(norm(rows[header][c]))]
     return (*mobile, *(c for c in columns if c not in mobile))
 
 
@@ -199,8 +178,8 @@ def _phone_header(
     column says "Phone" does not make that booking's row the header.
     """
     for i, row in enumerate(rows[: _header_rows(rows)]):
-        names = [_norm(cell) for cell in row]
-        exact = [j for j, name in enumerate(names) if name in _PHONE_EXACT and j not in ignored]
+        names = [norm(cell) for cell in row]
+        exact = [j for j, name in enumerate(names) if name in PHONE_EXACT and j not in ignored]
         # "Mobile Phone Number" beside "Phone Number" (HubSpot): a mention counts too, when
         # the cells below it are mostly phones
         loose = [
@@ -209,7 +188,7 @@ def _phone_header(
             if name
             and j not in ignored
             and j not in exact
-            and _PHONE_MENTION.search(name)
+            and PHONE_MENTION.search(name)
             and _share(rows, i + 1, j) >= PHONE_SHARE
         ]
         found = sorted(exact + loose)
@@ -222,9 +201,9 @@ def _named_column(
     rows: list[list[object]], spec: str, search: Iterable[int]
 ) -> tuple[int, int] | None:
     """(row, column) of the first header cell matching spec, names made unique first."""
-    wanted = _norm(spec)
+    wanted = norm(spec)
     for i in search:
-        names = [_norm(name) for name in column_names(rows[i])]
+        names = [norm(name) for name in column_names(rows[i])]
         if wanted in names:
             return i, names.index(wanted)
     return None
@@ -275,9 +254,9 @@ def _region_column(
     names = column_names(rows[header]) if header is not None else None
     spec = (options.region_column or "").strip()
     if spec:
-        normalised = [_norm(n) for n in names] if names else []
-        if _norm(spec) in normalised:
-            return normalised.index(_norm(spec))
+        normalised = [norm(n) for n in names] if names else []
+        if norm(spec) in normalised:
+            return normalised.index(norm(spec))
         column = column_position(spec)
         if column is None or column >= len(rows[0]):
             raise InputError(
@@ -288,8 +267,8 @@ def _region_column(
         return column
     if names is None:
         return None
-    normalised = [_norm(n) for n in names]
-    for match in (lambda n: n in _REGION_EXACT, lambda n: n and _REGION_MENTION.search(n)):
+    normalised = [norm(n) for n in names]
+    for match in (lambda n: n in REGION_EXACT, lambda n: n and REGION_MENTION.search(n)):
         found = [j for j, name in enumerate(normalised) if j not in phones and match(name)]
         if found:
             return found[0]
@@ -466,67 +445,3 @@ def _header_rows(rows: list[list[object]]) -> int:
 def _share(rows: list[list[object]], start: int, column: int) -> float:
     phones, filled = _phone_count(rows, start, column)
     return phones / filled if filled else 0.0
-
-
-def _norm(value: object) -> str:
-    """Header text folded for matching: case, accents, punctuation and spacing ignored."""
-    if not isinstance(value, str):
-        return ""
-    if value.isascii():  # the common case, without the per-character loop
-        return " ".join(_NOT_ALNUM.sub(" ", value.lower()).split())
-    chars = []
-    for ch in unicodedata.normalize("NFKD", value).casefold():
-        category = unicodedata.category(ch)
-        if category != "Mn":  # accents; Indic vowel signs (Mc) are kept
-            chars.append(ch if category[0] in "LNM" else " ")
-    return " ".join("".join(chars).replace("đ", "d").split())
-
-
-def _mention_pattern(keywords: frozenset[str]) -> re.Pattern[str]:
-    """One regex finding any keyword in a folded header: whole words for Latin, else anywhere."""
-    latin = sorted((k for k in keywords if k.isascii()), key=len, reverse=True)
-    other = sorted((k for k in keywords if not k.isascii()), key=len, reverse=True)
-    words = "|".join(map(re.escape, latin))
-    return re.compile(f"(?:^| )(?:{words})(?= |$)|" + "|".join(map(re.escape, other)))
-
-
-def _keywords(text: str) -> frozenset[str]:
-    return frozenset(_norm(k) for k in text.split(",") if k.strip())
-
-
-def column_position(spec: str) -> int | None:
-    """0-based column from a letter ("B") or a 1-based position ("2"); None otherwise."""
-    spec = spec.strip()
-    if spec.isascii() and spec.isdigit():
-        return int(spec) - 1 if 1 <= int(spec) <= MAX_COLUMNS else None
-    if re.fullmatch(r"[A-Za-z]{1,3}", spec) and column_index(spec) < MAX_COLUMNS:
-        return column_index(spec)
-    return None
-
-
-def column_index(letters: str) -> int:
-    """0-based column of a letter name: "A" -> 0, "AA" -> 26."""
-    index = 0
-    for ch in letters.upper():
-        index = index * 26 + ord(ch) - ord("A") + 1
-    return index - 1
-
-
-def letter(index: int) -> str:
-    """The letter name of a 0-based column: 0 -> "A", 26 -> "AA"."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
-
-
-_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
-_PHONE_EXACT = _keywords(_PHONE_HEADERS)
-_GENERIC_EXACT = _keywords(_GENERIC_PHONE_HEADERS)
-_PHONE_MENTION = _mention_pattern(_PHONE_EXACT - _GENERIC_EXACT)
-_MOBILE_MENTION = _mention_pattern(_keywords(_MOBILE_HEADERS))
-_NOT_THE_CONTACT = _mention_pattern(_keywords(_OTHER_PERSON_HEADERS))
-_REGION_EXACT = _keywords(_REGION_HEADERS)
-_REGION_MENTION = _mention_pattern(_REGION_EXACT - _keywords("iso, land, 国"))
