@@ -43,6 +43,7 @@ def __getattr__(name: str) -> object:
 def __dir__() -> list[str]:
     return sorted({*globals(), *_PIPELINE})
 
+
 __version__ = "0.1.0"
 __all__ = [
     "ApiError",

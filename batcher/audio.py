@@ -34,8 +34,9 @@ class Uploads(Protocol):
 
     def upload(self, endpoint: str, name: str) -> tuple[str, str] | None: ...
 
-    def record_upload(self, endpoint: str, name: str, sha256: str, file_id: str,
-                      now: float) -> None: ...
+    def record_upload(
+        self, endpoint: str, name: str, sha256: str, file_id: str, now: float
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,16 @@ def resolve_audio(
     digest = hashlib.sha256(content).hexdigest()
     endpoint = base_url.rstrip("/")
     upload = asyncio.run(
-        _with_api(base_url, credentials, ca_bundle, _resolve, name, content,
-                  uploads.upload(endpoint, name), digest)
+        _with_api(
+            base_url,
+            credentials,
+            ca_bundle,
+            _resolve,
+            name,
+            content,
+            uploads.upload(endpoint, name),
+            digest,
+        )
     )
     uploads.record_upload(endpoint, name, digest, upload.file_id, time.time())
     return upload

@@ -49,7 +49,7 @@ def check_account(
     report = asyncio.run(_check(base_url, credentials, ca_bundle))
     if history is None or report.latency is None:
         return report
-    # keyed as pipeline.endpoint_url reads it: simulators on this machine apart
+    # keyed as campaign.endpoint_url reads it: simulators on this machine apart
     endpoint = "loopback" if is_loopback_url(base_url) else base_url.rstrip("/")
     try:
         with History(history) as calls:

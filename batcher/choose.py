@@ -81,7 +81,7 @@ def choose(
         todo = [c for c in todo if c not in late]
     if settings.limit is not None and len(todo) > settings.limit:
         why = f"not sent: beyond --limit {settings.limit}; run again without it to send"
-        held.update((c, (Outcome.NOT_SENT, why)) for c in todo[settings.limit:])
+        held.update((c, (Outcome.NOT_SENT, why)) for c in todo[settings.limit :])
         todo = todo[: settings.limit]
     released = {c: h for c, h in released.items() if c not in held}
     return Choice(todo, held, released, frozenset(redials & set(todo)), waiting)

@@ -77,18 +77,24 @@ def _serve(args: argparse.Namespace) -> int:
     from batcher.web.app import Config, serve
 
     if not args.folder.is_dir():
-        raise UsageError(f"--folder {args.folder}: no such folder",
-                         "create it, or give the folder that holds the campaigns")
+        raise UsageError(
+            f"--folder {args.folder}: no such folder",
+            "create it, or give the folder that holds the campaigns",
+        )
     if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port {args.port} is out of range",
-                         "give a port from 1024 to 65535, or 0 for any free one")
+        raise UsageError(
+            f"--port {args.port} is out of range",
+            "give a port from 1024 to 65535, or 0 for any free one",
+        )
     try:
         loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
     except ValueError:
         loopback = False
     if not loopback:
-        _err(f"warning: --host {args.host}: the page is reachable from other machines; "
-             "anyone with the token can send calls (the traffic is plain HTTP)")
+        _err(
+            f"warning: --host {args.host}: the page is reachable from other machines; "
+            "anyone with the token can send calls (the traffic is plain HTTP)"
+        )
     with contextlib.ExitStack() as stack:
         sandbox_credentials = sandbox = None
         if args.sandbox:
@@ -103,17 +109,25 @@ def _serve(args: argparse.Namespace) -> int:
                 load_credentials(args.credentials)
             except UsageError as exc:
                 _err(f"warning: {exc.message}: sends will be refused until then ({exc.hint})")
-        config = Config(folder=args.folder, campaign_config=args.config,
-                        credentials=args.credentials, sandbox=sandbox,
-                        sandbox_credentials=sandbox_credentials)
+        config = Config(
+            folder=args.folder,
+            campaign_config=args.config,
+            credentials=args.credentials,
+            sandbox=sandbox,
+            sandbox_credentials=sandbox_credentials,
+        )
         try:
             serve(config, args.host, args.port, _out)
         except OSError as exc:
-            raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror})",
-                             "pass another --port (0 picks a free one)") from None
+            raise UsageError(
+                f"cannot listen on {args.host}:{args.port} ({exc.strerror})",
+                "pass another --port (0 picks a free one)",
+            ) from None
         except KeyboardInterrupt:
-            _err("stopped: the sends the page started were stopped as Ctrl-C does; their "
-                 "campaigns resume with the same command, or from the page")
+            _err(
+                "stopped: the sends the page started were stopped as Ctrl-C does; their "
+                "campaigns resume with the same command, or from the page"
+            )
     return int(ExitCode.OK)
 
 

@@ -157,10 +157,16 @@ def _sandbox(args: argparse.Namespace) -> int:
     from batcher.vendor.simulator import SCRIPT_ITEMS, CallShares, SandboxConfig, serve
 
     if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port {args.port} is out of range",
-                         "give a port from 1024 to 65535, or 0 for any free one")
-    rates = {"--drop-rate": args.drop_rate, "--fail-rate-18": args.fail_rate_18,
-             "--fail-rate-500": args.fail_rate_500, "--rate-limit-rate": args.rate_limit_rate}
+        raise UsageError(
+            f"--port {args.port} is out of range",
+            "give a port from 1024 to 65535, or 0 for any free one",
+        )
+    rates = {
+        "--drop-rate": args.drop_rate,
+        "--fail-rate-18": args.fail_rate_18,
+        "--fail-rate-500": args.fail_rate_500,
+        "--rate-limit-rate": args.rate_limit_rate,
+    }
     for flag, rate in rates.items():
         if not 0 <= rate <= 1:
             raise UsageError(f"{flag} {rate} is not a rate", "give a share of requests, 0 to 1")
@@ -168,33 +174,48 @@ def _sandbox(args: argparse.Namespace) -> int:
         raise UsageError("the fault rates add up to more than 1", "lower them")
     unknown = [item for item in args.script if item not in SCRIPT_ITEMS]
     if unknown:
-        raise UsageError(f"--script {unknown[0]!r} is not a fault the simulator knows",
-                         f"use one of {', '.join(sorted(SCRIPT_ITEMS))}")
+        raise UsageError(
+            f"--script {unknown[0]!r} is not a fault the simulator knows",
+            f"use one of {', '.join(sorted(SCRIPT_ITEMS))}",
+        )
     try:
-        shares = CallShares(args.answered, args.busy, args.no_answer, args.declined,
-                            args.unreachable)
+        shares = CallShares(
+            args.answered, args.busy, args.no_answer, args.declined, args.unreachable
+        )
     except ValueError:
-        raise UsageError("call-outcome shares must be 0 or more and not all 0",
-                         "e.g. --answered 0.5 --busy 0.3 (the others keep their defaults)"
-                         ) from None
+        raise UsageError(
+            "call-outcome shares must be 0 or more and not all 0",
+            "e.g. --answered 0.5 --busy 0.3 (the others keep their defaults)",
+        ) from None
     config = SandboxConfig(
-        seed=args.seed, latency=args.latency, read_latency=args.read_latency,
-        clock_offset=args.clock_offset, drop_rate=args.drop_rate,
-        fail_rate_18=args.fail_rate_18, fail_rate_500=args.fail_rate_500,
-        rate_limit_rate=args.rate_limit_rate, script=list(args.script),
-        slow_seconds=args.slow_seconds, max_callees=args.max_callees, balance=args.balance,
-        call_shares=shares, record_lag=args.record_lag,
+        seed=args.seed,
+        latency=args.latency,
+        read_latency=args.read_latency,
+        clock_offset=args.clock_offset,
+        drop_rate=args.drop_rate,
+        fail_rate_18=args.fail_rate_18,
+        fail_rate_500=args.fail_rate_500,
+        rate_limit_rate=args.rate_limit_rate,
+        script=list(args.script),
+        slow_seconds=args.slow_seconds,
+        max_callees=args.max_callees,
+        balance=args.balance,
+        call_shares=shares,
+        record_lag=args.record_lag,
     )
     try:
         serve(args.port, config=config)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {args.port} on 127.0.0.1 is already in use",
-                             "stop what is using it, or pass another --port (0 picks a free "
-                             "one)") from None
+            raise UsageError(
+                f"port {args.port} on 127.0.0.1 is already in use",
+                "stop what is using it, or pass another --port (0 picks a free one)",
+            ) from None
         if exc.errno == errno.EACCES:
-            raise UsageError(f"port {args.port} needs privileges this user lacks",
-                             "pass a port from 1024 up, e.g. --port 8080") from None
+            raise UsageError(
+                f"port {args.port} needs privileges this user lacks",
+                "pass a port from 1024 up, e.g. --port 8080",
+            ) from None
         raise
     return 0
 
@@ -207,8 +228,14 @@ def _reconcile(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.journal}: no such journal", "give the .journal file a run wrote")
     base_url = _endpoint(args, args.journal)
     credentials = load_credentials(args.credentials)
-    report = reconcile(args.journal, base_url, credentials, args.settle * 60, _ca(args),
-                       history=args.history or default_history())
+    report = reconcile(
+        args.journal,
+        base_url,
+        credentials,
+        args.settle * 60,
+        _ca(args),
+        history=args.history or default_history(),
+    )
     _out(
         f"reconcile: {report.found} found in the call records (accepted), {report.absent} "
         f"absent (will be sent by the next run), {report.still_unknown} still unknown "
@@ -242,7 +269,8 @@ def _ca(args: argparse.Namespace) -> str | None:
 
 
 def _records(args: argparse.Namespace) -> int:
-    from batcher.pipeline import journal_of_results, rebuild
+    from batcher.campaign import journal_of_results
+    from batcher.pipeline import rebuild
     from batcher.records import fetch_records
 
     path = args.results
@@ -275,8 +303,9 @@ def _check(args: argparse.Namespace) -> int:
     from batcher.check import check_account
 
     base_url = _endpoint(args)
-    report = check_account(base_url, load_credentials(args.credentials), _ca(args),
-                           history=default_history())
+    report = check_account(
+        base_url, load_credentials(args.credentials), _ca(args), history=default_history()
+    )
     _out(f"endpoint:    {report.endpoint}")
     _out(f"credentials: {report.credentials}")
     _out(f"IP address:  {report.ip}")
@@ -295,7 +324,11 @@ def _upload(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.audio}: no such file", "check the path of the voice file")
     with History(args.history or default_history()) as uploads:
         upload = resolve_audio(
-            args.audio, _endpoint(args), load_credentials(args.credentials), uploads, _ca(args),
+            args.audio,
+            _endpoint(args),
+            load_credentials(args.credentials),
+            uploads,
+            _ca(args),
             args.name,
         )
     how = "already uploaded under that name: reusing it" if upload.reused else "uploaded"
@@ -319,8 +352,10 @@ def _test_call(args: argparse.Namespace) -> int:
         ) from None
     for line in report.lines():
         _out(line)
-    _out(f"journal:  {report.journal} (a test call of the campaign {settings.campaign_name!r}, "
-         "not one of its numbers)")
+    _out(
+        f"journal:  {report.journal} (a test call of the campaign {settings.campaign_name!r}, "
+        "not one of its numbers)"
+    )
     for note in report.notes:
         _err(f"note: {note}")
     if report.answered is None and report.outcome == "accepted":

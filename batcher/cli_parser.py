@@ -35,8 +35,16 @@ ACCOUNT_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED)
 REBUILD_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.OUTPUT, E.JOURNAL)
 FETCH_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.API_STOPPED, E.INCOMPLETE, E.OUTPUT, E.JOURNAL)
 INIT_CODES = (E.OK, E.INTERNAL, E.USAGE)
-TEST_CALL_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED, E.INCOMPLETE, E.INTERRUPTED,
-                   E.BUSY, E.JOURNAL)
+TEST_CALL_CODES = (
+    E.OK,
+    E.INTERNAL,
+    E.USAGE,
+    E.API_STOPPED,
+    E.INCOMPLETE,
+    E.INTERRUPTED,
+    E.BUSY,
+    E.JOURNAL,
+)
 SERVE_CODES = (E.OK, E.INTERNAL, E.USAGE)
 
 
@@ -249,17 +257,32 @@ def build_parser() -> argparse.ArgumentParser:
         ],
         SERVE_CODES,
     )
-    serve.add_argument("--folder", type=Path, default=Path("."),
-                       help="the folder of the campaigns (default: the current folder)")
-    serve.add_argument("--config", type=Path,
-                       help="campaign.toml the page's campaigns start from (default: none)")
-    serve.add_argument("--port", type=int, default=8080,
-                       help="port to listen on (default: 8080; 0 picks a free one)")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument(
+        "--folder",
+        type=Path,
+        default=Path("."),
+        help="the folder of the campaigns (default: the current folder)",
+    )
+    serve.add_argument(
+        "--config", type=Path, help="campaign.toml the page's campaigns start from (default: none)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="port to listen on (default: 8080; 0 picks a free one)",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
+    )
     serve.add_argument("--credentials", type=Path, help=_CREDENTIALS_HELP)
-    _flag(serve)("--sandbox", help="send to an embedded simulator for as long as the page "
-                 "runs (no account needed; nobody is called)")
+    _flag(serve)(
+        "--sandbox",
+        help="send to an embedded simulator for as long as the page "
+        "runs (no account needed; nobody is called)",
+    )
 
     sandbox = commands.add_parser(
         "sandbox",
@@ -275,16 +298,28 @@ def build_parser() -> argparse.ArgumentParser:
         "  curl http://127.0.0.1:8080/sandbox/ledger",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sandbox.add_argument("--port", type=int, default=8080,
-                         help="port on 127.0.0.1 (default 8080; 0 picks a free one)")
-    sandbox.add_argument("--seed", type=int, default=0,
-                         help="seeds the random faults and the call outcomes (default 0)")
+    sandbox.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="port on 127.0.0.1 (default 8080; 0 picks a free one)",
+    )
+    sandbox.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the random faults and the call outcomes (default 0)",
+    )
     knobs = {  # group -> (flag, type, default, help): the simulator's SandboxConfig fields
         "latency and clock": [
             ("--latency", float, 0.0, "seconds added to every sendGroup"),
             ("--read-latency", float, 0.0, "seconds added to every call-record read"),
-            ("--clock-offset", float, 0.0, "server clock minus real time, seconds (-900: the "
-             "API answers -16)"),
+            (
+                "--clock-offset",
+                float,
+                0.0,
+                "server clock minus real time, seconds (-900: the API answers -16)",
+            ),
         ],
         "faults on sendGroup (rates are shares of requests, 0-1)": [
             ("--drop-rate", float, 0.0, "accept the numbers, then close the connection"),
@@ -309,11 +344,16 @@ def build_parser() -> argparse.ArgumentParser:
         for flag, kind, default, text in options:
             shown = "unlimited" if default is None else default
             group.add_argument(flag, type=kind, default=default, help=f"{text} (default {shown})")
-    sandbox.add_argument("--script", action="append", default=[], metavar="ITEM",
-                         help="the next sendGroup's fault, in order (repeatable): ok, "
-                         "ok-partial, drop, slow, redirect, 429, 500, 500-placed, -1, -2, -10, "
-                         "-16, -18, -18-placed, -22, -26 (write --script=-18 for those starting "
-                         "with -)")
+    sandbox.add_argument(
+        "--script",
+        action="append",
+        default=[],
+        metavar="ITEM",
+        help="the next sendGroup's fault, in order (repeatable): ok, "
+        "ok-partial, drop, slow, redirect, 429, 500, 500-placed, -1, -2, -10, "
+        "-16, -18, -18-placed, -22, -26 (write --script=-18 for those starting "
+        "with -)",
+    )
     return parser
 
 
@@ -335,8 +375,12 @@ def _test_call_parser(commands) -> None:
         ],
         TEST_CALL_CODES,
     )
-    test.add_argument("number", nargs="+", metavar="NUMBER",
-                      help="your own phone number, with its country code (+91...)")
+    test.add_argument(
+        "number",
+        nargs="+",
+        metavar="NUMBER",
+        help="your own phone number, with its country code (+91...)",
+    )
     _campaign_options(test)
     test.add_argument(
         "--region",
@@ -356,8 +400,8 @@ def _test_call_parser(commands) -> None:
     )
     account = test.add_argument_group("account")
     account.add_argument(
-        "--base-url", help=f"API endpoint (default: campaign.toml's base_url, else "
-        f"{DEFAULT_BASE_URL})"
+        "--base-url",
+        help=f"API endpoint (default: campaign.toml's base_url, else {DEFAULT_BASE_URL})",
     )
     account.add_argument("--credentials", type=Path, help=_CREDENTIALS_HELP)
     account.add_argument("--ca-bundle", type=Path, help=_CA_HELP)

@@ -72,8 +72,11 @@ def forecast(
     todo = choice.todo
     requests = -(-len(todo) // settings.chunk_size) if todo else 0
     per_request = latency if latency else PER_REQUEST_GUESS
-    assumed = ("the campaign's earlier requests" if latency
-               else "a guess: nothing measured yet (batcher check measures it)")
+    assumed = (
+        "the campaign's earlier requests"
+        if latency
+        else "a guess: nothing measured yet (batcher check measures it)"
+    )
     assumed = latency.assumed if isinstance(latency, Latency) else assumed
     if settings.pace:
         requests = -(-len(todo) // settings.request_size) if todo else 0
@@ -82,15 +85,27 @@ def forecast(
         seconds = max(seconds, requests / settings.rate)
     if settings.pace and todo:
         seconds = max(seconds, (requests - 1) * settings.request_spacing)
-    reasons = Counter(r.split(":")[0] for r, s in zip(plan.reason, plan.status, strict=True)
-                      if s == INVALID)
-    done = Counter(str(states[c].outcome) for c in plan.distinct
-                   if c in states and c not in choice.held and c not in set(todo))
+    reasons = Counter(
+        r.split(":")[0] for r, s in zip(plan.reason, plan.status, strict=True) if s == INVALID
+    )
+    done = Counter(
+        str(states[c].outcome)
+        for c in plan.distinct
+        if c in states and c not in choice.held and c not in set(todo)
+    )
     return Forecast(
-        rows=len(plan.status), counts=plan.counts, invalid_reasons=reasons,
-        held=Counter(str(outcome) for outcome, _ in choice.held.values()), done=done,
-        countries=plan.countries(), to_send=len(todo), requests=requests, seconds=seconds,
-        per_request=per_request, assumed=assumed, cost=estimate_cost(plan, todo, settings),
+        rows=len(plan.status),
+        counts=plan.counts,
+        invalid_reasons=reasons,
+        held=Counter(str(outcome) for outcome, _ in choice.held.values()),
+        done=done,
+        countries=plan.countries(),
+        to_send=len(todo),
+        requests=requests,
+        seconds=seconds,
+        per_request=per_request,
+        assumed=assumed,
+        cost=estimate_cost(plan, todo, settings),
         redials=choice.redials,
     )
 
@@ -129,8 +144,9 @@ def plan_facts(figures: Forecast) -> list[tuple[str, object]]:
     return facts
 
 
-def plan_text(sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings,
-              where: str, campaign: str) -> str:
+def plan_text(
+    sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings, where: str, campaign: str
+) -> str:
     """The plan as a few lines: what was read, what will be sent, in how many requests."""
     counts = figures.counts
     lines = [
@@ -140,62 +156,84 @@ def plan_text(sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings,
     ]
     if sheet.phone_found_by == "content":
         lines.append(content_column_note(sheet, plan))
-    lines.append(f"  valid distinct numbers: {counts[ELIGIBLE]}   duplicates: "
-                 f"{counts[DUPLICATE]}   invalid: {counts[INVALID]}")
+    lines.append(
+        f"  valid distinct numbers: {counts[ELIGIBLE]}   duplicates: "
+        f"{counts[DUPLICATE]}   invalid: {counts[INVALID]}"
+    )
     kinds = figures.invalid_reasons.most_common()
     for kind, count in kinds[:INVALID_KINDS_SHOWN]:
         lines.append(f"    invalid: {kind}: {count}")
     if len(kinds) > INVALID_KINDS_SHOWN:
-        lines.append(f"    … and {len(kinds) - INVALID_KINDS_SHOWN} more kinds, see the "
-                     "Summary sheet")
+        lines.append(
+            f"    … and {len(kinds) - INVALID_KINDS_SHOWN} more kinds, see the Summary sheet"
+        )
     if figures.done:
-        lines.append("  already done in this campaign: " + ", ".join(
-            f"{k} {v}" for k, v in sorted(figures.done.items())))
+        lines.append(
+            "  already done in this campaign: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(figures.done.items()))
+        )
     if figures.held:
-        lines.append("  held back: " + ", ".join(
-            f"{k} {v}" for k, v in sorted(figures.held.items())))
+        lines.append(
+            "  held back: " + ", ".join(f"{k} {v}" for k, v in sorted(figures.held.items()))
+        )
     if figures.countries:
-        lines.append("  by country: " + ", ".join(
-            f"{k} {v}" for k, v in figures.countries.most_common(8)))
+        lines.append(
+            "  by country: " + ", ".join(f"{k} {v}" for k, v in figures.countries.most_common(8))
+        )
     estimate = ""
     if figures.requests:
-        estimate = (f", about {figures.seconds:.0f} s ({figures.per_request:.2f} s a request: "
-                    f"{figures.assumed})")
-    lines.append(f"  to send now: {figures.to_send} numbers in {figures.requests} request(s) "
-                 f"of at most {settings.chunk_size} to {where}{estimate}")
+        estimate = (
+            f", about {figures.seconds:.0f} s ({figures.per_request:.2f} s a request: "
+            f"{figures.assumed})"
+        )
+    lines.append(
+        f"  to send now: {figures.to_send} numbers in {figures.requests} request(s) "
+        f"of at most {settings.chunk_size} to {where}{estimate}"
+    )
     if settings.pace:
-        lines.append(f"  pace: {settings.pace:g} calls a minute: requests of at most "
-                     f"{settings.request_size} numbers, one every {settings.request_spacing:.1f} s "
-                     "(the first, a canary of at most 200, alone)")
+        lines.append(
+            f"  pace: {settings.pace:g} calls a minute: requests of at most "
+            f"{settings.request_size} numbers, one every {settings.request_spacing:.1f} s "
+            "(the first, a canary of at most 200, alone)"
+        )
     if settings.redial.active:
         redials = len(figures.redials)
-        lines.append(f"  redial: at most {settings.redial.attempts} calls a number, "
-                     f"{settings.redial.after / 60:g} min apart, again on "
-                     f"{', '.join(sorted(settings.redial.on))}; redials now: {redials}")
+        lines.append(
+            f"  redial: at most {settings.redial.attempts} calls a number, "
+            f"{settings.redial.after / 60:g} min apart, again on "
+            f"{', '.join(sorted(settings.redial.on))}; redials now: {redials}"
+        )
     if figures.cost is not None:
         lines.append(f"  estimated cost: {figures.cost}")
     return "\n".join(lines)
 
 
 def phone_columns_text(sheet: Sheet, plan: Plan) -> str:
-    """"phone column 'Mobile'", or the columns in the order they were tried and how many
+    """ "phone column 'Mobile'", or the columns in the order they were tried and how many
     rows each gave their number."""
     columns = sheet.phone_columns
     if len(columns) == 1:
         return f"phone column {columns[0]!r}"
     used = Counter(plan.phone_column)
-    order = ("as --phone-column / phone_columns gave them" if sheet.phone_found_by == "option"
-             else "mobile-like headers first, then as in the sheet; --phone-column sets another")
-    return (f"phone columns {', '.join(map(repr, columns))}, tried in this order for each "
-            f"row ({order}); numbers taken from each: "
-            + ", ".join(f"{c!r} {used[i]}" for i, c in enumerate(columns)))
+    order = (
+        "as --phone-column / phone_columns gave them"
+        if sheet.phone_found_by == "option"
+        else "mobile-like headers first, then as in the sheet; --phone-column sets another"
+    )
+    return (
+        f"phone columns {', '.join(map(repr, columns))}, tried in this order for each "
+        f"row ({order}); numbers taken from each: "
+        + ", ".join(f"{c!r} {used[i]}" for i, c in enumerate(columns))
+    )
 
 
 def content_column_note(sheet: Sheet, plan: Plan, shown: int = 5) -> str:
     """The warning for a phone column found by its cells, not by a phone-like header."""
     column = sheet.frame[sheet.phone_column]
     cells = [str(v) for v in column.head(shown * 4).tolist() if v not in (None, "")][:shown]
-    return (f"  the phone column {sheet.phone_column!r} was found by its content (no phone-like "
-            f"header); its first cells: {', '.join(cells)}\n"
-            f"  a real send needs --phone-column naming it: check that these are the contacts' "
-            "phone numbers")
+    return (
+        f"  the phone column {sheet.phone_column!r} was found by its content (no phone-like "
+        f"header); its first cells: {', '.join(cells)}\n"
+        f"  a real send needs --phone-column naming it: check that these are the contacts' "
+        "phone numbers"
+    )

@@ -77,8 +77,10 @@ class Hold:
 
     def reason(self, now: float) -> str:
         """The row's reason, naming that campaign, its journal and how long ago."""
-        return (f"called by the campaign {self.name!r} ({self.journal}) {_ago(now - self.at)} "
-                "ago, within the cooldown: held (pass --allow-repeat to call again on purpose)")
+        return (
+            f"called by the campaign {self.name!r} ({self.journal}) {_ago(now - self.at)} "
+            "ago, within the cooldown: held (pass --allow-repeat to call again on purpose)"
+        )
 
 
 class History:
@@ -92,8 +94,9 @@ class History:
                 path.parent.mkdir(parents=True, exist_ok=True)
             elif not path.exists():
                 return  # a dry run before any campaign: nothing is held
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                      timeout=30.0)
+            self.db = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
             self.db.execute("PRAGMA busy_timeout=30000")
             if create:
                 self.db.execute("PRAGMA journal_mode=WAL")
@@ -169,7 +172,7 @@ class History:
             try:
                 if cooldown > 0:
                     for start in range(0, len(callees), CHUNK):
-                        piece = [c for c in callees[start:start + CHUNK] if c not in allowed]
+                        piece = [c for c in callees[start : start + CHUNK] if c not in allowed]
                         if not piece:
                             continue
                         marks = ",".join("?" * len(piece))
@@ -184,8 +187,10 @@ class History:
                 self.db.executemany(
                     "INSERT INTO calls (callee, endpoint, campaign, name, journal, intent, at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    ((c, me.endpoint, me.campaign, me.name, me.journal, intent, now)
-                     for c in granted),
+                    (
+                        (c, me.endpoint, me.campaign, me.name, me.journal, intent, now)
+                        for c in granted
+                    ),
                 )
                 self.db.execute("COMMIT")
             except BaseException:
@@ -204,8 +209,10 @@ class History:
             if callees is None:
                 self.db.execute("UPDATE calls SET placed = 0 WHERE intent = ?", (intent,))
             else:
-                self.db.executemany("UPDATE calls SET placed = 0 WHERE intent = ? AND callee = ?",
-                                    ((intent, c) for c in callees))
+                self.db.executemany(
+                    "UPDATE calls SET placed = 0 WHERE intent = ? AND callee = ?",
+                    ((intent, c) for c in callees),
+                )
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 
@@ -215,17 +222,21 @@ class History:
         """(sha256, fileId) of the recording uploaded under this name, if batcher uploaded it."""
         if self.db is None:
             return None
-        row = self.db.execute("SELECT sha256, file_id FROM uploads WHERE endpoint = ? AND"
-                              " name = ?", (endpoint, name)).fetchone()
+        row = self.db.execute(
+            "SELECT sha256, file_id FROM uploads WHERE endpoint = ? AND name = ?", (endpoint, name)
+        ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def record_upload(self, endpoint: str, name: str, sha256: str, file_id: str,
-                      now: float) -> None:
+    def record_upload(
+        self, endpoint: str, name: str, sha256: str, file_id: str, now: float
+    ) -> None:
         """Remember which recording an upload's name stands for."""
         assert self.db is not None
         try:
-            self.db.execute("INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?)",
-                            (endpoint, name, sha256, file_id, now))
+            self.db.execute(
+                "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?)",
+                (endpoint, name, sha256, file_id, now),
+            )
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 
@@ -236,8 +247,9 @@ class History:
         if self.db is None:
             return None
         try:
-            row = self.db.execute("SELECT seconds, at FROM latency WHERE endpoint = ?",
-                                  (endpoint,)).fetchone()
+            row = self.db.execute(
+                "SELECT seconds, at FROM latency WHERE endpoint = ?", (endpoint,)
+            ).fetchone()
         except sqlite3.OperationalError:
             return None  # a history older than the table, opened without creating it
         return (row[0], row[1]) if row else None
@@ -246,8 +258,9 @@ class History:
         """Remember the round trip `batcher check` measured to an endpoint (the latest wins)."""
         assert self.db is not None
         try:
-            self.db.execute("INSERT OR REPLACE INTO latency VALUES (?, ?, ?)",
-                            (endpoint, seconds, at))
+            self.db.execute(
+                "INSERT OR REPLACE INTO latency VALUES (?, ?, ?)", (endpoint, seconds, at)
+            )
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 

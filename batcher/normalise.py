@@ -173,9 +173,7 @@ def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Nor
     if not text:
         return EMPTY
     if len(text) > _MAX_CHARS:  # also keeps the regexes below away from huge cells
-        return refuse(
-            f"{len(text)} characters is too long for one phone number: keep one per cell"
-        )
+        return refuse(f"{len(text)} characters is too long for one phone number: keep one per cell")
     if text[0] == "#" and text.upper() in EXCEL_ERRORS:
         return refuse(f"Excel error {text.upper()} in the phone cell: fix the formula or value")
     text = clean_text(text)

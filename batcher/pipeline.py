@@ -13,20 +13,26 @@ campaign's full state, so the workbook always says what the campaign decided.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 from batcher import collector
+from batcher.campaign import (
+    campaign_name,
+    endpoint_kind,
+    endpoint_url,
+    journal_path,
+    message_of,
+    output_path,
+)
 from batcher.clock import iso_utc
 from batcher.errors import ExitCode, InputError, UsageError
 from batcher.history import Caller, History
 from batcher.journal import Journal, NumberState, utc_now
-from batcher.load import Sheet, file_sha256, load_sheet
+from batcher.load import file_sha256, load_sheet
 from batcher.outcomes import Outcome
 from batcher.plan import (
     Choice,
@@ -41,7 +47,7 @@ from batcher.plan import (
     warm_pool,
 )
 from batcher.redial import Book, upcoming
-from batcher.settings import Credentials, LoadOptions, Settings, is_loopback_url
+from batcher.settings import Credentials, LoadOptions, Settings
 from batcher.workbook import CampaignState, write_workbook
 
 Say = Callable[[str], None]
@@ -84,80 +90,6 @@ class Stopwatch:
         self.laps.pop("_", None)
 
 
-# -- which campaign ----------------------------------------------------------------------------
-
-
-def campaign_name(settings: Settings, sheet: Sheet) -> str:
-    """--campaign, else the campaign a batcher results workbook records, else the file's stem
-    (so c.xlsx, c.ods and c.csv are one campaign)."""
-    return settings.campaign_name or sheet.campaign_of or settings.input.stem
-
-
-def journal_path(settings: Settings, sheet: Sheet, name: str) -> Path:
-    """--journal, else the journal a results workbook names, else <campaign>.journal beside
-    the input (whatever -o says: another workbook name is the same campaign). A journal of
-    batcher 0.1, <output>.journal, is taken over when it is there."""
-    if settings.journal is not None:
-        return settings.journal
-    recorded = sheet.journal_of
-    if recorded and sheet.campaign_of == name:
-        journal = settings.input.parent / recorded  # an absolute path stays as it is
-        if journal.exists():
-            return journal
-    default = settings.input.parent / f"{name}.journal"
-    legacy = output_path(settings, dry_run=False).with_suffix(".journal")
-    if not default.exists() and legacy.exists():
-        return legacy
-    return default
-
-
-def output_path(settings: Settings, dry_run: bool) -> Path:
-    """-o, else FILE-results.xlsx beside the input; a dry run writes FILE-plan.xlsx, so it
-    never overwrites the results a real run wrote."""
-    if settings.output is not None:
-        return settings.output
-    suffix = "-plan.xlsx" if dry_run else "-results.xlsx"
-    return settings.input.with_name(settings.input.stem + suffix)
-
-
-def journal_of_results(workbook: Path) -> Path:
-    """The journal a batcher results workbook names on its Summary sheet (else beside it)."""
-    try:
-        recorded = load_sheet(workbook, LoadOptions(sheet="Results")).journal_of
-    except InputError:
-        recorded = None
-    if recorded:
-        return workbook.parent / Path(recorded)  # an absolute path stays as it is
-    return workbook.with_suffix(".journal")
-
-
-LOOPBACK, VENDOR = "loopback", "vendor"
-
-
-def endpoint_kind(settings: Settings) -> str:
-    """How the call history files this run's calls: a simulator on this machine, or the
-    vendor (whatever host or prefix serves it: the same people are called through any)."""
-    return LOOPBACK if settings.sandbox or is_loopback_url(settings.base_url) else VENDOR
-
-
-def endpoint_url(settings: Settings) -> str:
-    """The endpoint as `batcher check` files its round trip."""
-    return LOOPBACK if settings.sandbox or is_loopback_url(settings.base_url) else (
-        settings.base_url.rstrip("/"))
-
-
-def message_of(settings: Settings) -> tuple[str, str]:
-    """What the campaign plays (the audio file's SHA-256, or the fileId), and how to say it."""
-    if settings.audio is not None:
-        try:
-            digest = hashlib.sha256(settings.audio.read_bytes()).hexdigest()
-        except OSError as exc:
-            raise UsageError(f"{settings.audio}: cannot read the audio file ({exc.strerror})",
-                             "check the audio path in campaign.toml or --audio") from None
-        return f"sha256:{digest}", f"the recording {settings.audio.name} (sha256 {digest[:12]}…)"
-    return f"fileId:{settings.campaign.file_id}", f"fileId {settings.campaign.file_id}"
-
-
 # -- run ---------------------------------------------------------------------------------------
 
 
@@ -190,15 +122,22 @@ def sandboxed(settings: Settings) -> Iterator[Settings]:
     from batcher.vendor.simulator import SEED_FILE_ID, SandboxConfig, SandboxThread
 
     campaign = settings.campaign
-    campaign = replace(campaign, app_id=campaign.app_id or "sandbox-app",
-                       file_id=campaign.file_id or ("" if settings.audio else SEED_FILE_ID))
+    campaign = replace(
+        campaign,
+        app_id=campaign.app_id or "sandbox-app",
+        file_id=campaign.file_id or ("" if settings.audio else SEED_FILE_ID),
+    )
     config = SandboxConfig()
     config.app_ids.add(campaign.app_id)
     with SandboxThread(config) as sandbox:
         if campaign.file_id:
             sandbox.add_file(campaign.file_id)
-        yield replace(settings, campaign=campaign, base_url=sandbox.url,
-                      credentials=Credentials(config.api_key, config.api_secret))
+        yield replace(
+            settings,
+            campaign=campaign,
+            base_url=sandbox.url,
+            credentials=Credentials(config.api_key, config.api_secret),
+        )
 
 
 def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
@@ -216,8 +155,9 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     output = output_path(settings, settings.dry_run)
     caller = Caller("", name, str(journal_file.resolve()), endpoint_kind(settings))
     if settings.dry_run:
-        return _dry_run(settings, sheet, plan, suppressed, caller, journal_file, output, sha,
-                        started, say)
+        return _dry_run(
+            settings, sheet, plan, suppressed, caller, journal_file, output, sha, started, say
+        )
     if sheet.phone_found_by == "content":
         raise UsageError(
             f"{settings.input}: the phone column {sheet.phone_column!r} was found by its "
@@ -228,8 +168,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     # ranges are checked before anything touches the network (the audio upload included)
     settings.campaign.validate(audio=settings.audio is not None)
     message, shown = message_of(settings)
-    with (Journal(journal_file) as journal, History(settings.history) as history,
-          collector.frozen()):
+    with Journal(journal_file) as journal, History(settings.history) as history, collector.frozen():
         opened = journal.claim(name)
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
         caller = replace(caller, campaign=journal.campaign.id)
@@ -249,16 +188,21 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         figures = forecast(plan, choice, states, settings, _latency(journal, settings, history))
         text = plan_text(sheet, plan, figures, settings, _where(settings), name)
         journal.hold(choice.held)
-        journal.record_run(str(settings.input), sha, _run_options(settings),
-                           _head(settings, sha, started, name, journal_file)
-                           + plan_facts(figures))
+        journal.record_run(
+            str(settings.input),
+            sha,
+            _run_options(settings),
+            _head(settings, sha, started, name, journal_file) + plan_facts(figures),
+        )
         report = None
         if choice.todo:
             with watch.paused():
                 confirmed = confirm(text)
             if not confirmed:
-                raise UsageError("nothing sent: the operator did not confirm",
-                                 "run again and answer y, or pass --yes")
+                raise UsageError(
+                    "nothing sent: the operator did not confirm",
+                    "run again and answer y, or pass --yes",
+                )
             journal.check_message(settings.campaign.app_id, message, shown, record=True)
             settings = _with_audio(settings, say, history)
             settings.campaign.validate()
@@ -269,9 +213,16 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
             reporter = progress_reporter(len(choice.todo), settings.quiet, say=say)
             watch.lap("plan")
             try:
-                report = send_batches(settings, journal, choice.todo, reporter, reporter.say,
-                                      history=history, caller=caller,
-                                      allowed=frozenset(choice.released))
+                report = send_batches(
+                    settings,
+                    journal,
+                    choice.todo,
+                    reporter,
+                    reporter.say,
+                    history=history,
+                    caller=caller,
+                    allowed=frozenset(choice.released),
+                )
             finally:
                 reporter.close()
             watch.lap("send")
@@ -287,12 +238,14 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         if settings.redial.active or settings.window is not None or settings.follow:
             ahead = upcoming(journal, settings, settings.clock())
     summary = _finish(output, journal_file, counts, report, plan, state)
-    return replace(summary, timings=watch.laps, sent=report.requests if report else 0,
-                   upcoming=ahead)
+    return replace(
+        summary, timings=watch.laps, sent=report.requests if report else 0, upcoming=ahead
+    )
 
 
-def _dry_run(settings, sheet, plan, suppressed, caller, journal_file, output, sha, started,
-             say) -> Summary:
+def _dry_run(
+    settings, sheet, plan, suppressed, caller, journal_file, output, sha, started, say
+) -> Summary:
     """Everything a real run would decide now, from the same journal and history; no writes
     but the plan workbook."""
     states: dict[str, NumberState] = {}
@@ -306,17 +259,21 @@ def _dry_run(settings, sheet, plan, suppressed, caller, journal_file, output, sh
             book = Book.of(journal, settings) if settings.redial.active else None
         with History(settings.history, create=False) as history:
             now = settings.clock()
-            holds = history.holds(set(plan.distinct), caller, settings.cooldown,
-                                  now.timestamp())
+            holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
             latency = _latency(journal, settings, history)
         choice = choose(plan, states, suppressed | sticky, holds, settings, now, book)
         figures = forecast(plan, choice, states, settings, latency)
         say(plan_text(sheet, plan, figures, settings, _where(settings), caller.name))
         if sheet.phone_found_by == "content":
-            say("dry run: a real send from this column needs --phone-column "
-                f"{sheet.phone_column!r} (batcher does not call from a guessed column)")
-        state = CampaignState.of(journal, "dry run: nothing was sent") if journal else (
-            CampaignState.empty("dry run: nothing was sent"))
+            say(
+                "dry run: a real send from this column needs --phone-column "
+                f"{sheet.phone_column!r} (batcher does not call from a guessed column)"
+            )
+        state = (
+            CampaignState.of(journal, "dry run: nothing was sent")
+            if journal
+            else (CampaignState.empty("dry run: nothing was sent"))
+        )
         state = replace(state, held={**state.held, **choice.held})
         facts = _head(settings, sha, started, caller.name, journal_file) + plan_facts(figures)
         counts = write_workbook(output, sheet, plan, state, facts)
@@ -333,13 +290,19 @@ def _where(settings: Settings) -> str:
 def _latency(journal: Journal | None, settings: Settings, history: History) -> float | None:
     """Mean seconds per request the campaign has measured, else the round trip `batcher check`
     measured to this endpoint (a Latency saying so), else None."""
-    measured = [r.latency for r in journal.requests() if r.latency] if (
-        journal is not None and journal.campaign is not None) else []
+    measured = (
+        [r.latency for r in journal.requests() if r.latency]
+        if (journal is not None and journal.campaign is not None)
+        else []
+    )
     if measured:
         return sum(measured) / len(measured)
     checked = history.latency(endpoint_url(settings))
-    return Latency(checked[0], f"the round trip batcher check measured on "
-                   f"{iso_utc(checked[1])[:10]}") if checked else None
+    return (
+        Latency(checked[0], f"the round trip batcher check measured on {iso_utc(checked[1])[:10]}")
+        if checked
+        else None
+    )
 
 
 def _with_audio(settings: Settings, say: Say, uploads: History) -> Settings:
@@ -350,8 +313,10 @@ def _with_audio(settings: Settings, say: Say, uploads: History) -> Settings:
 
     ca = str(settings.ca_bundle) if settings.ca_bundle else None
     upload = resolve_audio(settings.audio, settings.base_url, settings.credentials, uploads, ca)
-    say(f"audio {upload.file_name}: {'reusing the upload' if upload.reused else 'uploaded as'} "
-        f"fileId {upload.file_id}")
+    say(
+        f"audio {upload.file_name}: {'reusing the upload' if upload.reused else 'uploaded as'} "
+        f"fileId {upload.file_id}"
+    )
     return replace(settings, campaign=replace(settings.campaign, file_id=upload.file_id))
 
 
@@ -359,8 +324,10 @@ def _say_opened(opened, journal: Journal, say: Say) -> None:
     if not opened.new:
         say(f"resuming the campaign {journal.campaign.name!r} ({journal.path})")
     if opened.recovered:
-        say(f"{opened.recovered} request(s) were in flight when batcher last stopped: marked "
-            "unknown (calls may have been placed; run batcher reconcile to settle them)")
+        say(
+            f"{opened.recovered} request(s) were in flight when batcher last stopped: marked "
+            "unknown (calls may have been placed; run batcher reconcile to settle them)"
+        )
 
 
 def _say_changes(journal: Journal, options: dict[str, object], say: Say) -> None:
@@ -371,8 +338,11 @@ def _say_changes(journal: Journal, options: dict[str, object], say: Say) -> None
         return
     before = {**last["options"].pop("request", {}), **last["options"]}
     now = {**options.get("request", {}), **{k: v for k, v in options.items() if k != "request"}}
-    changed = [f"{k} {before.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(before) | set(now))
-               if before.get(k) != now.get(k)]
+    changed = [
+        f"{k} {before.get(k)!r} -> {now.get(k)!r}"
+        for k in sorted(set(before) | set(now))
+        if before.get(k) != now.get(k)
+    ]
     if changed:
         detail = "; ".join(changed)
         journal.event("parameters", f"changed since the last run: {detail}")
@@ -383,8 +353,10 @@ def _adopt_orphans(journal: Journal, history: History, caller: Caller, say: Say)
     """Reservations of this campaign in the history with no request in the journal."""
     adopted = journal.adopt_orphans(history.intents(caller))
     if adopted:
-        say(f"{adopted} number(s) were reserved when batcher last stopped, before their "
-            "request was recorded: held as unknown (run batcher reconcile to settle them)")
+        say(
+            f"{adopted} number(s) were reserved when batcher last stopped, before their "
+            "request was recorded: held as unknown (run batcher reconcile to settle them)"
+        )
 
 
 def _fetch_records(settings: Settings, journal: Journal, say: Say) -> None:
@@ -392,8 +364,7 @@ def _fetch_records(settings: Settings, journal: Journal, say: Say) -> None:
     from batcher.records import fetch_into  # aiohttp only when something may be fetched
 
     ca = str(settings.ca_bundle) if settings.ca_bundle else None
-    report = fetch_into(journal, settings.base_url, settings.credentials, ca,
-                        settings.concurrency)
+    report = fetch_into(journal, settings.base_url, settings.credentials, ca, settings.concurrency)
     if report.requested:
         say(f"records: {report.fetched} fetched, {report.missing} not available yet")
 
@@ -418,10 +389,15 @@ def _record_release(journal: Journal, choice: Choice, say: Say) -> None:
         return
     by_campaign = Counter(f"{h.name!r} ({h.journal})" for h in choice.released.values())
     detail = "; ".join(f"{n} of {who}" for who, n in by_campaign.most_common())
-    journal.event("allow-repeat", f"{len(choice.released)} number(s) called by other campaigns "
-                  f"within the cooldown released by the operator (--allow-repeat): {detail}")
-    say(f"--allow-repeat: calling {len(choice.released)} number(s) again that other campaigns "
-        f"called within the cooldown ({detail})")
+    journal.event(
+        "allow-repeat",
+        f"{len(choice.released)} number(s) called by other campaigns "
+        f"within the cooldown released by the operator (--allow-repeat): {detail}",
+    )
+    say(
+        f"--allow-repeat: calling {len(choice.released)} number(s) again that other campaigns "
+        f"called within the cooldown ({detail})"
+    )
 
 
 def _not_sent_reason(report) -> str:
@@ -448,17 +424,22 @@ def _finish(output, journal_file, counts, report, plan: Plan, state: CampaignSta
 def _run_options(settings: Settings) -> dict[str, object]:
     """How this run read its input and what it was told, for rebuilding its workbook."""
     return {
-        "sheet": settings.load.sheet, "phone_column": settings.load.phone_column,
+        "sheet": settings.load.sheet,
+        "phone_column": settings.load.phone_column,
         "phone_columns": list(settings.load.phone_columns),
-        "region_column": settings.load.region_column, "encoding": settings.load.encoding,
-        "delimiter": settings.load.delimiter, "region": settings.region,
-        "chunk_size": settings.chunk_size, "concurrency": settings.concurrency,
+        "region_column": settings.load.region_column,
+        "encoding": settings.load.encoding,
+        "delimiter": settings.load.delimiter,
+        "region": settings.region,
+        "chunk_size": settings.chunk_size,
+        "concurrency": settings.concurrency,
         "request": settings.campaign.request_fields(),
     }
 
 
-def _head(settings: Settings, sha: str, started: str, name: str,
-          journal_file: Path) -> list[tuple[str, object]]:
+def _head(
+    settings: Settings, sha: str, started: str, name: str, journal_file: Path
+) -> list[tuple[str, object]]:
     campaign = settings.campaign
     return [
         ("Campaign", None),
@@ -498,18 +479,26 @@ def rebuild(journal_file: Path, output: Path | None, say: Say) -> Summary:
     with Journal(journal_file, readonly=True) as journal:
         latest = journal.last_run()
         if journal.campaign is None or latest is None:
-            raise UsageError(f"{journal_file}: the journal holds no campaign run",
-                             "run the campaign first: batcher run CONTACTS.xlsx")
+            raise UsageError(
+                f"{journal_file}: the journal holds no campaign run",
+                "run the campaign first: batcher run CONTACTS.xlsx",
+            )
         input_path = Path(str(latest["input_path"]))
         if not input_path.exists():
-            raise InputError(f"{input_path}: the campaign's input file is gone",
-                             "put the file back at that path, or run the campaign again with "
-                             "the file where it is now (nothing already called is called again)")
+            raise InputError(
+                f"{input_path}: the campaign's input file is gone",
+                "put the file back at that path, or run the campaign again with "
+                "the file where it is now (nothing already called is called again)",
+            )
         options = latest["options"]
-        load = LoadOptions(sheet=options.get("sheet"), phone_column=options.get("phone_column"),
-                           phone_columns=tuple(options.get("phone_columns") or ()),
-                           region_column=options.get("region_column"),
-                           encoding=options.get("encoding"), delimiter=options.get("delimiter"))
+        load = LoadOptions(
+            sheet=options.get("sheet"),
+            phone_column=options.get("phone_column"),
+            phone_columns=tuple(options.get("phone_columns") or ()),
+            region_column=options.get("region_column"),
+            encoding=options.get("encoding"),
+            delimiter=options.get("delimiter"),
+        )
         sheet = load_sheet(input_path, load)
         plan = plan_rows(sheet, options.get("region"))
         output = output or input_path.with_name(input_path.stem + "-results.xlsx")
@@ -521,8 +510,3 @@ def rebuild(journal_file: Path, output: Path | None, say: Say) -> Summary:
         counts = write_workbook(output, sheet, plan, state, facts)
     say(f"rebuilt {output} from {journal_file}")
     return Summary(output, journal_file, counts, ExitCode.OK)
-
-
-def now_utc() -> datetime:
-    """The default clock of Settings: now, as an aware UTC datetime."""
-    return datetime.now(UTC)

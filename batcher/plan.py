@@ -67,8 +67,11 @@ class Plan:
 
     def countries(self) -> Counter[str]:
         """Distinct eligible numbers per region."""
-        first = {c: r for c, r, s in zip(self.callee, self.number_region, self.status,
-                                          strict=True) if s == ELIGIBLE}
+        first = {
+            c: r
+            for c, r, s in zip(self.callee, self.number_region, self.status, strict=True)
+            if s == ELIGIBLE
+        }
         return Counter(r or "?" for r in first.values())
 
 
@@ -91,14 +94,18 @@ def plan_rows(
     size = len(sheet.rows) * len(sheet.phone_columns)
     with _Normaliser(size >= PARALLEL_FROM, default_region, pool) as normaliser:
         index: dict[tuple, int] = {}
-        keys = [_distinct_cells(frame[c].tolist(), regions, index, normaliser)
-                for c in sheet.phone_columns]
+        keys = [
+            _distinct_cells(frame[c].tolist(), regions, index, normaliser)
+            for c in sheet.phone_columns
+        ]
         del index
         return _assemble(keys, sheet.rows, normaliser.results())
 
 
 def _distinct_cells(
-    cells: list[object], regions: list[object] | None, index: dict[tuple, int],
+    cells: list[object],
+    regions: list[object] | None,
+    index: dict[tuple, int],
     normaliser: _Normaliser,
 ) -> list[int]:
     """Per row, the index of its (cell, region cell) among the distinct ones, queued once.
@@ -126,7 +133,8 @@ def _distinct_cells(
 
 
 def _assemble(
-    keys: list[list[int]], rows: list[int],
+    keys: list[list[int]],
+    rows: list[int],
     normalised: tuple[list[str | None], list[str], list[str | None]],
 ) -> Plan:
     """The rows' callees, statuses and reasons from their distinct cells' results.
@@ -227,8 +235,9 @@ class _Normaliser:
         if self.pool is None:
             self.chunks.append(normalise_cells(self.values, self.regions, self.default_region))
         else:
-            self.chunks.append(self.pool.submit(normalise_cells, self.values, self.regions,
-                                                self.default_region))
+            self.chunks.append(
+                self.pool.submit(normalise_cells, self.values, self.regions, self.default_region)
+            )
         self.values, self.regions = [], []
 
     def results(self) -> tuple[list[str | None], list[str], list[str | None]]:

@@ -49,12 +49,15 @@ def reconcile(
     adopting the numbers the call `history` says it reserved but never recorded)."""
     with Journal(journal_path) as journal:
         if journal.campaign is None:
-            raise UsageError(f"{journal_path}: the journal holds no campaign",
-                             "run the campaign first: batcher run CONTACTS.xlsx")
+            raise UsageError(
+                f"{journal_path}: the journal holds no campaign",
+                "run the campaign first: batcher run CONTACTS.xlsx",
+            )
         if history is not None:
             with History(history, create=False) as calls:
-                me = Caller(journal.campaign.id, journal.campaign.name,
-                            str(journal_path.resolve()), "")
+                me = Caller(
+                    journal.campaign.id, journal.campaign.name, str(journal_path.resolve()), ""
+                )
                 journal.adopt_orphans(calls.intents(me))
         token = journal.campaign.token
         unknown = _unknown_by_request(journal)
@@ -76,25 +79,43 @@ def reconcile(
             settled = []
             for callee in callees:
                 if (request, callee) in found:
-                    settled.append((callee, Outcome.ACCEPTED, found[(request, callee)],
-                                    "found in the vendor's call records by reconcile"))
+                    settled.append(
+                        (
+                            callee,
+                            Outcome.ACCEPTED,
+                            found[(request, callee)],
+                            "found in the vendor's call records by reconcile",
+                        )
+                    )
                     counts["found"] += 1
                 elif now - sent[request] >= settle_seconds:
-                    settled.append((callee, Outcome.FAILED, "", "not in the vendor's call records "
-                                    f"{(now - sent[request]) / 60:.0f} min after the request: "
-                                    "nothing was placed; the next run sends it again"))
+                    settled.append(
+                        (
+                            callee,
+                            Outcome.FAILED,
+                            "",
+                            "not in the vendor's call records "
+                            f"{(now - sent[request]) / 60:.0f} min after the request: "
+                            "nothing was placed; the next run sends it again",
+                        )
+                    )
                     counts["absent"] += 1
                 else:
                     counts["unknown"] += 1
                     latest_wait = max(latest_wait, sent[request] + settle_seconds)
             if settled:
                 journal.settle(request, settled)
-        journal.event("reconcile", f"{counts['found']} found, {counts['absent']} absent, "
-                      f"{counts['unknown']} still unknown ({len(records)} records read)")
-    retry_after = (datetime.fromtimestamp(latest_wait, UTC).strftime("%H:%M UTC")
-                   if latest_wait else "")
-    return ReconcileReport(counts["found"], counts["absent"], counts["unknown"], len(records),
-                           retry_after)
+        journal.event(
+            "reconcile",
+            f"{counts['found']} found, {counts['absent']} absent, "
+            f"{counts['unknown']} still unknown ({len(records)} records read)",
+        )
+    retry_after = (
+        datetime.fromtimestamp(latest_wait, UTC).strftime("%H:%M UTC") if latest_wait else ""
+    )
+    return ReconcileReport(
+        counts["found"], counts["absent"], counts["unknown"], len(records), retry_after
+    )
 
 
 def _unknown_by_request(journal: Journal) -> dict[int, list[str]]:

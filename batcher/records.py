@@ -58,10 +58,11 @@ def fetch_records(
         raise UsageError(f"{journal_path}: no such journal", "give the .journal file a run wrote")
     with Journal(journal_path) as journal:
         if journal.campaign is None:
-            raise UsageError(f"{journal_path}: the journal holds no campaign",
-                             "run the campaign first: batcher run CONTACTS.xlsx")
-        return fetch_into(journal, base_url, credentials, ca_bundle, concurrency,
-                          query_threshold)
+            raise UsageError(
+                f"{journal_path}: the journal holds no campaign",
+                "run the campaign first: batcher run CONTACTS.xlsx",
+            )
+        return fetch_into(journal, base_url, credentials, ca_bundle, concurrency, query_threshold)
 
 
 def fetch_into(
@@ -128,9 +129,7 @@ async def _by_voice_id(
     async with connect(base_url, credentials, READS, concurrency, ca_bundle) as api:
         for first in range(0, len(voice_ids), SAVE_EVERY):
             chunk = voice_ids[first : first + SAVE_EVERY]
-            found = await gather_bounded(
-                (call_records.record(api, v) for v in chunk), concurrency
-            )
+            found = await gather_bounded((call_records.record(api, v) for v in chunk), concurrency)
             saved += journal.save_records([r for r in found if r])
     return saved
 

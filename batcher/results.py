@@ -184,8 +184,9 @@ def header_width(name: str) -> float:
     return round(len(name) * 1.1 + 2.5, 1)
 
 
-def sized_columns(names: Sequence[str], rows: Iterable[Sequence[object]],
-                  text: Iterable[str] = ()) -> list[Column]:
+def sized_columns(
+    names: Sequence[str], rows: Iterable[Sequence[object]], text: Iterable[str] = ()
+) -> list[Column]:
     """The input's own columns, sized to the first SAMPLE_ROWS rows (8 to 40 characters).
 
     The `text` columns (the caller writes them as text) and those whose sample is all phone
@@ -289,14 +290,29 @@ def records_summary(records: dict[str, dict], accepted: int) -> list[tuple[str, 
     ]
 
 
-def call_row(row: object, callee: str, attempt: int, voice_id: str, sent_at: str,
-             record: dict | None, outcome: str) -> list[object]:
+def call_row(
+    row: object,
+    callee: str,
+    attempt: int,
+    voice_id: str,
+    sent_at: str,
+    record: dict | None,
+    outcome: str,
+) -> list[object]:
     """One Calls row: the call, and what its record says (blank while there is none)."""
     record = record or {}
     cost = record.get("cost")
-    return [row, callee, attempt, voice_id, sent_at, callrecord.text(record.get("terminationCode")),
-            outcome, callrecord.number(record.get("callDuration")),
-            None if cost in (None, "") else float(callrecord.cost(record))]
+    return [
+        row,
+        callee,
+        attempt,
+        voice_id,
+        sent_at,
+        callrecord.text(record.get("terminationCode")),
+        outcome,
+        callrecord.number(record.get("callDuration")),
+        None if cost in (None, "") else float(callrecord.cost(record)),
+    ]
 
 
 def record_cost(record: dict | None) -> Decimal:
@@ -314,8 +330,7 @@ def rounds_summary(rounds: list[tuple[int, int, int]], cost: Decimal) -> list[tu
         facts += [
             (f"round {number}: numbers called", called),
             (f"round {number}: answered", answered),
-            (f"round {number}: cumulative answer rate",
-             Percent(so_far / first) if first else ""),
+            (f"round {number}: cumulative answer rate", Percent(so_far / first) if first else ""),
         ]
     facts.append(("calls total cost", Money(cost)))
     return facts

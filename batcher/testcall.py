@@ -290,7 +290,7 @@ test_call.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, w
 
 
 def _test_call(callee: str, settings: TestCallSettings, say: Say) -> TestCallReport:
-    from batcher.pipeline import message_of
+    from batcher.campaign import message_of
 
     message, shown = message_of(settings)  # type: ignore[arg-type]
     with Journal(settings.journal) as journal:

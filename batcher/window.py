@@ -17,9 +17,7 @@ from batcher.settings import Window
 from batcher.zones import canonical_zone
 
 
-def outside_window(
-    callees: Iterable[str], window: Window, now: datetime
-) -> dict[str, str]:
+def outside_window(callees: Iterable[str], window: Window, now: datetime) -> dict[str, str]:
     """Callees whose local time is outside the window now, with the reason to show.
 
     A number whose country spans several zones is judged by the earliest local time among
@@ -38,10 +36,12 @@ def outside_window(
         moment, zone, count = cache[zones]
         if not window.contains(moment.time()):
             several = f" (the earliest of {count} time zones)" if count > 1 else ""
-            held[callee] = (f"deferred: local time {moment:%H:%M} in {canonical_zone(zone)}"
-                            f"{several} is outside "
-                            f"the calling window {window.start:%H:%M}-{window.end:%H:%M}; "
-                            "run the same command again inside the window")
+            held[callee] = (
+                f"deferred: local time {moment:%H:%M} in {canonical_zone(zone)}"
+                f"{several} is outside "
+                f"the calling window {window.start:%H:%M}-{window.end:%H:%M}; "
+                "run the same command again inside the window"
+            )
     return held
 
 
@@ -59,8 +59,9 @@ def window_opens(
         if zones not in cache:
             local = [(now.astimezone(ZoneInfo(z)), z) for z in zones]
             moment, zone = min(local, key=lambda pair: pair[0].replace(tzinfo=None))
-            start = moment.replace(hour=window.start.hour, minute=window.start.minute,
-                                   second=0, microsecond=0)
+            start = moment.replace(
+                hour=window.start.hour, minute=window.start.minute, second=0, microsecond=0
+            )
             if start <= moment:
                 start += timedelta(days=1)
             cache[zones] = (start.astimezone(UTC), zone)

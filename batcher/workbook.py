@@ -55,9 +55,15 @@ class CampaignState:
     @classmethod
     def of(cls, journal: Journal, not_sent_reason: str) -> CampaignState:
         """Read it from a journal."""
-        return cls(journal.number_states(), journal.held(), journal.requests(),
-                   journal.events(), journal.call_records(), not_sent_reason,
-                   journal.calls())
+        return cls(
+            journal.number_states(),
+            journal.held(),
+            journal.requests(),
+            journal.events(),
+            journal.call_records(),
+            not_sent_reason,
+            journal.calls(),
+        )
 
     @property
     def shows_calls(self) -> bool:
@@ -102,8 +108,14 @@ def write_workbook(
 
     def rows() -> Iterator[list[object]]:
         for values, row, callee, status, reason, dup_of, used in zip(
-            sheet.frame.itertuples(index=False, name=None), sheet.rows, plan.callee,
-            plan.status, plan.reason, plan.duplicate_of, plan.phone_column, strict=True,
+            sheet.frame.itertuples(index=False, name=None),
+            sheet.rows,
+            plan.callee,
+            plan.status,
+            plan.reason,
+            plan.duplicate_of,
+            plan.phone_column,
+            strict=True,
         ):
             column = used_names[-1 if used is None else used]
             if status == INVALID:
@@ -112,41 +124,59 @@ def write_workbook(
             elif status == DUPLICATE:
                 first = campaign.outcome(callee)[0]
                 outcome = Outcome.DUPLICATE
-                extra = [row, callee, outcome, f"{reason} ({first})", *_BLANK, dup_of, "",
-                         column]
+                extra = [row, callee, outcome, f"{reason} ({first})", *_BLANK, dup_of, "", column]
             else:
                 outcome, why, state = campaign.outcome(callee)
                 why = f"{why}; {reason}" if why and reason else (why or reason)
                 if state is None:
                     extra = [row, callee, outcome, why, *_BLANK, "", "", column]
                 else:
-                    extra = [row, callee, outcome, why, state.voice_id, state.termination_code,
-                             state.termination_reason, state.batch, "", state.sent_at, column]
+                    extra = [
+                        row,
+                        callee,
+                        outcome,
+                        why,
+                        state.voice_id,
+                        state.termination_code,
+                        state.termination_reason,
+                        state.batch,
+                        "",
+                        state.sent_at,
+                        column,
+                    ]
             counts[outcome] += 1
             for phone_index in phone_indexes:
                 phone = values[phone_index]
                 if isinstance(phone, int | float) and not isinstance(phone, bool):
-                    values = (*values[:phone_index], number_text(phone),
-                              *values[phone_index + 1:])
+                    values = (*values[:phone_index], number_text(phone), *values[phone_index + 1 :])
             if outcome.retry:
                 retry.append(values)
             if records:
                 extra += record_columns(records.get(extra[4]) if extra[4] else None)
             if shows_calls:
-                extra += _call_summary(calls.get(callee) if callee else None, records,
-                                       status == DUPLICATE)
+                extra += _call_summary(
+                    calls.get(callee) if callee else None, records, status == DUPLICATE
+                )
             yield [*values, *extra]
 
-    specs = sized_columns(input_columns, sheet.frame.itertuples(index=False, name=None),
-                          text=[input_columns[i] for i in phone_indexes])
-    columns = [*specs, *RESULT_SPECS, *(RECORD_SPECS if records else ()),
-               *(CALL_SUMMARY_SPECS if shows_calls else ())]
+    specs = sized_columns(
+        input_columns,
+        sheet.frame.itertuples(index=False, name=None),
+        text=[input_columns[i] for i in phone_indexes],
+    )
+    columns = [
+        *specs,
+        *RESULT_SPECS,
+        *(RECORD_SPECS if records else ()),
+        *(CALL_SUMMARY_SPECS if shows_calls else ()),
+    ]
     unsafe = unsafe_columns(sheet.frame[c].tolist() for c in sheet.frame.columns)
     results = Table("Results", columns, rows(), "outcome", unsafe=unsafe)
     facts = _facts(facts, sheet, campaign)
     if records:
-        accepted = sum(1 for s in campaign.states.values()
-                       if s.outcome is Outcome.ACCEPTED and s.voice_id)
+        accepted = sum(
+            1 for s in campaign.states.values() if s.outcome is Outcome.ACCEPTED and s.voice_id
+        )
         facts += records_summary(records, accepted)
     later = [
         Table("Batches", BATCH_SPECS, _batch_rows(campaign.requests)),
@@ -171,15 +201,19 @@ def _input_columns(sheet: Sheet) -> list[str]:
 
 
 def _facts(head, sheet: Sheet, campaign: CampaignState) -> list[tuple[str, object]]:
-    facts = [*head, ("finished", utc_now()), ("requests sent", len(campaign.requests)),
-             ("Input", None), ("sheet", sheet.sheet_name or ""),
-             ("header row", sheet.header_row or "none"),
-             ("phone column", ", ".join(map(str, sheet.phone_columns))),
-             ("region column", sheet.region_column or "")]
+    facts = [
+        *head,
+        ("finished", utc_now()),
+        ("requests sent", len(campaign.requests)),
+        ("Input", None),
+        ("sheet", sheet.sheet_name or ""),
+        ("header row", sheet.header_row or "none"),
+        ("phone column", ", ".join(map(str, sheet.phone_columns))),
+        ("region column", sheet.region_column or ""),
+    ]
     if sheet.encoding:
         facts.append(("encoding", sheet.encoding))
-        facts.append(("delimiter", {"\t": "tab"}.get(sheet.delimiter or "",
-                                                     sheet.delimiter or "")))
+        facts.append(("delimiter", {"\t": "tab"}.get(sheet.delimiter or "", sheet.delimiter or "")))
     if campaign.events:
         facts.append(("Events", None))
         facts.extend((f"{at} {kind}", detail) for at, kind, detail in campaign.events)
@@ -191,14 +225,24 @@ def _batch_rows(requests: list[Request]) -> Iterator[list[object]]:
         latency = r.latency
         outcome = r.outcome or ("answered" if r.results is not None else r.state)
         yield [
-            r.id, r.batch, r.attempt, len(r.numbers), outcome, r.http_status, r.api_status,
-            r.reason, round(latency * 1000) if isinstance(latency, float) else "",
-            r.sent_at, r.finished_at, r.tag,
+            r.id,
+            r.batch,
+            r.attempt,
+            len(r.numbers),
+            outcome,
+            r.http_status,
+            r.api_status,
+            r.reason,
+            round(latency * 1000) if isinstance(latency, float) else "",
+            r.sent_at,
+            r.finished_at,
+            r.tag,
         ]
 
 
-def _call_summary(calls: list[Call] | None, records: dict[str, dict],
-                  duplicate: bool) -> list[object]:
+def _call_summary(
+    calls: list[Call] | None, records: dict[str, dict], duplicate: bool
+) -> list[object]:
     """attempts, last_call (how the latest call with a record ended), answered_at."""
     if not calls or duplicate:
         return [None, None, None]
@@ -225,10 +269,20 @@ def _call_rows(plan: Plan, rows: list[int], campaign: CampaignState) -> Iterator
         for call in calls[callee]:
             record = records.get(call.voice_id) if call.voice_id else None
             ended = call_outcome(record)
-            outcome = str(ended) if ended else (
-                "unknown" if call.outcome is Outcome.UNKNOWN else "no record yet")
-            yield call_row(first_row.get(callee, ""), callee, call.attempt, call.voice_id,
-                           call.sent_at, record, outcome)
+            outcome = (
+                str(ended)
+                if ended
+                else ("unknown" if call.outcome is Outcome.UNKNOWN else "no record yet")
+            )
+            yield call_row(
+                first_row.get(callee, ""),
+                callee,
+                call.attempt,
+                call.voice_id,
+                call.sent_at,
+                record,
+                outcome,
+            )
 
 
 def _rounds_facts(campaign: CampaignState) -> list[tuple[str, object]]:

@@ -53,8 +53,9 @@ from batcher.results import (
 # -- writing -----------------------------------------------------------------------------------
 
 
-def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
-                        later: Sequence[Table]) -> Path:
+def write_workbook_file(
+    path: Path, results: Table, summary: SummaryBlock, later: Sequence[Table]
+) -> Path:
     """Write Results, Summary and the `later` sheets to a temporary name, then rename it."""
     path = path.resolve()
     for stale in path.parent.glob(f".{path.stem}.partial*.xlsx"):
@@ -66,8 +67,10 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
         (results.name, _records(results.columns, results.rows, unsafe=results.unsafe)),
         ("Summary", _LazyRecords(lambda: _summary_records(summary, facts))),
         # later sheets may be filled while Results is written (Retry): read them when reached
-        *((t.name, _LazyRecords(lambda t=t: _records(t.columns, t.rows, lazy=True)))
-          for t in later),
+        *(
+            (t.name, _LazyRecords(lambda t=t: _records(t.columns, t.rows, lazy=True)))
+            for t in later
+        ),
     ]
     try:
         rx.write_worksheets(
@@ -75,11 +78,14 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
             str(partial),
             freeze_panes={t.name: {"row": 1, "col": 0} for t in tables},
             autofilter={t.name: True for t in tables},
-            column_widths={"Summary": _summary_widths(summary, facts),
-                           **{t.name: _widths(t.columns) for t in tables}},
-            column_formats={"Summary": {"share": _format(PERCENT),
-                                        "meaning": rx.Format().set_indent(1)},
-                            **{t.name: _formats(t.columns) for t in tables}},
+            column_widths={
+                "Summary": _summary_widths(summary, facts),
+                **{t.name: _widths(t.columns) for t in tables},
+            },
+            column_formats={
+                "Summary": {"share": _format(PERCENT), "meaning": rx.Format().set_indent(1)},
+                **{t.name: _formats(t.columns) for t in tables},
+            },
             ignore_errors=_text_columns(tables),
             bold_headers=True,
             header_row={"Summary": CHART_ROWS},
@@ -87,8 +93,10 @@ def write_workbook_file(path: Path, results: Table, summary: SummaryBlock,
             conditional_formats={results.name: _outcome_rules(results.outcome_column)},
             charts={"Summary": [_outcome_chart()]},
             datetime_format=LOCAL_DATETIME,
-            page_setup={"Summary": _summary_page(summary, facts),
-                        **{t.name: _table_page() for t in tables}},
+            page_setup={
+                "Summary": _summary_page(summary, facts),
+                **{t.name: _table_page() for t in tables},
+            },
             sheet_view={"Summary": {"selected": True}},
         )
         _label_chart(partial, summary)
@@ -112,8 +120,9 @@ def _widths(columns: Sequence[Column]) -> dict[str, float]:
 
 
 def _formats(columns: Sequence[Column]) -> dict[str, rx.Format]:
-    return {c.name: _format(c.number_format, c.align) for c in columns
-            if c.number_format or c.align}
+    return {
+        c.name: _format(c.number_format, c.align) for c in columns if c.number_format or c.align
+    }
 
 
 def _text_columns(tables: Sequence[Table]) -> dict[str, list[str]]:
@@ -132,13 +141,21 @@ def _format(number_format: str, align: str = "") -> rx.Format:
 def _table_page() -> dict:
     """Print a table landscape, one page wide, the header row on every page, with gridlines:
     at that scale they keep a right-aligned number from running into the next cell's text."""
-    return {"landscape": True, "fit_to_pages": (1, 0), "repeat_rows": 0, "print_gridlines": True,
-            "margins": {"left": 0.4, "right": 0.4, "top": 0.6, "bottom": 0.6},
-            "header": "&L&A&R&F", "footer": "&CPage &P of &N"}
+    return {
+        "landscape": True,
+        "fit_to_pages": (1, 0),
+        "repeat_rows": 0,
+        "print_gridlines": True,
+        "margins": {"left": 0.4, "right": 0.4, "top": 0.6, "bottom": 0.6},
+        "header": "&L&A&R&F",
+        "footer": "&CPage &P of &N",
+    }
 
 
 def _records(
-    columns: Sequence[Column], rows: Iterable[Sequence[object]], lazy: bool = False,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[object]],
+    lazy: bool = False,
     unsafe: Sequence[int] | None = None,
 ):
     """Rows as the writer's dict records; an empty sheet still gets its header row.
@@ -200,8 +217,9 @@ def _outcome_rules(column: str | None) -> dict:
     for outcome in Outcome:
         fill, font = outcome.colours
         fmt = rx.Format().set_background_color(fill).set_font_color(font)
-        rules.append({"type": "text", "criteria": "begins_with", "value": str(outcome),
-                      "format": fmt})
+        rules.append(
+            {"type": "text", "criteria": "begins_with", "value": str(outcome), "format": fmt}
+        )
     return {column: rules}
 
 
@@ -240,15 +258,27 @@ def _summary_records(summary: SummaryBlock, facts: list[tuple[str, object]]) -> 
     total = sum(counts.values())
     share = (lambda n: n / total) if total else (lambda n: 0.0)
     records = [
-        {"outcome": str(name), "rows": counts.get(name, 0), "share": share(counts.get(name, 0)),
-         "meaning": _meaning(name)}
+        {
+            "outcome": str(name),
+            "rows": counts.get(name, 0),
+            "share": share(counts.get(name, 0)),
+            "meaning": _meaning(name),
+        }
         for name in summary.outcomes
     ]
-    records.append({"outcome": "total", "rows": total, "share": 1.0 if total else 0.0,
-                    "meaning": "rows in the input file"})
+    records.append(
+        {
+            "outcome": "total",
+            "rows": total,
+            "share": 1.0 if total else 0.0,
+            "meaning": "rows in the input file",
+        }
+    )
     records.append({})
-    records += [{"outcome": label} if value is None else {"outcome": label, "rows": value}
-                for label, value in facts]
+    records += [
+        {"outcome": label} if value is None else {"outcome": label, "rows": value}
+        for label, value in facts
+    ]
     return records
 
 
@@ -283,24 +313,40 @@ def _summary_widths(summary: SummaryBlock, facts) -> dict[str, float]:
     labels = [*map(str, summary.outcomes), *(label for label, _ in facts)]
     longest = max(map(len, labels), default=0)
     meanings = max((len(_meaning(n)) for n in summary.outcomes), default=0)
-    return {"outcome": min(max(longest + 2, 24), 44), "rows": 12, "share": 10,
-            "meaning": min(max(meanings + 2, 30), 84)}
+    return {
+        "outcome": min(max(longest + 2, 24), 44),
+        "rows": 12,
+        "share": 10,
+        "meaning": min(max(meanings + 2, 30), 84),
+    }
 
 
 def _summary_page(summary: SummaryBlock, facts) -> dict:
     """Portrait, one page wide; one page tall as well unless the facts run long."""
     rows = CHART_ROWS + 1 + len(summary.outcomes) + 2 + len(facts)
-    return {"landscape": False, "fit_to_pages": (1, 1 if rows <= SUMMARY_ONE_PAGE else 0),
-            # columns A:D only: a long value's overflow must not shrink the page to fit it
-            "print_area": (0, 0, rows - 1, len(SUMMARY_COLUMNS) - 1),
-            "margins": {"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.5},
-            "header": "&L&A&R&F", "footer": "&CPage &P of &N"}
+    return {
+        "landscape": False,
+        "fit_to_pages": (1, 1 if rows <= SUMMARY_ONE_PAGE else 0),
+        # columns A:D only: a long value's overflow must not shrink the page to fit it
+        "print_area": (0, 0, rows - 1, len(SUMMARY_COLUMNS) - 1),
+        "margins": {"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.5},
+        "header": "&L&A&R&F",
+        "footer": "&CPage &P of &N",
+    }
 
 
 def _outcome_chart() -> dict:
-    return {"type": "bar", "series": ["rows"], "categories": "outcome",
-            "title": "Rows per outcome", "row": 0, "col": 0, "width": 720, "height": 296,
-            "legend": False}
+    return {
+        "type": "bar",
+        "series": ["rows"],
+        "categories": "outcome",
+        "title": "Rows per outcome",
+        "row": 0,
+        "col": 0,
+        "width": 720,
+        "height": 296,
+        "legend": False,
+    }
 
 
 # -- the chart's labels ------------------------------------------------------------------------
@@ -311,31 +357,35 @@ def _label_chart(path: Path, summary: SummaryBlock) -> None:
     first, last = CHART_ROWS + 2, CHART_ROWS + 1 + len(summary.outcomes)
     names = [str(n) for n in summary.outcomes]
     values = [summary.counts.get(n, 0) for n in summary.outcomes]
-    categories = (f"<c:cat><c:strRef><c:f>Summary!$A${first}:$A${last}</c:f><c:strCache>"
-                  f'<c:ptCount val="{len(names)}"/>'
-                  + "".join(f'<c:pt idx="{i}"><c:v>{escape(n)}</c:v></c:pt>'
-                            for i, n in enumerate(names))
-                  + "</c:strCache></c:strRef></c:cat>")
-    numbers = (f"<c:val><c:numRef><c:f>Summary!$B${first}:$B${last}</c:f><c:numCache>"
-               f'<c:formatCode>General</c:formatCode><c:ptCount val="{len(values)}"/>'
-               + "".join(f'<c:pt idx="{i}"><c:v>{v}</c:v></c:pt>' for i, v in enumerate(values))
-               + "</c:numCache></c:numRef></c:val>")
-    labels = ('<c:dLbls><c:numFmt formatCode="#,##0" sourceLinked="0"/>'
-              '<c:dLblPos val="outEnd"/><c:showLegendKey val="0"/><c:showVal val="1"/>'
-              '<c:showCatName val="0"/><c:showSerName val="0"/><c:showPercent val="0"/>'
-              '<c:showBubbleSize val="0"/></c:dLbls>')
+    categories = (
+        f"<c:cat><c:strRef><c:f>Summary!$A${first}:$A${last}</c:f><c:strCache>"
+        f'<c:ptCount val="{len(names)}"/>'
+        + "".join(f'<c:pt idx="{i}"><c:v>{escape(n)}</c:v></c:pt>' for i, n in enumerate(names))
+        + "</c:strCache></c:strRef></c:cat>"
+    )
+    numbers = (
+        f"<c:val><c:numRef><c:f>Summary!$B${first}:$B${last}</c:f><c:numCache>"
+        f'<c:formatCode>General</c:formatCode><c:ptCount val="{len(values)}"/>'
+        + "".join(f'<c:pt idx="{i}"><c:v>{v}</c:v></c:pt>' for i, v in enumerate(values))
+        + "</c:numCache></c:numRef></c:val>"
+    )
+    labels = (
+        '<c:dLbls><c:numFmt formatCode="#,##0" sourceLinked="0"/>'
+        '<c:dLblPos val="outEnd"/><c:showLegendKey val="0"/><c:showVal val="1"/>'
+        '<c:showCatName val="0"/><c:showSerName val="0"/><c:showPercent val="0"/>'
+        '<c:showBubbleSize val="0"/></c:dLbls>'
+    )
 
     def edit(xml: str) -> str:
-        xml = re.sub(r"<c:cat>.*?</c:cat>", lambda _: labels + categories, xml, count=1,
-                     flags=re.S)
+        xml = re.sub(r"<c:cat>.*?</c:cat>", lambda _: labels + categories, xml, count=1, flags=re.S)
         xml = re.sub(r"<c:val>.*?</c:val>", lambda _: numbers, xml, count=1, flags=re.S)
         # bars twice as thick as the default; the first outcome on top, as in the table
         if "<c:gapWidth" not in xml:
             xml = xml.replace("</c:ser>", '</c:ser><c:gapWidth val="60"/>', 1)
-        xml = re.sub(r'(<c:catAx>.*?<c:orientation val=")minMax', r"\1maxMin", xml,
-                     count=1, flags=re.S)
-        return re.sub(r'(<c:valAx>.*?<c:crosses val=")autoZero', r"\1max", xml, count=1,
-                      flags=re.S)
+        xml = re.sub(
+            r'(<c:catAx>.*?<c:orientation val=")minMax', r"\1maxMin", xml, count=1, flags=re.S
+        )
+        return re.sub(r'(<c:valAx>.*?<c:crosses val=")autoZero', r"\1max", xml, count=1, flags=re.S)
 
     replace_zip_member(path, "xl/charts/chart1.xml", edit)
 
@@ -357,14 +407,18 @@ def replace_zip_member(path: Path, name: str, edit: Callable[[str], str]) -> Non
         file.seek(cut)
         file.truncate()
         file.write(directory)
-        file.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count,
-                               len(directory), cut, 0))
+        file.write(
+            struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(directory), cut, 0)
+        )
     with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
         for member, data in moved:
             if member.filename == name:
                 data = edit(data.decode("utf-8")).encode("utf-8")
-            archive.writestr(zipfile.ZipInfo(member.filename, member.date_time), data,
-                             compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(
+                zipfile.ZipInfo(member.filename, member.date_time),
+                data,
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
 
 
 def _central_records(path: Path, keep: set[str]) -> tuple[bytes, int]:
@@ -375,7 +429,7 @@ def _central_records(path: Path, keep: set[str]) -> tuple[bytes, int]:
         file.seek(max(0, size - 65_557))
         tail = file.read()
         at = tail.rfind(b"PK\x05\x06")
-        *_, total, length, offset, _ = struct.unpack("<4s4H2LH", tail[at:at + 22])
+        *_, total, length, offset, _ = struct.unpack("<4s4H2LH", tail[at : at + 22])
         if offset == 0xFFFF_FFFF or total == 0xFFFF:
             raise OSError("the workbook is too large to label its chart (zip64)")
         file.seek(offset)
@@ -384,9 +438,10 @@ def _central_records(path: Path, keep: set[str]) -> tuple[bytes, int]:
     while position < len(directory):
         flags = struct.unpack_from("<H", directory, position + 8)[0]
         name_length, extra_length, comment_length = struct.unpack_from(
-            "<3H", directory, position + 28)
+            "<3H", directory, position + 28
+        )
         end = position + 46 + name_length + extra_length + comment_length
-        raw = directory[position + 46:position + 46 + name_length]
+        raw = directory[position + 46 : position + 46 + name_length]
         if raw.decode("utf-8" if flags & 0x800 else "cp437") in keep:
             records.append(directory[position:end])
         position = end

@@ -338,16 +338,29 @@ def measure_send_floor(args, env, result: Result) -> None:
     stats = result.pipeline["sandbox"]
     with SandboxProcess(args.latency, env) as sandbox:
         done = subprocess.run(
-            [PYTHON, str(HERE / "send_floor.py"), sandbox.url,
-             "--requests", str(stats["send_requests"]), "--numbers", str(stats["callees_sent"]),
-             "--concurrency", str(args.concurrency)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.timeout,
+            [
+                PYTHON,
+                str(HERE / "send_floor.py"),
+                sandbox.url,
+                "--requests",
+                str(stats["send_requests"]),
+                "--numbers",
+                str(stats["callees_sent"]),
+                "--concurrency",
+                str(args.concurrency),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=args.timeout,
         )
         serving = sandbox.stats()["serving_cpu_s"]
     if done.returncode != 0:
         raise RuntimeError(f"send_floor.py failed ({done.returncode}):\n{done.stderr[-3000:]}")
     result.pipeline["send_floor"] = {
-        **json.loads(done.stdout.strip().splitlines()[-1]), "sandbox_cpu_s": serving
+        **json.loads(done.stdout.strip().splitlines()[-1]),
+        "sandbox_cpu_s": serving,
     }
 
 

@@ -57,8 +57,19 @@ def result_cells(data: list[list[object]], phone_at: int) -> list[list[object]]:
             voice_id = f"2601010000{index:09d}"
             batch = len(first_row) // 1000 + 1
             cells.append(
-                [index, digits, "accepted", "", voice_id, "0", "success", batch, "", SENT_AT,
-                 COLUMN]
+                [
+                    index,
+                    digits,
+                    "accepted",
+                    "",
+                    voice_id,
+                    "0",
+                    "success",
+                    batch,
+                    "",
+                    SENT_AT,
+                    COLUMN,
+                ]
             )
     return cells
 

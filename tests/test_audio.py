@@ -72,8 +72,11 @@ def test_a_re_recorded_file_under_the_same_name_is_refused(make_sandbox, tmp_pat
     audio.write_bytes(SOUND)
     resolve_audio(audio, sandbox.url, GOOD, uploads)
     audio.write_bytes(SOUND + b"re-recorded")
-    with pytest.raises(UsageError, match=r"a different recording is already uploaded as "
-                       r"promo\.mp3") as refused:
+    with pytest.raises(
+        UsageError,
+        match=r"a different recording is already uploaded as "
+        r"promo\.mp3",
+    ) as refused:
         resolve_audio(audio, sandbox.url, GOOD, uploads)
     assert "another name" in refused.value.hint
     assert [r.endpoint for r in sandbox.requests].count("fileUpload") == 1
@@ -126,8 +129,9 @@ def test_resolve_pages_through_many_files(make_sandbox, tmp_path, uploads):
         sandbox.add_file(f"id-{i:03d}.mp3", f"file{i:03d}.mp3")
     audio = tmp_path / "file229.mp3"
     audio.write_bytes(SOUND)
-    uploads.record_upload(sandbox.url, "file229.mp3", hashlib.sha256(SOUND).hexdigest(),
-                          "id-229.mp3", 0.0)
+    uploads.record_upload(
+        sandbox.url, "file229.mp3", hashlib.sha256(SOUND).hexdigest(), "id-229.mp3", 0.0
+    )
     assert resolve_audio(audio, sandbox.url, GOOD, uploads).file_id == "id-229.mp3"
     pages = [r for r in sandbox.requests if r.endpoint == "fileQuery"]
     assert len(pages) == 3  # 231 files, 100 to a page

@@ -16,15 +16,20 @@ pytestmark = pytest.mark.usefixtures("creds")
 
 
 def test_plan_shows_everything_and_sends_nothing(sandbox, tmp_path, cli):
-    rows = [["name", "phone", "country"],
-            ["a", "+919856321412", "IN"], ["b", "+919856321412", "IN"], ["c", "12", "IN"],
-            ["d", "+14155552671", "US"], ["e", "hello", ""], ["f", "+447911123456", "GB"]]
+    rows = [
+        ["name", "phone", "country"],
+        ["a", "+919856321412", "IN"],
+        ["b", "+919856321412", "IN"],
+        ["c", "12", "IN"],
+        ["d", "+14155552671", "US"],
+        ["e", "hello", ""],
+        ["f", "+447911123456", "GB"],
+    ]
     path = write_xlsx(tmp_path / "c.xlsx", rows)
     dnc = write_xlsx(tmp_path / "dnc.xlsx", [["mobile"], ["+44 7911 123456"]])
     config = tmp_path / "campaign.toml"
-    config.write_text('[price]\nper_call = 0.01\ncountries = { IN = 0.002 }\n')
-    code, out = cli("plan", path, "--config", config, "--suppress", dnc, "--base-url",
-                    sandbox.url)
+    config.write_text("[price]\nper_call = 0.01\ncountries = { IN = 0.002 }\n")
+    code, out = cli("plan", path, "--config", config, "--suppress", dnc, "--base-url", sandbox.url)
     assert code == 0, out
     assert sandbox.requests == []
     assert "valid distinct numbers: 3" in out and "duplicates: 1" in out
@@ -59,8 +64,9 @@ def test_calling_window_defers_and_a_later_run_sends(sandbox, tmp_path, cli):
     four = datetime(2026, 11, 26, 16, tzinfo=UTC)
     rows = [["phone"], ["+919856321412"], ["+14155552671"], ["+447911123456"]]
     path = write_xlsx(tmp_path / "c.xlsx", rows)
-    code, out = cli("run", path, *sandbox_args(sandbox), "--window", "09:00-20:00",
-                    clock=lambda: four)
+    code, out = cli(
+        "run", path, *sandbox_args(sandbox), "--window", "09:00-20:00", clock=lambda: four
+    )
     assert code == 5, out
     got = read_sheet(tmp_path / "c-results.xlsx", "Results")
     assert [r["outcome"] for r in got] == ["deferred", "deferred", "accepted"]
@@ -70,8 +76,9 @@ def test_calling_window_defers_and_a_later_run_sends(sandbox, tmp_path, cli):
     assert [r["phone"] for r in retry] == ["+919856321412", "+14155552671"]
     # later that day, in the window everywhere that matters: the same command sends the rest
     five = datetime(2026, 11, 26, 17, tzinfo=UTC)
-    code, out = cli("run", path, *sandbox_args(sandbox), "--window", "09:00-23:00",
-                    clock=lambda: five)
+    code, out = cli(
+        "run", path, *sandbox_args(sandbox), "--window", "09:00-23:00", clock=lambda: five
+    )
     assert code == 0, out
     assert len(sandbox.accepted) == 3
 
@@ -168,7 +175,10 @@ def test_init_writes_templates_and_refuses_to_overwrite(cli, tmp_path):
     code, out = cli("init", tmp_path / "new")
     assert code == 0, out
     assert {p.name for p in (tmp_path / "new").iterdir()} == {
-        "contacts.xlsx", "contacts.csv", "campaign.toml"}
+        "contacts.xlsx",
+        "contacts.csv",
+        "campaign.toml",
+    }
     book = openpyxl.load_workbook(tmp_path / "new" / "contacts.xlsx")
     assert book.sheetnames == ["Contacts", "Instructions"]
     assert book["Contacts"].column_dimensions["B"].number_format == "@"  # phone column is text

@@ -6,9 +6,26 @@ from __future__ import annotations
 import batcher
 
 EXPECTED = {
-    "ApiError", "BatcherError", "Campaign", "Credentials", "ExitCode", "InputError",
-    "JournalBusy", "JournalError", "LoadOptions", "Outcome", "OutputError", "Price", "Settings",
-    "StoppedByAPI", "Summary", "UsageError", "Window", "__version__", "rebuild", "run",
+    "ApiError",
+    "BatcherError",
+    "Campaign",
+    "Credentials",
+    "ExitCode",
+    "InputError",
+    "JournalBusy",
+    "JournalError",
+    "LoadOptions",
+    "Outcome",
+    "OutputError",
+    "Price",
+    "Settings",
+    "StoppedByAPI",
+    "Summary",
+    "UsageError",
+    "Window",
+    "__version__",
+    "rebuild",
+    "run",
 }
 
 

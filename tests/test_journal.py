@@ -11,7 +11,12 @@ from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
 
 ACCEPTED, FAILED, NOT_SENT, REJECTED, UNKNOWN = (
-    Outcome.ACCEPTED, Outcome.FAILED, Outcome.NOT_SENT, Outcome.REJECTED, Outcome.UNKNOWN)
+    Outcome.ACCEPTED,
+    Outcome.FAILED,
+    Outcome.NOT_SENT,
+    Outcome.REJECTED,
+    Outcome.UNKNOWN,
+)
 
 
 def _journal(path, name="contacts") -> Journal:
@@ -27,9 +32,15 @@ def test_intent_is_committed_before_the_outcome(tmp_path):
         # another reader sees the intent already: it is on disk before any byte is sent
         with Journal(path, readonly=True) as reader:
             assert [r.state for r in reader.requests()] == ["intent"]
-        journal.finish(request, None, "success",
-                       results={"911": [ACCEPTED, "v1", "0", "success"],
-                                "912": [REJECTED, "", "1", "blacklist"]})
+        journal.finish(
+            request,
+            None,
+            "success",
+            results={
+                "911": [ACCEPTED, "v1", "0", "success"],
+                "912": [REJECTED, "", "1", "blacklist"],
+            },
+        )
         states = journal.number_states()
         assert tag == journal.campaign.tag(request)
         assert parse_tag(f"spring promo {tag}") == (journal.campaign.token, request)
@@ -45,7 +56,11 @@ def test_a_success_answer_missing_numbers_leaves_them_unknown_not_ok(tmp_path):
         journal.finish(partial, None, "success", results={"913": [ACCEPTED, "v", "0", "ok"]})
         states = journal.number_states()
     assert {c: s.outcome for c, s in states.items()} == {
-        "911": UNKNOWN, "912": UNKNOWN, "913": ACCEPTED, "914": UNKNOWN}
+        "911": UNKNOWN,
+        "912": UNKNOWN,
+        "913": ACCEPTED,
+        "914": UNKNOWN,
+    }
     assert "did not mention this number" in states["911"].reason
     assert all(isinstance(s.outcome, Outcome) for s in states.values())
 
@@ -86,8 +101,10 @@ def test_held_decisions_are_replaced_but_the_do_not_call_list_sticks(tmp_path):
     with _journal(tmp_path / "c.journal") as journal:
         journal.hold({"911": (Outcome.SUPPRESSED, "dnc"), "912": (Outcome.DEFERRED, "late")})
         journal.hold({"913": (Outcome.RECENTLY_CALLED, "x")})
-        assert journal.held() == {"911": (Outcome.SUPPRESSED, "dnc"),
-                                  "913": (Outcome.RECENTLY_CALLED, "x")}
+        assert journal.held() == {
+            "911": (Outcome.SUPPRESSED, "dnc"),
+            "913": (Outcome.RECENTLY_CALLED, "x"),
+        }
         assert journal.sticky() == {"911"}
 
 
@@ -161,15 +178,24 @@ def test_a_journal_of_batcher_0_1_becomes_one_campaign_that_knows_every_number(t
         assert journal.campaign.name == "c"
         states = journal.number_states()
     assert {c: s.outcome for c, s in states.items()} == {
-        "911": ACCEPTED, "912": UNKNOWN, "913": UNKNOWN}
+        "911": ACCEPTED,
+        "912": UNKNOWN,
+        "913": UNKNOWN,
+    }
 
 
 def test_calls_count_every_request_that_may_have_placed_one(tmp_path):
     with _journal(tmp_path / "c.journal") as journal:
         first, _ = journal.begin(1, 1, ["911", "912", "913"])
-        journal.finish(first, None, "success",
-                       results={"911": [ACCEPTED, "v1", "0", "success"],
-                                "912": [REJECTED, "", "1", "blacklist"]})  # 913: missing
+        journal.finish(
+            first,
+            None,
+            "success",
+            results={
+                "911": [ACCEPTED, "v1", "0", "success"],
+                "912": [REJECTED, "", "1", "blacklist"],
+            },
+        )  # 913: missing
         second, _ = journal.begin(2, 1, ["911"])
         journal.finish(second, UNKNOWN, "read timeout")
         third, _ = journal.begin(3, 1, ["913"])
@@ -177,5 +203,7 @@ def test_calls_count_every_request_that_may_have_placed_one(tmp_path):
         journal.settle(first, [("913", FAILED, "", "absent from the records")])
         calls = journal.calls()
     assert [(c.request, c.attempt, c.voice_id, c.outcome) for c in calls["911"]] == [
-        (first, 1, "v1", ACCEPTED), (second, 2, "", UNKNOWN)]
+        (first, 1, "v1", ACCEPTED),
+        (second, 2, "", UNKNOWN),
+    ]
     assert "912" not in calls and "913" not in calls  # refused, reconciled absent, failed

@@ -19,8 +19,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "batcher"
 LEAVES = {
-    "errors.py": set(), "outcomes.py": set(), "clock.py": set(), "cells.py": set(),
-    "callrecord.py": set(), "zones.py": set(), "settings": {"errors"},  # a package: each file
+    "errors.py": set(),
+    "outcomes.py": set(),
+    "clock.py": set(),
+    "cells.py": set(),
+    "callrecord.py": set(),
+    "zones.py": set(),
+    "settings": {"errors"},  # a package: each file
 }
 
 

@@ -808,8 +808,21 @@ def test_csv_found_by_header(tmp_path):
 # ---- batcher's own results workbook given as input -------------------------------------------
 
 RESULTS_HEADER = ["Name", "Phone", *results.RESULT_COLUMNS]
-RESULTS_ROW = ["ann", CN, 2, "8613800138000", "accepted", "", "v1", "", "", 1, None, "2026-01-01",
-               "Phone"]
+RESULTS_ROW = [
+    "ann",
+    CN,
+    2,
+    "8613800138000",
+    "accepted",
+    "",
+    "v1",
+    "",
+    "",
+    1,
+    None,
+    "2026-01-01",
+    "Phone",
+]
 
 
 def results_book(path: Path) -> Path:

@@ -72,8 +72,9 @@ def test_the_same_contacts_in_other_formats_are_one_campaign(sandbox, cli, tmp_p
 
     phones = ["+" + n for n in numbers(5)]
     _sheet(tmp_path / "c.xlsx", phones)
-    write_ods(tmp_path / "c.ods", [["name", "phone"]] + [[f"p{i}", p] for i, p in
-                                                          enumerate(phones)])
+    write_ods(
+        tmp_path / "c.ods", [["name", "phone"]] + [[f"p{i}", p] for i, p in enumerate(phones)]
+    )
     (tmp_path / "c.csv").write_text("phone\n" + "\n".join(phones) + "\n", encoding="utf-8")
     for name in ("c.xlsx", "c.ods", "c.csv"):
         code, out = cli("run", tmp_path / name, *sandbox_args(sandbox))
@@ -105,13 +106,22 @@ def test_rebuilds_keep_suppressed_and_the_retry_sheet_never_lists_them(sandbox, 
     assert cli("run", path, *sandbox_args(sandbox), "--suppress", dnc, "--limit", "2")[0] == 5
     results = tmp_path / "c-results.xlsx"
     before = [r["outcome"] for r in read_sheet(results, "Results")]
-    assert before == ["accepted", "suppressed", "suppressed", "accepted", "not_sent",
-                      "not_sent", "duplicate"]
+    assert before == [
+        "accepted",
+        "suppressed",
+        "suppressed",
+        "accepted",
+        "not_sent",
+        "not_sent",
+        "duplicate",
+    ]
     dup = read_sheet(results, "Results")[-1]["reason"]
     assert "(suppressed)" in dup  # the first row's outcome, not "(not_sent)"
-    for command in (["results", tmp_path / "c.journal"],
-                    ["reconcile", tmp_path / "c.journal", "--base-url", sandbox.url],
-                    ["records", results, "--base-url", sandbox.url]):
+    for command in (
+        ["results", tmp_path / "c.journal"],
+        ["reconcile", tmp_path / "c.journal", "--base-url", sandbox.url],
+        ["records", results, "--base-url", sandbox.url],
+    ):
         code, out = cli(*command)
         assert code == 0, out
         assert [r["outcome"] for r in read_sheet(results, "Results")] == before
@@ -149,7 +159,8 @@ def test_a_success_answer_missing_numbers_makes_them_unknown(make_sandbox, cli, 
     code, out = cli("reconcile", tmp_path / "c.journal", "--base-url", sandbox.url)
     assert code == 0, out
     assert {r["outcome"] for r in read_sheet(tmp_path / "c-results.xlsx", "Results")} == {
-        "accepted"}
+        "accepted"
+    }
     assert cli("run", path, *sandbox_args(sandbox))[0] == 0
     _once(sandbox, numbers(4))
 
@@ -190,24 +201,34 @@ def test_two_folders_hold_each_other_until_allow_repeat(sandbox, cli, tmp_path):
     code, out = cli("run", second, *sandbox_args(sandbox), "--allow-repeat")
     assert code == 0, out
     assert sandbox.accepted_counts() == dict.fromkeys(numbers(3), 2) | dict.fromkeys(
-        numbers(5)[3:], 1)
+        numbers(5)[3:], 1
+    )
     facts = summary(tmp_path / "b" / "spring-results.xlsx")
     released = [v for k, v in facts.items() if "allow-repeat" in k]
-    assert released and "3 number(s)" in str(released[0]) and "a/spring.journal" in str(
-        released[0])
+    assert released and "3 number(s)" in str(released[0]) and "a/spring.journal" in str(released[0])
 
 
 def test_the_cooldown_expires(sandbox, cli, tmp_path):
     phones = ["+" + n for n in numbers(3)]
     start = datetime(2026, 12, 1, 9, tzinfo=UTC)
-    assert cli("run", _sheet(tmp_path / "a.xlsx", phones), *sandbox_args(sandbox),
-               clock=lambda: start)[0] == 0
+    assert (
+        cli(
+            "run", _sheet(tmp_path / "a.xlsx", phones), *sandbox_args(sandbox), clock=lambda: start
+        )[0]
+        == 0
+    )
     other = _sheet(tmp_path / "b.xlsx", phones)
     later = start + timedelta(hours=23)
     code, out = cli("run", other, *sandbox_args(sandbox), clock=lambda: later)
     assert "recently_called 3" in out and len(sandbox.accepted) == 3
-    code, out = cli("run", other, *sandbox_args(sandbox), "--cooldown", "2d",
-                    clock=lambda: later + timedelta(hours=2))
+    code, out = cli(
+        "run",
+        other,
+        *sandbox_args(sandbox),
+        "--cooldown",
+        "2d",
+        clock=lambda: later + timedelta(hours=2),
+    )
     assert "recently_called 3" in out and len(sandbox.accepted) == 3
     code, out = cli("run", other, *sandbox_args(sandbox), clock=lambda: later + timedelta(hours=2))
     assert code == 0, out
@@ -230,8 +251,7 @@ def test_a_demo_never_holds_a_real_campaign_and_the_reverse(sandbox, cli, tmp_pa
     with History(Path(os.environ["BATCHER_HISTORY"])) as history:
         someone = Caller("x", "real", "/x/real.journal", "vendor")
         history.reserve(numbers(5)[3:], someone, 86400, time.time())
-    code, out = cli("plan", _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(5)]),
-                    *real)
+    code, out = cli("plan", _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(5)]), *real)
     assert "recently_called 2" in out, out
     # another host or prefix of the vendor calls the same people: held there too
     code, out = cli("plan", tmp_path / "c.xlsx", "--base-url", "https://api2.example.com/v3")
@@ -281,11 +301,21 @@ def _batcher(args, history, env_extra=None):
     import sys
     from pathlib import Path
 
-    env = {**os.environ, "BATCHER_API_KEY": "sandbox-key", "BATCHER_API_SECRET": "sandbox-secret",
-           "BATCHER_HISTORY": str(history), **(env_extra or {})}
-    return subprocess.Popen([sys.executable, "-m", "batcher", *map(str, args)],
-                            cwd=Path(__file__).resolve().parent.parent, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "BATCHER_API_KEY": "sandbox-key",
+        "BATCHER_API_SECRET": "sandbox-secret",
+        "BATCHER_HISTORY": str(history),
+        **(env_extra or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "batcher", *map(str, args)],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_two_processes_on_different_journals_race_and_each_number_is_sent_once(
@@ -299,16 +329,19 @@ def test_two_processes_on_different_journals_race_and_each_number_is_sent_once(
         folder = tmp_path / name
         folder.mkdir()
         path = _sheet(folder / "c.xlsx", ["+" + n for n in order])
-        runs.append(_batcher(["run", path, *sandbox_args(sandbox), "--chunk-size", "10",
-                              "--concurrency", "2"], history))
+        runs.append(
+            _batcher(
+                ["run", path, *sandbox_args(sandbox), "--chunk-size", "10", "--concurrency", "2"],
+                history,
+            )
+        )
     outs = [p.communicate(timeout=120)[0] for p in runs]
     assert all(p.returncode == 0 for p in runs), outs
     assert sandbox.accepted_counts() == dict.fromkeys(wanted, 1)
     held = [read_sheet(tmp_path / n / "c-results.xlsx", "Results") for n in ("a", "b")]
     outcomes = [{r["callee"]: r["outcome"] for r in rows} for rows in held]
     for number in wanted:  # one campaign called it, the other held it
-        assert sorted((outcomes[0][number], outcomes[1][number])) == [
-            "accepted", "recently_called"]
+        assert sorted((outcomes[0][number], outcomes[1][number])) == ["accepted", "recently_called"]
 
 
 def test_a_kill_between_reserving_and_sending_keeps_the_number_held(make_sandbox, tmp_path):
@@ -323,13 +356,16 @@ def test_a_kill_between_reserving_and_sending_keeps_the_number_held(make_sandbox
     out = again.communicate(timeout=60)[0]
     assert again.returncode == 5, out  # held as unknown: never sent again on a guess
     assert "reserved when batcher last stopped" in out and sandbox.requests == []
-    other = _batcher(["run", _sheet(tmp_path / "d.xlsx", ["+" + n for n in numbers(3)]),
-                      *sandbox_args(sandbox)], history)
+    other = _batcher(
+        ["run", _sheet(tmp_path / "d.xlsx", ["+" + n for n in numbers(3)]), *sandbox_args(sandbox)],
+        history,
+    )
     assert "recently_called 3" in other.communicate(timeout=60)[0]
     assert sandbox.requests == []
     # reconcile finds no call records for them: once settled, the campaign sends them
-    settle = _batcher(["reconcile", tmp_path / "c.journal", "--settle", "0", "--base-url",
-                       sandbox.url], history)
+    settle = _batcher(
+        ["reconcile", tmp_path / "c.journal", "--settle", "0", "--base-url", sandbox.url], history
+    )
     assert settle.communicate(timeout=60) and settle.returncode == 0
     last = _batcher(args, history)
     out = last.communicate(timeout=60)[0]
@@ -363,8 +399,9 @@ def test_other_parameters_may_change_and_are_recorded_and_shown(sandbox, cli, tm
     path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(2)])
     assert cli("run", path, *sandbox_args(sandbox), "--display-num", "4420000001")[0] == 0
     _sheet(path, ["+" + n for n in numbers(3)])
-    code, out = cli("run", path, *sandbox_args(sandbox), "--display-num", "4420000002",
-                    "--concurrency", "2")
+    code, out = cli(
+        "run", path, *sandbox_args(sandbox), "--display-num", "4420000002", "--concurrency", "2"
+    )
     assert code == 0, out
     assert "displayNum '4420000001' -> '4420000002'" in out and "concurrency 8 -> 2" in out
     import json

@@ -28,7 +28,7 @@ def test_each_distinct_valid_number_is_sent_once(sandbox, contacts, cli, tmp_pat
 def test_workbook_contract(sandbox, tmp_path, cli):
     rows = [
         ["Name", "Mobile", "Note"],
-        ["a", "+91 98000 00001", "=HYPERLINK(\"http://x\")"],
+        ["a", "+91 98000 00001", '=HYPERLINK("http://x")'],
         ["b", 919800000002, "+cmd"],
         ["c", "not a number", "@SUM(A1)"],
         ["d", "0091-98000-00001", "-2+3"],
@@ -41,8 +41,13 @@ def test_workbook_contract(sandbox, tmp_path, cli):
     assert header(out) == ["Name", "Mobile", "Note", *RESULT_COLUMNS]
     got = read_sheet(out, "Results")
     assert [r["row"] for r in got] == [2, 3, 4, 5, 6]
-    assert [r["outcome"] for r in got] == ["accepted", "accepted", "invalid", "duplicate",
-                                           "rejected"]
+    assert [r["outcome"] for r in got] == [
+        "accepted",
+        "accepted",
+        "invalid",
+        "duplicate",
+        "rejected",
+    ]
     assert got[0]["callee"] == "919800000001"
     assert got[1]["Mobile"] == "919800000002"  # phone-like numbers are written as text
     assert got[3]["duplicate_of"] == 2
@@ -50,7 +55,7 @@ def test_workbook_contract(sandbox, tmp_path, cli):
     assert got[4]["terminationCode"] not in ("0", None) and got[4]["voiceId"] is None
     assert got[0]["sent_at"].endswith("Z")
     # formulas stay text
-    assert got[0]["Note"] == "=HYPERLINK(\"http://x\")"
+    assert got[0]["Note"] == '=HYPERLINK("http://x")'
     assert got[1]["Note"] == "+cmd" and got[2]["Note"] == "@SUM(A1)" and got[3]["Note"] == "-2+3"
     import openpyxl
 
@@ -67,15 +72,15 @@ def test_workbook_contract(sandbox, tmp_path, cli):
 def test_semaphore_bounds_requests_in_flight(make_sandbox, contacts, cli):
     sandbox = make_sandbox(latency=0.05)
     path = contacts(["+" + n for n in numbers(24)])
-    code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "1",
-                    "--concurrency", "3")
+    code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "1", "--concurrency", "3")
     assert code == 0, out
     assert sandbox.max_in_flight == 3
     assert len(sandbox.accepted) == 24
 
 
-def test_dry_run_sends_nothing_and_needs_no_credentials(sandbox, contacts, cli, monkeypatch,
-                                                        tmp_path):
+def test_dry_run_sends_nothing_and_needs_no_credentials(
+    sandbox, contacts, cli, monkeypatch, tmp_path
+):
     monkeypatch.delenv("BATCHER_API_KEY")
     monkeypatch.delenv("BATCHER_API_SECRET")
     path = contacts(["+" + n for n in numbers(5)] + ["bad"])
@@ -118,8 +123,7 @@ def test_each_status_is_handled(make_sandbox, contacts, cli, tmp_path, item, cod
 def test_stop_on_balance_then_resume_sends_only_the_rest(make_sandbox, contacts, cli, tmp_path):
     sandbox = make_sandbox(balance=10)
     path = contacts(["+" + n for n in numbers(25)])
-    code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "5",
-                    "--concurrency", "1")
+    code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "5", "--concurrency", "1")
     assert code == 4, out
     assert "top up the balance, then run the same command again" in out
     assert len(sandbox.accepted) == 10
@@ -145,8 +149,9 @@ def test_a_cell_excel_cannot_hold_is_written_as_text_the_rest_as_they_are(tmp_pa
     assert got[1]["note"] == "ok" and got[1]["phone"] == "+91 98000 00002"
 
 
-def test_a_workbook_that_cannot_be_written_after_sending_is_exit_8(sandbox, contacts, cli,
-                                                                   creds, tmp_path):
+def test_a_workbook_that_cannot_be_written_after_sending_is_exit_8(
+    sandbox, contacts, cli, creds, tmp_path
+):
     path = contacts(["+" + n for n in numbers(3)])
     blocked = tmp_path / "out.xlsx"
     blocked.mkdir()  # the workbook's place is taken by a folder
@@ -157,7 +162,8 @@ def test_a_workbook_that_cannot_be_written_after_sending_is_exit_8(sandbox, cont
     code, out = cli("results", tmp_path / "contacts.journal", "-o", tmp_path / "again.xlsx")
     assert code == 0, out
     assert [r["outcome"] for r in read_sheet(tmp_path / "again.xlsx", "Results")] == [
-        "accepted"] * 3
+        "accepted"
+    ] * 3
 
 
 def test_the_time_at_the_prompt_counts_in_no_stage(contacts, tmp_path):
@@ -177,8 +183,9 @@ def test_the_time_at_the_prompt_counts_in_no_stage(contacts, tmp_path):
     assert sum(summary.timings.values()) < 1.0, summary.timings
 
 
-def test_parameters_left_to_the_vendor_are_not_summary_headings(sandbox, contacts, cli, creds,
-                                                                tmp_path):
+def test_parameters_left_to_the_vendor_are_not_summary_headings(
+    sandbox, contacts, cli, creds, tmp_path
+):
     path = contacts(["+" + n for n in numbers(2)])
     assert cli("run", path, *sandbox_args(sandbox))[0] == 0
     facts = summary(tmp_path / "contacts-results.xlsx")

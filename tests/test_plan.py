@@ -13,15 +13,22 @@ from batcher.settings import Campaign, Settings
 
 
 def _sheet(values, regions=None) -> Sheet:
-    frame = pd.DataFrame({"phone": values, "region": regions or [None] * len(values)},
-                         dtype=object)
-    return Sheet(Path("x.xlsx"), frame, list(range(2, len(values) + 2)), "phone",
-                 "region" if regions else None, "S", 1, None, None)
+    frame = pd.DataFrame({"phone": values, "region": regions or [None] * len(values)}, dtype=object)
+    return Sheet(
+        Path("x.xlsx"),
+        frame,
+        list(range(2, len(values) + 2)),
+        "phone",
+        "region" if regions else None,
+        "S",
+        1,
+        None,
+        None,
+    )
 
 
 def test_first_row_is_called_and_later_rows_point_to_it():
-    plan = plan_rows(_sheet(["+919856321412", "junk", "0091 98563 21412", 919856321412.0]),
-                     "IN")
+    plan = plan_rows(_sheet(["+919856321412", "junk", "0091 98563 21412", 919856321412.0]), "IN")
     assert plan.status == [ELIGIBLE, INVALID, DUPLICATE, DUPLICATE]
     assert plan.duplicate_of == [None, None, 2, 2]
     assert plan.distinct == ["919856321412"]
@@ -80,9 +87,20 @@ def test_the_terminal_plan_lists_every_invalid_reason_up_to_ten_kinds():
 
     def text(kinds: int) -> tuple[str, list]:
         reasons = Counter({f"kind {i}": 20 - i for i in range(kinds)})
-        figures = Forecast(rows=1, counts=plan.counts, invalid_reasons=reasons, held=Counter(),
-                           done=Counter(), countries=Counter(), to_send=1, requests=1,
-                           seconds=0.5, per_request=0.5, assumed="a guess", cost=None)
+        figures = Forecast(
+            rows=1,
+            counts=plan.counts,
+            invalid_reasons=reasons,
+            held=Counter(),
+            done=Counter(),
+            countries=Counter(),
+            to_send=1,
+            requests=1,
+            seconds=0.5,
+            per_request=0.5,
+            assumed="a guess",
+            cost=None,
+        )
         settings = Settings(input=sheet.path, output=None, journal=None, campaign=Campaign())
         shown = plan_text(sheet, plan, figures, settings, "x", "c")
         return shown, plan_facts(figures)
@@ -103,8 +121,9 @@ def test_real_invalid_cells_are_counted_by_kind():
     from batcher.plan import Choice, forecast
 
     plan = plan_rows(_sheet(["junk", "junk!", "12", "13", "+919856321412"]), "IN")
-    settings = Settings(input=Path("c.xlsx"), output=None, journal=None, campaign=Campaign(),
-                        concurrency=1)
+    settings = Settings(
+        input=Path("c.xlsx"), output=None, journal=None, campaign=Campaign(), concurrency=1
+    )
     figures = forecast(plan, Choice(["919856321412"], {}, {}), {}, settings)
     assert sum(figures.invalid_reasons.values()) == 4
     assert len(figures.invalid_reasons) == 2 and Counter(figures.invalid_reasons.values()) == {2: 2}

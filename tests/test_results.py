@@ -60,8 +60,9 @@ def _input_rows() -> list[list[object]]:
     rows = []
     for i in range(ROWS):
         mobile = f"+91 98000 {i:05d}" if i % 3 else f"9198000{i:05d}"
-        rows.append([f"Contact number {i}", mobile, "call after 5pm" if i % 4 else "",
-                     919900000000 + i])  # a phone column Excel stored as numbers
+        rows.append(
+            [f"Contact number {i}", mobile, "call after 5pm" if i % 4 else "", 919900000000 + i]
+        )  # a phone column Excel stored as numbers
     return rows
 
 
@@ -74,15 +75,38 @@ def _write(path: Path) -> Path:
     rows = []
     for i, (values, outcome) in enumerate(zip(data, outcomes, strict=True)):
         sent = outcome == "accepted"
-        extra = [i + 2, f"91980000{i:04d}" if outcome != "invalid" else "", outcome,
-                 "" if sent else "not a phone number", f"26120205{i:011d}" if sent else "",
-                 "0" if sent else "", "success" if sent else "", 1 if sent else "",
-                 2 if outcome == "duplicate" else "", "2026-12-01T21:00:36Z" if sent else "",
-                 "" if outcome == "invalid" else "Mobile"]
-        rows.append([*values, *extra,
-                     *record_columns((ANSWERED if i % 2 else BUSY) if sent else None)])
-    batches = [[1, 1, 1, 30, "ok", 200, "0", "success", 85, "2026-12-01T21:00:36Z",
-                "2026-12-01T21:00:37Z", "batcher:92831343:1"]]
+        extra = [
+            i + 2,
+            f"91980000{i:04d}" if outcome != "invalid" else "",
+            outcome,
+            "" if sent else "not a phone number",
+            f"26120205{i:011d}" if sent else "",
+            "0" if sent else "",
+            "success" if sent else "",
+            1 if sent else "",
+            2 if outcome == "duplicate" else "",
+            "2026-12-01T21:00:36Z" if sent else "",
+            "" if outcome == "invalid" else "Mobile",
+        ]
+        rows.append(
+            [*values, *extra, *record_columns((ANSWERED if i % 2 else BUSY) if sent else None)]
+        )
+    batches = [
+        [
+            1,
+            1,
+            1,
+            30,
+            "ok",
+            200,
+            "0",
+            "success",
+            85,
+            "2026-12-01T21:00:36Z",
+            "2026-12-01T21:00:37Z",
+            "batcher:92831343:1",
+        ]
+    ]
     facts = [
         ("Campaign", None),
         ("campaign", "92831343"),
@@ -222,8 +246,12 @@ def test_summary_counts_are_numbers_and_shares_percentages(sheets):
     assert not sheet.merged_cells.ranges
     header = next(r for r in sheet.iter_rows() if r[0].value == "outcome")
     assert [c.value for c in header] == ["outcome", "rows", "share", "meaning"]
-    rows = {r[0].value: r for r in sheet.iter_rows(min_row=header[0].row + 1,
-                                                   max_row=header[0].row + len(Outcome) + 1)}
+    rows = {
+        r[0].value: r
+        for r in sheet.iter_rows(
+            min_row=header[0].row + 1, max_row=header[0].row + len(Outcome) + 1
+        )
+    }
     assert list(rows) == [*map(str, Outcome), "total"]
     for name, (_, count, share, _) in rows.items():
         assert isinstance(count.value, int | float) and float(count.value).is_integer(), name
@@ -267,7 +295,10 @@ def test_the_chart_shows_the_outcome_rows_with_labels(book):
     first = results.CHART_ROWS + 2
     last = first + len(Outcome) - 1
     assert re.findall(r"<c:f>(.*?)</c:f>", chart) == [  # name, categories, values
-        f"Summary!$B${first - 1}", f"Summary!$A${first}:$A${last}", f"Summary!$B${first}:$B${last}"]
+        f"Summary!$B${first - 1}",
+        f"Summary!$A${first}:$A${last}",
+        f"Summary!$B${first}:$B${last}",
+    ]
     assert '<c:showVal val="1"/>' in chart
     assert "<c:v>accepted</c:v>" in chart and "<c:v>30</c:v>" in chart
     assert "Rows per outcome" in chart
@@ -290,10 +321,25 @@ def test_replacing_a_zip_member_keeps_the_others(tmp_path):
 def test_record_columns_and_summary():
     assert len(RECORD_COLUMNS) == 8
     assert record_columns(ANSWERED) == [
-        "yes", datetime(2026, 11, 26, 2, 0, 3), 42, 60, 0.015, datetime(2026, 11, 26, 2, 0, 45),
-        "3", "200"]
+        "yes",
+        datetime(2026, 11, 26, 2, 0, 3),
+        42,
+        60,
+        0.015,
+        datetime(2026, 11, 26, 2, 0, 45),
+        "3",
+        "200",
+    ]
     assert record_columns(BUSY) == [
-        "no", None, 0, 0, 0.0, datetime(2026, 11, 26, 2, 0, 9), "-1", "486"]
+        "no",
+        None,
+        0,
+        0,
+        0.0,
+        datetime(2026, 11, 26, 2, 0, 9),
+        "-1",
+        "486",
+    ]
     assert record_columns(None) == [None] * 8
     assert record_columns({"hangupTime": "soon", "terminationCode": ""})[5] == "soon"
     rows = dict(records_summary({"1": ANSWERED, "2": BUSY}, accepted=3))
@@ -307,9 +353,20 @@ def test_record_columns_and_summary():
 def test_summary_is_the_same_whatever_the_caller_passes_for_a_mapping(tmp_path):
     """A dict of parameters (as `results`/`records` rebuild them) is several rows, never JSON."""
     path = tmp_path / "r.xlsx"
-    write_workbook_file(path, Table("Results", sized_columns(["phone"], []), []),
-                        SummaryBlock({}, [("Campaign", None), ("parameters", {"a": {"b": 1}}),
-                                          ("campaign", 7), ("journal", "j.journal")]), [])
+    write_workbook_file(
+        path,
+        Table("Results", sized_columns(["phone"], []), []),
+        SummaryBlock(
+            {},
+            [
+                ("Campaign", None),
+                ("parameters", {"a": {"b": 1}}),
+                ("campaign", 7),
+                ("journal", "j.journal"),
+            ],
+        ),
+        [],
+    )
     facts = _summary_rows(openpyxl.load_workbook(path)["Summary"])
     assert facts["parameters: a"].value == "b=1"
     assert facts["campaign"].value == 7 and facts["journal"].value == "j.journal"
@@ -321,8 +378,9 @@ def test_summary_is_the_same_whatever_the_caller_passes_for_a_mapping(tmp_path):
 
 def _pages_per_sheet(pdf: Path) -> dict[str, int]:
     """Pages of each sheet: every page's header names its sheet (&A) on its first line."""
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
-                          text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     pages: dict[str, int] = {}
     for page in text.split("\f"):
         lines = [line for line in page.splitlines() if line.strip()]
@@ -336,12 +394,26 @@ def _pages_per_sheet(pdf: Path) -> dict[str, int]:
 def test_printed_with_libreoffice_results_is_one_page_wide_and_summary_one_page(tmp_path):
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None or shutil.which("pdftotext") is None:
-        pytest.skip("needs LibreOffice (soffice) and poppler-utils (pdftotext): "
-                    "apt-get install libreoffice-calc-nogui poppler-utils")
+        pytest.skip(
+            "needs LibreOffice (soffice) and poppler-utils (pdftotext): "
+            "apt-get install libreoffice-calc-nogui poppler-utils"
+        )
     book = _write(tmp_path / "contacts-results.xlsx")
-    subprocess.run([soffice, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
-                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(book)],
-                   check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(book),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     pages = _pages_per_sheet(tmp_path / "contacts-results.pdf")
     # 40 rows fit on one landscape page: more would mean a column spilled onto a second page
     assert pages == {"Results": 1, "Summary": 1, "Batches": 1, "Retry": 1}
@@ -355,8 +427,11 @@ TIMESTAMPS = ("finished", "rebuilt")
 def _summary_pairs(path: Path) -> list[tuple[object, object]]:
     """Every label/value pair of the Summary, in order (its counts, then its facts)."""
     sheet = openpyxl.load_workbook(path)["Summary"]
-    return [(row[0].value, row[1].value) for row in sheet.iter_rows(max_col=2)
-            if row[0].value is not None]
+    return [
+        (row[0].value, row[1].value)
+        for row in sheet.iter_rows(max_col=2)
+        if row[0].value is not None
+    ]
 
 
 def _without_timestamps(pairs):
@@ -366,8 +441,12 @@ def _without_timestamps(pairs):
 def test_the_summary_is_unchanged_by_results_reconcile_and_records(sandbox, cli, creds, tmp_path):
     from tests.helpers import numbers, sandbox_args, write_xlsx
 
-    rows = [["name", "phone"], *[[f"p{i}", "+" + n] for i, n in enumerate(numbers(6))],
-            ["bad", "12"], ["again", "+" + numbers(1)[0]]]
+    rows = [
+        ["name", "phone"],
+        *[[f"p{i}", "+" + n] for i, n in enumerate(numbers(6))],
+        ["bad", "12"],
+        ["again", "+" + numbers(1)[0]],
+    ]
     path = write_xlsx(tmp_path / "contacts.xlsx", rows)
     workbook, journal = tmp_path / "contacts-results.xlsx", tmp_path / "contacts.journal"
     code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "4")
@@ -390,28 +469,56 @@ def test_the_summary_is_unchanged_by_results_reconcile_and_records(sandbox, cli,
     events = [k for k in added if k == "Events" or re.fullmatch(r"\S+Z records", k)]
     assert len([k for k in events if k != "Events"]) == 1  # its one event
     assert [k for k in added if k not in events] == [
-        "Call records", "calls answered", "answer rate", "total cost", "records fetched",
-        "records missing"]
+        "Call records",
+        "calls answered",
+        "answer rate",
+        "total cost",
+        "records fetched",
+        "records missing",
+    ]
     assert [pair for pair in after if pair in before] == before
 
 
 @pytest.mark.slow
-def test_the_sample_printed_results_one_page_wide_and_summary_one_page(sandbox, cli, creds,
-                                                                        tmp_path):
+def test_the_sample_printed_results_one_page_wide_and_summary_one_page(
+    sandbox, cli, creds, tmp_path
+):
     """The sample campaign as a business user prints it: sent, with its call records."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None or shutil.which("pdftotext") is None:
         pytest.skip("needs LibreOffice (soffice) and poppler-utils (pdftotext)")
     sample = Path(__file__).parent.parent / "samples"
     book = tmp_path / "contacts-results.xlsx"
-    code, out = cli("run", sample / "contacts.xlsx", "--config", sample / "campaign.toml",
-                    "--base-url", sandbox.url, "--yes", "-o", book,
-                    "--journal", tmp_path / "contacts.journal")
+    code, out = cli(
+        "run",
+        sample / "contacts.xlsx",
+        "--config",
+        sample / "campaign.toml",
+        "--base-url",
+        sandbox.url,
+        "--yes",
+        "-o",
+        book,
+        "--journal",
+        tmp_path / "contacts.journal",
+    )
     assert code in (0, 5), out
     assert cli("records", book, "--base-url", sandbox.url)[0] == 0
-    subprocess.run([soffice, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
-                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(book)],
-                   check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(book),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     pages = _pages_per_sheet(tmp_path / "contacts-results.pdf")
     # the sample's 36 rows fit on one landscape page: a second means a column spilled over
     assert pages["Results"] == 1 and pages["Summary"] == 1, pages

@@ -71,8 +71,10 @@ def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(
     out, _ = done.communicate(timeout=60)
     assert done.returncode == 0, out
     assert sandbox.accepted_counts() == {n: 1 for n in wanted}  # zero twice, zero lost
-    print(f"kills: {kills} of {len(plans)} runs; numbers accepted twice: 0; "
-          f"numbers never called: 0 of {len(wanted)}")
+    print(
+        f"kills: {kills} of {len(plans)} runs; numbers accepted twice: 0; "
+        f"numbers never called: 0 of {len(wanted)}"
+    )
     rows = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
     assert len(rows) == len(wanted) + len(wanted[::7])
     assert {r["outcome"] for r in rows} == {"accepted", "duplicate"}

@@ -27,8 +27,9 @@ def test_samples_plan(cli, tmp_path, name, eligible, duplicates, invalid, facts)
     config = ["--config", SAMPLES / "campaign.toml"] if name == "contacts.xlsx" else []
     code, out = cli("plan", source, *config)
     assert code == 0, out
-    assert (f"valid distinct numbers: {eligible}   duplicates: {duplicates}   "
-            f"invalid: {invalid}") in out
+    assert (
+        f"valid distinct numbers: {eligible}   duplicates: {duplicates}   invalid: {invalid}"
+    ) in out
     got = summary(source.with_name(source.stem + "-plan.xlsx"))
     for key, value in facts.items():
         assert str(got[key]).lower() == value.lower()

@@ -714,8 +714,13 @@ def _records(sandbox: Sandbox) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(
     ("outcome", "codes"),
-    [("answered", {"200"}), ("busy", {"486"}), ("no_answer", {"480", "487"}),
-     ("declined", {"603"}), ("unreachable", {"404"})],
+    [
+        ("answered", {"200"}),
+        ("busy", {"486"}),
+        ("no_answer", {"480", "487"}),
+        ("declined", {"603"}),
+        ("unreachable", {"404"}),
+    ],
 )
 def test_each_call_outcome_has_its_sip_code_duration_and_cost(
     make_sandbox: Any, outcome: str, codes: set[str]
@@ -725,8 +730,10 @@ def test_each_call_outcome_has_its_sip_code_duration_and_cost(
     send(sandbox, send_body(numbers(30), maxRingingTime=40, maxDuration=50))
     for record in _records(sandbox):
         assert record["terminationCode"] in codes
-        moments = {k: datetime.fromisoformat(record[k]) for k in
-                   ("submitTime", "callTime", "ringingTime", "hangupTime")}
+        moments = {
+            k: datetime.fromisoformat(record[k])
+            for k in ("submitTime", "callTime", "ringingTime", "hangupTime")
+        }
         assert list(moments.values()) == sorted(moments.values())
         answered = outcome == "answered"
         assert (record["answerTime"] is not None) == answered
@@ -761,11 +768,16 @@ def test_a_number_called_again_draws_again(make_sandbox: Any) -> None:
 
 def test_shares_are_relative_and_checked() -> None:
     rng = random.Random(0)
-    draws = [CallShares(answered=3, busy=1, no_answer=0, declined=0, unreachable=0).draw(rng)
-             for _ in range(4000)]
+    draws = [
+        CallShares(answered=3, busy=1, no_answer=0, declined=0, unreachable=0).draw(rng)
+        for _ in range(4000)
+    ]
     assert 0.7 < draws.count("answered") / 4000 < 0.8 and set(draws) == {"answered", "busy"}
-    for bad in ({"busy": -1}, {"answered": 0, "busy": 0, "no_answer": 0, "declined": 0,
-                                "unreachable": 0}, {"busy": float("nan")}):
+    for bad in (
+        {"busy": -1},
+        {"answered": 0, "busy": 0, "no_answer": 0, "declined": 0, "unreachable": 0},
+        {"busy": float("nan")},
+    ):
         with pytest.raises(ValueError, match="call shares"):
             CallShares(**bad)
 
@@ -777,11 +789,28 @@ def test_the_sandbox_command_prints_credentials_and_takes_its_options() -> None:
     port = _free_port()
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
-    args = ["--port", str(port), "--script=-18-placed", "--busy", "1", "--answered", "0",
-            "--no-answer", "0", "--declined", "0", "--unreachable", "0", "--latency", "0.01"]
+    args = [
+        "--port",
+        str(port),
+        "--script=-18-placed",
+        "--busy",
+        "1",
+        "--answered",
+        "0",
+        "--no-answer",
+        "0",
+        "--declined",
+        "0",
+        "--unreachable",
+        "0",
+        "--latency",
+        "0.01",
+    ]
     with subprocess.Popen(
         [sys.executable, "-m", "batcher", "sandbox", *args],
-        stdout=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     ) as proc:
         banner = _banner(proc)
         assert all(word in banner for word in (KEY, SECRET, APP, SEED_FILE_ID))

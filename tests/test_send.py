@@ -50,9 +50,11 @@ def test_faults_never_double_call_and_ambiguity_is_unknown(make_sandbox, contact
     assert sum(1 for b in batches if b["outcome"] == "unknown") == len(faults)
     unknown = {r["callee"] for r in rows if r["outcome"] == "unknown"}
     assert len(unknown) == 10 * len(faults)
-    figures = (f"faults injected: {len(faults)} of {len(batches)} requests "
-               f"({dict(Counter(f.fault for f in faults))}); unknown numbers {len(unknown)}, "
-               f"of which placed: {sum(1 for c in sandbox.accepted if c.callee in unknown)}")
+    figures = (
+        f"faults injected: {len(faults)} of {len(batches)} requests "
+        f"({dict(Counter(f.fault for f in faults))}); unknown numbers {len(unknown)}, "
+        f"of which placed: {sum(1 for c in sandbox.accepted if c.callee in unknown)}"
+    )
 
     # resume: unknown numbers are never touched again
     before = len(sandbox.accepted)
@@ -101,20 +103,19 @@ def test_resend_unknown_is_explicit_and_recorded(make_sandbox, contacts, cli, tm
 def test_bisection_of_a_refused_batch(make_sandbox, contacts, cli, tmp_path):
     sandbox = make_sandbox(script=["-22", "ok", "-22", "ok"])
     path = contacts(["+" + n for n in numbers(8)])
-    code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "8",
-                    "--concurrency", "1")
+    code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "8", "--concurrency", "1")
     # 8 refused -> 4 ok + 4 refused -> 2 ok + 2 ... every number ends accepted
     assert code == 0, out
     assert sandbox.accepted_counts() == {n: 1 for n in numbers(8)}
     assert "batch size lowered to 4" in out
 
 
-def test_single_numbers_refused_become_rejected_and_a_streak_stops(make_sandbox, contacts, cli,
-                                                                  tmp_path):
+def test_single_numbers_refused_become_rejected_and_a_streak_stops(
+    make_sandbox, contacts, cli, tmp_path
+):
     sandbox = make_sandbox(script=["-22"] * 200)
     path = contacts(["+" + n for n in numbers(40)])
-    code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "4",
-                    "--concurrency", "1")
+    code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "4", "--concurrency", "1")
     assert code == 4, out
     assert "parameters" in out
     rows = _results(tmp_path)
@@ -140,8 +141,7 @@ def test_adaptive_batch_size_against_a_200_limit(make_sandbox, contacts, cli, tm
 def test_clock_skew_is_measured_and_corrected(make_sandbox, contacts, cli, tmp_path):
     sandbox = make_sandbox(clock_offset=-900)  # the server's clock is 15 minutes behind ours
     path = contacts(["+" + n for n in numbers(6)])
-    code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "2",
-                    "--concurrency", "1")
+    code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "2", "--concurrency", "1")
     assert code == 0, out
     assert re.search(r"clock differs from the API's by -(899|900|901) s", out), out
     statuses = [r.status for r in sandbox.requests if r.endpoint == "sendGroup"]
@@ -172,8 +172,17 @@ def test_connection_refused_is_retried_then_stops(contacts, cli, tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     path = contacts(["+" + n for n in numbers(2)])
-    code, out = cli("run", path, "--base-url", f"http://127.0.0.1:{port}", "--app-id", "a",
-                    "--file-id", "f", "--yes")
+    code, out = cli(
+        "run",
+        path,
+        "--base-url",
+        f"http://127.0.0.1:{port}",
+        "--app-id",
+        "a",
+        "--file-id",
+        "f",
+        "--yes",
+    )
     assert code == 4, out
     assert "after 5 attempts" in out
     assert {r["outcome"] for r in _results(tmp_path)} == {"not_sent"}

@@ -244,8 +244,16 @@ def test_a_certificate_error_names_the_ca_bundle_fix():
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [("-1", StoppedByAPI), ("-2", StoppedByAPI), ("-10", StoppedByAPI), ("-16", StoppedByAPI),
-     ("-20", ApiError), ("-22", ApiError), ("-18", ApiError), ("-99", ApiError)],
+    [
+        ("-1", StoppedByAPI),
+        ("-2", StoppedByAPI),
+        ("-10", StoppedByAPI),
+        ("-16", StoppedByAPI),
+        ("-20", ApiError),
+        ("-22", ApiError),
+        ("-18", ApiError),
+        ("-99", ApiError),
+    ],
 )
 def test_vendor_refusals_map_to_our_errors(status, error):
     mapped = refusal("/voice/fileUpload", ApiError(status, "r"))

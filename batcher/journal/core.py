@@ -77,9 +77,13 @@ class Journal(_JournalWrites, _JournalReads):
         meta = self._meta()
         if "campaign_id" not in meta:
             return None
-        return CampaignInfo(meta.get("campaign", ""), meta["campaign_id"],
-                            meta.get("created_at", ""), meta.get("app_id", ""),
-                            meta.get("message", ""))
+        return CampaignInfo(
+            meta.get("campaign", ""),
+            meta["campaign_id"],
+            meta.get("created_at", ""),
+            meta.get("app_id", ""),
+            meta.get("message", ""),
+        )
 
     # -- claiming ------------------------------------------------------------------------------
 
@@ -91,8 +95,7 @@ class Journal(_JournalWrites, _JournalReads):
             return Opened(True, 0)
         if self.campaign.name != name:
             raise UsageError(
-                f"{self.path} is the journal of the campaign {self.campaign.name!r}, "
-                f"not {name!r}",
+                f"{self.path} is the journal of the campaign {self.campaign.name!r}, not {name!r}",
                 f"pass --campaign {self.campaign.name} to go on with it, or give the new "
                 "campaign its own journal (--journal NEW.journal)",
             )
@@ -146,8 +149,14 @@ class Journal(_JournalWrites, _JournalReads):
             cur = self.db.execute(
                 "UPDATE requests SET state = ?, outcome = ?, finished_at = ?, reason = ?"
                 " WHERE state = ?",
-                (DONE, Outcome.UNKNOWN, utc_now(), "batcher stopped while this request was in "
-                 "flight: calls may have been placed (run batcher reconcile)", INTENT),
+                (
+                    DONE,
+                    Outcome.UNKNOWN,
+                    utc_now(),
+                    "batcher stopped while this request was in "
+                    "flight: calls may have been placed (run batcher reconcile)",
+                    INTENT,
+                ),
             )
         if cur.rowcount:
             self.event("recovered", f"{cur.rowcount} request(s) in flight became unknown")
@@ -166,8 +175,10 @@ class Journal(_JournalWrites, _JournalReads):
             return 0
         states = self.number_states()
         now, adopted = time.time(), 0
-        why = ("reserved in the call history, but batcher stopped before recording the request: "
-               "most likely never called (run batcher reconcile to settle it)")
+        why = (
+            "reserved in the call history, but batcher stopped before recording the request: "
+            "most likely never called (run batcher reconcile to settle it)"
+        )
         with self._tx():
             for intent, callees in orphans.items():
                 callees = [c for c in dict.fromkeys(callees) if c not in states]
@@ -175,11 +186,21 @@ class Journal(_JournalWrites, _JournalReads):
                     "INSERT INTO requests (batch, attempt, tag, callees, state, outcome, reason,"
                     " sent_at, sent_epoch, finished_at, intent)"
                     " VALUES (0, 1, '', ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (",".join(callees), DONE, Outcome.UNKNOWN, why, iso_utc(now), now,
-                     iso_utc(now), intent),
+                    (
+                        ",".join(callees),
+                        DONE,
+                        Outcome.UNKNOWN,
+                        why,
+                        iso_utc(now),
+                        now,
+                        iso_utc(now),
+                        intent,
+                    ),
                 )
-                self.db.execute("UPDATE requests SET tag = ? WHERE id = ?",
-                                (self.campaign.tag(cur.lastrowid), cur.lastrowid))
+                self.db.execute(
+                    "UPDATE requests SET tag = ? WHERE id = ?",
+                    (self.campaign.tag(cur.lastrowid), cur.lastrowid),
+                )
                 adopted += len(callees)
         if adopted:
             self.event("recovered", f"{adopted} number(s) reserved but not recorded: unknown")
@@ -247,8 +268,10 @@ def _acquire_lock(path: Path) -> int:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise JournalError(f"{path}: cannot open the journal ({exc.strerror})",
-                           "check the folder's permissions, or pass --journal elsewhere") from None
+        raise JournalError(
+            f"{path}: cannot open the journal ({exc.strerror})",
+            "check the folder's permissions, or pass --journal elsewhere",
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

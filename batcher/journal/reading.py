@@ -34,8 +34,12 @@ class _JournalReads:
 
     def requests(self) -> list[Request]:
         """Every request of the campaign in order (the Batches sheet)."""
-        return [Request._make(row) for row in self.db.execute(
-            f"SELECT {', '.join(Request._fields)} FROM requests ORDER BY id")]
+        return [
+            Request._make(row)
+            for row in self.db.execute(
+                f"SELECT {', '.join(Request._fields)} FROM requests ORDER BY id"
+            )
+        ]
 
     def number_states(self) -> dict[str, NumberState]:
         """Replay the requests (and settlements) into one state per callee."""
@@ -46,7 +50,8 @@ class _JournalReads:
         settled: dict[tuple[int, str], tuple[str, str, str]] = {
             (r, c): (o, v, why)
             for r, c, o, v, why in self.db.execute(
-                "SELECT request, callee, outcome, voice_id, reason FROM settlements")
+                "SELECT request, callee, outcome, voice_id, reason FROM settlements"
+            )
         }
         states: dict[str, NumberState] = {}
         for request in self.requests():
@@ -57,7 +62,8 @@ class _JournalReads:
                     if override:
                         outcome, voice_id, why = override
                         states[callee] = states[callee]._replace(
-                            outcome=Outcome(outcome), reason=why, voice_id=voice_id)
+                            outcome=Outcome(outcome), reason=why, voice_id=voice_id
+                        )
         return states
 
     def calls(self) -> dict[str, list[Call]]:
@@ -69,8 +75,12 @@ class _JournalReads:
             return self._calls()
 
     def _calls(self) -> dict[str, list[Call]]:
-        settled = {(r, c): (o, v) for r, c, o, v in self.db.execute(
-            "SELECT request, callee, outcome, voice_id FROM settlements")}
+        settled = {
+            (r, c): (o, v)
+            for r, c, o, v in self.db.execute(
+                "SELECT request, callee, outcome, voice_id FROM settlements"
+            )
+        }
         accepted, unknown = Outcome.ACCEPTED, Outcome.UNKNOWN
         calls: dict[str, list[Call]] = {}
         for request in self.requests():
@@ -95,54 +105,79 @@ class _JournalReads:
             for callee, (voice_id, outcome) in placed.items():
                 if outcome is accepted or outcome is unknown:
                     mine = calls.setdefault(callee, [])
-                    mine.append(Call(rid, len(mine) + 1, request.sent_at, request.sent_epoch,
-                                     voice_id, outcome))
+                    mine.append(
+                        Call(
+                            rid,
+                            len(mine) + 1,
+                            request.sent_at,
+                            request.sent_epoch,
+                            voice_id,
+                            outcome,
+                        )
+                    )
         return calls
 
     def last_request(self) -> tuple[float, int] | None:
         """(sent epoch, numbers) of the campaign's latest request, for pacing across runs."""
         row = self.db.execute(
-            "SELECT sent_epoch, callees FROM requests ORDER BY id DESC LIMIT 1").fetchone()
+            "SELECT sent_epoch, callees FROM requests ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         if row is None:
             return None
         return row[0], (row[1].count(",") + 1 if row[1] else 0)
 
     def held(self) -> dict[str, tuple[Outcome, str]]:
         """What the campaign holds back, and why (its latest run's decisions, sticky ones)."""
-        return {c: (Outcome(o), why)
-                for c, o, why in self.db.execute("SELECT callee, outcome, reason FROM held")}
+        return {
+            c: (Outcome(o), why)
+            for c, o, why in self.db.execute("SELECT callee, outcome, reason FROM held")
+        }
 
     def sticky(self) -> set[str]:
         """Numbers this campaign never calls, whatever a run is told (do-not-call)."""
         marks = ",".join("?" * len(STICKY))
-        return {c for (c,) in self.db.execute(
-            f"SELECT callee FROM held WHERE outcome IN ({marks})", STICKY)}
+        return {
+            c
+            for (c,) in self.db.execute(
+                f"SELECT callee FROM held WHERE outcome IN ({marks})", STICKY
+            )
+        }
 
     def last_run(self) -> dict[str, object] | None:
         """The latest run: input_path, input_sha256, options, facts, stop (None: none yet)."""
         row = self.db.execute(
             "SELECT input_path, input_sha256, options, facts, stop FROM runs"
-            " ORDER BY id DESC LIMIT 1").fetchone()
+            " ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         if row is None:
             return None
         path, sha, options, facts, stop = row
-        return {"input_path": path, "input_sha256": sha, "options": orjson.loads(options),
-                "facts": [tuple(f) for f in orjson.loads(facts)], "stop": stop}
+        return {
+            "input_path": path,
+            "input_sha256": sha,
+            "options": orjson.loads(options),
+            "facts": [tuple(f) for f in orjson.loads(facts)],
+            "stop": stop,
+        }
 
     def call_records(self) -> dict[str, dict]:
         """The stored call records of this campaign: voiceId -> the vendor's record."""
-        return {voice_id: orjson.loads(record) for voice_id, record in
-                self.db.execute("SELECT voice_id, record FROM call_records")}
+        return {
+            voice_id: orjson.loads(record)
+            for voice_id, record in self.db.execute("SELECT voice_id, record FROM call_records")
+        }
 
     def test_calls(self) -> list[TestCall]:
         """The operator's test calls, oldest first (none in a journal older than them)."""
         try:
-            rows = self.db.execute(f"SELECT {', '.join(TestCall._fields)} FROM test_calls"
-                                   " ORDER BY id").fetchall()
+            rows = self.db.execute(
+                f"SELECT {', '.join(TestCall._fields)} FROM test_calls ORDER BY id"
+            ).fetchall()
         except sqlite3.OperationalError:
             return []  # a journal opened read-only that no test call has touched yet
-        return [TestCall._make((*row[:-1], orjson.loads(row[-1]) if row[-1] else None))
-                for row in rows]
+        return [
+            TestCall._make((*row[:-1], orjson.loads(row[-1]) if row[-1] else None)) for row in rows
+        ]
 
     def events(self) -> list[tuple[str, str, str]]:
         """The campaign's event log: (at, kind, detail)."""

@@ -137,9 +137,17 @@ def _request_states(request: Request) -> dict[str, NumberState]:
         same = NumberState(outcome, request.reason or "", "", "", "", batch, rid, sent_at)
         return dict.fromkeys(callees, same)
     results = orjson.loads(request.results)
-    missing = NumberState(Outcome.UNKNOWN, "the answer said success but did not mention this "
-                          "number: it may have been called (run batcher reconcile)",
-                          "", "", "", batch, rid, sent_at)
+    missing = NumberState(
+        Outcome.UNKNOWN,
+        "the answer said success but did not mention this "
+        "number: it may have been called (run batcher reconcile)",
+        "",
+        "",
+        "",
+        batch,
+        rid,
+        sent_at,
+    )
     accepted, rejected = Outcome.ACCEPTED, Outcome.REJECTED
     states = {}
     for callee in callees:
@@ -149,6 +157,14 @@ def _request_states(request: Request) -> dict[str, NumberState]:
         else:
             outcome, voice_id, code, why = entry
             outcome = accepted if outcome == accepted else rejected
-            states[callee] = NumberState(outcome, "" if outcome is accepted else why, voice_id,
-                                         code, why, batch, rid, sent_at)
+            states[callee] = NumberState(
+                outcome,
+                "" if outcome is accepted else why,
+                voice_id,
+                code,
+                why,
+                batch,
+                rid,
+                sent_at,
+            )
     return states

@@ -115,21 +115,33 @@ def _migrate(db: sqlite3.Connection) -> None:
             " SELECT id, id, attempt, tag, callees, state, CASE outcome WHEN 'ok' THEN NULL"
             " ELSE outcome END, http_status, api_status, reason, latency, sent_at, sent_epoch,"
             " finished_at, CASE WHEN outcome = 'ok' THEN coalesce(results, '{}') ELSE results"
-            " END FROM requests_v1")
+            " END FROM requests_v1"
+        )
         if "events" in old:
-            db.execute("INSERT INTO events (at, kind, detail) SELECT at, kind, detail"
-                       " FROM events_v1")
+            db.execute(
+                "INSERT INTO events (at, kind, detail) SELECT at, kind, detail FROM events_v1"
+            )
         if "call_records" in old:
-            db.execute("INSERT INTO call_records SELECT voice_id, callee, record, fetched_at"
-                       " FROM call_records_v1")
+            db.execute(
+                "INSERT INTO call_records SELECT voice_id, callee, record, fetched_at"
+                " FROM call_records_v1"
+            )
         for table in old:
             db.execute(f"DROP TABLE {table}_v1")
         db.execute("DROP TABLE campaigns")
-        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
-            ("schema", str(SCHEMA_VERSION)), ("campaign", name),
-            ("campaign_id", str(uuid.uuid4())), ("created_at", utc_now())])
-        db.execute("INSERT INTO events (at, kind, detail) VALUES (?, 'upgraded', ?)",
-                   (utc_now(), "journal of batcher 0.1: its campaigns are now one campaign"))
+        db.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            [
+                ("schema", str(SCHEMA_VERSION)),
+                ("campaign", name),
+                ("campaign_id", str(uuid.uuid4())),
+                ("created_at", utc_now()),
+            ],
+        )
+        db.execute(
+            "INSERT INTO events (at, kind, detail) VALUES (?, 'upgraded', ?)",
+            (utc_now(), "journal of batcher 0.1: its campaigns are now one campaign"),
+        )
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")

@@ -63,8 +63,17 @@ class _JournalWrites:
             self.db.execute(
                 "UPDATE requests SET state = ?, outcome = ?, reason = ?, http_status = ?,"
                 " api_status = ?, latency = ?, finished_at = ?, results = ? WHERE id = ?",
-                (DONE, outcome, reason, http_status, api_status, latency, utc_now(),
-                 None if results is None else orjson.dumps(results).decode(), request_id),
+                (
+                    DONE,
+                    outcome,
+                    reason,
+                    http_status,
+                    api_status,
+                    latency,
+                    utc_now(),
+                    None if results is None else orjson.dumps(results).decode(),
+                    request_id,
+                ),
             )
 
     def settle(self, request_id: int, settled: Iterable[tuple[str, str, str, str]]) -> int:
@@ -96,23 +105,29 @@ class _JournalWrites:
             self.db.execute(
                 "INSERT INTO runs (at, input_path, input_sha256, options, facts)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (utc_now(), input_path, sha256, orjson.dumps(options).decode(),
-                 orjson.dumps(facts, default=str).decode()),
+                (
+                    utc_now(),
+                    input_path,
+                    sha256,
+                    orjson.dumps(options).decode(),
+                    orjson.dumps(facts, default=str).decode(),
+                ),
             )
 
     def record_stop(self, reason: str) -> None:
         """Why the latest run stopped before sending everything ('' when it did not)."""
         with self._tx():
-            self.db.execute("UPDATE runs SET stop = ? WHERE id = (SELECT max(id) FROM runs)",
-                            (reason,))
+            self.db.execute(
+                "UPDATE runs SET stop = ? WHERE id = (SELECT max(id) FROM runs)", (reason,)
+            )
 
     def save_records(self, records: list[dict]) -> int:
         """Store call records (keyed by their voiceId), replacing older copies."""
         now = utc_now()
         rows = [
-            (str(r["voiceId"]), str(r.get("callee") or ""),
-             orjson.dumps(r).decode(), now)
-            for r in records if r.get("voiceId")
+            (str(r["voiceId"]), str(r.get("callee") or ""), orjson.dumps(r).decode(), now)
+            for r in records
+            if r.get("voiceId")
         ]
         with self._tx():
             self.db.executemany("INSERT OR REPLACE INTO call_records VALUES (?, ?, ?, ?)", rows)
@@ -124,20 +139,36 @@ class _JournalWrites:
             cur = self.db.execute(
                 "INSERT INTO test_calls (at, callee, params, outcome, reason)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (utc_now(), callee, params, Outcome.UNKNOWN,
-                 "batcher stopped while the test call was in flight: it may have rung"),
+                (
+                    utc_now(),
+                    callee,
+                    params,
+                    Outcome.UNKNOWN,
+                    "batcher stopped while the test call was in flight: it may have rung",
+                ),
             )
         return cur.lastrowid
 
-    def finish_test_call(self, test_id: int, outcome: Outcome, reason: str, voice_id: str = "",
-                         record: dict | None = None) -> None:
+    def finish_test_call(
+        self,
+        test_id: int,
+        outcome: Outcome,
+        reason: str,
+        voice_id: str = "",
+        record: dict | None = None,
+    ) -> None:
         """Commit what came of a test call (again once its call record is read)."""
         with self._tx():
             self.db.execute(
                 "UPDATE test_calls SET outcome = ?, reason = ?, voice_id = ?, record = ?"
                 " WHERE id = ?",
-                (outcome, reason, voice_id,
-                 None if record is None else orjson.dumps(record).decode(), test_id),
+                (
+                    outcome,
+                    reason,
+                    voice_id,
+                    None if record is None else orjson.dumps(record).decode(),
+                    test_id,
+                ),
             )
 
     def event(self, kind: str, detail: str) -> None:
@@ -145,5 +176,6 @@ class _JournalWrites:
         if self.readonly:
             return
         with self._tx():
-            self.db.execute("INSERT INTO events (at, kind, detail) VALUES (?, ?, ?)",
-                            (utc_now(), kind, detail))
+            self.db.execute(
+                "INSERT INTO events (at, kind, detail) VALUES (?, ?, ?)", (utc_now(), kind, detail)
+            )

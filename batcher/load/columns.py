@@ -300,8 +300,11 @@ def no_phone_column(
     if options.phone_column:
         listing = "; ".join(seen)
         named = options.phone_columns
-        asked = (f"no column {named[0]!r}" if len(named) == 1 else
-                 "not every one of the columns " + ", ".join(map(repr, named)))
+        asked = (
+            f"no column {named[0]!r}"
+            if len(named) == 1
+            else "not every one of the columns " + ", ".join(map(repr, named))
+        )
         return InputError(
             f"{asked} in {scope}"
             + (f"; the headers found are {listing}" if listing else "; no header row found"),

@@ -29,7 +29,11 @@ from batcher.vendor import http, send_group
 from batcher.vendor.send_group import Reply, Verdict
 
 FAILED, NOT_SENT, REJECTED, UNKNOWN = (
-    Outcome.FAILED, Outcome.NOT_SENT, Outcome.REJECTED, Outcome.UNKNOWN)
+    Outcome.FAILED,
+    Outcome.NOT_SENT,
+    Outcome.REJECTED,
+    Outcome.UNKNOWN,
+)
 
 MAX_CONNECT_ATTEMPTS = 5
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 10.0
@@ -59,14 +63,29 @@ def send_batches(
     operator from other campaigns' cooldown), then its intent is committed to the journal,
     then it is sent: a number another campaign reserved meanwhile is held, not sent.
     """
-    sender = _Sender(settings, journal, progress or (lambda counts, requests: None), say,
-                     history, caller, allowed)
+    sender = _Sender(
+        settings,
+        journal,
+        progress or (lambda counts, requests: None),
+        say,
+        history,
+        caller,
+        allowed,
+    )
     return asyncio.run(sender.run(callees))
 
 
 class _Sender:
-    def __init__(self, settings: Settings, journal: Journal, progress, say, history: History,
-                 caller: Caller, allowed: frozenset[str]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        journal: Journal,
+        progress,
+        say,
+        history: History,
+        caller: Caller,
+        allowed: frozenset[str],
+    ) -> None:
         self.settings = settings
         self.journal = journal
         self.history, self.caller, self.allowed = history, caller, allowed
@@ -214,11 +233,14 @@ class _Sender:
         those another campaign reserved meanwhile, record the intent of the rest."""
         now = self.settings.clock().timestamp()
         intent, granted, held = self.history.reserve(
-            batch.callees, self.caller, self.settings.cooldown, now, self.allowed)
+            batch.callees, self.caller, self.settings.cooldown, now, self.allowed
+        )
         self.writes.hooks.after_reserve()
         if held:
-            self.journal.hold({c: (Outcome.RECENTLY_CALLED, h.reason(now))
-                               for c, h in held.items()}, replace=False)
+            self.journal.hold(
+                {c: (Outcome.RECENTLY_CALLED, h.reason(now)) for c, h in held.items()},
+                replace=False,
+            )
         batch.callees, batch.intent = granted, intent
         if not granted:
             return None, len(held)
@@ -239,9 +261,7 @@ class _Sender:
         verdict = reply.verdict
         if verdict is Verdict.OK:
             results = reply.results
-            self.writes.finish(
-                request_id, None, reply.reason, results=results, **record
-            )
+            self.writes.finish(request_id, None, reply.reason, results=results, **record)
             counts = Counter(r[0] for r in results.values())
             counts[UNKNOWN] += size - len(results)
             refused = [c for c, r in results.items() if r[0] != Outcome.ACCEPTED]
@@ -289,9 +309,7 @@ class _Sender:
             self._unplace(batch)
             self._resign(batch, reply)
         else:  # STOP
-            self.writes.finish(
-                request_id, NOT_SENT, f"{reply.reason}; {reply.fix}", **record
-            )
+            self.writes.finish(request_id, NOT_SENT, f"{reply.reason}; {reply.fix}", **record)
             self._unplace(batch)
             self._stop(reply.reason, reply.fix)
 
@@ -317,8 +335,10 @@ class _Sender:
         if count < BREAKER_SHARE * self.answered:
             return
         by_request: dict[int, list[tuple[str, str, str, str]]] = {}
-        why = (f"refused with {reason!r} while the breaker tripped: the vendor placed no call; "
-               "the next run sends it again")
+        why = (
+            f"refused with {reason!r} while the breaker tripped: the vendor placed no call; "
+            "the next run sends it again"
+        )
         for rid, callee, refused_why in self.refused_at:
             if refused_why == reason:
                 by_request.setdefault(rid, []).append((callee, FAILED, "", why))
@@ -336,9 +356,7 @@ class _Sender:
         if size == 1:
             callee = batch.callees[0]
             results = {callee: [REJECTED, "", reply.api_status or "", reply.reason]}
-            self.writes.finish(
-                request_id, REJECTED, reply.reason, results=results, **record
-            )
+            self.writes.finish(request_id, REJECTED, reply.reason, results=results, **record)
             self._unplace(batch)
             self._count({REJECTED: 1})
             self.refused_streak += 1

@@ -307,7 +307,10 @@ class Api:
         payload = None if body is None else orjson.dumps(body)
         try:
             async with self.session.request(
-                method, url, data=payload, headers=signed_headers(self.credentials, offset),
+                method,
+                url,
+                data=payload,
+                headers=signed_headers(self.credentials, offset),
                 allow_redirects=False,
             ) as response:
                 raw = await response.read()

@@ -65,44 +65,52 @@ class Reply:
     fix: str = ""
 
 
-def classify(
-    http_status: int, body: bytes, callees: list[str], headers: object = None
-) -> Reply:
+def classify(http_status: int, body: bytes, callees: list[str], headers: object = None) -> Reply:
     """Sort an HTTP answer to sendGroup into a Verdict (pure: no I/O)."""
     base = {"http_status": http_status, "server_time": server_time(headers)}
     if 300 <= http_status < 400:
         location = headers.get("Location", "") if headers is not None else ""  # type: ignore[attr-defined]
         return Reply(
-            Verdict.STOP, f"HTTP {http_status} redirect to {location or '?'} refused",
-            fix=REDIRECT_FIX, **base,
+            Verdict.STOP,
+            f"HTTP {http_status} redirect to {location or '?'} refused",
+            fix=REDIRECT_FIX,
+            **base,
         )
     if http_status == 429:
         retry_after = None
         with contextlib.suppress(TypeError, ValueError, AttributeError):
             retry_after = float(headers.get("Retry-After", ""))  # type: ignore[attr-defined]
-        return Reply(Verdict.THROTTLED, "HTTP 429 too many requests", retry_after=retry_after,
-                     **base)
+        return Reply(
+            Verdict.THROTTLED, "HTTP 429 too many requests", retry_after=retry_after, **base
+        )
     if http_status >= 500:
-        return Reply(Verdict.UNKNOWN, f"HTTP {http_status} from the server: calls may have "
-                     "been placed", **base)
+        return Reply(
+            Verdict.UNKNOWN,
+            f"HTTP {http_status} from the server: calls may have been placed",
+            **base,
+        )
     if http_status != 200:
         return Reply(
-            Verdict.STOP, f"HTTP {http_status} from the server",
-            fix=URL_FIX, **base,
+            Verdict.STOP,
+            f"HTTP {http_status} from the server",
+            fix=URL_FIX,
+            **base,
         )
     try:
         doc = orjson.loads(body)
         status = str(doc["status"])
         reason = str(doc.get("reason", ""))
     except (ValueError, KeyError, TypeError):
-        return Reply(Verdict.UNKNOWN, "unreadable answer from the server: calls may have been "
-                     "placed", **base)
+        return Reply(
+            Verdict.UNKNOWN, "unreadable answer from the server: calls may have been placed", **base
+        )
     base["api_status"] = status
     if status == "0":
         return _accepted(doc, reason, callees, base)
     if status in STOP_STATUSES:
-        return Reply(Verdict.STOP, f"API status {status}: {reason}", fix=STOP_STATUSES[status],
-                     **base)
+        return Reply(
+            Verdict.STOP, f"API status {status}: {reason}", fix=STOP_STATUSES[status], **base
+        )
     if status == "-16":
         return Reply(Verdict.SKEW, f"API status -16: {reason}", **base)
     if status == "-22":
@@ -148,7 +156,9 @@ async def post(
     payload = orjson.dumps(body)
     try:
         async with session.post(
-            url, data=payload, headers=signed_headers(credentials, clock_offset),
+            url,
+            data=payload,
+            headers=signed_headers(credentials, clock_offset),
             allow_redirects=False,
         ) as response:
             raw = await response.read()
@@ -156,8 +166,11 @@ async def post(
     except TRANSPORT_ERRORS as exc:
         # the one translation of aiohttp's exceptions (batcher.vendor.http.FAILURES)
         failure = transport_failure(exc)
-        reply = Reply(_VERDICTS[failure.kind], failure.reason + _CONSEQUENCE[failure.kind],
-                      fix=failure.fix if failure.kind is Failure.STOP else "")
+        reply = Reply(
+            _VERDICTS[failure.kind],
+            failure.reason + _CONSEQUENCE[failure.kind],
+            fix=failure.fix if failure.kind is Failure.STOP else "",
+        )
     return _with_latency(reply, time.monotonic() - started)
 
 
@@ -166,8 +179,11 @@ _VERDICTS = {
     Failure.UNKNOWN: Verdict.UNKNOWN,
     Failure.STOP: Verdict.STOP,
 }
-_CONSEQUENCE = {Failure.NOT_SENT: "", Failure.UNKNOWN: ": calls may have been placed",
-                Failure.STOP: ""}
+_CONSEQUENCE = {
+    Failure.NOT_SENT: "",
+    Failure.UNKNOWN: ": calls may have been placed",
+    Failure.STOP: "",
+}
 
 
 def _with_latency(reply: Reply, latency: float) -> Reply:

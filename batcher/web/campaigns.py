@@ -27,11 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from batcher.campaign import campaign_name, endpoint_kind, journal_path, output_path
 from batcher.errors import UsageError
 from batcher.history import Caller, History
 from batcher.journal import Journal
 from batcher.load import load_sheet
-from batcher.pipeline import campaign_name, endpoint_kind, journal_path, output_path
 from batcher.plan import INVALID, choose, forecast, plan_rows, suppressed_numbers
 from batcher.regions import resolve_region
 from batcher.settings import LoadOptions, Settings, load_config

@@ -1,0 +1,92 @@
+"""Which campaign a run belongs to: its name, its journal, its workbooks, the kind of endpoint
+the call history files it under, and the message it plays.
+
+A campaign is the people in it, whatever files bring them in: by default the input file's
+stem (so c.xlsx, c.ods and c.csv are one campaign), or the campaign a batcher results workbook
+records; its journal is <name>.journal beside the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from batcher.errors import InputError, UsageError
+from batcher.load import Sheet, load_sheet
+from batcher.settings import LoadOptions, Settings, is_loopback_url
+
+
+def campaign_name(settings: Settings, sheet: Sheet) -> str:
+    """--campaign, else the campaign a batcher results workbook records, else the file's stem
+    (so c.xlsx, c.ods and c.csv are one campaign)."""
+    return settings.campaign_name or sheet.campaign_of or settings.input.stem
+
+
+def journal_path(settings: Settings, sheet: Sheet, name: str) -> Path:
+    """--journal, else the journal a results workbook names, else <campaign>.journal beside
+    the input (whatever -o says: another workbook name is the same campaign). A journal of
+    batcher 0.1, <output>.journal, is taken over when it is there."""
+    if settings.journal is not None:
+        return settings.journal
+    recorded = sheet.journal_of
+    if recorded and sheet.campaign_of == name:
+        journal = settings.input.parent / recorded  # an absolute path stays as it is
+        if journal.exists():
+            return journal
+    default = settings.input.parent / f"{name}.journal"
+    legacy = output_path(settings, dry_run=False).with_suffix(".journal")
+    if not default.exists() and legacy.exists():
+        return legacy
+    return default
+
+
+def output_path(settings: Settings, dry_run: bool) -> Path:
+    """-o, else FILE-results.xlsx beside the input; a dry run writes FILE-plan.xlsx, so it
+    never overwrites the results a real run wrote."""
+    if settings.output is not None:
+        return settings.output
+    suffix = "-plan.xlsx" if dry_run else "-results.xlsx"
+    return settings.input.with_name(settings.input.stem + suffix)
+
+
+def journal_of_results(workbook: Path) -> Path:
+    """The journal a batcher results workbook names on its Summary sheet (else beside it)."""
+    try:
+        recorded = load_sheet(workbook, LoadOptions(sheet="Results")).journal_of
+    except InputError:
+        recorded = None
+    if recorded:
+        return workbook.parent / Path(recorded)  # an absolute path stays as it is
+    return workbook.with_suffix(".journal")
+
+
+LOOPBACK, VENDOR = "loopback", "vendor"
+
+
+def endpoint_kind(settings: Settings) -> str:
+    """How the call history files this run's calls: a simulator on this machine, or the
+    vendor (whatever host or prefix serves it: the same people are called through any)."""
+    return LOOPBACK if settings.sandbox or is_loopback_url(settings.base_url) else VENDOR
+
+
+def endpoint_url(settings: Settings) -> str:
+    """The endpoint as `batcher check` files its round trip."""
+    return (
+        LOOPBACK
+        if settings.sandbox or is_loopback_url(settings.base_url)
+        else (settings.base_url.rstrip("/"))
+    )
+
+
+def message_of(settings: Settings) -> tuple[str, str]:
+    """What the campaign plays (the audio file's SHA-256, or the fileId), and how to say it."""
+    if settings.audio is not None:
+        try:
+            digest = hashlib.sha256(settings.audio.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise UsageError(
+                f"{settings.audio}: cannot read the audio file ({exc.strerror})",
+                "check the audio path in campaign.toml or --audio",
+            ) from None
+        return f"sha256:{digest}", f"the recording {settings.audio.name} (sha256 {digest[:12]}…)"
+    return f"fileId:{settings.campaign.file_id}", f"fileId {settings.campaign.file_id}"
