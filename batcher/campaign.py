@@ -90,3 +90,50 @@ def message_of(settings: Settings) -> tuple[str, str]:
             ) from None
         return f"sha256:{digest}", f"the recording {settings.audio.name} (sha256 {digest[:12]}…)"
     return f"fileId:{settings.campaign.file_id}", f"fileId {settings.campaign.file_id}"
+
+
+def run_options(settings: Settings) -> dict[str, object]:
+    """How this run read its input and what it was told, for rebuilding its workbook."""
+    return {
+        "sheet": settings.load.sheet,
+        "phone_column": settings.load.phone_column,
+        "phone_columns": list(settings.load.phone_columns),
+        "region_column": settings.load.region_column,
+        "encoding": settings.load.encoding,
+        "delimiter": settings.load.delimiter,
+        "region": settings.region,
+        "chunk_size": settings.chunk_size,
+        "concurrency": settings.concurrency,
+        "request": settings.campaign.request_fields(),
+    }
+
+
+def summary_head(
+    settings: Settings, sha: str, started: str, name: str, journal_file: Path
+) -> list[tuple[str, object]]:
+    campaign = settings.campaign
+    return [
+        ("Campaign", None),
+        ("campaign", name),
+        ("journal", str(journal_file.resolve())),
+        ("input file", str(settings.input)),
+        ("input SHA-256", sha),
+        ("endpoint", "embedded sandbox" if settings.sandbox else settings.base_url),
+        ("appId", campaign.app_id),
+        ("fileId", campaign.file_id or (settings.audio.name if settings.audio else "")),
+        ("displayNum", campaign.display_num),
+        ("maxDuration", unset(campaign.max_duration)),
+        ("maxRingingTime", unset(campaign.max_ringing_time)),
+        ("loopCount", unset(campaign.loop_count)),
+        ("calledInfo", campaign.called_info),
+        ("default region", settings.region or ""),
+        ("batch size", settings.chunk_size),
+        ("concurrency", settings.concurrency),
+        ("cooldown (h)", round(settings.cooldown / 3600, 2)),
+        ("started", started),
+    ]
+
+
+def unset(value: object) -> object:
+    """A parameter left to the vendor's default: blank, not a heading (None heads a section)."""
+    return "(vendor default)" if value is None else value

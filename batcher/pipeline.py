@@ -27,6 +27,8 @@ from batcher.campaign import (
     journal_path,
     message_of,
     output_path,
+    run_options,
+    summary_head,
 )
 from batcher.clock import iso_utc
 from batcher.errors import ExitCode, InputError, UsageError
@@ -174,7 +176,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         caller = replace(caller, campaign=journal.campaign.id)
         journal.set_endpoint("sandbox" if settings.sandbox else settings.base_url)
         _say_opened(opened, journal, say)
-        _say_changes(journal, _run_options(settings), say)
+        _say_changes(journal, run_options(settings), say)
         _adopt_orphans(journal, history, caller, say)
         if settings.resend_unknown:
             _release_unknown(journal, say)
@@ -191,8 +193,8 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         journal.record_run(
             str(settings.input),
             sha,
-            _run_options(settings),
-            _head(settings, sha, started, name, journal_file) + plan_facts(figures),
+            run_options(settings),
+            summary_head(settings, sha, started, name, journal_file) + plan_facts(figures),
         )
         report = None
         if choice.todo:
@@ -275,7 +277,9 @@ def _dry_run(
             else (CampaignState.empty("dry run: nothing was sent"))
         )
         state = replace(state, held={**state.held, **choice.held})
-        facts = _head(settings, sha, started, caller.name, journal_file) + plan_facts(figures)
+        facts = summary_head(settings, sha, started, caller.name, journal_file) + plan_facts(
+            figures
+        )
         counts = write_workbook(output, sheet, plan, state, facts)
     finally:
         if journal is not None:
@@ -419,53 +423,6 @@ def _finish(output, journal_file, counts, report, plan: Plan, state: CampaignSta
     else:
         code = ExitCode.INCOMPLETE
     return Summary(output, journal_file, counts, code, message, notes)
-
-
-def _run_options(settings: Settings) -> dict[str, object]:
-    """How this run read its input and what it was told, for rebuilding its workbook."""
-    return {
-        "sheet": settings.load.sheet,
-        "phone_column": settings.load.phone_column,
-        "phone_columns": list(settings.load.phone_columns),
-        "region_column": settings.load.region_column,
-        "encoding": settings.load.encoding,
-        "delimiter": settings.load.delimiter,
-        "region": settings.region,
-        "chunk_size": settings.chunk_size,
-        "concurrency": settings.concurrency,
-        "request": settings.campaign.request_fields(),
-    }
-
-
-def _head(
-    settings: Settings, sha: str, started: str, name: str, journal_file: Path
-) -> list[tuple[str, object]]:
-    campaign = settings.campaign
-    return [
-        ("Campaign", None),
-        ("campaign", name),
-        ("journal", str(journal_file.resolve())),
-        ("input file", str(settings.input)),
-        ("input SHA-256", sha),
-        ("endpoint", "embedded sandbox" if settings.sandbox else settings.base_url),
-        ("appId", campaign.app_id),
-        ("fileId", campaign.file_id or (settings.audio.name if settings.audio else "")),
-        ("displayNum", campaign.display_num),
-        ("maxDuration", _unset(campaign.max_duration)),
-        ("maxRingingTime", _unset(campaign.max_ringing_time)),
-        ("loopCount", _unset(campaign.loop_count)),
-        ("calledInfo", campaign.called_info),
-        ("default region", settings.region or ""),
-        ("batch size", settings.chunk_size),
-        ("concurrency", settings.concurrency),
-        ("cooldown (h)", round(settings.cooldown / 3600, 2)),
-        ("started", started),
-    ]
-
-
-def _unset(value: object) -> object:
-    """A parameter left to the vendor's default: blank, not a heading (None heads a section)."""
-    return "(vendor default)" if value is None else value
 
 
 # -- rebuild -----------------------------------------------------------------------------------
