@@ -19,9 +19,10 @@ which a plan's time estimate uses until the campaign has measured its own reques
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,7 @@ class History:
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self.db: sqlite3.Connection | None = None
+        self._grouped = False  # inside together(): reservations join its transaction
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +170,8 @@ class History:
         intent = uuid.uuid4().hex
         held: dict[str, Hold] = {}
         try:
-            self.db.execute("BEGIN IMMEDIATE")
+            if not self._grouped:
+                self.db.execute("BEGIN IMMEDIATE")
             try:
                 if cooldown > 0:
                     for start in range(0, len(callees), CHUNK):
@@ -192,13 +195,41 @@ class History:
                         for c in granted
                     ),
                 )
-                self.db.execute("COMMIT")
+                if not self._grouped:
+                    self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if not self._grouped:
+                    self.db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         return intent, granted, held
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Make every reservation inside one transaction, committed (and synced) once: the
+        send's journal thread reserves a whole group of requests at a cost of one fsync. Each
+        check-and-insert stays atomic against other processes (the transaction holds the write
+        lock from its start)."""
+        if self.db is None or self._grouped:
+            yield
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        self._grouped = True
+        try:
+            yield
+        except BaseException:
+            self._grouped = False
+            self.db.execute("ROLLBACK")
+            raise
+        self._grouped = False
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
 
     def unplace(self, intent: str, callees: list[str] | None = None) -> None:
         """The request of this intent provably placed no call (to these callees, or to any):

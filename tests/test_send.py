@@ -243,3 +243,32 @@ def test_journal_writes_queued_meanwhile_share_one_commit(tmp_path):
         assert blocker.result() is True and len(set(ids)) == 5
         assert commits == ["COMMIT", "COMMIT"]  # the blocker's, then all five intents in one
         assert [r.state for r in journal.requests()] == ["intent"] * 5
+
+
+def test_reservations_queued_meanwhile_share_one_history_commit(tmp_path):
+    """The journal thread reserves a group of requests' numbers in one call-history
+    transaction too: one fsync for the group, each check-and-insert still atomic."""
+    import threading
+
+    from batcher.history import Caller, History
+    from batcher.journal import Journal
+    from batcher.send.committer import _Committer
+
+    me = Caller("id", "c", str(tmp_path / "c.journal"), "loopback")
+    with Journal(tmp_path / "c.journal") as journal, History(tmp_path / "h.sqlite") as history:
+        journal.claim("c")
+        commits = []
+        history.db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        committer = _Committer(journal, history)
+        inside, gate = threading.Event(), threading.Event()
+        blocker = committer.submit(lambda: inside.set() or gate.wait())
+        assert inside.wait(10)
+        reserved = [
+            committer.submit(history.reserve, [f"91{n}"], me, 86400.0, 1.0) for n in range(5)
+        ]
+        gate.set()
+        granted = [f.result(timeout=10)[1] for f in reserved]
+        committer.shutdown()
+        history.db.set_trace_callback(None)
+        assert blocker.result() is True and granted == [[f"91{n}"] for n in range(5)]
+        assert commits == ["COMMIT", "COMMIT"]  # the blocker's group, then all five in one

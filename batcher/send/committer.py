@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
+from batcher.history import History
 from batcher.journal import Journal
 
 
@@ -30,8 +31,12 @@ class _Committer:
     few fsyncs a round instead of two each, and an intent waits less before its send.
     """
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(
+        self, journal: Journal, history: History | None = None, hooks: _CrashHooks | None = None
+    ) -> None:
         self.journal = journal
+        self.history = history  # its reservations are grouped the same way
+        self.hooks = hooks or _CrashHooks()
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="batcher-journal", daemon=True)
         self.thread.start()
@@ -62,14 +67,23 @@ class _Committer:
         done = []
         try:
             with self.journal.together():
-                for _future, write, args, kwargs in writes:
-                    done.append(write(*args, **kwargs))
+                with _grouped(self.history):
+                    for _future, write, args, kwargs in writes:
+                        done.append(write(*args, **kwargs))
+                # the group's reservations are on disk, its intents not yet: the window a
+                # crash leaves numbers reserved that the journal does not know (adopt_orphans)
+                self.hooks.after_reserve()
         except BaseException as exc:  # none of the group is on disk: every write failed
             for future, *_ in writes:
                 future.set_exception(exc)
             return
         for (future, *_), result in zip(writes, done, strict=True):
             future.set_result(result)
+
+
+def _grouped(history: History | None):
+    """The call history's group transaction, or nothing when the send has none."""
+    return history.together() if history is not None else contextlib.nullcontext()
 
 
 class _Writes:
@@ -117,7 +131,8 @@ class _CrashHooks:
     """
 
     def after_reserve(self) -> None:
-        """Numbers are reserved in the call history; the journal knows nothing of them yet."""
+        """A group's reservations are committed in the call history; its journal writes
+        (the intents) are not yet."""
 
     def after_intent(self) -> None:
         """An intent is on disk; its request is not sent yet."""

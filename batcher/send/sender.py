@@ -110,8 +110,9 @@ class _Sender:
         self.refused_at: list[tuple[int, str, str]] = []  # (request, callee, reason)
         # SQLite commits (fsync) run on a thread of their own, in order, so the event loop
         # keeps the other requests moving while a commit waits for the disk
-        self.db = _Committer(journal)
-        self.writes = _Writes(journal, self.db, _CrashHooks.from_env())
+        hooks = _CrashHooks.from_env()
+        self.db = _Committer(journal, history, hooks)
+        self.writes = _Writes(journal, self.db, hooks)
         self.workers: list[asyncio.Task[None]] = []
         self.retries: set[asyncio.Task[None]] = set()  # batches waiting for their backoff
 
@@ -235,7 +236,6 @@ class _Sender:
         intent, granted, held = self.history.reserve(
             batch.callees, self.caller, self.settings.cooldown, now, self.allowed
         )
-        self.writes.hooks.after_reserve()
         if held:
             self.journal.hold(
                 {c: (Outcome.RECENTLY_CALLED, h.reason(now)) for c, h in held.items()},
