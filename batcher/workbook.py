@@ -54,15 +54,17 @@ class CampaignState:
 
     @classmethod
     def of(cls, journal: Journal, not_sent_reason: str) -> CampaignState:
-        """Read it from a journal."""
-        return cls(
+        """Read it from a journal (its calls only when the workbook shows them: records, or a
+        number in more than one request; a million-number replay is saved otherwise)."""
+        states, requests, records = (
             journal.number_states(),
-            journal.held(),
             journal.requests(),
-            journal.events(),
-            journal.call_records(),
-            not_sent_reason,
-            journal.calls(),
+            (journal.call_records()),
+        )
+        entries = sum(r.callees.count(",") + 1 for r in requests if r.callees)
+        calls = journal.calls() if records or entries > len(states) else {}
+        return cls(
+            states, journal.held(), requests, journal.events(), records, not_sent_reason, calls
         )
 
     @property

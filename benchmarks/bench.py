@@ -283,6 +283,10 @@ def measure_pipeline(workbook: Path, run_dir: Path, args, env, result: Result) -
                 args.region,
                 "-o",
                 str(output),
+                # a journal of its own too: the default, beside the workbook, would resume
+                # the previous run's campaign and send nothing
+                "--journal",
+                str(run_dir / "campaign.journal"),
                 "--concurrency",
                 str(args.concurrency),
             ],
