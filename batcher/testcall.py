@@ -111,15 +111,7 @@ class TestCallSettings:
         def pick(name: str, default: object = None) -> object:
             return given[name] if name in given else config.get(name, default)
 
-        campaign = Campaign(
-            app_id=str(pick("app_id", "") or ""),
-            file_id=str(pick("file_id", "") or ""),
-            display_num=str(pick("display_num", "") or ""),
-            max_duration=pick("max_duration"),
-            max_ringing_time=pick("max_ringing_time"),
-            loop_count=pick("loop_count"),
-            called_info=str(pick("called_info", "") or ""),
-        )
+        campaign = Campaign.pick(pick)
         folder = config_path.parent if config_path is not None else Path(".")
         audio = None
         if config.get("audio") and not campaign.file_id:
@@ -131,8 +123,7 @@ class TestCallSettings:
         elif not campaign.app_id:
             raise UsageError("no appId given", "pass --app-id or set app_id in campaign.toml")
         # ranges are checked before anything touches the network (the audio upload included)
-        stand_in = "audio" if audio is not None or sandbox else ""
-        replace(campaign, file_id=campaign.file_id or stand_in).validate()
+        campaign.validate(audio=audio is not None or sandbox)
         region = pick("region")
         if region:
             resolved = resolve_region(str(region))

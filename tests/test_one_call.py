@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import numbers, read_sheet, sandbox_args, summary, write_xlsx
+from tests.helpers import batcher_process, numbers, read_sheet, sandbox_args, summary, write_xlsx
 
 pytestmark = pytest.mark.usefixtures("creds")
 
@@ -296,26 +296,7 @@ def test_a_campaign_copied_elsewhere_with_its_journal_is_held(sandbox, cli, tmp_
 
 
 def _batcher(args, history, env_extra=None):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    env = {
-        **os.environ,
-        "BATCHER_API_KEY": "sandbox-key",
-        "BATCHER_API_SECRET": "sandbox-secret",
-        "BATCHER_HISTORY": str(history),
-        **(env_extra or {}),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "batcher", *map(str, args)],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    return batcher_process(args, {"BATCHER_HISTORY": str(history), **(env_extra or {})})
 
 
 def test_two_processes_on_different_journals_race_and_each_number_is_sent_once(

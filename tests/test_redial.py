@@ -8,11 +8,8 @@ the record said busy or no-answer and `after` had passed.
 from __future__ import annotations
 
 import itertools
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -24,10 +21,9 @@ import pytest
 from batcher.outcomes import CallOutcome, call_outcome
 from batcher.settings import Redial, Settings, parse_pace
 from batcher.vendor.simulator import CallShares
-from tests.helpers import numbers, read_sheet, sandbox_args, summary, write_xlsx
+from tests.helpers import batcher_process, numbers, read_sheet, sandbox_args, summary, write_xlsx
 
 pytestmark = pytest.mark.usefixtures("creds")
-ROOT = Path(__file__).resolve().parent.parent
 UNLUCKY = CallShares(answered=0.3, busy=0.3, no_answer=0.3, declined=0.05, unreachable=0.05)
 POLICY = ["--attempts", "3", "--redial-after", "1s", "--settle", "4s"]
 
@@ -248,23 +244,6 @@ def test_the_canary_goes_alone_and_the_pace_spaces_requests(make_sandbox, cli, t
     assert sends[3] - sends[2] >= 0.45
 
 
-def _batcher(args, env_extra=None):
-    env = {
-        **os.environ,
-        "BATCHER_API_KEY": "sandbox-key",
-        "BATCHER_API_SECRET": "sandbox-secret",
-        **(env_extra or {}),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "batcher", *map(str, args)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def test_kill_9_anywhere_in_a_follow_run_never_exceeds_the_attempts(make_sandbox, tmp_path):
     sandbox = make_sandbox(call_shares=UNLUCKY, record_lag=0.3, latency=0.02)
     wanted = numbers(120)
@@ -289,17 +268,17 @@ def test_kill_9_anywhere_in_a_follow_run_never_exceeds_the_attempts(make_sandbox
     kills = 0
     for where, when in plans:
         if where == "timer":
-            proc = _batcher(args)
+            proc = batcher_process(args)
             time.sleep(when)
             proc.send_signal(signal.SIGKILL)
         else:
-            proc = _batcher(args, {"BATCHER_CRASH_AT": f"{where}:{when}"})
+            proc = batcher_process(args, {"BATCHER_CRASH_AT": f"{where}:{when}"})
         out, _ = proc.communicate(timeout=120)
         kills += proc.returncode == -signal.SIGKILL
         _policy_kept(sandbox)
     assert kills >= 4  # the rest ended first (a follow run is short): still checked
     for _ in range(3):  # the same command, to its end (unknowns settle after --settle)
-        done = _batcher(args)
+        done = batcher_process(args)
         out, _ = done.communicate(timeout=180)
         if done.returncode == 0:
             break
@@ -321,7 +300,7 @@ def test_ctrl_c_while_following_stops_at_once_and_the_same_command_resumes(make_
         "1h",
         "--follow",
     ]
-    proc = _batcher(args)
+    proc = batcher_process(args)
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -336,7 +315,7 @@ def test_ctrl_c_while_following_stops_at_once_and_the_same_command_resumes(make_
     assert "run the same command again" in out
     assert (tmp_path / "c-results.xlsx").exists()
     before = sandbox.accepted_counts()
-    proc = _batcher(args)
+    proc = batcher_process(args)
     for line in proc.stdout:
         if line.startswith("next:"):
             break

@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 import zipfile
-from pathlib import Path
 
 from batcher.vendor.http import sign
 from tests.conftest import numbers, sandbox_args
-from tests.helpers import read_sheet
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _batcher(args, env_extra=None, **popen):
-    env = {
-        **os.environ,
-        "BATCHER_API_KEY": "sandbox-key",
-        "BATCHER_API_SECRET": "sandbox-secret",
-        **(env_extra or {}),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "batcher", *map(str, args)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        **popen,
-    )
+from tests.helpers import batcher_process, read_sheet
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(
@@ -52,11 +28,11 @@ def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(
     plans += [("timer", rng.uniform(1.2, 2.5)) for _ in range(8)]
     for where, when in plans:
         if where == "timer":
-            proc = _batcher(args)
+            proc = batcher_process(args)
             time.sleep(when)
             proc.send_signal(signal.SIGKILL)
         else:
-            proc = _batcher(args, {"BATCHER_CRASH_AT": f"{where}:{when}"})
+            proc = batcher_process(args, {"BATCHER_CRASH_AT": f"{where}:{when}"})
         proc.communicate(timeout=60)
         if proc.returncode == -signal.SIGKILL:
             kills += 1
@@ -64,10 +40,10 @@ def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(
     assert kills >= 20
     # finish: settle the unknowns from the call records, send what was never placed
     journal = tmp_path / "contacts.journal"
-    done = _batcher(["reconcile", journal, "--settle", "0"])
+    done = batcher_process(["reconcile", journal, "--settle", "0"])
     out, _ = done.communicate(timeout=60)
     assert done.returncode == 0, out
-    done = _batcher(args)
+    done = batcher_process(args)
     out, _ = done.communicate(timeout=60)
     assert done.returncode == 0, out
     assert sandbox.accepted_counts() == {n: 1 for n in wanted}  # zero twice, zero lost
@@ -85,7 +61,7 @@ def test_ctrl_c_finishes_in_flight_requests_and_says_how_to_resume(
 ):
     sandbox = make_sandbox(latency=0.5)
     path = contacts(["+" + n for n in numbers(40)])
-    proc = _batcher(
+    proc = batcher_process(
         ["run", path, *sandbox_args(sandbox), "--chunk-size", "2", "--concurrency", "2"]
     )
     _wait_for(lambda: len(sandbox.requests) >= 2)
@@ -102,7 +78,7 @@ def test_ctrl_c_finishes_in_flight_requests_and_says_how_to_resume(
 def test_second_ctrl_c_abandons_in_flight_as_unknown(make_sandbox, contacts, tmp_path):
     sandbox = make_sandbox(latency=3)
     path = contacts(["+" + n for n in numbers(10)])
-    proc = _batcher(["run", path, *sandbox_args(sandbox), "--chunk-size", "5"])
+    proc = batcher_process(["run", path, *sandbox_args(sandbox), "--chunk-size", "5"])
     _wait_for(lambda: sandbox.in_flight >= 1)  # the canary: alone until it is answered
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
@@ -128,7 +104,7 @@ def test_secrets_never_reach_terminal_journal_or_workbook(make_sandbox, contacts
     outputs = []
     for extra in ([], ["--dry-run"], []):
         env = {"BATCHER_API_KEY": key, "BATCHER_API_SECRET": secret}
-        proc = _batcher(
+        proc = batcher_process(
             [
                 "run",
                 path,
@@ -142,7 +118,7 @@ def test_secrets_never_reach_terminal_journal_or_workbook(make_sandbox, contacts
             env,
         )
         outputs.append(proc.communicate(timeout=60)[0])
-    proc = _batcher(
+    proc = batcher_process(
         ["reconcile", tmp_path / "contacts.journal", "--settle", "0"],
         {"BATCHER_API_KEY": key, "BATCHER_API_SECRET": secret},
     )

@@ -209,15 +209,7 @@ class Settings:
                 f"--output {output}: the folder {output.parent} does not exist",
                 "create it first, or choose another --output",
             )
-        campaign = Campaign(
-            app_id=str(pick("app_id", "") or ""),
-            file_id=str(pick("file_id", "") or ""),
-            display_num=str(pick("display_num", "") or ""),
-            max_duration=pick("max_duration"),
-            max_ringing_time=pick("max_ringing_time"),
-            loop_count=pick("loop_count"),
-            called_info=str(pick("called_info", "") or ""),
-        )
+        campaign = Campaign.pick(pick)
         region = pick("region")
         region = _checked_region(str(region), resolve_region) if region else None
         sheet = pick("sheet")

@@ -7,7 +7,7 @@ redacted repr) and `Price` (campaign.toml's [price], for the plan's cost estimat
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import time
 
@@ -81,6 +81,19 @@ class Campaign:
     max_ringing_time: int | None = None
     loop_count: int | None = None
     called_info: str = ""
+
+    @classmethod
+    def pick(cls, pick: Callable[..., object]) -> Campaign:
+        """The sendGroup parameters from `pick(name, default)`: flags over campaign.toml."""
+        return cls(
+            app_id=str(pick("app_id", "") or ""),
+            file_id=str(pick("file_id", "") or ""),
+            display_num=str(pick("display_num", "") or ""),
+            max_duration=pick("max_duration"),
+            max_ringing_time=pick("max_ringing_time"),
+            loop_count=pick("loop_count"),
+            called_info=str(pick("called_info", "") or ""),
+        )
 
     def validate(self, *, audio: bool = False) -> None:
         """Check every field against the ranges in API.md; raise UsageError naming the fix.

@@ -8,12 +8,13 @@ on sys.path.
 """
 
 from tests.helpers.contacts import numbers, write_xlsx
-from tests.helpers.sandbox import KEY, SECRET, sandbox_args
+from tests.helpers.sandbox import KEY, SECRET, batcher_process, sandbox_args
 from tests.helpers.workbooks import header, read_sheet, summary
 
 __all__ = [
     "KEY",
     "SECRET",
+    "batcher_process",
     "header",
     "numbers",
     "read_sheet",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from batcher.sandbox import Sandbox
+    from batcher.vendor.simulator import Sandbox
 
 KEY, SECRET = "sandbox-key", "sandbox-secret"  # the simulator's throw-away credentials
 
@@ -21,3 +25,21 @@ def sandbox_args(sb: Sandbox) -> list[str]:
         "sandbox-file-0001.mp3",
         "--yes",
     ]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def batcher_process(args, env_extra=None, **popen) -> subprocess.Popen:
+    """`python -m batcher ARGS` in a process of its own (for SIGKILL and races), with the
+    sandbox's credentials; stdout and stderr together, as text."""
+    env = {**os.environ, "BATCHER_API_KEY": KEY, "BATCHER_API_SECRET": SECRET, **(env_extra or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "batcher", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **popen,
+    )
