@@ -28,19 +28,34 @@ from pathlib import Path
 
 from batcher.errors import JournalError
 
+SCHEMA_VERSION = 2
+# A reservation is a row of `calls`: a callee and the intent (one request) that carried it.
+# An intent says who asked and when; there is one per request, a thousand times fewer than
+# calls. Nothing is indexed by callee: a campaign of a million numbers would rewrite most of
+# such an index at every commit (26 s of a million-number send). Who holds a number is read
+# from the cooldown window's reservations once, when the run plans (`holds`), then only from
+# the intents recorded since (`reserve`), so each commit appends pages and rewrites none.
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
-    callee TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS callers (
+    id INTEGER PRIMARY KEY,
     endpoint TEXT NOT NULL,
     campaign TEXT NOT NULL,
     name TEXT NOT NULL,
     journal TEXT NOT NULL,
-    intent TEXT NOT NULL,
-    at REAL NOT NULL,
-    placed INTEGER NOT NULL DEFAULT 1
+    UNIQUE (endpoint, campaign, journal, name)
 );
-CREATE INDEX IF NOT EXISTS calls_callee ON calls (callee, endpoint, at);
-CREATE INDEX IF NOT EXISTS calls_campaign ON calls (campaign, journal);
+CREATE TABLE IF NOT EXISTS intents (
+    id INTEGER PRIMARY KEY,
+    intent TEXT NOT NULL UNIQUE,
+    caller INTEGER NOT NULL REFERENCES callers (id),
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS calls (
+    intent INTEGER NOT NULL REFERENCES intents (id),
+    callee TEXT NOT NULL,
+    placed INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (intent, callee)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
     endpoint TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -55,7 +70,50 @@ CREATE TABLE IF NOT EXISTS latency (
     at REAL NOT NULL
 );
 """
-CHUNK = 500  # numbers per IN (...) query: under SQLite's variable limit
+# Version 1 kept who and when on every reservation, indexed by callee.
+_FROM_V1 = """
+CREATE TABLE callers (
+    id INTEGER PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    campaign TEXT NOT NULL,
+    name TEXT NOT NULL,
+    journal TEXT NOT NULL,
+    UNIQUE (endpoint, campaign, journal, name)
+);
+INSERT INTO callers (endpoint, campaign, name, journal)
+    SELECT DISTINCT endpoint, campaign, name, journal FROM calls;
+CREATE TABLE intents (
+    id INTEGER PRIMARY KEY,
+    intent TEXT NOT NULL UNIQUE,
+    caller INTEGER NOT NULL REFERENCES callers (id),
+    at REAL NOT NULL
+);
+INSERT INTO intents (intent, caller, at)
+    SELECT c.intent, w.id, min(c.at) FROM calls c JOIN callers w
+        ON (w.endpoint, w.campaign, w.name, w.journal) = (c.endpoint, c.campaign, c.name, c.journal)
+    GROUP BY c.intent ORDER BY min(c.at);
+ALTER TABLE calls RENAME TO calls_v1;
+DROP INDEX IF EXISTS calls_callee;
+DROP INDEX IF EXISTS calls_campaign;
+CREATE TABLE calls (
+    intent INTEGER NOT NULL REFERENCES intents (id),
+    callee TEXT NOT NULL,
+    placed INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (intent, callee)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO calls (intent, callee, placed)
+    SELECT i.id, c.callee, c.placed FROM calls_v1 c JOIN intents i ON i.intent = c.intent;
+DROP TABLE calls_v1;
+"""
+# Another campaign's reservations on one endpoint within the window, oldest first.
+_OTHERS = """
+SELECT c.callee, w.name, w.journal, i.at, i.id FROM intents i
+    JOIN callers w ON w.id = i.caller
+    JOIN calls c ON c.intent = i.id
+WHERE i.at >= ? AND i.id > ? AND i.id <= ? AND w.endpoint = ? AND c.placed = 1
+    AND NOT (w.campaign = ? AND w.journal = ?)
+ORDER BY i.at
+"""
 
 
 @dataclass(frozen=True)
@@ -84,6 +142,16 @@ class Hold:
         )
 
 
+@dataclass
+class _Seen:
+    """What this run has read of other campaigns' reservations, for one caller: every intent
+    up to `mark`, for the numbers in `covered` (None: for every number), and what holds them."""
+
+    mark: int
+    covered: set[str] | None
+    held: dict[str, Hold]
+
+
 class History:
     """The call history file, opened for one run."""
 
@@ -91,6 +159,8 @@ class History:
         self.path = path
         self.db: sqlite3.Connection | None = None
         self._grouped = False  # inside together(): reservations join its transaction
+        self._seen: dict[tuple[str, str, str], _Seen] = {}
+        self._callers: dict[Caller, int] = {}
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,17 +170,44 @@ class History:
                 path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
             self.db.execute("PRAGMA busy_timeout=30000")
-            if create:
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=FULL")
-                self.db.executescript(SCHEMA)
-            else:
-                self.db.execute("SELECT count(*) FROM calls WHERE 0").fetchone()
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self._upgrade()
         except (sqlite3.Error, OSError) as exc:
             self.close()
             raise self._error(exc) from None
 
+    def _upgrade(self) -> None:
+        """Create the tables, or bring a file of an older batcher to this version."""
+        assert self.db is not None
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise JournalError(
+                f"{self.path}: the call history was written by a newer batcher (format"
+                f" {version}; this one reads {SCHEMA_VERSION})",
+                "upgrade batcher (pip install -U batcher), or point --history at another file",
+            )
+        if version == SCHEMA_VERSION:
+            return
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(calls)")}
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if "endpoint" in columns:  # format 1
+                for statement in _FROM_V1.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
     def _error(self, exc: BaseException) -> JournalError:
+        if isinstance(exc, JournalError):
+            return exc
         why = getattr(exc, "strerror", None) or str(exc)
         return JournalError(
             f"{self.path}: the call history cannot be used ({why})",
@@ -124,22 +221,18 @@ class History:
     def holds(
         self, callees: Iterable[str], me: Caller, cooldown: float, now: float
     ) -> dict[str, Hold]:
-        """Which of these numbers other campaigns reserved within the cooldown."""
+        """Which of these numbers other campaigns reserved within the cooldown.
+
+        What it read is kept: the run's reservations then read only the intents since."""
         if self.db is None or cooldown <= 0:
             return {}
         wanted = callees if isinstance(callees, set | dict) else set(callees)
-        found: dict[str, Hold] = {}
         try:
-            rows = self.db.execute(
-                "SELECT callee, name, journal, at FROM calls WHERE endpoint = ? AND at >= ?"
-                " AND placed = 1 AND NOT (campaign = ? AND journal = ?) ORDER BY at",
-                (me.endpoint, now - cooldown, me.campaign, me.journal),
-            )
-            for callee, name, journal, at in rows:
-                if callee in wanted:
-                    found[callee] = Hold(name, journal, at)  # the latest wins
+            mark = self._last_intent()
+            found = self._read(me, now - cooldown, 0, mark, wanted)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+        self._seen[_key(me)] = _Seen(mark, set(wanted), dict(found))
         return found
 
     def intents(self, me: Caller) -> dict[str, list[str]]:
@@ -148,11 +241,30 @@ class History:
             return {}
         out: dict[str, list[str]] = {}
         for intent, callee in self.db.execute(
-            "SELECT intent, callee FROM calls WHERE campaign = ? AND journal = ?",
+            "SELECT i.intent, c.callee FROM intents i JOIN callers w ON w.id = i.caller"
+            " JOIN calls c ON c.intent = i.id WHERE w.campaign = ? AND w.journal = ?",
             (me.campaign, me.journal),
         ):
             out.setdefault(intent, []).append(callee)
         return out
+
+    def _last_intent(self) -> int:
+        assert self.db is not None
+        return self.db.execute("SELECT coalesce(max(id), 0) FROM intents").fetchone()[0]
+
+    def _read(
+        self, me: Caller, since: float, after: int, upto: int, only: set[str] | dict | None
+    ) -> dict[str, Hold]:
+        """Other campaigns' reservations at `since` or later, of intents after..upto, of the
+        numbers `only` (None: all of them); the latest of each number."""
+        assert self.db is not None
+        found: dict[str, Hold] = {}
+        for callee, name, journal, at, _ in self.db.execute(
+            _OTHERS, (since, after, upto, me.endpoint, me.campaign, me.journal)
+        ):
+            if only is None or callee in only:
+                found[callee] = Hold(name, journal, at)
+        return found
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -168,33 +280,22 @@ class History:
         transaction; return the intent id, the numbers reserved and the ones held."""
         assert self.db is not None
         intent = uuid.uuid4().hex
-        held: dict[str, Hold] = {}
         try:
             if not self._grouped:
                 self.db.execute("BEGIN IMMEDIATE")
             try:
-                if cooldown > 0:
-                    for start in range(0, len(callees), CHUNK):
-                        piece = [c for c in callees[start : start + CHUNK] if c not in allowed]
-                        if not piece:
-                            continue
-                        marks = ",".join("?" * len(piece))
-                        for callee, name, journal, at in self.db.execute(
-                            f"SELECT callee, name, journal, max(at) FROM calls WHERE callee IN"
-                            f" ({marks}) AND endpoint = ? AND at >= ? AND placed = 1 AND NOT"
-                            " (campaign = ? AND journal = ?) GROUP BY callee",
-                            (*piece, me.endpoint, now - cooldown, me.campaign, me.journal),
-                        ):
-                            held[callee] = Hold(name, journal, at)
+                held = self._held(callees, me, cooldown, now, allowed) if cooldown > 0 else {}
                 granted = [c for c in callees if c not in held]
-                self.db.executemany(
-                    "INSERT INTO calls (callee, endpoint, campaign, name, journal, intent, at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        (c, me.endpoint, me.campaign, me.name, me.journal, intent, now)
-                        for c in granted
-                    ),
-                )
+                if granted:
+                    row = self.db.execute(
+                        "INSERT INTO intents (intent, caller, at) VALUES (?, ?, ?)",
+                        (intent, self._caller(me), now),
+                    )
+                    self.db.executemany(
+                        "INSERT OR IGNORE INTO calls (intent, callee) VALUES (?, ?)",
+                        ((row.lastrowid, c) for c in sorted(granted)),  # appended in key order
+                    )
+                    self._read_to(me, row.lastrowid)  # our own: nothing to read there
                 if not self._grouped:
                     self.db.execute("COMMIT")
             except BaseException:
@@ -204,6 +305,51 @@ class History:
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         return intent, granted, held
+
+    def _held(
+        self, callees: list[str], me: Caller, cooldown: float, now: float, allowed
+    ) -> dict[str, Hold]:
+        """Which of these numbers another campaign holds now (inside the write transaction):
+        from what `holds` read, and the intents recorded since."""
+        seen = self._seen.setdefault(_key(me), _Seen(0, None, {}))
+        since = now - cooldown
+        if seen.covered is not None:  # numbers `holds` was not asked about: read them too
+            missing = set() if seen.covered.issuperset(callees) else set(callees) - seen.covered
+            if missing:
+                seen.held.update(self._read(me, since, 0, seen.mark, missing))
+                seen.covered |= missing
+        top = self._last_intent()
+        if top > seen.mark:
+            for callee, hold in self._read(me, since, seen.mark, top, None).items():
+                if callee not in seen.held or seen.held[callee].at <= hold.at:
+                    seen.held[callee] = hold
+            seen.mark = top
+        held = seen.held
+        return {
+            c: held[c] for c in callees if c in held and held[c].at >= since and c not in allowed
+        }
+
+    def _read_to(self, me: Caller, mark: int) -> None:
+        seen = self._seen.get(_key(me))
+        if seen is not None:
+            seen.mark = mark
+
+    def _caller(self, me: Caller) -> int:
+        """The row id of this caller, added on its first reservation."""
+        assert self.db is not None
+        if me not in self._callers:
+            fields = (me.endpoint, me.campaign, me.journal, me.name)
+            self.db.execute(
+                "INSERT OR IGNORE INTO callers (endpoint, campaign, journal, name)"
+                " VALUES (?, ?, ?, ?)",
+                fields,
+            )
+            self._callers[me] = self.db.execute(
+                "SELECT id FROM callers WHERE endpoint = ? AND campaign = ? AND journal = ?"
+                " AND name = ?",
+                fields,
+            ).fetchone()[0]
+        return self._callers[me]
 
     @contextlib.contextmanager
     def together(self) -> Iterator[None]:
@@ -224,6 +370,7 @@ class History:
         except BaseException:
             self._grouped = False
             self.db.execute("ROLLBACK")
+            self._callers.clear()  # a caller added in the rolled-back transaction is gone
             raise
         self._grouped = False
         try:
@@ -237,12 +384,15 @@ class History:
         if self.db is None or not intent:
             return
         try:
+            row = self.db.execute("SELECT id FROM intents WHERE intent = ?", (intent,)).fetchone()
+            if row is None:
+                return
             if callees is None:
-                self.db.execute("UPDATE calls SET placed = 0 WHERE intent = ?", (intent,))
+                self.db.execute("UPDATE calls SET placed = 0 WHERE intent = ?", row)
             else:
                 self.db.executemany(
                     "UPDATE calls SET placed = 0 WHERE intent = ? AND callee = ?",
-                    ((intent, c) for c in callees),
+                    ((row[0], c) for c in callees),
                 )
         except sqlite3.Error as exc:
             raise self._error(exc) from None
@@ -311,6 +461,10 @@ class History:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _key(me: Caller) -> tuple[str, str, str]:
+    return me.endpoint, me.campaign, me.journal
 
 
 def _ago(seconds: float) -> str:

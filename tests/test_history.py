@@ -88,3 +88,65 @@ def test_a_clean_close_leaves_one_file(tmp_path):
     with History(tmp_path / "history.sqlite") as history:
         history.reserve(["911"], A, DAY, now=1.0)
     assert [p.name for p in tmp_path.iterdir()] == ["history.sqlite"]
+
+
+def test_a_reservation_made_after_the_plan_read_the_history_still_holds(tmp_path):
+    # the plan reads the history once (holds); another process reserves meanwhile; the send's
+    # reservation, inside its write transaction, reads what was recorded since
+    path = tmp_path / "history.sqlite"
+    with History(path) as mine, History(path) as other:
+        assert mine.holds({"911", "912"}, A, DAY, 1000.0) == {}
+        other.reserve(["912"], B, DAY, now=1001.0)
+        _, granted, held = mine.reserve(["911", "912"], A, DAY, now=1002.0)
+        assert granted == ["911"] and held["912"].name == "autumn"
+        # a number the plan did not ask about, reserved before it read: held too
+        other.reserve(["913"], B, DAY, now=1003.0)
+        mine.holds({"914"}, A, DAY, 1004.0)
+        _, granted, held = mine.reserve(["913", "914"], A, DAY, now=1005.0)
+        assert granted == ["914"] and set(held) == {"913"}
+
+
+def test_a_history_of_the_first_format_is_upgraded_and_keeps_its_holds(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "history.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE calls (callee TEXT NOT NULL, endpoint TEXT NOT NULL, campaign TEXT NOT NULL,
+            name TEXT NOT NULL, journal TEXT NOT NULL, intent TEXT NOT NULL, at REAL NOT NULL,
+            placed INTEGER NOT NULL DEFAULT 1);
+        CREATE INDEX calls_callee ON calls (callee, endpoint, at);
+        CREATE INDEX calls_campaign ON calls (campaign, journal);
+        CREATE TABLE uploads (endpoint TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL,
+            file_id TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (endpoint, name));
+        """
+    )
+    rows = [
+        ("911", "loopback", "id-a", "spring", "/x/spring.journal", "i1", 1000.0, 1),
+        ("912", "loopback", "id-a", "spring", "/x/spring.journal", "i1", 1000.0, 0),
+        ("913", "loopback", "id-a", "spring", "/x/spring.journal", "i2", 1500.0, 1),
+    ]
+    db.executemany("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.execute("INSERT INTO uploads VALUES ('loopback', 'promo.mp3', 'abc', 'f1', 1.0)")
+    db.commit()
+    db.close()
+    with History(path) as history:
+        held = history.holds({"911", "912", "913"}, B, DAY, 2000.0)
+        assert set(held) == {"911", "913"} and held["913"].at == 1500.0
+        assert history.intents(A) == {"i1": ["911", "912"], "i2": ["913"]}
+        assert history.upload("loopback", "promo.mp3") == ("abc", "f1")
+        _, granted, _ = history.reserve(["911", "914"], B, DAY, now=2001.0)
+        assert granted == ["914"]
+
+
+def test_a_history_of_a_newer_batcher_is_refused(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "history.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(JournalError, match="newer batcher") as refused:
+        History(path)
+    assert "upgrade batcher" in refused.value.hint
