@@ -55,7 +55,7 @@ class _JournalReads:
         }
         states: dict[str, NumberState] = {}
         for request in self.requests():
-            states.update(_request_states(request))
+            _request_states(request, states)
             if settled:
                 for callee in request.numbers:
                     override = settled.get((request.id, callee))
