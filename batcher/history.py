@@ -29,12 +29,13 @@ from pathlib import Path
 from batcher.errors import JournalError
 
 SCHEMA_VERSION = 2
-# A reservation is a row of `calls`: a callee and the intent (one request) that carried it.
-# An intent says who asked and when; there is one per request, a thousand times fewer than
-# calls. Nothing is indexed by callee: a campaign of a million numbers would rewrite most of
-# such an index at every commit (26 s of a million-number send). Who holds a number is read
-# from the cooldown window's reservations once, when the run plans (`holds`), then only from
-# the intents recorded since (`reserve`), so each commit appends pages and rewrites none.
+# A reservation is one row per request (its intent): who asked, when, and the numbers it
+# carries, comma-separated as the journal keeps a request's callees; `unplaced` lists those
+# the request provably did not call ("*": none of them). Nothing is kept or indexed per
+# number: format 1's callee index cost a million-number send 26 s of its 37 (each group
+# commit rewrote most of it), and a row per number 2.6 s more. Who holds a number is read from
+# the cooldown window's reservations once, when the run plans (`holds`), then only from the
+# reservations recorded since (`reserve`), so each commit appends a row or two.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS callers (
     id INTEGER PRIMARY KEY,
@@ -44,18 +45,14 @@ CREATE TABLE IF NOT EXISTS callers (
     journal TEXT NOT NULL,
     UNIQUE (endpoint, campaign, journal, name)
 );
-CREATE TABLE IF NOT EXISTS intents (
+CREATE TABLE IF NOT EXISTS reservations (
     id INTEGER PRIMARY KEY,
     intent TEXT NOT NULL UNIQUE,
     caller INTEGER NOT NULL REFERENCES callers (id),
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    callees TEXT NOT NULL,
+    unplaced TEXT NOT NULL DEFAULT ''
 );
-CREATE TABLE IF NOT EXISTS calls (
-    intent INTEGER NOT NULL REFERENCES intents (id),
-    callee TEXT NOT NULL,
-    placed INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (intent, callee)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
     endpoint TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -70,49 +67,25 @@ CREATE TABLE IF NOT EXISTS latency (
     at REAL NOT NULL
 );
 """
-# Version 1 kept who and when on every reservation, indexed by callee.
+# Format 1 kept a row per number, with who and when on each, indexed by callee.
 _FROM_V1 = """
-CREATE TABLE callers (
-    id INTEGER PRIMARY KEY,
-    endpoint TEXT NOT NULL,
-    campaign TEXT NOT NULL,
-    name TEXT NOT NULL,
-    journal TEXT NOT NULL,
-    UNIQUE (endpoint, campaign, journal, name)
-);
 INSERT INTO callers (endpoint, campaign, name, journal)
     SELECT DISTINCT endpoint, campaign, name, journal FROM calls;
-CREATE TABLE intents (
-    id INTEGER PRIMARY KEY,
-    intent TEXT NOT NULL UNIQUE,
-    caller INTEGER NOT NULL REFERENCES callers (id),
-    at REAL NOT NULL
-);
-INSERT INTO intents (intent, caller, at)
-    SELECT c.intent, w.id, min(c.at) FROM calls c JOIN callers w
+INSERT INTO reservations (intent, caller, at, callees, unplaced)
+    SELECT c.intent, w.id, min(c.at), group_concat(c.callee, ','),
+        coalesce(group_concat(CASE WHEN c.placed = 0 THEN c.callee END, ','), '')
+    FROM calls c JOIN callers w
         ON (w.endpoint, w.campaign, w.name, w.journal) = (c.endpoint, c.campaign, c.name, c.journal)
     GROUP BY c.intent ORDER BY min(c.at);
-ALTER TABLE calls RENAME TO calls_v1;
-DROP INDEX IF EXISTS calls_callee;
-DROP INDEX IF EXISTS calls_campaign;
-CREATE TABLE calls (
-    intent INTEGER NOT NULL REFERENCES intents (id),
-    callee TEXT NOT NULL,
-    placed INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (intent, callee)
-) WITHOUT ROWID;
-INSERT OR REPLACE INTO calls (intent, callee, placed)
-    SELECT i.id, c.callee, c.placed FROM calls_v1 c JOIN intents i ON i.intent = c.intent;
-DROP TABLE calls_v1;
+DROP TABLE calls;
 """
-# Another campaign's reservations on one endpoint within the window, oldest first.
+# Other campaigns' reservations on one endpoint within the window, oldest first.
 _OTHERS = """
-SELECT c.callee, w.name, w.journal, i.at, i.id FROM intents i
-    JOIN callers w ON w.id = i.caller
-    JOIN calls c ON c.intent = i.id
-WHERE i.at >= ? AND i.id > ? AND i.id <= ? AND w.endpoint = ? AND c.placed = 1
+SELECT r.callees, r.unplaced, w.name, w.journal, r.at FROM reservations r
+    JOIN callers w ON w.id = r.caller
+WHERE r.at >= ? AND r.id > ? AND r.id <= ? AND w.endpoint = ? AND r.unplaced != '*'
     AND NOT (w.campaign = ? AND w.journal = ?)
-ORDER BY i.at
+ORDER BY r.at
 """
 
 
@@ -192,13 +165,13 @@ class History:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(calls)")}
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
             if "endpoint" in columns:  # format 1
                 for statement in _FROM_V1.split(";"):
                     if statement.strip():
                         self.db.execute(statement)
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.db.execute("COMMIT")
         except BaseException:
@@ -239,31 +212,37 @@ class History:
         """This campaign's reservations, by intent: intent -> callees."""
         if self.db is None:
             return {}
-        out: dict[str, list[str]] = {}
-        for intent, callee in self.db.execute(
-            "SELECT i.intent, c.callee FROM intents i JOIN callers w ON w.id = i.caller"
-            " JOIN calls c ON c.intent = i.id WHERE w.campaign = ? AND w.journal = ?",
-            (me.campaign, me.journal),
-        ):
-            out.setdefault(intent, []).append(callee)
-        return out
+        return {
+            intent: callees.split(",")
+            for intent, callees in self.db.execute(
+                "SELECT r.intent, r.callees FROM reservations r JOIN callers w"
+                " ON w.id = r.caller WHERE w.campaign = ? AND w.journal = ?",
+                (me.campaign, me.journal),
+            )
+        }
 
     def _last_intent(self) -> int:
         assert self.db is not None
-        return self.db.execute("SELECT coalesce(max(id), 0) FROM intents").fetchone()[0]
+        return self.db.execute("SELECT coalesce(max(id), 0) FROM reservations").fetchone()[0]
 
     def _read(
         self, me: Caller, since: float, after: int, upto: int, only: set[str] | dict | None
     ) -> dict[str, Hold]:
-        """Other campaigns' reservations at `since` or later, of intents after..upto, of the
+        """Other campaigns' reservations at `since` or later, recorded after..upto, of the
         numbers `only` (None: all of them); the latest of each number."""
         assert self.db is not None
         found: dict[str, Hold] = {}
-        for callee, name, journal, at, _ in self.db.execute(
+        for callees, unplaced, name, journal, at in self.db.execute(
             _OTHERS, (since, after, upto, me.endpoint, me.campaign, me.journal)
         ):
-            if only is None or callee in only:
-                found[callee] = Hold(name, journal, at)
+            hold = Hold(name, journal, at)
+            numbers = callees.split(",")
+            if only is not None:
+                numbers = [c for c in numbers if c in only]
+            if unplaced:
+                skip = set(unplaced.split(","))
+                numbers = [c for c in numbers if c not in skip]
+            found.update(dict.fromkeys(numbers, hold))
         return found
 
     # -- writing -------------------------------------------------------------------------------
@@ -288,12 +267,9 @@ class History:
                 granted = [c for c in callees if c not in held]
                 if granted:
                     row = self.db.execute(
-                        "INSERT INTO intents (intent, caller, at) VALUES (?, ?, ?)",
-                        (intent, self._caller(me), now),
-                    )
-                    self.db.executemany(
-                        "INSERT OR IGNORE INTO calls (intent, callee) VALUES (?, ?)",
-                        ((row.lastrowid, c) for c in sorted(granted)),  # appended in key order
+                        "INSERT INTO reservations (intent, caller, at, callees)"
+                        " VALUES (?, ?, ?, ?)",
+                        (intent, self._caller(me), now, ",".join(granted)),
                     )
                     self._read_to(me, row.lastrowid)  # our own: nothing to read there
                 if not self._grouped:
@@ -384,15 +360,16 @@ class History:
         if self.db is None or not intent:
             return
         try:
-            row = self.db.execute("SELECT id FROM intents WHERE intent = ?", (intent,)).fetchone()
-            if row is None:
-                return
             if callees is None:
-                self.db.execute("UPDATE calls SET placed = 0 WHERE intent = ?", row)
-            else:
-                self.db.executemany(
-                    "UPDATE calls SET placed = 0 WHERE intent = ? AND callee = ?",
-                    ((row[0], c) for c in callees),
+                self.db.execute(
+                    "UPDATE reservations SET unplaced = '*' WHERE intent = ?", (intent,)
+                )
+            elif callees:
+                self.db.execute(
+                    "UPDATE reservations SET unplaced = CASE WHEN unplaced = '' THEN ?"
+                    " WHEN unplaced = '*' THEN '*' ELSE unplaced || ',' || ? END"
+                    " WHERE intent = ?",
+                    (",".join(callees), ",".join(callees), intent),
                 )
         except sqlite3.Error as exc:
             raise self._error(exc) from None

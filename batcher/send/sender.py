@@ -262,16 +262,20 @@ class _Sender:
         if verdict is Verdict.OK:
             results = reply.results
             self.writes.finish(request_id, None, reply.reason, results=results, **record)
-            counts = Counter(r[0] for r in results.values())
-            counts[UNKNOWN] += size - len(results)
-            refused = [c for c, r in results.items() if r[0] != Outcome.ACCEPTED]
+            accepted = Outcome.ACCEPTED
+            refused = [c for c, r in results.items() if r[0] != accepted]
             if refused:
                 self._unplace(batch, refused)
-            self._count(counts)
+            counts = {
+                accepted: len(results) - len(refused),
+                REJECTED: len(refused),
+                UNKNOWN: size - len(results),
+            }
+            self._count({k: n for k, n in counts.items() if n})
             self.refused_streak = 0
             if batch.split and size < self.report.chunk_size:
                 self._lower_chunk_size(size)
-            self._watch_refusals(request_id, results)
+            self._watch_refusals(request_id, results, refused)
         elif verdict is Verdict.UNKNOWN:
             self.writes.finish(request_id, UNKNOWN, reply.reason, **record)
             self._count({UNKNOWN: size})
@@ -320,15 +324,18 @@ class _Sender:
                 self._push(callees)
         self.after_canary = []
 
-    def _watch_refusals(self, request_id: int, results: dict[str, list[str]]) -> None:
+    def _watch_refusals(
+        self, request_id: int, results: dict[str, list[str]], refused: list[str]
+    ) -> None:
         """The breaker: most numbers refused one by one for one reason means the campaign's
         parameters (fileId, appId, ...) are wrong, not the numbers: stop, and leave those
-        numbers to be sent again once it is fixed (the vendor placed nothing for them)."""
-        for callee, (outcome, _voice, _code, why) in results.items():
-            self.answered += 1
-            if outcome != Outcome.ACCEPTED:
-                self.refused[why] += 1
-                self.refused_at.append((request_id, callee, why))
+        numbers to be sent again once it is fixed (the vendor placed nothing for them).
+        `refused`: the answered numbers of `results` the vendor refused."""
+        self.answered += len(results)
+        for callee in refused:
+            why = results[callee][3]
+            self.refused[why] += 1
+            self.refused_at.append((request_id, callee, why))
         if self.answered < BREAKER_MIN or self.report.stop is not None:
             return
         reason, count = self.refused.most_common(1)[0] if self.refused else ("", 0)
