@@ -185,3 +185,10 @@ def test_version_and_help_load_no_stage():
 
 def test_the_check_itself_sees_aiohttp_when_it_is_loaded():
     assert _python(f"import batcher.vendor.http; {LOADED}") == "True"
+
+
+def test_importing_the_pipeline_leaves_pandas_for_while_the_file_is_read():
+    # pandas and the writer (0.3-0.5 s) are imported while the reader child reads the file
+    assert _python("import batcher.pipeline; import sys; print('pandas' in sys.modules)") == (
+        "False"
+    )

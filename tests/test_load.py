@@ -881,3 +881,22 @@ def test_other_workbooks_name_no_campaign(tmp_path):
 
 def test_result_columns_agree_with_the_writer():
     assert columns.RESULT_COLUMNS == results.RESULT_COLUMNS
+
+
+def test_the_callers_work_runs_while_the_reader_child_reads(tmp_path, monkeypatch):
+    # the run imports the workbook's writer and aiohttp there: this process would only wait
+    path = tmp_path / "contacts.csv"
+    path.write_text("Name,Phone\nAda,+919876543210\n")
+    started = []
+    real_popen = reader.subprocess.Popen
+
+    def popen(*args, **kwargs):
+        child = real_popen(*args, **kwargs)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(reader.subprocess, "Popen", popen)
+    seen = []
+    sheet = load_sheet(path, meanwhile=lambda: seen.append(len(started)))
+    assert seen == [1]  # once, with the child already started
+    assert sheet.frame["Phone"].tolist() == ["+919876543210"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,14 +74,17 @@ class Sheet:
             object.__setattr__(self, "phone_columns", (self.phone_column,))
 
 
-def load_sheet(path: Path, options: LoadOptions | None = None) -> Sheet:
-    """Read the contacts file and locate its phone (and region) column."""
+def load_sheet(
+    path: Path, options: LoadOptions | None = None, meanwhile: Callable[[], None] | None = None
+) -> Sheet:
+    """Read the contacts file and locate its phone (and region) column; `meanwhile` is called
+    while the reader child reads (the caller's imports: this process would only wait)."""
     from batcher.load.reader import read_in_child  # not at import: `-m ...reader` runs it
 
     path = Path(path)
     kind = guard.check_file(path)
     options = _checked_options(path, options or LoadOptions())
-    return _to_sheet(path, read_in_child(path, kind, options))
+    return _to_sheet(path, read_in_child(path, kind, options, meanwhile))
 
 
 def file_sha256(path: Path) -> str:

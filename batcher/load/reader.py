@@ -22,6 +22,7 @@ import subprocess
 import sys
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -73,8 +74,11 @@ class Table:
 # ---- parent side ---------------------------------------------------------------------------
 
 
-def read_in_child(path: Path, kind: str, options: LoadOptions) -> Table:
-    """Run the reader in a child Python; translate its crash, kill or timeout."""
+def read_in_child(
+    path: Path, kind: str, options: LoadOptions, meanwhile: Callable[[], None] | None = None
+) -> Table:
+    """Run the reader in a child Python; translate its crash, kill or timeout. `meanwhile`
+    runs here while the child reads."""
     # A fresh interpreter rather than multiprocessing: fork is unsafe once the pipeline has
     # threads, and spawn/forkserver re-run the caller's __main__ script in the child. -P keeps
     # the current folder off sys.path: a csv.py next to the contacts must not be imported.
@@ -96,6 +100,8 @@ def read_in_child(path: Path, kind: str, options: LoadOptions) -> Table:
         try:
             import pandas  # noqa: F401  (imported while the child reads: it costs as much)
 
+            if meanwhile is not None:
+                meanwhile()
             payload, _ = child.communicate(timeout=READ_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             child.kill()
