@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from numbers import Real
 
 from batcher.journal import Call, Journal, NumberState, Request, utc_now
 from batcher.load import Sheet
@@ -105,6 +106,7 @@ def write_workbook(
     phone_indexes = [names.index(c) for c in sheet.phone_columns]
     used_names = [*map(str, sheet.phone_columns), ""]  # plan.phone_column None: the last
     retry: list[tuple] = []
+    retried = {o for o in Outcome if o.retry}  # a set: a property call a row costs 0.2 s
     shows_calls = campaign.shows_calls
     calls = campaign.calls
 
@@ -149,9 +151,12 @@ def write_workbook(
             counts[outcome] += 1
             for phone_index in phone_indexes:
                 phone = values[phone_index]
-                if isinstance(phone, int | float) and not isinstance(phone, bool):
+                kind = phone.__class__  # a number, not a bool: written as its digits
+                if kind is str or phone is None:
+                    continue
+                if kind is float or kind is int or (kind is not bool and isinstance(phone, Real)):
                     values = (*values[:phone_index], number_text(phone), *values[phone_index + 1 :])
-            if outcome.retry:
+            if outcome in retried:
                 retry.append(values)
             if records:
                 extra += record_columns(records.get(extra[4]) if extra[4] else None)
