@@ -99,6 +99,7 @@ _UNKNOWN = PhoneNumberType.UNKNOWN
 _NON_GEO = phones.REGION_CODE_FOR_NON_GEO_ENTITY
 _MAX_DIGITS = 15
 _MAX_CHARS = 250  # phonenumbers refuses longer input too
+_PUNCTUATION = str.maketrans("", "", " -+.()")  # what _plain_valid takes out of a cell
 
 
 def normalise_number(value: object, region: str | None, explicit: bool = False) -> Normalised:
@@ -466,10 +467,7 @@ def _plain_valid(raw: str, region: str | None) -> tuple[str, str, str | None] | 
     text = raw.strip()
     if len(text) > _MAX_CHARS or text.count("+") > 1:
         return None
-    digits = (
-        text.replace(" ", "").replace("-", "").replace("+", "").replace(".", "")
-        .replace("(", "").replace(")", "")
-    )  # fmt: skip
+    digits = text.translate(_PUNCTUATION)
     if not (digits.isascii() and digits.isdigit()) or len(digits) > _MAX_DIGITS:
         return None
     has_plus = "+" in text
