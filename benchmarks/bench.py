@@ -43,10 +43,14 @@ SANDBOX_KEY, SANDBOX_SECRET = "sandbox-key", "sandbox-secret"  # throw-away, doc
 APP_ID, FILE_ID = "sandbox-app", "sandbox-file-0001.mp3"
 FULL_SHEET = 1_048_575
 
-# The issue's targets.
-FLOOR_RATIO_MAX = 1.3
-RSS_MAX_MB = 2048
-SEND_SLACK = 1.2
+# The targets of the issue (the plan stage at the speed of a compiled libphonenumber), on
+# 2 cores, ratios within one run: at 100k rows the naive script's time / batcher's >= 6; at a
+# full sheet >= 8, batcher / the floor <= 1.8, its plan stage / the floor <= 0.4, and the
+# process tree's peak memory <= 1,200 MB.
+NAIVE_SPEEDUP_MIN = {100_000: 6.0, FULL_SHEET: 8.0}
+FLOOR_RATIO_MAX = 1.8  # at a full sheet
+PLAN_RATIO_MAX = 0.4  # at a full sheet
+MEMORY_MAX_MB = 1200  # at a full sheet
 TARGET_MIN_ROWS = 100_000
 
 TIMINGS_LINE = re.compile(r"^timings: (.+?)\s*$", re.MULTILINE)
@@ -411,37 +415,34 @@ def measure_naive(workbook: Path, run_dir: Path, args, env, result: Result) -> N
 
 
 def judge(result: Result) -> None:
-    """The issue's targets (stated for 100k and 1M rows), for what was measured."""
+    """The issue's targets (stated for 100k rows and a full sheet), for what was measured."""
     pipeline, naive, floor = result.pipeline, result.naive, result.floor
     # Below 100k rows start-up costs dominate and the issue sets no target.
     if "distinct_valid" not in pipeline or result.rows < TARGET_MIN_ROWS:
+        return
+    full = result.rows >= FULL_SHEET
+    if naive.get("s"):
+        wanted = NAIVE_SPEEDUP_MIN[FULL_SHEET if full else 100_000]
+        speedup = naive["s"] / pipeline["s"]
+        result.targets.append(
+            (f">= {wanted:g}x faster than naive", speedup >= wanted, f"{speedup:.2f}x")
+        )
+    if not full:
         return
     ratio = pipeline["s"] / floor["s"]
     result.targets.append(
         (f"pipeline <= {FLOOR_RATIO_MAX}x floor", ratio <= FLOOR_RATIO_MAX, f"{ratio:.2f}x")
     )
-    if naive.get("s"):
-        wanted = 5 if result.rows >= 1_000_000 else 3
-        speedup = naive["s"] / pipeline["s"]
+    plan = (pipeline.get("stages") or {}).get("plan")
+    if plan is not None:
+        share = plan / floor["s"]
         result.targets.append(
-            (f">= {wanted}x faster than naive", speedup >= wanted, f"{speedup:.2f}x")
+            (f"plan stage <= {PLAN_RATIO_MAX}x floor", share <= PLAN_RATIO_MAX, f"{share:.2f}x")
         )
-    if result.rows >= 1_000_000:
-        memory = pipeline["memory_mb"]
-        result.targets.append(
-            (f"peak memory <= {RSS_MAX_MB} MB", memory <= RSS_MAX_MB, f"{memory:.0f} MB")
-        )
-    stats = pipeline["sandbox"]
-    bound = send_bound(stats["send_requests"], result)
-    send = send_seconds(pipeline)
-    if bound > 0 and send is not None:
-        result.targets.append(
-            (
-                f"send <= {SEND_SLACK} x requests x latency / concurrency",
-                send <= SEND_SLACK * bound,
-                f"{send:.2f}s vs bound {bound:.2f}s ({send / bound:.2f}x)",
-            )
-        )
+    memory = pipeline["memory_mb"]
+    result.targets.append(
+        (f"peak memory <= {MEMORY_MAX_MB:,} MB", memory <= MEMORY_MAX_MB, f"{memory:.0f} MB")
+    )
 
 
 def send_bound(requests: int, result: Result) -> float:
