@@ -163,15 +163,11 @@ class History:
         if version == SCHEMA_VERSION:
             return
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(calls)")}
-        self.db.execute("BEGIN IMMEDIATE")
+        script = SCHEMA + (_FROM_V1 if "endpoint" in columns else "")  # format 1: move it
+        self.db.execute("BEGIN IMMEDIATE")  # executescript would commit first: one by one
         try:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
-            if "endpoint" in columns:  # format 1
-                for statement in _FROM_V1.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+            for statement in filter(str.strip, script.split(";")):
+                self.db.execute(statement)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.db.execute("COMMIT")
         except BaseException:
@@ -271,7 +267,8 @@ class History:
                         " VALUES (?, ?, ?, ?)",
                         (intent, self._caller(me), now, ",".join(granted)),
                     )
-                    self._read_to(me, row.lastrowid)  # our own: nothing to read there
+                    if _key(me) in self._seen:  # our own reservation: nothing to read there
+                        self._seen[_key(me)].mark = row.lastrowid
                 if not self._grouped:
                     self.db.execute("COMMIT")
             except BaseException:
@@ -304,11 +301,6 @@ class History:
         return {
             c: held[c] for c in callees if c in held and held[c].at >= since and c not in allowed
         }
-
-    def _read_to(self, me: Caller, mark: int) -> None:
-        seen = self._seen.get(_key(me))
-        if seen is not None:
-            seen.mark = mark
 
     def _caller(self, me: Caller) -> int:
         """The row id of this caller, added on its first reservation."""

@@ -30,9 +30,7 @@ def outside_window(callees: Iterable[str], window: Window, now: datetime) -> dic
         if not zones:
             continue
         if zones not in cache:
-            local = [(now.astimezone(ZoneInfo(z)), z) for z in zones]
-            earliest = min(local, key=lambda pair: pair[0].replace(tzinfo=None))
-            cache[zones] = (earliest[0], earliest[1], len(zones))
+            cache[zones] = (*_earliest(zones, now), len(zones))
         moment, zone, count = cache[zones]
         if not window.contains(moment.time()):
             several = f" (the earliest of {count} time zones)" if count > 1 else ""
@@ -57,8 +55,7 @@ def window_opens(
         if not zones:
             continue
         if zones not in cache:
-            local = [(now.astimezone(ZoneInfo(z)), z) for z in zones]
-            moment, zone = min(local, key=lambda pair: pair[0].replace(tzinfo=None))
+            moment, zone = _earliest(zones, now)
             start = moment.replace(
                 hour=window.start.hour, minute=window.start.minute, second=0, microsecond=0
             )
@@ -67,6 +64,13 @@ def window_opens(
             cache[zones] = (start.astimezone(UTC), zone)
         opens[callee] = cache[zones]
     return opens
+
+
+def _earliest(zones: tuple[str, ...], now: datetime) -> tuple[datetime, str]:
+    """The earliest local time among a number's zones (the westernmost), and its zone: the
+    one both the window's judgement and its next opening go by."""
+    local = [(now.astimezone(ZoneInfo(z)), z) for z in zones]
+    return min(local, key=lambda pair: pair[0].replace(tzinfo=None))
 
 
 def _zones(callee: str) -> tuple[str, ...]:

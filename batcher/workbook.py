@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from numbers import Real
 
 from batcher.journal import Call, Journal, NumberState, Request, utc_now
 from batcher.load import Sheet
@@ -151,10 +150,9 @@ def write_workbook(
             counts[outcome] += 1
             for phone_index in phone_indexes:
                 phone = values[phone_index]
-                kind = phone.__class__  # a number, not a bool: written as its digits
-                if kind is str or phone is None:
+                if phone.__class__ is str:  # most cells: no isinstance of a union a row
                     continue
-                if kind is float or kind is int or (kind is not bool and isinstance(phone, Real)):
+                if isinstance(phone, int | float) and not isinstance(phone, bool):
                     values = (*values[:phone_index], number_text(phone), *values[phone_index + 1 :])
             if outcome in retried:
                 retry.append(values)
