@@ -53,19 +53,25 @@ class CampaignState:
     calls: dict[str, list[Call]] = field(default_factory=dict)  # every attempt per number
 
     @classmethod
-    def of(cls, journal: Journal, not_sent_reason: str) -> CampaignState:
+    def of(
+        cls,
+        journal: Journal,
+        not_sent_reason: str,
+        states: dict[str, NumberState] | None = None,
+    ) -> CampaignState:
         """Read it from a journal (its calls only when the workbook shows them: records, or a
-        number in more than one request; a million-number replay is saved otherwise)."""
-        states, requests, records = (
-            journal.number_states(),
-            journal.requests(),
-            (journal.call_records()),
-        )
+        number in more than one request; a million-number replay is saved otherwise).
+        `states`: the journal's number_states, when the caller has just read them."""
+        states = journal.number_states() if states is None else states
+        requests, records = journal.requests(), journal.call_records()
         entries = sum(r.callees.count(",") + 1 for r in requests if r.callees)
         calls = journal.calls() if records or entries > len(states) else {}
         return cls(
             states, journal.held(), requests, journal.events(), records, not_sent_reason, calls
         )
+
+    def settle(self) -> None:
+        """Every outcome is read (a live campaign waits here for the end of its send)."""
 
     @property
     def shows_calls(self) -> bool:
@@ -163,6 +169,7 @@ def write_workbook(
                     calls.get(callee) if callee else None, records, status == DUPLICATE
                 )
             yield [*values, *extra]
+        campaign.settle()  # a live campaign: the send is over, every outcome read
 
     specs = sized_columns(
         input_columns,
@@ -177,21 +184,25 @@ def write_workbook(
     ]
     unsafe = unsafe_columns(sheet.frame[c].tolist() for c in sheet.frame.columns)
     results = Table("Results", columns, rows(), "outcome", unsafe=unsafe)
-    facts = _facts(facts, sheet, campaign)
-    if records:
-        accepted = sum(
-            1 for s in campaign.states.values() if s.outcome is Outcome.ACCEPTED and s.voice_id
-        )
-        facts += records_summary(records, accepted)
+
+    def summary() -> SummaryBlock:  # once every row is written: the campaign is settled
+        block = _facts(facts, sheet, campaign)
+        if records:
+            accepted = sum(
+                1 for s in campaign.states.values() if s.outcome is Outcome.ACCEPTED and s.voice_id
+            )
+            block += records_summary(records, accepted)
+        if shows_calls and any(len(c) > 1 for c in campaign.calls.values()):
+            block += _rounds_facts(campaign)  # rounds once there are redials
+        return SummaryBlock(counts, block)
+
     later = [
-        Table("Batches", BATCH_SPECS, _batch_rows(campaign.requests)),
+        Table("Batches", BATCH_SPECS, _batch_rows(campaign)),
         Table("Retry", specs, retry),
     ]
     if shows_calls:
-        if any(len(c) > 1 for c in campaign.calls.values()):  # rounds once there are redials
-            facts += _rounds_facts(campaign)
         later.insert(0, Table("Calls", CALL_SPECS, _call_rows(plan, sheet.rows, campaign)))
-    write_workbook_file(output, results, SummaryBlock(counts, facts), later)
+    write_workbook_file(output, results, summary, later)
     return counts
 
 
@@ -225,8 +236,8 @@ def _facts(head, sheet: Sheet, campaign: CampaignState) -> list[tuple[str, objec
     return facts
 
 
-def _batch_rows(requests: list[Request]) -> Iterator[list[object]]:
-    for r in requests:
+def _batch_rows(campaign: CampaignState) -> Iterator[list[object]]:
+    for r in campaign.requests:  # read when the writer reaches the sheet
         latency = r.latency
         outcome = r.outcome or ("answered" if r.results is not None else r.state)
         yield [

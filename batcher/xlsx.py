@@ -54,18 +54,41 @@ from batcher.results import (
 
 
 def write_workbook_file(
-    path: Path, results: Table, summary: SummaryBlock, later: Sequence[Table]
+    path: Path,
+    results: Table,
+    summary: SummaryBlock | Callable[[], SummaryBlock],
+    later: Sequence[Table],
 ) -> Path:
-    """Write Results, Summary and the `later` sheets to a temporary name, then rename it."""
+    """Write Results, Summary and the `later` sheets to a temporary name, then rename it.
+
+    `summary` may be a function: it is called once the last Results row is made (a run's
+    workbook is written while its send runs, and its Summary is known only at the end)."""
     path = path.resolve()
     for stale in path.parent.glob(f".{path.stem}.partial*.xlsx"):
         stale.unlink(missing_ok=True)  # left by a run that was killed while writing
     partial = path.with_name(f".{path.stem}.partial{os.getpid()}.xlsx")
     tables = [results, *later]
-    facts = _fact_rows(summary.facts)
+    # The writer reads a sheet's options when it reaches the sheet, so the Summary's (which
+    # depend on its facts) are filled in once Results is done (a test holds the writer to it).
+    made: list[tuple[SummaryBlock, list[tuple[str, object]]]] = []
+    widths: dict[str, float] = {}
+    row_formats: dict[int, rx.Format] = {}
+    page: dict = {}
+
+    def summary_ready() -> None:
+        block = summary() if callable(summary) else summary
+        facts = _fact_rows(block.facts)
+        made.append((block, facts))
+        widths.update(_summary_widths(block, facts))
+        row_formats.update(_summary_row_formats(block, facts))
+        page.update(_summary_page(block, facts))
+
     sheets = [
-        (results.name, _records(results.columns, results.rows, unsafe=results.unsafe)),
-        ("Summary", _LazyRecords(lambda: _summary_records(summary, facts))),
+        (
+            results.name,
+            _records(results.columns, _then(results.rows, summary_ready), unsafe=results.unsafe),
+        ),
+        ("Summary", _LazyRecords(lambda: _summary_records(*made[0]))),
         # later sheets may be filled while Results is written (Retry): read them when reached
         *(
             (t.name, _LazyRecords(lambda t=t: _records(t.columns, t.rows, lazy=True)))
@@ -79,7 +102,7 @@ def write_workbook_file(
             freeze_panes={t.name: {"row": 1, "col": 0} for t in tables},
             autofilter={t.name: True for t in tables},
             column_widths={
-                "Summary": _summary_widths(summary, facts),
+                "Summary": widths,
                 **{t.name: _widths(t.columns) for t in tables},
             },
             column_formats={
@@ -89,17 +112,17 @@ def write_workbook_file(
             ignore_errors=_text_columns(tables),
             bold_headers=True,
             header_row={"Summary": CHART_ROWS},
-            row_formats={"Summary": _summary_row_formats(summary, facts)},
+            row_formats={"Summary": row_formats},
             conditional_formats={results.name: _outcome_rules(results.outcome_column)},
             charts={"Summary": [_outcome_chart()]},
             datetime_format=LOCAL_DATETIME,
             page_setup={
-                "Summary": _summary_page(summary, facts),
+                "Summary": page,
                 **{t.name: _table_page() for t in tables},
             },
             sheet_view={"Summary": {"selected": True}},
         )
-        _label_chart(partial, summary)
+        _label_chart(partial, made[0][0])
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
@@ -202,6 +225,12 @@ def _unsafe(values: Iterable[object]) -> bool:
     return longest > EXCEL_TEXT_LIMIT or not all(
         map(math.isfinite, filter(float.__instancecheck__, values))
     )
+
+
+def _then(rows: Iterable[Sequence[object]], done: Callable[[], None]) -> Iterator:
+    """The rows, then `done()` once the last is taken."""
+    yield from rows
+    done()
 
 
 class _LazyRecords:

@@ -522,3 +522,31 @@ def test_the_sample_printed_results_one_page_wide_and_summary_one_page(
     pages = _pages_per_sheet(tmp_path / "contacts-results.pdf")
     # the sample's 36 rows fit on one landscape page: a second means a column spilled over
     assert pages["Results"] == 1 and pages["Summary"] == 1, pages
+
+
+def test_a_summary_made_once_the_last_row_is_written_is_laid_out_by_its_own_facts(tmp_path):
+    # a run's workbook is written during its send: its Summary is known only at the end
+    made = []
+
+    def rows():
+        for i in range(3):
+            made.append(i)
+            yield [f"person {i}"]
+
+    def summary() -> SummaryBlock:
+        assert made == [0, 1, 2], "the Summary is made after every Results row"
+        return SummaryBlock({"accepted": 3}, [("Campaign", None), ("campaign", "c"), ("n", 7)])
+
+    path = write_workbook_file(
+        tmp_path / "w.xlsx",
+        Table("Results", [results.Column("name", 10)], rows(), unsafe=[]),
+        summary,
+        [],
+    )
+    sheet = openpyxl.load_workbook(path)["Summary"]
+    facts_at = results.CHART_ROWS + 1 + len(Outcome) + 2  # the row before the first fact
+    area = sheet.print_area if isinstance(sheet.print_area, str) else sheet.print_area[0]
+    assert area == f"'Summary'!$A$1:$D${facts_at + 3}"
+    assert sheet.cell(facts_at + 1, 1).value == "Campaign" and sheet.cell(facts_at + 1, 1).font.b
+    assert sheet.cell(facts_at + 3, 2).number_format == results.COUNT
+    assert sheet.column_dimensions["A"].width >= 24
