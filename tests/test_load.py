@@ -900,3 +900,17 @@ def test_the_callers_work_runs_while_the_reader_child_reads(tmp_path, monkeypatc
     sheet = load_sheet(path, meanwhile=lambda: seen.append(len(started)))
     assert seen == [1]  # once, with the child already started
     assert sheet.frame["Phone"].tolist() == ["+919876543210"]
+
+
+def test_repeated_text_is_one_object_a_value_and_numbers_keep_their_type(tmp_path):
+    rows = [["Name", "Phone", "Country", "Mixed"]]
+    rows += [
+        [f"p{i}", f"+9198{i:08d}", "IN" if i % 2 else "GB", [1, 1.0, True][i % 3]]
+        for i in range(60)
+    ]
+    sheet = load_sheet(write_book(tmp_path / "t.xlsx", {"S": rows}))
+    countries = sheet.frame["Country"].tolist()
+    assert countries[:2] == ["GB", "IN"]
+    assert len({id(c) for c in countries}) == 2  # a full sheet's cells: 200 MB less
+    assert [type(v) for v in sheet.frame["Mixed"].tolist()[:3]] == [float, float, bool]
+    assert sheet.frame["Phone"].tolist()[5] == "+919800000005"
