@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from batcher import collector
 from batcher.campaign import (
@@ -40,7 +39,6 @@ from batcher.outcomes import Outcome
 from batcher.plan import (
     Choice,
     Latency,
-    Plan,
     choose,
     forecast,
     plan_facts,
@@ -51,9 +49,6 @@ from batcher.plan import (
 )
 from batcher.redial import Book, upcoming
 from batcher.settings import Credentials, LoadOptions, Settings
-
-if TYPE_CHECKING:
-    from batcher.workbook import CampaignState
 
 Say = Callable[[str], None]
 
@@ -212,42 +207,59 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
             settings = _with_audio(settings, say, history)
             settings.campaign.validate()
             _record_release(journal, choice, say)
-            from batcher.progress import progress_reporter
-            from batcher.send import send_batches  # aiohttp only when something is sent
-
-            reporter = progress_reporter(len(choice.todo), settings.quiet, say=say)
-            watch.lap("plan")
-            try:
-                report = send_batches(
-                    settings,
-                    journal,
-                    choice.todo,
-                    reporter,
-                    reporter.say,
-                    history=history,
-                    caller=caller,
-                    allowed=frozenset(choice.released),
-                )
-            finally:
-                reporter.close()
-            watch.lap("send")
         else:
             say(text)
             say("nothing to send now: every number of this campaign has an outcome or is held")
-        from batcher.workbook import CampaignState, write_workbook
+        from batcher.live import LiveWorkbook  # pandas: imported while the file was read
 
-        stop = _not_sent_reason(report)
-        journal.record_stop(stop)
-        state = CampaignState.of(journal, stop)
-        counts = write_workbook(output, sheet, plan, state, journal.last_run()["facts"])
+        facts = journal.last_run()["facts"]
+
+        # a child writes the workbook while the send runs (batcher.live)
+        def reload():  # for a writer that died
+            again = load_sheet(settings.input, settings.load)
+            return again, plan_rows(again, settings.region)
+
+        workbook = LiveWorkbook(
+            output, sheet, plan, journal, states, facts, choice.todo, say, reload
+        )
+        del sheet, plan, states  # the workbook's now: its writer may be a child (batcher.live)
+        with workbook:
+            if choice.todo:
+                report = _send(settings, journal, choice, history, caller, say, watch)
+            stop = _not_sent_reason(report)
+            journal.record_stop(stop)
+            counts = workbook.finish(stop)
         watch.lap("write")
         ahead = None
         if settings.redial.active or settings.window is not None or settings.follow:
             ahead = upcoming(journal, settings, settings.clock())
-    summary = _finish(output, journal_file, counts, report, plan, state)
+    summary = _finish(output, journal_file, counts, report)
     return replace(
         summary, timings=watch.laps, sent=report.requests if report else 0, upcoming=ahead
     )
+
+
+def _send(settings, journal, choice: Choice, history, caller, say: Say, watch: Stopwatch):
+    """The send, with its progress on the terminal: what send_batches reported."""
+    from batcher.progress import progress_reporter
+    from batcher.send import send_batches  # aiohttp only when something is sent
+
+    reporter = progress_reporter(len(choice.todo), settings.quiet, say=say)
+    watch.lap("plan")
+    try:
+        return send_batches(
+            settings,
+            journal,
+            choice.todo,
+            reporter,
+            reporter.say,
+            history=history,
+            caller=caller,
+            allowed=frozenset(choice.released),
+        )
+    finally:
+        reporter.close()
+        watch.lap("send")
 
 
 def _imports(settings: Settings) -> Callable[[], None]:
@@ -255,6 +267,7 @@ def _imports(settings: Settings) -> Callable[[], None]:
     (pandas, 0.3-0.5 s) and, for a send, aiohttp's client (0.2 s)."""
 
     def load() -> None:
+        import batcher.live
         import batcher.workbook
 
         if not settings.dry_run:
@@ -431,10 +444,11 @@ def _not_sent_reason(report) -> str:
     return f"not sent: the run stopped ({report.stop.reason})"
 
 
-def _finish(output, journal_file, counts, report, plan: Plan, state: CampaignState) -> Summary:
+def _finish(output, journal_file, counts: Counter[str], report) -> Summary:
     notes = list(report.notes) if report else []
+    # every eligible row (a number's first) ended as meant; repeats and invalid rows aside
     meant = (Outcome.ACCEPTED, Outcome.SUPPRESSED, Outcome.RECENTLY_CALLED)
-    complete = all(state.outcome(c)[0] in meant for c in plan.distinct)
+    complete = all(o in meant or o in (Outcome.DUPLICATE, Outcome.INVALID) for o in +counts)
     message = ""
     if report and report.stop:
         code = ExitCode.INTERRUPTED if report.stop.interrupted else ExitCode.API_STOPPED

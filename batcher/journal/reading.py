@@ -15,7 +15,7 @@ import orjson
 
 from batcher import collector
 from batcher.journal.rows import Call, NumberState, Request, TestCall, _request_states
-from batcher.journal.schema import STICKY
+from batcher.journal.schema import DONE, STICKY
 from batcher.outcomes import Outcome
 
 
@@ -65,6 +65,41 @@ class _JournalReads:
                             outcome=Outcome(outcome), reason=why, voice_id=voice_id
                         )
         return states
+
+    def last_request_id(self) -> int:
+        """The id of the campaign's latest request (0: none yet)."""
+        return self.db.execute("SELECT coalesce(max(id), 0) FROM requests").fetchone()[0]
+
+    def replay_since(
+        self, after: int, seen: set[int], states: dict[str, NumberState], *, answered=True
+    ) -> list[Request]:
+        """The replay of a send as it goes (a reader following another process's run): the
+        requests after `after` not in `seen`, answered ones only unless `answered` is False,
+        replayed into `states` in order; added to `seen`, and returned."""
+        where = f"id > ? AND state = '{DONE}'" if answered else "id > ?"
+        new = [i for (i,) in self.db.execute(f"SELECT id FROM requests WHERE {where}", (after,))]
+        fields = ", ".join(Request._fields)
+        replayed = []
+        for rid in sorted(set(new) - seen):
+            row = self.db.execute(f"SELECT {fields} FROM requests WHERE id = ?", (rid,)).fetchone()
+            request = Request._make(row)
+            _request_states(request, states)
+            replayed.append(request)
+            seen.add(rid)
+        return replayed
+
+    def settle_since(self, after: int, states: dict[str, NumberState]) -> None:
+        """Apply the settlements of requests after `after` over `states`, as the replay does:
+        a settlement holds while its request is the number's latest."""
+        for rid, callee, outcome, voice_id, why in self.db.execute(
+            "SELECT request, callee, outcome, voice_id, reason FROM settlements WHERE request > ?",
+            (after,),
+        ):
+            state = states.get(callee)
+            if state is not None and state.request == rid:
+                states[callee] = state._replace(
+                    outcome=Outcome(outcome), reason=why, voice_id=voice_id
+                )
 
     def calls(self) -> dict[str, list[Call]]:
         """Every attempt per callee, in order: the requests that may have placed a call to it.
