@@ -48,6 +48,7 @@ from batcher.plan import Plan
 from batcher.workbook import CampaignState, write_workbook
 
 POLL_S = 0.05  # how often a waiting writer looks at the journal again
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 # outcomes read as final once committed (rejected is checked again at the end: the breaker)
 _FINAL = frozenset((Outcome.ACCEPTED, Outcome.UNKNOWN, Outcome.REJECTED))
 
@@ -196,6 +197,7 @@ class LiveWorkbook:
         self.reload = reload  # the sheet and plan again, for a writer that died
         self.after = journal.last_request_id()
         self.pid: int | None = None
+        self.parent = os.getpid()
         self.end = self.back = -1
 
     def __enter__(self) -> LiveWorkbook:
@@ -272,6 +274,7 @@ def _child(workbook: LiveWorkbook, end: int, back: int) -> None:
     parent's open files, locks and buffers are the parent's)."""
     result: tuple = ("died",)
     try:
+        _die_with(workbook.parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
         gc.disable()  # every object is the parent's: a collection would copy them all
         with Journal(workbook.journal.path, readonly=True) as journal:
@@ -295,6 +298,17 @@ def _child(workbook: LiveWorkbook, end: int, back: int) -> None:
             os.write(back, pickle.dumps(result))
         finally:
             os._exit(0)
+
+
+def _die_with(parent: int) -> None:
+    """The child is killed the moment the run dies (a SIGKILL included): it must not go on
+    writing, nor hold the run's journal lock, which it shares by inheritance."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before prctl
+        os._exit(0)
 
 
 def _read_all(fd: int) -> bytes:
