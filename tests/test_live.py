@@ -7,7 +7,6 @@ import os
 import pickle
 import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,7 @@ import batcher.live
 from batcher.journal import Journal
 from batcher.live import LiveCampaign, _Rewrite
 from batcher.outcomes import Outcome
-from tests.conftest import numbers, sandbox_args
-from tests.helpers import batcher_process, read_sheet, summary
+from tests.helpers import batcher_process, numbers, read_sheet, sandbox_args, summary, wait_for
 
 
 def _sheets(path) -> dict[str, object]:
@@ -167,24 +165,21 @@ def test_a_bug_in_the_writer_child_is_a_bug_of_the_run(
     assert len(sandbox.accepted) == 5  # sent, and in the journal: `batcher results` rebuilds it
 
 
-def _children(pid: int) -> list[int]:
+def _forked_children(pid: int) -> list[int]:
+    """Children of pid running its own command line: forked, not started (the reader child
+    and a worker pool's server run other commands)."""
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 stat = Path(f"/proc/{entry}/stat").read_text()
+                same = Path(f"/proc/{entry}/cmdline").read_bytes() == command
             except OSError:
                 continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
+            if int(stat.rpartition(")")[2].split()[1]) == pid and same:
                 found.append(int(entry))
     return found
-
-
-def _wait_for(condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_a_run_killed_during_its_send_leaves_no_writer_and_no_half_workbook(
@@ -195,12 +190,12 @@ def test_a_run_killed_during_its_send_leaves_no_writer_and_no_half_workbook(
     proc = batcher_process(
         ["run", path, *sandbox_args(sandbox), "--chunk-size", "2", "--concurrency", "2"]
     )
-    _wait_for(lambda: len(sandbox.requests) >= 3)
-    writers = _children(proc.pid)
+    wait_for(lambda: len(sandbox.requests) >= 3)
+    writers = _forked_children(proc.pid)
     assert writers, "the run has a writer child while it sends"
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
-    _wait_for(lambda: not any(os.path.exists(f"/proc/{w}") for w in writers), timeout=10)
+    wait_for(lambda: not any(os.path.exists(f"/proc/{w}") for w in writers), timeout=10)
     assert not list(tmp_path.glob("*.xlsx")) or [p.name for p in tmp_path.glob("*.xlsx")] == [
         "contacts.xlsx"
     ]
@@ -214,7 +209,7 @@ def test_ctrl_c_to_the_whole_terminal_still_writes_the_workbook(make_sandbox, co
         ["run", path, *sandbox_args(sandbox), "--chunk-size", "2", "--concurrency", "2"],
         start_new_session=True,
     )
-    _wait_for(lambda: len(sandbox.requests) >= 2)
+    wait_for(lambda: len(sandbox.requests) >= 2)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the writer child gets it too
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 6, out

@@ -8,8 +8,7 @@ import time
 import zipfile
 
 from batcher.vendor.http import sign
-from tests.conftest import numbers, sandbox_args
-from tests.helpers import batcher_process, read_sheet
+from tests.helpers import batcher_process, numbers, read_sheet, sandbox_args, wait_for
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(
@@ -64,7 +63,7 @@ def test_ctrl_c_finishes_in_flight_requests_and_says_how_to_resume(
     proc = batcher_process(
         ["run", path, *sandbox_args(sandbox), "--chunk-size", "2", "--concurrency", "2"]
     )
-    _wait_for(lambda: len(sandbox.requests) >= 2)
+    wait_for(lambda: len(sandbox.requests) >= 2)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 6, out
@@ -79,7 +78,7 @@ def test_second_ctrl_c_abandons_in_flight_as_unknown(make_sandbox, contacts, tmp
     sandbox = make_sandbox(latency=3)
     path = contacts(["+" + n for n in numbers(10)])
     proc = batcher_process(["run", path, *sandbox_args(sandbox), "--chunk-size", "5"])
-    _wait_for(lambda: sandbox.in_flight >= 1)  # the canary: alone until it is answered
+    wait_for(lambda: sandbox.in_flight >= 1)  # the canary: alone until it is answered
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
@@ -87,13 +86,6 @@ def test_second_ctrl_c_abandons_in_flight_as_unknown(make_sandbox, contacts, tmp
     assert proc.returncode == 6, out
     rows = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
     assert [r["outcome"] for r in rows] == ["unknown"] * 5 + ["not_sent"] * 5
-
-
-def _wait_for(condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_secrets_never_reach_terminal_journal_or_workbook(make_sandbox, contacts, tmp_path):

@@ -8,7 +8,7 @@ on sys.path.
 """
 
 from tests.helpers.contacts import numbers, write_xlsx
-from tests.helpers.sandbox import KEY, SECRET, batcher_process, sandbox_args
+from tests.helpers.sandbox import KEY, SECRET, batcher_process, sandbox_args, wait_for
 from tests.helpers.workbooks import header, read_sheet, summary
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "read_sheet",
     "sandbox_args",
     "summary",
+    "wait_for",
     "write_xlsx",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,3 +44,11 @@ def batcher_process(args, env_extra=None, **popen) -> subprocess.Popen:
         text=True,
         **popen,
     )
+
+
+def wait_for(condition, timeout: float = 15.0) -> None:
+    """Poll condition() until it holds; fail the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
