@@ -12,7 +12,8 @@ The layering, held by tests/test_layering.py:
   `batcher plan` and `import batcher.pipeline` never load aiohttp.
 - The stages (`load`, `normalise`, `plan`, `journal`, `history`, `send`, `results`,
   `workbook`) are driven top to bottom by `pipeline`; `cli` only parses arguments into
-  `Settings`, calls the library and maps errors to exit codes.
+  `Settings`, calls the library and maps errors to exit codes. A run's workbook is written
+  during its send by `live`, a forked child over the same `workbook` and `journal`.
 """
 
 from batcher.errors import (
