@@ -914,3 +914,13 @@ def test_repeated_text_is_one_object_a_value_and_numbers_keep_their_type(tmp_pat
     assert len({id(c) for c in countries}) == 2  # a full sheet's cells: 200 MB less
     assert [type(v) for v in sheet.frame["Mixed"].tolist()[:3]] == [float, float, bool]
     assert sheet.frame["Phone"].tolist()[5] == "+919800000005"
+
+
+def test_a_text_column_with_numbers_past_the_sample_keeps_every_cell_as_it_was(tmp_path):
+    # the sample (4,096 rows) is all text; True and 1.0 come later: equal keys, other types
+    rows = [["Name", "Phone", "Tag"]]
+    rows += [[f"p{i}", f"+9198{i:08d}", "vip" if i % 2 else "new"] for i in range(4200)]
+    rows += [["x", "+919800009998", True], ["y", "+919800009999", 1.5], ["z", "+9198000", 1.0]]
+    tags = load_sheet(write_book(tmp_path / "t.xlsx", {"S": rows})).frame["Tag"].tolist()
+    assert tags[-3:] == [True, 1.5, 1.0] and [type(t) for t in tags[-3:]] == [bool, float, float]
+    assert tags[:2] == ["new", "vip"]

@@ -133,10 +133,15 @@ def _share_text(cells: list[object], width: int) -> None:
     they are (a number must keep its type: 1, 1.0 and True are equal keys)."""
     for index in range(width):
         column = cells[index::width]
-        if len(set(column[:4096])) > 1024 or not all(map(str.__instancecheck__, column)):
+        sample = column[:4096]
+        if len(set(sample)) > 1024 or not all(map(str.__instancecheck__, sample)):
             continue
-        seen: dict[str, str] = {}
-        cells[index::width] = list(map(seen.setdefault, column, column))
+        seen: dict[object, object] = {}
+        shared = list(map(seen.setdefault, column, column))
+        # every distinct value a str: then so was every cell (no other type equals a str);
+        # one more pass over the column would cost as much as the whole sharing
+        if all(map(str.__instancecheck__, seen)):
+            cells[index::width] = shared
 
 
 def _to_sheet(path: Path, table: Table) -> Sheet:
