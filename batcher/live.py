@@ -137,12 +137,17 @@ class _Follower:
         if campaign.shows_calls:  # a number's attempts are known at the end only
             return bool(replayed)
         for request in replayed:
-            for callee in request.numbers:
-                state = states[callee]
-                if state.outcome in _FINAL:
-                    pending.discard(callee)
-                    if state.outcome is Outcome.REJECTED:
-                        self.written[callee] = state
+            numbers = request.numbers
+            if request.results is None:  # one outcome for the whole request
+                if Outcome(request.outcome or Outcome.UNKNOWN) in _FINAL:
+                    pending.difference_update(numbers)
+                continue
+            # an answer per number: each is accepted, rejected or (missing) unknown
+            pending.difference_update(numbers)
+            if Outcome.REJECTED in request.results:
+                for callee in numbers:
+                    if states[callee].outcome is Outcome.REJECTED:
+                        self.written[callee] = states[callee]
         return bool(replayed)
 
     def _wait(self, timeout: float | None) -> None:
