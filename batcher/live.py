@@ -222,7 +222,8 @@ class LiveWorkbook:
             return self._write_here(not_sent_reason)
         with contextlib.suppress(BrokenPipeError):  # a child that died is replaced below
             os.write(self.end, pickle.dumps(not_sent_reason))
-        os.close(self.end)
+        os.close(self.end)  # the child reads to the end of the pipe
+        self.end = -1
         data = _read_all(self.back)
         self._reap()
         kind, *detail = pickle.loads(data) if data else ("died",)
@@ -267,8 +268,9 @@ class LiveWorkbook:
     def _reap(self) -> None:
         pid, self.pid = self.pid, None
         for fd in (self.end, self.back):
-            with contextlib.suppress(OSError):
+            if fd >= 0:  # each closed once: a number closed twice may be another file's by then
                 os.close(fd)
+        self.end = self.back = -1
         os.waitpid(pid, 0)
         path = self.output.resolve()  # a killed child's half-written file (named by its pid)
         path.with_name(f".{path.stem}.partial{pid}.xlsx").unlink(missing_ok=True)

@@ -200,19 +200,3 @@ def test_a_run_killed_during_its_send_leaves_no_writer_and_no_half_workbook(
         "contacts.xlsx"
     ]
     assert not list(tmp_path.glob(".*partial*"))
-
-
-def test_ctrl_c_to_the_whole_terminal_still_writes_the_workbook(make_sandbox, contacts, tmp_path):
-    sandbox = make_sandbox(latency=0.5)
-    path = contacts(["+" + n for n in numbers(40)])
-    proc = batcher_process(
-        ["run", path, *sandbox_args(sandbox), "--chunk-size", "2", "--concurrency", "2"],
-        start_new_session=True,
-    )
-    wait_for(lambda: len(sandbox.requests) >= 2)
-    os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the writer child gets it too
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 6, out
-    rows = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
-    assert {r["outcome"] for r in rows} == {"accepted", "not_sent"}
-    assert sum(r["outcome"] == "accepted" for r in rows) == len(sandbox.accepted)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import time
 import zipfile
+
+import pytest
 
 from batcher.vendor.http import sign
 from tests.helpers import batcher_process, numbers, read_sheet, sandbox_args, wait_for
@@ -55,16 +58,23 @@ def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(
     assert {r["outcome"] for r in rows} == {"accepted", "duplicate"}
 
 
+@pytest.mark.parametrize("to", ["run", "terminal"])
 def test_ctrl_c_finishes_in_flight_requests_and_says_how_to_resume(
-    make_sandbox, contacts, tmp_path
+    make_sandbox, contacts, tmp_path, to
 ):
+    # "terminal": the whole process group gets it, as from a terminal, the workbook's writer
+    # child included (batcher.live): the run decides, and the workbook is still written
     sandbox = make_sandbox(latency=0.5)
     path = contacts(["+" + n for n in numbers(40)])
     proc = batcher_process(
-        ["run", path, *sandbox_args(sandbox), "--chunk-size", "2", "--concurrency", "2"]
+        ["run", path, *sandbox_args(sandbox), "--chunk-size", "2", "--concurrency", "2"],
+        start_new_session=True,
     )
     wait_for(lambda: len(sandbox.requests) >= 2)
-    proc.send_signal(signal.SIGINT)
+    if to == "terminal":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 6, out
     assert "run the same command again" in out

@@ -47,23 +47,10 @@ class _JournalReads:
             return self._replay()
 
     def _replay(self) -> dict[str, NumberState]:
-        settled: dict[tuple[int, str], tuple[str, str, str]] = {
-            (r, c): (o, v, why)
-            for r, c, o, v, why in self.db.execute(
-                "SELECT request, callee, outcome, voice_id, reason FROM settlements"
-            )
-        }
         states: dict[str, NumberState] = {}
         for request in self.requests():
             _request_states(request, states)
-            if settled:
-                for callee in request.numbers:
-                    override = settled.get((request.id, callee))
-                    if override:
-                        outcome, voice_id, why = override
-                        states[callee] = states[callee]._replace(
-                            outcome=Outcome(outcome), reason=why, voice_id=voice_id
-                        )
+        self.settle_since(0, states)
         return states
 
     def last_request_id(self) -> int:
@@ -89,8 +76,8 @@ class _JournalReads:
         return replayed
 
     def settle_since(self, after: int, states: dict[str, NumberState]) -> None:
-        """Apply the settlements of requests after `after` over `states`, as the replay does:
-        a settlement holds while its request is the number's latest."""
+        """Apply the settlements of requests after `after` over `states` (the replay's own
+        step, with `after` 0): a settlement holds while its request is the number's latest."""
         for rid, callee, outcome, voice_id, why in self.db.execute(
             "SELECT request, callee, outcome, voice_id, reason FROM settlements WHERE request > ?",
             (after,),
