@@ -1,6 +1,6 @@
 """Audio: upload a voice file through `fileUpload`, or reuse the upload of the same recording.
 
-    upload = resolve_audio(Path("promo.mp3"), "https://api.itniotech.com", credentials, uploads)
+    upload = resolve_audio(Path("promo.mp3"), Account(DEFAULT_BASE_URL, credentials), uploads)
     upload.file_id, upload.reused   # ('1202603016f1c...mp3', True) when promo.mp3 was uploaded
 
 File names are unique per account (a second upload of a name is refused with -20), and the
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Protocol
 
 from batcher.errors import ApiError, StoppedByAPI, UsageError
-from batcher.settings import Credentials
-from batcher.vendor.http import UPLOAD, Api, connect
+from batcher.settings import Account
+from batcher.vendor.http import Api, connect
 
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".wav")
 NAME_MIN, NAME_MAX = 5, 32  # characters, suffix included (API.md)
@@ -64,37 +64,23 @@ def check_audio_name(name: str) -> None:
 
 
 def resolve_audio(
-    path: Path,
-    base_url: str,
-    credentials: Credentials,
-    uploads: Uploads,
-    ca_bundle: str | None = None,
-    name: str | None = None,
+    path: Path, account: Account, uploads: Uploads, name: str | None = None
 ) -> Upload:
     """What `audio = "promo.mp3"` does: reuse the upload of this recording, else upload it."""
     name = name or path.name
     check_audio_name(name)
     content = _read_audio(path)  # even when reused: a wrong path in campaign.toml must show
     digest = hashlib.sha256(content).hexdigest()
-    endpoint = base_url.rstrip("/")
+    endpoint = account.base_url
     upload = asyncio.run(
-        _with_api(
-            base_url,
-            credentials,
-            ca_bundle,
-            _resolve,
-            name,
-            content,
-            uploads.upload(endpoint, name),
-            digest,
-        )
+        _with_api(account, _resolve, name, content, uploads.upload(endpoint, name), digest)
     )
     uploads.record_upload(endpoint, name, digest, upload.file_id, time.time())
     return upload
 
 
-async def _with_api(base_url: str, credentials: Credentials, ca_bundle: str | None, work, *args):
-    async with connect(base_url, credentials, UPLOAD, ca_bundle=ca_bundle) as api:
+async def _with_api(account: Account, work, *args):
+    async with connect(account, "upload") as api:
         return await work(api, *args)
 
 

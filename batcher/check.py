@@ -1,6 +1,6 @@
 """Check: one harmless signed call proves the credentials, the IP whitelist and the clock.
 
-    report = check_account("https://api.itniotech.com", load_credentials(None))
+    report = check_account(Account("https://api.itniotech.com", load_credentials(None)))
     report.ok, report.clock   # (True, 'ok (+0 s)')
 
 The probe and the clock offset are batcher.vendor.http's (`Api.probe`, `clock_offset`); this
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from batcher.errors import JournalError, StoppedByAPI
 from batcher.history import History
-from batcher.settings import Credentials, is_loopback_url
-from batcher.vendor.http import NTP_FIX, PROBE, STOP_STATUSES, Probe, connect, skewed
+from batcher.settings import Account, Credentials
+from batcher.vendor.http import NTP_FIX, STOP_STATUSES, Probe, connect, skewed
 
 _HEX32 = re.compile(r"\b[0-9a-fA-F]{32}\b")  # what a Sign looks like, should a server echo one
 
@@ -38,19 +38,14 @@ class CheckReport:
     latency_kept: bool = False  # recorded in the call history for the plans' estimates
 
 
-def check_account(
-    base_url: str,
-    credentials: Credentials,
-    ca_bundle: str | None = None,
-    history: Path | None = None,
-) -> CheckReport:
+def check_account(account: Account, history: Path | None = None) -> CheckReport:
     """Prove credentials, IP whitelist and clock with one harmless signed call (two on -16);
     keep its round trip in the call history at `history` (when given) for the plans."""
-    report = asyncio.run(_check(base_url, credentials, ca_bundle))
+    report = asyncio.run(_check(account))
     if history is None or report.latency is None:
         return report
-    # keyed as campaign.endpoint_url reads it: simulators on this machine apart
-    endpoint = "loopback" if is_loopback_url(base_url) else base_url.rstrip("/")
+    # keyed as the plans read it: simulators on this machine apart
+    endpoint = account.latency_key
     try:
         with History(history) as calls:
             calls.record_latency(endpoint, report.latency, time.time())
@@ -59,9 +54,10 @@ def check_account(
     return replace(report, latency_kept=True)
 
 
-async def _check(base_url: str, credentials: Credentials, ca_bundle: str | None) -> CheckReport:
+async def _check(account: Account) -> CheckReport:
+    credentials, base_url = account.signing, account.base_url
     try:
-        async with connect(base_url, credentials, PROBE, ca_bundle=ca_bundle) as api:
+        async with connect(account, "probe") as api:
             started = time.monotonic()
             first = await api.probe()
             latency = time.monotonic() - started

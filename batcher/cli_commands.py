@@ -15,10 +15,11 @@ from pathlib import Path
 
 from batcher.errors import BatcherError, ExitCode, Interrupted, UsageError
 from batcher.settings import (
+    LOOPBACK,
     OPTIONS,
+    Account,
     Settings,
     default_history,
-    is_loopback_url,
     load_credentials,
     resolve_endpoint,
 )
@@ -75,16 +76,17 @@ class Confirm:
         settings = self.settings
         if not settings.quiet:
             _err(plan)
-        if settings.yes or settings.sandbox or is_loopback_url(settings.base_url):
+        if settings.yes or settings.account.kind == LOOPBACK:
             return True
+        where = settings.account.base_url
         if not self.terminal():
             raise UsageError(
-                f"refusing to send to {settings.base_url} without confirmation: no terminal",
+                f"refusing to send to {where} without confirmation: no terminal",
                 "check the plan above with `batcher plan`, then pass --yes",
             )
         started = self.clock()
         try:
-            answer = self.ask(f"Send to {settings.base_url}? Real calls will be placed. [y/N] ")
+            answer = self.ask(f"Send to {where}? Real calls will be placed. [y/N] ")
         finally:
             self.waited += self.clock() - started
         return answer.strip().lower() in ("y", "yes")
@@ -226,14 +228,10 @@ def _reconcile(args: argparse.Namespace) -> int:
 
     if not args.journal.exists():
         raise UsageError(f"{args.journal}: no such journal", "give the .journal file a run wrote")
-    base_url = _endpoint(args, args.journal)
-    credentials = load_credentials(args.credentials)
     report = reconcile(
         args.journal,
-        base_url,
-        credentials,
+        _account(args, args.journal),
         args.settle * 60,
-        _ca(args),
         history=args.history or default_history(),
     )
     _out(
@@ -252,20 +250,19 @@ def _reconcile(args: argparse.Namespace) -> int:
     return int(ExitCode.INCOMPLETE if report.still_unknown else ExitCode.OK)
 
 
-def _endpoint(args: argparse.Namespace, journal: Path | None = None) -> str:
-    """--base-url, else campaign.toml's, else the journal's campaign's, else the default."""
+def _account(args: argparse.Namespace, journal: Path | None = None) -> Account:
+    """The account of an account command: --base-url, else campaign.toml's, else the
+    journal's campaign's, else the default endpoint; the credentials; --ca-bundle."""
     config = getattr(args, "config", None)
     if args.base_url or config is not None or journal is None:
-        return resolve_endpoint(args.base_url, config)
-    from batcher.journal import Journal
+        base_url = resolve_endpoint(args.base_url, config)
+    else:
+        from batcher.journal import Journal
 
-    with Journal(journal, readonly=True) as opened:
-        endpoint = opened.endpoint
-    return resolve_endpoint(None, None, endpoint or None)
-
-
-def _ca(args: argparse.Namespace) -> str | None:
-    return str(args.ca_bundle) if args.ca_bundle else None
+        with Journal(journal, readonly=True) as opened:
+            endpoint = opened.endpoint
+        base_url = resolve_endpoint(None, None, endpoint or None)
+    return Account(base_url, load_credentials(args.credentials), ca_bundle=args.ca_bundle or None)
 
 
 def _records(args: argparse.Namespace) -> int:
@@ -280,13 +277,7 @@ def _records(args: argparse.Namespace) -> int:
             f"{journal}: no journal beside {path.name}",
             "give the results workbook a run wrote, or its .journal",
         )
-    report = fetch_records(
-        journal,
-        _endpoint(args, journal),
-        load_credentials(args.credentials),
-        _ca(args),
-        max(1, args.concurrency),
-    )
+    report = fetch_records(journal, _account(args, journal), max(1, args.concurrency))
     rate = "" if report.answer_rate is None else f", answer rate {report.answer_rate:.1%}"
     _out(
         f"records: {report.fetched} fetched, {report.missing} not available yet; "
@@ -302,10 +293,7 @@ def _records(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from batcher.check import check_account
 
-    base_url = _endpoint(args)
-    report = check_account(
-        base_url, load_credentials(args.credentials), _ca(args), history=default_history()
-    )
+    report = check_account(_account(args), history=default_history())
     _out(f"endpoint:    {report.endpoint}")
     _out(f"credentials: {report.credentials}")
     _out(f"IP address:  {report.ip}")
@@ -323,14 +311,7 @@ def _upload(args: argparse.Namespace) -> int:
     if not args.audio.is_file():
         raise UsageError(f"{args.audio}: no such file", "check the path of the voice file")
     with History(args.history or default_history()) as uploads:
-        upload = resolve_audio(
-            args.audio,
-            _endpoint(args),
-            load_credentials(args.credentials),
-            uploads,
-            _ca(args),
-            args.name,
-        )
+        upload = resolve_audio(args.audio, _account(args), uploads, args.name)
     how = "already uploaded under that name: reusing it" if upload.reused else "uploaded"
     _err(f"{upload.file_name}: {how}")
     _out(upload.file_id)
@@ -339,12 +320,18 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 def _test_call(args: argparse.Namespace) -> int:
-    from batcher.testcall import OPTIONS, TestCallSettings, test_call
+    from batcher.testcall import campaign_journal, test_call
 
-    options = {k: v for k, v in vars(args).items() if k in OPTIONS}
-    settings = TestCallSettings.from_options(options, args.config)
+    name, journal = campaign_journal(args.campaign, args.journal, args.config)
+    options = {k: v for k, v in vars(args).items() if k in OPTIONS and k != "journal"}
+    settings = Settings.from_options(
+        {**options, "campaign": name, "journal": journal},
+        args.config,
+        resolve_region=_resolve_region,
+        contacts=False,
+    )
     try:
-        report = test_call(" ".join(args.number), settings, _err)
+        report = test_call(" ".join(args.number), settings, wait=args.wait, say=_err)
     except KeyboardInterrupt:
         raise Interrupted(
             "test call interrupted: your phone may ring all the same",

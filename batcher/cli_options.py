@@ -13,6 +13,7 @@ from batcher.errors import UsageError
 from batcher.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CREDENTIALS_FILE,
+    DEFAULT_READ_TIMEOUT,
     DEFAULT_SETTLE,
     MAX_CHUNK,
     MAX_CONCURRENCY,
@@ -89,9 +90,7 @@ def _run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
     )
     send = parser.add_argument_group("requests" if plan else "sending")
     flag = _flag(send)
-    send.add_argument(
-        "--base-url", help=f"API endpoint, https only (default: {DEFAULTS['base_url']})"
-    )
+    send.add_argument("--base-url", help=f"API endpoint, https only (default: {DEFAULT_BASE_URL})")
     if not plan:
         send.add_argument("--credentials", type=Path, help=_CREDENTIALS_HELP)
         send.add_argument("--ca-bundle", type=Path, help=_CA_HELP)
@@ -110,7 +109,7 @@ def _run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
             "--timeout",
             type=float,
             dest="read_timeout",
-            help=f"seconds to wait for an answer (default: {DEFAULTS['read_timeout']:g})",
+            help=f"seconds to wait for an answer (default: {DEFAULT_READ_TIMEOUT:g})",
         )
         send.add_argument(
             "--limit", type=int, help="send only the first N eligible numbers (default: all)"

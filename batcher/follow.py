@@ -91,21 +91,13 @@ def refresh(settings: Settings, journal_file: Path, say: Say) -> bool:
     from batcher.reconcile import reconcile
     from batcher.records import fetch_records
 
-    ca = str(settings.ca_bundle) if settings.ca_bundle else None
-    report = fetch_records(
-        journal_file, settings.base_url, settings.credentials, ca, settings.concurrency
-    )
+    report = fetch_records(journal_file, settings.account, settings.concurrency)
     changed = report.fetched > 0
     if report.fetched:
         say(f"records: {report.fetched} fetched, {report.missing} not available yet")
     if _has_unknown(journal_file):
         settled = reconcile(
-            journal_file,
-            settings.base_url,
-            settings.credentials,
-            settings.settle,
-            ca,
-            history=settings.history,
+            journal_file, settings.account, settings.settle, history=settings.history
         )
         if settled.found or settled.absent:
             changed = True

@@ -20,9 +20,9 @@ from batcher.errors import UsageError
 from batcher.history import Caller, History
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
-from batcher.settings import Credentials
+from batcher.settings import Account
 from batcher.vendor.call_records import SLACK, query_records
-from batcher.vendor.http import PAGES_IN_FLIGHT, READS, connect
+from batcher.vendor.http import PAGES_IN_FLIGHT, connect
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,8 @@ class ReconcileReport:
 
 def reconcile(
     journal_path: Path,
-    base_url: str,
-    credentials: Credentials,
+    account: Account,
     settle_seconds: float,
-    ca_bundle: str | None = None,
     now: float | None = None,
     history: Path | None = None,
 ) -> ReconcileReport:
@@ -65,7 +63,7 @@ def reconcile(
             return ReconcileReport(0, 0, 0, 0)
         sent = {r.id: r.sent_epoch for r in journal.requests() if r.id in unknown}
         start = min(sent.values()) - SLACK
-        records = asyncio.run(_fetch(base_url, credentials, start, ca_bundle))
+        records = asyncio.run(_fetch(account, start))
         found: dict[tuple[int, str], str] = {}
         for record in records:
             tag = parse_tag(record.get("calledInfo"))
@@ -126,9 +124,7 @@ def _unknown_by_request(journal: Journal) -> dict[int, list[str]]:
     return unknown
 
 
-async def _fetch(
-    base_url: str, credentials: Credentials, start: float, ca_bundle: str | None
-) -> list[dict[str, object]]:
+async def _fetch(account: Account, start: float) -> list[dict[str, object]]:
     """Every call record from `start` until now (query_records: windows, pages at once)."""
-    async with connect(base_url, credentials, READS, PAGES_IN_FLIGHT, ca_bundle) as api:
+    async with connect(account, "read", PAGES_IN_FLIGHT) as api:
         return await query_records(api, start, time.time() + SLACK)

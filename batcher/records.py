@@ -24,7 +24,7 @@ from batcher.errors import UsageError
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
 from batcher.results import RECORD_COLUMNS, record_columns, records_summary  # noqa: F401
-from batcher.settings import Credentials
+from batcher.settings import Account
 
 # batcher.vendor (and with it aiohttp) is imported by the fetching functions only: the
 # workbook code imports this module for RECORD_COLUMNS, and a dry run must not load aiohttp
@@ -47,9 +47,7 @@ class RecordsReport:
 
 def fetch_records(
     journal_path: Path,
-    base_url: str,
-    credentials: Credentials,
-    ca_bundle: str | None = None,
+    account: Account,
     concurrency: int = 8,
     query_threshold: int = 200,
 ) -> RecordsReport:
@@ -62,14 +60,12 @@ def fetch_records(
                 f"{journal_path}: the journal holds no campaign",
                 "run the campaign first: batcher run CONTACTS.xlsx",
             )
-        return fetch_into(journal, base_url, credentials, ca_bundle, concurrency, query_threshold)
+        return fetch_into(journal, account, concurrency, query_threshold)
 
 
 def fetch_into(
     journal: Journal,
-    base_url: str,
-    credentials: Credentials,
-    ca_bundle: str | None = None,
+    account: Account,
     concurrency: int = 8,
     query_threshold: int = 200,
 ) -> RecordsReport:
@@ -84,11 +80,7 @@ def fetch_into(
     wanted = {v: who for v, who in accepted.items() if not callrecord.complete(stored.get(v))}
     fetched = 0
     if wanted and len(wanted) <= query_threshold:
-        fetched = asyncio.run(
-            _by_voice_id(
-                journal, list(wanted), base_url, credentials, ca_bundle, max(1, concurrency)
-            )
-        )
+        fetched = asyncio.run(_by_voice_id(journal, list(wanted), account, max(1, concurrency)))
     elif wanted:
         sent = {r.id: r.sent_epoch for r in journal.requests()}
         epochs = [sent[request] for _, request in wanted.values()]
@@ -99,9 +91,7 @@ def fetch_into(
                 token,
                 min(epochs),
                 max(epochs),
-                base_url,
-                credentials,
-                ca_bundle,
+                account,
             )
         )
     stored = {v: r for v, r in journal.call_records().items() if v in accepted}
@@ -117,16 +107,14 @@ def fetch_into(
 async def _by_voice_id(
     journal: Journal,
     voice_ids: list[str],
-    base_url: str,
-    credentials: Credentials,
-    ca_bundle: str | None,
+    account: Account,
     concurrency: int,
 ) -> int:
     from batcher.vendor import call_records
-    from batcher.vendor.http import READS, connect, gather_bounded
+    from batcher.vendor.http import connect, gather_bounded
 
     saved = 0
-    async with connect(base_url, credentials, READS, concurrency, ca_bundle) as api:
+    async with connect(account, "read", concurrency) as api:
         for first in range(0, len(voice_ids), SAVE_EVERY):
             chunk = voice_ids[first : first + SAVE_EVERY]
             found = await gather_bounded((call_records.record(api, v) for v in chunk), concurrency)
@@ -140,17 +128,15 @@ async def _by_query(
     token: str,
     first_sent: float,
     last_sent: float,
-    base_url: str,
-    credentials: Credentials,
-    ca_bundle: str | None,
+    account: Account,
 ) -> int:
     from batcher.vendor import call_records
-    from batcher.vendor.http import PAGES_IN_FLIGHT, READS, connect
+    from batcher.vendor.http import PAGES_IN_FLIGHT, connect
 
     by_tag = {(request, callee): voice_id for voice_id, (callee, request) in wanted.items()}
     slack = call_records.SLACK
     end = min(last_sent, time.time()) + slack
-    async with connect(base_url, credentials, READS, PAGES_IN_FLIGHT, ca_bundle) as api:
+    async with connect(account, "read", PAGES_IN_FLIGHT) as api:
         records = await call_records.query_records(api, first_sent - slack, end)
     found: dict[str, dict] = {}
     for one in records:

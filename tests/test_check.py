@@ -10,7 +10,7 @@ import pytest
 
 from batcher.check import check_account
 from batcher.errors import StoppedByAPI
-from batcher.settings import Credentials
+from batcher.settings import Account, Credentials
 from batcher.vendor.simulator import SandboxConfig, SandboxThread
 
 GOOD = Credentials("sandbox-key", "sandbox-secret")
@@ -18,7 +18,7 @@ GOOD = Credentials("sandbox-key", "sandbox-secret")
 
 def test_a_good_account_is_ok(make_sandbox):
     sandbox = make_sandbox()
-    report = check_account(sandbox.url, GOOD)
+    report = check_account(Account(sandbox.url, GOOD))
     assert report.ok
     assert (report.credentials, report.ip) == ("ok", "ok")
     assert report.clock in ("ok (+0 s)", "ok (+1 s)")
@@ -29,7 +29,7 @@ def test_a_good_account_is_ok(make_sandbox):
 
 def test_a_wrong_secret_is_a_credentials_problem_and_never_shown(make_sandbox):
     sandbox = make_sandbox()
-    report = check_account(sandbox.url, Credentials("sandbox-key", "CANARY-secret-4711"))
+    report = check_account(Account(sandbox.url, Credentials("sandbox-key", "CANARY-secret-4711")))
     assert not report.ok
     assert report.credentials.startswith("refused") and "BATCHER_API_SECRET" in report.credentials
     assert report.ip.startswith("unknown")
@@ -41,7 +41,7 @@ def test_a_wrong_secret_is_a_credentials_problem_and_never_shown(make_sandbox):
 
 def test_an_ip_off_the_whitelist_is_named(make_sandbox):
     sandbox = make_sandbox(allowed_ips={"10.9.9.9"})
-    report = check_account(sandbox.url, GOOD)
+    report = check_account(Account(sandbox.url, GOOD))
     assert not report.ok
     assert report.credentials == "ok"
     assert report.ip.startswith("not whitelisted") and "127.0.0.1" in report.ip
@@ -51,7 +51,7 @@ def test_an_ip_off_the_whitelist_is_named(make_sandbox):
 @pytest.mark.parametrize("skew", [-900, 900])
 def test_a_skewed_clock_is_measured_and_the_rest_still_checked(make_sandbox, skew):
     sandbox = make_sandbox(clock_offset=skew)
-    report = check_account(sandbox.url, GOOD)
+    report = check_account(Account(sandbox.url, GOOD))
     assert not report.ok
     assert abs(report.clock_offset - skew) < 1.6
     shown = re.match(r"skewed by ([+-]\d+) s", report.clock)
@@ -64,7 +64,7 @@ def test_a_skewed_clock_is_measured_and_the_rest_still_checked(make_sandbox, ske
 
 def test_a_small_skew_within_tolerance_is_ok(make_sandbox):
     sandbox = make_sandbox(clock_offset=1.2)
-    report = check_account(sandbox.url, GOOD)
+    report = check_account(Account(sandbox.url, GOOD))
     assert report.ok and report.clock.startswith("ok (+")
 
 
@@ -73,14 +73,14 @@ def test_nobody_listening_stops_with_a_fix():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(StoppedByAPI) as caught:
-        check_account(f"http://127.0.0.1:{port}", GOOD)
+        check_account(Account(f"http://127.0.0.1:{port}", GOOD))
     assert "--base-url" in caught.value.hint and "network" in caught.value.hint
 
 
 def test_a_wrong_path_stops_with_a_fix(make_sandbox):
     sandbox = make_sandbox()
     with pytest.raises(StoppedByAPI) as caught:
-        check_account(sandbox.url + "/nowhere", GOOD)
+        check_account(Account(sandbox.url + "/nowhere", GOOD))
     assert "HTTP 404" in str(caught.value) and "--base-url" in caught.value.hint
 
 
@@ -90,21 +90,21 @@ def test_tls_is_verified_and_a_private_ca_can_be_trusted(tls_files):
     context.load_cert_chain(cert, key)
     with SandboxThread(SandboxConfig(), ssl_context=context) as sandbox:
         with pytest.raises(StoppedByAPI) as caught:
-            check_account(sandbox.url, GOOD)
+            check_account(Account(sandbox.url, GOOD))
         assert "TLS" in str(caught.value) and "--ca-bundle" in caught.value.hint
-        assert check_account(sandbox.url, GOOD, ca_bundle=str(cert)).ok
+        assert check_account(Account(sandbox.url, GOOD, ca_bundle=cert)).ok
 
 
 def test_the_round_trip_is_kept_in_the_history_for_the_plans(make_sandbox, tmp_path):
     from batcher.history import History
 
     sandbox = make_sandbox()
-    report = check_account(sandbox.url, GOOD, history=tmp_path / "history.sqlite")
+    report = check_account(Account(sandbox.url, GOOD), history=tmp_path / "history.sqlite")
     assert report.latency is not None and 0 < report.latency < 5 and report.latency_kept
     with History(tmp_path / "history.sqlite", create=False) as history:
         seconds, _ = history.latency("loopback")  # simulators on this machine, as runs file them
     assert seconds == report.latency
-    assert check_account(sandbox.url, GOOD).latency_kept is False  # no history given
+    assert check_account(Account(sandbox.url, GOOD)).latency_kept is False  # no history given
 
 
 def test_a_plan_estimates_from_the_check_until_the_campaign_measures_its_own(

@@ -11,7 +11,7 @@ import pytest
 
 from batcher.journal import Journal
 from batcher.records import fetch_records
-from batcher.settings import Credentials
+from batcher.settings import Account, Credentials
 from tests.conftest import numbers, sandbox_args
 
 pytestmark = pytest.mark.usefixtures("creds")
@@ -46,7 +46,7 @@ def test_few_records_are_read_one_by_one_and_a_rerun_reads_nothing(
 ):
     sandbox = make_sandbox()
     journal = _campaign(sandbox, contacts, cli, tmp_path, 12)
-    report = fetch_records(journal, sandbox.url, GOOD, concurrency=4)
+    report = fetch_records(journal, Account(sandbox.url, GOOD), concurrency=4)
     expected = _expected(sandbox)
     assert (report.requested, report.fetched, report.missing, report.accepted) == (12, 12, 0, 12)
     assert _stored(journal) == expected
@@ -57,7 +57,7 @@ def test_few_records_are_read_one_by_one_and_a_rerun_reads_nothing(
     assert report.answer_rate == pytest.approx(len(answered) / 12)
 
     before = len(sandbox.requests)
-    again = fetch_records(journal, sandbox.url, GOOD)
+    again = fetch_records(journal, Account(sandbox.url, GOOD))
     assert (again.requested, again.fetched, again.missing) == (0, 0, 0)
     assert (again.answered, again.total_cost) == (report.answered, report.total_cost)
     assert len(sandbox.requests) == before  # nothing asked of the API
@@ -67,7 +67,7 @@ def test_many_records_are_read_by_time_window_and_matched(make_sandbox, contacts
     sandbox = make_sandbox()
     _campaign(sandbox, contacts, cli, tmp_path, 40, name="other.xlsx", start=900)  # not ours
     journal = _campaign(sandbox, contacts, cli, tmp_path, 150)
-    report = fetch_records(journal, sandbox.url, GOOD, query_threshold=100)
+    report = fetch_records(journal, Account(sandbox.url, GOOD), query_threshold=100)
     assert (report.requested, report.fetched, report.missing) == (150, 150, 0)
     ours = {c.voice_id for c in sandbox.accepted if c.callee in set(numbers(150))}
     expected = {v: r for v, r in _expected(sandbox).items() if v in ours}
@@ -80,11 +80,11 @@ def test_records_that_lag_are_missing_until_a_later_run(make_sandbox, contacts, 
     sandbox = make_sandbox(record_lag=3600)
     journal = _campaign(sandbox, contacts, cli, tmp_path, 5)
     for threshold in (200, 0):  # one by one, then by window: neither sees them yet
-        report = fetch_records(journal, sandbox.url, GOOD, query_threshold=threshold)
+        report = fetch_records(journal, Account(sandbox.url, GOOD), query_threshold=threshold)
         assert (report.requested, report.fetched, report.missing) == (5, 0, 5)
         assert report.answer_rate is None and report.total_cost == 0
     sandbox.config.record_lag = 0  # now the vendor has them
-    report = fetch_records(journal, sandbox.url, GOOD)
+    report = fetch_records(journal, Account(sandbox.url, GOOD))
     assert (report.requested, report.fetched, report.missing) == (5, 5, 0)
     assert _stored(journal) == _expected(sandbox)
 
@@ -92,11 +92,11 @@ def test_records_that_lag_are_missing_until_a_later_run(make_sandbox, contacts, 
 def test_an_incomplete_record_is_fetched_again(make_sandbox, contacts, cli, tmp_path):
     sandbox = make_sandbox()
     journal = _campaign(sandbox, contacts, cli, tmp_path, 3)
-    fetch_records(journal, sandbox.url, GOOD)
+    fetch_records(journal, Account(sandbox.url, GOOD))
     voice_id, record = next(iter(_stored(journal).items()))
     with Journal(journal) as open_journal:  # as if read while the call was still ringing
         open_journal.save_records([{**record, "hangupTime": None, "terminationCode": ""}])
-    report = fetch_records(journal, sandbox.url, GOOD)
+    report = fetch_records(journal, Account(sandbox.url, GOOD))
     assert (report.requested, report.fetched, report.missing) == (1, 1, 0)
     assert _stored(journal)[voice_id] == record
 
@@ -105,7 +105,7 @@ def test_an_incomplete_record_is_fetched_again(make_sandbox, contacts, cli, tmp_
 def test_a_skewed_clock_is_corrected(make_sandbox, contacts, cli, tmp_path, threshold):
     sandbox = make_sandbox(clock_offset=-900)  # records carry the server's (behind) clock
     journal = _campaign(sandbox, contacts, cli, tmp_path, 4)
-    report = fetch_records(journal, sandbox.url, GOOD, query_threshold=threshold)
+    report = fetch_records(journal, Account(sandbox.url, GOOD), query_threshold=threshold)
     assert (report.fetched, report.missing) == (4, 0)
     assert _stored(journal) == _expected(sandbox)
 
@@ -136,7 +136,7 @@ def test_a_record_is_matched_by_its_calledinfo_tag_when_voiceids_differ(
         db.execute(
             "UPDATE requests SET results = ? WHERE id = ?", (json.dumps(results), request_id)
         )
-    report = fetch_records(journal, sandbox.url, GOOD, query_threshold=0)
+    report = fetch_records(journal, Account(sandbox.url, GOOD), query_threshold=0)
     assert (report.fetched, report.missing) == (3, 0)
     stored = _stored(journal)
     assert stored["v" + vendor_id] == {**_expected(sandbox)[vendor_id], "voiceId": "v" + vendor_id}
@@ -155,8 +155,8 @@ def test_pages_are_fetched_concurrently_and_every_record_arrives_once(make_sandb
     body = {"callee": ",".join(callees), "appId": "sandbox-app", "fileId": "sandbox-file-0001.mp3"}
 
     async def go() -> tuple[list[dict], float]:
-        async with http.connect(sandbox.url, GOOD, http.READS, http.PAGES_IN_FLIGHT) as api:
-            reply = await post(api.session, f"{sandbox.url}/voice/sendGroup", GOOD, body, callees)
+        async with http.connect(Account(sandbox.url, GOOD), "read", http.PAGES_IN_FLIGHT) as api:
+            reply = await post(api.session, api.account, body, callees)
             assert len(reply.results) == 1000
             started = time.monotonic()
             found = await query_records(api, time.time() - 60, time.time() + 60)

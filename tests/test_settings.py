@@ -48,13 +48,13 @@ def test_defaults_and_the_paths_beside_the_input(contacts_file):
     assert got.output is None and got.journal is None
     assert got.campaign_name is None and got.cooldown == 24 * 3600 and not got.allow_repeat
     assert got.history == Path(os.environ["BATCHER_HISTORY"])
-    assert (got.base_url, got.chunk_size, got.concurrency, got.read_timeout) == (
+    assert (got.account.base_url, got.chunk_size, got.concurrency, got.account.timeouts.send) == (
         DEFAULT_BASE_URL,
         1000,
         8,
         60.0,
     )
-    assert got.credentials is None and got.price is None and got.region is None
+    assert got.account.credentials is None and got.price is None and got.region is None
 
 
 def test_flags_win_over_campaign_toml_which_wins_over_defaults(contacts_file, tmp_path):
@@ -144,7 +144,7 @@ def test_a_missing_file_and_a_folder_are_both_input_errors(tmp_path):
 def test_credentials_come_from_the_environment_given(contacts_file):
     environ = {"BATCHER_API_KEY": "key-4711", "BATCHER_API_SECRET": "secret-0815"}
     got = Settings.from_options({"input": contacts_file}, environ=environ)
-    assert got.credentials == Credentials("key-4711", "secret-0815")
+    assert got.account.credentials == Credentials("key-4711", "secret-0815")
     assert "4711" not in repr(got) and "0815" not in repr(got)
 
 

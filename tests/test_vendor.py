@@ -12,7 +12,7 @@ import pytest
 from aiohttp import client_exceptions as aerr
 
 from batcher.errors import ApiError, BatcherError, StoppedByAPI
-from batcher.settings import Credentials
+from batcher.settings import Account, Credentials
 from batcher.vendor.http import (
     FAILURES,
     Api,
@@ -216,7 +216,8 @@ class _Raising:
 
 @pytest.mark.parametrize("cls", list(EXPECTED), ids=lambda c: c.__name__)
 def test_a_send_meets_it_as_a_verdict(cls):
-    reply = asyncio.run(post(_Raising(_make(cls)), "https://api.example", CREDS, {}, ["911"]))
+    account = Account("https://api.example", CREDS)
+    reply = asyncio.run(post(_Raising(_make(cls)), account, {}, ["911"]))
     assert reply.verdict is VERDICTS[EXPECTED[cls]]
     assert reply.http_status is None and reply.results == {}
     if reply.verdict is Verdict.UNKNOWN:
@@ -228,7 +229,7 @@ def test_a_send_meets_it_as_a_verdict(cls):
 @pytest.mark.parametrize("cls", list(EXPECTED), ids=lambda c: c.__name__)
 def test_a_read_meets_it_as_stopped_by_api_from_the_cause(cls):
     exc = _make(cls)
-    api = Api(_Raising(exc), "https://api.example", CREDS)
+    api = Api(_Raising(exc), Account("https://api.example", CREDS))
     with pytest.raises(StoppedByAPI) as caught:
         asyncio.run(api.call("GET", "/voice/recordGroup/1"))
     assert caught.value.__cause__ is exc

@@ -91,14 +91,15 @@ class _Sender:
         self.history, self.caller, self.allowed = history, caller, allowed
         self.progress = progress
         self.say = say
-        self.report = SendReport(chunk_size=settings.chunk_size)
+        self.report = SendReport(
+            chunk_size=settings.chunk_size, clock_offset=settings.account.clock_offset
+        )
         self.queue: deque[Batch] = deque()
         self.refused_streak = 0
         self.throttle_spent = 0.0
         self.busy = 0
         self.wake = asyncio.Event()
         self.next_batch = journal.next_batch()
-        self.url = settings.base_url.rstrip("/") + "/voice/sendGroup"
         self.fields = settings.campaign.request_fields()
         self.params = orjson.dumps(self.fields).decode()
         self.interrupts = 0
@@ -129,9 +130,8 @@ class _Sender:
         loop = asyncio.get_running_loop()
         workers: list[asyncio.Task[None]] = []
         with _signals(loop, self._on_signal):
-            timeouts = http.Timeouts(self.settings.connect_timeout, self.settings.read_timeout)
             async with http.open_session(
-                timeouts, self.settings.concurrency, self.settings.ca_bundle
+                self.settings.account, "send", self.settings.concurrency
             ) as session:
                 workers = [
                     asyncio.create_task(self._worker(session))
@@ -209,12 +209,7 @@ class _Sender:
         self.report.requests += 1
         try:
             reply = await send_group.post(
-                session,
-                self.url,
-                self.settings.credentials,
-                body,
-                batch.callees,
-                self.report.clock_offset,
+                session, self.settings.account, body, batch.callees, self.report.clock_offset
             )
         except asyncio.CancelledError:
             self.writes.finish(
@@ -290,7 +285,7 @@ class _Sender:
             self._unplace(batch)
             if batch.attempt >= MAX_CONNECT_ATTEMPTS:
                 self._stop(
-                    f"could not reach {self.settings.base_url} after "
+                    f"could not reach {self.settings.account.base_url} after "
                     f"{batch.attempt} attempts ({reply.reason})",
                     "check the network and --base-url, then run the same command again",
                 )

@@ -18,7 +18,8 @@ them.
 The package is a facade over its submodules, each imported only by the ones after it:
 `defaults` (the constants), `timing` (durations, pace, the Redial policy), `values` (LoadOptions,
 Window, Campaign, Credentials, Price), `files` (campaign.toml and the credentials file),
-`endpoints` (base URL checks) and `options` (Settings and from_options). Import from
+`endpoints` (base URL checks), `account` (Account: endpoint, credentials, CA, timeouts, clock
+offset) and `options` (Settings and from_options). Import from
 `batcher.settings`, not from a submodule.
 
 This package MUST NOT import anything of batcher but `batcher.errors` (and its own submodules).
@@ -26,6 +27,7 @@ This package MUST NOT import anything of batcher but `batcher.errors` (and its o
 
 from __future__ import annotations
 
+from batcher.settings.account import LOOPBACK, SANDBOX, VENDOR, Account, Timeouts
 from batcher.settings.defaults import (
     CALLED_INFO_MAX,
     DEFAULT_BASE_URL,
@@ -79,6 +81,7 @@ __all__ = [
     "ENV_HISTORY",
     "ENV_KEY",
     "ENV_SECRET",
+    "LOOPBACK",
     "MAX_ATTEMPTS",
     "MAX_CHUNK",
     "MAX_CONCURRENCY",
@@ -86,13 +89,17 @@ __all__ = [
     "PACE_SPACING",
     "REDIAL_KEYS",
     "REDIAL_ON",
+    "SANDBOX",
     "TAG_RESERVE",
+    "VENDOR",
+    "Account",
     "Campaign",
     "Credentials",
     "LoadOptions",
     "Price",
     "Redial",
     "Settings",
+    "Timeouts",
     "Window",
     "check_base_url",
     "check_input_file",

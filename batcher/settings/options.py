@@ -9,27 +9,25 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from batcher.errors import InputError, UsageError
+from batcher.settings.account import Account
 from batcher.settings.defaults import (
-    DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_COOLDOWN,
     DEFAULT_HISTORY,
-    DEFAULT_READ_TIMEOUT,
     DEFAULT_SETTLE,
     ENV_HISTORY,
     MAX_CHUNK,
     MAX_CONCURRENCY,
 )
-from batcher.settings.endpoints import check_base_url
-from batcher.settings.files import load_config, load_credentials
+from batcher.settings.files import load_config
 from batcher.settings.timing import PACE_SPACING, Redial, _integer, parse_duration, parse_pace
-from batcher.settings.values import Campaign, Credentials, LoadOptions, Price, Window
+from batcher.settings.values import Campaign, LoadOptions, Price, Window
 
 # Every option Settings.from_options takes (cli's argparse dests), for catching typos early.
 OPTIONS = frozenset(
@@ -92,22 +90,18 @@ class Settings:
     from_options when it needs campaign.toml or the file system), and one line in from_options.
     """
 
-    input: Path
-    output: Path | None  # None: FILE-results.xlsx (FILE-plan.xlsx for a dry run)
-    journal: Path | None  # None: <campaign>.journal beside the input
-    campaign: Campaign
-    base_url: str = DEFAULT_BASE_URL
-    credentials: Credentials | None = field(default=None, repr=False)
+    input: Path | None = None  # the contacts file (None: a test call, which reads none)
+    output: Path | None = None  # None: FILE-results.xlsx (FILE-plan.xlsx for a dry run)
+    journal: Path | None = None  # None: <campaign>.journal beside the input
+    campaign: Campaign = field(default_factory=Campaign)
+    account: Account = field(default_factory=Account)  # endpoint, credentials, CA, timeouts
     region: str | None = None
     load: LoadOptions = field(default_factory=LoadOptions)
     chunk_size: int = MAX_CHUNK
     concurrency: int = DEFAULT_CONCURRENCY
-    connect_timeout: float = 10.0
-    read_timeout: float = DEFAULT_READ_TIMEOUT
     dry_run: bool = False
     yes: bool = False
     sandbox: bool = False
-    ca_bundle: Path | None = None
     limit: int | None = None
     rate: float | None = None
     quiet: bool = False
@@ -143,12 +137,13 @@ class Settings:
                 f"--rate {self.rate} must be more than 0",
                 "e.g. --rate 2 for at most two requests a second",
             )
-        for name in ("connect_timeout", "read_timeout"):
-            if not getattr(self, name) > 0:
-                raise UsageError(
-                    f"--{name.removeprefix('read_')} must be more than 0 seconds",
-                    "e.g. --timeout 60",
-                )
+
+    @property
+    def contacts(self) -> Path:
+        """The contacts file; a UsageError for settings built without one (a test call)."""
+        if self.input is None:
+            raise UsageError("no contacts file given", "e.g. batcher run contacts.xlsx")
+        return self.input
 
     @property
     def request_size(self) -> int:
@@ -176,12 +171,14 @@ class Settings:
         *,
         environ: Mapping[str, str] | None = None,
         resolve_region: Callable[[str], str | None] | None = None,
+        contacts: bool = True,
     ) -> Settings:
         """One frozen Settings from options (None or absent: not given) over campaign.toml
         over the defaults; every check made, credentials read when something will be sent.
 
         `resolve_region` turns "in" or "India" into "IN" (the CLI passes normalise's; without
-        it a region is only upper-cased); `environ` defaults to os.environ.
+        it a region is only upper-cased); `environ` defaults to os.environ. `contacts=False`:
+        a command that reads no contacts file (`batcher test-call`).
         """
         unknown = set(options) - OPTIONS
         if unknown:
@@ -192,12 +189,15 @@ class Settings:
         def pick(name: str, default: Any = None) -> Any:
             return given[name] if name in given else config.get(name, default)
 
-        if "input" not in given:
-            raise UsageError("no contacts file given", "e.g. batcher run contacts.xlsx")
-        source = Path(given["input"])
-        check_input_file(source)
-        output = Path(given.get("output") or source.with_name(f"{source.stem}-results.xlsx"))
+        source: Path | None = None
+        if contacts:
+            if "input" not in given:
+                raise UsageError("no contacts file given", "e.g. batcher run contacts.xlsx")
+            source = check_input_file(Path(given["input"]))
         chosen_output = Path(given["output"]) if given.get("output") else None
+        output = chosen_output or (
+            source.with_name(f"{source.stem}-results.xlsx") if source else Path("results.xlsx")
+        )
         if output.suffix.lower() != ".xlsx":
             raise UsageError(
                 f"--output {output}: the results workbook must end in .xlsx",
@@ -235,7 +235,13 @@ class Settings:
             output=chosen_output,
             journal=_path(given.get("journal")),
             campaign=campaign,
-            base_url=check_base_url(str(pick("base_url", DEFAULT_BASE_URL))),
+            account=Account.from_options(
+                given,
+                config,
+                environ=environ,
+                credentials=not (dry_run or sandbox),
+                other_ways="; or try --sandbox or --dry-run",
+            ),
             region=region,
             load=LoadOptions(
                 sheet=str(sheet) if sheet is not None else None,
@@ -246,11 +252,9 @@ class Settings:
             ),
             chunk_size=_integer("chunk_size", pick("chunk_size", MAX_CHUNK)),
             concurrency=_integer("concurrency", pick("concurrency", DEFAULT_CONCURRENCY)),
-            read_timeout=float(pick("read_timeout", DEFAULT_READ_TIMEOUT)),
             dry_run=dry_run,
             yes=bool(given.get("yes")),
             sandbox=sandbox,
-            ca_bundle=_path(given.get("ca_bundle")),
             limit=given.get("limit"),
             rate=given.get("rate"),
             quiet=bool(given.get("quiet")),
@@ -276,13 +280,6 @@ class Settings:
             settle=parse_duration(str(pick("settle", DEFAULT_SETTLE)), "--settle"),
             pace=parse_pace(pick("pace")),
         )
-        if not (dry_run or sandbox):
-            credentials = load_credentials(
-                _path(given.get("credentials")),
-                environ,
-                other_ways="; or try --sandbox or --dry-run",
-            )
-            settings = replace(settings, credentials=credentials)
         return settings
 
 

@@ -1,6 +1,6 @@
 """Signed HTTP to the vendor API: signing, the session, the clock, paging, and the error mapping.
 
-    async with connect(base_url, credentials, READS, concurrency=8) as api:
+    async with connect(account, "read", concurrency=8) as api:
         data = await api.call("GET", "/voice/recordGroup/2203031134011000001")
         files = await api.pages("/voice/fileQuery")
 
@@ -32,14 +32,14 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import aiohttp
 import orjson
 from aiohttp import client_exceptions as aerr
 
 from batcher.errors import ApiError, BatcherError, StoppedByAPI
-from batcher.settings import Credentials
+from batcher.settings import Account, Credentials
 
 T = TypeVar("T")
 
@@ -65,17 +65,7 @@ def signed_headers(credentials: Credentials, clock_offset: float = 0.0) -> dict[
 # -- the session -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds to connect, and to wait for each read of an answer: `Timeouts(10, 60)`."""
-
-    connect: float
-    read: float
-
-
-PROBE = Timeouts(connect=10.0, read=30.0)  # check: one line of the file list
-READS = Timeouts(connect=10.0, read=60.0)  # records, reconcile, file lists: pages of 100
-UPLOAD = Timeouts(connect=10.0, read=120.0)  # fileUpload: the server takes in up to 27 MB
+Purpose = Literal["send", "read", "upload", "probe"]  # which of the Account's timeouts
 
 
 def ssl_context(ca_bundle: str | Path | None = None) -> ssl.SSLContext:
@@ -83,12 +73,15 @@ def ssl_context(ca_bundle: str | Path | None = None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
 
 
-def open_session(
-    timeouts: Timeouts, concurrency: int = 1, ca_bundle: str | Path | None = None
-) -> aiohttp.ClientSession:
-    """A command's one ClientSession: verified TLS, explicit timeouts, one connection per slot."""
-    connector = aiohttp.TCPConnector(limit=max(1, concurrency), ssl=ssl_context(ca_bundle))
-    timeout = aiohttp.ClientTimeout(total=None, connect=timeouts.connect, sock_read=timeouts.read)
+def open_session(account: Account, purpose: Purpose, concurrency: int = 1) -> aiohttp.ClientSession:
+    """A command's one ClientSession to the account: verified TLS (its CA bundle), the
+    timeouts of `purpose`, one connection per slot."""
+    connector = aiohttp.TCPConnector(limit=max(1, concurrency), ssl=ssl_context(account.ca_bundle))
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        connect=account.timeouts.connect,
+        sock_read=getattr(account.timeouts, purpose),
+    )
     return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
 
 
@@ -283,17 +276,11 @@ PROBE_PATH = "/voice/fileQuery"  # reads one line of the file list: changes noth
 class Api:
     """Signed calls to one account's read and upload endpoints, sharing a session and a Clock."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        base_url: str,
-        credentials: Credentials,
-        clock: Clock | None = None,
-    ) -> None:
+    def __init__(self, session: aiohttp.ClientSession, account: Account) -> None:
         self.session = session
-        self.base_url = base_url.rstrip("/")
-        self.credentials = credentials
-        self.clock = clock if clock is not None else Clock()
+        self.account = account
+        self.credentials = account.signing
+        self.clock = Clock(account.clock_offset)
 
     async def answer(
         self, method: str, path: str, body: dict[str, object] | None, offset: float
@@ -303,7 +290,7 @@ class Api:
         Raises StoppedByAPI (with the fix) when no JSON answer came back: connection, TLS,
         redirect, HTTP errors, a body that is not the API's.
         """
-        url = self.base_url + path
+        url = self.account.url(path)
         payload = None if body is None else orjson.dumps(body)
         try:
             async with self.session.request(
@@ -407,12 +394,8 @@ async def gather_bounded(work: Iterable[Awaitable[T]], limit: int) -> list[T]:
 
 @asynccontextmanager
 async def connect(
-    base_url: str,
-    credentials: Credentials,
-    timeouts: Timeouts,
-    concurrency: int = 1,
-    ca_bundle: str | Path | None = None,
+    account: Account, purpose: Purpose = "read", concurrency: int = 1
 ) -> AsyncIterator[Api]:
-    """An Api over a fresh session: `async with connect(url, creds, READS) as api:`."""
-    async with open_session(timeouts, concurrency, ca_bundle) as session:
-        yield Api(session, base_url, credentials)
+    """An Api over a fresh session: `async with connect(account, "read") as api:`."""
+    async with open_session(account, purpose, concurrency) as session:
+        yield Api(session, account)

@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 
 from batcher.outcomes import Outcome
-from batcher.settings import Credentials
+from batcher.settings import Account
 from batcher.vendor.http import (
     REDIRECT_FIX,
     STOP_STATUSES,
@@ -143,22 +143,26 @@ def _accepted(doc: dict, reason: str, callees: list[str], base: dict) -> Reply:
     return Reply(Verdict.OK, f"{reason or 'success'}{note}", results=results, **base)
 
 
+SEND_GROUP = "/voice/sendGroup"
+
+
 async def post(
     session: aiohttp.ClientSession,
-    url: str,
-    credentials: Credentials,
+    account: Account,
     body: dict[str, object],
     callees: list[str],
-    clock_offset: float = 0.0,
+    clock_offset: float | None = None,
 ) -> Reply:
-    """POST one signed request (never following redirects) and classify what came back."""
+    """POST one signed sendGroup to the account (never following redirects) and classify
+    what came back; signed with `clock_offset`, else the account's measured offset."""
     started = time.monotonic()
     payload = orjson.dumps(body)
+    offset = account.clock_offset if clock_offset is None else clock_offset
     try:
         async with session.post(
-            url,
+            account.url(SEND_GROUP),
             data=payload,
-            headers=signed_headers(credentials, clock_offset),
+            headers=signed_headers(account.signing, offset),
             allow_redirects=False,
         ) as response:
             raw = await response.read()
