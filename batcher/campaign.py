@@ -13,13 +13,13 @@ from pathlib import Path
 
 from batcher.errors import InputError, UsageError
 from batcher.load import Sheet, load_sheet
-from batcher.settings import LoadOptions, Settings, is_loopback_url
+from batcher.settings import LoadOptions, Settings
 
 
 def campaign_name(settings: Settings, sheet: Sheet) -> str:
     """--campaign, else the campaign a batcher results workbook records, else the file's stem
     (so c.xlsx, c.ods and c.csv are one campaign)."""
-    return settings.campaign_name or sheet.campaign_of or settings.input.stem
+    return settings.campaign_name or sheet.campaign_of or settings.contacts.stem
 
 
 def journal_path(settings: Settings, sheet: Sheet, name: str) -> Path:
@@ -30,10 +30,10 @@ def journal_path(settings: Settings, sheet: Sheet, name: str) -> Path:
         return settings.journal
     recorded = sheet.journal_of
     if recorded and sheet.campaign_of == name:
-        journal = settings.input.parent / recorded  # an absolute path stays as it is
+        journal = settings.contacts.parent / recorded  # an absolute path stays as it is
         if journal.exists():
             return journal
-    default = settings.input.parent / f"{name}.journal"
+    default = settings.contacts.parent / f"{name}.journal"
     legacy = output_path(settings, dry_run=False).with_suffix(".journal")
     if not default.exists() and legacy.exists():
         return legacy
@@ -46,7 +46,7 @@ def output_path(settings: Settings, dry_run: bool) -> Path:
     if settings.output is not None:
         return settings.output
     suffix = "-plan.xlsx" if dry_run else "-results.xlsx"
-    return settings.input.with_name(settings.input.stem + suffix)
+    return settings.contacts.with_name(settings.contacts.stem + suffix)
 
 
 def journal_of_results(workbook: Path) -> Path:
@@ -58,24 +58,6 @@ def journal_of_results(workbook: Path) -> Path:
     if recorded:
         return workbook.parent / Path(recorded)  # an absolute path stays as it is
     return workbook.with_suffix(".journal")
-
-
-LOOPBACK, VENDOR = "loopback", "vendor"
-
-
-def endpoint_kind(settings: Settings) -> str:
-    """How the call history files this run's calls: a simulator on this machine, or the
-    vendor (whatever host or prefix serves it: the same people are called through any)."""
-    return LOOPBACK if settings.sandbox or is_loopback_url(settings.base_url) else VENDOR
-
-
-def endpoint_url(settings: Settings) -> str:
-    """The endpoint as `batcher check` files its round trip."""
-    return (
-        LOOPBACK
-        if settings.sandbox or is_loopback_url(settings.base_url)
-        else (settings.base_url.rstrip("/"))
-    )
 
 
 def message_of(settings: Settings) -> tuple[str, str]:
@@ -116,9 +98,9 @@ def summary_head(
         ("Campaign", None),
         ("campaign", name),
         ("journal", str(journal_file.resolve())),
-        ("input file", str(settings.input)),
+        ("input file", str(settings.contacts)),
         ("input SHA-256", sha),
-        ("endpoint", "embedded sandbox" if settings.sandbox else settings.base_url),
+        ("endpoint", settings.account.shown),
         ("appId", campaign.app_id),
         ("fileId", campaign.file_id or (settings.audio.name if settings.audio else "")),
         ("displayNum", campaign.display_num),

@@ -18,37 +18,31 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from batcher import collector
 from batcher.campaign import (
     campaign_name,
-    endpoint_kind,
-    endpoint_url,
     journal_path,
     message_of,
     output_path,
     run_options,
     summary_head,
 )
-from batcher.clock import iso_utc
+from batcher.choose import Choice
+from batcher.decide import decide
 from batcher.errors import ExitCode, InputError, UsageError
+from batcher.forecast import plan_facts
 from batcher.history import Caller, History
-from batcher.journal import Journal, NumberState, utc_now
-from batcher.load import file_sha256, load_sheet
+from batcher.journal import Journal, utc_now
+from batcher.load import Sheet, file_sha256, load_sheet
 from batcher.outcomes import Outcome
-from batcher.plan import (
-    Choice,
-    Latency,
-    choose,
-    forecast,
-    plan_facts,
-    plan_rows,
-    plan_text,
-    suppressed_numbers,
-    warm_pool,
-)
-from batcher.redial import Book, upcoming
-from batcher.settings import Credentials, LoadOptions, Settings
+from batcher.plan import Plan, plan_rows, warm_pool
+from batcher.redial import upcoming
+from batcher.settings import Account, Credentials, LoadOptions, Settings
+
+if TYPE_CHECKING:
+    from batcher.audio import Uploads  # aiohttp: only when something is uploaded
 
 Say = Callable[[str], None]
 
@@ -132,37 +126,29 @@ def sandboxed(settings: Settings) -> Iterator[Settings]:
     with SandboxThread(config) as sandbox:
         if campaign.file_id:
             sandbox.add_file(campaign.file_id)
-        yield replace(
-            settings,
-            campaign=campaign,
-            base_url=sandbox.url,
-            credentials=Credentials(config.api_key, config.api_secret),
-        )
+        account = Account.sandboxed(sandbox.url, Credentials(config.api_key, config.api_secret))
+        yield replace(settings, campaign=campaign, account=account)
 
 
 def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
     started = utc_now()
     watch = Stopwatch()
-    sha = file_sha256(settings.input)
-    with warm_pool(settings.input) as pool:  # its workers start while the file is read
-        sheet = load_sheet(settings.input, settings.load, meanwhile=_imports(settings))
+    sha = file_sha256(settings.contacts)
+    with warm_pool(settings.contacts) as pool:  # its workers start while the file is read
+        sheet = load_sheet(settings.contacts, settings.load, meanwhile=_imports(settings))
         watch.lap("load")
         plan = plan_rows(sheet, settings.region, pool)
-    suppressed = suppressed_numbers(settings.suppress, settings.region)
     watch.lap("plan")
     name = campaign_name(settings, sheet)
     journal_file = journal_path(settings, sheet, name)
     output = output_path(settings, settings.dry_run)
-    caller = Caller("", name, str(journal_file.resolve()), endpoint_kind(settings))
     if settings.dry_run:
-        return _dry_run(
-            settings, sheet, plan, suppressed, caller, journal_file, output, sha, started, say
-        )
+        return _dry_run(settings, sheet, plan, name, journal_file, output, sha, started, say)
     if sheet.phone_found_by == "content":
         raise UsageError(
-            f"{settings.input}: the phone column {sheet.phone_column!r} was found by its "
+            f"{settings.contacts}: the phone column {sheet.phone_column!r} was found by its "
             "content, not by a phone-like header: batcher does not call from a guess",
-            f"look at the cells `batcher plan {settings.input}` shows, then pass --phone-column "
+            f"look at the cells `batcher plan {settings.contacts}` shows, then pass --phone-column "
             f"{sheet.phone_column!r} if they are the contacts' phone numbers",
         )
     # ranges are checked before anything touches the network (the audio upload included)
@@ -171,44 +157,41 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     with Journal(journal_file) as journal, History(settings.history) as history, collector.frozen():
         opened = journal.claim(name)
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
-        caller = replace(caller, campaign=journal.campaign.id)
-        journal.set_endpoint("sandbox" if settings.sandbox else settings.base_url)
+        journal.set_endpoint(settings.account.endpoint)
         _say_opened(opened, journal, say)
         _say_changes(journal, run_options(settings), say)
-        _adopt_orphans(journal, history, caller, say)
+        me = Caller(journal.campaign.id, name, str(journal_file.resolve()), settings.account.kind)
+        _adopt_orphans(journal, history, me, say)
         if settings.resend_unknown:
             _release_unknown(journal, say)
         if settings.redial.active and not opened.new:
             _fetch_records(settings, journal, say)  # a redial is decided from the records
-        states = journal.number_states()
-        now = settings.clock()
-        holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
-        book = Book.of(journal, settings) if settings.redial.active else None
-        choice = choose(plan, states, suppressed | journal.sticky(), holds, settings, now, book)
-        figures = forecast(plan, choice, states, settings, _latency(journal, settings, history))
-        text = plan_text(sheet, plan, figures, settings, _where(settings), name)
+        round_ = decide(
+            settings, plan, journal, history, name=name, journal_file=journal_file, sheet=sheet
+        )
+        choice, states = round_.choice, round_.states
         journal.hold(choice.held)
         journal.record_run(
-            str(settings.input),
+            str(settings.contacts),
             sha,
             run_options(settings),
-            summary_head(settings, sha, started, name, journal_file) + plan_facts(figures),
+            summary_head(settings, sha, started, name, journal_file) + plan_facts(round_.figures),
         )
         report = None
         if choice.todo:
             with watch.paused():
-                confirmed = confirm(text)
+                confirmed = confirm(round_.text)
             if not confirmed:
                 raise UsageError(
                     "nothing sent: the operator did not confirm",
                     "run again and answer y, or pass --yes",
                 )
             journal.check_message(settings.campaign.app_id, message, shown, record=True)
-            settings = _with_audio(settings, say, history)
+            settings = with_audio(settings, say, history)
             settings.campaign.validate()
             _record_release(journal, choice, say)
         else:
-            say(text)
+            say(round_.text)
             say("nothing to send now: every number of this campaign has an outcome or is held")
         from batcher.live import LiveWorkbook  # pandas: imported while the file was read
 
@@ -216,16 +199,16 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
 
         # a child writes the workbook while the send runs (batcher.live)
         def reload():  # for a writer that died
-            again = load_sheet(settings.input, settings.load)
+            again = load_sheet(settings.contacts, settings.load)
             return again, plan_rows(again, settings.region)
 
         workbook = LiveWorkbook(
             output, sheet, plan, journal, states, facts, choice.todo, say, reload
         )
-        del sheet, plan, states  # the workbook's now: its writer may be a child (batcher.live)
+        del sheet, plan, states, round_  # the workbook's now: its writer may be a child
         with workbook:
             if choice.todo:
-                report = _send(settings, journal, choice, history, caller, say, watch)
+                report = _send(settings, journal, choice, history, me, say, watch)
             stop = _not_sent_reason(report)
             journal.record_stop(stop)
             counts = workbook.finish(stop)
@@ -278,28 +261,27 @@ def _imports(settings: Settings) -> Callable[[], None]:
 
 
 def _dry_run(
-    settings, sheet, plan, suppressed, caller, journal_file, output, sha, started, say
+    settings: Settings,
+    sheet: Sheet,
+    plan: Plan,
+    name: str,
+    journal_file: Path,
+    output: Path,
+    sha: str,
+    started: str,
+    say: Say,
 ) -> Summary:
     """Everything a real run would decide now, from the same journal and history; no writes
     but the plan workbook."""
     from batcher.workbook import CampaignState, write_workbook
 
-    states: dict[str, NumberState] = {}
-    sticky: set[str] = set()
-    book = None
     journal = Journal(journal_file, readonly=True) if journal_file.exists() else None
     try:
-        if journal is not None and journal.campaign is not None:
-            states, sticky = journal.number_states(), journal.sticky()
-            caller = replace(caller, campaign=journal.campaign.id)
-            book = Book.of(journal, settings) if settings.redial.active else None
         with History(settings.history, create=False) as history:
-            now = settings.clock()
-            holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
-            latency = _latency(journal, settings, history)
-        choice = choose(plan, states, suppressed | sticky, holds, settings, now, book)
-        figures = forecast(plan, choice, states, settings, latency)
-        say(plan_text(sheet, plan, figures, settings, _where(settings), caller.name))
+            round_ = decide(
+                settings, plan, journal, history, name=name, journal_file=journal_file, sheet=sheet
+            )
+        say(round_.text)
         if sheet.phone_found_by == "content":
             say(
                 "dry run: a real send from this column needs --phone-column "
@@ -307,12 +289,12 @@ def _dry_run(
             )
         state = (
             CampaignState.of(journal, "dry run: nothing was sent")
-            if journal
-            else (CampaignState.empty("dry run: nothing was sent"))
+            if journal is not None and journal.campaign is not None
+            else CampaignState.empty("dry run: nothing was sent")
         )
-        state = replace(state, held={**state.held, **choice.held})
-        facts = summary_head(settings, sha, started, caller.name, journal_file) + plan_facts(
-            figures
+        state = replace(state, held={**state.held, **round_.held})
+        facts = summary_head(settings, sha, started, name, journal_file) + plan_facts(
+            round_.figures
         )
         counts = write_workbook(output, sheet, plan, state, facts)
     finally:
@@ -321,36 +303,17 @@ def _dry_run(
     return Summary(output, None, counts, ExitCode.OK, "")
 
 
-def _where(settings: Settings) -> str:
-    return "the embedded sandbox" if settings.sandbox else settings.base_url
-
-
-def _latency(journal: Journal | None, settings: Settings, history: History) -> float | None:
-    """Mean seconds per request the campaign has measured, else the round trip `batcher check`
-    measured to this endpoint (a Latency saying so), else None."""
-    measured = (
-        [r.latency for r in journal.requests() if r.latency]
-        if (journal is not None and journal.campaign is not None)
-        else []
-    )
-    if measured:
-        return sum(measured) / len(measured)
-    checked = history.latency(endpoint_url(settings))
-    return (
-        Latency(checked[0], f"the round trip batcher check measured on {iso_utc(checked[1])[:10]}")
-        if checked
-        else None
-    )
-
-
-def _with_audio(settings: Settings, say: Say, uploads: History) -> Settings:
-    """Turn `audio = "promo.mp3"` into a fileId: reuse an upload of that content, else upload."""
+def with_audio(settings: Settings, say: Say, uploads: Uploads | None = None) -> Settings:
+    """Turn `audio = "promo.mp3"` into a fileId: reuse an upload of that content (known to
+    `uploads`, the call history), else upload it once."""
     if settings.audio is None:
         return settings
     from batcher.audio import resolve_audio
 
-    ca = str(settings.ca_bundle) if settings.ca_bundle else None
-    upload = resolve_audio(settings.audio, settings.base_url, settings.credentials, uploads, ca)
+    if uploads is None:
+        with History(settings.history) as history:
+            return with_audio(settings, say, history)
+    upload = resolve_audio(settings.audio, settings.account, uploads)
     say(
         f"audio {upload.file_name}: {'reusing the upload' if upload.reused else 'uploaded as'} "
         f"fileId {upload.file_id}"
@@ -401,8 +364,7 @@ def _fetch_records(settings: Settings, journal: Journal, say: Say) -> None:
     """The call records still missing, into the journal, before the redial rules read them."""
     from batcher.records import fetch_into  # aiohttp only when something may be fetched
 
-    ca = str(settings.ca_bundle) if settings.ca_bundle else None
-    report = fetch_into(journal, settings.base_url, settings.credentials, ca, settings.concurrency)
+    report = fetch_into(journal, settings.account, settings.concurrency)
     if report.requested:
         say(f"records: {report.fetched} fetched, {report.missing} not available yet")
 

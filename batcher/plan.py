@@ -60,6 +60,21 @@ class Plan:
     # Which of Sheet.phone_columns gave the row's callee (None: no callee)
     phone_column: list[int | None] = field(default_factory=list)
 
+    @classmethod
+    def of_numbers(cls, callees: list[str]) -> Plan:
+        """The plan of numbers already normalised, one row each (a test call's)."""
+        distinct = list(dict.fromkeys(callees))
+        first = {c: i for i, c in reversed(list(enumerate(callees)))}
+        return cls(
+            callee=list(callees),
+            status=[ELIGIBLE if first[c] == i else DUPLICATE for i, c in enumerate(callees)],
+            reason=["" for _ in callees],
+            duplicate_of=[None if first[c] == i else first[c] for i, c in enumerate(callees)],
+            number_region=[None for _ in callees],
+            distinct=distinct,
+            phone_column=[0 for _ in callees],
+        )
+
     @property
     def counts(self) -> Counter[str]:
         """How many rows are eligible, invalid and duplicate."""

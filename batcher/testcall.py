@@ -1,9 +1,15 @@
 """Test call: one real call to the operator's own phone, with the campaign's real message.
 
-    settings = TestCallSettings.from_options({"app_id": "4luaKsL2", "file_id": "promo.mp3",
-                                              "campaign": "contacts"}, Path("campaign.toml"))
-    report = test_call("+91 98563 21412", settings)
+    name, journal = campaign_journal(None, None, Path("campaign.toml"))
+    settings = Settings.from_options({"journal": journal, "campaign": name},
+                                     Path("campaign.toml"), contacts=False)
+    report = test_call("+91 98563 21412", settings, wait=180)
     report.outcome, report.answered, report.duration   # (Outcome.ACCEPTED, True, 23)
+
+The settings are the campaign's own (`Settings`, with its Account and its audio), and the
+number is first put to the campaign's `decide()`: a number the campaign would not call now
+(on a do-not-call list, held by the call history's cooldown, outside the calling window,
+already called by the campaign) is refused before anything is sent.
 
 It sends what a campaign request would (appId, the audio or fileId, displayNum, maxDuration,
 maxRingingTime, loopCount, calledInfo) through the same signed `send_group.post`, then reads
@@ -24,139 +30,37 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from batcher.errors import JournalBusy, StoppedByAPI, UsageError
+from batcher.history import History
 from batcher.journal import Journal
 from batcher.normalise import normalise_number
 from batcher.outcomes import Outcome
-from batcher.regions import resolve_region
-from batcher.settings import (
-    DEFAULT_BASE_URL,
-    DEFAULT_TEST_WAIT,
-    Campaign,
-    Credentials,
-    check_base_url,
-    load_config,
-    load_credentials,
-    parse_duration,
-)
+from batcher.plan import Plan
+from batcher.settings import DEFAULT_TEST_WAIT, Account, Settings, load_config, parse_duration
+
+if TYPE_CHECKING:
+    from batcher.vendor.send_group import Reply  # aiohttp: only when a call is placed
 
 POLL_FIRST, POLL_MAX = 1.0, 5.0  # seconds between record reads: 1, 2, 4, 5, 5, ...
 CONTACT_SUFFIXES = (".xlsx", ".xls", ".ods", ".csv")
-OPTIONS = frozenset(
-    {
-        "app_id",
-        "file_id",
-        "display_num",
-        "max_duration",
-        "max_ringing_time",
-        "loop_count",
-        "called_info",
-        "region",
-        "base_url",
-        "credentials",
-        "ca_bundle",
-        "sandbox",
-        "journal",
-        "campaign",
-        "wait",
-    }
-)
 Say = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class TestCallSettings:
-    """What one test call needs: the campaign's call parameters, account and journal.
-
-    TestCallSettings.from_options({"campaign": "contacts", "wait": "1m"}, Path("campaign.toml"))
-    """
-
-    __test__ = False  # not a pytest class, whatever its name
-
-    campaign: Campaign
-    journal: Path
-    campaign_name: str
-    audio: Path | None = None  # campaign.toml's audio = "promo.mp3", instead of a fileId
-    region: str | None = None  # for a national number
-    base_url: str = DEFAULT_BASE_URL
-    credentials: Credentials | None = field(default=None, repr=False)
-    ca_bundle: Path | None = None
-    sandbox: bool = False  # the embedded simulator on 127.0.0.1 (nobody rings)
-    wait: float = parse_duration(DEFAULT_TEST_WAIT)  # seconds to wait for the record
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-
-    @classmethod
-    def from_options(
-        cls,
-        options: Mapping[str, object],
-        config_path: Path | None = None,
-        *,
-        environ: Mapping[str, str] | None = None,
-    ) -> TestCallSettings:
-        """Options (None: not given) over campaign.toml over the defaults, every check made
-        and the credentials read (unless sandbox), before anything is sent."""
-        unknown = set(options) - OPTIONS
-        if unknown:
-            raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}")
-        config = load_config(config_path)
-        given = {k: v for k, v in options.items() if v is not None and v is not False}
-
-        def pick(name: str, default: object = None) -> object:
-            return given[name] if name in given else config.get(name, default)
-
-        campaign = Campaign.pick(pick)
-        folder = config_path.parent if config_path is not None else Path(".")
-        audio = None
-        if config.get("audio") and not campaign.file_id:
-            audio = Path(str(config["audio"])).expanduser()
-            audio = audio if audio.is_absolute() else folder / audio
-        sandbox = bool(given.get("sandbox"))
-        if sandbox:
-            campaign = replace(campaign, app_id=campaign.app_id or "sandbox-app")
-        elif not campaign.app_id:
-            raise UsageError("no appId given", "pass --app-id or set app_id in campaign.toml")
-        # ranges are checked before anything touches the network (the audio upload included)
-        campaign.validate(audio=audio is not None or sandbox)
-        region = pick("region")
-        if region:
-            resolved = resolve_region(str(region))
-            if resolved is None:
-                raise UsageError(
-                    f"--region {region!r} is not a region",
-                    "give an ISO 3166 alpha-2 code such as IN, GB, US, CN",
-                )
-            region = resolved
-        name, journal = _campaign_journal(given, config, folder)
-        wait = given.get("wait", DEFAULT_TEST_WAIT)
-        wait = float(wait) if isinstance(wait, int | float) else parse_duration(str(wait), "--wait")
-        if wait < 0:
-            raise UsageError("--wait must be 0 or more", "e.g. --wait 3m")
-        credentials = None
-        if not sandbox:
-            credentials = load_credentials(
-                Path(str(given["credentials"])) if given.get("credentials") else None,
-                environ,
-                other_ways="; or try --sandbox",
-            )
-        return cls(
-            campaign=campaign,
-            journal=journal,
-            campaign_name=name,
-            audio=audio,
-            region=str(region) if region else None,
-            base_url=check_base_url(str(pick("base_url", DEFAULT_BASE_URL))),
-            credentials=credentials,
-            ca_bundle=Path(str(given["ca_bundle"])) if given.get("ca_bundle") else None,
-            sandbox=sandbox,
-            wait=wait,
-        )
+def campaign_journal(
+    campaign: str | None, journal: Path | None, config_path: Path | None
+) -> tuple[str, Path]:
+    """(campaign name, journal) of a test call: see the module's docstring."""
+    config = load_config(config_path)
+    folder = config_path.parent if config_path is not None else Path(".")
+    given = {"campaign": campaign, "journal": journal}
+    return _campaign_journal({k: v for k, v in given.items() if v}, config, folder)
 
 
 def _campaign_journal(given: dict, config: dict, folder: Path) -> tuple[str, Path]:
@@ -253,13 +157,29 @@ class TestCallReport:
 
 
 def test_call(
-    number: str, settings: TestCallSettings, say: Say = lambda line: None
+    number: str,
+    settings: Settings,
+    *,
+    wait: float = parse_duration(DEFAULT_TEST_WAIT),
+    say: Say = lambda line: None,
 ) -> TestCallReport:
-    """Call `number` once with the campaign's message; wait for its record up to settings.wait.
+    """Call `number` once with the campaign's message; wait for its record up to `wait` s.
 
-    A number that is no callable phone number is refused (UsageError) before anything is
-    sent or written. The API stopping the call (key, IP, balance, TLS) raises StoppedByAPI.
+    `settings` are the campaign's (Settings.from_options(..., contacts=False), with `journal`
+    and `campaign_name` set: see `campaign_journal`). A number that is no callable phone
+    number, or that the campaign's round would hold (`decide`: the do-not-call lists, the
+    call history's cooldown, the calling window, a number the campaign already called), is
+    refused (UsageError) before anything is sent. The API stopping the call (key, IP,
+    balance, TLS) raises StoppedByAPI.
     """
+    if settings.journal is None or settings.campaign_name is None:
+        raise UsageError("a test call needs its campaign", "pass --campaign NAME or --journal")
+    # ranges are checked before anything touches the network (the audio upload included);
+    # the embedded sandbox brings its own appId and fileId
+    if not settings.sandbox:
+        settings.campaign.validate(audio=settings.audio is not None)
+    if wait < 0:
+        raise UsageError("--wait must be 0 or more", "e.g. --wait 3m")
     normalised = normalise_number(number, settings.region)
     if normalised.callee is None:
         raise UsageError(
@@ -272,23 +192,27 @@ def test_call(
     if settings.sandbox:
         from batcher.pipeline import sandboxed
 
-        with sandboxed(settings) as local:  # type: ignore[arg-type]
-            return _test_call(normalised.callee, local, say)
-    return _test_call(normalised.callee, settings, say)
+        with sandboxed(settings) as local:
+            return _test_call(normalised.callee, local, wait, say)
+    return _test_call(normalised.callee, settings, wait, say)
 
 
 test_call.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, whatever its name
 
 
-def _test_call(callee: str, settings: TestCallSettings, say: Say) -> TestCallReport:
+def _test_call(callee: str, settings: Settings, wait: float, say: Say) -> TestCallReport:
     from batcher.campaign import message_of
+    from batcher.pipeline import with_audio
 
-    message, shown = message_of(settings)  # type: ignore[arg-type]
-    with Journal(settings.journal) as journal:
+    assert settings.journal is not None and settings.campaign_name is not None
+    journal_file = settings.journal
+    message, shown = message_of(settings)
+    with Journal(journal_file) as journal, History(settings.history) as history:
         journal.claim(settings.campaign_name)
         # the campaign's own message: a test of another one belongs to another campaign
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
-        settings = _with_audio(settings, say)
+        _allowed(callee, settings, journal, history)
+        settings = with_audio(settings, say, history)
         fields = settings.campaign.request_fields()
         tag = f"batcher:{journal.campaign.token}:test"  # no request's tag: reconcile skips it
         called_info = f"{settings.campaign.called_info} {tag}".strip()
@@ -301,58 +225,65 @@ def _test_call(callee: str, settings: TestCallSettings, say: Say) -> TestCallRep
     if outcome is not Outcome.ACCEPTED:
         if reply.verdict == "stop":
             raise StoppedByAPI(f"test call not placed: {reply.reason}", reply.fix)
-        return TestCallReport(callee, outcome, reason, settings.journal)
-    say(f"test call to +{callee} accepted; waiting up to {settings.wait:.0f} s for its record")
+        return TestCallReport(callee, outcome, reason, journal_file)
+    say(f"test call to +{callee} accepted; waiting up to {wait:.0f} s for its record")
     started = time.monotonic()
-    record = asyncio.run(_await_record(settings, voice_id))
+    record = asyncio.run(_await_record(settings.account, voice_id, wait))
     waited = time.monotonic() - started
     notes: tuple[str, ...] = ()
     if record is not None:
         try:
-            with Journal(settings.journal) as journal:
+            with Journal(journal_file) as journal:
                 journal.finish_test_call(test_id, outcome, reason, voice_id, record)
         except JournalBusy:
             notes = (
                 "the call record is not kept in the journal: a run of the campaign holds it now",
             )
-    return TestCallReport(
-        callee, outcome, reason, settings.journal, voice_id, record, waited, notes
+    return TestCallReport(callee, outcome, reason, journal_file, voice_id, record, waited, notes)
+
+
+def _allowed(callee: str, settings: Settings, journal: Journal, history: History) -> None:
+    """Refuse a number the campaign's round would not call now (`decide`), with its reason."""
+    from batcher.decide import decide
+
+    assert settings.journal is not None and settings.campaign_name is not None
+    round_ = decide(
+        settings,
+        Plan.of_numbers([callee]),
+        journal,
+        history,
+        name=settings.campaign_name,
+        journal_file=settings.journal,
+    )
+    if callee in round_.todo:
+        return
+    if callee in round_.held:
+        outcome, why = round_.held[callee]
+        raise UsageError(
+            f"+{callee} is not called now ({outcome}: {why})",
+            "test with your own phone: a number the campaign holds is not called, even once",
+        )
+    state = round_.states.get(callee)
+    done = f"it has the outcome {state.outcome}" if state else "it is not due"
+    raise UsageError(
+        f"+{callee} is a number of this campaign and {done}: a test call would call it again",
+        "test with your own phone, which is no number of the campaign",
     )
 
 
-def _with_audio(settings: TestCallSettings, say: Say) -> TestCallSettings:
-    """`audio = "promo.mp3"`: the upload a run would use (reused, else uploaded once)."""
-    if settings.audio is None:
-        return settings
-    from batcher.audio import resolve_audio
-
-    ca = str(settings.ca_bundle) if settings.ca_bundle else None
-    upload = resolve_audio(settings.audio, settings.base_url, settings.credentials, ca)
-    say(
-        f"audio {upload.file_name}: {'reusing the upload' if upload.reused else 'uploaded as'} "
-        f"fileId {upload.file_id}"
-    )
-    return replace(settings, campaign=replace(settings.campaign, file_id=upload.file_id))
-
-
-async def _send(settings: TestCallSettings, body: dict[str, object], callee: str):
+async def _send(settings: Settings, body: dict[str, object], callee: str) -> Reply:
     """One signed sendGroup of one number; re-signed once with the server's clock on -16."""
     from batcher.vendor import http, send_group
 
-    url = settings.base_url.rstrip("/") + "/voice/sendGroup"
-    timeouts = http.Timeouts(settings.connect_timeout, settings.read_timeout)
-    ca = settings.ca_bundle
-    async with http.open_session(timeouts, 1, ca) as session:
-        reply = await send_group.post(session, url, settings.credentials, body, [callee])
+    async with http.open_session(settings.account, "send") as session:
+        reply = await send_group.post(session, settings.account, body, [callee])
         if reply.verdict == "skew" and reply.server_time is not None:
             offset = http.clock_offset(reply.server_time)
-            reply = await send_group.post(
-                session, url, settings.credentials, body, [callee], offset
-            )
+            reply = await send_group.post(session, settings.account, body, [callee], offset)
     return reply
 
 
-def _judge(reply, callee: str) -> tuple[Outcome, str, str]:
+def _judge(reply: Reply, callee: str) -> tuple[Outcome, str, str]:
     """(outcome, reason, voiceId) of a test call from its one Reply."""
     verdict = str(reply.verdict)
     if verdict == "ok":
@@ -375,17 +306,15 @@ def _judge(reply, callee: str) -> tuple[Outcome, str, str]:
     return Outcome.FAILED, f"{reply.reason}: nothing was placed{fix}", ""
 
 
-async def _await_record(settings: TestCallSettings, voice_id: str) -> dict | None:
+async def _await_record(account: Account, voice_id: str, wait: float) -> dict | None:
     """The call's finished record, read every few seconds until it is there or wait is over."""
     from batcher.vendor.call_records import record
-    from batcher.vendor.http import READS, connect
+    from batcher.vendor.http import connect
 
-    deadline = time.monotonic() + settings.wait
+    deadline = time.monotonic() + wait
     pause = POLL_FIRST
     found: dict | None = None
-    async with connect(
-        settings.base_url, settings.credentials, READS, ca_bundle=settings.ca_bundle
-    ) as api:
+    async with connect(account, "read") as api:
         while True:
             found = await record(api, voice_id) or found
             if _finished(found) or time.monotonic() >= deadline:

@@ -17,7 +17,8 @@ from batcher.cli import build_parser
 from batcher.errors import ExitCode, UsageError
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
-from batcher.testcall import TestCallSettings, test_call
+from batcher.settings import Settings
+from batcher.testcall import campaign_journal, test_call
 from batcher.vendor.simulator import CallShares
 from tests.helpers import numbers, read_sheet, summary, write_xlsx
 
@@ -139,8 +140,10 @@ def test_the_library_waits_for_a_record_that_lags(make_sandbox, tmp_path):
     """What the web page calls: settings from options, then test_call."""
     sandbox = make_sandbox(call_shares=ANSWERED, record_lag=1.5)
     config = _folder(tmp_path, sandbox, numbers(1))
-    settings = TestCallSettings.from_options({"wait": "20s"}, config)
-    report = test_call(f"+{ME[:2]} {ME[2:]}", settings)
+    name, journal = campaign_journal(None, None, config)
+    options = {"campaign": name, "journal": journal}
+    settings = Settings.from_options(options, config, contacts=False)
+    report = test_call(f"+{ME[:2]} {ME[2:]}", settings, wait=20)
     assert report.outcome is Outcome.ACCEPTED and report.answered is True
     assert report.duration and report.duration > 0 and 1 <= report.waited < 20
     assert report.journal == tmp_path / "contacts.journal"
@@ -254,8 +257,49 @@ def test_help_lists_its_options_and_exit_codes(cli_streams):
             assert "default" in action.help or "required" in action.help, action.dest
 
 
-def test_settings_refuse_unknown_options():
+def test_settings_are_the_campaigns_own(tmp_path):
+    """No settings class of its own: the campaign's Settings, which refuse what they refuse
+    for a run, and a wait below 0."""
     with pytest.raises(TypeError):
-        TestCallSettings.from_options({"limit": 1})
-    with pytest.raises(UsageError):
-        TestCallSettings.from_options({"sandbox": True, "campaign": "c", "wait": "soon"})
+        Settings.from_options({"limit_typo": 1}, contacts=False)
+    settings = Settings.from_options(
+        {"sandbox": True, "campaign": "c", "journal": tmp_path / "c.journal"}, contacts=False
+    )
+    with pytest.raises(UsageError, match="--wait"):
+        test_call(ME, settings, wait=-1)
+
+
+def test_audio_in_campaign_toml_is_uploaded_once_and_played(sandbox, tmp_path, cli_streams):
+    """audio = "promo.mp3" (not a fileId): the test call uploads it as a run would, then
+    calls with its fileId; a second test call reuses the upload."""
+    config = _folder(tmp_path, sandbox, numbers(1))
+    (tmp_path / "promo.mp3").write_bytes(b"ID3" + bytes(2048))
+    text = config.read_text().replace('file_id = "sandbox-file-0001.mp3"\n', "")
+    config.write_text(text + 'audio = "promo.mp3"\n')
+    first = cli_streams("test-call", ME, "--config", config, "--wait", "0s")
+    assert first.code in (ExitCode.OK, ExitCode.INCOMPLETE), first.err
+    assert "internal error" not in first.err and "uploaded as fileId" in first.err
+    again = cli_streams("test-call", ME, "--config", config, "--wait", "0s")
+    assert "reusing the upload" in again.err, again.err
+    sends = _sends(sandbox)
+    assert len(sends) == 2 and all(r.status == "0" for r in sends)
+    assert sum(r.endpoint == "fileUpload" for r in sandbox.requests) == 1
+
+
+def test_a_number_the_campaign_would_hold_is_not_test_called(sandbox, tmp_path, cli_streams):
+    """decide() answers for a test call as for a run: a do-not-call number and a number the
+    campaign already called are refused before anything is sent."""
+    phones = numbers(2)
+    config = _folder(tmp_path, sandbox, phones)
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "dnc.csv").write_text(f"phone\n+{ME}\n")
+    config.write_text(config.read_text() + 'suppress = ["lists/dnc.csv"]\n')
+    listed = cli_streams("test-call", ME, "--config", config, "--wait", "0s")
+    assert listed.code == ExitCode.USAGE and "do-not-call" in listed.err, listed.err
+    assert not _sends(sandbox)
+    ran = cli_streams("run", tmp_path / "contacts.xlsx", "--config", config, "--yes")
+    assert ran.code == ExitCode.OK, ran.err
+    sent = len(_sends(sandbox))
+    again = cli_streams("test-call", phones[0], "--config", config, "--wait", "0s")
+    assert again.code == ExitCode.USAGE and "call it again" in again.err, again.err
+    assert len(_sends(sandbox)) == sent

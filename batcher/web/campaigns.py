@@ -24,15 +24,16 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from batcher.campaign import campaign_name, endpoint_kind, journal_path, output_path
+from batcher.campaign import campaign_name, journal_path, output_path
+from batcher.decide import decide
 from batcher.errors import UsageError
-from batcher.history import Caller, History
+from batcher.history import History
 from batcher.journal import Journal
 from batcher.load import load_sheet
-from batcher.plan import INVALID, choose, forecast, plan_rows, suppressed_numbers
+from batcher.plan import INVALID, plan_rows
 from batcher.regions import resolve_region
 from batcher.settings import LoadOptions, Settings, load_config
 from batcher.web.checks import Check, Problem, cell_as_written
@@ -48,8 +49,6 @@ FLAGS = {
     "journal": "--journal",
     "campaign": "--campaign",
 }
-# the campaign settings the page lets the owner edit
-FIELDS = ("app_id", "file_id", "display_num", "window")
 PATH_KEYS = ("audio", "history")  # campaign.toml paths, relative to the file that names them
 # the sendGroup fields a journal's run recorded -> campaign.toml's keys
 REQUEST_KEYS = {
@@ -301,30 +300,20 @@ class Folder:
     def check(self, record: Record) -> Check:
         """The dry run of the campaign as it stands: what a send would choose now."""
         settings = self.dry_settings(record)
-        sheet = load_sheet(settings.input, settings.load)
+        sheet = load_sheet(settings.contacts, settings.load)
         plan = plan_rows(sheet, settings.region)
-        suppressed = suppressed_numbers(settings.suppress, settings.region)
         name = campaign_name(settings, sheet)
         journal_file = journal_path(settings, sheet, name)
-        caller = Caller("", name, str(journal_file.resolve()), endpoint_kind(settings))
-        states, sticky, latency = {}, set(), None
         journal = Journal(journal_file, readonly=True) if journal_file.exists() else None
         try:
-            if journal is not None and journal.campaign is not None:
-                states, sticky = journal.number_states(), journal.sticky()
-                caller = replace(caller, campaign=journal.campaign.id)
-                measured = [r.latency for r in journal.requests() if r.latency]
-                latency = sum(measured) / len(measured) if measured else None
             with History(settings.history, create=False) as history:
-                now = settings.clock()
-                holds = history.holds(
-                    set(plan.distinct), caller, settings.cooldown, now.timestamp()
+                round_ = decide(
+                    settings, plan, journal, history, name=name, journal_file=journal_file
                 )
         finally:
             if journal is not None:
                 journal.close()
-        choice = choose(plan, states, suppressed | sticky, holds, settings, now)
-        figures = forecast(plan, choice, states, settings, latency)
+        choice, figures = round_.choice, round_.figures
         column = sheet.frame[sheet.phone_column].tolist()
         problems = [
             Problem(row, cell_as_written(cell), reason)

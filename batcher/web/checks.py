@@ -81,6 +81,7 @@ class Check:
             "done": dict(f.done),
             "countries": dict(f.countries.most_common()),
             "to_send": f.to_send,
+            "redials": len(self.choice.redials),
             "requests": f.requests,
             "seconds": round(f.seconds, 1),
             "cost": f.cost,
