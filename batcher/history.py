@@ -267,8 +267,10 @@ class History:
                         " VALUES (?, ?, ?, ?)",
                         (intent, self._caller(me), now, ",".join(granted)),
                     )
+                    mark = row.lastrowid
+                    assert mark is not None  # an INSERT's cursor holds the new row's id
                     if _key(me) in self._seen:  # our own reservation: nothing to read there
-                        self._seen[_key(me)].mark = row.lastrowid
+                        self._seen[_key(me)].mark = mark
                 if not self._grouped:
                     self.db.execute("COMMIT")
             except BaseException:

@@ -430,7 +430,7 @@ def normalise_many(
 
     For an accepted callee the reason slot holds its note ("" when the cell was plain).
     """
-    out = []
+    out: list[tuple[str | None, str, str | None]] = []
     append = out.append
     fast = _plain_valid
     with collector.paused():  # phonenumbers' objects die young: collections only cost time
@@ -438,14 +438,19 @@ def normalise_many(
             # No cache: the plan sends each distinct cell once, so it would only cost.
             if region is not None and (not isinstance(region, str) or region not in _REGIONS):
                 region = None
-            kind = value.__class__
-            if kind is str:
+            # exact types, not isinstance: bool, numpy's scalars and other subclasses take the
+            # full path below
+            if type(value) is str:
                 found = fast(value, region)
                 if found is not None:
                     append(found)
                     continue
-                result = _normalise_text(value, region, explicit)  # type: ignore[arg-type]
-            elif (kind is float or kind is int) and 0 <= value < 1e15 and value == int(value):
+                result = _normalise_text(value, region, explicit)
+            elif (
+                (type(value) is float or type(value) is int)
+                and 0 <= value < 1e15
+                and value == int(value)
+            ):
                 found = fast(str(int(value)), region)  # what _float_text / _int_text give
                 if found is not None:
                     append(found)

@@ -91,7 +91,7 @@ def write_workbook_file(
         ("Summary", _LazyRecords(lambda: _summary_records(*made[0]))),
         # later sheets may be filled while Results is written (Retry): read them when reached
         *(
-            (t.name, _LazyRecords(lambda t=t: _records(t.columns, t.rows, lazy=True)))
+            (t.name, _LazyRecords(functools.partial(_records, t.columns, t.rows, lazy=True)))
             for t in later
         ),
     ]
@@ -148,7 +148,7 @@ def _formats(columns: Sequence[Column]) -> dict[str, rx.Format]:
     }
 
 
-def _text_columns(tables: Sequence[Table]) -> dict[str, list[str]]:
+def _text_columns(tables: Sequence[Table]) -> dict[str, list[str] | dict[str, str]]:
     """Per sheet, the text columns: no "number stored as text" triangles on phone numbers."""
     found = {t.name: [c.name for c in t.columns if c.digits] for t in tables}
     return {name: columns for name, columns in found.items() if columns}
@@ -196,7 +196,9 @@ def _records(
     rows = itertools.chain([first], iterator)
     unsafe = range(len(names)) if unsafe is None else unsafe
     # a digits column that goes cell by cell anyway writes a number as its digits
-    makers = {i: as_digits if columns[i].digits else cell_value for i in unsafe}
+    makers: dict[int, Callable[[object], object]] = {
+        i: as_digits if columns[i].digits else cell_value for i in unsafe
+    }
     makers.update((i, c.convert) for i, c in enumerate(columns) if c.convert is not None)
     if not makers:
         return map(dict, map(functools.partial(zip, names, strict=True), rows))
@@ -236,7 +238,7 @@ def _then(rows: Iterable[Sequence[object]], done: Callable[[], None]) -> Iterato
 class _LazyRecords:
     """An iterable whose rows are computed only when the writer reaches it."""
 
-    def __init__(self, make: Callable[[], list[dict]]) -> None:
+    def __init__(self, make: Callable[[], Iterable[dict]]) -> None:
         self.make = make
 
     def __iter__(self) -> Iterator[dict]:

@@ -153,6 +153,32 @@ def test_a_hostile_file_is_refused_with_the_cli_message_and_never_kept(
     assert not list((folder / ".batcher-web" / "uploads").iterdir())
 
 
+def test_a_nested_multipart_part_is_skipped_not_an_internal_error(folder):
+    # RFC 2388's multipart/mixed inside a field: no name or file of its own (it was a 500)
+    outer, inner = "outer-boundary", "inner-boundary"
+    body = (
+        (
+            f'--{outer}\r\nContent-Disposition: form-data; name="file"\r\n'
+            f"Content-Type: multipart/mixed; boundary={inner}\r\n\r\n"
+            f'--{inner}\r\nContent-Disposition: file; filename="{SAMPLE.name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + SAMPLE.read_bytes()
+        + f"\r\n--{inner}--\r\n\r\n--{outer}--\r\n".encode()
+    )
+    with serving(folder) as (server, _):
+        api = Api(server)
+        answer = call(
+            "POST",
+            f"{server.url}/api/campaigns",
+            headers=api.auth,
+            data=body,
+            content_type=f"multipart/form-data; boundary={outer}",
+        )
+        assert answer.status == 422 and "no spreadsheet chosen" in answer.json()["error"]
+    assert not list(folder.glob("*.xlsx"))
+
+
 def test_a_phone_column_found_by_content_must_be_confirmed_before_sending(folder, tmp_path):
     contacts = _contacts(tmp_path / "guess.xlsx", 3, header="Number")
     with serving(folder) as (server, sb):

@@ -106,6 +106,7 @@ def _option_columns(
     named = _named_column(rows, spec, [keyword_header[0]] if keyword_header else [])
     if not named and (position is None or position >= width):
         named = _named_column(rows, spec, range(min(_header_rows(rows), len(rows))))
+    header: int | None
     if named:
         header, phone = named
         confident = True

@@ -22,9 +22,10 @@ import subprocess
 import sys
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 from batcher import collector
 from batcher.errors import InputError
@@ -465,9 +466,9 @@ def _records(path: Path, encoding: str, delimiter: str, skip: bool) -> list[list
         try:
             if skip:
                 handle.readline()
-            rows.extend(
-                itertools.islice(csv.reader(handle, delimiter=delimiter), guard.MAX_ROWS + 1)
-            )
+            # csv's rows are lists of str, read as cells like any sheet's (padded with "" only)
+            records = cast(Iterator[list[object]], csv.reader(handle, delimiter=delimiter))
+            rows.extend(itertools.islice(records, guard.MAX_ROWS + 1))
         except UnicodeDecodeError:
             raise _not_encoded(path, encoding, len(rows) + 1) from None
         except csv.Error as exc:

@@ -118,7 +118,7 @@ class _Writes:
 
     def failures(self) -> list[BaseException]:
         """What the queued writes raised (a journal that cannot be written must show)."""
-        return [f.exception() for f in self.queued if f.exception() is not None]
+        return [exc for f in self.queued if (exc := f.exception()) is not None]
 
 
 class _CrashHooks:

@@ -140,7 +140,7 @@ class _Sender:
                 self.workers = workers
                 done = await asyncio.gather(*workers, return_exceptions=True)
         self.db.shutdown()
-        failures = [r for r in done if isinstance(r, Exception)]
+        failures: list[BaseException] = [r for r in done if isinstance(r, Exception)]
         failures += self.writes.failures()
         if failures:
             raise failures[0]  # a journal that cannot be written must not go unnoticed

@@ -24,7 +24,7 @@ async def _campaigns(request: web.Request) -> list[dict[str, object]]:
     jobs: Jobs = request.app[JOBS]
 
     def listing() -> list[dict[str, object]]:
-        shown = []
+        shown: list[dict[str, object]] = []
         for name in folder.names():
             try:
                 record = folder.record(name)

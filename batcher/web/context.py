@@ -27,12 +27,6 @@ from batcher.web.jobs import Jobs
 
 COOKIE, LANG_COOKIE = "batcher_token", "batcher_lang"
 
-FOLDER, JOBS, CONFIG = (
-    web.AppKey("folder", Folder),
-    web.AppKey("jobs", Jobs),
-    web.AppKey("config", object),
-)
-
 
 @dataclass
 class Config:
@@ -49,6 +43,13 @@ class Config:
     def csrf(self) -> str:
         """The CSRF token: derived from the token, so no state is kept."""
         return hmac.new(self.token.encode(), b"csrf", hashlib.sha256).hexdigest()[:32]
+
+
+FOLDER, JOBS, CONFIG = (
+    web.AppKey("folder", Folder),
+    web.AppKey("jobs", Jobs),
+    web.AppKey("config", Config),
+)
 
 
 def _is_api(request: web.Request) -> bool:

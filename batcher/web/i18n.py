@@ -52,8 +52,13 @@ class Catalogue:
         """A library message in this language: each known pattern translated, where it
         matches; the rest of the line left as the library wrote it."""
         for pattern, template in self.patterns:
-            line = pattern.sub(lambda m, t=template: t.format(**m.groupdict()), line)
+            line = pattern.sub(functools.partial(_filled, template), line)
         return line
+
+
+def _filled(template: str, match: re.Match[str]) -> str:
+    """A message pattern's translation with the groups it matched filled in."""
+    return template.format(**match.groupdict())
 
 
 def choose_language(accept_language: str | None, chosen: str | None = None) -> str:

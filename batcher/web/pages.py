@@ -57,7 +57,9 @@ def _defaults(request: web.Request) -> dict[str, object]:
     except BatcherError:
         base = dict(folder.sandbox_defaults)
     suppress = base.get("suppress") or []
-    base["suppress"] = "\n".join([suppress] if isinstance(suppress, str) else suppress)
+    if isinstance(suppress, str):
+        suppress = [suppress]
+    base["suppress"] = "\n".join(map(str, suppress)) if isinstance(suppress, list) else ""
     return base
 
 
@@ -119,14 +121,14 @@ async def change_settings(request: web.Request) -> web.Response:
     record = _record(request)
     fields, staged = await _read_upload(request)
     try:
-        changes = _changes(fields)
-        if changes.get("suppress"):
-            changes["suppress"] = [str(folder.root / p) for p in changes["suppress"]]
+        changes = _changes(fields, folder.root)
         if "audio" in staged:
             changes["audio"] = str(folder.keep(staged["audio"]))
             changes["file_id"] = ""
         if "dnc" in staged:
-            changes["suppress"] = [*changes.get("suppress", []), str(folder.keep(staged["dnc"]))]
+            listed = changes.get("suppress")
+            kept = str(folder.keep(staged["dnc"]))
+            changes["suppress"] = [*(listed if isinstance(listed, list) else []), kept]
         await asyncio.to_thread(folder.write_config, record, changes)
         await asyncio.to_thread(folder.save, record)
     except BatcherError as exc:

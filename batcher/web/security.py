@@ -41,7 +41,7 @@ async def _guard(request: web.Request, handler):
     if given is None or not hmac.compare_digest(given.encode(), config.token.encode()):
         return await _forbidden(request, "no_token")
     if request.method == "POST" and via == "cookie":
-        sent = request.headers.get("X-CSRF-Token") or request.query.get("csrf")
+        sent: object = request.headers.get("X-CSRF-Token") or request.query.get("csrf")
         if sent is None and request.content_type == "application/x-www-form-urlencoded":
             sent = (await request.post()).get("csrf")
         if not (isinstance(sent, str) and hmac.compare_digest(sent.encode(), config.csrf.encode())):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from batcher.errors import BatcherError, UsageError
 from batcher.web.campaigns import Folder, Record
@@ -40,7 +40,9 @@ async def _read_upload(request: web.Request) -> tuple[dict[str, str], dict[str, 
             "send the file as multipart/form-data, field 'file'",
         ) from None
     async for part in reader:
-        if part.name is None:
+        # a part that is itself multipart (RFC 2388's multipart/mixed, which no browser sends
+        # now) has no name or file of its own: skipped like a part without a name
+        if not isinstance(part, BodyPartReader) or part.name is None:
             continue
         if part.filename is not None and part.name in ("file", "audio", "dnc"):
             if not part.filename:
@@ -60,13 +62,20 @@ async def _read_upload(request: web.Request) -> tuple[dict[str, str], dict[str, 
     return fields, staged
 
 
-def _changes(fields: dict[str, str]) -> dict[str, object]:
+def _changes(fields: dict[str, str], root: Path) -> dict[str, object]:
+    """The form's changes to campaign.toml, do-not-call files as paths in the folder `root`."""
     changes: dict[str, object] = {k: fields[k] for k in FORM_FIELDS if k in fields}
-    if "suppress" in fields:
-        changes["suppress"] = [
-            line.strip() for line in fields["suppress"].splitlines() if line.strip()
-        ]
+    suppress = _suppress(fields, root)
+    if suppress is not None:
+        changes["suppress"] = suppress
     return changes
+
+
+def _suppress(fields: dict[str, str], root: Path) -> list[str] | None:
+    """The form's do-not-call files, one a line, in the folder; None without that field."""
+    if "suppress" not in fields:
+        return None
+    return [str(root / line.strip()) for line in fields["suppress"].splitlines() if line.strip()]
 
 
 async def _create(request: web.Request) -> Record:
@@ -81,9 +90,7 @@ async def _create(request: web.Request) -> Record:
                 "choose or drop a .xlsx, .xls, .ods or .csv file of phone numbers",
             )
         options = {k: fields[k] for k in OPTION_FIELDS if fields.get(k)}
-        changes = _changes(fields)
-        if changes.get("suppress"):
-            changes["suppress"] = [str(folder.root / p) for p in changes["suppress"]]
+        changes = _changes(fields, folder.root)
 
         def adopt() -> Record:
             return folder.adopt(

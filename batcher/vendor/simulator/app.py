@@ -253,12 +253,12 @@ class Sandbox:
         endpoint: str, request_no: int, note: Note, reply: Reply | None, started: float
     ) -> RequestLog:
         """The log line of one finished (or cancelled) request."""
-        answered = reply is not None and not reply.drop
+        answered = reply if reply is not None and not reply.drop else None
         return RequestLog(
             request_no=request_no,
             endpoint=endpoint,
-            status=reply.body["status"] if answered and reply.body else None,
-            http_status=reply.http_status if answered else None,
+            status=answered.body["status"] if answered is not None and answered.body else None,
+            http_status=answered.http_status if answered is not None else None,
             callees=note.callees,
             fault=note.fault,
             started=started,
