@@ -39,7 +39,7 @@ def _quiet(line: str) -> None:
 
 
 def _resolve_region(value: str) -> str | None:
-    from batcher.regions import resolve_region
+    from batcher.plan.regions import resolve_region
 
     return resolve_region(value)
 

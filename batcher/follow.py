@@ -26,7 +26,7 @@ from batcher.errors import ExitCode
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
 from batcher.pipeline import Summary, run_round
-from batcher.redial import Upcoming, upcoming
+from batcher.plan.redial import Upcoming, upcoming
 from batcher.settings import Settings
 
 Say = Callable[[str], None]

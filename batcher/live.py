@@ -44,7 +44,7 @@ from batcher.errors import BatcherError
 from batcher.journal import Journal, NumberState
 from batcher.load import Sheet
 from batcher.outcomes import Outcome
-from batcher.plan import Plan
+from batcher.plan.rows import Plan
 from batcher.workbook import CampaignState, write_workbook
 
 POLL_S = 0.05  # how often a waiting writer looks at the journal again

@@ -36,18 +36,10 @@ from batcher.history import Caller, History
 from batcher.journal import Journal, NumberState, utc_now
 from batcher.load import file_sha256, load_sheet
 from batcher.outcomes import Outcome
-from batcher.plan import (
-    Choice,
-    Latency,
-    choose,
-    forecast,
-    plan_facts,
-    plan_rows,
-    plan_text,
-    suppressed_numbers,
-    warm_pool,
-)
-from batcher.redial import Book, upcoming
+from batcher.plan.choose import Choice, choose
+from batcher.plan.forecast import Latency, forecast, plan_facts, plan_text
+from batcher.plan.redial import Book, upcoming
+from batcher.plan.rows import plan_rows, suppressed_numbers, warm_pool
 from batcher.settings import Credentials, LoadOptions, Settings
 
 Say = Callable[[str], None]
@@ -65,7 +57,7 @@ class Summary:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     sent: int = 0  # requests this run sent
-    upcoming: object | None = None  # batcher.redial.Upcoming: what comes next, and when
+    upcoming: object | None = None  # batcher.plan.redial.Upcoming: what comes next, and when
 
 
 class Stopwatch:

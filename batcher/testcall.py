@@ -32,9 +32,9 @@ import orjson
 
 from batcher.errors import JournalBusy, StoppedByAPI, UsageError
 from batcher.journal import Journal
-from batcher.normalise import normalise_number
 from batcher.outcomes import Outcome
-from batcher.regions import resolve_region
+from batcher.plan.normalise import normalise_number
+from batcher.plan.regions import resolve_region
 from batcher.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_TEST_WAIT,

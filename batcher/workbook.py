@@ -16,7 +16,8 @@ from decimal import Decimal
 from batcher.journal import Call, Journal, NumberState, Request, utc_now
 from batcher.load import Sheet
 from batcher.outcomes import CallOutcome, Outcome, call_outcome
-from batcher.plan import DUPLICATE, INVALID, Plan
+from batcher.plan.rows import Plan
+from batcher.plan.status import DUPLICATE, INVALID
 from batcher.results import (
     BATCH_SPECS,
     CALL_SPECS,

@@ -18,8 +18,8 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberFormat
 
-from batcher import normalise, phones
-from batcher.normalise import Normalised, normalise_number
+from batcher.plan import normalise, phones
+from batcher.plan.normalise import Normalised, normalise_number
 from tests.test_normalise import CASES
 
 pytestmark = pytest.mark.skipif(
@@ -245,7 +245,7 @@ def test_without_rphonenumbers_the_reference_takes_over() -> None:
     code = (
         "import sys; sys.modules['rphonenumbers'] = None\n"
         "from batcher import phones\n"
-        "from batcher.normalise import normalise_number\n"
+        "from batcher.plan.normalise import normalise_number\n"
         "info = phones.engine_info()\n"
         "assert info['engine'] == 'python' and 'rphonenumbers is not usable' in info['note']\n"
         "assert phones.engine('rust').name == 'python'\n"

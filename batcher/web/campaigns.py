@@ -32,8 +32,11 @@ from batcher.errors import UsageError
 from batcher.history import Caller, History
 from batcher.journal import Journal
 from batcher.load import load_sheet
-from batcher.plan import INVALID, choose, forecast, plan_rows, suppressed_numbers
-from batcher.regions import resolve_region
+from batcher.plan.choose import choose
+from batcher.plan.forecast import forecast
+from batcher.plan.regions import resolve_region
+from batcher.plan.rows import plan_rows, suppressed_numbers
+from batcher.plan.status import INVALID
 from batcher.settings import LoadOptions, Settings, load_config
 from batcher.web.checks import Check, Problem, cell_as_written
 from batcher.web.toml import to_toml

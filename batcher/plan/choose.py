@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 from batcher.history import Hold
 from batcher.journal import NumberState
 from batcher.outcomes import Outcome
-from batcher.redial import DONE, Book, Verdict
+from batcher.plan.redial import DONE, Book, Verdict
+from batcher.plan.window import outside_window
 from batcher.settings import Settings
-from batcher.window import outside_window
 
 if TYPE_CHECKING:  # batcher.plan imports this module
-    from batcher.plan import Plan
+    from batcher.plan.rows import Plan
 
 
 @dataclass(frozen=True)

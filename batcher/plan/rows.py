@@ -1,9 +1,8 @@
-"""Plan: normalise every row, keep the first row of each number, cut the rest into batches.
+"""Plan rows: normalise every row, keep the first row of each number, cut the rest into batches.
 
-The rest of the plan stage lives beside it and is imported here, so `from batcher.plan import`
-still gives all of it: `batcher.choose` (what to send now), `batcher.forecast` (the figures
-and the plan's text) and `batcher.window` (calling windows and time zones); the row statuses
-are `batcher.status`'s.
+The rest of the plan stage lives beside it, each in its own module: `batcher.plan.choose` (what
+to send now), `batcher.plan.forecast` (the figures and the plan's text), `batcher.plan.window`
+(calling windows and time zones) and `batcher.plan.status` (the row statuses).
 """
 
 from __future__ import annotations
@@ -18,33 +17,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batcher.choose import Choice, choose
-from batcher.forecast import (
-    INVALID_KINDS_SHOWN,
-    PER_REQUEST_GUESS,
-    Forecast,
-    Latency,
-    content_column_note,
-    estimate_cost,
-    forecast,
-    phone_columns_text,
-    plan_facts,
-    plan_text,
-)
 from batcher.load import Sheet, load_sheet
-from batcher.normalise import EMPTY, normalise_many
-from batcher.regions import region_reason, resolve_region
+from batcher.plan.normalise import EMPTY, normalise_many
+from batcher.plan.regions import region_reason, resolve_region
+from batcher.plan.status import DUPLICATE, ELIGIBLE, INVALID
 from batcher.settings import LoadOptions
-from batcher.status import DUPLICATE, ELIGIBLE, INVALID
-from batcher.window import outside_window, window_opens
-
-__all__ = [
-    "DUPLICATE", "ELIGIBLE", "INVALID", "INVALID_KINDS_SHOWN", "PARALLEL_FROM",
-    "PER_REQUEST_GUESS", "POOL_CHUNK", "WARM_FROM_BYTES", "Choice", "Forecast", "Latency",
-    "Plan", "choose", "content_column_note", "estimate_cost", "forecast", "normalise_cells",
-    "outside_window", "phone_columns_text", "plan_facts", "plan_rows", "plan_text",
-    "suppressed_numbers", "warm_pool", "window_opens",
-]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from batcher import phones
-from batcher.cells import clean_text, is_missing
+from batcher.plan import phones
+from batcher.plan.cells import clean_text, is_missing
 
 __all__ = ["region_reason", "resolve_region"]
 

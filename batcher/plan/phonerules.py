@@ -1,6 +1,6 @@
 """The rules of normalisation that no engine swap touches: which kinds of number can take a
 voice call, and what the reference engine (phonenumbers, whichever engine is selected) decides
-for `batcher.normalise`: emergency numbers and short codes, and the matcher that finds several
+for `batcher.plan.normalise`: emergency numbers and short codes, and the matcher that finds several
 numbers in a cell of digits and spaces. Nothing here reads the engine `normalise.with_engine`
 selects, so these live outside the module whose globals it rebinds.
 
@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from batcher import phones
-from batcher.cells import SEVERAL, Normalised
-from batcher.phones import ParseErrorType, PhoneNumberType, shortnumberinfo
+from batcher.plan import phones
+from batcher.plan.cells import SEVERAL, Normalised
+from batcher.plan.phones import ParseErrorType, PhoneNumberType, shortnumberinfo
 
 REFERENCE = phones.engine(phones.REFERENCE).lib  # short numbers, matcher: phonenumbers only
 _NON_DIGIT = re.compile(r"\D")

@@ -181,7 +181,7 @@ class Upcoming:
 def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
     """What comes next for the journal's campaign, as the latest run left it: its held
     numbers (deferred by the window), its waiting redials, records and unknown numbers."""
-    from batcher.plan import outside_window, window_opens
+    from batcher.plan.window import outside_window, window_opens
 
     epoch = now.timestamp()
     found = Upcoming()

@@ -2,8 +2,8 @@
 
 The vendor wants "country code + national number, digits only, no '+'" ("919856321412").
 `normalise_number` takes the raw cell as the loader delivers it and returns a `Normalised`:
-the callee, or one sentence saying what is wrong and how to fix it. `batcher.cells` turns the
-cell into text; the phone library (through `batcher.phones`) parses and validates; this module
+the callee, or one sentence saying what is wrong and how to fix it. `batcher.plan.cells` turns the
+cell into text; the phone library (through `batcher.plan.phones`) parses and validates; this module
 rejects the hopeless cells cheaply and words the reasons.
 
 An accepted callee can carry a note: a cell of several numbers is called on its first callable
@@ -21,8 +21,9 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from batcher import collector, phones
-from batcher.cells import (
+from batcher import collector
+from batcher.plan import phones
+from batcher.plan.cells import (
     DIGITS_LOST,
     EMPTY,
     EXCEL_ERRORS,
@@ -43,7 +44,7 @@ from batcher.cells import (
     refuse,
     split_several,
 )
-from batcher.phonerules import (
+from batcher.plan.phonerules import (
     CALLABLE_TYPES,
     REFERENCE,
     REFUSED_TYPES,
@@ -51,7 +52,7 @@ from batcher.phonerules import (
     is_short_code,
     several_by_matcher,
 )
-from batcher.phones import (
+from batcher.plan.phones import (
     ParseErrorType,
     PhoneNumberFormat,
     PhoneNumberType,

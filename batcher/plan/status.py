@@ -1,7 +1,7 @@
 """A plan's row statuses: each input row is eligible (its number may be sent), invalid (no
 callable number; the reason says why) or a duplicate of an earlier row's number. Invalid and
 duplicate are outcomes the results show; eligible is not an outcome, only that the rules of
-`batcher.choose` decide what becomes of the number. Here so that the plan, the forecast and
+`batcher.plan.choose` decide what becomes of the number. Here so that the plan, the forecast and
 the workbook share one vocabulary without importing one another.
 """
 

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from batcher.phones import lib as phonenumbers  # the selected engine; time zones: phonenumbers
-from batcher.phones import timezone
+from batcher.plan.phones import lib as phonenumbers  # the selected engine; time zones: phonenumbers
+from batcher.plan.phones import timezone
+from batcher.plan.zones import canonical_zone
 from batcher.settings import Window
-from batcher.zones import canonical_zone
 
 
 def outside_window(callees: Iterable[str], window: Window, now: datetime) -> dict[str, str]:

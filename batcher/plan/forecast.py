@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 from batcher.journal import NumberState
 from batcher.load import Sheet
 from batcher.outcomes import Outcome
+from batcher.plan.status import DUPLICATE, ELIGIBLE, INVALID
 from batcher.settings import Settings
-from batcher.status import DUPLICATE, ELIGIBLE, INVALID
 
 if TYPE_CHECKING:  # batcher.plan imports this module
-    from batcher.choose import Choice
-    from batcher.plan import Plan
+    from batcher.plan.choose import Choice
+    from batcher.plan.rows import Plan
 
 
 PER_REQUEST_GUESS = 0.5  # seconds a request takes, for the estimate before any is measured
