@@ -8,7 +8,7 @@
 The layering, held by tests/test_layering.py:
 - `errors`, `outcomes`, `clock` and `zones` import nothing else of batcher; `settings` imports
   only `errors`.
-- Only `batcher.vendor` (the vendor's HTTP API and its simulator) imports aiohttp's client;
+- Only `batcher.voiceapi` (the vendor's HTTP API and its simulator) imports aiohttp's client;
   `batcher plan` and `import batcher.pipeline` never load aiohttp.
 - The stages (`load`, `normalise`, `plan`, `journal`, `history`, `send`, `results`,
   `workbook`) are driven top to bottom by `pipeline`; `cli` only parses arguments into

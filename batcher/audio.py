@@ -22,7 +22,7 @@ from typing import Protocol
 
 from batcher.errors import ApiError, StoppedByAPI, UsageError
 from batcher.settings import Credentials
-from batcher.vendor.http import UPLOAD, Api, connect
+from batcher.voiceapi.http import UPLOAD, Api, connect
 
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".wav")
 NAME_MIN, NAME_MAX = 5, 32  # characters, suffix included (API.md)

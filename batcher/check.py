@@ -3,7 +3,7 @@
     report = check_account("https://api.itniotech.com", load_credentials(None))
     report.ok, report.clock   # (True, 'ok (+0 s)')
 
-The probe and the clock offset are batcher.vendor.http's (`Api.probe`, `clock_offset`); this
+The probe and the clock offset are batcher.voiceapi.http's (`Api.probe`, `clock_offset`); this
 module only judges what they found. The probe's round trip is kept in the call history
 (`history=`), where a plan's time estimate finds it before the campaign has sent anything.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 from batcher.errors import JournalError, StoppedByAPI
 from batcher.history import History
 from batcher.settings import Credentials, is_loopback_url
-from batcher.vendor.http import NTP_FIX, PROBE, STOP_STATUSES, Probe, connect, skewed
+from batcher.voiceapi.http import NTP_FIX, PROBE, STOP_STATUSES, Probe, connect, skewed
 
 _HEX32 = re.compile(r"\b[0-9a-fA-F]{32}\b")  # what a Sign looks like, should a server echo one
 

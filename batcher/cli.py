@@ -98,7 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         sandbox_credentials = sandbox = None
         if args.sandbox:
-            from batcher.vendor.simulator import SandboxConfig, SandboxThread
+            from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
 
             simulator = SandboxConfig()
             sandbox = stack.enter_context(SandboxThread(simulator))

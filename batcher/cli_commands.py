@@ -154,7 +154,7 @@ def _results(args: argparse.Namespace) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     import errno
 
-    from batcher.vendor.simulator import SCRIPT_ITEMS, CallShares, SandboxConfig, serve
+    from batcher.voiceapi.simulator import SCRIPT_ITEMS, CallShares, SandboxConfig, serve
 
     if not 0 <= args.port <= 65535:
         raise UsageError(

@@ -111,7 +111,7 @@ def run_round(settings: Settings, confirm: Callable[[str], bool], say: Say) -> S
 @contextlib.contextmanager
 def sandboxed(settings: Settings) -> Iterator[Settings]:
     """Start the embedded simulator on 127.0.0.1 and point the settings at it."""
-    from batcher.vendor.simulator import SEED_FILE_ID, SandboxConfig, SandboxThread
+    from batcher.voiceapi.simulator import SEED_FILE_ID, SandboxConfig, SandboxThread
 
     campaign = settings.campaign
     campaign = replace(

@@ -21,8 +21,8 @@ from batcher.history import Caller, History
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
 from batcher.settings import Credentials
-from batcher.vendor.call_records import SLACK, query_records
-from batcher.vendor.http import PAGES_IN_FLIGHT, READS, connect
+from batcher.voiceapi.call_records import SLACK, query_records
+from batcher.voiceapi.http import PAGES_IN_FLIGHT, READS, connect
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ are stored in the journal, so a second run only asks for those still missing or 
 (records lag the calls, and a call still ringing has no hangupTime yet). How a record is
 shown in the workbook (`RECORD_COLUMNS`, `record_columns`, `records_summary`) lives in results.
 
-The HTTP is batcher.vendor's: `call_records.record` and `query_records` (pages fetched
+The HTTP is batcher.voiceapi's: `call_records.record` and `query_records` (pages fetched
 concurrently), over one `Api` per fetch.
 """
 
@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from batcher import callrecord
 from batcher.errors import UsageError
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
 from batcher.results import RECORD_COLUMNS, record_columns, records_summary  # noqa: F401
 from batcher.settings import Credentials
+from batcher.voiceapi import callrecord
 
-# batcher.vendor (and with it aiohttp) is imported by the fetching functions only: the
+# batcher.voiceapi (and with it aiohttp) is imported by the fetching functions only: the
 # workbook code imports this module for RECORD_COLUMNS, and a dry run must not load aiohttp
 
 SAVE_EVERY = 500  # records fetched one by one are committed in chunks: an error loses little
@@ -122,8 +122,8 @@ async def _by_voice_id(
     ca_bundle: str | None,
     concurrency: int,
 ) -> int:
-    from batcher.vendor import call_records
-    from batcher.vendor.http import READS, connect, gather_bounded
+    from batcher.voiceapi import call_records
+    from batcher.voiceapi.http import READS, connect, gather_bounded
 
     saved = 0
     async with connect(base_url, credentials, READS, concurrency, ca_bundle) as api:
@@ -144,8 +144,8 @@ async def _by_query(
     credentials: Credentials,
     ca_bundle: str | None,
 ) -> int:
-    from batcher.vendor import call_records
-    from batcher.vendor.http import PAGES_IN_FLIGHT, READS, connect
+    from batcher.voiceapi import call_records
+    from batcher.voiceapi.http import PAGES_IN_FLIGHT, READS, connect
 
     by_tag = {(request, callee): voice_id for voice_id, (callee, request) in wanted.items()}
     slack = call_records.SLACK

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from batcher import callrecord
 from batcher.outcomes import Outcome
+from batcher.voiceapi import callrecord
 
 # number formats, as Excel spells them
 TEXT = "@"

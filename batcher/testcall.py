@@ -337,7 +337,7 @@ def _with_audio(settings: TestCallSettings, say: Say) -> TestCallSettings:
 
 async def _send(settings: TestCallSettings, body: dict[str, object], callee: str):
     """One signed sendGroup of one number; re-signed once with the server's clock on -16."""
-    from batcher.vendor import http, send_group
+    from batcher.voiceapi import http, send_group
 
     url = settings.base_url.rstrip("/") + "/voice/sendGroup"
     timeouts = http.Timeouts(settings.connect_timeout, settings.read_timeout)
@@ -377,8 +377,8 @@ def _judge(reply, callee: str) -> tuple[Outcome, str, str]:
 
 async def _await_record(settings: TestCallSettings, voice_id: str) -> dict | None:
     """The call's finished record, read every few seconds until it is there or wait is over."""
-    from batcher.vendor.call_records import record
-    from batcher.vendor.http import READS, connect
+    from batcher.voiceapi.call_records import record
+    from batcher.voiceapi.http import READS, connect
 
     deadline = time.monotonic() + settings.wait
     pause = POLL_FIRST

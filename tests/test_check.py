@@ -11,7 +11,7 @@ import pytest
 from batcher.check import check_account
 from batcher.errors import StoppedByAPI
 from batcher.settings import Credentials
-from batcher.vendor.simulator import SandboxConfig, SandboxThread
+from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
 
 GOOD = Credentials("sandbox-key", "sandbox-secret")
 

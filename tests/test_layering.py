@@ -1,7 +1,7 @@
-"""The layering written in batcher/vendor/__init__.py, batcher/web/__init__.py and errors.py,
+"""The layering written in batcher/voiceapi/__init__.py, batcher/web/__init__.py and errors.py,
 held by tests.
 
-Only batcher.vendor (aiohttp's client, to the vendor) and batcher.web (aiohttp.web, to serve
+Only batcher.voiceapi (aiohttp's client, to the vendor) and batcher.web (aiohttp.web, to serve
 the campaign owner's page) import aiohttp; nothing else imports batcher.web but the `serve`
 command's handler, lazily; the leaf modules (errors, outcomes, settings, clock) import
 nothing else of batcher but errors; a dry run and the pipeline's import never load aiohttp.
@@ -23,7 +23,7 @@ LEAVES = {
     "outcomes.py": set(),
     "clock.py": set(),
     "plan/cells.py": set(),
-    "callrecord.py": set(),
+    "voiceapi/callrecord.py": set(),
     "plan/zones.py": set(),
     "settings": {"errors"},  # a package: each file
 }
@@ -60,11 +60,11 @@ def _modules() -> list[Path]:
 
 
 def test_the_scan_sees_the_vendor_package():
-    vendor = [p for p in _modules() if "vendor" in p.relative_to(PACKAGE).parts]
+    vendor = [p for p in _modules() if "voiceapi" in p.relative_to(PACKAGE).parts]
     assert any("aiohttp" in _imports(p) for p in vendor)  # else the scan below proves nothing
 
 
-AIOHTTP_HOMES = {"vendor", "web"}  # the client to the vendor; the server of the page
+AIOHTTP_HOMES = {"voiceapi", "web"}  # the client to the vendor; the server of the page
 
 
 def _aiohttp(path: Path) -> set[str]:
@@ -81,7 +81,7 @@ def test_only_vendor_and_web_import_aiohttp(path: Path):
     if path.relative_to(PACKAGE).parts[0] in AIOHTTP_HOMES:
         return
     offending = _aiohttp(path)
-    assert not offending, f"{path.name} imports {offending}: go through batcher.vendor"
+    assert not offending, f"{path.name} imports {offending}: go through batcher.voiceapi"
 
 
 @pytest.mark.parametrize(
@@ -90,15 +90,15 @@ def test_only_vendor_and_web_import_aiohttp(path: Path):
     ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_web_serves_and_never_talks_to_the_vendor_itself(path: Path):
-    # the page's sends run in a child `batcher run`: the client stays in batcher.vendor
+    # the page's sends run in a child `batcher run`: the client stays in batcher.voiceapi
     ours = _imports(path)
     assert "aiohttp.ClientSession" not in ours and "batcher.send" not in ours
     assert not {
         n
         for n in ours
-        if n.startswith("batcher.vendor")
-        and n != "batcher.vendor"
-        and not n.startswith("batcher.vendor.simulator")
+        if n.startswith("batcher.voiceapi")
+        and n != "batcher.voiceapi"
+        and not n.startswith("batcher.voiceapi.simulator")
     }, path.name
 
 
@@ -133,9 +133,9 @@ def test_leaf_modules_import_nothing_else_of_batcher(name: str, path: Path):
 
 def test_vendor_imports_no_command_or_pipeline_module():
     allowed = {"batcher.errors", "batcher.outcomes", "batcher.settings", "batcher.clock"}
-    for path in (PACKAGE / "vendor").rglob("*.py"):
+    for path in (PACKAGE / "voiceapi").rglob("*.py"):
         ours = {n for n in _imports(path) if n.startswith("batcher.")}
-        stray = {n for n in ours if not n.startswith("batcher.vendor") and n not in allowed}
+        stray = {n for n in ours if not n.startswith("batcher.voiceapi") and n not in allowed}
         assert not stray, f"{path.relative_to(ROOT)} imports {stray}"
 
 
@@ -184,7 +184,7 @@ def test_version_and_help_load_no_stage():
 
 
 def test_the_check_itself_sees_aiohttp_when_it_is_loaded():
-    assert _python(f"import batcher.vendor.http; {LOADED}") == "True"
+    assert _python(f"import batcher.voiceapi.http; {LOADED}") == "True"
 
 
 def test_importing_the_pipeline_leaves_pandas_for_while_the_file_is_read():

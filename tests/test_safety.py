@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from batcher.vendor.http import sign
+from batcher.voiceapi.http import sign
 from tests.helpers import batcher_process, numbers, read_sheet, sandbox_args, wait_for
 
 
@@ -151,7 +151,7 @@ def test_tls_is_verified_and_a_private_ca_can_be_trusted(
 ):
     import ssl
 
-    from batcher.vendor.simulator import SandboxConfig, SandboxThread
+    from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
 
     monkeypatch.setenv("BATCHER_API_KEY", "sandbox-key")
     monkeypatch.setenv("BATCHER_API_SECRET", "sandbox-secret")

@@ -18,7 +18,7 @@ from batcher.errors import ExitCode, UsageError
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
 from batcher.testcall import TestCallSettings, test_call
-from batcher.vendor.simulator import CallShares
+from batcher.voiceapi.simulator import CallShares
 from tests.helpers import numbers, read_sheet, summary, write_xlsx
 
 pytestmark = pytest.mark.usefixtures("creds")

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from batcher.cli import main
-from batcher.vendor.simulator import SandboxConfig, SandboxThread
+from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
 from batcher.web.app import Config
 from batcher.web.campaigns import to_toml
 from batcher.web.i18n import Catalogue, choose_language

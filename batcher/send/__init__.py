@@ -5,7 +5,7 @@ journal before it is sent, and only a request that provably placed nothing (neve
 throttled, expired timestamp, refused whole) is ever sent again. Anything that may have placed
 calls is `unknown` until `batcher reconcile` settles it.
 
-The package, by concern (this module only gathers their names; it imports batcher.vendor, so
+The package, by concern (this module only gathers their names; it imports batcher.voiceapi, so
 aiohttp: the pipeline imports it only when something is sent):
 
     sender.py     send_batches and the sender: canary, workers, each verdict's handling, the

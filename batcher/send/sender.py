@@ -25,8 +25,8 @@ from batcher.send.committer import _Committer, _CrashHooks, _Writes
 from batcher.send.gates import _PaceGate, _RateGate, _signals
 from batcher.send.report import Batch, SendReport, Stop
 from batcher.settings import Settings
-from batcher.vendor import http, send_group
-from batcher.vendor.send_group import Reply, Verdict
+from batcher.voiceapi import http, send_group
+from batcher.voiceapi.send_group import Reply, Verdict
 
 FAILED, NOT_SENT, REJECTED, UNKNOWN = (
     Outcome.FAILED,

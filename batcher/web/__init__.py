@@ -22,7 +22,7 @@ Modules, each small and over plain data:
     i18n.py       the catalogues (catalogues/en.json, zh.json), Accept-Language, and the
                   library's messages mapped by pattern (an unknown one is shown as it is)
 
-Layering: this package and batcher.vendor are the only places that import aiohttp. vendor uses
+Layering: this package and batcher.voiceapi are the only places that import aiohttp. vendor uses
 its *client* to talk to the vendor; this package uses `aiohttp.web` to *serve* the page, so it
 is the one other place, and tests/test_layering.py allows exactly these two. Nothing outside
 them imports this package but the `serve` command's handler (lazily), so `batcher plan` and

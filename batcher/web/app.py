@@ -46,7 +46,7 @@ def make_app(config: Config) -> web.Application:
     base_url = getattr(config.sandbox, "url", None)
     defaults = {}
     if config.sandbox is not None:
-        from batcher.vendor.simulator import SEED_FILE_ID
+        from batcher.voiceapi.simulator import SEED_FILE_ID
 
         defaults = {"app_id": "sandbox-app", "file_id": SEED_FILE_ID}
     folder = Folder(

@@ -23,12 +23,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from batcher.vendor.simulator import files, records, send_group
-from batcher.vendor.simulator.faults import REDIRECT_TARGET, SCRIPT_ITEMS
-from batcher.vendor.simulator.files import SEED_FILE_ID, SEED_FILE_NAME
-from batcher.vendor.simulator.protocol import Note, Refusal, Reply, api
-from batcher.vendor.simulator.records import CallShares, Placed
-from batcher.vendor.simulator.send_group import AcceptedCall, SendRequest, refuse_blacklisted
+from batcher.voiceapi.simulator import files, records, send_group
+from batcher.voiceapi.simulator.faults import REDIRECT_TARGET, SCRIPT_ITEMS
+from batcher.voiceapi.simulator.files import SEED_FILE_ID, SEED_FILE_NAME
+from batcher.voiceapi.simulator.protocol import Note, Refusal, Reply, api
+from batcher.voiceapi.simulator.records import CallShares, Placed
+from batcher.voiceapi.simulator.send_group import AcceptedCall, SendRequest, refuse_blacklisted
 
 LEDGER_PATH = "/sandbox/ledger"  # GET: the ledger as JSON (unsigned, never under the prefix)
 Handler = Callable[["Sandbox", web.Request, int, Note], Awaitable[Reply]]

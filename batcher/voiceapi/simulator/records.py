@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 
-from batcher.vendor.simulator.auth import authenticate
-from batcher.vendor.simulator.protocol import (
+from batcher.voiceapi.simulator.auth import authenticate
+from batcher.voiceapi.simulator.protocol import (
     Note,
     Refusal,
     Reply,
@@ -39,10 +39,10 @@ from batcher.vendor.simulator.protocol import (
     paging,
     read_json,
 )
-from batcher.vendor.simulator.send_group import AcceptedCall, SendRequest
+from batcher.voiceapi.simulator.send_group import AcceptedCall, SendRequest
 
 if TYPE_CHECKING:
-    from batcher.vendor.simulator.app import Sandbox
+    from batcher.voiceapi.simulator.app import Sandbox
 
 RATE_PER_MINUTE = Decimal("0.0150")
 _RETENTION = timedelta(days=62)

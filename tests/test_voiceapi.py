@@ -1,4 +1,4 @@
-"""batcher.vendor: signing, the classification of every answer sendGroup can give, and the
+"""batcher.voiceapi: signing, the classification of every answer sendGroup can give, and the
 translation of every aiohttp exception at the one boundary."""
 
 import asyncio
@@ -13,7 +13,7 @@ from aiohttp import client_exceptions as aerr
 
 from batcher.errors import ApiError, BatcherError, StoppedByAPI
 from batcher.settings import Credentials
-from batcher.vendor.http import (
+from batcher.voiceapi.http import (
     FAILURES,
     Api,
     Failure,
@@ -24,7 +24,7 @@ from batcher.vendor.http import (
     skewed,
     transport_failure,
 )
-from batcher.vendor.send_group import Verdict, classify, post
+from batcher.voiceapi.send_group import Verdict, classify, post
 
 CREDS = Credentials("sandbox-key", "CANARY-secret")
 
@@ -189,7 +189,7 @@ def test_every_aiohttp_exception_is_in_the_mapping():
     ours = [c for c in _subclasses(aiohttp.ClientError) if c.__module__.startswith("aiohttp")]
     assert len(ours) > 20
     missing = [c.__name__ for c in ours if c not in FAILURES]
-    assert not missing, f"add these to batcher.vendor.http.FAILURES: {missing}"
+    assert not missing, f"add these to batcher.voiceapi.http.FAILURES: {missing}"
     unexpected = [c.__name__ for c in ours if c not in EXPECTED]
     assert not unexpected, f"add these to EXPECTED in this test: {unexpected}"
 

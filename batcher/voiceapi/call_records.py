@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from batcher.clock import iso_utc
 from batcher.errors import ApiError
-from batcher.vendor.http import Api
+from batcher.voiceapi.http import Api
 
 WINDOW_MAX = 31 * 24 * 3600 - 60  # the API's longest query window, less a minute of margin
 RECORDS_KEPT = 60 * 24 * 3600  # the vendor keeps records "about two months"

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from batcher.vendor.simulator.auth import authenticate
-from batcher.vendor.simulator.protocol import Note, Refusal, Reply, api, page, paging, read_json
+from batcher.voiceapi.simulator.auth import authenticate
+from batcher.voiceapi.simulator.protocol import Note, Refusal, Reply, api, page, paging, read_json
 
 if TYPE_CHECKING:
-    from batcher.vendor.simulator.app import Sandbox
+    from batcher.voiceapi.simulator.app import Sandbox
 
 SEED_FILE_ID = "sandbox-file-0001.mp3"
 SEED_FILE_NAME = "welcome.mp3"

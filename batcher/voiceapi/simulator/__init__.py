@@ -28,7 +28,7 @@ send_group (validation, acceptance), faults (script and random faults), files (u
 records (call outcomes and records), protocol (answers and shared field rules).
 """
 
-from batcher.vendor.simulator.app import (
+from batcher.voiceapi.simulator.app import (
     LEDGER_PATH,
     RequestLog,
     Sandbox,
@@ -37,11 +37,11 @@ from batcher.vendor.simulator.app import (
     banner,
     serve,
 )
-from batcher.vendor.simulator.faults import REDIRECT_TARGET, SCRIPT_ITEMS
-from batcher.vendor.simulator.files import SEED_FILE_ID, SEED_FILE_NAME
-from batcher.vendor.simulator.protocol import REASONS
-from batcher.vendor.simulator.records import CallShares
-from batcher.vendor.simulator.send_group import AcceptedCall, refuse_blacklisted
+from batcher.voiceapi.simulator.faults import REDIRECT_TARGET, SCRIPT_ITEMS
+from batcher.voiceapi.simulator.files import SEED_FILE_ID, SEED_FILE_NAME
+from batcher.voiceapi.simulator.protocol import REASONS
+from batcher.voiceapi.simulator.records import CallShares
+from batcher.voiceapi.simulator.send_group import AcceptedCall, refuse_blacklisted
 
 __all__ = [
     "LEDGER_PATH",

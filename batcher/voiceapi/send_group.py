@@ -21,7 +21,7 @@ import orjson
 
 from batcher.outcomes import Outcome
 from batcher.settings import Credentials
-from batcher.vendor.http import (
+from batcher.voiceapi.http import (
     REDIRECT_FIX,
     STOP_STATUSES,
     TRANSPORT_ERRORS,
@@ -164,7 +164,7 @@ async def post(
             raw = await response.read()
             reply = classify(response.status, raw, callees, response.headers)
     except TRANSPORT_ERRORS as exc:
-        # the one translation of aiohttp's exceptions (batcher.vendor.http.FAILURES)
+        # the one translation of aiohttp's exceptions (batcher.voiceapi.http.FAILURES)
         failure = transport_failure(exc)
         reply = Reply(
             _VERDICTS[failure.kind],

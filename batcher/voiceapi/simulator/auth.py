@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from batcher.vendor.simulator.protocol import Refusal
+from batcher.voiceapi.simulator.protocol import Refusal
 
 if TYPE_CHECKING:
-    from batcher.vendor.simulator.app import SandboxConfig
+    from batcher.voiceapi.simulator.app import SandboxConfig
 
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 
-from batcher.vendor.simulator import faults
-from batcher.vendor.simulator.auth import authenticate
-from batcher.vendor.simulator.protocol import Note, Refusal, Reply, opt_int, opt_str, read_json
+from batcher.voiceapi.simulator import faults
+from batcher.voiceapi.simulator.auth import authenticate
+from batcher.voiceapi.simulator.protocol import Note, Refusal, Reply, opt_int, opt_str, read_json
 
 if TYPE_CHECKING:
-    from batcher.vendor.simulator.app import Sandbox, SandboxConfig
+    from batcher.voiceapi.simulator.app import Sandbox, SandboxConfig
 
 _NUMBER = re.compile(r"[0-9]{7,15}")
 _NUMBER_LIST = re.compile(r"(?:[0-9]{7,15},)*[0-9]{7,15}")

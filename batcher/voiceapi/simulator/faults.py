@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from batcher.vendor.simulator.protocol import REASONS, Reply, api
+from batcher.voiceapi.simulator.protocol import REASONS, Reply, api
 
 if TYPE_CHECKING:
-    from batcher.vendor.simulator.app import SandboxConfig
+    from batcher.voiceapi.simulator.app import SandboxConfig
 
 REDIRECT_TARGET = "/voice/moved/sendGroup"
 
