@@ -159,7 +159,7 @@ _TLS_FIX = "check --base-url, or pass --ca-bundle for a private CA"
 URL_FIX = "check --base-url (it should end at the host or its /v3 prefix)"
 REDIRECT_FIX = "check --base-url: batcher never follows a redirect on a send"
 
-# Every exception class aiohttp defines is listed by name (tests/test_vendor.py fails when an
+# Every exception class aiohttp defines is listed by name (tests/test_voiceapi.py fails when an
 # aiohttp upgrade adds one): an unlisted subclass would fall back to its nearest listed base.
 FAILURES: dict[type[BaseException], tuple[Failure, str]] = {
     # never reached the server
