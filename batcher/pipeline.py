@@ -202,11 +202,11 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         else:
             say(text)
             say("nothing to send now: every number of this campaign has an outcome or is held")
-        from batcher.live import LiveWorkbook  # pandas: imported while the file was read
+        from batcher.workbook.live import LiveWorkbook  # pandas: imported while the file was read
 
         facts = journal.last_run()["facts"]
 
-        # a child writes the workbook while the send runs (batcher.live)
+        # a child writes the workbook while the send runs (batcher.workbook.live)
         def reload():  # for a writer that died
             again = load_sheet(settings.input, settings.load)
             return again, plan_rows(again, settings.region)
@@ -214,7 +214,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         workbook = LiveWorkbook(
             output, sheet, plan, journal, states, facts, choice.todo, say, reload
         )
-        del sheet, plan, states  # the workbook's now: its writer may be a child (batcher.live)
+        del sheet, plan, states  # the workbook's now: its writer may be a child (workbook.live)
         with workbook:
             if choice.todo:
                 report = _send(settings, journal, choice, history, caller, say, watch)
@@ -259,8 +259,8 @@ def _imports(settings: Settings) -> Callable[[], None]:
     (pandas, 0.3-0.5 s) and, for a send, aiohttp's client (0.2 s)."""
 
     def load() -> None:
-        import batcher.live
-        import batcher.workbook
+        import batcher.workbook.live
+        import batcher.workbook.rows
 
         if not settings.dry_run:
             import batcher.progress
@@ -274,7 +274,7 @@ def _dry_run(
 ) -> Summary:
     """Everything a real run would decide now, from the same journal and history; no writes
     but the plan workbook."""
-    from batcher.workbook import CampaignState, write_workbook
+    from batcher.workbook.rows import CampaignState, write_workbook
 
     states: dict[str, NumberState] = {}
     sticky: set[str] = set()
@@ -483,7 +483,7 @@ def rebuild(journal_file: Path, output: Path | None, say: Say) -> Summary:
             encoding=options.get("encoding"),
             delimiter=options.get("delimiter"),
         )
-        from batcher.workbook import CampaignState, write_workbook
+        from batcher.workbook.rows import CampaignState, write_workbook
 
         sheet = load_sheet(input_path, load)
         plan = plan_rows(sheet, options.get("region"))

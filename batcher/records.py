@@ -22,9 +22,9 @@ from pathlib import Path
 from batcher.errors import UsageError
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
-from batcher.results import RECORD_COLUMNS, record_columns, records_summary  # noqa: F401
 from batcher.settings import Credentials
 from batcher.voiceapi import callrecord
+from batcher.workbook.columns import RECORD_COLUMNS, record_columns, records_summary  # noqa: F401
 
 # batcher.voiceapi (and with it aiohttp) is imported by the fetching functions only: the
 # workbook code imports this module for RECORD_COLUMNS, and a dry run must not load aiohttp

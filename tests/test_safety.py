@@ -63,7 +63,7 @@ def test_ctrl_c_finishes_in_flight_requests_and_says_how_to_resume(
     make_sandbox, contacts, tmp_path, to
 ):
     # "terminal": the whole process group gets it, as from a terminal, the workbook's writer
-    # child included (batcher.live): the run decides, and the workbook is still written
+    # child included (batcher.workbook.live): the run decides, and the workbook is still written
     sandbox = make_sandbox(latency=0.5)
     path = contacts(["+" + n for n in numbers(40)])
     proc = batcher_process(

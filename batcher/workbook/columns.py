@@ -5,7 +5,7 @@ Sheets: Results (every input row, original columns then RESULT_COLUMNS, then REC
 after `batcher records`), Summary (a chart of outcomes, the counts, then the campaign facts),
 Batches (one row per request) and Retry (the rows worth sending again, in the input's own
 columns). A caller passes a `Table` of columns and rows for each sheet and a `SummaryBlock` of
-counts and facts to `batcher.xlsx.write_workbook_file`:
+counts and facts to `batcher.workbook.xlsx.write_workbook_file`:
 
     >>> [c.name for c in RESULT_SPECS][:3]
     ['row', 'callee', 'outcome']

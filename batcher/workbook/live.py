@@ -45,7 +45,7 @@ from batcher.journal import Journal, NumberState
 from batcher.load import Sheet
 from batcher.outcomes import Outcome
 from batcher.plan.rows import Plan
-from batcher.workbook import CampaignState, write_workbook
+from batcher.workbook.rows import CampaignState, write_workbook
 
 POLL_S = 0.05  # how often a waiting writer looks at the journal again
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -30,7 +30,7 @@ import rustpy_xlsxwriter as rx
 
 from batcher.errors import OutputError
 from batcher.outcomes import Outcome
-from batcher.results import (
+from batcher.workbook.columns import (
     CHART_ROWS,
     COUNT,
     CURRENCY,

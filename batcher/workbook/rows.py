@@ -18,7 +18,7 @@ from batcher.load import Sheet
 from batcher.outcomes import CallOutcome, Outcome, call_outcome
 from batcher.plan.rows import Plan
 from batcher.plan.status import DUPLICATE, INVALID
-from batcher.results import (
+from batcher.workbook.columns import (
     BATCH_SPECS,
     CALL_SPECS,
     CALL_SUMMARY_SPECS,
@@ -36,7 +36,7 @@ from batcher.results import (
     sized_columns,
     utc_datetime,
 )
-from batcher.xlsx import unsafe_columns, write_workbook_file
+from batcher.workbook.xlsx import unsafe_columns, write_workbook_file
 
 _BLANK = ("", "", "", "")
 
