@@ -221,8 +221,8 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
+    from batcher.followup.reconcile import reconcile
     from batcher.pipeline import rebuild
-    from batcher.reconcile import reconcile
 
     if not args.journal.exists():
         raise UsageError(f"{args.journal}: no such journal", "give the .journal file a run wrote")
@@ -270,8 +270,8 @@ def _ca(args: argparse.Namespace) -> str | None:
 
 def _records(args: argparse.Namespace) -> int:
     from batcher.campaign import journal_of_results
+    from batcher.followup.records import fetch_records
     from batcher.pipeline import rebuild
-    from batcher.records import fetch_records
 
     path = args.results
     journal = path if path.suffix == ".journal" else journal_of_results(path)
@@ -300,7 +300,7 @@ def _records(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from batcher.check import check_account
+    from batcher.followup.check import check_account
 
     base_url = _endpoint(args)
     report = check_account(
@@ -317,7 +317,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _upload(args: argparse.Namespace) -> int:
-    from batcher.audio import resolve_audio
+    from batcher.followup.audio import resolve_audio
     from batcher.history import History
 
     if not args.audio.is_file():
@@ -339,7 +339,7 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 def _test_call(args: argparse.Namespace) -> int:
-    from batcher.testcall import OPTIONS, TestCallSettings, test_call
+    from batcher.followup.test_call import OPTIONS, TestCallSettings, test_call
 
     options = {k: v for k, v in vars(args).items() if k in OPTIONS}
     settings = TestCallSettings.from_options(options, args.config)

@@ -96,7 +96,7 @@ def run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary
 
 def _run_or_follow(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
     if settings.follow and not settings.dry_run:
-        from batcher.follow import follow
+        from batcher.followup.follow import follow
 
         return follow(settings, confirm, say)
     return _run(settings, confirm, say)
@@ -339,7 +339,7 @@ def _with_audio(settings: Settings, say: Say, uploads: History) -> Settings:
     """Turn `audio = "promo.mp3"` into a fileId: reuse an upload of that content, else upload."""
     if settings.audio is None:
         return settings
-    from batcher.audio import resolve_audio
+    from batcher.followup.audio import resolve_audio
 
     ca = str(settings.ca_bundle) if settings.ca_bundle else None
     upload = resolve_audio(settings.audio, settings.base_url, settings.credentials, uploads, ca)
@@ -391,7 +391,7 @@ def _adopt_orphans(journal: Journal, history: History, caller: Caller, say: Say)
 
 def _fetch_records(settings: Settings, journal: Journal, say: Say) -> None:
     """The call records still missing, into the journal, before the redial rules read them."""
-    from batcher.records import fetch_into  # aiohttp only when something may be fetched
+    from batcher.followup.records import fetch_into  # aiohttp only when something may be fetched
 
     ca = str(settings.ca_bundle) if settings.ca_bundle else None
     report = fetch_into(journal, settings.base_url, settings.credentials, ca, settings.concurrency)

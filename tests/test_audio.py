@@ -6,12 +6,12 @@ import hashlib
 
 import pytest
 
-from batcher.audio import (
+from batcher.errors import StoppedByAPI, UsageError
+from batcher.followup.audio import (
     MAX_AUDIO_BYTES,
     check_audio_name,
     resolve_audio,
 )
-from batcher.errors import StoppedByAPI, UsageError
 from batcher.history import History
 from batcher.settings import Credentials
 from batcher.voiceapi.simulator import SEED_FILE_ID, SEED_FILE_NAME

@@ -8,8 +8,8 @@ import ssl
 
 import pytest
 
-from batcher.check import check_account
 from batcher.errors import StoppedByAPI
+from batcher.followup.check import check_account
 from batcher.settings import Credentials
 from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
 

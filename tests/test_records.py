@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from batcher.followup.records import fetch_records
 from batcher.journal import Journal
-from batcher.records import fetch_records
 from batcher.settings import Credentials
 from tests.conftest import numbers, sandbox_args
 

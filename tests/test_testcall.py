@@ -15,9 +15,9 @@ import pytest
 
 from batcher.cli import build_parser
 from batcher.errors import ExitCode, UsageError
+from batcher.followup.test_call import TestCallSettings, test_call
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
-from batcher.testcall import TestCallSettings, test_call
 from batcher.voiceapi.simulator import CallShares
 from tests.helpers import numbers, read_sheet, summary, write_xlsx
 

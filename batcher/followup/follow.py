@@ -88,8 +88,8 @@ def follow(
 def refresh(settings: Settings, journal_file: Path, say: Say) -> bool:
     """Fetch the call records still missing and settle the unknown numbers that can be;
     True when the journal learnt something."""
-    from batcher.reconcile import reconcile
-    from batcher.records import fetch_records
+    from batcher.followup.reconcile import reconcile
+    from batcher.followup.records import fetch_records
 
     ca = str(settings.ca_bundle) if settings.ca_bundle else None
     report = fetch_records(

@@ -324,7 +324,7 @@ def _with_audio(settings: TestCallSettings, say: Say) -> TestCallSettings:
     """`audio = "promo.mp3"`: the upload a run would use (reused, else uploaded once)."""
     if settings.audio is None:
         return settings
-    from batcher.audio import resolve_audio
+    from batcher.followup.audio import resolve_audio
 
     ca = str(settings.ca_bundle) if settings.ca_bundle else None
     upload = resolve_audio(settings.audio, settings.base_url, settings.credentials, ca)
