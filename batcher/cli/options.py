@@ -1,15 +1,16 @@
-"""The option groups several commands share (campaign, input, account, sending, redial) and the
-argparse types for durations. A flag left out is None, so campaign.toml and the defaults of
-batcher.settings apply; the help shows those defaults (DEFAULTS).
+"""What several commands share: the option groups (campaign, input, account, sending, redial),
+the argparse types for durations, the help's epilog (examples and exit codes), and the
+endpoint and CA bundle the account options name. A flag left out is None, so campaign.toml and
+the defaults of batcher.settings apply; the help shows those defaults (DEFAULTS).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from batcher.errors import UsageError
+from batcher.errors import ExitCode, UsageError, exit_codes_text
 from batcher.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CREDENTIALS_FILE,
@@ -18,12 +19,25 @@ from batcher.settings import (
     MAX_CONCURRENCY,
     Settings,
     parse_duration,
+    resolve_endpoint,
 )
 
 DEFAULTS = Settings.defaults()
 
+E = ExitCode
+# the exit codes that several commands can end with, for their --help
+ACCOUNT_CODES = (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED)
+FETCH_CODES = (E.OK, E.INTERNAL, E.USAGE, E.INPUT, E.API_STOPPED, E.INCOMPLETE, E.OUTPUT, E.JOURNAL)
 
-def _minutes(text: str) -> float:
+
+def epilog(examples: Iterable[str], codes: Iterable[ExitCode]) -> str:
+    """A command's --help epilog: its examples, then the exit codes it can end with."""
+    lines = list(examples)
+    head = "example:" if len(lines) == 1 else "examples:"
+    return "\n".join([head, *(f"  {line}" for line in lines)]) + "\n\n" + exit_codes_text(codes)
+
+
+def minutes(text: str) -> float:
     """--settle: a duration (10m, 1h) or a bare number of minutes, as minutes."""
     try:
         return float(text)
@@ -43,17 +57,15 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
-_CREDENTIALS_HELP = (
+CREDENTIALS_HELP = (
     "TOML file with api_key and api_secret, chmod 600 (default: "
     "$BATCHER_API_KEY and $BATCHER_API_SECRET, else "
     f"{DEFAULT_CREDENTIALS_FILE})"
 )
-_CA_HELP = "PEM file of a private CA to trust (default: the system's CAs)"
+CA_HELP = "PEM file of a private CA to trust (default: the system's CAs)"
 
 
-def _account_options(
-    parser: argparse.ArgumentParser, with_config: bool, base_url: str = ""
-) -> None:
+def account_options(parser: argparse.ArgumentParser, with_config: bool, base_url: str = "") -> None:
     group = parser.add_argument_group("account")
     if with_config:
         group.add_argument(
@@ -64,15 +76,15 @@ def _account_options(
         help=base_url
         or f"API endpoint (default: campaign.toml's base_url, else {DEFAULT_BASE_URL})",
     )
-    group.add_argument("--credentials", type=Path, help=_CREDENTIALS_HELP)
-    group.add_argument("--ca-bundle", type=Path, help=_CA_HELP)
+    group.add_argument("--credentials", type=Path, help=CREDENTIALS_HELP)
+    group.add_argument("--ca-bundle", type=Path, help=CA_HELP)
 
 
-def _run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
+def run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
     """The options of run; plan gets only those that change what a plan shows."""
     parser.add_argument("input", type=Path, metavar="FILE", help=".xlsx/.xls/.ods/.csv contacts")
-    _campaign_options(parser)
-    _input_options(parser)
+    campaign_options(parser)
+    input_options(parser)
     out = parser.add_argument_group("output")
     out.add_argument(
         "-o",
@@ -88,13 +100,13 @@ def _run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
         help="the campaign's journal (default: CAMPAIGN.journal beside FILE)",
     )
     send = parser.add_argument_group("requests" if plan else "sending")
-    flag = _flag(send)
+    flag = flags(send)
     send.add_argument(
         "--base-url", help=f"API endpoint, https only (default: {DEFAULTS['base_url']})"
     )
     if not plan:
-        send.add_argument("--credentials", type=Path, help=_CREDENTIALS_HELP)
-        send.add_argument("--ca-bundle", type=Path, help=_CA_HELP)
+        send.add_argument("--credentials", type=Path, help=CREDENTIALS_HELP)
+        send.add_argument("--ca-bundle", type=Path, help=CA_HELP)
     send.add_argument(
         "--chunk-size",
         type=int,
@@ -138,7 +150,7 @@ def _run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
         help="the campaign's name: it calls each person once, whatever files bring them in "
         "(default: FILE's stem, or the campaign a batcher results workbook records)",
     )
-    _history_option(hold)
+    history_option(hold)
     hold.add_argument(
         "--cooldown",
         help="a number another campaign called within this long is held as recently_called "
@@ -162,10 +174,10 @@ def _run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
         "09:00-20:00; numbers outside it are deferred to a later run "
         "(default: any time)",
     )
-    _redial_arguments(parser, plan)
+    redial_arguments(parser, plan)
 
 
-def _redial_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
+def redial_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
     """The redial policy, follow mode and pacing (also [redial], settle, pace in campaign.toml)."""
     group = parser.add_argument_group("redial, follow and pace")
     group.add_argument(
@@ -205,7 +217,7 @@ def _redial_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
         )
 
 
-def _history_option(group) -> None:
+def history_option(group) -> None:
     group.add_argument(
         "--history",
         type=Path,
@@ -215,7 +227,7 @@ def _history_option(group) -> None:
     )
 
 
-def _flag(group) -> Callable[..., None]:
+def flags(group) -> Callable[..., None]:
     """A store_true option whose absence is None: not given, so campaign.toml/defaults apply."""
 
     def add(*names: str, help: str) -> None:
@@ -224,7 +236,7 @@ def _flag(group) -> Callable[..., None]:
     return add
 
 
-def _campaign_options(parser: argparse.ArgumentParser) -> None:
+def campaign_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("campaign (also settable in campaign.toml; flags win)")
     group.add_argument(
         "--config", type=Path, help="campaign.toml with the settings below (default: none)"
@@ -252,7 +264,7 @@ def _campaign_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _input_options(parser: argparse.ArgumentParser) -> None:
+def input_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("input")
     group.add_argument(
         "--phone-column",
@@ -275,3 +287,20 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--encoding", help="CSV encoding (default: detected)")
     group.add_argument("--delimiter", help="CSV delimiter (default: detected)")
+
+
+def endpoint(args: argparse.Namespace, journal: Path | None = None) -> str:
+    """--base-url, else campaign.toml's, else the journal's campaign's, else the default."""
+    config = getattr(args, "config", None)
+    if args.base_url or config is not None or journal is None:
+        return resolve_endpoint(args.base_url, config)
+    from batcher.journal import Journal
+
+    with Journal(journal, readonly=True) as opened:
+        found = opened.endpoint
+    return resolve_endpoint(None, None, found or None)
+
+
+def ca_bundle(args: argparse.Namespace) -> str | None:
+    """--ca-bundle as the path text the vendor client takes, or None: the system's CAs."""
+    return str(args.ca_bundle) if args.ca_bundle else None
