@@ -28,7 +28,7 @@ from batcher.settings.defaults import (
 )
 from batcher.settings.endpoints import check_base_url
 from batcher.settings.files import load_config, load_credentials
-from batcher.settings.timing import PACE_SPACING, Redial, _integer, parse_duration, parse_pace
+from batcher.settings.timing import PACE_SPACING, Redial, parse_duration, parse_pace, whole_number
 from batcher.settings.values import Campaign, Credentials, LoadOptions, Price, Window
 
 # Every option Settings.from_options takes (cli's argparse dests), for catching typos early.
@@ -244,8 +244,8 @@ class Settings:
                 encoding=_text(given.get("encoding")),
                 delimiter=_text(given.get("delimiter")),
             ),
-            chunk_size=_integer("chunk_size", pick("chunk_size", MAX_CHUNK)),
-            concurrency=_integer("concurrency", pick("concurrency", DEFAULT_CONCURRENCY)),
+            chunk_size=whole_number("chunk_size", pick("chunk_size", MAX_CHUNK)),
+            concurrency=whole_number("concurrency", pick("concurrency", DEFAULT_CONCURRENCY)),
             read_timeout=float(pick("read_timeout", DEFAULT_READ_TIMEOUT)),
             dry_run=dry_run,
             yes=bool(given.get("yes")),

@@ -37,7 +37,7 @@ from batcher.web.pages import (
     test_call,
     upload,
 )
-from batcher.web.security import _guard, _headers
+from batcher.web.security import security_headers, token_guard
 from batcher.web.uploads import CHUNK, UPLOAD_LIMIT
 
 
@@ -52,7 +52,9 @@ def make_app(config: Config) -> web.Application:
     folder = Folder(
         config.folder, config.campaign_config, base_url=base_url, sandbox_defaults=defaults
     )
-    app = web.Application(middlewares=[_headers, _guard], client_max_size=UPLOAD_LIMIT + CHUNK)
+    app = web.Application(
+        middlewares=[security_headers, token_guard], client_max_size=UPLOAD_LIMIT + CHUNK
+    )
     app[FOLDER], app[CONFIG] = folder, config
     app[JOBS] = Jobs(child_environment(config.sandbox_credentials), folder.root)
     env = aiohttp_jinja2.setup(

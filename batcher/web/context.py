@@ -51,11 +51,11 @@ class Config:
         return hmac.new(self.token.encode(), b"csrf", hashlib.sha256).hexdigest()[:32]
 
 
-def _is_api(request: web.Request) -> bool:
+def is_api(request: web.Request) -> bool:
     return request.path.startswith("/api/")
 
 
-def _catalogue(request: web.Request) -> Catalogue:
+def catalogue_of(request: web.Request) -> Catalogue:
     language = choose_language(
         request.headers.get("Accept-Language"),
         request.query.get("lang") or request.cookies.get(LANG_COOKIE),
@@ -64,7 +64,7 @@ def _catalogue(request: web.Request) -> Catalogue:
 
 
 def _context(request: web.Request) -> dict[str, object]:
-    catalogue = _catalogue(request)
+    catalogue = catalogue_of(request)
     names = {str(o): catalogue.text(f"outcome_{o}") for o in (*Outcome, "in_flight")}
     return {
         "outcome_names": names,
@@ -85,34 +85,34 @@ def _quote(name: str) -> str:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _record(request: web.Request) -> Record:
+def record_of(request: web.Request) -> Record:
     try:
         return request.app[FOLDER].record(request.match_info["id"])
     except KeyError:
         raise web.HTTPNotFound(text="no such campaign in this folder") from None
 
 
-def _page(request: web.Request, name: str, status: int = 200, **context) -> web.Response:
+def render_page(request: web.Request, name: str, status: int = 200, **context) -> web.Response:
     return aiohttp_jinja2.render_template(
         name, request, {**_context(request), **context}, status=status
     )
 
 
-def _error_page(
+def error_page(
     request: web.Request, exc: BatcherError, status: int = 422, back: str = "/"
 ) -> web.Response:
-    return _page(request, "error.html", status, message=exc.message, hint=exc.hint, back=back)
+    return render_page(request, "error.html", status, message=exc.message, hint=exc.hint, back=back)
 
 
-def _error_json(exc: BatcherError, status: int = 422) -> web.Response:
+def error_json(exc: BatcherError, status: int = 422) -> web.Response:
     return web.json_response({"error": exc.message, "hint": exc.hint}, status=status)
 
 
-def _see_other(path: str) -> web.HTTPSeeOther:
+def see_other(path: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(path)
 
 
-def _campaign_url(name: str, tail: str = "") -> str:
+def campaign_url(name: str, tail: str = "") -> str:
     return f"/campaigns/{_quote(name)}{tail}"
 
 

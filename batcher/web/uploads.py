@@ -27,7 +27,7 @@ OPTION_FIELDS = ("sheet", "phone_column", "region_column", "region")
 # -- reading the upload ----------------------------------------------------------------------
 
 
-async def _read_upload(request: web.Request) -> tuple[dict[str, str], dict[str, Path]]:
+async def read_upload(request: web.Request) -> tuple[dict[str, str], dict[str, Path]]:
     """The multipart form: text fields, and file parts streamed to staging paths."""
     folder: Folder = request.app[FOLDER]
     fields: dict[str, str] = {}
@@ -60,7 +60,7 @@ async def _read_upload(request: web.Request) -> tuple[dict[str, str], dict[str, 
     return fields, staged
 
 
-def _changes(fields: dict[str, str]) -> dict[str, object]:
+def form_changes(fields: dict[str, str]) -> dict[str, object]:
     changes: dict[str, object] = {k: fields[k] for k in FORM_FIELDS if k in fields}
     if "suppress" in fields:
         changes["suppress"] = [
@@ -69,11 +69,11 @@ def _changes(fields: dict[str, str]) -> dict[str, object]:
     return changes
 
 
-async def _create(request: web.Request) -> Record:
+async def create_campaign(request: web.Request) -> Record:
     """An upload becomes a campaign of the folder, or InputError/UsageError says why not."""
     folder: Folder = request.app[FOLDER]
     jobs: Jobs = request.app[JOBS]
-    fields, staged = await _read_upload(request)
+    fields, staged = await read_upload(request)
     try:
         if "file" not in staged:
             raise UsageError(
@@ -81,7 +81,7 @@ async def _create(request: web.Request) -> Record:
                 "choose or drop a .xlsx, .xls, .ods or .csv file of phone numbers",
             )
         options = {k: fields[k] for k in OPTION_FIELDS if fields.get(k)}
-        changes = _changes(fields)
+        changes = form_changes(fields)
         if changes.get("suppress"):
             changes["suppress"] = [str(folder.root / p) for p in changes["suppress"]]
 
