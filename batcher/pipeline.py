@@ -98,7 +98,7 @@ def _run_or_follow(settings: Settings, confirm: Callable[[str], bool], say: Say)
     if settings.follow and not settings.dry_run:
         from batcher.followup.follow import follow
 
-        return follow(settings, confirm, say)
+        return follow(settings, confirm, say, run_round=run_round)
     return _run(settings, confirm, say)
 
 

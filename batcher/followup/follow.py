@@ -21,13 +21,16 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from batcher.errors import ExitCode
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
-from batcher.pipeline import Summary, run_round
 from batcher.plan.redial import Upcoming, upcoming
 from batcher.settings import Settings
+
+if TYPE_CHECKING:  # the pipeline calls follow with its run_round: no import circle
+    from batcher.pipeline import Summary
 
 Say = Callable[[str], None]
 STOPS = (ExitCode.API_STOPPED, ExitCode.INTERRUPTED)
@@ -45,8 +48,11 @@ def follow(
     confirm: Callable[[str], bool],
     say: Say,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    run_round: Callable[[Settings, Callable[[str], bool], Say], Summary],
 ) -> Summary:
-    """Run rounds until nothing more can happen; the last round's summary (exit code)."""
+    """Run rounds until nothing more can happen; the last round's summary (exit code).
+    `run_round` is the pipeline's: one round sent and its workbook written."""
     summary = run_round(settings, confirm, say)
     rounds, idle = 1, 0
     auto = _auto(settings, say)

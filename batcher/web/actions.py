@@ -14,9 +14,11 @@ from aiohttp import web
 
 from batcher.errors import BatcherError
 from batcher.settings import load_credentials
-from batcher.web.campaigns import Check, Folder, Record, campaign_counts
+from batcher.web.campaigns import Folder, campaign_counts
+from batcher.web.checks import Check
 from batcher.web.context import CONFIG, FOLDER, JOBS, Config, Conflict
 from batcher.web.jobs import Job, Jobs
+from batcher.web.record import Record
 
 
 async def campaign_list(request: web.Request) -> list[dict[str, object]]:

@@ -24,7 +24,7 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from batcher.campaign import campaign_name, endpoint_kind, journal_path, output_path
@@ -39,6 +39,7 @@ from batcher.plan.rows import plan_rows, suppressed_numbers
 from batcher.plan.status import INVALID
 from batcher.settings import LoadOptions, Settings, load_config
 from batcher.web.checks import Check, Problem, cell_as_written
+from batcher.web.record import Record
 from batcher.web.toml import to_toml
 
 STATE_DIR = ".batcher-web"
@@ -63,25 +64,6 @@ REQUEST_KEYS = {
     "maxRingingTime": "max_ringing_time",
     "loopCount": "loop_count",
 }
-
-
-@dataclass
-class Record:
-    """What the page keeps about one campaign: its file, settings file and input choices."""
-
-    name: str
-    input: Path
-    config: Path | None
-    options: dict[str, str] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, object]:
-        """For .batcher-web/<campaign>.json."""
-        return {
-            "name": self.name,
-            "input": str(self.input),
-            "config": str(self.config) if self.config else None,
-            "options": self.options,
-        }
 
 
 def safe_name(filename: str, fallback: str = "contacts.csv") -> str:

@@ -21,9 +21,10 @@ from aiohttp import web
 
 from batcher.errors import BatcherError, UsageError
 from batcher.outcomes import Outcome
-from batcher.web.campaigns import Folder, Record
+from batcher.web.campaigns import Folder
 from batcher.web.i18n import Catalogue, choose_language
 from batcher.web.jobs import Jobs
+from batcher.web.record import Record
 
 COOKIE, LANG_COOKIE = "batcher_token", "batcher_lang"
 

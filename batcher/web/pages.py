@@ -18,7 +18,7 @@ from aiohttp import web
 
 from batcher.errors import BatcherError
 from batcher.web.actions import campaign_list, check_campaign, start_send
-from batcher.web.campaigns import Folder, Record
+from batcher.web.campaigns import Folder
 from batcher.web.checks import PROBLEMS_SHOWN
 from batcher.web.context import (
     CONFIG,
@@ -32,6 +32,7 @@ from batcher.web.context import (
     see_other,
 )
 from batcher.web.jobs import Job, Jobs, live_counts
+from batcher.web.record import Record
 from batcher.web.uploads import OPTION_FIELDS, create_campaign, form_changes, read_upload
 
 # -- pages -----------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ from pathlib import Path
 from aiohttp import web
 
 from batcher.errors import BatcherError, UsageError
-from batcher.web.campaigns import Folder, Record
+from batcher.web.campaigns import Folder
 from batcher.web.context import FOLDER, JOBS
 from batcher.web.jobs import Jobs
+from batcher.web.record import Record
 
 UPLOAD_LIMIT = (2 << 30) + 1  # one byte past load_sheet's limit: its refusal is the message
 CHUNK = 1 << 16
