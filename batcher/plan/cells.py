@@ -2,11 +2,11 @@
 Decimal, bool, dates and times, None/NaN) turned into the text of a number, with the wrapping
 spreadsheets and people add around it taken off; or the reason such a cell cannot hold one.
 
-    >>> cell_text(919856321412.0)
+    >>> text_to_parse(919856321412.0)
     '919856321412'
     >>> clean_text("＋９１ ９８５６\u200b３２１４１２")
     '+91 9856321412'
-    >>> cell_text(-5).reason.split(":")[0]
+    >>> text_to_parse(-5).reason.split(":")[0]
     'negative number in the phone cell'
 
 The refusals are `Normalised` values (no callee, a reason), the type normalise returns. This
@@ -104,7 +104,7 @@ def is_missing(value: object) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
 
 
-def cell_text(value: object) -> str | Normalised:
+def text_to_parse(value: object) -> str | Normalised:
     """The cell as text to parse, or the rejection of a cell type that cannot hold a number."""
     kind = value.__class__  # the usual three first: the checks below cost microseconds a cell
     if kind is str:

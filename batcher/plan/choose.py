@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from batcher.history import Hold
 from batcher.journal import NumberState
 from batcher.outcomes import Outcome
-from batcher.plan.redial import DONE, Book, Verdict
+from batcher.plan.redial import DONE, Book, Ruling
 from batcher.plan.window import outside_window
 from batcher.settings import Settings
 
@@ -32,7 +32,7 @@ class Choice:
     released: dict[str, Hold] = field(default_factory=dict)
     # the redial policy: numbers of todo called again, and numbers waiting (record, after)
     redials: frozenset[str] = frozenset()
-    waiting: dict[str, Verdict] = field(default_factory=dict)
+    waiting: dict[str, Ruling] = field(default_factory=dict)
 
 
 def choose(
@@ -52,7 +52,7 @@ def choose(
     released: dict[str, Hold] = {}
     todo: list[str] = []
     redials: set[str] = set()
-    waiting: dict[str, Verdict] = {}
+    waiting: dict[str, Ruling] = {}
     epoch = now.timestamp()
     for callee in plan.distinct:
         state = states.get(callee)

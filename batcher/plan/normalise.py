@@ -35,7 +35,6 @@ from batcher.plan.cells import (
     PLACEHOLDERS,
     SEVERAL,
     Normalised,
-    cell_text,
     clean_text,
     extension_reason,
     from_tel_uri,
@@ -43,6 +42,7 @@ from batcher.plan.cells import (
     placeholder,
     refuse,
     split_several,
+    text_to_parse,
 )
 from batcher.plan.phonerules import (
     CALLABLE_TYPES,
@@ -148,7 +148,7 @@ def _normalise(value: object, region: str | None, explicit: bool = False) -> Nor
     kind = value.__class__
     if kind is str:
         return _normalise_text(value, region, explicit)  # type: ignore[arg-type]
-    text = cell_text(value)
+    text = text_to_parse(value)
     if isinstance(text, Normalised):
         return text
     if kind is int or kind is float:  # str() of the number: ASCII digits, nothing to clean

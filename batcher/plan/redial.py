@@ -33,7 +33,7 @@ from batcher.settings import Redial, Settings
 DUE, REDIAL, RECORD, SETTLE, DONE = "due", "redial", "record", "settle", "done"
 
 
-class Verdict(NamedTuple):
+class Ruling(NamedTuple):
     """What the policy says of one number now: `kind` is due, redial (waiting until `at`),
     record (waiting for the latest call's record), settle (unknown) or done."""
 
@@ -64,7 +64,7 @@ class Book:
         """Calls that may have reached this number so far."""
         return len(self.calls.get(callee, ()))
 
-    def verdict(self, callee: str, state: NumberState, epoch: float) -> Verdict | None:
+    def verdict(self, callee: str, state: NumberState, epoch: float) -> Ruling | None:
         """The policy's word on a number with a journal state; None for a number never called
         (the usual rules decide it)."""
         calls = self.calls.get(callee)
@@ -73,33 +73,33 @@ class Book:
         limit = self.policy.attempts
         last = calls[-1]
         if state.outcome is Outcome.UNKNOWN or last.outcome is Outcome.UNKNOWN:
-            return Verdict(
+            return Ruling(
                 SETTLE,
                 last.sent_epoch + self.settle,
                 "unknown: waiting for the call records to settle it",
             )
         if state.outcome is Outcome.REJECTED:
-            return Verdict(DONE, None, "")
+            return Ruling(DONE, None, "")
         if len(calls) >= limit:
-            return Verdict(DONE, None, "")
+            return Ruling(DONE, None, "")
         ended = call_outcome(self.records.get(last.voice_id))
         if ended is None:
-            return Verdict(
+            return Ruling(
                 RECORD,
                 None,
                 f"called (attempt {len(calls)} of {limit}): waiting "
                 "for its call record before deciding on a redial",
             )
         if ended.final or ended not in self.policy.on:
-            return Verdict(DONE, None, "")
+            return Ruling(DONE, None, "")
         at = last.sent_epoch + self.policy.after
         if epoch < at:
-            return Verdict(
+            return Ruling(
                 REDIAL,
                 at,
                 f"{ended} on attempt {len(calls)} of {limit}: redial due at {_clock(at)}",
             )
-        return Verdict(
+        return Ruling(
             DUE,
             at,
             f"redial: attempt {len(calls) + 1} of {limit} ({ended} on attempt {len(calls)})",
