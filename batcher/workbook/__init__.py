@@ -7,5 +7,6 @@
 - `live`: a run's workbook written by a forked child while the send runs.
 
 Importers import from the module that defines a name: this package re-exports nothing. It
-MUST NOT import `send`, `voiceapi`, `followup`, `web`, `cli` or `pipeline`.
+MUST NOT import `send`, `followup`, `web`, `cli` or `pipeline`, nor of `voiceapi` anything but
+the pure `voiceapi.callrecord` (how a call record reads).
 """
