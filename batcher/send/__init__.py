@@ -13,6 +13,8 @@ aiohttp: the pipeline imports it only when something is sent):
     committer.py  the journal thread (group commit), the send path's writes, the crash hooks
     gates.py      the rate and pace gates, the signal handlers of a run
     report.py     Batch, Stop, SendReport
+
+It MUST NOT import `workbook`, `followup`, `web`, `cli` or `pipeline` (tests/test_layering.py).
 """
 
 from batcher.send.report import Batch, SendReport, Stop
