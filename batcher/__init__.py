@@ -5,15 +5,18 @@
     summary = batcher.run(settings, confirm=lambda plan: True, say=print)
     summary.counts["accepted"], summary.output
 
-The layering, held by tests/test_layering.py:
-- `errors`, `outcomes`, `clock` and `zones` import nothing else of batcher; `settings` imports
-  only `errors`.
-- Only `batcher.vendor` (the vendor's HTTP API and its simulator) imports aiohttp's client;
-  `batcher plan` and `import batcher.pipeline` never load aiohttp.
-- The stages (`load`, `normalise`, `plan`, `journal`, `history`, `send`, `results`,
-  `workbook`) are driven top to bottom by `pipeline`; `cli` only parses arguments into
-  `Settings`, calls the library and maps errors to exit codes. A run's workbook is written
-  during its send by `live`, a forked child over the same `workbook` and `journal`.
+The layering, held by tests/test_layering.py (each package's docstring says its own rule):
+- `errors`, `outcomes`, `clock`, `plan.cells`, `plan.zones` and `voiceapi.callrecord` import
+  nothing else of batcher; `settings` imports only `errors`.
+- Only `batcher.voiceapi` (the vendor's voice API and its simulator) and `batcher.web` import
+  aiohttp; `batcher plan` and `import batcher.pipeline` never load aiohttp.
+- The stages (`load`, `plan`, `journal`, `history`, `send`, `workbook`) are driven top to
+  bottom by `pipeline`; `followup` holds what happens after and around the sends; `cli` (one
+  module per command) only parses arguments into `Settings`, calls the library and maps errors
+  to exit codes, and nothing else imports it. A run's workbook is written during its send by
+  `workbook.live`, a forked child over the same `workbook.rows` and `journal`.
+- No module imports another's private name, and batcher's modules import one another without
+  a circle.
 """
 
 from batcher.errors import (

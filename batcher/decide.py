@@ -21,15 +21,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from batcher.choose import Choice, choose
 from batcher.clock import iso_utc
-from batcher.forecast import Forecast, Latency, forecast, plan_text
 from batcher.history import Caller, History
 from batcher.journal import Journal, NumberState
 from batcher.load import Sheet
 from batcher.outcomes import Outcome
-from batcher.plan import Plan, suppressed_numbers
-from batcher.redial import Book
+from batcher.plan.choose import Choice, choose
+from batcher.plan.forecast import Forecast, Latency, forecast, plan_text
+from batcher.plan.redial import Book
+from batcher.plan.rows import Plan, suppressed_numbers
 from batcher.settings import Settings
 
 

@@ -2,7 +2,7 @@
 
 Every message names the file, row or column at fault and says how to fix it. A recipient
 that fails is an outcome in the results, never an exception. aiohttp's exceptions and the
-vendor's error answers become these at one boundary, `batcher.vendor.http`. This module imports
+vendor's error answers become these at one boundary, `batcher.voiceapi.http`. This module imports
 nothing else of batcher.
 
     BatcherError                 base; carries an ExitCode and a hint
@@ -122,7 +122,7 @@ class StoppedByAPI(BatcherError):
 
 
 class ApiError(BatcherError):
-    """A non-zero API status from an endpoint other than sendGroup (batcher.vendor raises it).
+    """A non-zero API status from an endpoint other than sendGroup (batcher.voiceapi raises it).
 
     ApiError("-20", "file name already exists").status == "-20"
     """

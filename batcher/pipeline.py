@@ -29,20 +29,20 @@ from batcher.campaign import (
     run_options,
     summary_head,
 )
-from batcher.choose import Choice
 from batcher.decide import decide
 from batcher.errors import ExitCode, InputError, UsageError
-from batcher.forecast import plan_facts
 from batcher.history import Caller, History
 from batcher.journal import Journal, utc_now
 from batcher.load import Sheet, file_sha256, load_sheet
 from batcher.outcomes import Outcome
-from batcher.plan import Plan, plan_rows, warm_pool
-from batcher.redial import upcoming
+from batcher.plan.choose import Choice
+from batcher.plan.forecast import plan_facts
+from batcher.plan.redial import upcoming
+from batcher.plan.rows import Plan, plan_rows, warm_pool
 from batcher.settings import Account, Credentials, LoadOptions, Settings
 
 if TYPE_CHECKING:
-    from batcher.audio import Uploads  # aiohttp: only when something is uploaded
+    from batcher.followup.audio import Uploads  # aiohttp: only when something is uploaded
 
 Say = Callable[[str], None]
 
@@ -59,7 +59,7 @@ class Summary:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     sent: int = 0  # requests this run sent
-    upcoming: object | None = None  # batcher.redial.Upcoming: what comes next, and when
+    upcoming: object | None = None  # batcher.plan.redial.Upcoming: what comes next, and when
 
 
 class Stopwatch:
@@ -98,9 +98,9 @@ def run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary
 
 def _run_or_follow(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
     if settings.follow and not settings.dry_run:
-        from batcher.follow import follow
+        from batcher.followup.follow import follow
 
-        return follow(settings, confirm, say)
+        return follow(settings, confirm, say, run_round=run_round)
     return _run(settings, confirm, say)
 
 
@@ -113,7 +113,7 @@ def run_round(settings: Settings, confirm: Callable[[str], bool], say: Say) -> S
 @contextlib.contextmanager
 def sandboxed(settings: Settings) -> Iterator[Settings]:
     """Start the embedded simulator on 127.0.0.1 and point the settings at it."""
-    from batcher.vendor.simulator import SEED_FILE_ID, SandboxConfig, SandboxThread
+    from batcher.voiceapi.simulator import SEED_FILE_ID, SandboxConfig, SandboxThread
 
     campaign = settings.campaign
     campaign = replace(
@@ -193,11 +193,11 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         else:
             say(round_.text)
             say("nothing to send now: every number of this campaign has an outcome or is held")
-        from batcher.live import LiveWorkbook  # pandas: imported while the file was read
+        from batcher.workbook.live import LiveWorkbook  # pandas: imported while the file was read
 
         facts = journal.last_run()["facts"]
 
-        # a child writes the workbook while the send runs (batcher.live)
+        # a child writes the workbook while the send runs (batcher.workbook.live)
         def reload():  # for a writer that died
             again = load_sheet(settings.contacts, settings.load)
             return again, plan_rows(again, settings.region)
@@ -250,8 +250,8 @@ def _imports(settings: Settings) -> Callable[[], None]:
     (pandas, 0.3-0.5 s) and, for a send, aiohttp's client (0.2 s)."""
 
     def load() -> None:
-        import batcher.live
-        import batcher.workbook
+        import batcher.workbook.live
+        import batcher.workbook.rows
 
         if not settings.dry_run:
             import batcher.progress
@@ -273,7 +273,7 @@ def _dry_run(
 ) -> Summary:
     """Everything a real run would decide now, from the same journal and history; no writes
     but the plan workbook."""
-    from batcher.workbook import CampaignState, write_workbook
+    from batcher.workbook.rows import CampaignState, write_workbook
 
     journal = Journal(journal_file, readonly=True) if journal_file.exists() else None
     try:
@@ -308,7 +308,7 @@ def with_audio(settings: Settings, say: Say, uploads: Uploads | None = None) -> 
     `uploads`, the call history), else upload it once."""
     if settings.audio is None:
         return settings
-    from batcher.audio import resolve_audio
+    from batcher.followup.audio import resolve_audio
 
     if uploads is None:
         with History(settings.history) as history:
@@ -362,7 +362,7 @@ def _adopt_orphans(journal: Journal, history: History, caller: Caller, say: Say)
 
 def _fetch_records(settings: Settings, journal: Journal, say: Say) -> None:
     """The call records still missing, into the journal, before the redial rules read them."""
-    from batcher.records import fetch_into  # aiohttp only when something may be fetched
+    from batcher.followup.records import fetch_into  # aiohttp only when something may be fetched
 
     report = fetch_into(journal, settings.account, settings.concurrency)
     if report.requested:
@@ -453,7 +453,7 @@ def rebuild(journal_file: Path, output: Path | None, say: Say) -> Summary:
             encoding=options.get("encoding"),
             delimiter=options.get("delimiter"),
         )
-        from batcher.workbook import CampaignState, write_workbook
+        from batcher.workbook.rows import CampaignState, write_workbook
 
         sheet = load_sheet(input_path, load)
         plan = plan_rows(sheet, options.get("region"))

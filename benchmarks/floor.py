@@ -5,7 +5,7 @@
 No pipeline can be faster than reading its input and writing its output, so the benchmark
 compares batcher with this. It reads the first sheet with
 CalamineWorkbook.from_path(...).get_sheet_by_index(0).to_python() and writes every row, its
-original columns plus batcher's 10 result columns, with batcher.xlsx.write_workbook_file
+original columns plus batcher's 10 result columns, with batcher.workbook.xlsx.write_workbook_file
 (the project's own workbook writer) called as the pipeline calls it. The result cells are made
 up between the two timed steps, shaped like batcher's: invalid rows (fewer than 7 digits) get
 3 cells, a repeat of the same digits 5, the others 8, so the floor writes about as many cells
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from python_calamine import CalamineWorkbook
 
-from batcher import results as project_writer
-from batcher import xlsx
+from batcher.workbook import columns as project_writer
+from batcher.workbook import xlsx
 
 SENT_AT = "2026-01-01T00:00:00.000000Z"
 INVALID_REASON = "not a phone number: enter the number with its country code (+91...)"

@@ -4,7 +4,7 @@
 
 Takes the first distinct (cell, region) pairs of a generated workbook and times, for each engine
 (rust: rphonenumbers, python: phonenumbers), its parse + is_valid_number alone (the least any
-tool using that library must do) and batcher.normalise.normalise_many under that engine (the
+tool using that library must do) and batcher.plan.normalise.normalise_many under that engine (the
 same plus batcher's checks and reasons), twice each, on one core. Prints one JSON line of
 microseconds per cell. Multiply by the distinct cells of a sheet and divide by the cores to see
 what normalising costs at least.
@@ -18,9 +18,9 @@ import json
 import time
 from pathlib import Path
 
-from batcher import phones
 from batcher.load import load_sheet
-from batcher.normalise import _normalise_cached, normalise_many, with_engine
+from batcher.plan import phones
+from batcher.plan.normalise import _normalise_cached, normalise_many, with_engine
 from batcher.settings import LoadOptions
 
 

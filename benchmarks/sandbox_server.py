@@ -3,7 +3,7 @@
     python benchmarks/sandbox_server.py --latency 0.05
 
 Prints one JSON line {"url": ...} on stdout once it serves, then serves until SIGTERM or Ctrl-C.
-Besides the vendor endpoints of batcher.vendor.simulator it answers GET /bench/stats with the
+Besides the vendor endpoints of batcher.voiceapi.simulator it answers GET /bench/stats with the
 ledger's figures: calls accepted (and distinct numbers among them), numbers refused, sendGroup
 requests, the span of the send phase as the server saw it, the most requests in flight, and its
 own CPU seconds. Its own process keeps the simulator's CPU out of the measured program's accounting.
@@ -19,7 +19,7 @@ import time
 
 from aiohttp import web
 
-from batcher.vendor.simulator import Sandbox, SandboxConfig
+from batcher.voiceapi.simulator import Sandbox, SandboxConfig
 
 STATS_PATH = "/bench/stats"
 

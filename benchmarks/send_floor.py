@@ -20,8 +20,8 @@ import aiohttp
 import orjson
 
 from batcher.settings import Credentials
-from batcher.vendor.http import signed_headers
-from batcher.vendor.simulator import SandboxConfig
+from batcher.voiceapi.http import signed_headers
+from batcher.voiceapi.simulator import SandboxConfig
 
 _SIMULATOR = SandboxConfig()
 CREDENTIALS = Credentials(_SIMULATOR.api_key, _SIMULATOR.api_secret)  # its throw-away pair

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from batcher.cli import main
-from batcher.vendor.simulator import Sandbox, SandboxConfig, SandboxThread
+from batcher.voiceapi.simulator import Sandbox, SandboxConfig, SandboxThread
 
 # re-exported for the test modules that still import them from here: import from tests.helpers
 from tests.helpers import KEY, SECRET, numbers, sandbox_args, write_xlsx  # noqa: F401

@@ -6,15 +6,15 @@ import hashlib
 
 import pytest
 
-from batcher.audio import (
+from batcher.errors import StoppedByAPI, UsageError
+from batcher.followup.audio import (
     MAX_AUDIO_BYTES,
     check_audio_name,
     resolve_audio,
 )
-from batcher.errors import StoppedByAPI, UsageError
 from batcher.history import History
 from batcher.settings import Account, Credentials
-from batcher.vendor.simulator import SEED_FILE_ID, SEED_FILE_NAME
+from batcher.voiceapi.simulator import SEED_FILE_ID, SEED_FILE_NAME
 
 GOOD = Credentials("sandbox-key", "sandbox-secret")
 SOUND = b"ID3\x03\x00\x00\x00\x00\x00\x0f" + bytes(range(256)) * 4  # an mp3-ish blob

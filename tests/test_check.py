@@ -8,10 +8,10 @@ import ssl
 
 import pytest
 
-from batcher.check import check_account
 from batcher.errors import StoppedByAPI
+from batcher.followup.check import check_account
 from batcher.settings import Account, Credentials
-from batcher.vendor.simulator import SandboxConfig, SandboxThread
+from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
 
 GOOD = Credentials("sandbox-key", "sandbox-secret")
 

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from batcher.cli import Confirm, build_parser
+from batcher.cli import build_parser
+from batcher.cli.run import Confirm
 from batcher.errors import ExitCode
 from batcher.settings import Campaign, Settings
 from tests.helpers import numbers, read_sheet, sandbox_args, write_xlsx

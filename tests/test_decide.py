@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from batcher.outcomes import Outcome
-from batcher.vendor.simulator import CallShares
+from batcher.voiceapi.simulator import CallShares
 from batcher.web.campaigns import Folder
 from tests.helpers import numbers, write_xlsx
 

@@ -3,6 +3,12 @@ locks its own): a change to it is a decision, not an accident."""
 
 from __future__ import annotations
 
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
 import batcher
 
 EXPECTED = {
@@ -47,3 +53,11 @@ def test_the_library_runs_a_campaign_without_the_cli(tmp_path):
     summary = batcher.run(settings, confirm=lambda plan: True, say=lambda line: None)
     assert summary.counts[batcher.Outcome.ACCEPTED] == 3
     assert summary.exit_code is batcher.ExitCode.OK
+
+
+@pytest.mark.parametrize("package", ["plan", "workbook", "followup", "voiceapi"])
+def test_concept_packages_re_export_nothing(package):
+    # importers name the module that defines a name (batcher.plan.rows.Plan), never the package
+    module = importlib.import_module(f"batcher.{package}")
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    assert [type(node).__name__ for node in tree.body] == ["Expr"], "only the docstring"

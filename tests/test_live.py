@@ -1,4 +1,4 @@
-"""The workbook written while the send runs (batcher.live): when a row is read, and what
+"""The workbook written while the send runs (batcher.workbook.live): when a row is read, and what
 happens when the writer child, the run or the operator stops."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import batcher.live
+import batcher.workbook.live
 from batcher.journal import Journal
-from batcher.live import LiveCampaign, _Rewrite
 from batcher.outcomes import Outcome
+from batcher.workbook.live import LiveCampaign, _Rewrite
 from tests.helpers import batcher_process, numbers, read_sheet, sandbox_args, summary, wait_for
 
 
@@ -139,7 +139,7 @@ def test_the_breaker_s_workbook_says_failed_for_what_it_settled(make_sandbox, cl
 def test_a_writer_child_that_dies_is_replaced_by_a_write_after_the_send(
     make_sandbox, cli, creds, contacts, monkeypatch, tmp_path
 ):
-    monkeypatch.setattr(batcher.live, "_child", lambda *args: os._exit(3))
+    monkeypatch.setattr(batcher.workbook.live, "_child", lambda *args: os._exit(3))
     sandbox = make_sandbox()
     wanted = numbers(40)
     path = contacts(["+" + n for n in wanted] + ["+" + wanted[0]])
@@ -156,7 +156,7 @@ def test_a_bug_in_the_writer_child_is_a_bug_of_the_run(
     def broken(*args):
         raise ValueError("a writer bug")
 
-    monkeypatch.setattr(batcher.live, "write_workbook", broken)
+    monkeypatch.setattr(batcher.workbook.live, "write_workbook", broken)
     sandbox = make_sandbox()
     path = contacts(["+" + n for n in numbers(5)])
     code, out = cli("run", path, *sandbox_args(sandbox))

@@ -26,10 +26,11 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from batcher import results, xlsx
 from batcher.errors import ExitCode, InputError
 from batcher.load import columns, file_sha256, load_sheet, reader
 from batcher.settings import LoadOptions
+from batcher.workbook import columns as workbook_columns
+from batcher.workbook import xlsx
 
 CN = "+86 138 0013 8000"
 
@@ -807,7 +808,7 @@ def test_csv_found_by_header(tmp_path):
 
 # ---- batcher's own results workbook given as input -------------------------------------------
 
-RESULTS_HEADER = ["Name", "Phone", *results.RESULT_COLUMNS]
+RESULTS_HEADER = ["Name", "Phone", *workbook_columns.RESULT_COLUMNS]
 RESULTS_ROW = [
     "ann",
     CN,
@@ -859,9 +860,11 @@ def test_results_sheet_reads_the_inputs_phone_not_callee(tmp_path):
 
 def test_results_workbook_written_by_batcher(tmp_path):
     path = tmp_path / "out.xlsx"
-    table = results.Table("Results", [results.Column(n) for n in RESULTS_HEADER], [RESULTS_ROW])
+    table = workbook_columns.Table(
+        "Results", [workbook_columns.Column(n) for n in RESULTS_HEADER], [RESULTS_ROW]
+    )
     facts = [("Campaign", None), ("campaign", "spring-promo"), ("journal", "/x/s.journal")]
-    xlsx.write_workbook_file(path, table, results.SummaryBlock({"accepted": 1}, facts), [])
+    xlsx.write_workbook_file(path, table, workbook_columns.SummaryBlock({"accepted": 1}, facts), [])
     loaded = load_sheet(path)
     assert (loaded.campaign_of, loaded.journal_of, loaded.phone_column) == (
         "spring-promo",
@@ -880,7 +883,7 @@ def test_other_workbooks_name_no_campaign(tmp_path):
 
 
 def test_result_columns_agree_with_the_writer():
-    assert columns.RESULT_COLUMNS == results.RESULT_COLUMNS
+    assert columns.RESULT_COLUMNS == workbook_columns.RESULT_COLUMNS
 
 
 def test_the_callers_work_runs_while_the_reader_child_reads(tmp_path, monkeypatch):

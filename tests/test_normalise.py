@@ -1,4 +1,4 @@
-"""Tests for batcher.normalise: one table of cells, then properties."""
+"""Tests for batcher.plan.normalise: one table of cells, then properties."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from batcher.normalise import Normalised, normalise_many, normalise_number
-from batcher.regions import region_reason, resolve_region
+from batcher.plan.normalise import Normalised, normalise_many, normalise_number
+from batcher.plan.regions import region_reason, resolve_region
 
 EXCEL_TEXT = "format the phone column as Text"
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from batcher.load import load_sheet
-from batcher.plan import DUPLICATE, ELIGIBLE, INVALID, plan_rows
+from batcher.plan.rows import plan_rows
+from batcher.plan.status import DUPLICATE, ELIGIBLE, INVALID
 from batcher.settings import LoadOptions, Settings
 from tests.helpers import read_sheet, sandbox_args, write_xlsx
 

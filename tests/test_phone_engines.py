@@ -18,8 +18,8 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberFormat
 
-from batcher import normalise, phones
-from batcher.normalise import Normalised, normalise_number
+from batcher.plan import normalise, phones
+from batcher.plan.normalise import Normalised, normalise_number
 from tests.test_normalise import CASES
 
 pytestmark = pytest.mark.skipif(
@@ -244,8 +244,8 @@ def test_without_rphonenumbers_the_reference_takes_over() -> None:
     # A broken or missing native extension must not stop a campaign: batcher is only slower.
     code = (
         "import sys; sys.modules['rphonenumbers'] = None\n"
-        "from batcher import phones\n"
-        "from batcher.normalise import normalise_number\n"
+        "from batcher.plan import phones\n"
+        "from batcher.plan.normalise import normalise_number\n"
         "info = phones.engine_info()\n"
         "assert info['engine'] == 'python' and 'rphonenumbers is not usable' in info['note']\n"
         "assert phones.engine('rust').name == 'python'\n"
@@ -256,7 +256,7 @@ def test_without_rphonenumbers_the_reference_takes_over() -> None:
 
 
 def test_the_environment_selects_the_reference() -> None:
-    code = "from batcher import phones; assert phones.engine_info()['engine'] == 'python'"
+    code = "from batcher.plan import phones; assert phones.engine_info()['engine'] == 'python'"
     env = {**os.environ, phones.ENGINE_ENV: "python"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
 

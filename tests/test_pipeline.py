@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batcher.results import RESULT_COLUMNS
+from batcher.workbook.columns import RESULT_COLUMNS
 from tests.conftest import numbers, sandbox_args, write_xlsx
 from tests.helpers import header, read_sheet, summary
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-import batcher.plan
+import batcher.plan.rows
 from batcher.load import Sheet
-from batcher.plan import DUPLICATE, ELIGIBLE, INVALID, plan_rows
+from batcher.plan.rows import plan_rows
+from batcher.plan.status import DUPLICATE, ELIGIBLE, INVALID
 from batcher.settings import Campaign, Settings
 
 
@@ -50,8 +51,8 @@ def test_process_pool_gives_the_same_plan(monkeypatch):
     values = [f"+91 98{i:08d}" for i in range(300)] + ["x", 919800000007, "+919800000003"]
     sheet = _sheet(values)
     serial = plan_rows(sheet, "IN")
-    monkeypatch.setattr(batcher.plan, "PARALLEL_FROM", 10)
-    monkeypatch.setattr(batcher.plan, "POOL_CHUNK", 50)
+    monkeypatch.setattr(batcher.plan.rows, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(batcher.plan.rows, "POOL_CHUNK", 50)
     parallel = plan_rows(sheet, "IN")
     assert parallel == serial
 
@@ -80,7 +81,7 @@ def test_a_foreign_number_in_a_row_of_another_region_is_called_with_a_note():
 def test_the_terminal_plan_lists_every_invalid_reason_up_to_ten_kinds():
     from collections import Counter
 
-    from batcher.plan import INVALID_KINDS_SHOWN, Forecast, plan_facts, plan_text
+    from batcher.plan.forecast import INVALID_KINDS_SHOWN, Forecast, plan_facts, plan_text
 
     sheet = _sheet(["+919856321412"])
     plan = plan_rows(sheet, "IN")
@@ -118,7 +119,8 @@ def test_the_terminal_plan_lists_every_invalid_reason_up_to_ten_kinds():
 def test_real_invalid_cells_are_counted_by_kind():
     from collections import Counter
 
-    from batcher.plan import Choice, forecast
+    from batcher.plan.choose import Choice
+    from batcher.plan.forecast import forecast
 
     plan = plan_rows(_sheet(["junk", "junk!", "12", "13", "+919856321412"]), "IN")
     settings = Settings(

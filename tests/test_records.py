@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from batcher.followup.records import fetch_records
 from batcher.journal import Journal
-from batcher.records import fetch_records
 from batcher.settings import Account, Credentials
 from tests.conftest import numbers, sandbox_args
 
@@ -146,9 +146,9 @@ def test_pages_are_fetched_concurrently_and_every_record_arrives_once(make_sandb
     import asyncio
     import time
 
-    from batcher.vendor import http
-    from batcher.vendor.call_records import query_records
-    from batcher.vendor.send_group import post
+    from batcher.voiceapi import http
+    from batcher.voiceapi.call_records import query_records
+    from batcher.voiceapi.send_group import post
 
     sandbox = make_sandbox(read_latency=0.2)
     callees = numbers(1000, start=5000)

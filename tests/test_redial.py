@@ -20,7 +20,7 @@ import pytest
 
 from batcher.outcomes import CallOutcome, call_outcome
 from batcher.settings import Redial, Settings, parse_pace
-from batcher.vendor.simulator import CallShares
+from batcher.voiceapi.simulator import CallShares
 from tests.helpers import batcher_process, numbers, read_sheet, sandbox_args, summary, write_xlsx
 
 pytestmark = pytest.mark.usefixtures("creds")

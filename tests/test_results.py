@@ -13,9 +13,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from batcher import results
 from batcher.outcomes import Outcome
-from batcher.results import (
+from batcher.workbook import columns
+from batcher.workbook.columns import (
     BATCH_SPECS,
     CURRENCY,
     DATETIME,
@@ -32,7 +32,7 @@ from batcher.results import (
     records_summary,
     sized_columns,
 )
-from batcher.xlsx import replace_zip_member, write_workbook_file
+from batcher.workbook.xlsx import replace_zip_member, write_workbook_file
 
 ROWS = 40
 INPUT = ["Name", "Mobile", "Notes", "Alt phone"]
@@ -180,9 +180,9 @@ def test_input_columns_are_sized_to_their_content_within_bounds(sheets):
     sheet = sheets["Results"]
     widths = {name: _width(sheet, _column(sheet, name)) for name in INPUT}
     assert widths["Name"] == pytest.approx(len("Contact number 10") + 1, abs=1)
-    assert all(results.MIN_WIDTH <= w <= results.MAX_WIDTH + 1 for w in widths.values())
+    assert all(columns.MIN_WIDTH <= w <= columns.MAX_WIDTH + 1 for w in widths.values())
     long = sized_columns(["Notes"], [["x" * 500]])[0]
-    assert long.width == results.MAX_WIDTH
+    assert long.width == columns.MAX_WIDTH
 
 
 def test_phone_cells_are_text(book, sheets):
@@ -292,7 +292,7 @@ def test_the_chart_shows_the_outcome_rows_with_labels(book):
     with zipfile.ZipFile(book) as archive:
         assert archive.testzip() is None
         chart = archive.read("xl/charts/chart1.xml").decode()
-    first = results.CHART_ROWS + 2
+    first = columns.CHART_ROWS + 2
     last = first + len(Outcome) - 1
     assert re.findall(r"<c:f>(.*?)</c:f>", chart) == [  # name, categories, values
         f"Summary!$B${first - 1}",
@@ -539,14 +539,14 @@ def test_a_summary_made_once_the_last_row_is_written_is_laid_out_by_its_own_fact
 
     path = write_workbook_file(
         tmp_path / "w.xlsx",
-        Table("Results", [results.Column("name", 10)], rows(), unsafe=[]),
+        Table("Results", [columns.Column("name", 10)], rows(), unsafe=[]),
         summary,
         [],
     )
     sheet = openpyxl.load_workbook(path)["Summary"]
-    facts_at = results.CHART_ROWS + 1 + len(Outcome) + 2  # the row before the first fact
+    facts_at = columns.CHART_ROWS + 1 + len(Outcome) + 2  # the row before the first fact
     area = sheet.print_area if isinstance(sheet.print_area, str) else sheet.print_area[0]
     assert area == f"'Summary'!$A$1:$D${facts_at + 3}"
     assert sheet.cell(facts_at + 1, 1).value == "Campaign" and sheet.cell(facts_at + 1, 1).font.b
-    assert sheet.cell(facts_at + 3, 2).number_format == results.COUNT
+    assert sheet.cell(facts_at + 3, 2).number_format == columns.COUNT
     assert sheet.column_dimensions["A"].width >= 24

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from batcher.vendor.http import sign
+from batcher.voiceapi.http import sign
 from tests.helpers import batcher_process, numbers, read_sheet, sandbox_args, wait_for
 
 
@@ -63,7 +63,7 @@ def test_ctrl_c_finishes_in_flight_requests_and_says_how_to_resume(
     make_sandbox, contacts, tmp_path, to
 ):
     # "terminal": the whole process group gets it, as from a terminal, the workbook's writer
-    # child included (batcher.live): the run decides, and the workbook is still written
+    # child included (batcher.workbook.live): the run decides, and the workbook is still written
     sandbox = make_sandbox(latency=0.5)
     path = contacts(["+" + n for n in numbers(40)])
     proc = batcher_process(
@@ -151,7 +151,7 @@ def test_tls_is_verified_and_a_private_ca_can_be_trusted(
 ):
     import ssl
 
-    from batcher.vendor.simulator import SandboxConfig, SandboxThread
+    from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
 
     monkeypatch.setenv("BATCHER_API_KEY", "sandbox-key")
     monkeypatch.setenv("BATCHER_API_SECRET", "sandbox-secret")

@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from batcher.vendor.simulator import (
+from batcher.voiceapi.simulator import (
     LEDGER_PATH,
     SCRIPT_ITEMS,
     SEED_FILE_ID,
@@ -675,7 +675,7 @@ def test_serve_until_ctrl_c() -> None:
     port = _free_port()
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
-    code = f"from batcher.vendor.simulator import serve; serve({port})"
+    code = f"from batcher.voiceapi.simulator import serve; serve({port})"
     with subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env
     ) as proc:

@@ -219,13 +219,13 @@ def test_journal_writes_queued_meanwhile_share_one_commit(tmp_path):
     import threading
 
     from batcher.journal import Journal
-    from batcher.send.committer import _Committer
+    from batcher.send.committer import Committer
 
     with Journal(tmp_path / "c.journal") as journal:
         journal.claim("c")
         commits = []
         journal.db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
-        committer = _Committer(journal)
+        committer = Committer(journal)
         inside, gate = threading.Event(), threading.Event()
 
         def hold() -> bool:  # holds the thread inside the first commit
@@ -252,14 +252,14 @@ def test_reservations_queued_meanwhile_share_one_history_commit(tmp_path):
 
     from batcher.history import Caller, History
     from batcher.journal import Journal
-    from batcher.send.committer import _Committer
+    from batcher.send.committer import Committer
 
     me = Caller("id", "c", str(tmp_path / "c.journal"), "loopback")
     with Journal(tmp_path / "c.journal") as journal, History(tmp_path / "h.sqlite") as history:
         journal.claim("c")
         commits = []
         history.db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
-        committer = _Committer(journal, history)
+        committer = Committer(journal, history)
         inside, gate = threading.Event(), threading.Event()
         blocker = committer.submit(lambda: inside.set() or gate.wait())
         assert inside.wait(10)

@@ -15,11 +15,11 @@ import pytest
 
 from batcher.cli import build_parser
 from batcher.errors import ExitCode, UsageError
+from batcher.followup.test_call import campaign_journal, test_call
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
 from batcher.settings import Settings
-from batcher.testcall import campaign_journal, test_call
-from batcher.vendor.simulator import CallShares
+from batcher.voiceapi.simulator import CallShares
 from tests.helpers import numbers, read_sheet, summary, write_xlsx
 
 pytestmark = pytest.mark.usefixtures("creds")

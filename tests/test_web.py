@@ -11,10 +11,10 @@ from urllib.parse import quote
 import pytest
 
 from batcher.cli import main
-from batcher.vendor.simulator import SandboxConfig, SandboxThread
+from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
 from batcher.web.app import Config
-from batcher.web.campaigns import to_toml
 from batcher.web.i18n import Catalogue, choose_language
+from batcher.web.toml import to_toml
 from tests import hostile
 from tests.helpers import KEY, SECRET, numbers, write_xlsx
 from tests.helpers.web import Api, ServerThread, call, multipart

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from batcher.vendor.simulator import SandboxConfig, SandboxThread
+from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
 from batcher.web.app import Config
 from tests import hostile
 from tests.helpers import numbers, write_xlsx

@@ -8,7 +8,7 @@ import pytest
 from phonenumbers import timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-from batcher.zones import _RENAMED, canonical_zone
+from batcher.plan.zones import _RENAMED, canonical_zone
 
 
 @pytest.mark.parametrize(

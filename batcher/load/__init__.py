@@ -32,7 +32,7 @@ from batcher.settings import LoadOptions
 if TYPE_CHECKING:  # pandas is imported lazily so the reader child stays small
     import pandas
 
-    from batcher.load.reader import Table
+    from batcher.load.reader import ReadTable
 
 __all__ = ["Sheet", "file_sha256", "load_sheet"]
 
@@ -144,7 +144,7 @@ def _share_text(cells: list[object], width: int) -> None:
             cells[index::width] = shared
 
 
-def _to_sheet(path: Path, table: Table) -> Sheet:
+def _to_sheet(path: Path, table: ReadTable) -> Sheet:
     """Drop blank rows, turn "" into None, and wrap the rows in an object-dtype DataFrame."""
     import numpy as np
     import pandas as pd

@@ -34,7 +34,7 @@ SAMPLE_CELLS = 200_000  # content detection looks at this many cells at most
 PHONE_SHARE = 0.6
 LISTED_HEADERS = 12  # an error lists this many header names, then "…"
 
-# The columns batcher's results workbook appends (batcher.results.RESULT_COLUMNS, copied so
+# The columns batcher's results workbook appends (batcher.workbook.columns.RESULT_COLUMNS, copied so
 # the reader child need not import pandas; tests/test_load.py checks the two agree).
 RESULT_COLUMNS = (
     "row", "callee", "outcome", "reason", "voiceId", "terminationCode", "terminationReason",

@@ -3,7 +3,7 @@
 The parent (`read_in_child`) starts `python -m batcher.load.reader REQUEST` with a memory limit
 and a wall-clock timeout; the child checks the container (batcher.load.guard), reads it with
 calamine or the csv module, locates the columns (batcher.load.columns) and writes back one
-pickled outcome: a `Table` of plain rows, or an error's message and hint. A reader that
+pickled outcome: a `ReadTable` of plain rows, or an error's message and hint. A reader that
 crashes, hangs or runs out of memory becomes an InputError, never a dead process.
 """
 
@@ -51,7 +51,7 @@ _DELIMITERS = (",", ";", "\t", "|")
 
 
 @dataclass(frozen=True)
-class Table:
+class ReadTable:
     """What the reader child sends back: plain rows and where things are."""
 
     where: str
@@ -77,7 +77,7 @@ class Table:
 
 def read_in_child(
     path: Path, kind: str, options: LoadOptions, meanwhile: Callable[[], None] | None = None
-) -> Table:
+) -> ReadTable:
     """Run the reader in a child Python; translate its crash, kill or timeout. `meanwhile`
     runs here while the child reads."""
     # A fresh interpreter rather than multiprocessing: fork is unsafe once the pipeline has
@@ -202,12 +202,12 @@ def table(
     encoding: str | None = None,
     delimiter: str | None = None,
     marks: dict[str, str] | None = None,
-) -> Table:
+) -> ReadTable:
     """The rows below the header, flattened, with the names and positions the parent needs."""
     header = layout.header
     start = 0 if header is None else header + 1
     names = columns.column_names(rows[header] if header is not None else [""] * len(rows[0]))
-    return Table(
+    return ReadTable(
         where=where,
         names=names,
         cells=list(itertools.chain.from_iterable(itertools.islice(rows, start, None))),
@@ -228,7 +228,7 @@ def table(
 # ---- child: workbooks ----------------------------------------------------------------------
 
 
-def read_workbook(path: Path, options: LoadOptions) -> Table:
+def read_workbook(path: Path, options: LoadOptions) -> ReadTable:
     """Check the container, then let calamine read sheets until one has a phone column."""
     with path.open("rb") as handle:
         magic = guard.file_magic(handle.read(8))
@@ -344,7 +344,7 @@ def _batcher_marks(path: Path, book) -> dict[str, str]:
 # ---- child: CSV ----------------------------------------------------------------------------
 
 
-def read_text(path: Path, options: LoadOptions) -> Table:
+def read_text(path: Path, options: LoadOptions) -> ReadTable:
     """Detect encoding and delimiter, read every record, then locate the columns."""
     encoding = _text_encoding(path, options.encoding)
     try:
@@ -496,7 +496,7 @@ def _csv_error(path: Path, exc: csv.Error, row: int) -> InputError:
 
 
 if __name__ == "__main__":
-    # Run the imported module's main, not this __main__ copy's: the Table it pickles must be
+    # Run the imported module's main, not this __main__ copy's: the ReadTable it pickles must be
     # batcher.load.reader.Table, the class the parent unpickles.
     from batcher.load.reader import main as _main
 

@@ -5,7 +5,7 @@ journal before it is sent, and only a request that provably placed nothing (neve
 throttled, expired timestamp, refused whole) is ever sent again. Anything that may have placed
 calls is `unknown` until `batcher reconcile` settles it.
 
-The package, by concern (this module only gathers their names; it imports batcher.vendor, so
+The package, by concern (this module only gathers their names; it imports batcher.voiceapi, so
 aiohttp: the pipeline imports it only when something is sent):
 
     sender.py     send_batches and the sender: canary, workers, each verdict's handling, the
@@ -13,6 +13,8 @@ aiohttp: the pipeline imports it only when something is sent):
     committer.py  the journal thread (group commit), the send path's writes, the crash hooks
     gates.py      the rate and pace gates, the signal handlers of a run
     report.py     Batch, Stop, SendReport
+
+It MUST NOT import `workbook`, `followup`, `web`, `cli` or `pipeline` (tests/test_layering.py).
 """
 
 from batcher.send.report import Batch, SendReport, Stop

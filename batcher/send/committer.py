@@ -1,10 +1,10 @@
 """The send path's journal writes: one thread, in order, group-committed, with the crash hooks.
 
-`_Committer` runs every journal write of a run on a thread of its own, several to a
+`Committer` runs every journal write of a run on a thread of its own, several to a
 transaction, so the event loop keeps other requests moving while a commit waits for the disk;
-a write's future completes once its transaction is on disk. `_Writes` is what the sender calls:
-`intent` returns only once the intent is committed, outcomes and events queue behind it.
-`_CrashHooks` (SIGKILL at a named point, from BATCHER_CRASH_AT) lets the crash tests stop the
+a write's future completes once its transaction is on disk. `SendWrites` is what the sender
+calls: `intent` returns only once the intent is committed, outcomes and events queue behind it.
+`CrashHooks` (SIGKILL at a named point, from BATCHER_CRASH_AT) lets the crash tests stop the
 process in each window that matters for exactly-once.
 """
 
@@ -23,7 +23,7 @@ from batcher.history import History
 from batcher.journal import Journal
 
 
-class _Committer:
+class Committer:
     """Journal writes on one thread, in order, several to a transaction (a group commit).
 
     A write's future completes once the transaction holding it is on disk. Whatever queues
@@ -32,11 +32,11 @@ class _Committer:
     """
 
     def __init__(
-        self, journal: Journal, history: History | None = None, hooks: _CrashHooks | None = None
+        self, journal: Journal, history: History | None = None, hooks: CrashHooks | None = None
     ) -> None:
         self.journal = journal
         self.history = history  # its reservations are grouped the same way
-        self.hooks = hooks or _CrashHooks()
+        self.hooks = hooks or CrashHooks()
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="batcher-journal", daemon=True)
         self.thread.start()
@@ -86,13 +86,13 @@ def _grouped(history: History | None):
     return history.together() if history is not None else contextlib.nullcontext()
 
 
-class _Writes:
+class SendWrites:
     """The send path's journal writes, in order through the committer, with the crash hooks.
 
     `intent` returns once the intent is on disk; `finish` and `event` are queued behind it.
     """
 
-    def __init__(self, journal: Journal, db: _Committer, hooks: _CrashHooks) -> None:
+    def __init__(self, journal: Journal, db: Committer, hooks: CrashHooks) -> None:
         self.journal, self.db, self.hooks = journal, db, hooks
         self.queued: list[Future] = []
 
@@ -121,7 +121,7 @@ class _Writes:
         return [exc for f in self.queued if (exc := f.exception()) is not None]
 
 
-class _CrashHooks:
+class CrashHooks:
     """Crash tests only: no-ops unless BATCHER_CRASH_AT is set.
 
     BATCHER_CRASH_AT=after-intent:3 SIGKILLs the process at the 3rd intent committed (nothing
@@ -141,12 +141,12 @@ class _CrashHooks:
         """An answer is in; its outcome is not queued yet."""
 
     @staticmethod
-    def from_env() -> _CrashHooks:
+    def from_env() -> CrashHooks:
         name, _, count = os.environ.get("BATCHER_CRASH_AT", "").partition(":")
-        return _KillAt(name, int(count or 1)) if name else _CrashHooks()
+        return _KillAt(name, int(count or 1)) if name else CrashHooks()
 
 
-class _KillAt(_CrashHooks):
+class _KillAt(CrashHooks):
     """SIGKILL this process the `count`-th time the named hook is reached."""
 
     def __init__(self, name: str, count: int) -> None:

@@ -1,8 +1,8 @@
 """What a request waits for before it goes, and the signals that stop a run.
 
-`_RateGate` spaces requests evenly (at most `rate` a second, monotonic clock); `_PaceGate` keeps
+`RateGate` spaces requests evenly (at most `rate` a second, monotonic clock); `PaceGate` keeps
 at most `pace` calls a minute, counting from the journal's latest request so resumes and follow
-rounds keep it too. `_signals` installs the first-Ctrl-C-stops, second-abandons handler on the
+rounds keep it too. `stop_signals` installs the first-Ctrl-C-stops, second-abandons handler on the
 event loop for the length of a run.
 """
 
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 
-class _PaceGate:
+class PaceGate:
     """At most `pace` calls a minute: a request of n numbers waits until n / pace minutes after
     the previous one; the journal's latest request starts the count, so resumes and follow
     rounds keep the pace too (wall clock: the journal's sent times are)."""
@@ -37,7 +37,7 @@ class _PaceGate:
             await asyncio.sleep(at - now)
 
 
-class _RateGate:
+class RateGate:
     """At most `rate` requests per second, evenly spaced (None: no cap)."""
 
     def __init__(self, rate: float | None) -> None:
@@ -55,7 +55,7 @@ class _RateGate:
 
 
 @contextlib.contextmanager
-def _signals(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]):
+def stop_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]):
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

@@ -21,12 +21,12 @@ import orjson
 from batcher.history import Caller, History
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
-from batcher.send.committer import _Committer, _CrashHooks, _Writes
-from batcher.send.gates import _PaceGate, _RateGate, _signals
+from batcher.send.committer import Committer, CrashHooks, SendWrites
+from batcher.send.gates import PaceGate, RateGate, stop_signals
 from batcher.send.report import Batch, SendReport, Stop
 from batcher.settings import Settings
-from batcher.vendor import http, send_group
-from batcher.vendor.send_group import Reply, Verdict
+from batcher.voiceapi import http, send_group
+from batcher.voiceapi.send_group import Reply, Verdict
 
 FAILED, NOT_SENT, REJECTED, UNKNOWN = (
     Outcome.FAILED,
@@ -103,17 +103,17 @@ class _Sender:
         self.fields = settings.campaign.request_fields()
         self.params = orjson.dumps(self.fields).decode()
         self.interrupts = 0
-        self.rate_gate = _RateGate(settings.rate)
-        self.pace_gate = _PaceGate(settings.pace, journal.last_request())
+        self.rate_gate = RateGate(settings.rate)
+        self.pace_gate = PaceGate(settings.pace, journal.last_request())
         self.after_canary: list[list[str]] = []  # held back until the canary is answered
         self.answered = 0  # numbers answered per number this run (the breaker's sample)
         self.refused: Counter[str] = Counter()  # ... refused, by terminationReason
         self.refused_at: list[tuple[int, str, str]] = []  # (request, callee, reason)
         # SQLite commits (fsync) run on a thread of their own, in order, so the event loop
         # keeps the other requests moving while a commit waits for the disk
-        hooks = _CrashHooks.from_env()
-        self.db = _Committer(journal, history, hooks)
-        self.writes = _Writes(journal, self.db, hooks)
+        hooks = CrashHooks.from_env()
+        self.db = Committer(journal, history, hooks)
+        self.writes = SendWrites(journal, self.db, hooks)
         self.workers: list[asyncio.Task[None]] = []
         self.retries: set[asyncio.Task[None]] = set()  # batches waiting for their backoff
 
@@ -129,7 +129,7 @@ class _Sender:
         self.after_canary = [rest[start : start + size] for start in range(0, len(rest), size)]
         loop = asyncio.get_running_loop()
         workers: list[asyncio.Task[None]] = []
-        with _signals(loop, self._on_signal):
+        with stop_signals(loop, self._on_signal):
             async with http.open_session(
                 self.settings.account, "send", self.settings.concurrency
             ) as session:

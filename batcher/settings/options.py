@@ -26,7 +26,7 @@ from batcher.settings.defaults import (
     MAX_CONCURRENCY,
 )
 from batcher.settings.files import load_config
-from batcher.settings.timing import PACE_SPACING, Redial, _integer, parse_duration, parse_pace
+from batcher.settings.timing import PACE_SPACING, Redial, parse_duration, parse_pace, whole_number
 from batcher.settings.values import Campaign, LoadOptions, Price, Window
 
 # Every option Settings.from_options takes (cli's argparse dests), for catching typos early.
@@ -250,8 +250,8 @@ class Settings:
                 encoding=_text(given.get("encoding")),
                 delimiter=_text(given.get("delimiter")),
             ),
-            chunk_size=_integer("chunk_size", pick("chunk_size", MAX_CHUNK)),
-            concurrency=_integer("concurrency", pick("concurrency", DEFAULT_CONCURRENCY)),
+            chunk_size=whole_number("chunk_size", pick("chunk_size", MAX_CHUNK)),
+            concurrency=whole_number("concurrency", pick("concurrency", DEFAULT_CONCURRENCY)),
             dry_run=dry_run,
             yes=bool(given.get("yes")),
             sandbox=sandbox,

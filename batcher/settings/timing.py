@@ -118,10 +118,10 @@ class Redial:
             if isinstance(after, int | float) and not isinstance(after, bool)
             else (parse_duration(str(after), "--redial-after"))
         )
-        return cls(_integer("attempts", attempts), float(seconds), frozenset(on))
+        return cls(whole_number("attempts", attempts), float(seconds), frozenset(on))
 
 
-def _integer(name: str, value: object) -> int:
+def whole_number(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise UsageError(f"{name} = {value!r} is not a whole number", f"e.g. {name} = 8")
     try:

@@ -15,6 +15,7 @@ Modules, each small and over plain data:
     campaigns.py  the folder: which campaigns it holds, their files, the check (a dry run made
                   of the pipeline's public functions), the command line a send runs
     checks.py     the check's result as plain data (Check, Problem) and its JSON
+    record.py     what the page keeps about one campaign (Record): file, settings, choices
     toml.py       the small TOML writer of <campaign>.campaign.toml (tomllib only reads)
     jobs.py       a send (or records / reconcile) is `python -m batcher ...` in a child
                   process: the very code path of the CLI, stopped with SIGINT like Ctrl-C;
@@ -22,8 +23,8 @@ Modules, each small and over plain data:
     i18n.py       the catalogues (catalogues/en.json, zh.json), Accept-Language, and the
                   library's messages mapped by pattern (an unknown one is shown as it is)
 
-Layering: this package and batcher.vendor are the only places that import aiohttp. vendor uses
-its *client* to talk to the vendor; this package uses `aiohttp.web` to *serve* the page, so it
+Layering: this package and batcher.voiceapi are the only places that import aiohttp. voiceapi
+uses its *client* to talk to the vendor; this package uses `aiohttp.web` to *serve* the page, so it
 is the one other place, and tests/test_layering.py allows exactly these two. Nothing outside
 them imports this package but the `serve` command's handler (lazily), so `batcher plan` and
 `import batcher.pipeline` stay free of aiohttp. This package never sends a request itself: the

@@ -14,12 +14,14 @@ from aiohttp import web
 
 from batcher.errors import BatcherError
 from batcher.settings import load_credentials
-from batcher.web.campaigns import Check, Folder, Record, campaign_counts
+from batcher.web.campaigns import Folder, campaign_counts
+from batcher.web.checks import Check
 from batcher.web.context import CONFIG, FOLDER, JOBS, Config, Conflict
 from batcher.web.jobs import Job, Jobs
+from batcher.web.record import Record
 
 
-async def _campaigns(request: web.Request) -> list[dict[str, object]]:
+async def campaign_list(request: web.Request) -> list[dict[str, object]]:
     folder: Folder = request.app[FOLDER]
     jobs: Jobs = request.app[JOBS]
 
@@ -56,11 +58,11 @@ async def _campaigns(request: web.Request) -> list[dict[str, object]]:
     return await asyncio.to_thread(listing)
 
 
-async def _check(request: web.Request, record: Record) -> Check:
+async def check_campaign(request: web.Request, record: Record) -> Check:
     return await asyncio.to_thread(request.app[FOLDER].check, record)
 
 
-async def _start_send(request: web.Request, record: Record, confirm: str | None) -> Job:
+async def start_send(request: web.Request, record: Record, confirm: str | None) -> Job:
     """Check again, then start `batcher run ... --yes` for what the check counts."""
     folder: Folder = request.app[FOLDER]
     jobs: Jobs = request.app[JOBS]
@@ -70,7 +72,7 @@ async def _start_send(request: web.Request, record: Record, confirm: str | None)
             f"campaign {record.name!r}: a send is already running",
             "watch it on its page, or stop it there",
         )
-    check = await _check(request, record)
+    check = await check_campaign(request, record)
     if check.needs_confirmation:
         if confirm != check.sheet.phone_column:
             raise Conflict(
@@ -81,7 +83,7 @@ async def _start_send(request: web.Request, record: Record, confirm: str | None)
             )
         record.options["phone_column"] = confirm
         await asyncio.to_thread(folder.save, record)
-        check = await _check(request, record)
+        check = await check_campaign(request, record)
     if check.figures.to_send == 0:
         raise Conflict(
             "nothing to send now: every number of this campaign has an outcome or is held",

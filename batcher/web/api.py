@@ -16,11 +16,11 @@ from aiohttp import web
 from aiohttp_sse import sse_response
 
 from batcher.errors import BatcherError
-from batcher.web.actions import _campaigns, _check, _start_send
+from batcher.web.actions import campaign_list, check_campaign, start_send
 from batcher.web.campaigns import Folder
-from batcher.web.context import FOLDER, JOBS, Conflict, _error_json, _record
+from batcher.web.context import FOLDER, JOBS, Conflict, error_json, record_of
 from batcher.web.jobs import live_counts
-from batcher.web.uploads import _create
+from batcher.web.uploads import create_campaign
 
 EVENT_EVERY = 0.5  # seconds between live counts
 
@@ -30,27 +30,27 @@ EVENT_EVERY = 0.5  # seconds between live counts
 
 async def api_list(request: web.Request) -> web.Response:
     """GET /api/campaigns: the folder's campaigns and their state."""
-    return web.json_response({"campaigns": await _campaigns(request)})
+    return web.json_response({"campaigns": await campaign_list(request)})
 
 
 async def api_create(request: web.Request) -> web.Response:
     """POST /api/campaigns: multipart file + fields -> the campaign's id and its plan."""
     try:
-        record = await _create(request)
-        check = await _check(request, record)
+        record = await create_campaign(request)
+        check = await check_campaign(request, record)
     except BatcherError as exc:
-        return _error_json(exc)
+        return error_json(exc)
     return web.json_response({"id": record.name, "plan": check.as_json()}, status=201)
 
 
 async def api_campaign(request: web.Request) -> web.Response:
     """GET /api/campaigns/{id}: its plan now, and its live counts."""
     folder: Folder = request.app[FOLDER]
-    record = _record(request)
+    record = record_of(request)
     job = request.app[JOBS].latest.get(record.name)
     live = await asyncio.to_thread(live_counts, folder.journal_of(record), job)
     try:
-        plan = (await _check(request, record)).as_json()
+        plan = (await check_campaign(request, record)).as_json()
     except BatcherError as exc:
         plan = {"error": exc.message, "hint": exc.hint}
     return web.json_response(
@@ -66,7 +66,7 @@ async def api_campaign(request: web.Request) -> web.Response:
 
 async def api_send(request: web.Request) -> web.Response:
     """POST /api/campaigns/{id}/send (confirm a guessed column with phone_column=...)."""
-    record = _record(request)
+    record = record_of(request)
     confirm = None
     if request.content_type == "application/json" and request.can_read_body:
         try:
@@ -76,11 +76,11 @@ async def api_send(request: web.Request) -> web.Response:
     elif request.can_read_body:
         confirm = (await request.post()).get("phone_column")
     try:
-        job = await _start_send(request, record, str(confirm) if confirm else None)
+        job = await start_send(request, record, str(confirm) if confirm else None)
     except Conflict as exc:
-        return _error_json(exc, 409)
+        return error_json(exc, 409)
     except BatcherError as exc:
-        return _error_json(exc)
+        return error_json(exc)
     return web.json_response(
         {"id": record.name, "state": job.state, "to_send": job.to_send}, status=202
     )
@@ -88,7 +88,7 @@ async def api_send(request: web.Request) -> web.Response:
 
 async def api_stop(request: web.Request) -> web.Response:
     """POST /api/campaigns/{id}/stop: no new batches; those in flight finish."""
-    record = _record(request)
+    record = record_of(request)
     stopped = request.app[JOBS].stop(record.name)
     return web.json_response({"id": record.name, "stopping": stopped})
 
@@ -97,7 +97,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     """GET /api/campaigns/{id}/events: the live counts as Server-Sent Events ("counts"; an
     "end" once the page's send has finished)."""
     folder: Folder = request.app[FOLDER]
-    record = _record(request)
+    record = record_of(request)
     journal = folder.journal_of(record)
     async with sse_response(request) as stream:
         while True:

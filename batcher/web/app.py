@@ -37,7 +37,7 @@ from batcher.web.pages import (
     test_call,
     upload,
 )
-from batcher.web.security import _guard, _headers
+from batcher.web.security import security_headers, token_guard
 from batcher.web.uploads import CHUNK, UPLOAD_LIMIT
 
 
@@ -46,13 +46,15 @@ def make_app(config: Config) -> web.Application:
     base_url = getattr(config.sandbox, "url", None)
     defaults = {}
     if config.sandbox is not None:
-        from batcher.vendor.simulator import SEED_FILE_ID
+        from batcher.voiceapi.simulator import SEED_FILE_ID
 
         defaults = {"app_id": "sandbox-app", "file_id": SEED_FILE_ID}
     folder = Folder(
         config.folder, config.campaign_config, base_url=base_url, sandbox_defaults=defaults
     )
-    app = web.Application(middlewares=[_headers, _guard], client_max_size=UPLOAD_LIMIT + CHUNK)
+    app = web.Application(
+        middlewares=[security_headers, token_guard], client_max_size=UPLOAD_LIMIT + CHUNK
+    )
     app[FOLDER], app[CONFIG] = folder, config
     app[JOBS] = Jobs(child_environment(config.sandbox_credentials), folder.root)
     env = aiohttp_jinja2.setup(

@@ -24,7 +24,6 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from batcher.campaign import campaign_name, journal_path, output_path
@@ -33,10 +32,12 @@ from batcher.errors import UsageError
 from batcher.history import History
 from batcher.journal import Journal
 from batcher.load import load_sheet
-from batcher.plan import INVALID, plan_rows
-from batcher.regions import resolve_region
+from batcher.plan.regions import resolve_region
+from batcher.plan.rows import plan_rows
+from batcher.plan.status import INVALID
 from batcher.settings import LoadOptions, Settings, load_config
 from batcher.web.checks import Check, Problem, cell_as_written
+from batcher.web.record import Record
 from batcher.web.toml import to_toml
 
 STATE_DIR = ".batcher-web"
@@ -59,25 +60,6 @@ REQUEST_KEYS = {
     "maxRingingTime": "max_ringing_time",
     "loopCount": "loop_count",
 }
-
-
-@dataclass
-class Record:
-    """What the page keeps about one campaign: its file, settings file and input choices."""
-
-    name: str
-    input: Path
-    config: Path | None
-    options: dict[str, str] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, object]:
-        """For .batcher-web/<campaign>.json."""
-        return {
-            "name": self.name,
-            "input": str(self.input),
-            "config": str(self.config) if self.config else None,
-            "options": self.options,
-        }
 
 
 def safe_name(filename: str, fallback: str = "contacts.csv") -> str:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from batcher.load import Sheet
-from batcher.plan import ELIGIBLE, INVALID, Choice, Forecast, Plan
+from batcher.plan.choose import Choice
+from batcher.plan.forecast import Forecast
+from batcher.plan.rows import Plan
+from batcher.plan.status import ELIGIBLE, INVALID
 from batcher.settings import Settings
-
-if TYPE_CHECKING:
-    from batcher.web.campaigns import Record
+from batcher.web.record import Record
 
 PROBLEMS_SHOWN = 50
 

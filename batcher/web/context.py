@@ -21,9 +21,10 @@ from aiohttp import web
 
 from batcher.errors import BatcherError, UsageError
 from batcher.outcomes import Outcome
-from batcher.web.campaigns import Folder, Record
+from batcher.web.campaigns import Folder
 from batcher.web.i18n import Catalogue, choose_language
 from batcher.web.jobs import Jobs
+from batcher.web.record import Record
 
 COOKIE, LANG_COOKIE = "batcher_token", "batcher_lang"
 
@@ -52,11 +53,11 @@ FOLDER, JOBS, CONFIG = (
 )
 
 
-def _is_api(request: web.Request) -> bool:
+def is_api(request: web.Request) -> bool:
     return request.path.startswith("/api/")
 
 
-def _catalogue(request: web.Request) -> Catalogue:
+def catalogue_of(request: web.Request) -> Catalogue:
     language = choose_language(
         request.headers.get("Accept-Language"),
         request.query.get("lang") or request.cookies.get(LANG_COOKIE),
@@ -65,7 +66,7 @@ def _catalogue(request: web.Request) -> Catalogue:
 
 
 def _context(request: web.Request) -> dict[str, object]:
-    catalogue = _catalogue(request)
+    catalogue = catalogue_of(request)
     names = {str(o): catalogue.text(f"outcome_{o}") for o in (*Outcome, "in_flight")}
     return {
         "outcome_names": names,
@@ -86,34 +87,34 @@ def _quote(name: str) -> str:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _record(request: web.Request) -> Record:
+def record_of(request: web.Request) -> Record:
     try:
         return request.app[FOLDER].record(request.match_info["id"])
     except KeyError:
         raise web.HTTPNotFound(text="no such campaign in this folder") from None
 
 
-def _page(request: web.Request, name: str, status: int = 200, **context) -> web.Response:
+def render_page(request: web.Request, name: str, status: int = 200, **context) -> web.Response:
     return aiohttp_jinja2.render_template(
         name, request, {**_context(request), **context}, status=status
     )
 
 
-def _error_page(
+def error_page(
     request: web.Request, exc: BatcherError, status: int = 422, back: str = "/"
 ) -> web.Response:
-    return _page(request, "error.html", status, message=exc.message, hint=exc.hint, back=back)
+    return render_page(request, "error.html", status, message=exc.message, hint=exc.hint, back=back)
 
 
-def _error_json(exc: BatcherError, status: int = 422) -> web.Response:
+def error_json(exc: BatcherError, status: int = 422) -> web.Response:
     return web.json_response({"error": exc.message, "hint": exc.hint}, status=status)
 
 
-def _see_other(path: str) -> web.HTTPSeeOther:
+def see_other(path: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(path)
 
 
-def _campaign_url(name: str, tail: str = "") -> str:
+def campaign_url(name: str, tail: str = "") -> str:
     return f"/campaigns/{_quote(name)}{tail}"
 
 

@@ -160,8 +160,14 @@ def live_counts(journal: Path, job: Job | None) -> dict[str, object]:
     mine: Counter[str] = Counter()
     requests = mine_requests = 0
     base = job.base_request if job is not None and job.kind == "send" else None
+    opened_journal = None
     if journal.is_file():
-        with contextlib.closing(Journal(journal, readonly=True)) as opened:
+        try:
+            opened_journal = Journal(journal, readonly=True)
+        except JournalError:
+            opened_journal = None  # a send creating it has not written its tables yet
+    if opened_journal is not None:
+        with contextlib.closing(opened_journal) as opened:
             if opened.campaign is not None:
                 listed = opened.requests()
                 # a request with neither outcome nor results is on the wire (its numbers

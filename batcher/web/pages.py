@@ -17,32 +17,33 @@ from urllib.parse import quote
 from aiohttp import web
 
 from batcher.errors import BatcherError
-from batcher.web.actions import _campaigns, _check, _start_send
-from batcher.web.campaigns import Folder, Record
+from batcher.web.actions import campaign_list, check_campaign, start_send
+from batcher.web.campaigns import Folder
 from batcher.web.checks import PROBLEMS_SHOWN
 from batcher.web.context import (
     CONFIG,
     FOLDER,
     JOBS,
-    _campaign_url,
-    _error_page,
-    _is_api,
-    _page,
-    _record,
-    _see_other,
+    campaign_url,
+    error_page,
+    is_api,
+    record_of,
+    render_page,
+    see_other,
 )
 from batcher.web.jobs import Job, Jobs, live_counts
-from batcher.web.uploads import OPTION_FIELDS, _changes, _create, _read_upload
+from batcher.web.record import Record
+from batcher.web.uploads import OPTION_FIELDS, create_campaign, form_changes, read_upload
 
 # -- pages -----------------------------------------------------------------------------------
 
 
 async def index(request: web.Request) -> web.Response:
     """The campaigns of the folder, and the upload form."""
-    return _page(
+    return render_page(
         request,
         "index.html",
-        campaigns=await _campaigns(request),
+        campaigns=await campaign_list(request),
         defaults=_defaults(request),
         folder=str(request.app[FOLDER].root),
     )
@@ -66,22 +67,22 @@ def _defaults(request: web.Request) -> dict[str, object]:
 async def upload(request: web.Request) -> web.Response:
     """POST /campaigns: the upload form; a refused file gets a readable page."""
     try:
-        record = await _create(request)
+        record = await create_campaign(request)
     except BatcherError as exc:
-        return _error_page(request, exc)
-    raise _see_other(_campaign_url(record.name))
+        return error_page(request, exc)
+    raise see_other(campaign_url(record.name))
 
 
 async def check_page(request: web.Request) -> web.Response:
     """The check: columns, counts, countries, requests, time, cost, the problem rows."""
-    record = _record(request)
+    record = record_of(request)
     try:
-        check = await _check(request, record)
+        check = await check_campaign(request, record)
     except BatcherError as exc:
-        return _error_page(request, exc, back=_campaign_url(record.name))
+        return error_page(request, exc, back=campaign_url(record.name))
     folder: Folder = request.app[FOLDER]
     running = request.app[JOBS].running(record.name)
-    return _page(
+    return render_page(
         request,
         "check.html",
         record=record,
@@ -99,7 +100,7 @@ async def change_columns(request: web.Request) -> web.Response:
     """The sheet, phone and region columns, the default region; confirming a phone column
     found by its content is choosing it here."""
     folder: Folder = request.app[FOLDER]
-    record = _record(request)
+    record = record_of(request)
     form = await request.post()
     for key in OPTION_FIELDS:
         value = str(form.get(key, "")).strip()
@@ -110,18 +111,18 @@ async def change_columns(request: web.Request) -> web.Response:
     try:
         await asyncio.to_thread(folder.dry_settings, record)
     except BatcherError as exc:
-        return _error_page(request, exc, back=_campaign_url(record.name))
+        return error_page(request, exc, back=campaign_url(record.name))
     await asyncio.to_thread(folder.save, record)
-    raise _see_other(_campaign_url(record.name))
+    raise see_other(campaign_url(record.name))
 
 
 async def change_settings(request: web.Request) -> web.Response:
     """The campaign's fields (appId, fileId or a voice file, caller id, hours, do-not-call)."""
     folder: Folder = request.app[FOLDER]
-    record = _record(request)
-    fields, staged = await _read_upload(request)
+    record = record_of(request)
+    fields, staged = await read_upload(request)
     try:
-        changes = _changes(fields, folder.root)
+        changes = form_changes(fields, folder.root)
         if "audio" in staged:
             changes["audio"] = str(folder.keep(staged["audio"]))
             changes["file_id"] = ""
@@ -132,20 +133,20 @@ async def change_settings(request: web.Request) -> web.Response:
         await asyncio.to_thread(folder.write_config, record, changes)
         await asyncio.to_thread(folder.save, record)
     except BatcherError as exc:
-        return _error_page(request, exc, back=_campaign_url(record.name))
+        return error_page(request, exc, back=campaign_url(record.name))
     finally:
         for path in staged.values():
             folder.discard(path)
-    raise _see_other(_campaign_url(record.name))
+    raise see_other(campaign_url(record.name))
 
 
 async def problems_csv(request: web.Request) -> web.Response:
     """Every problem row: row number, the cell as written, the reason."""
-    record = _record(request)
+    record = record_of(request)
     try:
-        check = await _check(request, record)
+        check = await check_campaign(request, record)
     except BatcherError as exc:
-        return _error_page(request, exc)
+        return error_page(request, exc)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["row", "cell", "reason"])
@@ -180,16 +181,16 @@ async def test_call(request: web.Request) -> web.Response:
     """POST /campaigns/{id}/test-call: one call to the owner's own number, through
     `batcher test-call` (recorded in the campaign's journal as a test, never as one of its
     numbers); the page shows what the command says."""
-    record = _record(request)
+    record = record_of(request)
     form = await request.post()
     number = str(form.get("number", "")).strip()
     try:
-        check = await _check(request, record)
+        check = await check_campaign(request, record)
     except BatcherError as exc:
-        return _error_page(request, exc)
+        return error_page(request, exc)
     folder: Folder = request.app[FOLDER]
     answer = await _run_test_call(request, record, number)
-    return _page(
+    return render_page(
         request,
         "check.html",
         record=record,
@@ -225,23 +226,23 @@ async def _run_test_call(request: web.Request, record: Record, number: str) -> s
 
 async def send_page(request: web.Request) -> web.Response:
     """POST /campaigns/{id}/send: the Send button."""
-    record = _record(request)
+    record = record_of(request)
     form = await request.post()
     confirm = str(form["confirm_phone_column"]) if form.get("confirm_phone_column") else None
     try:
-        await _start_send(request, record, confirm)
+        await start_send(request, record, confirm)
     except BatcherError as exc:
-        return _error_page(request, exc, 409, back=_campaign_url(record.name))
-    raise _see_other(_campaign_url(record.name, "/progress"))
+        return error_page(request, exc, 409, back=campaign_url(record.name))
+    raise see_other(campaign_url(record.name, "/progress"))
 
 
 async def progress_page(request: web.Request) -> web.Response:
     """The campaign: live counts while sending; the workbook, records and reconcile after."""
     folder: Folder = request.app[FOLDER]
-    record = _record(request)
+    record = record_of(request)
     job = request.app[JOBS].latest.get(record.name)
     live = await asyncio.to_thread(live_counts, folder.journal_of(record), job)
-    return _page(
+    return render_page(
         request,
         "progress.html",
         record=record,
@@ -254,16 +255,16 @@ async def progress_page(request: web.Request) -> web.Response:
 
 async def stop_page(request: web.Request) -> web.Response:
     """POST /campaigns/{id}/stop: Ctrl-C's first meaning for the page's send."""
-    record = _record(request)
+    record = record_of(request)
     request.app[JOBS].stop(record.name)
-    raise _see_other(_campaign_url(record.name, "/progress"))
+    raise see_other(campaign_url(record.name, "/progress"))
 
 
 async def account_page(request: web.Request) -> web.Response:
     """POST /campaigns/{id}/records or /reconcile: the CLI command, in a child."""
     folder: Folder = request.app[FOLDER]
     jobs: Jobs = request.app[JOBS]
-    record = _record(request)
+    record = record_of(request)
     command = request.path.rsplit("/", 1)[-1]
     job = Job(
         command,
@@ -273,16 +274,16 @@ async def account_page(request: web.Request) -> web.Response:
     )
     if jobs.running(record.name) is None:
         await jobs.start(job)
-    raise _see_other(_campaign_url(record.name, "/progress"))
+    raise see_other(campaign_url(record.name, "/progress"))
 
 
 async def results(request: web.Request) -> web.StreamResponse:
     """The results workbook the latest send wrote."""
     folder: Folder = request.app[FOLDER]
-    record = _record(request)
+    record = record_of(request)
     path = folder.results_of(record)
     if not path.is_file() or request.app[JOBS].running(record.name):
-        if _is_api(request):
+        if is_api(request):
             return web.json_response({"error": "no results workbook yet"}, status=404)
         raise web.HTTPNotFound(text="no results workbook yet: send the campaign first")
     return web.FileResponse(

@@ -16,12 +16,20 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from batcher.web.context import CONFIG, COOKIE, LANG_COOKIE, Config, _catalogue, _is_api, _page
+from batcher.web.context import (
+    CONFIG,
+    COOKIE,
+    LANG_COOKIE,
+    Config,
+    catalogue_of,
+    is_api,
+    render_page,
+)
 from batcher.web.i18n import LANGUAGES
 
 
 @web.middleware
-async def _headers(request: web.Request, handler):
+async def security_headers(request: web.Request, handler):
     response = await handler(request)
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -35,7 +43,7 @@ async def _headers(request: web.Request, handler):
 
 
 @web.middleware
-async def _guard(request: web.Request, handler):
+async def token_guard(request: web.Request, handler):
     config: Config = request.app[CONFIG]
     given, via = _token_of(request)
     if given is None or not hmac.compare_digest(given.encode(), config.token.encode()):
@@ -48,7 +56,7 @@ async def _guard(request: web.Request, handler):
             return await _forbidden(request, "no_csrf")
     if (
         request.method == "GET"
-        and not _is_api(request)
+        and not is_api(request)
         and ("token" in request.query or "lang" in request.query)
     ):
         # the token leaves the address bar (and the history) for a cookie, as Jupyter does
@@ -74,7 +82,7 @@ def _token_of(request: web.Request) -> tuple[str | None, str]:
 
 
 async def _forbidden(request: web.Request, why: str) -> web.Response:
-    catalogue = _catalogue(request)
-    if _is_api(request):
+    catalogue = catalogue_of(request)
+    if is_api(request):
         return web.json_response({"error": catalogue.text(why)}, status=403)
-    return _page(request, "forbidden.html", 403, why=why)
+    return render_page(request, "forbidden.html", 403, why=why)

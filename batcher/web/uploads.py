@@ -15,9 +15,10 @@ from pathlib import Path
 from aiohttp import BodyPartReader, web
 
 from batcher.errors import BatcherError, UsageError
-from batcher.web.campaigns import Folder, Record
+from batcher.web.campaigns import Folder
 from batcher.web.context import FOLDER, JOBS
 from batcher.web.jobs import Jobs
+from batcher.web.record import Record
 
 UPLOAD_LIMIT = (2 << 30) + 1  # one byte past load_sheet's limit: its refusal is the message
 CHUNK = 1 << 16
@@ -27,7 +28,7 @@ OPTION_FIELDS = ("sheet", "phone_column", "region_column", "region")
 # -- reading the upload ----------------------------------------------------------------------
 
 
-async def _read_upload(request: web.Request) -> tuple[dict[str, str], dict[str, Path]]:
+async def read_upload(request: web.Request) -> tuple[dict[str, str], dict[str, Path]]:
     """The multipart form: text fields, and file parts streamed to staging paths."""
     folder: Folder = request.app[FOLDER]
     fields: dict[str, str] = {}
@@ -62,7 +63,7 @@ async def _read_upload(request: web.Request) -> tuple[dict[str, str], dict[str, 
     return fields, staged
 
 
-def _changes(fields: dict[str, str], root: Path) -> dict[str, object]:
+def form_changes(fields: dict[str, str], root: Path) -> dict[str, object]:
     """The form's changes to campaign.toml, do-not-call files as paths in the folder `root`."""
     changes: dict[str, object] = {k: fields[k] for k in FORM_FIELDS if k in fields}
     suppress = _suppress(fields, root)
@@ -78,11 +79,11 @@ def _suppress(fields: dict[str, str], root: Path) -> list[str] | None:
     return [str(root / line.strip()) for line in fields["suppress"].splitlines() if line.strip()]
 
 
-async def _create(request: web.Request) -> Record:
+async def create_campaign(request: web.Request) -> Record:
     """An upload becomes a campaign of the folder, or InputError/UsageError says why not."""
     folder: Folder = request.app[FOLDER]
     jobs: Jobs = request.app[JOBS]
-    fields, staged = await _read_upload(request)
+    fields, staged = await read_upload(request)
     try:
         if "file" not in staged:
             raise UsageError(
@@ -90,7 +91,7 @@ async def _create(request: web.Request) -> Record:
                 "choose or drop a .xlsx, .xls, .ods or .csv file of phone numbers",
             )
         options = {k: fields[k] for k in OPTION_FIELDS if fields.get(k)}
-        changes = _changes(fields, folder.root)
+        changes = form_changes(fields, folder.root)
 
         def adopt() -> Record:
             return folder.adopt(

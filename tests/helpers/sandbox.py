@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from batcher.vendor.simulator import Sandbox
+    from batcher.voiceapi.simulator import Sandbox
 
 KEY, SECRET = "sandbox-key", "sandbox-secret"  # the simulator's throw-away credentials
 

@@ -1,0 +1,43 @@
+"""The command line's printers: what the user asked for goes to stdout; progress, notes, hints
+and errors to stderr."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+
+def err(line: str) -> None:
+    """Progress, notes, hints and errors: stderr."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def out(line: str) -> None:
+    """What the user asked for: stdout."""
+    print(line, flush=True)
+
+
+def quiet(line: str) -> None:
+    """Says nothing (--quiet)."""
+
+
+def print_summary(summary) -> None:
+    """A run's or a rebuild's counts, workbook and journal, and the next command to type."""
+    counts: Counter[str] = summary.counts
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    out(f"results: {shown or 'no rows'}")
+    out(f"workbook: {summary.output}")
+    if summary.journal:
+        out(f"journal:  {summary.journal}")
+    if counts.get("unknown"):
+        err(
+            f"next: {counts['unknown']} number(s) are unknown (calls may have been placed); "
+            f"settle them with: batcher reconcile {summary.journal}"
+        )
+    if summary.journal is None:
+        err(
+            "next: this was a dry run; run the same command without --dry-run (or `batcher "
+            "run` instead of `batcher plan`) to send"
+        )
+    elif counts.get("failed") or counts.get("not_sent") or counts.get("deferred"):
+        err("next: run the same command again to send the failed, deferred and not-sent numbers")

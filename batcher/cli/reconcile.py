@@ -1,0 +1,82 @@
+"""`batcher reconcile`: unknown numbers settled from the vendor's call records."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from batcher.cli.options import (
+    FETCH_CODES,
+    account,
+    account_options,
+    epilog,
+    history_option,
+    minutes,
+)
+from batcher.cli.output import err, out
+from batcher.errors import BatcherError, ExitCode, UsageError
+from batcher.settings import DEFAULT_SETTLE, default_history
+
+DESCRIPTION = (
+    "For every number whose request may or may not have placed a call (timeouts, resets, "
+    "HTTP 5xx, -18), look it up in the vendor's call records by the batch tag the run put "
+    "in calledInfo. Found: accepted. Absent once --settle has passed since the request: "
+    "the next run sends it again. Then rewrite the workbook."
+)
+EPILOG = epilog(
+    [
+        "batcher reconcile contacts.journal",
+        "batcher run contacts.xlsx --config campaign.toml   # sends what was absent",
+    ],
+    FETCH_CODES,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The journal, the settle time, the account and the workbook to rewrite."""
+    parser.add_argument("journal", type=Path, metavar="JOURNAL")
+    history_option(parser)
+    parser.add_argument(
+        "--settle",
+        type=minutes,
+        default=minutes(DEFAULT_SETTLE),
+        metavar="DURATION",
+        help="time after which a number absent from the records was not "
+        "called, e.g. 10m, 1h (a bare number is minutes) (default: "
+        f"{DEFAULT_SETTLE}: the vendor's records lag the calls)",
+    )
+    account_options(
+        parser, with_config=False, base_url="API endpoint (default: the journal's campaign's)"
+    )
+    parser.add_argument(
+        "-o", "--output", type=Path, help="workbook to rewrite (default: the journal's name, .xlsx)"
+    )
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Reconcile, say what was found, rewrite the workbook."""
+    from batcher.followup.reconcile import reconcile
+    from batcher.pipeline import rebuild
+
+    if not args.journal.exists():
+        raise UsageError(f"{args.journal}: no such journal", "give the .journal file a run wrote")
+    report = reconcile(
+        args.journal,
+        account(args, args.journal),
+        args.settle * 60,
+        history=args.history or default_history(),
+    )
+    out(
+        f"reconcile: {report.found} found in the call records (accepted), {report.absent} "
+        f"absent (will be sent by the next run), {report.still_unknown} still unknown "
+        f"({report.records_read} records read)"
+    )
+    if report.still_unknown:
+        err(f"next: the records lag the calls; run reconcile again after {report.retry_after}")
+    try:
+        summary = rebuild(args.journal, args.output, err)
+    except BatcherError as exc:
+        err(f"workbook not rewritten: {exc}")
+    else:
+        out(f"workbook: {summary.output}")
+    return int(ExitCode.INCOMPLETE if report.still_unknown else ExitCode.OK)

@@ -1,0 +1,11 @@
+"""The plan stage: from the sheet's cells to what a round sends, holds and forecasts.
+
+- `cells`, `phones`, `phonerules`, `normalise`, `regions`, `zones`: one cell to a callee or
+  a reason (phonenumbers behind `phones`).
+- `rows`: every row planned (`Plan`, `plan_rows`), duplicates, suppression lists.
+- `status`: the row statuses; `window`: calling windows; `redial`: the redial policy.
+- `choose`: what to send now; `forecast`: the figures and the plan's text.
+
+Importers import from the module that defines a name: this package re-exports nothing. It
+MUST NOT import `send`, `voiceapi`, `workbook`, `followup`, `web`, `cli` or `pipeline`.
+"""

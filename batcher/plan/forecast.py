@@ -1,0 +1,239 @@
+"""The forecast and the plan's text: what a run is about to do (rows read, held back, to
+send), in how many requests, how long it should take and what it should cost, computed once
+as a `Forecast` and shown twice: as the few lines `batcher plan` prints (`plan_text`) and as
+the Summary sheet's rows (`plan_facts`). The time estimate uses the campaign's measured
+seconds per request, or a `Latency` measured elsewhere, or a guess it says is one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from batcher.journal import NumberState
+from batcher.load import Sheet
+from batcher.outcomes import Outcome
+from batcher.plan.status import DUPLICATE, ELIGIBLE, INVALID
+from batcher.settings import Settings
+
+if TYPE_CHECKING:  # batcher.plan imports this module
+    from batcher.plan.choose import Choice
+    from batcher.plan.rows import Plan
+
+
+PER_REQUEST_GUESS = 0.5  # seconds a request takes, for the estimate before any is measured
+INVALID_KINDS_SHOWN = 10
+
+
+class Latency(float):
+    """Seconds per request measured elsewhere than in the campaign, and where (the plan says it).
+
+    Latency(0.31, "batcher check's round trip, 2026-11-26")
+    """
+
+    def __new__(cls, seconds: float, assumed: str) -> Latency:
+        value = super().__new__(cls, seconds)
+        value.assumed = assumed
+        return value
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The plan's figures, computed once and shown twice: on the terminal and on Summary."""
+
+    rows: int
+    counts: Counter[str]  # eligible / duplicate / invalid rows
+    invalid_reasons: Counter[str]  # invalid rows by the kind of reason
+    held: Counter[str]  # suppressed / recently_called / deferred / not_sent (beyond --limit)
+    done: Counter[str]  # distinct numbers that already have an outcome in the campaign
+    countries: Counter[str]  # distinct eligible numbers per region
+    to_send: int
+    requests: int
+    seconds: float
+    per_request: float  # the seconds per request the estimate assumed
+    assumed: str  # where that figure comes from
+    cost: float | None
+    redials: frozenset[str] = frozenset()  # numbers of to_send called again (redial policy)
+
+
+def forecast(
+    plan: Plan,
+    choice: Choice,
+    states: dict[str, NumberState],
+    settings: Settings,
+    latency: float | None = None,
+) -> Forecast:
+    """What the run is about to do, how long it should take and what it should cost.
+
+    `latency` is the seconds a request took in this campaign so far, or a `Latency` measured
+    elsewhere (by `batcher check`); None: not measured yet.
+    """
+    todo = choice.todo
+    requests = -(-len(todo) // settings.chunk_size) if todo else 0
+    per_request = latency if latency else PER_REQUEST_GUESS
+    assumed = (
+        "the campaign's earlier requests"
+        if latency
+        else "a guess: nothing measured yet (batcher check measures it)"
+    )
+    assumed = latency.assumed if isinstance(latency, Latency) else assumed
+    if settings.pace:
+        requests = -(-len(todo) // settings.request_size) if todo else 0
+    seconds = requests * per_request / settings.concurrency
+    if settings.rate:
+        seconds = max(seconds, requests / settings.rate)
+    if settings.pace and todo:
+        seconds = max(seconds, (requests - 1) * settings.request_spacing)
+    reasons = Counter(
+        r.split(":")[0] for r, s in zip(plan.reason, plan.status, strict=True) if s == INVALID
+    )
+    done = Counter(
+        str(states[c].outcome)
+        for c in plan.distinct
+        if c in states and c not in choice.held and c not in set(todo)
+    )
+    return Forecast(
+        rows=len(plan.status),
+        counts=plan.counts,
+        invalid_reasons=reasons,
+        held=Counter(str(outcome) for outcome, _ in choice.held.values()),
+        done=done,
+        countries=plan.countries(),
+        to_send=len(todo),
+        requests=requests,
+        seconds=seconds,
+        per_request=per_request,
+        assumed=assumed,
+        cost=estimate_cost(plan, todo, settings),
+        redials=choice.redials,
+    )
+
+
+def estimate_cost(plan: Plan, todo: list[str], settings: Settings) -> float | None:
+    """Cost of the numbers to send, from [price] in campaign.toml (per country where given)."""
+    price = settings.price
+    if price is None or not price.priced:
+        return None
+    regions = dict(zip(plan.callee, plan.number_region, strict=True))
+    return round(sum(price.per_number(regions.get(c)) for c in todo), 4)
+
+
+def plan_facts(figures: Forecast) -> list[tuple[str, object]]:
+    """The plan as Summary rows: what was read, held back and will be sent, how long, what cost."""
+    facts: list[tuple[str, object]] = [
+        ("Plan", None),
+        ("rows read", figures.rows),
+        ("valid distinct numbers", figures.counts[ELIGIBLE]),
+        ("duplicates", figures.counts[DUPLICATE]),
+        ("invalid", figures.counts[INVALID]),
+        ("already done in this campaign", sum(figures.done.values())),
+        ("held: suppressed (do-not-call)", figures.held[Outcome.SUPPRESSED]),
+        ("held: recently called by another campaign", figures.held[Outcome.RECENTLY_CALLED]),
+        ("held: deferred (calling window)", figures.held[Outcome.DEFERRED]),
+        ("held: beyond --limit", figures.held[Outcome.NOT_SENT]),
+        ("to send", figures.to_send),
+        ("requests", figures.requests),
+        ("estimated send time (s)", round(figures.seconds, 1)),
+        ("estimate assumes (s per request)", round(figures.per_request, 3)),
+    ]
+    if figures.cost is not None:
+        facts.append(("estimated cost", figures.cost))
+    facts += [(f"invalid: {k}", v) for k, v in figures.invalid_reasons.most_common()]
+    facts += [(f"numbers in {k}", v) for k, v in figures.countries.most_common()]
+    return facts
+
+
+def plan_text(
+    sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings, where: str, campaign: str
+) -> str:
+    """The plan as a few lines: what was read, what will be sent, in how many requests."""
+    counts = figures.counts
+    lines = [
+        f"campaign {campaign!r}: {sheet.path.name}, {figures.rows} rows; "
+        + phone_columns_text(sheet, plan)
+        + (f", region column {sheet.region_column!r}" if sheet.region_column else ""),
+    ]
+    if sheet.phone_found_by == "content":
+        lines.append(content_column_note(sheet, plan))
+    lines.append(
+        f"  valid distinct numbers: {counts[ELIGIBLE]}   duplicates: "
+        f"{counts[DUPLICATE]}   invalid: {counts[INVALID]}"
+    )
+    kinds = figures.invalid_reasons.most_common()
+    for kind, count in kinds[:INVALID_KINDS_SHOWN]:
+        lines.append(f"    invalid: {kind}: {count}")
+    if len(kinds) > INVALID_KINDS_SHOWN:
+        lines.append(
+            f"    … and {len(kinds) - INVALID_KINDS_SHOWN} more kinds, see the Summary sheet"
+        )
+    if figures.done:
+        lines.append(
+            "  already done in this campaign: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(figures.done.items()))
+        )
+    if figures.held:
+        lines.append(
+            "  held back: " + ", ".join(f"{k} {v}" for k, v in sorted(figures.held.items()))
+        )
+    if figures.countries:
+        lines.append(
+            "  by country: " + ", ".join(f"{k} {v}" for k, v in figures.countries.most_common(8))
+        )
+    estimate = ""
+    if figures.requests:
+        estimate = (
+            f", about {figures.seconds:.0f} s ({figures.per_request:.2f} s a request: "
+            f"{figures.assumed})"
+        )
+    lines.append(
+        f"  to send now: {figures.to_send} numbers in {figures.requests} request(s) "
+        f"of at most {settings.chunk_size} to {where}{estimate}"
+    )
+    if settings.pace:
+        lines.append(
+            f"  pace: {settings.pace:g} calls a minute: requests of at most "
+            f"{settings.request_size} numbers, one every {settings.request_spacing:.1f} s "
+            "(the first, a canary of at most 200, alone)"
+        )
+    if settings.redial.active:
+        redials = len(figures.redials)
+        lines.append(
+            f"  redial: at most {settings.redial.attempts} calls a number, "
+            f"{settings.redial.after / 60:g} min apart, again on "
+            f"{', '.join(sorted(settings.redial.on))}; redials now: {redials}"
+        )
+    if figures.cost is not None:
+        lines.append(f"  estimated cost: {figures.cost}")
+    return "\n".join(lines)
+
+
+def phone_columns_text(sheet: Sheet, plan: Plan) -> str:
+    """ "phone column 'Mobile'", or the columns in the order they were tried and how many
+    rows each gave their number."""
+    columns = sheet.phone_columns
+    if len(columns) == 1:
+        return f"phone column {columns[0]!r}"
+    used = Counter(plan.phone_column)
+    order = (
+        "as --phone-column / phone_columns gave them"
+        if sheet.phone_found_by == "option"
+        else "mobile-like headers first, then as in the sheet; --phone-column sets another"
+    )
+    return (
+        f"phone columns {', '.join(map(repr, columns))}, tried in this order for each "
+        f"row ({order}); numbers taken from each: "
+        + ", ".join(f"{c!r} {used[i]}" for i, c in enumerate(columns))
+    )
+
+
+def content_column_note(sheet: Sheet, plan: Plan, shown: int = 5) -> str:
+    """The warning for a phone column found by its cells, not by a phone-like header."""
+    column = sheet.frame[sheet.phone_column]
+    cells = [str(v) for v in column.head(shown * 4).tolist() if v not in (None, "")][:shown]
+    return (
+        f"  the phone column {sheet.phone_column!r} was found by its content (no phone-like "
+        f"header); its first cells: {', '.join(cells)}\n"
+        f"  a real send needs --phone-column naming it: check that these are the contacts' "
+        "phone numbers"
+    )

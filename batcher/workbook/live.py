@@ -1,0 +1,325 @@
+"""A run's workbook, written while its send runs.
+
+At a million rows the workbook takes as long to write as the send takes to be answered (about
+20 s of rustpy-xlsxwriter each), and a thread cannot share that work: the writer holds the GIL
+half its time, the send's event loop starves, and both together were slower than one after the
+other (measured). So a run that sends forks a writer first (`LiveWorkbook`). The child shares
+the sheet, the plan and the campaign's states with the parent page for page (nothing is copied
+or pickled up front), follows the journal as the send commits it, and writes each row as soon
+as its number's outcome can no longer change in this run; the parent says when the send is over
+and reads back the counts.
+
+It is the same `write_workbook` over the same campaign state as every other workbook; only the
+moment each row is read differs. The rule for that moment:
+
+- accepted and unknown are final once committed: a call may have been placed, and no run sends
+  such a number again on its own;
+- rejected is final unless the breaker settles it as failed, so the rows written as rejected
+  are checked against the end of the send, and the workbook is written again if one changed;
+- anything else (failed, not sent, held meanwhile) may still change, and is read at the end;
+  so is every number of a workbook that shows calls (their attempts change with the send).
+
+Where no child can be forked (not Linux), or it dies, the run writes the workbook itself after
+the send, from the journal, as `batcher results` would. A bug in the child is raised in the
+parent, as a bug of the writer would be.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import pickle
+import select
+import signal
+import sys
+import traceback
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from batcher.errors import BatcherError
+from batcher.journal import Journal, NumberState
+from batcher.load import Sheet
+from batcher.outcomes import Outcome
+from batcher.plan.rows import Plan
+from batcher.workbook.rows import CampaignState, write_workbook
+
+POLL_S = 0.05  # how often a waiting writer looks at the journal again
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# outcomes read as final once committed (rejected is checked again at the end: the breaker)
+_FINAL = frozenset((Outcome.ACCEPTED, Outcome.UNKNOWN, Outcome.REJECTED))
+
+
+class _ParentGone(Exception):
+    """The run died before saying its send was over: the workbook is not written."""
+
+
+class _Rewrite(Exception):
+    """A row was written with an outcome the end of the send changed."""
+
+
+@dataclass(frozen=True)
+class LiveCampaign(CampaignState):
+    """A campaign whose send is still running: `outcome` waits until a number's is final."""
+
+    follower: _Follower | None = None
+
+    @classmethod
+    def following(
+        cls,
+        journal: Journal,
+        after: int,
+        todo: list[str],
+        end: int,
+        states: dict[str, NumberState],
+    ) -> LiveCampaign:
+        """The campaign as it stands before a send (`states`: the journal's number states
+        then), following the requests after `after` as they are answered; `end` is the pipe
+        the end of the send is written to."""
+        follower = _Follower(journal, after, todo, end)
+        before = CampaignState.of(journal, "not sent", states)
+        campaign = cls(
+            **{f.name: getattr(before, f.name) for f in fields(CampaignState)},
+            follower=follower,
+        )
+        follower.campaign = campaign
+        return campaign
+
+    def outcome(self, callee: str) -> tuple[Outcome, str, NumberState | None]:
+        """As CampaignState.outcome, once the number's outcome can no longer change."""
+        if callee in self.follower.pending:
+            self.follower.wait_for(callee)
+        return super().outcome(callee)
+
+    def settle(self) -> None:
+        """Wait for the end of the send; a row written with a changed outcome: write again."""
+        self.follower.wait_for_end()
+        self.follower.check_written()
+
+
+class _Follower:
+    """Reads the journal of a send in progress into a LiveCampaign's states."""
+
+    def __init__(self, journal: Journal, after: int, todo: list[str], end: int) -> None:
+        self.journal = journal
+        self.after = after  # the campaign's last request before this send
+        self.pending = set(todo)  # numbers whose outcome may still change
+        self.end = end  # the pipe the parent writes the end of the send to
+        self.seen: set[int] = set()
+        self.written: dict[str, NumberState] = {}  # rows written as rejected, and their state
+        self.over = False
+        self.campaign: LiveCampaign | None = None
+
+    def wait_for(self, callee: str) -> None:
+        while callee in self.pending:
+            if not self._read():
+                self._wait(POLL_S)
+
+    def wait_for_end(self) -> None:
+        while not self.over:
+            self._wait(None)
+
+    def check_written(self) -> None:
+        states = self.campaign.states
+        changed = [c for c, state in self.written.items() if states.get(c) is not state]
+        self.written.clear()
+        if changed:
+            raise _Rewrite(changed[0])
+
+    def _read(self) -> bool:
+        """The requests answered since the last look; False when there were none."""
+        campaign = self.campaign
+        states, pending = campaign.states, self.pending
+        replayed = self.journal.replay_since(self.after, self.seen, states)
+        if campaign.shows_calls:  # a number's attempts are known at the end only
+            return bool(replayed)
+        for request in replayed:
+            numbers = request.numbers
+            if request.results is None:  # one outcome for the whole request
+                if Outcome(request.outcome or Outcome.UNKNOWN) in _FINAL:
+                    pending.difference_update(numbers)
+                continue
+            # an answer per number: each is accepted, rejected or (missing) unknown
+            pending.difference_update(numbers)
+            if Outcome.REJECTED in request.results:
+                for callee in numbers:
+                    if states[callee].outcome is Outcome.REJECTED:
+                        self.written[callee] = states[callee]
+        return bool(replayed)
+
+    def _wait(self, timeout: float | None) -> None:
+        ready, _, _ = select.select([self.end], [], [], timeout)
+        if ready:
+            self._end()
+
+    def _end(self) -> None:
+        """The send is over: read the rest of it, and everything a run changes meanwhile."""
+        data = _read_all(self.end)
+        if not data:
+            raise _ParentGone()
+        not_sent_reason = pickle.loads(data)
+        journal, campaign = self.journal, self.campaign
+        journal.replay_since(self.after, self.seen, campaign.states, answered=False)
+        journal.settle_since(self.after, campaign.states)
+        campaign.held.clear()
+        campaign.held.update(journal.held())  # numbers held meanwhile (another campaign's)
+        campaign.requests[:] = journal.requests()
+        campaign.events[:] = journal.events()
+        if campaign.shows_calls:
+            campaign.calls.clear()
+            campaign.calls.update(journal.calls())
+        # the one field a live campaign learns last: why its unsent numbers were not sent
+        object.__setattr__(campaign, "not_sent_reason", not_sent_reason)
+        self.pending.clear()
+        self.over = True
+
+
+class LiveWorkbook:
+    """The workbook of a run that sends, written by a child while the send runs.
+
+    with LiveWorkbook(output, sheet, plan, journal, states, facts, todo) as workbook:
+        report = send_batches(...)
+        counts = workbook.finish(not_sent_reason)
+    """
+
+    def __init__(
+        self,
+        output: Path,
+        sheet: Sheet,
+        plan: Plan,
+        journal: Journal,
+        states: dict[str, NumberState],
+        facts: list[tuple[str, object]],
+        todo: list[str],
+        say: Callable[[str], None],
+        reload: Callable[[], tuple[Sheet, Plan]],
+    ) -> None:
+        self.output, self.sheet, self.plan, self.journal = output, sheet, plan, journal
+        self.states, self.facts, self.todo, self.say = states, facts, todo, say
+        self.reload = reload  # the sheet and plan again, for a writer that died
+        self.after = journal.last_request_id()
+        self.pid: int | None = None
+        self.parent = os.getpid()
+        self.end = self.back = -1
+
+    def __enter__(self) -> LiveWorkbook:
+        if sys.platform.startswith("linux") and self.todo:
+            self._fork()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.pid is not None:  # the run failed before finish: the child goes with it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self._reap()
+
+    def finish(self, not_sent_reason: str) -> Counter[str]:
+        """The send is over: the workbook, written; its counts per outcome."""
+        if self.pid is None:
+            return self._write_here(not_sent_reason)
+        with contextlib.suppress(BrokenPipeError):  # a child that died is replaced below
+            os.write(self.end, pickle.dumps(not_sent_reason))
+        os.close(self.end)  # the child reads to the end of the pipe
+        self.end = -1
+        data = _read_all(self.back)
+        self._reap()
+        kind, *detail = pickle.loads(data) if data else ("died",)
+        if kind == "ok":
+            return detail[0]
+        if kind == "error":
+            cls, message, hint = detail
+            raise cls(message, hint)
+        if kind == "bug":
+            raise RuntimeError(f"batcher bug while writing {self.output}:\n{detail[0]}")
+        self.say(f"the workbook's writer stopped ({kind}): writing it after the send instead")
+        return self._write_here(not_sent_reason)
+
+    def _write_here(self, not_sent_reason: str) -> Counter[str]:
+        sheet, plan = (self.sheet, self.plan) if self.sheet is not None else self.reload()
+        state = CampaignState.of(self.journal, not_sent_reason)
+        return write_workbook(self.output, sheet, plan, state, self.facts)
+
+    def _fork(self) -> None:
+        end_read, self.end = os.pipe()
+        self.back, back_write = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with warnings.catch_warnings():
+            # Python 3.12 warns of fork in a process with threads (the embedded sandbox's):
+            # the child uses none of their locks, only SQLite (which they never touch), its
+            # own pipe and the writer
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(self.end)
+            os.close(self.back)
+            _child(self, end_read, back_write)
+        os.close(end_read)
+        os.close(back_write)
+        self.pid = pid
+        # The child holds the sheet, the plan and the states now. Were this process to keep
+        # them too, every page of them the child touches would be in memory twice (a full
+        # sheet: 400 MB); the caller drops its own references as well.
+        self.sheet = self.plan = self.states = None
+
+    def _reap(self) -> None:
+        pid, self.pid = self.pid, None
+        for fd in (self.end, self.back):
+            if fd >= 0:  # each closed once: a number closed twice may be another file's by then
+                os.close(fd)
+        self.end = self.back = -1
+        os.waitpid(pid, 0)
+        path = self.output.resolve()  # a killed child's half-written file (named by its pid)
+        path.with_name(f".{path.stem}.partial{pid}.xlsx").unlink(missing_ok=True)
+
+
+def _child(workbook: LiveWorkbook, end: int, back: int) -> None:
+    """Write the workbook as the journal fills; report to `back`; exit without cleanup (the
+    parent's open files, locks and buffers are the parent's)."""
+    result: tuple = ("died",)
+    try:
+        _die_with(workbook.parent)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        gc.disable()  # every object is the parent's: a collection would copy them all
+        with Journal(workbook.journal.path, readonly=True) as journal:
+            campaign = LiveCampaign.following(
+                journal, workbook.after, workbook.todo, end, workbook.states
+            )
+            args = (workbook.output, workbook.sheet, workbook.plan)
+            try:
+                counts = write_workbook(*args, campaign, workbook.facts)
+            except _Rewrite:
+                counts = write_workbook(*args, campaign, workbook.facts)
+        result = ("ok", counts)
+    except _ParentGone:
+        result = ("gone",)
+    except BatcherError as exc:
+        result = ("error", type(exc), exc.message, exc.hint)
+    except BaseException:
+        result = ("bug", traceback.format_exc())
+    finally:
+        try:
+            os.write(back, pickle.dumps(result))
+        finally:
+            os._exit(0)
+
+
+def _die_with(parent: int) -> None:
+    """The child is killed the moment the run dies (a SIGKILL included): it must not go on
+    writing, nor hold the run's journal lock, which it shares by inheritance."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before prctl
+        os._exit(0)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
