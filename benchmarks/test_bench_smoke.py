@@ -8,6 +8,7 @@ Not part of the default test run (pyproject's testpaths is tests/).
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -137,6 +138,30 @@ def test_bench_runs_end_to_end(tmp_path):
     assert "FAIL" not in done.stdout
     assert "check  ok   sandbox saw every distinct valid number" in done.stdout
     assert (tmp_path / "r.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_resume_cost_plans_fresh_then_resumed(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "resume_cost.py"),
+            "--rows",
+            "2000",
+            "--repeat",
+            "1",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(done.stdout.splitlines()[-1])
+    assert figures["rows"] == 2000 and figures["sent"] == figures["distinct"] // 2
+    assert figures["fresh_s"] > 0 and figures["resumed_s"] > 0
 
 
 def test_tree_sampler_counts_a_grandchild(tmp_path):

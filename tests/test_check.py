@@ -100,7 +100,7 @@ def test_the_round_trip_is_kept_in_the_history_for_the_plans(make_sandbox, tmp_p
 
     sandbox = make_sandbox()
     report = check_account(Account(sandbox.url, GOOD), history=tmp_path / "history.sqlite")
-    assert report.latency is not None and 0 < report.latency < 5 and report.latency_kept
+    assert report.latency is not None and report.latency > 0 and report.latency_kept
     with History(tmp_path / "history.sqlite", create=False) as history:
         seconds, _ = history.latency("loopback")  # simulators on this machine, as runs file them
     assert seconds == report.latency

@@ -196,18 +196,7 @@ def test_check_without_credentials_does_not_suggest_sandbox(cli, monkeypatch):
     assert "no API credentials found" in out and "--sandbox" not in out
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_the_time_at_the_prompt_is_not_charged_to_the_plan(tmp_path):
-    clock = Clock()
+def test_the_operator_is_asked_and_only_yes_is_yes(tmp_path):
     settings = Settings(
         input=tmp_path / "c.xlsx",
         output=tmp_path / "c-results.xlsx",
@@ -215,26 +204,16 @@ def test_the_time_at_the_prompt_is_not_charged_to_the_plan(tmp_path):
         campaign=Campaign("a", "f"),
         quiet=True,
     )
+    asked = []
 
-    def operator_reads_for_a_minute(prompt: str) -> str:
-        assert "Real calls will be placed" in prompt
-        clock.now += 60
-        return "y\n"
+    def operator(answer: str):
+        return lambda prompt: asked.append(prompt) or answer
 
-    confirm = Confirm(settings, ask=operator_reads_for_a_minute, terminal=lambda: True, clock=clock)
-    assert confirm("the plan") is True
-    assert confirm.waited == 60
-
-
-def test_no_answer_is_no(tmp_path):
-    settings = Settings(
-        input=tmp_path / "c.xlsx",
-        output=tmp_path / "c-results.xlsx",
-        journal=tmp_path / "c-results.journal",
-        campaign=Campaign("a", "f"),
-        quiet=True,
-    )
-    assert Confirm(settings, ask=lambda prompt: "\n", terminal=lambda: True)("plan") is False
+    assert Confirm(settings, ask=operator("y\n"), terminal=lambda: True)("plan") is True
+    assert "Real calls will be placed" in asked[0]
+    assert Confirm(settings, ask=operator("yes\n"), terminal=lambda: True)("plan") is True
+    assert Confirm(settings, ask=operator("\n"), terminal=lambda: True)("plan") is False
+    assert Confirm(settings, ask=operator("n\n"), terminal=lambda: True)("plan") is False
 
 
 def test_credentials_file_readable_by_others_is_refused(cli, contacts, monkeypatch, tmp_path):

@@ -129,3 +129,38 @@ def test_real_invalid_cells_are_counted_by_kind():
     figures = forecast(plan, Choice(["919856321412"], {}, {}), {}, settings)
     assert sum(figures.invalid_reasons.values()) == 4
     assert len(figures.invalid_reasons) == 2 and Counter(figures.invalid_reasons.values()) == {2: 2}
+
+
+class _CountedList(list):
+    """A list that counts the items read out of it: the work a function does over it."""
+
+    def __init__(self, items) -> None:
+        super().__init__(items)
+        self.read = 0
+
+    def __iter__(self):
+        for item in super().__iter__():
+            self.read += 1
+            yield item
+
+
+def test_a_resumed_forecast_reads_the_numbers_to_send_once_not_once_per_number_done():
+    # a resumed 50k plan took 17x a fresh one: the numbers to send were copied for each
+    # number already done (benchmarks/resume_cost.py measures the time)
+    from batcher.journal import NumberState
+    from batcher.outcomes import Outcome
+    from batcher.plan.choose import Choice
+    from batcher.plan.forecast import forecast
+
+    numbers = [f"+91985632{i:04d}" for i in range(400)]
+    plan = plan_rows(_sheet(numbers), "IN")
+    assert len(plan.distinct) == 400
+    done, todo = plan.distinct[:200], _CountedList(plan.distinct[200:])
+    accepted = NumberState(Outcome.ACCEPTED, "", "v1", "", "", 1, 1, "2026-11-26T16:20:00Z")
+    states = dict.fromkeys(done, accepted)
+    settings = Settings(
+        input=Path("c.xlsx"), output=None, journal=None, campaign=Campaign(), concurrency=1
+    )
+    figures = forecast(plan, Choice(todo, {}, {}), states, settings)
+    assert figures.done == {"accepted": 200} and figures.to_send == 200
+    assert todo.read <= 2 * len(todo), f"{todo.read} reads of {len(todo)} numbers to send"

@@ -154,18 +154,16 @@ def test_pages_are_fetched_concurrently_and_every_record_arrives_once(make_sandb
     callees = numbers(1000, start=5000)
     body = {"callee": ",".join(callees), "appId": "sandbox-app", "fileId": "sandbox-file-0001.mp3"}
 
-    async def go() -> tuple[list[dict], float]:
+    async def go() -> list[dict]:
         async with http.connect(Account(sandbox.url, GOOD), "read", http.PAGES_IN_FLIGHT) as api:
             reply = await post(api.session, api.account, body, callees)
             assert len(reply.results) == 1000
-            started = time.monotonic()
-            found = await query_records(api, time.time() - 60, time.time() + 60)
-            return found, time.monotonic() - started
+            return await query_records(api, time.time() - 60, time.time() + 60)
 
-    found, elapsed = asyncio.run(go())
+    found = asyncio.run(go())
     voice_ids = [r["voiceId"] for r in found]
     assert len(voice_ids) == len(set(voice_ids)) == 1000
     assert set(voice_ids) == {c.voice_id for c in sandbox.accepted}
     assert _endpoints(sandbox, "recordGroupQuery") == 10  # ten pages of 100, each asked once
+    # one page, then the nine others at most PAGES_IN_FLIGHT at a time: not one after another
     assert 1 < sandbox.peak_in_flight["recordGroupQuery"] <= http.PAGES_IN_FLIGHT
-    assert elapsed < 1.2  # one page, then nine 6 at a time: ~0.6 s, not ten in a row (2 s)

@@ -11,35 +11,47 @@ import zipfile
 import pytest
 
 from batcher.voiceapi.http import sign
-from tests.helpers import batcher_process, numbers, read_sheet, sandbox_args, wait_for
+from tests.helpers import (
+    batcher_process,
+    kill_after_requests,
+    numbers,
+    read_sheet,
+    sandbox_args,
+    wait_for,
+)
 
 
+@pytest.mark.parametrize(
+    ("people", "kills_each"),
+    [pytest.param(400, 2, id="quick"), pytest.param(3000, 8, id="soak", marks=pytest.mark.slow)],
+)
 def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(
-    make_sandbox, contacts, tmp_path
+    make_sandbox, contacts, tmp_path, people, kills_each
 ):
     sandbox = make_sandbox(latency=0.05)
-    wanted = numbers(3000)
+    wanted = numbers(people)
     path = contacts(["+" + n for n in wanted] + ["+" + n for n in wanted[::7]])
     args = ["run", path, *sandbox_args(sandbox), "--chunk-size", "4", "--concurrency", "4"]
     rng = random.Random(2026)
     kills = 0
-    # the two windows that matter, by failpoint, then plain SIGKILLs at random times; the run
-    # has far more requests than the kills can use up, so every kill lands mid-campaign
-    plans = [("after-intent", rng.randint(1, 6)) for _ in range(8)]
-    plans += [("before-outcome", rng.randint(1, 6)) for _ in range(8)]
-    plans += [("timer", rng.uniform(1.2, 2.5)) for _ in range(8)]
+    # the two windows that matter, by failpoint, then plain SIGKILLs after a random number of
+    # answered requests; the run has far more requests (people / 4) than the kills can use
+    # up (at most 24 each), so every kill lands mid-campaign
+    plans = [("after-intent", rng.randint(1, 6)) for _ in range(kills_each)]
+    plans += [("before-outcome", rng.randint(1, 6)) for _ in range(kills_each)]
+    plans += [("answered", rng.randint(1, 12)) for _ in range(kills_each)]
     for where, when in plans:
-        if where == "timer":
+        if where == "answered":
+            since = len(sandbox.requests)
             proc = batcher_process(args)
-            time.sleep(when)
-            proc.send_signal(signal.SIGKILL)
+            kill_after_requests(proc, sandbox, since, when)
         else:
             proc = batcher_process(args, {"BATCHER_CRASH_AT": f"{where}:{when}"})
         proc.communicate(timeout=60)
         if proc.returncode == -signal.SIGKILL:
             kills += 1
         assert max(sandbox.accepted_counts().values(), default=0) <= 1
-    assert kills >= 20
+    assert kills == len(plans)
     # finish: settle the unknowns from the call records, send what was never placed
     journal = tmp_path / "contacts.journal"
     done = batcher_process(["reconcile", journal, "--settle", "0"])

@@ -35,6 +35,7 @@ from batcher.voiceapi.simulator import (
     SandboxConfig,
     SandboxThread,
 )
+from tests.helpers import wait_for
 
 KEY, SECRET, APP = "sandbox-key", "sandbox-secret", "sandbox-app"
 NUMBERS = "91856321412,91856321300"
@@ -392,13 +393,11 @@ def test_drop_closes_without_response_after_placing(sandbox: Sandbox) -> None:
 
 def test_slow_places_then_outlasts_the_client_timeout() -> None:
     with SandboxThread(SandboxConfig(slow_seconds=5.0, script=["slow"])) as sandbox:
-        started = time.monotonic()
         with pytest.raises(TimeoutError):
             send(sandbox, timeout=0.3)
-        assert time.monotonic() - started < 0.9
-        assert len(sandbox.accepted) == 2 and sandbox.requests == []
-    # stop() cancels the still-sleeping handler promptly, and logs it as never answered
-    assert time.monotonic() - started < 3
+        assert len(sandbox.accepted) == 2 and sandbox.requests == []  # placed, still sleeping
+    # stop() cancels the still-sleeping handler (waiting for it would log its success), and
+    # logs it as never answered
     assert [(r.fault, r.http_status) for r in sandbox.requests] == [("slow", None)]
 
 
@@ -460,10 +459,8 @@ def test_max_in_flight_follows_client_concurrency(make_sandbox: Any) -> None:
         async with aiohttp.ClientSession() as session:
             await asyncio.gather(*(one(i, session) for i in range(count)))
 
-    started = time.monotonic()
     asyncio.run(burst(limit=4, count=12))
-    assert sandbox.max_in_flight == 4 and sandbox.in_flight == 0
-    assert time.monotonic() - started < 2.0  # three waves of 0.2 s, not twelve
+    assert sandbox.max_in_flight == 4 and sandbox.in_flight == 0  # three waves, not twelve
     asyncio.run(burst(limit=10, count=10))
     assert sandbox.max_in_flight == 10 and len(sandbox.accepted) == 22
 
@@ -543,8 +540,7 @@ def test_record_lag(make_sandbox: Any) -> None:
     assert call(url, method="GET").body["status"] == "-22"
     query = call(f"{sandbox.url}/voice/recordGroupQuery", window())
     assert query.body["data"]["total"] == 0
-    time.sleep(0.6)
-    assert call(url, method="GET").body["status"] == "0"
+    wait_for(lambda: call(url, method="GET").body["status"] == "0", timeout=5)
     assert call(f"{sandbox.url}/voice/recordGroupQuery", window()).body["data"]["total"] == 2
 
 

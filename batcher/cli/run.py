@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
 
 from batcher.cli.options import epilog, run_arguments
@@ -50,8 +49,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
 
 
 class Confirm:
-    """The y/N question before real calls; it keeps the seconds spent waiting for the answer,
-    so the stage timings do not charge the operator's reading time to the plan."""
+    """The y/N question before real calls (the run's stopwatch pauses while it is asked)."""
 
     def __init__(
         self,
@@ -59,13 +57,10 @@ class Confirm:
         *,
         ask: Callable[[str], str] | None = None,
         terminal: Callable[[], bool] | None = None,
-        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.settings = settings
         self.ask = ask or _ask
         self.terminal = terminal or sys.stdin.isatty
-        self.clock = clock
-        self.waited = 0.0
 
     def __call__(self, plan: str) -> bool:
         settings = self.settings
@@ -79,11 +74,7 @@ class Confirm:
                 f"refusing to send to {where} without confirmation: no terminal",
                 "check the plan above with `batcher plan`, then pass --yes",
             )
-        started = self.clock()
-        try:
-            answer = self.ask(f"Send to {where}? Real calls will be placed. [y/N] ")
-        finally:
-            self.waited += self.clock() - started
+        answer = self.ask(f"Send to {where}? Real calls will be placed. [y/N] ")
         return answer.strip().lower() in ("y", "yes")
 
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from batcher.journal import Call, Journal, NumberState
-from batcher.outcomes import CallOutcome, Outcome, call_outcome
+from batcher.outcomes import Outcome, call_outcome
 from batcher.settings import Redial, Settings
 
 DUE, REDIAL, RECORD, SETTLE, DONE = "due", "redial", "record", "settle", "done"
@@ -104,15 +104,6 @@ class Book:
             at,
             f"redial: attempt {len(calls) + 1} of {limit} ({ended} on attempt {len(calls)})",
         )
-
-
-def last_outcome(calls: list[Call], records: dict[str, dict]) -> CallOutcome | None:
-    """How the latest call with a record ended (None: no record yet)."""
-    for call in reversed(calls):
-        ended = call_outcome(records.get(call.voice_id))
-        if ended is not None:
-            return ended
-    return None
 
 
 # -- what comes next ---------------------------------------------------------------------------

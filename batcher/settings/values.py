@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import time
 
 from batcher.errors import UsageError
@@ -140,10 +140,6 @@ class Campaign:
             if value is not None:
                 body[key] = value
         return body
-
-    def as_dict(self) -> dict[str, object]:
-        """Plain dict of the parameters (safe to show and store: no secrets here)."""
-        return asdict(self)
 
 
 def _check_range(name: str, flag: str, value: int | None, low: int, high: int) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batcher.errors import ExitCode
+from batcher.errors import ExitCode, JournalError
 from batcher.journal import Journal
 
 LINES_KEPT = 400

@@ -175,7 +175,6 @@ BATCH_SPECS = (
 )
 RESULT_COLUMNS = tuple(c.name for c in RESULT_SPECS)
 RECORD_COLUMNS = tuple(c.name for c in RECORD_SPECS)
-BATCH_COLUMNS = tuple(c.name for c in BATCH_SPECS)
 SUMMARY_COLUMNS = ("outcome", "rows", "share", "meaning")
 
 

@@ -8,7 +8,14 @@ on sys.path.
 """
 
 from tests.helpers.contacts import numbers, write_xlsx
-from tests.helpers.sandbox import KEY, SECRET, batcher_process, sandbox_args, wait_for
+from tests.helpers.sandbox import (
+    KEY,
+    SECRET,
+    batcher_process,
+    kill_after_requests,
+    sandbox_args,
+    wait_for,
+)
 from tests.helpers.workbooks import header, read_sheet, summary
 
 __all__ = [
@@ -16,6 +23,7 @@ __all__ = [
     "SECRET",
     "batcher_process",
     "header",
+    "kill_after_requests",
     "numbers",
     "read_sheet",
     "sandbox_args",

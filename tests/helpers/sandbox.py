@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -52,3 +53,14 @@ def wait_for(condition, timeout: float = 15.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def kill_after_requests(
+    proc: subprocess.Popen, sandbox: Sandbox, since: int, count: int, timeout: float = 60.0
+) -> None:
+    """SIGKILL a run once the sandbox has answered `count` requests more than the `since` it
+    had before the run started (or the run has ended first): a kill placed by the simulator's
+    counters, mid-campaign on any machine, where a kill after some seconds lands wherever that
+    machine's speed puts it."""
+    wait_for(lambda: len(sandbox.requests) >= since + count or proc.poll() is not None, timeout)
+    proc.send_signal(signal.SIGKILL)
