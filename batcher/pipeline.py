@@ -29,13 +29,13 @@ from batcher.campaign import (
     run_options,
     summary_head,
 )
-from batcher.decide import decide
 from batcher.errors import ExitCode, InputError, UsageError
 from batcher.history import Caller, History
 from batcher.journal import Journal, utc_now
 from batcher.load import Sheet, file_sha256, load_sheet
 from batcher.outcomes import Outcome
 from batcher.plan.choose import Choice
+from batcher.plan.decide import decide
 from batcher.plan.forecast import plan_facts
 from batcher.plan.redial import upcoming
 from batcher.plan.rows import Plan, plan_rows, warm_pool

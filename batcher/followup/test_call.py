@@ -244,7 +244,7 @@ def _test_call(callee: str, settings: Settings, wait: float, say: Say) -> TestCa
 
 def _allowed(callee: str, settings: Settings, journal: Journal, history: History) -> None:
     """Refuse a number the campaign's round would not call now (`decide`), with its reason."""
-    from batcher.decide import decide
+    from batcher.plan.decide import decide
 
     assert settings.journal is not None and settings.campaign_name is not None
     round_ = decide(

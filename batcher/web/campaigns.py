@@ -27,11 +27,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from batcher.campaign import campaign_name, journal_path, output_path
-from batcher.decide import decide
 from batcher.errors import UsageError
 from batcher.history import History
 from batcher.journal import Journal
 from batcher.load import load_sheet
+from batcher.plan.decide import decide
 from batcher.plan.regions import resolve_region
 from batcher.plan.rows import plan_rows
 from batcher.plan.status import INVALID
