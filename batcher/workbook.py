@@ -94,7 +94,7 @@ def shown_calls(
 ) -> dict[str, list[Call]]:
     """Every attempt per number, when the workbook may show them (records, or a number sent
     more than once); else none (a million numbers' attempts are not read for nothing)."""
-    if records or journal.number_rows() > len(states):
+    if records or journal.numbers_carried() > len(states):
         return journal.calls()
     return {}
 

@@ -34,11 +34,11 @@ class Journal:
         self._lock: int | None = None
         self._grouped = False  # inside together(): writes join its transaction
         self._numbers_seen = True  # False: a read-only look at a version 2 file, not yet read
-        self.db: sqlite3.Connection | None = None
+        self._open: sqlite3.Connection | None = None  # None once closed
         if not readonly:
             self._lock = acquire_lock(path)
         try:
-            self.db = connect(path, readonly)
+            self.db = self._open = connect(path, readonly)
             if readonly:
                 _check_readable(self.db)
                 self._numbers_seen = version(self.db) >= SCHEMA_VERSION
@@ -74,13 +74,13 @@ class Journal:
 
     def close(self) -> None:
         """Close the database (folding its WAL back in), then release the lock."""
-        if self.db is not None:
+        if self._open is not None:
             if not self.readonly:
                 with contextlib.suppress(sqlite3.Error):
                     # a clean exit leaves one file: no -wal or -shm beside it
-                    self.db.execute("PRAGMA journal_mode=DELETE")
-            self.db.close()
-            self.db = None
+                    self._open.execute("PRAGMA journal_mode=DELETE")
+            self._open.close()
+            self._open = None
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
@@ -277,9 +277,9 @@ class Journal:
         """Every attempt per callee, in order: the requests that may have placed a call to it."""
         return numbers.calls(self._numbers())
 
-    def number_rows(self) -> int:
+    def numbers_carried(self) -> int:
         """How many numbers the requests carried, a number sent twice counted twice."""
-        return numbers.rows(self._numbers())
+        return numbers.carried(self._numbers())
 
     def _numbers(self) -> sqlite3.Connection:
         if not self._numbers_seen:  # a read-only look at a version 2 file

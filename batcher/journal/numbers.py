@@ -17,8 +17,8 @@ row); its calls are its rows whose request may have placed one (accepted or unkn
 The rows are written in the transaction that writes what they follow from: the journal calls
 `intend` with a request's intent, and `derive` with its outcome, a settlement or its recovery.
 `derive` is the one rule that turns a request (its outcome, its answer, its settlements) into
-its numbers' rows, whenever it runs, by SQL over the request row itself, so the two cannot
-disagree. Numbers the campaign held back without sending them are not here: they are the
+its numbers' rows, whenever it runs, from the request row itself (SQL over its answer), so the
+two cannot disagree. Numbers the campaign held back without sending them are not here: they are the
 campaign's decisions (`held`, batcher.journal.runs).
 """
 
@@ -31,6 +31,7 @@ import orjson
 
 from batcher import collector
 from batcher.journal.rows import Call, NumberState
+from batcher.journal.schema import INTENT
 from batcher.outcomes import Outcome
 
 MISSING = (
@@ -38,63 +39,52 @@ MISSING = (
     "(run batcher reconcile)"
 )
 
-# a request's numbers are in flight: a row each, appended after every earlier request's
+# a request's numbers are in flight: a row each, after every earlier request's
 _INTEND = """
 INSERT OR IGNORE INTO numbers (request, callee, outcome, reason, voice_id, termination_code,
     termination_reason, evidence, at)
-SELECT r.id, c.value, 'unknown', '', '', '', '', 'intent', r.sent_at
-FROM requests AS r, json_each('["' || replace(r.callees, ',', '","') || '"]') AS c
-WHERE r.id = :id AND r.callees != ''
+SELECT :id, value, 'unknown', '', '', '', '', 'intent', :at FROM json_each(:callees)
 """
 
-# what a request left its numbers in, in this order: its one outcome for all of them; or its
-# answer, which leaves a number it does not name unknown; then its settlements, which
-# override either (each statement reads the request's rows only: a few pages; the answer's
-# numbers are looked up one by one, MATERIALIZED: else SQLite scans the answer for each row)
-_DERIVE = (
-    """
-    UPDATE numbers SET outcome = coalesce(nullif(r.outcome, ''), 'unknown'),
-        reason = coalesce(r.reason, ''), voice_id = '', termination_code = '',
-        termination_reason = '',
-        evidence = CASE r.state WHEN 'intent' THEN 'intent' ELSE 'request' END,
-        at = coalesce(r.finished_at, r.sent_at)
-    FROM requests AS r
-    WHERE r.id = :id AND r.results IS NULL AND numbers.request = :id
-    """,
-    """
-    UPDATE numbers SET outcome = 'unknown', reason = :missing, voice_id = '',
-        termination_code = '', termination_reason = '', evidence = 'missing',
-        at = coalesce(r.finished_at, r.sent_at)
-    FROM requests AS r
-    WHERE r.id = :id AND r.results IS NOT NULL AND numbers.request = :id
-        AND numbers.callee NOT IN
-            (SELECT key FROM json_each((SELECT results FROM requests WHERE id = :id)))
-    """,
-    """
-    WITH a AS MATERIALIZED (
-        SELECT key AS callee, json_extract(value, '$[0]') AS said,
-            json_extract(value, '$[1]') AS voice_id, json_extract(value, '$[2]') AS code,
-            json_extract(value, '$[3]') AS why
-        FROM json_each((SELECT results FROM requests WHERE id = :id))
-    )
-    UPDATE numbers SET
-        outcome = CASE a.said WHEN 'accepted' THEN 'accepted' ELSE 'rejected' END,
-        reason = CASE a.said WHEN 'accepted' THEN '' ELSE a.why END,
-        voice_id = a.voice_id, termination_code = a.code, termination_reason = a.why,
-        evidence = 'answer',
-        at = (SELECT coalesce(finished_at, sent_at) FROM requests WHERE id = :id)
-    FROM a
-    WHERE numbers.request = :id AND numbers.callee = a.callee
-    """,
-    """
-    UPDATE numbers SET outcome = s.outcome, reason = s.reason, voice_id = s.voice_id,
-        evidence = 'settlement', at = s.at
-    FROM settlements AS s
-    WHERE s.request = :id AND numbers.request = :id AND numbers.callee = s.callee
-    """,
+# What a request left its numbers in: its one outcome for all of them; or its answer, which
+# leaves a number it does not name unknown; then its settlements, which override either. Each
+# statement reads the request's rows only (a few pages); the request row's fields are
+# parameters (read once: reading them for each number walked its overflow pages, 2 ms).
+_WHOLE = """
+UPDATE numbers SET outcome = :outcome, reason = :reason, voice_id = '', termination_code = '',
+    termination_reason = '', evidence = :evidence, at = :at
+WHERE request = :id
+"""
+# (MATERIALIZED: else SQLite reads the whole answer again for each of the request's rows)
+_ANSWER = """
+WITH answer AS MATERIALIZED (
+    SELECT key AS callee, json_extract(value, '$[0]') AS said,
+        json_extract(value, '$[1]') AS voice_id, json_extract(value, '$[2]') AS code,
+        json_extract(value, '$[3]') AS why
+    FROM json_each((SELECT results FROM requests WHERE id = :id))
 )
+UPDATE numbers SET
+    outcome = CASE answer.said WHEN 'accepted' THEN 'accepted' ELSE 'rejected' END,
+    reason = CASE answer.said WHEN 'accepted' THEN '' ELSE answer.why END,
+    voice_id = answer.voice_id, termination_code = answer.code,
+    termination_reason = answer.why, evidence = 'answer', at = :at
+FROM answer
+WHERE numbers.request = :id AND numbers.callee = answer.callee
+"""
+_MISSING = """
+UPDATE numbers SET outcome = 'unknown', reason = :missing, voice_id = '',
+    termination_code = '', termination_reason = '', evidence = 'missing', at = :at
+WHERE request = :id
+    AND callee NOT IN (SELECT key FROM json_each((SELECT results FROM requests WHERE id = :id)))
+"""
+_SETTLED = """
+UPDATE numbers SET outcome = s.outcome, reason = s.reason, voice_id = s.voice_id,
+    evidence = 'settlement', at = s.at
+FROM settlements AS s
+WHERE s.request = :id AND numbers.request = :id AND numbers.callee = s.callee
+"""
 
-_STATE = (
+_OF_REQUEST = (
     "SELECT callee, outcome, reason, voice_id, termination_code, termination_reason"
     " FROM numbers WHERE request = ?"
 )
@@ -103,13 +93,30 @@ _OUTCOMES = {str(o): o for o in Outcome}
 
 def intend(db: sqlite3.Connection, request_id: int) -> None:
     """The request's numbers are in flight: a row each, unknown (with its intent)."""
-    db.execute(_INTEND, {"id": request_id})
+    callees, sent_at = db.execute(
+        "SELECT callees, sent_at FROM requests WHERE id = ?", (request_id,)
+    ).fetchone()
+    listed = orjson.dumps(callees.split(",") if callees else []).decode()
+    db.execute(_INTEND, {"id": request_id, "callees": listed, "at": sent_at})
 
 
 def derive(db: sqlite3.Connection, request_id: int) -> None:
     """Its numbers' rows from what the request row and its settlements say now (with them)."""
-    for statement in _DERIVE:
-        db.execute(statement, {"id": request_id, "missing": MISSING})
+    state, outcome, reason, at, answered = db.execute(
+        "SELECT state, outcome, reason, coalesce(finished_at, sent_at), results IS NOT NULL"
+        " FROM requests WHERE id = ?",
+        (request_id,),
+    ).fetchone()
+    if not answered:
+        evidence = "intent" if state == INTENT else "request"
+        whole = {"outcome": outcome or "unknown", "reason": reason or "", "evidence": evidence}
+        db.execute(_WHOLE, {"id": request_id, "at": at, **whole})
+    else:
+        named = db.execute(_ANSWER, {"id": request_id, "at": at}).rowcount
+        rows = db.execute("SELECT count(*) FROM numbers WHERE request = ?", (request_id,))
+        if named < rows.fetchone()[0]:  # the answer left some out (rare: skipped otherwise)
+            db.execute(_MISSING, {"id": request_id, "at": at, "missing": MISSING})
+    db.execute(_SETTLED, {"id": request_id})
 
 
 def settle(db: sqlite3.Connection, request_id: int, settled: Iterable[tuple], at: str) -> int:
@@ -130,16 +137,19 @@ def states(
         query = "SELECT id, batch, sent_at FROM requests WHERE id > ? ORDER BY id"
         chosen = db.execute(query, (after,)).fetchall()
     else:
-        ids = sorted(set(requests))
-        query = f"SELECT id, batch, sent_at FROM requests WHERE id IN ({','.join('?' * len(ids))})"
-        chosen = sorted(db.execute(query, ids))
-    outcomes, new, found = _OUTCOMES, tuple.__new__, {}
+        query = (
+            "SELECT id, batch, sent_at FROM requests"
+            " WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"
+        )
+        chosen = db.execute(query, (orjson.dumps(list(requests)).decode(),)).fetchall()
+    outcomes, new = _OUTCOMES, tuple.__new__
+    found: dict[str, NumberState] = {}
     # a million numbers: one tuple each, made with tuple.__new__ (a NamedTuple's own
     # constructor is Python, 3x slower), a request at a time (its batch and time shared, no
     # column to read for them: 20% faster than one query); a later request's row wins
     with collector.paused():
         for rid, batch, sent_at in chosen:
-            for callee, outcome, reason, voice_id, code, why in db.execute(_STATE, (rid,)):
+            for callee, outcome, reason, voice_id, code, why in db.execute(_OF_REQUEST, (rid,)):
                 found[callee] = new(
                     NumberState,
                     (outcomes[outcome], reason, voice_id, code, why, batch, rid, sent_at),
@@ -158,7 +168,8 @@ def calls(db: sqlite3.Connection) -> dict[str, list[Call]]:
         "SELECT request, callee, outcome, voice_id FROM numbers"
         " WHERE outcome IN (?, ?) ORDER BY request"
     )
-    outcomes, found = _OUTCOMES, {}
+    outcomes = _OUTCOMES
+    found: dict[str, list[Call]] = {}
     with collector.paused():
         for rid, callee, outcome, voice_id in db.execute(
             query, (Outcome.ACCEPTED, Outcome.UNKNOWN)
@@ -181,7 +192,7 @@ def sent(db: sqlite3.Connection, callees: Iterable[str]) -> set[str]:
     return {c for (c,) in db.execute(query, (orjson.dumps(list(callees)).decode(),))}
 
 
-def rows(db: sqlite3.Connection) -> int:
+def carried(db: sqlite3.Connection) -> int:
     """How many rows: numbers the requests carried, a number sent twice counted twice."""
     return db.execute("SELECT count(*) FROM numbers").fetchone()[0]
 
@@ -194,4 +205,4 @@ def fill(db: sqlite3.Connection) -> int:
     for (request_id,) in db.execute("SELECT id FROM requests ORDER BY id").fetchall():
         intend(db, request_id)
         derive(db, request_id)
-    return rows(db)
+    return carried(db)

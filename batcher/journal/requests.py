@@ -42,11 +42,13 @@ def begin(
 ) -> tuple[int, str]:
     """Record a request's intent; its id and calledInfo tag."""
     now = time.time()
-    request_id = db.execute(
-        "INSERT INTO requests (batch, attempt, tag, callees, state, sent_at, sent_epoch,"
-        " params, intent) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?)",
-        (batch, attempt, ",".join(callees), INTENT, iso_utc(now), now, params, intent),
-    ).lastrowid
+    request_id = _inserted(
+        db.execute(
+            "INSERT INTO requests (batch, attempt, tag, callees, state, sent_at, sent_epoch,"
+            " params, intent) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?)",
+            (batch, attempt, ",".join(callees), INTENT, iso_utc(now), now, params, intent),
+        )
+    )
     tag = campaign.tag(request_id)
     db.execute("UPDATE requests SET tag = ? WHERE id = ?", (tag, request_id))
     return request_id, tag
@@ -99,11 +101,13 @@ def adopt(db: sqlite3.Connection, campaign: CampaignInfo, intent: str, callees: 
     numbers unknown (never sent again on a guess: reconcile settles them); its id."""
     now = time.time()
     at = iso_utc(now)
-    request_id = db.execute(
-        "INSERT INTO requests (batch, attempt, tag, callees, state, outcome, reason,"
-        " sent_at, sent_epoch, finished_at, intent) VALUES (0, 1, '', ?, ?, ?, ?, ?, ?, ?, ?)",
-        (",".join(callees), DONE, Outcome.UNKNOWN, ADOPTED, at, now, at, intent),
-    ).lastrowid
+    request_id = _inserted(
+        db.execute(
+            "INSERT INTO requests (batch, attempt, tag, callees, state, outcome, reason,"
+            " sent_at, sent_epoch, finished_at, intent) VALUES (0, 1, '', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (",".join(callees), DONE, Outcome.UNKNOWN, ADOPTED, at, now, at, intent),
+        )
+    )
     db.execute("UPDATE requests SET tag = ? WHERE id = ?", (campaign.tag(request_id), request_id))
     return request_id
 
@@ -132,14 +136,9 @@ def every(db: sqlite3.Connection) -> list[Request]:
 def ids(db: sqlite3.Connection, after: int, answered: bool) -> list[int]:
     """The ids of the requests after `after`, in order (if `answered`, only those whose
     outcome is on disk)."""
-    if answered:
-        query, args = (
-            "SELECT id FROM requests WHERE id > ? AND state = ? ORDER BY id",
-            (after, DONE),
-        )
-    else:
-        query, args = "SELECT id FROM requests WHERE id > ? ORDER BY id", (after,)
-    return [i for (i,) in db.execute(query, args)]
+    query = "SELECT id FROM requests WHERE id > ? AND state IN (?, ?) ORDER BY id"
+    wanted = (DONE, DONE) if answered else (DONE, INTENT)
+    return [i for (i,) in db.execute(query, (after, *wanted))]
 
 
 def last_id(db: sqlite3.Connection) -> int:
@@ -153,3 +152,9 @@ def last(db: sqlite3.Connection) -> tuple[float, int] | None:
     if row is None:
         return None
     return row[0], (row[1].count(",") + 1 if row[1] else 0)
+
+
+def _inserted(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT made."""
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid

@@ -19,10 +19,12 @@ IN_FLIGHT = "batcher stopped while the test call was in flight: it may have rung
 
 def begin(db: sqlite3.Connection, callee: str, params: str) -> int:
     """Record a test call's intent (unknown until its answer is in); its id."""
-    return db.execute(
+    test_id = db.execute(
         "INSERT INTO test_calls (at, callee, params, outcome, reason) VALUES (?, ?, ?, ?, ?)",
         (utc_now(), callee, params, Outcome.UNKNOWN, IN_FLIGHT),
     ).lastrowid
+    assert test_id is not None
+    return test_id
 
 
 def finish(
