@@ -33,7 +33,7 @@ class Journal:
         self.readonly = readonly
         self._lock: int | None = None
         self._grouped = False  # inside together(): writes join its transaction
-        self._numbers_seen = True  # False: a read-only look at a version 2 file, not yet read
+        self._numbers_ready = True  # False: a read-only look at a version 2 file, not yet read
         self._open: sqlite3.Connection | None = None  # None once closed
         if not readonly:
             self._lock = acquire_lock(path)
@@ -41,7 +41,7 @@ class Journal:
             self.db = self._open = connect(path, readonly)
             if readonly:
                 _check_readable(self.db)
-                self._numbers_seen = version(self.db) >= SCHEMA_VERSION
+                self._numbers_ready = version(self.db) >= SCHEMA_VERSION
             else:
                 upgrade(self.db)
             self.campaign = campaign.info(self.db)
@@ -269,8 +269,9 @@ class Journal:
     def number_states(
         self, *, after: int = 0, requests: Iterable[int] | None = None
     ) -> dict[str, NumberState]:
-        """One state per number the campaign sent (only those whose latest request is after
-        `after`, or one of `requests`): a query of the numbers table."""
+        """One state per number the campaign sent, its latest row of the numbers table (only
+        the numbers whose latest request is after `after`; or what the `requests` left their
+        numbers in, the latest of them winning)."""
         return numbers.states(self._numbers(), after=after, requests=requests)
 
     def calls(self) -> dict[str, list[Call]]:
@@ -282,9 +283,9 @@ class Journal:
         return numbers.carried(self._numbers())
 
     def _numbers(self) -> sqlite3.Connection:
-        if not self._numbers_seen:  # a read-only look at a version 2 file
+        if not self._numbers_ready:  # a read-only look at a version 2 file
             view_numbers(self.db)
-            self._numbers_seen = True
+            self._numbers_ready = True
         return self.db
 
     # -- what the runs decided and did ---------------------------------------------------------
