@@ -236,14 +236,7 @@ def test_only_the_cli_imports_the_cli():
         assert "cli" not in {_top(n) for n in _runtime_imports(path)}, path.relative_to(ROOT)
 
 
-# The journal's internals are being rewritten by concept (issue 20); until then its mixins'
-# names are the one exception, listed so that no other one slips in.
-PRIVATE_EXCEPTIONS = {
-    ("batcher.journal.core", "batcher.journal.reading", "_JournalReads"),
-    ("batcher.journal.core", "batcher.journal.schema", "_migrate"),
-    ("batcher.journal.core", "batcher.journal.writing", "_JournalWrites"),
-    ("batcher.journal.reading", "batcher.journal.rows", "_request_states"),
-}
+PRIVATE_EXCEPTIONS: set[tuple[str, str, str]] = set()  # none: keep it so
 
 
 def _private_imports(code: str, here: str) -> set[tuple[str, str, str]]:

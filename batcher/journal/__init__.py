@@ -5,31 +5,37 @@ truth for "whom did this campaign call": the send layer commits a request's *int
 numbers) before the first byte leaves and its *outcome* as soon as the answer is parsed, and the
 results workbook is always rebuilt from here.
 
-Per-number state is derived, never stored twice: replay the requests in order, each one's
-numbers taking that request's outcome, with `settlements` (from reconcile or --resend-unknown)
-overriding a request's outcome for a number. So the journal is keyed by the callee: rows of any
-file map onto those numbers.
+Each number the campaign sent has one row (`numbers`), updated in place in the same transaction
+as what changes it: a request's intent, its outcome or the vendor's answer, a settlement (from
+reconcile, the breaker or --resend-unknown), the recovery of a request left in flight. Reading
+a number's state is a query (`Journal.number_states`). So the journal is keyed by the callee:
+rows of any file map onto those numbers.
 
 Besides the requests it keeps the campaign's own decisions: the numbers it held back
 (`suppressed`, `deferred`, `recently_called`, beyond `--limit`) with their reasons, and the
 facts of its latest run, so that a workbook rebuilt later says exactly what the run said.
 
 `test_calls` keeps the operator's test calls (`batcher test-call`) apart from all of that: a
-test call is no request and no number of the campaign, so the replay, the workbook's counts
-and the call history never see it.
+test call is no request and no number of the campaign, so the numbers table, the workbook's
+counts and the call history never see it.
 
-The package, by concern (this module only gathers their names, so `from batcher.journal import
+The package, by concept (this module only gathers their names, so `from batcher.journal import
 Journal` is the one import the rest of batcher needs; it never loads aiohttp):
 
-    schema.py   SCHEMA, the request states, the sticky outcomes, the upgrade of a 0.1 journal
-    rows.py     the typed rows (NumberState, Request, Call, TestCall, CampaignInfo, Opened),
-                parse_tag, utc_now, and one request's replay into per-number states
-    core.py     the Journal class: open, lock, claim, recover, transactions, group commit
-    writing.py  its writes (intents, outcomes, settlements, held numbers, runs, events)
-    reading.py  its reads (the replay of number states and calls, runs, records, test calls)
+    journal.py    the Journal class: each read and write of the campaign, in its transaction
+    file.py       the SQLite file: one process's lock, safe commits, transactions
+    schema.py     every table, the request states, the sticky outcomes
+    upgrade.py    a journal of an older batcher brought to the schema, once
+    campaign.py   who the campaign is (meta): name, id, message, appId, endpoint
+    requests.py   the sendGroup requests: intent, outcome, recovery; every call they placed
+    numbers.py    one row per number: what its latest request, answer or settlement left it in
+    runs.py       what the runs decided and did: their facts, the held numbers, the event log
+    records.py    the vendor's call records
+    testcalls.py  the operator's test calls
+    rows.py       the typed rows (NumberState, Request, Call, TestCall, CampaignInfo, Opened)
 """
 
-from batcher.journal.core import Journal
+from batcher.journal.journal import Journal
 from batcher.journal.rows import (
     TAG,
     Call,

@@ -1,10 +1,9 @@
-"""The journal's typed rows, and the replay of one request into per-number states.
+"""The journal's typed rows: plain data over the SQLite rows.
 
-Plain data over the SQLite rows: `NumberState` (what one callee is left in), `Request`,
-`Call` (one attempt to call a number), `TestCall`, `CampaignInfo` (who the campaign is, and the
-calledInfo tag each request carries, read back by `parse_tag`) and `Opened` (what claiming a
-journal found). `_request_states` is the inner step of the replay: the state each callee of one
-request is left in by its outcome; the journal applies settlements over it.
+`NumberState` (what one callee is left in: a row of the numbers table), `Request`, `Call` (one
+attempt to call a number), `TestCall`, `CampaignInfo` (who the campaign is, and the calledInfo
+tag each request carries, read back by `parse_tag`) and `Opened` (what claiming a journal
+found); `utc_now`, the time every row is stamped with.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
-
-import orjson
 
 from batcher.clock import iso_utc
 from batcher.outcomes import Outcome
@@ -27,8 +24,8 @@ def utc_now() -> str:
 
 
 class NumberState(NamedTuple):
-    """What the journal knows about one callee of the campaign (a tuple: replay makes one
-    per number, a million at Excel's limit, and a tuple is four times cheaper to make)."""
+    """What the journal knows about one callee of the campaign (a tuple: a read makes one per
+    number, a million at Excel's limit, and a tuple is four times cheaper to make)."""
 
     outcome: Outcome
     reason: str
@@ -125,45 +122,3 @@ class Opened:
 
     new: bool  # the campaign had never sent anything from this journal
     recovered: int  # requests found in flight from a dead process, now unknown
-
-
-def _request_states(
-    request: Request, states: dict[str, NumberState] | None = None
-) -> dict[str, NumberState]:
-    """The state each callee of one request is left in by its outcome, written into `states`
-    (a new dict by default). A million at Excel's limit: one dict lookup and one tuple per
-    number (made with tuple.__new__: a NamedTuple's own constructor is Python, 3x slower)."""
-    states = {} if states is None else states
-    callees = request.numbers
-    batch, rid, sent_at = request.batch, request.id, request.sent_at
-    if request.results is None:
-        outcome = Outcome(request.outcome) if request.outcome else Outcome.UNKNOWN
-        same = NumberState(outcome, request.reason or "", "", "", "", batch, rid, sent_at)
-        states.update(dict.fromkeys(callees, same))
-        return states
-    results = orjson.loads(request.results)
-    missing = NumberState(
-        Outcome.UNKNOWN,
-        "the answer said success but did not mention this "
-        "number: it may have been called (run batcher reconcile)",
-        "",
-        "",
-        "",
-        batch,
-        rid,
-        sent_at,
-    )
-    accepted, rejected = Outcome.ACCEPTED, Outcome.REJECTED
-    new, get = tuple.__new__, results.get
-    for callee in callees:
-        entry = get(callee)
-        if entry is None:
-            states[callee] = missing
-        else:
-            outcome, voice_id, code, why = entry
-            if outcome == accepted:
-                made = (accepted, "", voice_id, code, why, batch, rid, sent_at)
-            else:
-                made = (rejected, why, voice_id, code, why, batch, rid, sent_at)
-            states[callee] = new(NumberState, made)
-    return states

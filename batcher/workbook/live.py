@@ -10,14 +10,19 @@ as its number's outcome can no longer change in this run; the parent says when t
 and reads back the counts.
 
 It is the same `write_workbook` over the same campaign state as every other workbook; only the
-moment each row is read differs. The rule for that moment:
+moment each row is read differs. The child reads the numbers of each request answered since its
+last look from the journal's numbers table (a query), and writes a row as soon as its number's
+outcome is one no step of this run changes, one that is not `Outcome.resendable`:
 
-- accepted and unknown are final once committed: a call may have been placed, and no run sends
-  such a number again on its own;
-- rejected is final unless the breaker settles it as failed, so the rows written as rejected
-  are checked against the end of the send, and the workbook is written again if one changed;
-- anything else (failed, not sent, held meanwhile) may still change, and is read at the end;
-  so is every number of a workbook that shows calls (their attempts change with the send).
+- accepted and unknown: a call may have been placed, and no run sends such a number again on
+  its own;
+- rejected, unless the breaker settles it as failed: so the rows read as rejected are checked
+  against the end of the send, and the workbook is written again if one changed;
+- failed and not sent may still be sent again, and numbers may be held meanwhile: read at the
+  end; so is every number of a workbook that shows calls (their attempts change with the send).
+
+State being a query makes reading cheap, not writing: the 20 s of writing still take the two
+cores from the send in a thread, hence the fork (a full sheet: 1.24x the floor with it).
 
 Where no child can be forked (not Linux), or it dies, the run writes the workbook itself after
 the send, from the journal, as `batcher results` would. A bug in the child is raised in the
@@ -37,35 +42,49 @@ import traceback
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
+from typing import NamedTuple
 
 from batcher.errors import BatcherError
-from batcher.journal import Journal, NumberState
+from batcher.journal import Journal, NumberState, Request
 from batcher.load import Sheet
 from batcher.outcomes import Outcome
 from batcher.plan.rows import Plan
-from batcher.workbook.rows import CampaignState, write_workbook
+from batcher.workbook.rows import CampaignState, shown_calls, write_workbook
 
 POLL_S = 0.05  # how often a waiting writer looks at the journal again
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
-# outcomes read as final once committed (rejected is checked again at the end: the breaker)
-_FINAL = frozenset((Outcome.ACCEPTED, Outcome.UNKNOWN, Outcome.REJECTED))
+_RESENDABLE = frozenset(o for o in Outcome if o.resendable)  # a set: no property call a number
 
 
 class _ParentGone(Exception):
     """The run died before saying its send was over: the workbook is not written."""
 
 
-class _Rewrite(Exception):
-    """A row was written with an outcome the end of the send changed."""
+class _End(NamedTuple):
+    """What the end of the send tells the workbook: what it read last."""
+
+    requests: list[Request]
+    events: list[tuple[str, str, str]]
+    not_sent_reason: str
 
 
-@dataclass(frozen=True)
 class LiveCampaign(CampaignState):
-    """A campaign whose send is still running: `outcome` waits until a number's is final."""
+    """A campaign whose send is still running.
 
-    follower: _Follower | None = None
+    A row's outcome waits until its number's can no longer change in this run; what only the
+    end of the send knows (the requests and events, which the workbook reads once its rows are
+    written, and why numbers were not sent) waits for it. Not a dataclass of its own: those
+    three are properties here, the other fields CampaignState's as they stood before the send.
+    """
+
+    follower: _Follower
+
+    def __init__(self, before: CampaignState, follower: _Follower) -> None:
+        for name in {f.name for f in fields(CampaignState)} - set(_End._fields):
+            object.__setattr__(self, name, getattr(before, name))
+        object.__setattr__(self, "follower", follower)
 
     @classmethod
     def following(
@@ -79,14 +98,14 @@ class LiveCampaign(CampaignState):
         """The campaign as it stands before a send (`states`: the journal's number states
         then), following the requests after `after` as they are answered; `end` is the pipe
         the end of the send is written to."""
-        follower = _Follower(journal, after, todo, end)
-        before = CampaignState.of(journal, "not sent", states)
-        campaign = cls(
-            **{f.name: getattr(before, f.name) for f in fields(CampaignState)},
-            follower=follower,
+        records = journal.call_records()
+        before = CampaignState(
+            states,
+            journal.held(),
+            records=records,
+            calls=shown_calls(journal, states, records),
         )
-        follower.campaign = campaign
-        return campaign
+        return cls(before, _Follower(journal, after, todo, end, before))
 
     def outcome(self, callee: str) -> tuple[Outcome, str, NumberState | None]:
         """As CampaignState.outcome, once the number's outcome can no longer change."""
@@ -94,61 +113,87 @@ class LiveCampaign(CampaignState):
             self.follower.wait_for(callee)
         return super().outcome(callee)
 
-    def settle(self) -> None:
-        """Wait for the end of the send; a row written with a changed outcome: write again."""
-        self.follower.wait_for_end()
-        self.follower.check_written()
+    @property  # type: ignore[override]
+    def requests(self) -> list[Request]:
+        """Every request, once the send is over."""
+        return self.follower.at_end().requests
+
+    @property  # type: ignore[override]
+    def events(self) -> list[tuple[str, str, str]]:
+        """The event log, once the send is over."""
+        return self.follower.at_end().events
+
+    @property  # type: ignore[override]
+    def not_sent_reason(self) -> str:
+        """Why a number was not sent: the end of the send says."""
+        return self.follower.at_end().not_sent_reason
 
 
 class _Follower:
-    """Reads the journal of a send in progress into a LiveCampaign's states."""
+    """Reads the journal of a send in progress into a campaign's states: a number is no longer
+    pending once its outcome is one no step of this run changes (not resendable: a call may
+    have been placed, or the vendor refused it)."""
 
-    def __init__(self, journal: Journal, after: int, todo: list[str], end: int) -> None:
+    def __init__(
+        self, journal: Journal, after: int, todo: list[str], end: int, campaign: CampaignState
+    ) -> None:
         self.journal = journal
         self.after = after  # the campaign's last request before this send
         self.pending = set(todo)  # numbers whose outcome may still change
         self.end = end  # the pipe the parent writes the end of the send to
-        self.seen: set[int] = set()
-        self.written: dict[str, NumberState] = {}  # rows written as rejected, and their state
-        self.over = False
-        self.campaign: LiveCampaign | None = None
+        self.states, self.held, self.calls = campaign.states, campaign.held, campaign.calls
+        # a number's attempts are known at the end only: every row waits for it
+        self.shows_calls = campaign.shows_calls
+        self.seen: set[int] = set()  # requests read
+        # rows read as rejected, and their state: the breaker may settle them as failed
+        self.rejected: dict[str, NumberState] = {}
+        self.final: _End | None = None
 
     def wait_for(self, callee: str) -> None:
+        """Until the number's outcome can no longer change in this run."""
         while callee in self.pending:
             if not self._read():
                 self._wait(POLL_S)
 
-    def wait_for_end(self) -> None:
-        while not self.over:
+    def at_end(self) -> _End:
+        """What the end of the send says (waiting for it)."""
+        while self.final is None:
             self._wait(None)
+        return self.final
 
-    def check_written(self) -> None:
-        states = self.campaign.states
-        changed = [c for c, state in self.written.items() if states.get(c) is not state]
-        self.written.clear()
-        if changed:
-            raise _Rewrite(changed[0])
+    def changed(self) -> list[str]:
+        """Numbers read as rejected whose state the end of the send changed (their rows must
+        be written again)."""
+        self.at_end()
+        return [c for c, state in self.rejected.items() if self.states.get(c) != state]
 
     def _read(self) -> bool:
         """The requests answered since the last look; False when there were none."""
-        campaign = self.campaign
-        states, pending = campaign.states, self.pending
-        replayed = self.journal.replay_since(self.after, self.seen, states)
-        if campaign.shows_calls:  # a number's attempts are known at the end only
-            return bool(replayed)
-        for request in replayed:
-            numbers = request.numbers
-            if request.results is None:  # one outcome for the whole request
-                if Outcome(request.outcome or Outcome.UNKNOWN) in _FINAL:
-                    pending.difference_update(numbers)
-                continue
-            # an answer per number: each is accepted, rejected or (missing) unknown
-            pending.difference_update(numbers)
-            if Outcome.REJECTED in request.results:
-                for callee in numbers:
-                    if states[callee].outcome is Outcome.REJECTED:
-                        self.written[callee] = states[callee]
-        return bool(replayed)
+        new = [i for i in self.journal.request_ids(self.after, answered=True) if i not in self.seen]
+        if not new:
+            return False
+        self.seen.update(new)
+        read = self._merge(new)
+        if not self.shows_calls:
+            states, pending, rejected = self.states, self.pending, Outcome.REJECTED
+            for callee in read:
+                state = states[callee]
+                if state.outcome not in _RESENDABLE:
+                    pending.discard(callee)
+                    if state.outcome is rejected:
+                        self.rejected[callee] = state
+        return True
+
+    def _merge(self, requests: list[int]) -> dict[str, NumberState]:
+        """What these requests left their numbers in, into the states (a number's latest
+        request wins); what was read."""
+        read = self.journal.number_states(requests=requests)
+        states = self.states
+        for callee, state in read.items():
+            known = states.get(callee)
+            if known is None or state.request >= known.request:
+                states[callee] = state
+        return read
 
     def _wait(self, timeout: float | None) -> None:
         ready, _, _ = select.select([self.end], [], [], timeout)
@@ -161,20 +206,17 @@ class _Follower:
         if not data:
             raise _ParentGone()
         not_sent_reason = pickle.loads(data)
-        journal, campaign = self.journal, self.campaign
-        journal.replay_since(self.after, self.seen, campaign.states, answered=False)
-        journal.settle_since(self.after, campaign.states)
-        campaign.held.clear()
-        campaign.held.update(journal.held())  # numbers held meanwhile (another campaign's)
-        campaign.requests[:] = journal.requests()
-        campaign.events[:] = journal.events()
-        if campaign.shows_calls:
-            campaign.calls.clear()
-            campaign.calls.update(journal.calls())
-        # the one field a live campaign learns last: why its unsent numbers were not sent
-        object.__setattr__(campaign, "not_sent_reason", not_sent_reason)
+        journal = self.journal
+        # the requests not read yet (answered or not), and those settled meanwhile
+        unread = [i for i in journal.request_ids(self.after) if i not in self.seen]
+        self._merge([*unread, *journal.settled_requests(self.after)])
+        self.held.clear()
+        self.held.update(journal.held())  # numbers held meanwhile (another campaign's)
+        if self.shows_calls:
+            self.calls.clear()
+            self.calls.update(journal.calls())
         self.pending.clear()
-        self.over = True
+        self.final = _End(journal.requests(), journal.events(), not_sent_reason)
 
 
 class LiveWorkbook:
@@ -289,9 +331,8 @@ def _child(workbook: LiveWorkbook, end: int, back: int) -> None:
                 journal, workbook.after, workbook.todo, end, workbook.states
             )
             args = (workbook.output, workbook.sheet, workbook.plan)
-            try:
-                counts = write_workbook(*args, campaign, workbook.facts)
-            except _Rewrite:
+            counts = write_workbook(*args, campaign, workbook.facts)
+            if campaign.follower.changed():  # the breaker settled a row written as rejected
                 counts = write_workbook(*args, campaign, workbook.facts)
         result = ("ok", counts)
     except _ParentGone:

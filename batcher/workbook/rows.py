@@ -54,25 +54,18 @@ class CampaignState:
     calls: dict[str, list[Call]] = field(default_factory=dict)  # every attempt per number
 
     @classmethod
-    def of(
-        cls,
-        journal: Journal,
-        not_sent_reason: str,
-        states: dict[str, NumberState] | None = None,
-    ) -> CampaignState:
-        """Read it from a journal (its calls only when the workbook shows them: records, or a
-        number in more than one request; a million-number replay is saved otherwise).
-        `states`: the journal's number_states, when the caller has just read them."""
-        states = journal.number_states() if states is None else states
-        requests, records = journal.requests(), journal.call_records()
-        entries = sum(r.callees.count(",") + 1 for r in requests if r.callees)
-        calls = journal.calls() if records or entries > len(states) else {}
+    def of(cls, journal: Journal, not_sent_reason: str) -> CampaignState:
+        """Read it from a journal: queries of its tables."""
+        states, records = journal.number_states(), journal.call_records()
         return cls(
-            states, journal.held(), requests, journal.events(), records, not_sent_reason, calls
+            states,
+            journal.held(),
+            journal.requests(),
+            journal.events(),
+            records,
+            not_sent_reason,
+            shown_calls(journal, states, records),
         )
-
-    def settle(self) -> None:
-        """Every outcome is read (a live campaign waits here for the end of its send)."""
 
     @property
     def shows_calls(self) -> bool:
@@ -95,6 +88,16 @@ class CampaignState:
         if state is not None:
             return state.outcome, state.reason, state
         return Outcome.NOT_SENT, self.not_sent_reason, None
+
+
+def shown_calls(
+    journal: Journal, states: dict[str, NumberState], records: dict[str, dict]
+) -> dict[str, list[Call]]:
+    """Every attempt per number, when the workbook may show them (records, or a number sent
+    more than once); else none (a million numbers' attempts are not read for nothing)."""
+    if records or journal.numbers_carried() > len(states):
+        return journal.calls()
+    return {}
 
 
 def write_workbook(
@@ -173,7 +176,6 @@ def write_workbook(
                     calls.get(callee) if callee else None, records, status == DUPLICATE
                 )
             yield [*values, *extra]
-        campaign.settle()  # a live campaign: the send is over, every outcome read
 
     specs = sized_columns(
         input_columns,
@@ -189,7 +191,7 @@ def write_workbook(
     unsafe = unsafe_columns(cells)
     results = Table("Results", columns, rows(), "outcome", unsafe=unsafe)
 
-    def summary() -> SummaryBlock:  # once every row is written: the campaign is settled
+    def summary() -> SummaryBlock:  # once every row is written
         block = _facts(facts, sheet, campaign)
         if records:
             accepted = sum(

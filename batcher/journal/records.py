@@ -1,0 +1,29 @@
+"""The vendor's call records of the campaign's calls, keyed by voiceId, as fetched."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+
+from batcher.journal.rows import utc_now
+
+
+def save(db: sqlite3.Connection, records: list[dict]) -> int:
+    """Store call records (those with a voiceId), replacing older copies; how many."""
+    now = utc_now()
+    rows = [
+        (str(r["voiceId"]), str(r.get("callee") or ""), orjson.dumps(r).decode(), now)
+        for r in records
+        if r.get("voiceId")
+    ]
+    db.executemany("INSERT OR REPLACE INTO call_records VALUES (?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+def read(db: sqlite3.Connection) -> dict[str, dict]:
+    """voiceId -> the vendor's record."""
+    return {
+        voice_id: orjson.loads(record)
+        for voice_id, record in db.execute("SELECT voice_id, record FROM call_records")
+    }
