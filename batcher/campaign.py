@@ -9,6 +9,7 @@ records; its journal is <name>.journal beside the input.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 from batcher.errors import InputError, UsageError
@@ -88,6 +89,36 @@ def run_options(settings: Settings) -> dict[str, object]:
         "concurrency": settings.concurrency,
         "request": settings.campaign.request_fields(),
     }
+
+
+def recorded(value: object) -> dict[str, object]:
+    """A table a run recorded (its options, their request fields); {} when there is none."""
+    return value if isinstance(value, dict) else {}
+
+
+def recorded_load(options: Mapping[str, object]) -> LoadOptions:
+    """The LoadOptions of run_options, to read the run's input again the same way."""
+    columns = options.get("phone_columns")
+    return LoadOptions(
+        sheet=recorded_text(options, "sheet"),
+        phone_column=recorded_text(options, "phone_column"),
+        phone_columns=tuple(str(c) for c in columns) if isinstance(columns, list) else (),
+        region_column=recorded_text(options, "region_column"),
+        encoding=recorded_text(options, "encoding"),
+        delimiter=recorded_text(options, "delimiter"),
+    )
+
+
+def recorded_text(options: Mapping[str, object], key: str) -> str | None:
+    """One text option of run_options (None: not given)."""
+    value = options.get(key)
+    return None if value is None else str(value)
+
+
+def recorded_facts(run: Mapping[str, object]) -> list[tuple[str, object]]:
+    """The Summary facts a run recorded (Journal.record_run), as (label, value) pairs."""
+    facts = run.get("facts")
+    return [(str(label), value) for label, value in facts] if isinstance(facts, list) else []
 
 
 def summary_head(

@@ -26,6 +26,10 @@ from batcher.campaign import (
     journal_path,
     message_of,
     output_path,
+    recorded,
+    recorded_facts,
+    recorded_load,
+    recorded_text,
     run_options,
     summary_head,
 )
@@ -39,7 +43,7 @@ from batcher.plan.decide import decide
 from batcher.plan.forecast import plan_facts
 from batcher.plan.redial import upcoming
 from batcher.plan.rows import Plan, plan_rows, warm_pool
-from batcher.settings import Account, Credentials, LoadOptions, Settings
+from batcher.settings import Account, Credentials, Settings
 
 if TYPE_CHECKING:
     from batcher.followup.audio import Uploads  # aiohttp: only when something is uploaded
@@ -160,6 +164,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         journal.set_endpoint(settings.account.endpoint)
         _say_opened(opened, journal, say)
         _say_changes(journal, run_options(settings), say)
+        assert journal.campaign is not None  # claimed above
         me = Caller(journal.campaign.id, name, str(journal_file.resolve()), settings.account.kind)
         _adopt_orphans(journal, history, me, say)
         if settings.resend_unknown:
@@ -195,7 +200,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
             say("nothing to send now: every number of this campaign has an outcome or is held")
         from batcher.workbook.live import LiveWorkbook  # pandas: imported while the file was read
 
-        facts = journal.last_run()["facts"]
+        facts = recorded_facts(journal.last_run() or {})  # as recorded above
 
         # a child writes the workbook while the send runs (batcher.workbook.live)
         def reload():  # for a writer that died
@@ -322,7 +327,7 @@ def with_audio(settings: Settings, say: Say, uploads: Uploads | None = None) -> 
 
 
 def _say_opened(opened, journal: Journal, say: Say) -> None:
-    if not opened.new:
+    if not opened.new and journal.campaign is not None:
         say(f"resuming the campaign {journal.campaign.name!r} ({journal.path})")
     if opened.recovered:
         say(
@@ -337,8 +342,12 @@ def _say_changes(journal: Journal, options: dict[str, object], say: Say) -> None
     last = journal.last_run()
     if last is None:
         return
-    before = {**last["options"].pop("request", {}), **last["options"]}
-    now = {**options.get("request", {}), **{k: v for k, v in options.items() if k != "request"}}
+    last_options = recorded(last["options"])
+    before = {**recorded(last_options.pop("request", None)), **last_options}
+    now = {
+        **recorded(options.get("request")),
+        **{k: v for k, v in options.items() if k != "request"},
+    }
     changed = [
         f"{k} {before.get(k)!r} -> {now.get(k)!r}"
         for k in sorted(set(before) | set(now))
@@ -444,21 +453,14 @@ def rebuild(journal_file: Path, output: Path | None, say: Say) -> Summary:
                 "put the file back at that path, or run the campaign again with "
                 "the file where it is now (nothing already called is called again)",
             )
-        options = latest["options"]
-        load = LoadOptions(
-            sheet=options.get("sheet"),
-            phone_column=options.get("phone_column"),
-            phone_columns=tuple(options.get("phone_columns") or ()),
-            region_column=options.get("region_column"),
-            encoding=options.get("encoding"),
-            delimiter=options.get("delimiter"),
-        )
+        options = recorded(latest["options"])
+        load = recorded_load(options)
         from batcher.workbook.rows import CampaignState, write_workbook
 
         sheet = load_sheet(input_path, load)
-        plan = plan_rows(sheet, options.get("region"))
+        plan = plan_rows(sheet, recorded_text(options, "region"))
         output = output or input_path.with_name(input_path.stem + "-results.xlsx")
-        facts = list(latest["facts"])
+        facts = recorded_facts(latest)
         if file_sha256(input_path) != latest["input_sha256"]:
             facts.append(("input changed since the run", "rows matched by their numbers"))
         facts.append(("rebuilt", utc_now()))

@@ -90,11 +90,22 @@ def test_paths_in_campaign_toml_are_relative_to_it(contacts_file, tmp_path):
         ({"output": "out.csv"}, "must end in .xlsx"),
         ({"window": "9-5pm"}, "HH:MM-HH:MM"),
         ({"suppress": ["nope.csv"]}, "no such do-not-call list"),
+        # a value of the wrong type is a UsageError, not an internal TypeError
+        ({"limit": "ten"}, "not a whole number"),
+        ({"rate": "fast"}, "not a number"),
+        ({"suppress": [3]}, "not a list of files"),
     ],
 )
 def test_bad_options_are_usage_errors(contacts_file, options, fragment):
     with pytest.raises(UsageError, match=fragment):
         Settings.from_options({"input": contacts_file, "dry_run": True, **options})
+
+
+def test_counts_in_campaign_toml_are_whole_numbers(contacts_file, tmp_path):
+    got = settings({"input": contacts_file, "dry_run": True}, 'max_duration = "30"\n', tmp_path)
+    assert got.campaign.max_duration == 30
+    with pytest.raises(UsageError, match="loop_count = 'twice' is not a whole number"):
+        settings({"input": contacts_file, "dry_run": True}, 'loop_count = "twice"\n', tmp_path)
 
 
 def test_a_region_is_resolved_by_the_function_given(contacts_file):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from batcher.errors import UsageError
 
@@ -35,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="seeds the random faults and the call outcomes (default 0)",
     )
-    knobs = {  # group -> (flag, type, default, help): the simulator's SandboxConfig fields
+    # group -> (flag, type, default, help): the simulator's SandboxConfig fields
+    knobs: dict[str, list[tuple[str, Callable[[str], float], float | None, str]]] = {
         "latency and clock": [
             ("--latency", float, 0.0, "seconds added to every sendGroup"),
             ("--read-latency", float, 0.0, "seconds added to every call-record read"),

@@ -122,7 +122,7 @@ async def _find(api: Api, name: str) -> str | None:
 async def _upload(
     api: Api, name: str, content: bytes, known: tuple[str, str] | None, digest: str
 ) -> Upload:
-    body = {"fileName": name, "file": base64.b64encode(content).decode("ascii")}
+    body: dict[str, object] = {"fileName": name, "file": base64.b64encode(content).decode("ascii")}
     try:
         data = await api.call("POST", "/voice/fileUpload", body)
     except ApiError as exc:

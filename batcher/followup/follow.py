@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from batcher.errors import ExitCode
@@ -154,14 +155,18 @@ def _wait(
     return False
 
 
+# what signal.signal returns and takes back: a function, SIG_DFL/SIG_IGN, or None (not Python's)
+_Handler = Callable[[int, FrameType | None], object] | int | None
+
+
 class _Stopper:
     """SIGINT and SIGTERM end a wait (the send layer has its own handlers while it sends)."""
 
     def __init__(self) -> None:
         self.stopped = False
-        self.previous: dict[int, object] = {}
+        self.previous: dict[int, _Handler] = {}
 
-    def _handle(self, signum, frame) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.stopped = True
 
     def __enter__(self) -> _Stopper:

@@ -70,6 +70,7 @@ def fetch_into(
     query_threshold: int = 200,
 ) -> RecordsReport:
     """fetch_records on a journal this process already holds (a run, before it chooses)."""
+    assert journal.campaign is not None  # claimed by the run, or checked by fetch_records
     token = journal.campaign.token
     accepted = {
         state.voice_id: (callee, state.request)

@@ -129,7 +129,7 @@ class TestCallReport:
         """callDuration in seconds (None: no record yet, or none in it)."""
         value = (self.record or {}).get("callDuration")
         try:
-            return None if value in (None, "") else int(value)  # type: ignore[arg-type]
+            return None if value in (None, "") else int(value)
         except (TypeError, ValueError):
             return None
 
@@ -214,6 +214,7 @@ def _test_call(callee: str, settings: Settings, wait: float, say: Say) -> TestCa
         _allowed(callee, settings, journal, history)
         settings = with_audio(settings, say, history)
         fields = settings.campaign.request_fields()
+        assert journal.campaign is not None  # claimed above
         tag = f"batcher:{journal.campaign.token}:test"  # no request's tag: reconcile skips it
         called_info = f"{settings.campaign.called_info} {tag}".strip()
         body = {"callee": callee, **fields, "calledInfo": called_info}

@@ -32,6 +32,8 @@ class Latency(float):
     Latency(0.31, "batcher check's round trip, 2026-11-26")
     """
 
+    assumed: str
+
     def __new__(cls, seconds: float, assumed: str) -> Latency:
         value = super().__new__(cls, seconds)
         value.assumed = assumed

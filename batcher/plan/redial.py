@@ -195,11 +195,13 @@ def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
         elif verdict.kind == DUE:
             due.append(callee)
         elif verdict.kind == REDIAL:
+            assert verdict.at is not None  # a redial ruling carries its due time
             found.redials.append(verdict.at)
         elif verdict.kind == RECORD:
             if book is not None and _record_awaited(book, callee, epoch):
                 found.records += 1
         elif verdict.kind == SETTLE:
+            assert verdict.at is not None  # a settle ruling carries the moment it settles
             found.settle.append(verdict.at)
     deferred = [
         c

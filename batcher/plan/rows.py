@@ -145,9 +145,9 @@ def _assemble(
         used: list[int | None] = [0] * n
         chosen = keys[0]
     else:
-        chosen = [_first_callable(ks, callee_of, reason_of) for ks in zip(*keys, strict=True)]
-        used = [i if i >= 0 else None for i, _ in chosen]
-        chosen = [k for _, k in chosen]
+        picks = [_first_callable(ks, callee_of, reason_of) for ks in zip(*keys, strict=True)]
+        used = [i if i >= 0 else None for i, _ in picks]
+        chosen = [k for _, k in picks]
         callees = [callee_of[k] for k in chosen]
         number_region = [region_of[k] for k in chosen]
     setdefault = first_row.setdefault

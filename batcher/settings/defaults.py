@@ -27,4 +27,5 @@ TAG_RESERVE = 40  # room kept in calledInfo for the per-batch tag the run append
 DEFAULT_COOLDOWN = "24h"
 DEFAULT_SETTLE = "10m"
 DEFAULT_TEST_WAIT = "3m"  # how long `batcher test-call` waits for its call's record
-DEFAULT_REDIAL = MappingProxyType({"attempts": 1, "after": "30m", "on": ("busy", "no-answer")})
+DEFAULT_REDIAL_ON = ("busy", "no-answer")  # typed on its own: Redial's field default
+DEFAULT_REDIAL = MappingProxyType({"attempts": 1, "after": "30m", "on": DEFAULT_REDIAL_ON})

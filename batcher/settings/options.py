@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from batcher.errors import InputError, UsageError
 from batcher.settings.account import Account
@@ -26,7 +26,14 @@ from batcher.settings.defaults import (
     MAX_CONCURRENCY,
 )
 from batcher.settings.files import load_config
-from batcher.settings.timing import PACE_SPACING, Redial, parse_duration, parse_pace, whole_number
+from batcher.settings.timing import (
+    PACE_SPACING,
+    Redial,
+    optional_whole_number,
+    parse_duration,
+    parse_pace,
+    whole_number,
+)
 from batcher.settings.values import Campaign, LoadOptions, Price, Window
 
 # Every option Settings.from_options takes (cli's argparse dests), for catching typos early.
@@ -79,6 +86,11 @@ OPTIONS = frozenset(
 )
 
 
+def _wall_clock() -> datetime:
+    """The wall clock, in UTC: Settings.clock unless a test injects its own."""
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one run needs, built once and passed down unchanged.
@@ -114,7 +126,7 @@ class Settings:
     history: Path = field(default_factory=lambda: default_history())
     cooldown: float = 24 * 3600.0  # seconds another campaign's calls hold a number
     allow_repeat: bool = False  # call numbers other campaigns called within the cooldown
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
+    clock: Callable[[], datetime] = field(default=_wall_clock, repr=False)
     redial: Redial = field(default_factory=lambda: Redial())  # [redial]: calls per number
     follow: bool = False  # stay until nothing more can happen (redials, records, windows)
     settle: float = 600.0  # seconds a missing call record is waited for (unknown numbers)
@@ -193,8 +205,8 @@ class Settings:
         if contacts:
             if "input" not in given:
                 raise UsageError("no contacts file given", "e.g. batcher run contacts.xlsx")
-            source = check_input_file(Path(given["input"]))
-        chosen_output = Path(given["output"]) if given.get("output") else None
+            source = check_input_file(Path(str(given["input"])))
+        chosen_output = _path(given.get("output") or None)
         output = chosen_output or (
             source.with_name(f"{source.stem}-results.xlsx") if source else Path("results.xlsx")
         )
@@ -214,7 +226,7 @@ class Settings:
         region = _checked_region(str(region), resolve_region) if region else None
         sheet = pick("sheet")
         window = pick("window")
-        suppress = tuple(Path(p) for p in given.get("suppress", ())) + tuple(
+        suppress = _paths(given.get("suppress")) + tuple(
             _beside(config_path, p) for p in _as_list(config.get("suppress"), "suppress")
         )
         for listed in suppress:
@@ -255,8 +267,8 @@ class Settings:
             dry_run=dry_run,
             yes=bool(given.get("yes")),
             sandbox=sandbox,
-            limit=given.get("limit"),
-            rate=given.get("rate"),
+            limit=optional_whole_number("limit", given.get("limit")),
+            rate=_optional_number("rate", given.get("rate")),
             quiet=bool(given.get("quiet")),
             resend_unknown=bool(given.get("resend_unknown")),
             suppress=suppress,
@@ -274,7 +286,7 @@ class Settings:
             ),
             cooldown=parse_duration(str(pick("cooldown", DEFAULT_COOLDOWN)), "--cooldown"),
             allow_repeat=bool(given.get("allow_repeat")),
-            **({"clock": given["clock"]} if given.get("clock") else {}),
+            clock=_clock(given.get("clock")),
             redial=Redial.from_options(given, config.get("redial")),
             follow=bool(given.get("follow")),
             settle=parse_duration(str(pick("settle", DEFAULT_SETTLE)), "--settle"),
@@ -313,6 +325,35 @@ def _phone_columns(given: object, listed: object) -> tuple[str, ...]:
 
 def _path(value: object) -> Path | None:
     return None if value is None else Path(str(value))
+
+
+def _paths(value: object) -> tuple[Path, ...]:
+    """--suppress (given several times, or a library caller's one path): the paths."""
+    items = value if isinstance(value, list | tuple) else [] if value is None else [value]
+    paths = tuple(Path(v) for v in items if isinstance(v, str | os.PathLike))
+    if len(paths) != len(items):
+        raise UsageError(f"--suppress {value!r} is not a list of files", "e.g. --suppress dnc.csv")
+    return paths
+
+
+def _optional_number(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise UsageError(f"--{name} {value!r} is not a number", f"e.g. --{name} 2")
+
+
+def _clock(value: object) -> Callable[[], datetime]:
+    """The clock a test injects (options["clock"]), else the wall clock."""
+    if not value:
+        return _wall_clock
+    if not callable(value):
+        raise TypeError(f"clock {value!r} is not callable")
+    return cast("Callable[[], datetime]", value)  # its return type cannot be checked at runtime
 
 
 def _checked_region(region: str, resolve: Callable[[str], str | None] | None) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from batcher.errors import UsageError
-from batcher.settings.defaults import DEFAULT_REDIAL
+from batcher.settings.defaults import DEFAULT_REDIAL, DEFAULT_REDIAL_ON
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -71,7 +71,7 @@ class Redial:
 
     attempts: int = 1
     after: float = 1800.0
-    on: frozenset[str] = frozenset(DEFAULT_REDIAL["on"])
+    on: frozenset[str] = frozenset(DEFAULT_REDIAL_ON)
 
     def __post_init__(self) -> None:
         if (
@@ -128,3 +128,8 @@ def whole_number(name: str, value: object) -> int:
         return int(value)
     except ValueError:
         raise UsageError(f"{name} = {value!r} is not a whole number", f"e.g. {name} = 8") from None
+
+
+def optional_whole_number(name: str, value: object) -> int | None:
+    """`whole_number`, with None (not given) kept as None."""
+    return None if value is None else whole_number(name, value)

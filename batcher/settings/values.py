@@ -13,6 +13,7 @@ from datetime import time
 
 from batcher.errors import UsageError
 from batcher.settings.defaults import CALLED_INFO_MAX, TAG_RESERVE
+from batcher.settings.timing import optional_whole_number
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,9 @@ class Campaign:
             app_id=str(pick("app_id", "") or ""),
             file_id=str(pick("file_id", "") or ""),
             display_num=str(pick("display_num", "") or ""),
-            max_duration=pick("max_duration"),
-            max_ringing_time=pick("max_ringing_time"),
-            loop_count=pick("loop_count"),
+            max_duration=optional_whole_number("max_duration", pick("max_duration")),
+            max_ringing_time=optional_whole_number("max_ringing_time", pick("max_ringing_time")),
+            loop_count=optional_whole_number("loop_count", pick("loop_count")),
             called_info=str(pick("called_info", "") or ""),
         )
 

@@ -41,7 +41,7 @@ async def query_records(api: Api, start: float, end: float) -> list[dict[str, ob
         window_end = min(window_start + WINDOW_MAX, end)
         while True:
             offset = api.clock.offset
-            params = {
+            params: dict[str, object] = {
                 "strTime": iso_utc(window_start + offset),
                 "endTime": iso_utc(window_end + offset),
             }

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TypedDict
 
 import aiohttp
 import orjson
@@ -65,11 +67,21 @@ class Reply:
     fix: str = ""
 
 
-def classify(http_status: int, body: bytes, callees: list[str], headers: object = None) -> Reply:
+class _Common(TypedDict, total=False):
+    """The Reply fields every answer that reached the server carries."""
+
+    http_status: int
+    server_time: float | None
+    api_status: str
+
+
+def classify(
+    http_status: int, body: bytes, callees: list[str], headers: Mapping[str, str] | None = None
+) -> Reply:
     """Sort an HTTP answer to sendGroup into a Verdict (pure: no I/O)."""
-    base = {"http_status": http_status, "server_time": server_time(headers)}
+    base: _Common = {"http_status": http_status, "server_time": server_time(headers)}
     if 300 <= http_status < 400:
-        location = headers.get("Location", "") if headers is not None else ""  # type: ignore[attr-defined]
+        location = headers.get("Location", "") if headers is not None else ""
         return Reply(
             Verdict.STOP,
             f"HTTP {http_status} redirect to {location or '?'} refused",
@@ -79,7 +91,7 @@ def classify(http_status: int, body: bytes, callees: list[str], headers: object 
     if http_status == 429:
         retry_after = None
         with contextlib.suppress(TypeError, ValueError, AttributeError):
-            retry_after = float(headers.get("Retry-After", ""))  # type: ignore[attr-defined]
+            retry_after = float(headers.get("Retry-After", "")) if headers is not None else None
         return Reply(
             Verdict.THROTTLED, "HTTP 429 too many requests", retry_after=retry_after, **base
         )
@@ -121,7 +133,7 @@ def classify(http_status: int, body: bytes, callees: list[str], headers: object 
     return Reply(Verdict.UNKNOWN, f"API status {status}: {reason}", **base)
 
 
-def _accepted(doc: dict, reason: str, callees: list[str], base: dict) -> Reply:
+def _accepted(doc: dict, reason: str, callees: list[str], base: _Common) -> Reply:
     sent = set(callees)
     results: dict[str, list[str]] = {}
     data = doc.get("data")

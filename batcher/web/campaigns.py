@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from batcher.campaign import campaign_name, journal_path, output_path
+from batcher.campaign import campaign_name, journal_path, output_path, recorded
 from batcher.errors import UsageError
 from batcher.history import History
 from batcher.journal import Journal
@@ -112,7 +112,7 @@ class Folder:
             latest = opened.last_run()
         if latest is None:
             raise KeyError(name)
-        options = latest["options"]
+        options = recorded(latest["options"])
         chosen = {k: str(options[k]) for k in FLAGS if options.get(k)}
         source = Path(str(latest["input_path"])).resolve()
         if source.parent != self.root:  # the run named this journal: so will the page's
@@ -123,7 +123,7 @@ class Folder:
         base = load_config(self.base_config)
         sent = {
             REQUEST_KEYS[k]: v
-            for k, v in dict(options.get("request") or {}).items()
+            for k, v in recorded(options.get("request")).items()
             if k in REQUEST_KEYS and REQUEST_KEYS[k] not in base
         }
         if base.get("audio"):
@@ -205,9 +205,13 @@ class Folder:
         if audio is not None:
             fields = {**fields, "audio": str(kept[0]), "file_id": ""}
         if dnc:
+            listed = fields.get("suppress")
             fields = {
                 **fields,
-                "suppress": [*fields.get("suppress", []), *(str(p) for p in kept[-len(dnc) :])],
+                "suppress": [
+                    *(listed if isinstance(listed, list) else []),
+                    *(str(p) for p in kept[-len(dnc) :]),
+                ],
             }
         self.write_config(record, fields, probe=staged)
         shutil.move(staged, target)
@@ -243,7 +247,8 @@ class Folder:
         for key, value in base.items():
             if key in PATH_KEYS:
                 value = str(_beside(self.base_config, value))
-            elif key == "suppress":
+            elif key == "suppress" and isinstance(value, str | list):
+                # anything else is kept as written: the trial Settings below refuses it
                 value = [
                     str(_beside(self.base_config, v))
                     for v in ([value] if isinstance(value, str) else value)
