@@ -82,7 +82,7 @@ def decide(
     suppressed = do_not_call(settings.suppress, settings.region, settings.suppress_unreadable)
     now = settings.clock()
     holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
-    choice = choose(plan, states, suppressed.numbers | sticky, holds, settings, now, book)
+    choice = choose(plan, states, sticky | suppressed.numbers, holds, settings, now, book)
     figures = forecast(
         plan,
         choice,
