@@ -170,6 +170,13 @@ def run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
         "campaign.toml (default: none)",
     )
     hold.add_argument(
+        "--suppress-unreadable",
+        choices=("stop", "skip"),
+        help="a do-not-call cell that is no phone number (n/a, 'call me maybe'): stop the run "
+        "naming it, or skip it and count its row in the plan; also suppress_unreadable in "
+        "campaign.toml (default: stop)",
+    )
+    hold.add_argument(
         "--window",
         help="calling hours in the callee's local time, e.g. "
         "09:00-20:00; numbers outside it are deferred to a later run "

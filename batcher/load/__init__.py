@@ -102,6 +102,7 @@ def _checked_options(path: Path, options: LoadOptions) -> LoadOptions:
         sheet=_str(options.sheet), region_column=_str(options.region_column),
         encoding=_str(options.encoding), delimiter=_str(options.delimiter),
         phone_columns=tuple(str(c) for c in options.phone_columns),
+        every_phone_column=bool(options.every_phone_column),
     )  # fmt: skip
     if options.encoding:
         try:

@@ -17,6 +17,7 @@ from batcher.errors import InputError
 from batcher.load.words import (
     GENERIC_EXACT,
     MOBILE_MENTION,
+    NOT_A_PHONE,
     NOT_THE_CONTACT,
     PHONE_EXACT,
     PHONE_MENTION,
@@ -81,14 +82,43 @@ def locate(rows: list[list[object]], options: LoadOptions, where: str) -> Layout
         candidates = [c for c in _phone_columns(rows) if c not in ignored]
         if not candidates:
             return None
-        phones = (_pick(rows, None, candidates, where),)
+        phones = (
+            tuple(candidates)
+            if options.every_phone_column
+            else (_pick(rows, None, candidates, where),)
+        )
         # The row above the first phone may be a header, or only a data row of text: either
         # way no header named the column, so it was found by its content.
         header = _guess_header(rows, phones[0])
         confident = True
         found_by = "content"
+    if options.every_phone_column and not specs:
+        phones = _every_phone_column(rows, header, phones, ignored)
     region = _region_column(rows, header, phones, options, where)
     return Layout(header, phones[0], region, confident, found_by, phones)
+
+
+def _every_phone_column(
+    rows: list[list[object]], header: int | None, found: tuple[int, ...], ignored: frozenset[int]
+) -> tuple[int, ...]:
+    """A do-not-call list's phone columns: those found, then every other column whose header
+    names a phone (someone else's and generic ones too) and holds a phone-like cell, or whose
+    cells are mostly phones ("Home", "Work", no header at all; not "Customer ID")."""
+    start = 0 if header is None else header + 1
+    more = []
+    for column in range(len(rows[0])):
+        if column in found or column in ignored:
+            continue
+        name = norm(rows[header][column]) if header is not None else ""
+        named = bool(name) and (
+            name in PHONE_EXACT or name in GENERIC_EXACT or bool(PHONE_MENTION.search(name))
+        )
+        if named:
+            if _phone_count(rows, start, column)[0]:
+                more.append(column)
+        elif not NOT_A_PHONE.search(name) and _share(rows, start, column) >= PHONE_SHARE:
+            more.append(column)
+    return (*found, *more)
 
 
 def _option_columns(

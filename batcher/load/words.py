@@ -40,6 +40,12 @@ _OTHER_PERSON_HEADERS = """
 assistant, assistant s, company, company main, emergency, fax, pager, manager, spouse,
 parent, guardian, referrer, secretary, 传真, 傳真, ファックス, факс
 """
+# Headers of columns whose digits look like phones but are not ("Customer ID", "Order no"):
+# a do-not-call list's columns are otherwise taken by their cells alone.
+_NOT_A_PHONE_HEADERS = """
+id, identifier, code, zip, zip code, postcode, postal code, account, order, invoice, reference,
+ref, customer no, customer number, member no, member number, amount, total, date, year
+"""
 _REGION_HEADERS = """
 region, country, country code, country_code, country region, nation, iso, iso code, 国家, 地区,
 国家/地区, 国家代码, 國家, 地區, país, pays, code pays, negara, kode negara, quốc gia, страна,
@@ -66,7 +72,8 @@ def _mention_pattern(keywords: frozenset[str]) -> re.Pattern[str]:
     latin = sorted((k for k in keywords if k.isascii()), key=len, reverse=True)
     other = sorted((k for k in keywords if not k.isascii()), key=len, reverse=True)
     words = "|".join(map(re.escape, latin))
-    return re.compile(f"(?:^| )(?:{words})(?= |$)|" + "|".join(map(re.escape, other)))
+    pattern = f"(?:^| )(?:{words})(?= |$)"
+    return re.compile("|".join([pattern, *map(re.escape, other)]))
 
 
 def _keywords(text: str) -> frozenset[str]:
@@ -79,6 +86,7 @@ GENERIC_EXACT = _keywords(_GENERIC_PHONE_HEADERS)
 PHONE_MENTION = _mention_pattern(PHONE_EXACT - GENERIC_EXACT)
 MOBILE_MENTION = _mention_pattern(_keywords(_MOBILE_HEADERS))
 NOT_THE_CONTACT = _mention_pattern(_keywords(_OTHER_PERSON_HEADERS))
+NOT_A_PHONE = _mention_pattern(_keywords(_NOT_A_PHONE_HEADERS))
 REGION_EXACT = _keywords(_REGION_HEADERS)
 REGION_MENTION = _mention_pattern(REGION_EXACT - _keywords("iso, land, 国"))
 

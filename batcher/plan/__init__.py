@@ -2,7 +2,8 @@
 
 - `cells`, `phones`, `phonerules`, `normalise`, `regions`, `zones`: one cell to a callee or
   a reason (phonenumbers behind `phones`).
-- `rows`: every row planned (`Plan`, `plan_rows`), duplicates, suppression lists.
+- `rows`: every row planned (`Plan`, `plan_rows`), duplicates; `suppress`: the do-not-call
+  lists (`do_not_call`).
 - `status`: the row statuses; `window`: calling windows; `redial`: the redial policy.
 - `choose`: what to send now; `forecast`: the figures and the plan's text.
 - `decide`: `decide()`, the one place a round is assembled (journal states, redial book,

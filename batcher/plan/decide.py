@@ -29,7 +29,8 @@ from batcher.outcomes import Outcome
 from batcher.plan.choose import Choice, choose
 from batcher.plan.forecast import Forecast, Latency, forecast, plan_text
 from batcher.plan.redial import Book
-from batcher.plan.rows import Plan, suppressed_numbers
+from batcher.plan.rows import Plan
+from batcher.plan.suppress import do_not_call
 from batcher.settings import Settings
 
 
@@ -78,12 +79,17 @@ def decide(
         caller = replace(caller, campaign=journal.campaign.id)
         if settings.redial.active:
             book = Book.of(journal, settings)
-    suppressed = suppressed_numbers(settings.suppress, settings.region)
+    suppressed = do_not_call(settings.suppress, settings.region, settings.suppress_unreadable)
     now = settings.clock()
     holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
-    choice = choose(plan, states, suppressed | sticky, holds, settings, now, book)
+    choice = choose(plan, states, sticky | suppressed.numbers, holds, settings, now, book)
     figures = forecast(
-        plan, choice, states, settings, latency(journal if known else None, settings, history)
+        plan,
+        choice,
+        states,
+        settings,
+        latency(journal if known else None, settings, history),
+        do_not_call=suppressed.lists,
     )
     text = (
         plan_text(sheet, plan, figures, settings, settings.account.shown, name)

@@ -20,6 +20,7 @@ from batcher.settings import Settings
 if TYPE_CHECKING:  # batcher.plan imports this module
     from batcher.plan.choose import Choice
     from batcher.plan.rows import Plan
+    from batcher.plan.suppress import ListRead
 
 
 PER_REQUEST_GUESS = 0.5  # seconds a request takes, for the estimate before any is measured
@@ -57,6 +58,7 @@ class Forecast:
     assumed: str  # where that figure comes from
     cost: float | None
     redials: frozenset[str] = frozenset()  # numbers of to_send called again (redial policy)
+    do_not_call: tuple[ListRead, ...] = ()  # what was read from each do-not-call list
 
 
 def forecast(
@@ -65,6 +67,7 @@ def forecast(
     states: dict[str, NumberState],
     settings: Settings,
     latency: float | None = None,
+    do_not_call: tuple[ListRead, ...] = (),
 ) -> Forecast:
     """What the run is about to do, how long it should take and what it should cost.
 
@@ -110,6 +113,7 @@ def forecast(
         assumed=assumed,
         cost=estimate_cost(plan, todo, settings),
         redials=choice.redials,
+        do_not_call=do_not_call,
     )
 
 
@@ -142,6 +146,10 @@ def plan_facts(figures: Forecast) -> list[tuple[str, object]]:
     ]
     if figures.cost is not None:
         facts.append(("estimated cost", figures.cost))
+    for read in figures.do_not_call:
+        facts.append((f"do-not-call numbers read: {read.path.name}", read.numbers))
+        if read.skipped:
+            facts.append((f"do-not-call rows skipped (unreadable): {read.path.name}", read.skipped))
     facts += [(f"invalid: {k}", v) for k, v in figures.invalid_reasons.most_common()]
     facts += [(f"numbers in {k}", v) for k, v in figures.countries.most_common()]
     return facts
@@ -175,6 +183,8 @@ def plan_text(
             "  already done in this campaign: "
             + ", ".join(f"{k} {v}" for k, v in sorted(figures.done.items()))
         )
+    if figures.do_not_call:
+        lines.append("  do-not-call: " + "; ".join(read.text for read in figures.do_not_call))
     if figures.held:
         lines.append(
             "  held back: " + ", ".join(f"{k} {v}" for k, v in sorted(figures.held.items()))

@@ -60,7 +60,14 @@ from batcher.plan.phones import (
     shortnumberinfo,
 )
 
-__all__ = ["Normalised", "normalise_many", "normalise_number", "with_engine"]
+__all__ = [
+    "Normalised",
+    "every_number",
+    "never_called",
+    "normalise_many",
+    "normalise_number",
+    "with_engine",
+]
 
 PhoneNumber = Any  # the engine's PhoneNumber: rphonenumbers' or phonenumbers' class
 
@@ -142,6 +149,54 @@ def with_engine(name: str) -> Iterator[phones.Engine]:
     finally:
         _use(saved)
         _normalise_cached.cache_clear()
+
+
+def every_number(value: object, region: str | None, explicit: bool = False) -> list[Normalised]:
+    """Every number a cell holds, each read as normalise_number reads a cell of that number
+    alone ([] for an empty cell): how a do-not-call list reads a cell, where the second
+    number of "+44 7911 100000 / +44 7911 100010" counts as much as the first, whereas a
+    contact is called on its first callable one.
+
+        >>> [n.callee for n in every_number("+44 7911 100000 / +44 7911 100010", None)]
+        ['447911100000', '447911100010']
+    """
+    whole = normalise_number(value, region, explicit)
+    if whole.reason == EMPTY.reason:
+        return []
+    if whole.callee is not None and not whole.note:
+        return [whole]  # one plain number: the common cell
+    text = value if isinstance(value, str) else text_to_parse(value)
+    if isinstance(text, Normalised):
+        return [whole]
+    pieces = _pieces(clean_text(text), region)
+    if not pieces:
+        return [whole]
+    return [number for piece in pieces for number in every_number(piece, region, explicit)]
+
+
+def _pieces(text: str, region: str | None) -> list[str]:
+    """The numbers of a cell holding several, as _normalise_text finds them; else []."""
+    if text[:4].casefold() == "tel:":
+        return []
+    if pieces := split_several(text):
+        return pieces
+    digits = _NON_DIGIT.sub("", text)
+    if len(digits) > _MAX_DIGITS:
+        found = several_by_matcher(text, digits, region)
+        if isinstance(found, list):
+            return found
+    return []
+
+
+# The reasons of numbers never called whatever list they are on (batcher.plan.phonerules):
+# on a do-not-call list they hold nobody back, and stop nothing either.
+_NEVER_CALLED = (*REFUSED_TYPES.values(), "emergency number ", "short code ")
+
+
+def never_called(result: Normalised) -> bool:
+    """Whether the refusal is of a number batcher never calls (premium rate, toll free,
+    emergency, short code...), as opposed to a cell it cannot read."""
+    return result.callee is None and result.reason.startswith(_NEVER_CALLED)
 
 
 def _normalise(value: object, region: str | None, explicit: bool = False) -> Normalised:

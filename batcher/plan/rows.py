@@ -12,16 +12,15 @@ import itertools
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batcher.load import Sheet, load_sheet
+from batcher.load import Sheet
 from batcher.plan.normalise import EMPTY, normalise_many
 from batcher.plan.regions import region_reason, resolve_region
 from batcher.plan.status import DUPLICATE, ELIGIBLE, INVALID
-from batcher.settings import LoadOptions
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,18 @@ def plan_rows(
     the distinct cells and then puts the rows together, so its own work hides behind the pool's.
     `pool` is one warm_pool() started while the file was read (else one is started here).
     """
+    return _assemble(*distinct_cells(sheet, default_region, pool), sheet.rows)
+
+
+def distinct_cells(
+    sheet: Sheet, default_region: str | None, pool: ProcessPoolExecutor | None = None
+) -> tuple[list[list[int]], tuple[list[str | None], list[str], list[str | None]]]:
+    """The sheet's distinct (phone cell, region cell) pairs normalised once each, and per
+    phone column each row's index among them: (keys, (callees, reasons, regions)).
+
+    The reasons slot holds the note of an accepted callee ("" for a plain number). plan_rows
+    and the do-not-call lists (batcher.plan.suppress) both read a sheet through it.
+    """
     frame = sheet.frame
     regions = frame[sheet.region_column].tolist() if sheet.region_column is not None else None
     size = len(sheet.rows) * len(sheet.phone_columns)
@@ -91,7 +102,7 @@ def plan_rows(
             for c in sheet.phone_columns
         ]
         del index
-        return _assemble(keys, sheet.rows, normaliser.results())
+        return keys, normaliser.results()
 
 
 def _distinct_cells(
@@ -126,8 +137,8 @@ def _distinct_cells(
 
 def _assemble(
     keys: list[list[int]],
-    rows: list[int],
     normalised: tuple[list[str | None], list[str], list[str | None]],
+    rows: list[int],
 ) -> Plan:
     """The rows' callees, statuses and reasons from their distinct cells' results.
 
@@ -194,7 +205,7 @@ def normalise_cells(
     pairs: list[tuple[object, str | None, bool]] = []
     bad: dict[int, str] = {}
     for i, (value, cell) in enumerate(zip(values, regions, strict=True)):
-        region, bad_region, explicit = _row_region(cell, default_region, cache)
+        region, bad_region, explicit = row_region(cell, default_region, cache)
         if bad_region:
             bad[i] = bad_region
         pairs.append((value, region, explicit))
@@ -291,7 +302,7 @@ def warm_pool(path: Path) -> Iterator[ProcessPoolExecutor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _row_region(
+def row_region(
     cell: object, default: str | None, cache: dict[tuple[type, object], str | None]
 ) -> tuple[str | None, str, bool]:
     """The row's region, the reason its region cell is unusable, and whether the cell gave it."""
@@ -304,12 +315,3 @@ def _row_region(
     if region is None:
         return None, region_reason(cell), False
     return region, "", True
-
-
-def suppressed_numbers(paths: Iterable[Path], default_region: str | None) -> set[str]:
-    """Every callee of the do-not-call lists, normalised exactly as the contacts are."""
-    numbers: set[str] = set()
-    for path in paths:
-        sheet = load_sheet(path, LoadOptions())
-        numbers.update(c for c in plan_rows(sheet, default_region).callee if c)
-    return numbers

@@ -28,6 +28,7 @@ CONFIG_RUN_KEYS = {
     "audio",
     "price",
     "suppress",
+    "suppress_unreadable",  # default: "stop"
     "window",
     "base_url",
     "region",

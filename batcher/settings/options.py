@@ -69,6 +69,7 @@ OPTIONS = frozenset(
         "quiet",
         "resend_unknown",
         "suppress",
+        "suppress_unreadable",
         "window",
         "campaign",
         "history",
@@ -119,6 +120,7 @@ class Settings:
     quiet: bool = False
     resend_unknown: bool = False
     suppress: tuple[Path, ...] = ()  # do-not-call lists
+    suppress_unreadable: str = "stop"  # a list's unreadable cell: "stop" the run, or "skip" it
     window: Window | None = None  # calling hours in the callee's local time
     audio: Path | None = None  # a voice file to use (uploaded once) instead of file_id
     price: Price | None = field(default=None, repr=False)  # [price] of campaign.toml
@@ -144,6 +146,11 @@ class Settings:
         _int_range("concurrency", self.concurrency, 1, MAX_CONCURRENCY)
         if self.limit is not None and self.limit < 0:
             raise UsageError("--limit must be 0 or more", "e.g. --limit 100")
+        if self.suppress_unreadable not in ("stop", "skip"):
+            raise UsageError(
+                f"--suppress-unreadable {self.suppress_unreadable!r} is not stop or skip",
+                'e.g. --suppress-unreadable skip, or suppress_unreadable = "skip" in campaign.toml',
+            )
         if self.rate is not None and not self.rate > 0:
             raise UsageError(
                 f"--rate {self.rate} must be more than 0",
@@ -272,6 +279,7 @@ class Settings:
             quiet=bool(given.get("quiet")),
             resend_unknown=bool(given.get("resend_unknown")),
             suppress=suppress,
+            suppress_unreadable=str(pick("suppress_unreadable", "stop")),
             window=Window.parse(str(window)) if window else None,
             audio=audio,
             price=Price.from_config(config.get("price")),

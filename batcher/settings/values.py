@@ -23,6 +23,7 @@ class LoadOptions:
     LoadOptions(sheet="2", phone_column="Mobile")   # second visible sheet, column "Mobile"
     LoadOptions(phone_column="B", encoding="gb18030", delimiter=";")
     LoadOptions(phone_columns=("Mobile", "Phone"))  # each row: its first callable number
+    LoadOptions(every_phone_column=True)  # a do-not-call list: Mobile, Home, Assistant...
     """
 
     sheet: str | None = None  # sheet name, or a 1-based index among visible sheets ("2")
@@ -32,6 +33,8 @@ class LoadOptions:
     delimiter: str | None = None  # CSV override
     # header names (case/space-insensitive), letters or positions, tried in this order per row
     phone_columns: tuple[str, ...] = ()
+    # a do-not-call list: every column a phone could be in, not only the contact's own
+    every_phone_column: bool = False
 
     def __post_init__(self) -> None:
         # one field is enough to give: phone_column alone means phone_columns of one
