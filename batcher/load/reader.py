@@ -29,7 +29,7 @@ from typing import cast
 
 from batcher import collector
 from batcher.errors import InputError
-from batcher.load import columns, guard
+from batcher.load import columns, guard, words
 from batcher.load.columns import Layout
 from batcher.settings import LoadOptions
 
@@ -390,6 +390,9 @@ def _text_encoding(path: Path, override: str | None) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    cjk = _cjk_encoding(prefix, whole)
+    if cjk is not None:
+        return cjk
     from charset_normalizer import from_bytes
 
     matches = list(from_bytes(prefix))
@@ -401,6 +404,32 @@ def _text_encoding(path: Path, override: str | None) -> str:
     rank = {name: i for i, name in enumerate(_PREFERRED_ENCODINGS)}
     best = min(matches, key=lambda m: (m.chaos, -m.coherence, rank.get(m.encoding, 99)))
     return best.encoding
+
+
+# The codecs of Chinese (GB18030 ⊃ GBK ⊃ GB2312), Taiwanese and Hong Kong (Big5), Japanese
+# (Shift_JIS as Windows writes it: cp932) and Korean (EUC-KR as Windows writes it: cp949) Excel.
+_CJK_CODECS = ("gb18030", "big5", "cp932", "cp949")
+
+
+def _cjk_encoding(prefix: bytes, whole: bool) -> str | None:
+    """The CJK codec that decodes the bytes cleanly and turns the header into words batcher
+    knows (姓名, 手机号码, 電話, 携帯電話, 전화번호...), the one with the most such words.
+
+    charset-normalizer alone reads a small GBK file as Thai or Greek (cp874, iso8859_7): a
+    few hundred bytes of two-character names are not enough statistics. A header is: bytes of
+    another codec decoded as GB18030 or Big5 give ideographs that are no header word.
+    """
+    best: tuple[int, str] | None = None
+    for codec in _CJK_CODECS:
+        try:
+            text = codecs.getincrementaldecoder(codec)().decode(prefix, final=whole)
+        except UnicodeDecodeError:
+            continue
+        header = text.lstrip().split("\n", 1)[0]
+        found = words.cjk_header_words(header)
+        if found and (best is None or found > best[0]):
+            best = (found, codec)
+    return best[1] if best else None
 
 
 def _not_encoded(path: Path, encoding: str, row: int) -> InputError:

@@ -46,6 +46,14 @@ _NOT_A_PHONE_HEADERS = """
 id, identifier, code, zip, zip code, postcode, postal code, account, order, invoice, reference,
 ref, customer no, customer number, member no, member number, amount, total, date, year
 """
+# Other words of the headers Chinese, Japanese and Korean offices write (name, customer, city,
+# note...): with the phone and region words they tell which CJK codec a CSV's bytes are in.
+_CJK_HEADERS = """
+姓名, 名字, 名称, 客户, 客户名称, 客户编号, 编号, 序号, 备注, 城市, 地址, 公司, 部门, 性别, 年龄,
+邮箱, 日期, 客戶, 客戶名稱, 客戶編號, 編號, 序號, 備註, 地址, 公司名稱, 部門, 性別, 氏名, 名前,
+顧客, 会社, 会社名, 住所, 備考, 番号, 部署, 都道府県, 이름, 성명, 고객, 고객명, 주소, 비고, 회사,
+부서, 번호, 도시
+"""
 _REGION_HEADERS = """
 region, country, country code, country_code, country region, nation, iso, iso code, 国家, 地区,
 国家/地区, 国家代码, 國家, 地區, país, pays, code pays, negara, kode negara, quốc gia, страна,
@@ -65,6 +73,12 @@ def norm(value: object) -> str:
         if category != "Mn":  # accents; Indic vowel signs (Mc) are kept
             chars.append(ch if category[0] in "LNM" else " ")
     return " ".join("".join(chars).replace("đ", "d").split())
+
+
+def _is_cjk(ch: str) -> bool:
+    """A Han, kana or Hangul character."""
+    name = unicodedata.name(ch, "")
+    return name.startswith(("CJK ", "HIRAGANA", "KATAKANA", "HANGUL"))
 
 
 def _mention_pattern(keywords: frozenset[str]) -> re.Pattern[str]:
@@ -89,6 +103,29 @@ NOT_THE_CONTACT = _mention_pattern(_keywords(_OTHER_PERSON_HEADERS))
 NOT_A_PHONE = _mention_pattern(_keywords(_NOT_A_PHONE_HEADERS))
 REGION_EXACT = _keywords(_REGION_HEADERS)
 REGION_MENTION = _mention_pattern(REGION_EXACT - _keywords("iso, land, 国"))
+_CJK_WORDS = sorted(
+    {
+        k
+        for k in PHONE_EXACT
+        | REGION_EXACT
+        | _keywords(_CJK_HEADERS)
+        | _keywords(_MOBILE_HEADERS)
+        | _keywords(_OTHER_PERSON_HEADERS)
+        if any(_is_cjk(ch) for ch in k)
+    },
+    key=len,
+    reverse=True,
+)
+
+
+def cjk_header_words(header: str) -> int:
+    """How many CJK header words batcher knows a header line holds (its cells split on any
+    punctuation): the evidence that a CJK codec read a CSV's bytes right."""
+    folded = norm(header)
+    return sum(1 for cell in folded.split(" ") if cell and cell in _CJK_SET)
+
+
+_CJK_SET = frozenset(_CJK_WORDS)
 
 
 def column_position(spec: str) -> int | None:

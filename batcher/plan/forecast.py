@@ -7,6 +7,7 @@ seconds per request, or a `Latency` measured elsewhere, or a guess it says is on
 
 from __future__ import annotations
 
+import codecs
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -155,13 +156,21 @@ def plan_facts(figures: Forecast) -> list[tuple[str, object]]:
     return facts
 
 
+def _encoding_text(sheet: Sheet) -> str:
+    """A CSV's text encoding as read (the one --encoding overrides), for the plan's first line."""
+    if not sheet.encoding:
+        return ""
+    name = codecs.lookup(sheet.encoding).name.replace("_", "-").upper()
+    return f" (read as {name} text)"
+
+
 def plan_text(
     sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings, where: str, campaign: str
 ) -> str:
     """The plan as a few lines: what was read, what will be sent, in how many requests."""
     counts = figures.counts
     lines = [
-        f"campaign {campaign!r}: {sheet.path.name}, {figures.rows} rows; "
+        f"campaign {campaign!r}: {sheet.path.name}{_encoding_text(sheet)}, {figures.rows} rows; "
         + phone_columns_text(sheet, plan)
         + (f", region column {sheet.region_column!r}" if sheet.region_column else ""),
     ]
