@@ -71,12 +71,18 @@ def test_the_readme_price_example_is_a_valid_price():
     assert Price.from_config(tomllib.loads(block)["price"]).per_number("IN") == 0.004
 
 
-def test_ci_runs_ruff_then_exactly_the_readme_test_command():
-    command = README.split("```sh\n", 1)[1].splitlines()[1]
-    assert command == "pip install '.[test]' && python -m pytest"
+def test_ci_runs_ruff_and_mypy_then_exactly_the_readme_test_command():
+    """The README's commands make their own virtual environment (a stock Debian or Ubuntu
+    python3 refuses `pip install` outside one), and CI runs the second one as written."""
+    run, test = README.split("```sh\n", 1)[1].splitlines()[:2]
+    venv = "python3 -m venv .venv && .venv/bin/pip install "
+    assert run.startswith(venv + ". && .venv/bin/python -m batcher run samples/contacts.xlsx")
+    assert test == venv + "'.[test]' && .venv/bin/python -m pytest"
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert command in ci
-    assert ci.index("ruff check .") < ci.index("ruff format --check .") < ci.index(command)
+    assert test in ci
+    checks = [".venv/bin/ruff check .", ".venv/bin/ruff format --check .", ".venv/bin/mypy"]
+    assert [ci.index(c) for c in checks] == sorted(ci.index(c) for c in checks)
+    assert ci.index(checks[-1]) < ci.index(test)
 
 
 def test_ruff_is_pinned_in_the_test_extra():
