@@ -11,6 +11,7 @@ from batcher.load import Sheet
 from batcher.plan.rows import plan_rows
 from batcher.plan.status import DUPLICATE, ELIGIBLE, INVALID
 from batcher.settings import Campaign, Settings
+from tests.helpers import write_xlsx
 
 
 def _sheet(values, regions=None) -> Sheet:
@@ -164,3 +165,32 @@ def test_a_resumed_forecast_reads_the_numbers_to_send_once_not_once_per_number_d
     figures = forecast(plan, Choice(todo, {}, {}), states, settings)
     assert figures.done == {"accepted": 200} and figures.to_send == 200
     assert todo.read <= 2 * len(todo), f"{todo.read} reads of {len(todo)} numbers to send"
+
+
+def test_the_plan_counts_the_canary_as_the_run_sends_it(sandbox, tmp_path, cli_streams, creds):
+    """1,000 numbers at 1,000 a request are two requests: the canary of 200 goes alone."""
+    phones = [f"+9198{i:08d}" for i in range(1, 1001)]
+    path = write_xlsx(tmp_path / "c.xlsx", [["phone"], *([p] for p in phones)])
+    args = (
+        "--base-url",
+        sandbox.url,
+        "--app-id",
+        "sandbox-app",
+        "--file-id",
+        "sandbox-file-0001.mp3",
+    )
+    planned = cli_streams("plan", path, *args)
+    assert "to send now: 1000 numbers in 2 request(s)" in planned.out, planned.out
+    ran = cli_streams("run", path, *args, "--yes")
+    assert ran.code == 0, ran.err
+    assert sum(r.endpoint == "sendGroup" for r in sandbox.requests) == 2
+
+
+def test_the_plan_says_how_many_countries_it_did_not_name(tmp_path, cli_streams):
+    countries = ["+91 98563 21412", "+44 7911 123456", "+1 202 555 0143", "+86 139 0013 9000",
+                 "+49 1512 3456789", "+34 612 345 678", "+55 11 91234 5678", "+33 6 12 34 56 78",
+                 "+39 312 345 6789", "+81 90 1234 5678"]  # fmt: skip
+    path = write_xlsx(tmp_path / "c.xlsx", [["phone"], *([p] for p in countries)])
+    planned = cli_streams("plan", path)
+    assert "… and 2 more (every country is on the Summary sheet)" in planned.out, planned.out
+    assert "about 0.5 s" in planned.out  # one request at the 0.5 s guess, not "about 0 s"

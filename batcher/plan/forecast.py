@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # batcher.plan imports this module
 
 PER_REQUEST_GUESS = 0.5  # seconds a request takes, for the estimate before any is measured
 INVALID_KINDS_SHOWN = 10
+COUNTRIES_SHOWN = 8  # the plan names this many countries, the most numbers first
 
 
 class Latency(float):
@@ -76,7 +77,7 @@ def forecast(
     elsewhere (by `batcher check`); None: not measured yet.
     """
     todo = choice.todo
-    requests = -(-len(todo) // settings.chunk_size) if todo else 0
+    requests = settings.requests_for(len(todo))
     per_request = latency if latency else PER_REQUEST_GUESS
     assumed = (
         "the campaign's earlier requests"
@@ -84,9 +85,8 @@ def forecast(
         else "a guess: nothing measured yet (batcher check measures it)"
     )
     assumed = latency.assumed if isinstance(latency, Latency) else assumed
-    if settings.pace:
-        requests = -(-len(todo) // settings.request_size) if todo else 0
-    seconds = requests * per_request / settings.concurrency
+    # the canary's round trip alone, then the rest `concurrency` at a time
+    seconds = per_request * (1 + -(-(requests - 1) // settings.concurrency)) if requests else 0.0
     if settings.rate:
         seconds = max(seconds, requests / settings.rate)
     if settings.pace and todo:
@@ -199,15 +199,17 @@ def plan_text(
             "  held back: " + ", ".join(f"{k} {v}" for k, v in sorted(figures.held.items()))
         )
     if figures.countries:
+        shown = figures.countries.most_common(COUNTRIES_SHOWN)
+        more = len(figures.countries) - len(shown)
         lines.append(
-            "  by country: " + ", ".join(f"{k} {v}" for k, v in figures.countries.most_common(8))
+            "  by country: "
+            + ", ".join(f"{k} {v}" for k, v in shown)
+            + (f" … and {more} more (every country is on the Summary sheet)" if more else "")
         )
     estimate = ""
     if figures.requests:
-        estimate = (
-            f", about {figures.seconds:.0f} s ({figures.per_request:.2f} s a request: "
-            f"{figures.assumed})"
-        )
+        took = f"{figures.seconds:.1f}" if figures.seconds < 10 else f"{figures.seconds:.0f}"
+        estimate = f", about {took} s ({figures.per_request:.2f} s a request: {figures.assumed})"
     lines.append(
         f"  to send now: {figures.to_send} numbers in {figures.requests} request(s) "
         f"of at most {settings.chunk_size} to {where}{estimate}"

@@ -24,7 +24,7 @@ from batcher.outcomes import Outcome
 from batcher.send.committer import Committer, CrashHooks, SendWrites
 from batcher.send.gates import PaceGate, RateGate, stop_signals
 from batcher.send.report import Batch, SendReport, Stop
-from batcher.settings import Settings
+from batcher.settings import CANARY, Settings
 from batcher.voiceapi import http, send_group
 from batcher.voiceapi.send_group import Reply, Verdict
 
@@ -40,7 +40,6 @@ BACKOFF_BASE, BACKOFF_CAP = 0.5, 10.0
 THROTTLE_CAP, THROTTLE_BUDGET = 60.0, 300.0  # seconds: one Retry-After wait, all waits in a run
 ALT_LIMIT = 200  # the vendor's English page and SDK cap a request at 200 numbers
 ALL_REFUSED_STOP = 10  # single numbers refused in a row with -22: the parameters are wrong
-CANARY = 200  # the first request of a run carries at most this many numbers, and goes alone
 # the breaker: once BREAKER_MIN numbers of a run are answered, if BREAKER_SHARE of them were
 # refused per number with one terminationReason, the campaign's parameters are wrong
 BREAKER_MIN, BREAKER_SHARE = 20, 0.9

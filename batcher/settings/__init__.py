@@ -30,6 +30,7 @@ from __future__ import annotations
 from batcher.settings.account import LOOPBACK, SANDBOX, VENDOR, Account, Timeouts
 from batcher.settings.defaults import (
     CALLED_INFO_MAX,
+    CANARY,
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_COOLDOWN,
@@ -67,6 +68,7 @@ from batcher.settings.values import Campaign, Credentials, LoadOptions, Price, W
 
 __all__ = [
     "CALLED_INFO_MAX",
+    "CANARY",
     "CONFIG_KEYS",
     "CONFIG_RUN_KEYS",
     "DEFAULT_BASE_URL",

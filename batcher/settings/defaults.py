@@ -18,6 +18,7 @@ ENV_KEY = "BATCHER_API_KEY"
 ENV_SECRET = "BATCHER_API_SECRET"
 MAX_CHUNK = 1000  # the seed document's limit per sendGroup call
 MAX_CONCURRENCY = 64
+CANARY = 200  # the first request of a run carries at most this many numbers, and goes alone
 DEFAULT_CONCURRENCY = 8
 DEFAULT_READ_TIMEOUT = 60.0
 CALLED_INFO_MAX = 1000

@@ -17,6 +17,7 @@ from typing import Any, cast
 from batcher.errors import InputError, UsageError
 from batcher.settings.account import Account
 from batcher.settings.defaults import (
+    CANARY,
     DEFAULT_CONCURRENCY,
     DEFAULT_COOLDOWN,
     DEFAULT_HISTORY,
@@ -171,6 +172,14 @@ class Settings:
         if not self.pace:
             return self.chunk_size
         return max(1, min(self.chunk_size, math.ceil(self.pace / 60 * PACE_SPACING)))
+
+    def requests_for(self, numbers: int) -> int:
+        """How many requests a send of `numbers` makes: the canary (at most CANARY numbers,
+        alone), then requests of request_size."""
+        if numbers <= 0:
+            return 0
+        first = min(self.request_size, CANARY)
+        return 1 + -(-(numbers - first) // self.request_size)
 
     @property
     def request_spacing(self) -> float:
