@@ -7,6 +7,7 @@ import argparse
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -305,3 +306,35 @@ def test_changing_output_does_not_start_the_campaign_over(cli, contacts, creds, 
     assert code == 0, out
     assert "recently_called 3" in out
     assert len(sandbox.accepted) == 3
+
+
+def test_a_reader_that_goes_away_is_no_internal_error(tmp_path):
+    """`batcher plan x.xlsx | head -1`: the plan is still written, the exit code is the plan's."""
+    import subprocess
+    import sys
+
+    plan = tmp_path / "p.xlsx"
+    sample = Path(__file__).resolve().parents[1] / "samples" / "contacts.xlsx"
+    done = subprocess.run(
+        f"{sys.executable} -m batcher plan {sample} -o {plan} | head -1",
+        shell=True, capture_output=True, text=True, check=False,
+        executable="/bin/bash", env={**os.environ, "PYTHONPATH": str(Path.cwd())},
+    )  # fmt: skip
+    assert "internal error" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.stdout.startswith("campaign 'contacts'") and plan.exists()
+
+
+def test_results_takes_the_workbook_a_run_wrote(sandbox, contacts, cli_streams, creds):
+    """`batcher results X-results.xlsx` reads the journal it names and rewrites that workbook;
+    its help names the files it writes."""
+    path = contacts(["+919856321412", "+919856321413"])
+    ran = cli_streams("run", path, "--base-url", sandbox.url, "--app-id", "sandbox-app",
+                      "--file-id", "sandbox-file-0001.mp3", "--yes")  # fmt: skip
+    assert ran.code == 0, ran.err
+    workbook = path.with_name(path.stem + "-results.xlsx")
+    again = cli_streams("results", workbook)
+    assert again.code == 0, again.err
+    assert f"workbook: {workbook}" in again.out
+    helped = cli_streams("results", "--help")
+    assert "FILE-results.xlsx beside the campaign's contacts" in " ".join(helped.out.split())
+    assert "the journal's name" not in cli_streams("reconcile", "--help").out

@@ -426,3 +426,18 @@ def test_no_region_cell_raises(value: object) -> None:
     assert region is None or region in phonenumbers.SUPPORTED_REGIONS
     if region is None and not (value is None or (isinstance(value, float) and math.isnan(value))):
         assert isinstance(region_reason(value), str)
+
+
+@pytest.mark.parametrize(
+    ("text", "callee"),
+    [("8613900139008.0", "8613900139008"), ("+91 98563 21412.0", "919856321412"),
+     ("919856321412.00", "919856321412")],
+)  # fmt: skip
+def test_a_number_saved_as_text_from_a_decimal_is_read_without_its_dot_zero(text, callee):
+    """A CSV of Excel's floats writes 8613900139008.0: the '.0' is no digit, and it is said."""
+    found = normalise_number(text, None)
+    assert found.callee == callee and "'.0'" in found.note
+
+
+def test_a_refused_decimal_says_it_was_one():
+    assert "'.0'" in normalise_number("12.0", None).reason

@@ -3,18 +3,31 @@ and errors to stderr."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
+from typing import TextIO
 
 
 def err(line: str) -> None:
     """Progress, notes, hints and errors: stderr."""
-    print(line, file=sys.stderr, flush=True)
+    _print(line, sys.stderr)
 
 
 def out(line: str) -> None:
     """What the user asked for: stdout."""
-    print(line, flush=True)
+    _print(line, sys.stdout)
+
+
+def _print(line: str, stream: TextIO) -> None:
+    """A line, unless its reader has gone (`batcher plan x.xlsx | head -1`): then the rest of
+    that stream goes nowhere and the command carries on, its workbook and exit code intact."""
+    try:
+        print(line, file=stream, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())  # Python's own advice: no second error at exit
+        os.close(devnull)
 
 
 def quiet(line: str) -> None:

@@ -49,7 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser, with_config=False, base_url="API endpoint (default: the journal's campaign's)"
     )
     parser.add_argument(
-        "-o", "--output", type=Path, help="workbook to rewrite (default: the journal's name, .xlsx)"
+        "-o",
+        "--output",
+        type=Path,
+        help="workbook to rewrite (default: FILE-results.xlsx beside the campaign's contacts FILE)",
     )
 
 

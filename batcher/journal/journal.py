@@ -49,8 +49,9 @@ class Journal:
             self.close()
             raise JournalError(
                 f"{path}: not a batcher journal, or damaged ({exc})",
-                "point --journal at another file, or move this one away (it may be the only "
-                "record of whom this campaign called: keep a copy)",
+                "give the campaign's .journal file (run and plan take it as --journal FILE), or "
+                "move this one away (it may be the only record of whom this campaign called: "
+                "keep a copy)",
             ) from None
 
     # -- the file ------------------------------------------------------------------------------

@@ -96,6 +96,7 @@ _use(phones.engine())  # with_engine swaps it: the tests compare the two engines
 CACHE_SIZE = 1 << 17
 
 
+_DECIMAL_ZERO = re.compile(r"(\+?\d[\d ]*)\.0+")  # "8613900139008.0": a float saved as text
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:[.,]\d*)?\s*[eE]\s*[+-]?\d{1,3}")
 _NON_DIGIT = re.compile(r"\D")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -214,6 +215,8 @@ def _normalise(value: object, region: str | None, explicit: bool = False) -> Nor
 def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Normalised:
     """The whole decision for one cell of text; cheap rejections first, phonenumbers last."""
     text = raw.strip()
+    if ".0" in text and (decimal := _DECIMAL_ZERO.fullmatch(text)):
+        return _written_as_decimal(text, decimal.group(1), region, explicit)
     # Most cells are ASCII digits and punctuation, which cleaning leaves as they are: then the
     # digits are what is left without the punctuation (str.replace: a third of a regex's cost).
     if len(text) <= _MAX_CHARS and text.count("+") < 2:
@@ -246,6 +249,16 @@ def _normalise_text(raw: str, region: str | None, explicit: bool = False) -> Nor
             return _first_callable(screened, region, explicit)
         text = screened
     return _one_number(text, region, explicit, _NON_DIGIT.sub("", text))
+
+
+def _written_as_decimal(text: str, number: str, region: str | None, explicit: bool) -> Normalised:
+    """A number saved as text from a decimal ("8613900139008.0", as a CSV of Excel's floats
+    writes it): read without the ".0", which is no digit of the number, and said so."""
+    found = _normalise_text(number, region, explicit)
+    said = f"written as a decimal ({text}): read without the '.0'"
+    if found.callee is None:
+        return replace(found, reason=f"{found.reason} ({said})")
+    return replace(found, note=f"{said}; {found.note}" if found.note else said)
 
 
 def _one_number(text: str, region: str | None, explicit: bool, digits: str) -> Normalised:
