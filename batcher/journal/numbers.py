@@ -44,6 +44,15 @@ MISSING = (
     "(run batcher reconcile)"
 )
 
+# A request's numbers are in flight: a row each (a request recorded done at once, a
+# reservation adopted as one, is then derived as if answered)
+_IN_FLIGHT = """
+    INSERT OR IGNORE INTO numbers (request, callee, outcome, reason, voice_id,
+        termination_code, termination_reason, evidence, at)
+    SELECT NEW.id, value, 'unknown', '', '', '', '', 'intent', NEW.sent_at
+    FROM json_each('["' || replace(NEW.callees, ',', '","') || '"]') WHERE NEW.callees != '';
+"""
+
 # What a request (NEW, in a trigger) left its numbers in, in this order: its one outcome for
 # all of them; or its answer (a number it does not name is unknown; the answer is read once,
 # ORDER BY keeping SQLite from reading it again for each row); then its settlements, which
@@ -78,7 +87,8 @@ _DERIVE = f"""
     UPDATE numbers SET outcome = s.outcome, reason = s.reason, voice_id = s.voice_id,
         evidence = 'settlement', at = s.at
     FROM settlements AS s
-    WHERE s.request = NEW.id AND numbers.request = NEW.id AND numbers.callee = s.callee;
+    WHERE EXISTS (SELECT 1 FROM settlements WHERE request = NEW.id)
+        AND s.request = NEW.id AND numbers.request = NEW.id AND numbers.callee = s.callee;
 """
 
 # The table and its triggers in `database` ('main'; 'temp' for `fill`). Keyed by request
@@ -98,12 +108,13 @@ CREATE TABLE IF NOT EXISTS {{database}}.numbers (
     at TEXT NOT NULL,
     PRIMARY KEY (request, callee)
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS {{database}}.numbers_of_a_new_request
-AFTER INSERT ON requests BEGIN
-    INSERT OR IGNORE INTO numbers (request, callee, outcome, reason, voice_id,
-        termination_code, termination_reason, evidence, at)
-    SELECT NEW.id, value, 'unknown', '', '', '', '', 'intent', NEW.sent_at
-    FROM json_each('["' || replace(NEW.callees, ',', '","') || '"]') WHERE NEW.callees != '';
+CREATE TRIGGER IF NOT EXISTS {{database}}.numbers_of_a_request_in_flight
+AFTER INSERT ON requests WHEN NEW.state = 'intent' BEGIN
+    {_IN_FLIGHT}
+END;
+CREATE TRIGGER IF NOT EXISTS {{database}}.numbers_of_a_request_done
+AFTER INSERT ON requests WHEN NEW.state != 'intent' BEGIN
+    {_IN_FLIGHT}
     {_DERIVE}
 END;
 CREATE TRIGGER IF NOT EXISTS {{database}}.numbers_of_an_answered_request
