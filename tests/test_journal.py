@@ -403,6 +403,12 @@ def test_a_number_s_rows_are_written_with_its_request_or_not_at_all(tmp_path):
         ]
         journal.settle(first, [("912", FAILED, "", "absent from the records")])
         assert _rows(journal)[1] == (first, "912", "failed", "settlement")
+        # whatever writes the request row, SQLite writes its numbers' rows in that statement
+        journal.db.execute("UPDATE requests SET outcome = 'failed', results = NULL")
+        assert _rows(journal) == [
+            (first, "911", "failed", "request"),
+            (first, "912", "failed", "settlement"),
+        ]
 
 
 _KILLED = """

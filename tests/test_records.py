@@ -136,10 +136,6 @@ def test_a_record_is_matched_by_its_calledinfo_tag_when_voiceids_differ(
         db.execute(
             "UPDATE requests SET results = ? WHERE id = ?", (json.dumps(results), request_id)
         )
-        db.execute(  # and the number's row, which the journal wrote from that answer
-            "UPDATE numbers SET voice_id = ? WHERE request = ? AND callee = ?",
-            ("v" + vendor_id, request_id, callee),
-        )
     report = fetch_records(journal, Account(sandbox.url, GOOD), query_threshold=0)
     assert (report.fetched, report.missing) == (3, 0)
     stored = _stored(journal)

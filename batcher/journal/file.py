@@ -47,6 +47,19 @@ class Transaction:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
+def statements(script: str) -> list[str]:
+    """The statements of an SQL script, one by one (a trigger's body holds semicolons), to run
+    inside a transaction: executescript would commit it first."""
+    found, statement = [], ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                found.append(statement)
+            statement = ""
+    return found
+
+
 def acquire_lock(path: Path) -> int:
     """flock on the journal file itself: no lock file is left behind. (SQLite's own locks are
     POSIX record locks, which flock does not touch; this descriptor is closed only after the

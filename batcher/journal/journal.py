@@ -2,9 +2,10 @@
 
 Each method is one concept's function (batcher.journal.requests, numbers, runs, ...) in one
 transaction of its own, or in the enclosing `together()` (the send layer's group commit). A
-write that changes what a number is left in writes its row of the numbers table in the same
-transaction: a request's intent (`begin`), its outcome (`finish`), a settlement (`settle`),
-the recovery of requests left in flight (`claim`), an adopted reservation (`adopt_orphans`).
+write that changes what a number is left in (a request's intent in `begin`, its outcome in
+`finish`, a settlement in `settle`, the recovery of requests left in flight in `claim`, an
+adopted reservation in `adopt_orphans`) writes its numbers' rows in the same statement: the
+numbers table's triggers (batcher.journal.numbers).
 """
 
 from __future__ import annotations
@@ -161,11 +162,7 @@ class Journal:
         and calledInfo tag."""
         assert self.campaign is not None
         with self.transaction() as db:
-            request_id, tag = requests.begin(
-                db, self.campaign, batch, attempt, callees, params, intent
-            )
-            numbers.intend(db, request_id)
-        return request_id, tag
+            return requests.begin(db, self.campaign, batch, attempt, callees, params, intent)
 
     def finish(
         self,
@@ -192,7 +189,6 @@ class Journal:
                 latency=latency,
                 results=results,
             )
-            numbers.derive(db, request_id)
 
     def settle(self, request_id: int, settled: Iterable[tuple[str, str, str, str]]) -> int:
         """Commit reconciled outcomes (callee, outcome, voiceId, reason) of one request; a
@@ -205,11 +201,9 @@ class Journal:
             return 0
         with self.transaction() as db:
             recovered = requests.recover(db)
-            for request_id in recovered:
-                numbers.derive(db, request_id)
         if recovered:
-            self.event("recovered", f"{len(recovered)} request(s) in flight became unknown")
-        return len(recovered)
+            self.event("recovered", f"{recovered} request(s) in flight became unknown")
+        return recovered
 
     def adopt_orphans(self, reserved: dict[str, list[str]]) -> int:
         """Reservations the call history holds for this campaign (intent -> callees) with no
@@ -228,9 +222,7 @@ class Journal:
             sent = numbers.sent(db, (c for callees in orphans.values() for c in callees))
             for intent, callees in orphans.items():
                 callees = [c for c in dict.fromkeys(callees) if c not in sent]
-                request_id = requests.adopt(db, self.campaign, intent, callees)
-                numbers.intend(db, request_id)
-                numbers.derive(db, request_id)
+                requests.adopt(db, self.campaign, intent, callees)
                 adopted += len(callees)
         if adopted:
             self.event("recovered", f"{adopted} number(s) reserved but not recorded: unknown")

@@ -12,14 +12,20 @@ termination code, and the evidence for that outcome with when it was recorded:
                 --resend-unknown (its reason says which)
 
 A number's state is its row of its latest request (a number sent once, most of them, has one
-row); its calls are its rows whose request may have placed one (accepted or unknown).
+row); its calls are its rows whose request may have placed one (accepted or unknown). Numbers
+the campaign held back without sending them are not here: they are the campaign's decisions
+(`held`, batcher.journal.runs).
 
-The rows are written in the transaction that writes what they follow from: the journal calls
-`intend` with a request's intent, and `derive` with its outcome, a settlement or its recovery.
-`derive` is the one rule that turns a request (its outcome, its answer, its settlements) into
-its numbers' rows, whenever it runs, from the request row itself (SQL over its answer), so the
-two cannot disagree. Numbers the campaign held back without sending them are not here: they are the
-campaign's decisions (`held`, batcher.journal.runs).
+SQLite writes the rows itself (`TABLE`'s triggers), in the statement that writes what they
+follow from, so they are in its transaction whoever writes it and can never disagree with
+it: inserting a request (its intent, or a reservation adopted as unknown) adds its rows;
+updating its state, outcome or answer (its outcome, the recovery of a dead process's request)
+derives them again from the request row; inserting a settlement updates its number's row.
+`_DERIVE` is the one rule that turns a request (its outcome, its answer, its settlements) into
+its numbers' rows. In triggers, the writes cost the send no Python: a request of a thousand
+numbers is one statement for the send's thread, which holds no GIL while SQLite works (made as
+five statements a request from Python, they took 3-4 times as long beside a busy event loop
+as alone, each waiting for the GIL again).
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ from collections.abc import Iterable
 import orjson
 
 from batcher import collector
+from batcher.journal.file import statements
 from batcher.journal.rows import Call, NumberState
-from batcher.journal.schema import INTENT
 from batcher.outcomes import Outcome
 
 MISSING = (
@@ -39,49 +45,89 @@ MISSING = (
     "(run batcher reconcile)"
 )
 
-# a request's numbers are in flight: a row each, after every earlier request's
-_INTEND = """
-INSERT OR IGNORE INTO numbers (request, callee, outcome, reason, voice_id, termination_code,
-    termination_reason, evidence, at)
-SELECT :id, value, 'unknown', '', '', '', '', 'intent', :at FROM json_each(:callees)
+# A request's numbers are in flight: a row each (a request recorded done at once, a
+# reservation adopted as one, is then derived as if answered)
+_IN_FLIGHT = """
+    INSERT OR IGNORE INTO numbers (request, callee, outcome, reason, voice_id,
+        termination_code, termination_reason, evidence, at)
+    SELECT NEW.id, value, 'unknown', '', '', '', '', 'intent', NEW.sent_at
+    FROM json_each('["' || replace(NEW.callees, ',', '","') || '"]') WHERE NEW.callees != '';
 """
 
-# What a request left its numbers in: its one outcome for all of them; or its answer, which
-# leaves a number it does not name unknown; then its settlements, which override either. Each
-# statement reads the request's rows only (a few pages); the request row's fields are
-# parameters (read once: reading them for each number walked its overflow pages, 2 ms).
-_WHOLE = """
-UPDATE numbers SET outcome = :outcome, reason = :reason, voice_id = '', termination_code = '',
-    termination_reason = '', evidence = :evidence, at = :at
-WHERE request = :id
+# What a request (NEW, in a trigger) left its numbers in, in this order: its one outcome for
+# all of them; or its answer (a number it does not name is unknown; the answer is read once,
+# ORDER BY keeping SQLite from reading it again for each row); then its settlements, which
+# override either. Each statement reads the request's own rows only: a few pages.
+_DERIVE = f"""
+    UPDATE numbers SET outcome = coalesce(nullif(NEW.outcome, ''), 'unknown'),
+        reason = coalesce(NEW.reason, ''), voice_id = '', termination_code = '',
+        termination_reason = '',
+        evidence = CASE NEW.state WHEN 'intent' THEN 'intent' ELSE 'request' END,
+        at = coalesce(NEW.finished_at, NEW.sent_at)
+    WHERE request = NEW.id AND NEW.results IS NULL;
+    UPDATE numbers SET
+        outcome = CASE answer.said WHEN 'accepted' THEN 'accepted' ELSE 'rejected' END,
+        reason = CASE answer.said WHEN 'accepted' THEN '' ELSE answer.why END,
+        voice_id = answer.voice_id, termination_code = answer.code,
+        termination_reason = answer.why, evidence = 'answer',
+        at = coalesce(NEW.finished_at, NEW.sent_at)
+    FROM (
+        SELECT key AS callee, json_extract(value, '$[0]') AS said,
+            json_extract(value, '$[1]') AS voice_id, json_extract(value, '$[2]') AS code,
+            json_extract(value, '$[3]') AS why
+        FROM json_each(NEW.results) ORDER BY key
+    ) AS answer
+    WHERE numbers.request = NEW.id AND numbers.callee = answer.callee;
+    UPDATE numbers SET outcome = 'unknown', reason = '{MISSING}', voice_id = '',
+        termination_code = '', termination_reason = '', evidence = 'missing',
+        at = coalesce(NEW.finished_at, NEW.sent_at)
+    WHERE request = NEW.id AND NEW.results IS NOT NULL
+        AND (SELECT count(*) FROM json_each(NEW.results))
+            < (SELECT count(*) FROM numbers WHERE request = NEW.id)
+        AND callee NOT IN (SELECT key FROM json_each(NEW.results));
+    UPDATE numbers SET outcome = s.outcome, reason = s.reason, voice_id = s.voice_id,
+        evidence = 'settlement', at = s.at
+    FROM settlements AS s
+    WHERE EXISTS (SELECT 1 FROM settlements WHERE request = NEW.id)
+        AND s.request = NEW.id AND numbers.request = NEW.id AND numbers.callee = s.callee;
 """
-# (MATERIALIZED: else SQLite reads the whole answer again for each of the request's rows)
-_ANSWER = """
-WITH answer AS MATERIALIZED (
-    SELECT key AS callee, json_extract(value, '$[0]') AS said,
-        json_extract(value, '$[1]') AS voice_id, json_extract(value, '$[2]') AS code,
-        json_extract(value, '$[3]') AS why
-    FROM json_each((SELECT results FROM requests WHERE id = :id))
-)
-UPDATE numbers SET
-    outcome = CASE answer.said WHEN 'accepted' THEN 'accepted' ELSE 'rejected' END,
-    reason = CASE answer.said WHEN 'accepted' THEN '' ELSE answer.why END,
-    voice_id = answer.voice_id, termination_code = answer.code,
-    termination_reason = answer.why, evidence = 'answer', at = :at
-FROM answer
-WHERE numbers.request = :id AND numbers.callee = answer.callee
-"""
-_MISSING = """
-UPDATE numbers SET outcome = 'unknown', reason = :missing, voice_id = '',
-    termination_code = '', termination_reason = '', evidence = 'missing', at = :at
-WHERE request = :id
-    AND callee NOT IN (SELECT key FROM json_each((SELECT results FROM requests WHERE id = :id)))
-"""
-_SETTLED = """
-UPDATE numbers SET outcome = s.outcome, reason = s.reason, voice_id = s.voice_id,
-    evidence = 'settlement', at = s.at
-FROM settlements AS s
-WHERE s.request = :id AND numbers.request = :id AND numbers.callee = s.callee
+
+# The table and its triggers in `database` ('main'; 'temp' for `fill`). Keyed by request
+# first: a request's rows sit side by side (its intent appends them, its answer updates
+# them), a few pages a request, where rows keyed by random phone numbers touched a page a
+# number (a table keyed by callee alone wrote 3.4 GB for 150,000 numbers).
+TABLE = f"""
+CREATE TABLE IF NOT EXISTS {{database}}.numbers (
+    request INTEGER NOT NULL,
+    callee TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    voice_id TEXT NOT NULL,
+    termination_code TEXT NOT NULL,
+    termination_reason TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (request, callee)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS {{database}}.numbers_of_a_request_in_flight
+AFTER INSERT ON requests WHEN NEW.state = 'intent' BEGIN
+    {_IN_FLIGHT}
+END;
+CREATE TRIGGER IF NOT EXISTS {{database}}.numbers_of_a_request_done
+AFTER INSERT ON requests WHEN NEW.state != 'intent' BEGIN
+    {_IN_FLIGHT}
+    {_DERIVE}
+END;
+CREATE TRIGGER IF NOT EXISTS {{database}}.numbers_of_an_answered_request
+AFTER UPDATE OF state, outcome, reason, results ON requests BEGIN
+    {_DERIVE}
+END;
+CREATE TRIGGER IF NOT EXISTS {{database}}.numbers_settled
+AFTER INSERT ON settlements BEGIN
+    UPDATE numbers SET outcome = NEW.outcome, reason = NEW.reason, voice_id = NEW.voice_id,
+        evidence = 'settlement', at = NEW.at
+    WHERE request = NEW.request AND callee = NEW.callee;
+END;
 """
 
 _OF_REQUEST = (
@@ -91,41 +137,25 @@ _OF_REQUEST = (
 _OUTCOMES = {str(o): o for o in Outcome}
 
 
-def intend(db: sqlite3.Connection, request_id: int) -> None:
-    """The request's numbers are in flight: a row each, unknown (with its intent)."""
-    callees, sent_at = db.execute(
-        "SELECT callees, sent_at FROM requests WHERE id = ?", (request_id,)
-    ).fetchone()
-    listed = orjson.dumps(callees.split(",") if callees else []).decode()
-    db.execute(_INTEND, {"id": request_id, "callees": listed, "at": sent_at})
-
-
-def derive(db: sqlite3.Connection, request_id: int) -> None:
-    """Its numbers' rows from what the request row and its settlements say now (with them)."""
-    state, outcome, reason, at, answered = db.execute(
-        "SELECT state, outcome, reason, coalesce(finished_at, sent_at), results IS NOT NULL"
-        " FROM requests WHERE id = ?",
-        (request_id,),
-    ).fetchone()
-    if not answered:
-        evidence = "intent" if state == INTENT else "request"
-        whole = {"outcome": outcome or "unknown", "reason": reason or "", "evidence": evidence}
-        db.execute(_WHOLE, {"id": request_id, "at": at, **whole})
-    else:
-        named = db.execute(_ANSWER, {"id": request_id, "at": at}).rowcount
-        rows = db.execute("SELECT count(*) FROM numbers WHERE request = ?", (request_id,))
-        if named < rows.fetchone()[0]:  # the answer left some out (rare: skipped otherwise)
-            db.execute(_MISSING, {"id": request_id, "at": at, "missing": MISSING})
-    db.execute(_SETTLED, {"id": request_id})
-
-
-def settle(db: sqlite3.Connection, request_id: int, settled: Iterable[tuple], at: str) -> int:
-    """Record reconciled outcomes (callee, outcome, voiceId, reason) of one request, and so
-    its rows for those numbers; how many."""
-    rows = [(request_id, c, str(o), v, r, at) for c, o, v, r in settled]
-    db.executemany("INSERT OR REPLACE INTO settlements VALUES (?, ?, ?, ?, ?, ?)", rows)
-    derive(db, request_id)
-    return len(rows)
+def fill(db: sqlite3.Connection, *, keep: bool) -> int:
+    """Write the numbers table from the requests and settlements alone (a journal of an older
+    batcher): copies of them in the connection's temporary database, their triggers writing
+    `temp.numbers` as a send would have, a request at a time. Then, unless the table is kept
+    there (`keep`: a read-only connection, where it hides the file's), into the file's own.
+    Returns how many rows it holds. In the caller's transaction."""
+    db.execute("CREATE TEMP TABLE requests AS SELECT * FROM main.requests LIMIT 0")
+    db.execute("CREATE TEMP TABLE settlements AS SELECT * FROM main.settlements LIMIT 0")
+    for statement in statements(TABLE.format(database="temp")):
+        db.execute(statement)
+    db.execute("INSERT INTO temp.requests SELECT * FROM main.requests ORDER BY id")
+    db.execute("INSERT INTO temp.settlements SELECT * FROM main.settlements")
+    db.execute("DROP TABLE temp.requests")
+    db.execute("DROP TABLE temp.settlements")
+    if not keep:
+        db.execute("DELETE FROM main.numbers")
+        db.execute("INSERT INTO main.numbers SELECT * FROM temp.numbers")
+        db.execute("DROP TABLE temp.numbers")
+    return carried(db)
 
 
 def states(
@@ -176,6 +206,14 @@ def calls(db: sqlite3.Connection) -> dict[str, list[Call]]:
     return found
 
 
+def settle(db: sqlite3.Connection, request_id: int, settled: Iterable[tuple], at: str) -> int:
+    """Record reconciled outcomes (callee, outcome, voiceId, reason) of one request (their
+    trigger updates the numbers' rows); how many."""
+    rows = [(request_id, c, str(o), v, r, at) for c, o, v, r in settled]
+    db.executemany("INSERT OR REPLACE INTO settlements VALUES (?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
 def settled(db: sqlite3.Connection, after: int) -> list[int]:
     """The ids of the requests after `after` that have settlements, in order."""
     query = "SELECT DISTINCT request FROM settlements WHERE request > ? ORDER BY request"
@@ -191,14 +229,3 @@ def sent(db: sqlite3.Connection, callees: Iterable[str]) -> set[str]:
 def carried(db: sqlite3.Connection) -> int:
     """How many rows: numbers the requests carried, a number sent twice counted twice."""
     return db.execute("SELECT count(*) FROM numbers").fetchone()[0]
-
-
-def fill(db: sqlite3.Connection) -> int:
-    """Write the numbers table from the requests and settlements alone (a journal of an older
-    batcher): each request in order, as its intent and then its outcome are written. Returns
-    how many rows it holds."""
-    db.execute("DELETE FROM numbers")
-    for (request_id,) in db.execute("SELECT id FROM requests ORDER BY id").fetchall():
-        intend(db, request_id)
-        derive(db, request_id)
-    return carried(db)

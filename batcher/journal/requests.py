@@ -4,8 +4,8 @@ A request row is written twice: its intent (its numbers, state 'intent') before 
 leaves, its outcome (state 'done': one outcome for all its numbers, or the vendor's answer per
 number as JSON) once the answer is parsed. A request still 'intent' when a journal is claimed
 again was in flight when batcher stopped: `recover` makes it unknown. `adopt` records the call
-history's reservations that never became a request. Each of these functions writes the request
-rows only; the journal writes their numbers' rows in the same transaction
+history's reservations that never became a request. Each of these writes request rows only: the
+numbers table's triggers write their numbers' rows in the same statement
 (batcher.journal.numbers).
 """
 
@@ -86,14 +86,12 @@ def finish(
     )
 
 
-def recover(db: sqlite3.Connection) -> list[int]:
-    """Requests left in flight by a dead process become unknown; their ids."""
-    ids = [i for (i,) in db.execute("SELECT id FROM requests WHERE state = ?", (INTENT,))]
-    db.execute(
+def recover(db: sqlite3.Connection) -> int:
+    """Requests left in flight by a dead process become unknown; how many."""
+    return db.execute(
         "UPDATE requests SET state = ?, outcome = ?, finished_at = ?, reason = ? WHERE state = ?",
         (DONE, Outcome.UNKNOWN, utc_now(), RECOVERED, INTENT),
-    )
-    return ids
+    ).rowcount
 
 
 def adopt(db: sqlite3.Connection, campaign: CampaignInfo, intent: str, callees: list[str]) -> int:

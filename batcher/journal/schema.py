@@ -11,36 +11,19 @@ later run may forget.
     settlements  a request's outcome for one number, settled later (reconcile, the breaker,
                  --resend-unknown)
     numbers      a row per number a request carried: what that request (its outcome, its
-                 answer, its settlements) left the number in, written in the same
-                 transaction as they are; a number's state is its latest row
+                 answer, its settlements) left the number in, written by SQLite's triggers
+                 with them (batcher.journal.numbers); a number's state is its latest row
     held         the campaign's decisions for numbers it did not send (suppressed, ...)
     runs, events, call_records, test_calls, meta
 """
 
 from __future__ import annotations
 
+from batcher.journal import numbers
 from batcher.outcomes import Outcome
 
 # 1: batcher 0.1 (several campaigns a file); 2: one campaign a file; 3: the numbers table
 SCHEMA_VERSION = 3
-# the numbers table in `database` ('main'; 'temp' for a read-only look at a version 2 file).
-# Keyed by request first: a request's rows are written side by side (its intent appends them,
-# its answer updates them), a few pages a request, where rows keyed by random phone numbers
-# would touch a page a number (measured: 3.4 GB written for 150k numbers).
-NUMBERS = """
-CREATE TABLE IF NOT EXISTS {database}.numbers (
-    request INTEGER NOT NULL,
-    callee TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    voice_id TEXT NOT NULL,
-    termination_code TEXT NOT NULL,
-    termination_reason TEXT NOT NULL,
-    evidence TEXT NOT NULL,
-    at TEXT NOT NULL,
-    PRIMARY KEY (request, callee)
-) WITHOUT ROWID;
-"""
 SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,7 +56,7 @@ CREATE TABLE IF NOT EXISTS settlements (
     PRIMARY KEY (request, callee)
 );
 """
-    + NUMBERS.format(database="main")
+    + numbers.TABLE.format(database="main")
     + """
 CREATE TABLE IF NOT EXISTS held (
     callee TEXT PRIMARY KEY,

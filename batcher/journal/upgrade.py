@@ -2,12 +2,12 @@
 
     1 -> 2  batcher 0.1 kept several campaigns a file (by SHA-256): they become one campaign
             that knows every number any of them sent, so nothing it called is called again
-    2 -> 3  the numbers table, written from the requests and settlements as they were
-            recorded (batcher.journal.numbers.fill)
+    2 -> 3  the numbers table, written from the requests and settlements by the triggers that
+            write it as a send goes (batcher.journal.numbers.fill)
 
 Each step is one transaction. A journal of version 2 opened read-only (the page, `results`, a
 dry run, while another process may hold it) is not changed: `view_numbers` writes its numbers
-table in the connection's own temporary database instead, which hides the file's.
+table in the connection's own temporary database instead, where it hides the file's.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import uuid
 from pathlib import Path
 
 from batcher.journal import campaign, numbers, runs
-from batcher.journal.file import Transaction
+from batcher.journal.file import Transaction, statements
 from batcher.journal.rows import utc_now
-from batcher.journal.schema import NUMBERS, SCHEMA, SCHEMA_VERSION
+from batcher.journal.schema import SCHEMA, SCHEMA_VERSION
 
 
 def upgrade(db: sqlite3.Connection) -> None:
@@ -28,7 +28,7 @@ def upgrade(db: sqlite3.Connection) -> None:
     db.executescript(SCHEMA)
     if version(db) < 3:
         with Transaction(db):
-            filled = numbers.fill(db)
+            filled = numbers.fill(db, keep=False)
             if filled:
                 runs.event(db, "upgraded", f"one row per number: {filled} number(s) written")
             campaign.set_meta(db, schema="3")
@@ -46,11 +46,11 @@ def version(db: sqlite3.Connection) -> int:
 
 
 def view_numbers(db: sqlite3.Connection) -> None:
-    """A read-only connection to a version 2 journal: its numbers table, in memory."""
-    db.executescript(NUMBERS.format(database="temp"))
+    """A read-only connection to a version 2 journal: its numbers table, in its temporary
+    database."""
     db.execute("BEGIN")
     try:
-        numbers.fill(db)
+        numbers.fill(db, keep=True)
     finally:
         db.execute("COMMIT")
 
@@ -67,9 +67,8 @@ def _from_batcher_0_1(db: sqlite3.Connection) -> None:
         old = [t for t in ("requests", "events", "call_records") if t in tables]
         for table in old:
             db.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                db.execute(statement)
+        for statement in statements(SCHEMA):
+            db.execute(statement)
         db.execute(
             "INSERT INTO requests (id, batch, attempt, tag, callees, state, outcome, http_status,"
             " api_status, reason, latency, sent_at, sent_epoch, finished_at, results)"
