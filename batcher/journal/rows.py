@@ -40,7 +40,6 @@ class NumberState(NamedTuple):
 class TestCall(NamedTuple):
     """One test call of the operator's (`batcher test-call`): never a number of the campaign."""
 
-    __test__ = False  # not a pytest class, whatever its name
     id: int
     at: str
     callee: str
@@ -49,6 +48,9 @@ class TestCall(NamedTuple):
     reason: str
     voice_id: str
     record: dict | None  # its call record, once read
+
+
+TestCall.__test__ = False  # type: ignore[attr-defined]  # no pytest class, whatever its name
 
 
 class Call(NamedTuple):

@@ -115,17 +115,17 @@ class LiveCampaign(CampaignState):
             self.follower.wait_for(callee)
         return super().outcome(callee)
 
-    @property  # type: ignore[override]
+    @property
     def requests(self) -> list[Request]:
         """Every request, once the send is over."""
         return self.follower.at_end().requests
 
-    @property  # type: ignore[override]
+    @property
     def events(self) -> list[tuple[str, str, str]]:
         """The event log, once the send is over."""
         return self.follower.at_end().events
 
-    @property  # type: ignore[override]
+    @property
     def not_sent_reason(self) -> str:
         """Why a number was not sent: the end of the send says."""
         return self.follower.at_end().not_sent_reason
@@ -241,8 +241,12 @@ class LiveWorkbook:
         say: Callable[[str], None],
         reload: Callable[[], tuple[Sheet, Plan]],
     ) -> None:
-        self.output, self.sheet, self.plan, self.journal = output, sheet, plan, journal
-        self.states, self.facts, self.todo, self.say = states, facts, todo, say
+        self.output, self.journal = output, journal
+        # dropped once the child holds them (see _fork): None after that
+        self.sheet: Sheet | None = sheet
+        self.plan: Plan | None = plan
+        self.states: dict[str, NumberState] | None = states
+        self.facts, self.todo, self.say = facts, todo, say
         self.reload = reload  # the sheet and plan again, for a writer that died
         self.after = journal.last_request_id()
         self.pid: int | None = None
@@ -282,7 +286,10 @@ class LiveWorkbook:
         return self._write_here(not_sent_reason)
 
     def _write_here(self, not_sent_reason: str) -> Counter[str]:
-        sheet, plan = (self.sheet, self.plan) if self.sheet is not None else self.reload()
+        if self.sheet is not None and self.plan is not None:
+            sheet, plan = self.sheet, self.plan
+        else:
+            sheet, plan = self.reload()
         state = CampaignState.of(self.journal, not_sent_reason)
         return write_workbook(self.output, sheet, plan, state, self.facts)
 
@@ -311,6 +318,7 @@ class LiveWorkbook:
 
     def _reap(self) -> None:
         pid, self.pid = self.pid, None
+        assert pid is not None
         for fd in (self.end, self.back):
             if fd >= 0:  # each closed once: a number closed twice may be another file's by then
                 os.close(fd)
@@ -328,14 +336,13 @@ def _child(workbook: LiveWorkbook, end: int, back: int) -> None:
         _die_with(workbook.parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
         gc.disable()  # every object is the parent's: a collection would copy them all
+        sheet, plan, states = workbook.sheet, workbook.plan, workbook.states
+        assert sheet is not None and plan is not None and states is not None  # the child's own
         with Journal(workbook.journal.path, readonly=True) as journal:
-            campaign = LiveCampaign.following(
-                journal, workbook.after, workbook.todo, end, workbook.states
-            )
-            args = (workbook.output, workbook.sheet, workbook.plan)
-            counts = write_workbook(*args, campaign, workbook.facts)
+            campaign = LiveCampaign.following(journal, workbook.after, workbook.todo, end, states)
+            counts = write_workbook(workbook.output, sheet, plan, campaign, workbook.facts)
             if campaign.follower.changed():  # the breaker settled a row written as rejected
-                counts = write_workbook(*args, campaign, workbook.facts)
+                counts = write_workbook(workbook.output, sheet, plan, campaign, workbook.facts)
         result = ("ok", counts)
     except _ParentGone:
         result = ("gone",)

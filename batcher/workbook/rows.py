@@ -274,7 +274,7 @@ def _call_summary(
         ended = call_outcome(record)
         if ended is not None:
             last = ended
-            if ended is CallOutcome.ANSWERED:
+            if ended is CallOutcome.ANSWERED and record is not None:
                 answered_at = utc_datetime(record.get("answerTime"))
     return [len(calls), str(last) if last else "", answered_at]
 
@@ -282,7 +282,7 @@ def _call_summary(
 def _call_rows(plan: Plan, rows: list[int], campaign: CampaignState) -> Iterator[list[object]]:
     """One row per call placed: the plan's numbers in row order, then any others."""
     records, calls = campaign.records, campaign.calls
-    first_row = {}
+    first_row: dict[str, int] = {}
     for callee, status, row in zip(plan.callee, plan.status, rows, strict=True):
         if callee and status != DUPLICATE and status != INVALID:
             first_row.setdefault(callee, row)
