@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import batcher.plan.rows
 from batcher.load import Sheet
 from batcher.plan.rows import plan_rows
 from batcher.plan.status import DUPLICATE, ELIGIBLE, INVALID
 from batcher.settings import Campaign, Settings
-from tests.helpers import write_xlsx
+from tests.helpers import wait_for, write_xlsx
 
 
 def _sheet(values, regions=None) -> Sheet:
@@ -194,3 +198,37 @@ def test_the_plan_says_how_many_countries_it_did_not_name(tmp_path, cli_streams)
     planned = cli_streams("plan", path)
     assert "… and 2 more (every country is on the Summary sheet)" in planned.out, planned.out
     assert "about 0.5 s" in planned.out  # one request at the 0.5 s guess, not "about 0 s"
+
+
+def _marked(marker: str) -> list[int]:
+    """Processes whose command line names `marker` (a pool's forkserver names its sys.path)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_a_killed_plan_leaves_no_pool_processes_behind(tmp_path):
+    """The plan's pool (a forkserver and its workers) goes with a SIGKILLed run."""
+    marker = tmp_path / "marker-path"
+    marker.mkdir()
+    rows = [["phone"], *([f"+9198{i:08d}"] for i in range(40_000))]
+    path = write_xlsx(tmp_path / "big.xlsx", rows)
+    assert path.stat().st_size >= batcher.plan.rows.WARM_FROM_BYTES
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(marker), str(Path.cwd())])}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "batcher", "plan", str(path), "-o", str(tmp_path / "p.xlsx")],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: len(_marked(str(marker))) >= 2, timeout=30)  # the pool is up
+    finally:
+        run.kill()
+        run.wait()
+    wait_for(lambda: not _marked(str(marker)), timeout=10)

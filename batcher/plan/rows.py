@@ -11,6 +11,8 @@ import contextlib
 import itertools
 import multiprocessing
 import os
+import select
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -275,8 +277,41 @@ def _new_pool() -> ProcessPoolExecutor | None:
     if workers < 2:
         return None
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["batcher.plan"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    context.set_forkserver_preload(["batcher.plan.rows"])
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=die_with,
+        initargs=(os.getpid(),),
+    )
+
+
+def die_with(run: int) -> None:
+    """A pool worker's first act: exit as soon as the run that started it is gone. A worker's
+    parent is the forkserver, not the run, so nothing else tells it: a SIGKILLed run left its
+    workers (and, through them, the forkserver) running for good."""
+    try:
+        pidfd = os.pidfd_open(run)
+    except (AttributeError, OSError):  # not Linux, or the run is gone already
+        if not _alive(run):
+            os._exit(0)
+        return
+
+    def watch() -> None:
+        select.select([pidfd], [], [])  # readable once the run has exited
+        os._exit(0)
+
+    threading.Thread(target=watch, name="batcher-run-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 WARM_FROM_BYTES = 400_000  # a contacts file this large has about PARALLEL_FROM rows or more
