@@ -54,7 +54,11 @@ def test_a_trial_then_the_real_run_calls_everyone_once(sandbox, cli, tmp_path):
     results = read_sheet(tmp_path / "spring" / "contacts-results.xlsx", "Results")
     trial = read_sheet(tmp_path / "spring" / "contacts-sandbox-results.xlsx", "Results")
     assert [r["outcome"] for r in results] == [r["outcome"] for r in trial] == ["accepted"] * 10
-    assert (tmp_path / "spring" / "contacts.sandbox.journal").exists()
+    # the trial's workbook rebuilt from its journal is the trial's, never the real one
+    real_book = (tmp_path / "spring" / "contacts-results.xlsx").read_bytes()
+    code, out = cli("results", tmp_path / "spring" / "contacts.sandbox.journal")
+    assert code == 0 and "contacts-sandbox-results.xlsx" in out, out
+    assert (tmp_path / "spring" / "contacts-results.xlsx").read_bytes() == real_book
 
 
 def test_a_journal_of_a_trial_is_refused_for_real_calls_with_the_fix(sandbox, cli, tmp_path):
