@@ -105,10 +105,13 @@ def check_endpoint(journal: Journal, account: Account) -> None:
             f".journal), or pass --journal {name}.{SANDBOX}.journal"
         )
     elif all(endpoint_kind(e) != VENDOR for e in others):
+        own = f"{name}.journal"
+        if journal.path.name == own:  # the default journal itself: name another
+            own = f"{name}.{kind}.journal"
         fix = (
-            f"nobody was called there: give this campaign its own journal on "
-            f"{account.shown} (--journal {name}.journal, or move {journal.path.name} away); "
-            "numbers other campaigns called stay held by the call history"
+            f"nobody was called there: give the campaign on {account.shown} its own journal "
+            f"(--journal {own}, or move {journal.path.name} away); numbers other campaigns "
+            "called stay held by the call history"
         )
     else:
         fix = (

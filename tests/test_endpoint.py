@@ -78,6 +78,14 @@ def test_a_journal_of_a_trial_is_refused_for_real_calls_with_the_fix(sandbox, cl
     )
     assert code == 0 and "accepted 6" in out, out
     _once(sandbox, phones)
+    # a campaign run on a simulator, then planned towards the vendor: refused, with the fix
+    loop = tmp_path / "loop"
+    path, config = _campaign(loop, ["+" + n for n in numbers(6, start=100)])
+    assert cli("run", path, "--config", config, *real, "--yes")[0] == 0
+    code, out = cli("plan", path, "--config", config)
+    assert code == 2 and sandbox.url in out and "--journal contacts.vendor.journal" in out, out
+    code, out = cli("plan", path, "--config", config, "--journal", loop / "contacts.vendor.journal")
+    assert code == 0 and "to send now: 6 numbers" in out, out
     # and the reverse: a trial into the real campaign's journal is refused
     code, out = cli(
         "run", path, "--config", config, "--journal", tmp_path / "contacts.journal", "--sandbox"
