@@ -4,6 +4,27 @@ the call history files it under, and the message it plays.
 A campaign is the people in it, whatever files bring them in: by default the input file's
 stem (so c.xlsx, c.ods and c.csv are one campaign), or the campaign a batcher results workbook
 records; its journal is <name>.journal beside the input.
+
+The endpoint belongs to the campaign's identity. A call is evidence only for the kind of
+endpoint that took it (batcher.settings.endpoint_kind: the embedded `sandbox`, a `loopback`
+simulator, the `vendor`): a trial never stands for a real call. One mechanism keeps them apart:
+a journal holds the requests of one kind of endpoint only.
+
+- A trial on the embedded sandbox (`run --sandbox`, `plan --sandbox`) keeps its own files by
+  default: <name>.sandbox.journal and FILE-sandbox-results.xlsx (FILE-sandbox-plan.xlsx), so
+  the same campaign run for real next starts from its own journal and calls everyone the call
+  history does not hold; the trial's reservations hold no one (batcher.history).
+- Each request records the endpoint it went to (`endpoint` in its params); the Batches sheet
+  shows it per request, the Summary counts the requests per endpoint.
+- A run whose journal holds requests of another kind (a --journal given to both, a journal of
+  an older batcher, a campaign moved from a loopback simulator to the vendor) is refused before
+  anything is decided (`check_endpoint`), with the fix: its own journal. So a journal that
+  mixes kinds never arises, and none makes a real call look done.
+
+Another host or prefix of the vendor, or another port of a loopback simulator, is the same
+kind: the same people are reached through any of them, so their calls count for one another.
+Requests recorded without an endpoint (an older batcher, an adopted reservation) count as the
+journal's recorded endpoint.
 """
 
 from __future__ import annotations
@@ -13,8 +34,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from batcher.errors import InputError, UsageError
+from batcher.journal import Journal
 from batcher.load import Sheet, load_sheet
-from batcher.settings import LoadOptions, Settings
+from batcher.settings import SANDBOX, VENDOR, Account, LoadOptions, Settings, endpoint_kind
 
 
 def campaign_name(settings: Settings, sheet: Sheet) -> str:
@@ -34,6 +56,8 @@ def journal_path(settings: Settings, sheet: Sheet, name: str) -> Path:
         journal = settings.contacts.parent / recorded  # an absolute path stays as it is
         if journal.exists():
             return journal
+    if is_trial(settings):  # a trial keeps its own journal (see the module's docstring)
+        return settings.contacts.parent / f"{name}.{SANDBOX}.journal"
     default = settings.contacts.parent / f"{name}.journal"
     legacy = output_path(settings, dry_run=False).with_suffix(".journal")
     if not default.exists() and legacy.exists():
@@ -43,11 +67,66 @@ def journal_path(settings: Settings, sheet: Sheet, name: str) -> Path:
 
 def output_path(settings: Settings, dry_run: bool) -> Path:
     """-o, else FILE-results.xlsx beside the input; a dry run writes FILE-plan.xlsx, so it
-    never overwrites the results a real run wrote."""
+    never overwrites the results a real run wrote; a trial FILE-sandbox-results.xlsx (and
+    FILE-sandbox-plan.xlsx)."""
     if settings.output is not None:
         return settings.output
     suffix = "-plan.xlsx" if dry_run else "-results.xlsx"
-    return settings.contacts.with_name(settings.contacts.stem + suffix)
+    return results_path(settings.contacts, suffix, trial=is_trial(settings))
+
+
+def results_path(contacts: Path, suffix: str = "-results.xlsx", *, trial: bool) -> Path:
+    """FILE-results.xlsx beside the input, FILE-sandbox-results.xlsx for a trial."""
+    return contacts.with_name(contacts.stem + (f"-{SANDBOX}" if trial else "") + suffix)
+
+
+def is_trial(settings: Settings) -> bool:
+    """The run is a trial on the embedded sandbox (`--sandbox`): nobody rings."""
+    return settings.account.kind == SANDBOX
+
+
+def check_endpoint(journal: Journal, account: Account) -> None:
+    """Refuse a journal holding requests made on another kind of endpoint than `account`'s:
+    a call on one kind is no evidence for another (see the module's docstring)."""
+    kind = account.kind
+    recorded = journal.endpoint
+    others = {
+        endpoint
+        for endpoint in (r.endpoint or recorded for r in journal.requests())
+        if endpoint_kind(endpoint) != kind
+    }
+    if not others:
+        return
+    went = ", ".join(sorted(_shown(e) for e in others))
+    name = journal.campaign.name if journal.campaign else journal.path.stem
+    if kind == SANDBOX:
+        fix = (
+            f"a trial keeps its own journal: run without --journal (it uses {name}.{SANDBOX}"
+            f".journal), or pass --journal {name}.{SANDBOX}.journal"
+        )
+    elif all(endpoint_kind(e) != VENDOR for e in others):
+        own = f"{name}.journal"
+        if journal.path.name == own:  # the default journal itself: name another
+            own = f"{name}.{kind}.journal"
+        fix = (
+            f"nobody was called there: give the campaign on {account.shown} its own journal "
+            f"(--journal {own}, or move {journal.path.name} away); numbers other campaigns "
+            "called stay held by the call history"
+        )
+    else:
+        fix = (
+            "keep real calls in their journal: give the simulator its own "
+            f"(--journal {name}.{account.kind}.journal)"
+        )
+    raise UsageError(
+        f"{journal.path}: this campaign's requests went to {went}, not to {account.shown}: "
+        "calls on one kind of endpoint are no evidence for another",
+        fix,
+    )
+
+
+def _shown(endpoint: str) -> str:
+    return "the embedded sandbox" if endpoint == SANDBOX else endpoint
 
 
 def journal_of_results(workbook: Path) -> Path:

@@ -9,8 +9,11 @@ cooldown is not sent but held as `recently_called`, unless the operator says `--
 Two processes on different journals sharing the file cannot both reserve one number: the check
 and the insert are one `BEGIN IMMEDIATE` transaction (SQLite WAL, with a busy timeout).
 
-Reservations are kept per endpoint kind: calls to a simulator on this machine never hold
-numbers for a real endpoint, and the reverse.
+Reservations are kept per endpoint kind (batcher.settings.endpoint_kind): calls to a simulator
+on this machine never hold numbers for a real endpoint, and the reverse. A trial on the
+embedded sandbox (`run --sandbox`, kind `sandbox`) rang nobody: its reservations hold no one,
+not even another trial, and nothing holds it (they are kept only so that the trial adopts its
+own orphans). So the README's sample run never holds the numbers of a campaign tried or run next.
 
 Beside them it keeps two small facts of this user's account: the audio uploads batcher made
 (`uploads`), and the round trip `batcher check` last measured to each endpoint (`latency`),
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batcher.errors import JournalError
+from batcher.settings import SANDBOX
 
 SCHEMA_VERSION = 2
 # A reservation is one row per request (its intent): who asked, when, and the numbers it
@@ -96,7 +100,12 @@ class Caller:
     campaign: str
     name: str
     journal: str
-    endpoint: str  # "loopback" (a simulator on this machine) or the real endpoint's URL
+    endpoint: str  # the endpoint's kind: "sandbox", "loopback" or "vendor"
+
+    @property
+    def trial(self) -> bool:
+        """A trial on the embedded sandbox: it holds no one and nothing holds it."""
+        return self.endpoint == SANDBOX
 
 
 @dataclass(frozen=True)
@@ -193,7 +202,7 @@ class History:
         """Which of these numbers other campaigns reserved within the cooldown.
 
         What it read is kept: the run's reservations then read only the intents since."""
-        if self.db is None or cooldown <= 0:
+        if self.db is None or cooldown <= 0 or me.trial:
             return {}
         wanted = callees if isinstance(callees, set | dict) else set(callees)
         try:
@@ -259,7 +268,8 @@ class History:
             if not self._grouped:
                 self.db.execute("BEGIN IMMEDIATE")
             try:
-                held = self._held(callees, me, cooldown, now, allowed) if cooldown > 0 else {}
+                checked = cooldown > 0 and not me.trial
+                held = self._held(callees, me, cooldown, now, allowed) if checked else {}
                 granted = [c for c in callees if c not in held]
                 if granted:
                     row = self.db.execute(

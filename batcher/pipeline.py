@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from batcher import collector
 from batcher.campaign import (
     campaign_name,
+    check_endpoint,
     journal_path,
     message_of,
     output_path,
@@ -30,6 +31,7 @@ from batcher.campaign import (
     recorded_facts,
     recorded_load,
     recorded_text,
+    results_path,
     run_options,
     summary_head,
 )
@@ -43,7 +45,7 @@ from batcher.plan.decide import decide
 from batcher.plan.forecast import plan_facts
 from batcher.plan.redial import upcoming
 from batcher.plan.rows import Plan, plan_rows, warm_pool
-from batcher.settings import Account, Credentials, Settings
+from batcher.settings import SANDBOX, Account, Credentials, Settings, endpoint_kind
 
 if TYPE_CHECKING:
     from batcher.followup.audio import Uploads  # aiohttp: only when something is uploaded
@@ -160,6 +162,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     message, shown = message_of(settings)
     with Journal(journal_file) as journal, History(settings.history) as history, collector.frozen():
         opened = journal.claim(name)
+        check_endpoint(journal, settings.account)  # a trial's calls are no real calls
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
         journal.set_endpoint(settings.account.endpoint)
         _say_opened(opened, journal, say)
@@ -282,6 +285,8 @@ def _dry_run(
 
     journal = Journal(journal_file, readonly=True) if journal_file.exists() else None
     try:
+        if journal is not None and journal.campaign is not None:
+            check_endpoint(journal, settings.account)
         with History(settings.history, create=False) as history:
             round_ = decide(
                 settings, plan, journal, history, name=name, journal_file=journal_file, sheet=sheet
@@ -459,7 +464,8 @@ def rebuild(journal_file: Path, output: Path | None, say: Say) -> Summary:
 
         sheet = load_sheet(input_path, load)
         plan = plan_rows(sheet, recorded_text(options, "region"))
-        output = output or input_path.with_name(input_path.stem + "-results.xlsx")
+        trial = endpoint_kind(journal.endpoint) == SANDBOX
+        output = output or results_path(input_path, trial=trial)
         facts = recorded_facts(latest)
         if file_sha256(input_path) != latest["input_sha256"]:
             facts.append(("input changed since the run", "rows matched by their numbers"))

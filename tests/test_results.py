@@ -104,6 +104,7 @@ def _write(path: Path) -> Path:
             85,
             "2026-12-01T21:00:36Z",
             "2026-12-01T21:00:37Z",
+            "https://api.example.com",
             "batcher:92831343:1",
         ]
     ]

@@ -41,5 +41,5 @@ def test_readme_sample_runs_against_the_embedded_sandbox(cli, tmp_path, monkeypa
     shutil.copy(SAMPLES / "contacts.xlsx", source)
     code, out = cli("run", source, "--config", SAMPLES / "campaign.toml", "--sandbox")
     assert code == 0, out
-    rows = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
+    rows = read_sheet(tmp_path / "contacts-sandbox-results.xlsx", "Results")  # a trial's own
     assert sum(r["outcome"] == "accepted" for r in rows) == 25

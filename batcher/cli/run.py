@@ -10,7 +10,7 @@ from collections.abc import Callable
 from batcher.cli.options import epilog, run_arguments
 from batcher.cli.output import err, out, print_summary, quiet
 from batcher.errors import ExitCode, UsageError
-from batcher.settings import LOOPBACK, OPTIONS, Settings
+from batcher.settings import OPTIONS, Settings
 
 DESCRIPTION = (
     "Load FILE, normalise and dedupe its numbers, send each distinct valid number once "
@@ -66,7 +66,7 @@ class Confirm:
         settings = self.settings
         if not settings.quiet:
             err(plan)
-        if settings.yes or settings.account.kind == LOOPBACK:
+        if settings.yes or settings.account.simulated:
             return True
         where = settings.account.base_url
         if not self.terminal():

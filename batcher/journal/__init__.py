@@ -37,6 +37,7 @@ Journal` is the one import the rest of batcher needs; it never loads aiohttp):
 
 from batcher.journal.journal import Journal
 from batcher.journal.rows import (
+    ENDPOINT,
     TAG,
     Call,
     CampaignInfo,
@@ -51,6 +52,7 @@ from batcher.journal.schema import DONE, INTENT, SCHEMA, SCHEMA_VERSION, STICKY
 
 __all__ = [
     "DONE",
+    "ENDPOINT",
     "INTENT",
     "SCHEMA",
     "SCHEMA_VERSION",

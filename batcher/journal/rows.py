@@ -12,10 +12,15 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import orjson
+
 from batcher.clock import iso_utc
 from batcher.outcomes import Outcome
 
 TAG = re.compile(r"batcher:([0-9a-f]{8}):(\d+)")
+# the key of a request's params (its sendGroup fields, JSON) naming the endpoint it went to:
+# no vendor field is spelt so
+ENDPOINT = "endpoint"
 
 
 def utc_now() -> str:
@@ -90,6 +95,15 @@ class Request(NamedTuple):
     def numbers(self) -> list[str]:
         """The request's callees as a list."""
         return self.callees.split(",") if self.callees else []
+
+    @property
+    def endpoint(self) -> str:
+        """Where the request went: 'sandbox' or the base URL ('' when it was not recorded:
+        an older batcher, an adopted reservation)."""
+        if ENDPOINT not in self.params:  # most requests of older journals: no parse
+            return ""
+        value = orjson.loads(self.params).get(ENDPOINT, "")
+        return value if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import orjson
 
 from batcher.history import Caller, History
-from batcher.journal import Journal
+from batcher.journal import ENDPOINT, Journal
 from batcher.outcomes import Outcome
 from batcher.send.committer import Committer, CrashHooks, SendWrites
 from batcher.send.gates import PaceGate, RateGate, stop_signals
@@ -100,7 +100,9 @@ class _Sender:
         self.wake = asyncio.Event()
         self.next_batch = journal.next_batch()
         self.fields = settings.campaign.request_fields()
-        self.params = orjson.dumps(self.fields).decode()
+        # each request records where it went (batcher.campaign: the endpoint is the campaign's)
+        where = {ENDPOINT: settings.account.endpoint}
+        self.params = orjson.dumps({**self.fields, **where}).decode()
         self.interrupts = 0
         self.rate_gate = RateGate(settings.rate)
         self.pace_gate = PaceGate(settings.pace, journal.last_request())

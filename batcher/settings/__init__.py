@@ -27,7 +27,7 @@ This package MUST NOT import anything of batcher but `batcher.errors` (and its o
 
 from __future__ import annotations
 
-from batcher.settings.account import LOOPBACK, SANDBOX, VENDOR, Account, Timeouts
+from batcher.settings.account import LOOPBACK, SANDBOX, VENDOR, Account, Timeouts, endpoint_kind
 from batcher.settings.defaults import (
     CALLED_INFO_MAX,
     CANARY,
@@ -106,6 +106,7 @@ __all__ = [
     "check_base_url",
     "check_input_file",
     "default_history",
+    "endpoint_kind",
     "is_loopback_url",
     "load_config",
     "load_credentials",

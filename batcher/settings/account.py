@@ -13,6 +13,17 @@ own configuration: every vendor call (send, upload, records, reconcile, check, t
 made from an Account (`batcher.vendor.http.connect(account, ...)`), never from loose URL,
 credential and CA parameters. The measured clock offset (the vendor's clock minus ours) is the
 account's too: what one command learnt, the next decision reads.
+
+Where a call went is part of what it was, so an account names its endpoint two ways:
+`endpoint`, what a campaign records of each request (`sandbox`, or the base URL), and `kind`,
+which endpoints stand for one another (`endpoint_kind`):
+
+    sandbox   the embedded simulator of `--sandbox`: a trial, nobody rang
+    loopback  a simulator on this machine reached by --base-url http://127.0.0.1:PORT (the
+              page's `serve --sandbox`, `batcher sandbox`, the tests' stand-in for the vendor)
+    vendor    any other host or prefix: the same people are called through any of them
+
+A call made on one kind never stands for a call on another (batcher.campaign, batcher.history).
 """
 
 from __future__ import annotations
@@ -28,6 +39,17 @@ from batcher.settings.files import load_credentials
 from batcher.settings.values import Credentials
 
 LOOPBACK, VENDOR, SANDBOX = "loopback", "vendor", "sandbox"
+
+
+def endpoint_kind(endpoint: str) -> str:
+    """The kind of an endpoint as a campaign records it (see the module's docstring).
+
+    >>> [endpoint_kind(e) for e in ("sandbox", "http://127.0.0.1:8080", "https://api.x.com")]
+    ['sandbox', 'loopback', 'vendor']
+    """
+    if endpoint == SANDBOX:
+        return SANDBOX
+    return LOOPBACK if is_loopback_url(endpoint) else VENDOR
 
 
 @dataclass(frozen=True)
@@ -99,10 +121,14 @@ class Account:
 
     @property
     def kind(self) -> str:
-        """How the call history files this account's calls: a simulator on this machine
-        (`loopback`), or the vendor (whatever host or prefix serves it: the same people are
-        called through any)."""
-        return LOOPBACK if self.sandbox or is_loopback_url(self.base_url) else VENDOR
+        """Which endpoints this one stands for: `sandbox` (the embedded trial), `loopback` (a
+        simulator on this machine) or `vendor` (whatever host or prefix serves it)."""
+        return endpoint_kind(self.endpoint)
+
+    @property
+    def simulated(self) -> bool:
+        """Nobody rings: the embedded sandbox, or a simulator on this machine."""
+        return self.kind != VENDOR
 
     @property
     def endpoint(self) -> str:
@@ -112,7 +138,7 @@ class Account:
     @property
     def latency_key(self) -> str:
         """The endpoint as `batcher check` files its round trip in the call history."""
-        return LOOPBACK if self.kind == LOOPBACK else self.base_url
+        return self.base_url if self.kind == VENDOR else LOOPBACK
 
     @property
     def shown(self) -> str:

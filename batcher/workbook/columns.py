@@ -171,6 +171,7 @@ BATCH_SPECS = (
     Column("latency_ms", 8, COUNT),
     Column("sent_at", 24, DATETIME, convert=utc_datetime),
     Column("finished_at", 24, DATETIME, convert=utc_datetime),
+    Column("endpoint", 24),  # where the request went: the embedded sandbox, or the URL
     Column("tag", 24),
 )
 RESULT_COLUMNS = tuple(c.name for c in RESULT_SPECS)

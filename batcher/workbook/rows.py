@@ -52,6 +52,7 @@ class CampaignState:
     records: dict[str, dict] = field(default_factory=dict)
     not_sent_reason: str = "not sent"
     calls: dict[str, list[Call]] = field(default_factory=dict)  # every attempt per number
+    endpoint: str = ""  # where the journal's campaign sends ('sandbox' or a URL)
 
     @classmethod
     def of(cls, journal: Journal, not_sent_reason: str) -> CampaignState:
@@ -65,6 +66,7 @@ class CampaignState:
             records,
             not_sent_reason,
             shown_calls(journal, states, records),
+            journal.endpoint,
         )
 
     @property
@@ -227,6 +229,7 @@ def _facts(head, sheet: Sheet, campaign: CampaignState) -> list[tuple[str, objec
         *head,
         ("finished", utc_now()),
         ("requests sent", len(campaign.requests)),
+        ("requests by endpoint", _by_endpoint(campaign)),
         ("Input", None),
         ("sheet", sheet.sheet_name or ""),
         ("header row", sheet.header_row or "none"),
@@ -240,6 +243,19 @@ def _facts(head, sheet: Sheet, campaign: CampaignState) -> list[tuple[str, objec
         facts.append(("Events", None))
         facts.extend((f"{at} {kind}", detail) for at, kind, detail in campaign.events)
     return facts
+
+
+def _by_endpoint(campaign: CampaignState) -> dict[str, int]:
+    """How many requests went to each endpoint (batcher.campaign: the endpoint is the
+    campaign's), as the Batches sheet names them."""
+    return dict(Counter(_endpoint(r, campaign.endpoint) for r in campaign.requests))
+
+
+def _endpoint(request: Request, recorded: str) -> str:
+    """Where a request went, as the operator reads it (recorded: the journal's endpoint, for
+    a request of an older batcher)."""
+    endpoint = request.endpoint or recorded
+    return "the embedded sandbox" if endpoint == "sandbox" else endpoint
 
 
 def _batch_rows(campaign: CampaignState) -> Iterator[list[object]]:
@@ -258,6 +274,7 @@ def _batch_rows(campaign: CampaignState) -> Iterator[list[object]]:
             round(latency * 1000) if isinstance(latency, float) else "",
             r.sent_at,
             r.finished_at,
+            _endpoint(r, campaign.endpoint),
             r.tag,
         ]
 
