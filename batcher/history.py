@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from batcher.errors import JournalError
+from batcher.errors import JournalError, out_of_resource
 
 SCHEMA_VERSION = 2
 # A reservation is one row per request (its intent): who asked, when, and the numbers it
@@ -132,6 +132,7 @@ class History:
         self.path = path
         self.db: sqlite3.Connection | None = None
         self._grouped = False  # inside together(): reservations join its transaction
+        self.group_intents: list[str] = []  # the intents the latest together() reserved
         self._seen: dict[tuple[str, str, str], _Seen] = {}
         self._callers: dict[Caller, int] = {}
         try:
@@ -177,6 +178,9 @@ class History:
     def _error(self, exc: BaseException) -> JournalError:
         if isinstance(exc, JournalError):
             return exc
+        exhausted = out_of_resource(exc, self.path, "the call history")
+        if exhausted is not None:
+            return exhausted
         why = getattr(exc, "strerror", None) or str(exc)
         return JournalError(
             f"{self.path}: the call history cannot be used ({why})",
@@ -205,14 +209,16 @@ class History:
         return found
 
     def intents(self, me: Caller) -> dict[str, list[str]]:
-        """This campaign's reservations, by intent: intent -> callees."""
+        """This campaign's reservations that may have placed calls, by intent: intent ->
+        callees (one that provably placed none, `unplace`d whole, is left out)."""
         if self.db is None:
             return {}
         return {
             intent: callees.split(",")
             for intent, callees in self.db.execute(
                 "SELECT r.intent, r.callees FROM reservations r JOIN callers w"
-                " ON w.id = r.caller WHERE w.campaign = ? AND w.journal = ?",
+                " ON w.id = r.caller WHERE w.campaign = ? AND w.journal = ?"
+                " AND r.unplaced != '*'",
                 (me.campaign, me.journal),
             )
         }
@@ -268,6 +274,8 @@ class History:
                         (intent, self._caller(me), now, ",".join(granted)),
                     )
                     mark = row.lastrowid
+                    if self._grouped:
+                        self.group_intents.append(intent)
                     assert mark is not None  # an INSERT's cursor holds the new row's id
                     if _key(me) in self._seen:  # our own reservation: nothing to read there
                         self._seen[_key(me)].mark = mark
@@ -335,6 +343,7 @@ class History:
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         self._grouped = True
+        self.group_intents = []
         try:
             yield
         except BaseException:

@@ -33,7 +33,7 @@ from batcher.campaign import (
     run_options,
     summary_head,
 )
-from batcher.errors import ExitCode, InputError, UsageError
+from batcher.errors import ExitCode, InputError, OutputError, ResourceExhausted, UsageError
 from batcher.history import Caller, History
 from batcher.journal import Journal, utc_now
 from batcher.load import Sheet, file_sha256, load_sheet
@@ -212,10 +212,13 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         )
         del sheet, plan, states, round_  # the workbook's now: its writer may be a child
         with workbook:
-            if choice.todo:
-                report = _send(settings, journal, choice, history, me, say, watch)
-            stop = _not_sent_reason(report)
-            journal.record_stop(stop)
+            try:
+                if choice.todo:
+                    report = _send(settings, journal, choice, history, me, say, watch)
+                stop = _not_sent_reason(report)
+                journal.record_stop(stop)
+            except ResourceExhausted as exc:
+                raise _out_of_resource(exc, journal, workbook) from None
             counts = workbook.finish(stop)
         watch.lap("write")
         ahead = None
@@ -407,6 +410,25 @@ def _record_release(journal: Journal, choice: Choice, say: Say) -> None:
         f"--allow-repeat: calling {len(choice.released)} number(s) again that other campaigns "
         f"called within the cooldown ({detail})"
     )
+
+
+def _out_of_resource(exc: ResourceExhausted, journal: Journal, workbook) -> ResourceExhausted:
+    """A disk filled up (or a file became unwritable) mid-run: the send sent nothing after it
+    and every request in flight is recorded (as unknown at worst); the workbook is written if
+    it still can be. The error to stop with, saying where the workbook stands."""
+    reason = f"not sent: the run stopped ({exc.message})"
+    with contextlib.suppress(ResourceExhausted):
+        journal.record_stop(reason)
+    try:
+        workbook.finish(reason)
+    except (OutputError, ResourceExhausted):
+        then = (
+            f"the results workbook could not be written either: `batcher results "
+            f"{journal.path}` writes it once there is space"
+        )
+    else:
+        then = f"the results workbook {workbook.output} says what was sent before the stop"
+    return ResourceExhausted(exc.message, f"{exc.hint}\n  {then}")
 
 
 def _not_sent_reason(report) -> str:

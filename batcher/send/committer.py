@@ -15,10 +15,12 @@ import contextlib
 import os
 import queue
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
+from batcher.errors import JournalError
 from batcher.history import History
 from batcher.journal import Journal
 
@@ -37,6 +39,9 @@ class Committer:
         self.journal = journal
         self.history = history  # its reservations are grouped the same way
         self.hooks = hooks or CrashHooks()
+        # the first write that failed (a full disk...): the send stops sending at once; the
+        # writes behind it are still tried, so answers already in may yet be recorded
+        self.failure: BaseException | None = None
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="batcher-journal", daemon=True)
         self.thread.start()
@@ -65,20 +70,36 @@ class Committer:
 
     def _commit(self, writes: list) -> None:
         done = []
+        reserved = False
         try:
             with self.journal.together():
                 with _grouped(self.history):
                     for _future, write, args, kwargs in writes:
                         done.append(write(*args, **kwargs))
+                reserved = True
                 # the group's reservations are on disk, its intents not yet: the window a
                 # crash leaves numbers reserved that the journal does not know (adopt_orphans)
                 self.hooks.after_reserve()
-        except BaseException as exc:  # none of the group is on disk: every write failed
+        except BaseException as exc:  # none of the group is in the journal: every write failed
+            if reserved and self.history is not None:
+                self._unreserve()
+            if self.failure is None:
+                self.failure = exc
             for future, *_ in writes:
                 future.set_exception(exc)
             return
         for (future, *_), result in zip(writes, done, strict=True):
             future.set_result(result)
+
+    def _unreserve(self) -> None:
+        """The journal lost a group whose reservations the call history kept: none of its
+        requests is sent (their intents are not on disk), so they hold no one. If the
+        history cannot say so either, the next run adopts them as unknown (adopt_orphans)."""
+        assert self.history is not None
+        intents = list(self.history.group_intents)
+        with contextlib.suppress(JournalError, sqlite3.Error), self.history.together():
+            for intent in intents:
+                self.history.unplace(intent)
 
 
 def _grouped(history: History | None):
