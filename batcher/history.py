@@ -283,7 +283,7 @@ class History:
                     self.db.execute("COMMIT")
             except BaseException:
                 if not self._grouped:
-                    self.db.execute("ROLLBACK")
+                    _rollback(self.db)
                 raise
         except sqlite3.Error as exc:
             raise self._error(exc) from None
@@ -348,7 +348,7 @@ class History:
             yield
         except BaseException:
             self._grouped = False
-            self.db.execute("ROLLBACK")
+            _rollback(self.db)
             self._callers.clear()  # a caller added in the rolled-back transaction is gone
             raise
         self._grouped = False
@@ -441,6 +441,13 @@ class History:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """ROLLBACK after a failed write; the write's own error says more (after a full disk
+    SQLite has rolled back already, and ROLLBACK would only say there is no transaction)."""
+    with contextlib.suppress(sqlite3.Error):
+        db.execute("ROLLBACK")
 
 
 def _key(me: Caller) -> tuple[str, str, str]:
