@@ -135,9 +135,12 @@ class History:
         self.group_intents: list[str] = []  # the intents the latest together() reserved
         self._seen: dict[tuple[str, str, str], _Seen] = {}
         self._callers: dict[Caller, int] = {}
+        # this open made the file (first use, a deleted file, another HOME or BATCHER_HISTORY)
+        self.created = False
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                self.created = not path.exists() or path.stat().st_size == 0
             elif not path.exists():
                 return  # a dry run before any campaign: nothing is held
             self.db = sqlite3.connect(
@@ -188,6 +191,16 @@ class History:
             "permissions, move a damaged file away, or point --history (or BATCHER_HISTORY) "
             "at another file",
         )
+
+    def news(self) -> str:
+        """What the operator must hear once about this file: a history this open created (or,
+        opened without creating it, none there yet) remembers no campaign run before it."""
+        meaning = "campaigns run before it (with another history) are not held by the cooldown"
+        if self.created:
+            return f"new call history at {self.path}: {meaning}"
+        if self.db is None:
+            return f"no call history at {self.path} yet: {meaning}"
+        return ""
 
     # -- reading -------------------------------------------------------------------------------
 

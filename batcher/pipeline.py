@@ -159,6 +159,8 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     settings.campaign.validate(audio=settings.audio is not None)
     message, shown = message_of(settings)
     with Journal(journal_file) as journal, History(settings.history) as history, collector.frozen():
+        if news := history.news():
+            say(news)
         opened = journal.claim(name)
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
         journal.set_endpoint(settings.account.endpoint)
@@ -290,6 +292,8 @@ def _dry_run(
                 settings, plan, journal, history, name=name, journal_file=journal_file, sheet=sheet
             )
         say(round_.text)
+        if news := history.news():
+            say(news)
         if sheet.phone_found_by == "content":
             say(
                 "dry run: a real send from this column needs --phone-column "
