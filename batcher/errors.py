@@ -17,6 +17,10 @@ nothing else of batcher.
     ├── JournalBusy              another process holds the campaign journal (exit 7)
     ├── OutputError              the results workbook cannot be written (exit 8)
     └── JournalError             the journal or the call history cannot be used (exit 9)
+        └── ResourceExhausted    a disk filled up, or a file became unwritable, mid-run: a
+                                 clean stop (exit 9); `out_of_resource` makes it, at each
+                                 file's boundary (the journal's transactions, the history,
+                                 the workbook's writer)
 
 `ExitCode` is the one list of exit statuses: `--help` and the README's table are rendered
 from it (`exit_codes_text`, `exit_codes_markdown`), and a test keeps the README equal to it.
@@ -24,9 +28,12 @@ from it (`exit_codes_text`, `exit_codes_markdown`), and a test keeps the README 
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 import textwrap
 from collections.abc import Iterable
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -67,8 +74,10 @@ class ExitCode(IntEnum):
     JOURNAL = (
         9,
         (
-            "the campaign journal or the call history cannot be used (damaged, not batcher's, "
-            "or not writable): nothing was sent; restore it or move it away"
+            "the campaign journal or the call history cannot be used (damaged, not "
+            "batcher's, not writable), or a disk filled up mid-run: the message names the file "
+            "and the fix; what was sent is recorded (as unknown at worst), and the same command "
+            "run again calls nobody twice"
         ),
     )
 
@@ -157,3 +166,63 @@ class JournalError(BatcherError):
     batcher's, or not writable."""
 
     exit_code = ExitCode.JOURNAL
+
+
+class ResourceExhausted(JournalError):
+    """A disk filled up (or a quota, a file size limit, a read-only disk) while batcher wrote
+    one of its files: the run stops cleanly, no request is sent after it, and every request
+    already sent is recorded, as unknown at worst. `out_of_resource` makes one."""
+
+
+# SQLite's primary result codes that mean "the disk, not the file, is at fault"
+_SQLITE_FULL, _SQLITE_IOERR, _SQLITE_READONLY = 13, 10, 8
+_WHY_ERRNO = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EFBIG: "the file size limit was reached",
+    errno.EROFS: "the disk is read-only",
+}
+
+
+AGAIN = "run the same command again: nothing already sent is sent again"
+
+
+def out_of_resource(
+    exc: BaseException, path: Path, what: str, then: str = AGAIN
+) -> ResourceExhausted | None:
+    """`exc` as ResourceExhausted naming `path` (`what`: "the campaign journal", ...) and the
+    fix (`then`: what to type once it is fixed), if it says a disk is full or a file cannot be
+    written any more; None for any other error.
+
+    out_of_resource(OSError(errno.ENOSPC, "No space left"), Path("c.journal"), "the journal")
+    """
+    why = _why(exc)
+    if why is None:
+        return None
+    if "read-only" in why:
+        fix = f"make {path} and its folder writable again, then {then}"
+    else:
+        fix = (
+            f"free space on the disk holding {path.parent} (or raise the quota or file size "
+            f"limit), then {then}"
+        )
+    return ResourceExhausted(f"{path}: {what} cannot be written: {why}", fix)
+
+
+def _why(exc: BaseException) -> str | None:
+    """What ran out, in words, or None when `exc` is not about a resource."""
+    if isinstance(exc, sqlite3.OperationalError):
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        text = str(exc)
+        if code == _SQLITE_FULL or "database or disk is full" in text:
+            return "the disk is full (database or disk is full)"
+        if code == _SQLITE_IOERR or "disk I/O error" in text:
+            return (
+                "a write failed (disk I/O error: a full disk, a file size limit or a failing disk)"
+            )
+        if code == _SQLITE_READONLY or "readonly database" in text:
+            return "read-only (attempt to write a readonly database)"
+        return None
+    if isinstance(exc, OSError) and exc.errno in _WHY_ERRNO:
+        return _WHY_ERRNO[exc.errno]
+    return None

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from batcher.errors import JournalError
+from batcher.errors import JournalError, out_of_resource
 from batcher.settings import SANDBOX
 
 SCHEMA_VERSION = 2
@@ -141,11 +141,15 @@ class History:
         self.path = path
         self.db: sqlite3.Connection | None = None
         self._grouped = False  # inside together(): reservations join its transaction
+        self.group_intents: list[str] = []  # the intents the latest together() reserved
         self._seen: dict[tuple[str, str, str], _Seen] = {}
         self._callers: dict[Caller, int] = {}
+        # this open made the file (first use, a deleted file, another HOME or BATCHER_HISTORY)
+        self.created = False
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                self.created = not path.exists() or path.stat().st_size == 0
             elif not path.exists():
                 return  # a dry run before any campaign: nothing is held
             self.db = sqlite3.connect(
@@ -186,6 +190,9 @@ class History:
     def _error(self, exc: BaseException) -> JournalError:
         if isinstance(exc, JournalError):
             return exc
+        exhausted = out_of_resource(exc, self.path, "the call history")
+        if exhausted is not None:
+            return exhausted
         why = getattr(exc, "strerror", None) or str(exc)
         return JournalError(
             f"{self.path}: the call history cannot be used ({why})",
@@ -193,6 +200,16 @@ class History:
             "permissions, move a damaged file away, or point --history (or BATCHER_HISTORY) "
             "at another file",
         )
+
+    def news(self) -> str:
+        """What the operator must hear once about this file: a history this open created (or,
+        opened without creating it, none there yet) remembers no campaign run before it."""
+        meaning = "campaigns run before it (with another history) are not held by the cooldown"
+        if self.created:
+            return f"new call history at {self.path}: {meaning}"
+        if self.db is None:
+            return f"no call history at {self.path} yet: {meaning}"
+        return ""
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -214,14 +231,16 @@ class History:
         return found
 
     def intents(self, me: Caller) -> dict[str, list[str]]:
-        """This campaign's reservations, by intent: intent -> callees."""
+        """This campaign's reservations that may have placed calls, by intent: intent ->
+        callees (one that provably placed none, `unplace`d whole, is left out)."""
         if self.db is None:
             return {}
         return {
             intent: callees.split(",")
             for intent, callees in self.db.execute(
                 "SELECT r.intent, r.callees FROM reservations r JOIN callers w"
-                " ON w.id = r.caller WHERE w.campaign = ? AND w.journal = ?",
+                " ON w.id = r.caller WHERE w.campaign = ? AND w.journal = ?"
+                " AND r.unplaced != '*'",
                 (me.campaign, me.journal),
             )
         }
@@ -278,6 +297,8 @@ class History:
                         (intent, self._caller(me), now, ",".join(granted)),
                     )
                     mark = row.lastrowid
+                    if self._grouped:
+                        self.group_intents.append(intent)
                     assert mark is not None  # an INSERT's cursor holds the new row's id
                     if _key(me) in self._seen:  # our own reservation: nothing to read there
                         self._seen[_key(me)].mark = mark
@@ -285,7 +306,7 @@ class History:
                     self.db.execute("COMMIT")
             except BaseException:
                 if not self._grouped:
-                    self.db.execute("ROLLBACK")
+                    _rollback(self.db)
                 raise
         except sqlite3.Error as exc:
             raise self._error(exc) from None
@@ -345,11 +366,12 @@ class History:
         except sqlite3.Error as exc:
             raise self._error(exc) from None
         self._grouped = True
+        self.group_intents = []
         try:
             yield
         except BaseException:
             self._grouped = False
-            self.db.execute("ROLLBACK")
+            _rollback(self.db)
             self._callers.clear()  # a caller added in the rolled-back transaction is gone
             raise
         self._grouped = False
@@ -442,6 +464,13 @@ class History:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """ROLLBACK after a failed write; the write's own error says more (after a full disk
+    SQLite has rolled back already, and ROLLBACK would only say there is no transaction)."""
+    with contextlib.suppress(sqlite3.Error):
+        db.execute("ROLLBACK")
 
 
 def _key(me: Caller) -> tuple[str, str, str]:

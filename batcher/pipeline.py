@@ -35,7 +35,7 @@ from batcher.campaign import (
     run_options,
     summary_head,
 )
-from batcher.errors import ExitCode, InputError, UsageError
+from batcher.errors import ExitCode, InputError, OutputError, ResourceExhausted, UsageError
 from batcher.history import Caller, History
 from batcher.journal import Journal, utc_now
 from batcher.load import Sheet, file_sha256, load_sheet
@@ -161,6 +161,8 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     settings.campaign.validate(audio=settings.audio is not None)
     message, shown = message_of(settings)
     with Journal(journal_file) as journal, History(settings.history) as history, collector.frozen():
+        if news := history.news():
+            say(news)
         opened = journal.claim(name)
         check_endpoint(journal, settings.account)  # a trial's calls are no real calls
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
@@ -215,10 +217,13 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         )
         del sheet, plan, states, round_  # the workbook's now: its writer may be a child
         with workbook:
-            if choice.todo:
-                report = _send(settings, journal, choice, history, me, say, watch)
-            stop = _not_sent_reason(report)
-            journal.record_stop(stop)
+            try:
+                if choice.todo:
+                    report = _send(settings, journal, choice, history, me, say, watch)
+                stop = _not_sent_reason(report)
+                journal.record_stop(stop)
+            except ResourceExhausted as exc:
+                raise _out_of_resource(exc, journal, workbook) from None
             counts = workbook.finish(stop)
         watch.lap("write")
         ahead = None
@@ -292,6 +297,8 @@ def _dry_run(
                 settings, plan, journal, history, name=name, journal_file=journal_file, sheet=sheet
             )
         say(round_.text)
+        if news := history.news():
+            say(news)
         if sheet.phone_found_by == "content":
             say(
                 "dry run: a real send from this column needs --phone-column "
@@ -412,6 +419,25 @@ def _record_release(journal: Journal, choice: Choice, say: Say) -> None:
         f"--allow-repeat: calling {len(choice.released)} number(s) again that other campaigns "
         f"called within the cooldown ({detail})"
     )
+
+
+def _out_of_resource(exc: ResourceExhausted, journal: Journal, workbook) -> ResourceExhausted:
+    """A disk filled up (or a file became unwritable) mid-run: the send sent nothing after it
+    and every request in flight is recorded (as unknown at worst); the workbook is written if
+    it still can be. The error to stop with, saying where the workbook stands."""
+    reason = f"not sent: the run stopped ({exc.message})"
+    with contextlib.suppress(ResourceExhausted):
+        journal.record_stop(reason)
+    try:
+        workbook.finish(reason)
+    except (OutputError, ResourceExhausted):
+        then = (
+            f"the results workbook could not be written either: `batcher results "
+            f"{journal.path}` writes it once there is space"
+        )
+    else:
+        then = f"the results workbook {workbook.output} says what was sent before the stop"
+    return ResourceExhausted(exc.message, f"{exc.hint}\n  {then}")
 
 
 def _not_sent_reason(report) -> str:

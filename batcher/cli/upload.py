@@ -47,6 +47,8 @@ def handle(args: argparse.Namespace) -> int:
     if not args.audio.is_file():
         raise UsageError(f"{args.audio}: no such file", "check the path of the voice file")
     with History(args.history or default_history()) as uploads:
+        if news := uploads.news():
+            err(news)
         upload = resolve_audio(args.audio, account(args), uploads, args.name)
     how = "already uploaded under that name: reusing it" if upload.reused else "uploaded"
     err(f"{upload.file_name}: {how}")

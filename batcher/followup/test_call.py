@@ -208,6 +208,8 @@ def _test_call(callee: str, settings: Settings, wait: float, say: Say) -> TestCa
     journal_file = settings.journal
     message, shown = message_of(settings)
     with Journal(journal_file) as journal, History(settings.history) as history:
+        if news := history.news():
+            say(news)
         journal.claim(settings.campaign_name)
         # the campaign's own message: a test of another one belongs to another campaign
         journal.check_message(settings.campaign.app_id, message, shown, record=False)

@@ -7,12 +7,13 @@ BEGIN IMMEDIATE ... COMMIT, or a part of an enclosing one (the send layer's grou
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
 from pathlib import Path
 
-from batcher.errors import JournalBusy, JournalError
+from batcher.errors import JournalBusy, JournalError, out_of_resource
 
 
 def connect(path: Path, readonly: bool) -> sqlite3.Connection:
@@ -32,19 +33,53 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
 
 class Transaction:
     """BEGIN IMMEDIATE ... COMMIT (ROLLBACK if the block raises), or nothing when `nested` in
-    an enclosing transaction, which commits."""
+    an enclosing transaction, which commits.
 
-    def __init__(self, db: sqlite3.Connection, nested: bool = False) -> None:
-        self.db, self.nested = db, nested
+    The journal's boundary for a disk that fills up (or a file that becomes read-only) under
+    a write: that error leaves as `ResourceExhausted` naming `path`, whichever statement
+    (or the COMMIT) met it."""
+
+    def __init__(self, db: sqlite3.Connection, nested: bool = False, path: Path | None = None):
+        self.db, self.nested, self.path = db, nested, path
 
     def __enter__(self) -> sqlite3.Connection:
         if not self.nested:
-            self.db.execute("BEGIN IMMEDIATE")
+            self._execute("BEGIN IMMEDIATE")
         return self.db
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if not self.nested:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+    def __exit__(self, exc_type: object, exc: BaseException | None, *rest: object) -> None:
+        if self.nested:
+            if exc is not None:
+                self._translate(exc)
+            return
+        if exc is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except sqlite3.Error as failed:
+                exc = failed
+        # the write's own error says more (after a full disk SQLite may have rolled back
+        # already); a COMMIT that failed must not leave the transaction open either
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("ROLLBACK")
+        self._translate(exc)
+        if exc_type is None:
+            raise exc
+
+    def _execute(self, statement: str) -> None:
+        try:
+            self.db.execute(statement)
+        except sqlite3.Error as exc:
+            self._translate(exc)
+            raise
+
+    def _translate(self, exc: BaseException) -> None:
+        """Raise a full disk or an unwritable file as ResourceExhausted; others unchanged
+        (only SQLite's errors are the journal's: the call history translates its own)."""
+        if self.path is not None and isinstance(exc, sqlite3.Error):
+            exhausted = out_of_resource(exc, self.path, "the campaign journal")
+            if exhausted is not None:
+                raise exhausted from exc
 
 
 def statements(script: str) -> list[str]:

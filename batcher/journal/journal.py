@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from batcher.errors import JournalError, UsageError
+from batcher.errors import JournalError, UsageError, out_of_resource
 from batcher.journal import campaign, numbers, records, requests, runs, testcalls
 from batcher.journal.file import Transaction, acquire_lock, connect
 from batcher.journal.rows import Call, NumberState, Opened, Request, TestCall, utc_now
@@ -48,6 +48,9 @@ class Journal:
             self.campaign = campaign.info(self.db)
         except sqlite3.DatabaseError as exc:
             self.close()
+            exhausted = out_of_resource(exc, path, "the campaign journal")
+            if exhausted is not None:
+                raise exhausted from None
             raise JournalError(
                 f"{path}: not a batcher journal, or damaged ({exc})",
                 "give the campaign's .journal file (run and plan take it as --journal FILE), or "
@@ -72,7 +75,7 @@ class Journal:
 
     def transaction(self) -> Transaction:
         """One write transaction, or a part of the enclosing together()."""
-        return Transaction(self.db, nested=self._grouped)
+        return Transaction(self.db, nested=self._grouped, path=self.path)
 
     def close(self) -> None:
         """Close the database (folding its WAL back in), then release the lock."""

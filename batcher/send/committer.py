@@ -15,10 +15,12 @@ import contextlib
 import os
 import queue
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 
+from batcher.errors import JournalError
 from batcher.history import History
 from batcher.journal import Journal
 
@@ -37,7 +39,11 @@ class Committer:
         self.journal = journal
         self.history = history  # its reservations are grouped the same way
         self.hooks = hooks or CrashHooks()
+        # the first write that failed (a full disk...): the send stops sending at once; the
+        # writes behind it are still tried, so answers already in may yet be recorded
+        self.failure: BaseException | None = None
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.hooks.sending(journal, history)
         self.thread = threading.Thread(target=self._run, name="batcher-journal", daemon=True)
         self.thread.start()
 
@@ -65,20 +71,42 @@ class Committer:
 
     def _commit(self, writes: list) -> None:
         done = []
+        reserved = False
         try:
             with self.journal.together():
                 with _grouped(self.history):
                     for _future, write, args, kwargs in writes:
                         done.append(write(*args, **kwargs))
+                reserved = True
                 # the group's reservations are on disk, its intents not yet: the window a
                 # crash leaves numbers reserved that the journal does not know (adopt_orphans)
                 self.hooks.after_reserve()
-        except BaseException as exc:  # none of the group is on disk: every write failed
+        except BaseException as exc:  # none of the group is in the journal
+            if reserved and self.history is not None:
+                self._unreserve()
+            if self.failure is None:
+                self.failure = exc
+            if len(writes) > 1:
+                # one by one: an answer already in is still recorded when only another write
+                # failed (a reservation in a full call history); one that fails again fails
+                for write in writes:
+                    self._commit([write])
+                return
             for future, *_ in writes:
                 future.set_exception(exc)
             return
         for (future, *_), result in zip(writes, done, strict=True):
             future.set_result(result)
+
+    def _unreserve(self) -> None:
+        """The journal lost a group whose reservations the call history kept: none of its
+        requests is sent (their intents are not on disk), so they hold no one. If the
+        history cannot say so either, the next run adopts them as unknown (adopt_orphans)."""
+        assert self.history is not None
+        intents = list(self.history.group_intents)
+        with contextlib.suppress(JournalError, sqlite3.Error), self.history.together():
+            for intent in intents:
+                self.history.unplace(intent)
 
 
 def _grouped(history: History | None):
@@ -122,13 +150,17 @@ class SendWrites:
 
 
 class CrashHooks:
-    """Crash tests only: no-ops unless BATCHER_CRASH_AT is set.
+    """Crash tests only: no-ops unless BATCHER_CRASH_AT or BATCHER_FULL_DISK is set.
 
     BATCHER_CRASH_AT=after-intent:3 SIGKILLs the process at the 3rd intent committed (nothing
     sent yet), before-outcome:3 at the 3rd answer received (not yet committed), after-reserve:1
     at the first reservation in the call history (no intent yet): the windows that matter for
-    exactly-once.
+    exactly-once. BATCHER_FULL_DISK=history (or journal) lets that SQLite file grow no more
+    once the send starts (PRAGMA max_page_count): its disk is full from then on.
     """
+
+    def sending(self, journal: Journal, history: History | None) -> None:
+        """The send starts: its journal and call history are open."""
 
     def after_reserve(self) -> None:
         """A group's reservations are committed in the call history; its journal writes
@@ -142,8 +174,23 @@ class CrashHooks:
 
     @staticmethod
     def from_env() -> CrashHooks:
+        if full := os.environ.get("BATCHER_FULL_DISK"):
+            return _FullDisk(full)
         name, _, count = os.environ.get("BATCHER_CRASH_AT", "").partition(":")
         return _KillAt(name, int(count or 1)) if name else CrashHooks()
+
+
+class _FullDisk(CrashHooks):
+    """The named file (journal or history) may not grow by a page from the send's start."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def sending(self, journal: Journal, history: History | None) -> None:
+        db = journal.db if self.name == "journal" else history.db if history else None
+        if db is not None:
+            pages = db.execute("PRAGMA page_count").fetchone()[0]
+            db.execute(f"PRAGMA max_page_count = {pages}")
 
 
 class _KillAt(CrashHooks):

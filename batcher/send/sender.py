@@ -143,9 +143,15 @@ class _Sender:
         self.db.shutdown()
         failures: list[BaseException] = [r for r in done if isinstance(r, Exception)]
         failures += self.writes.failures()
+        if self.db.failure is not None:  # the first write that failed: the cause
+            failures.insert(0, self.db.failure)
         if failures:
             raise failures[0]  # a journal that cannot be written must not go unnoticed
         return self.report
+
+    def _halted(self) -> bool:
+        """The run stopped, or a write failed (a full disk...): no request is sent now."""
+        return self.report.stop is not None or self.db.failure is not None
 
     def _push(self, callees: list[str], *, split: bool = False, front: bool = False) -> Batch:
         batch = Batch(self.next_batch, callees, split=split)
@@ -159,7 +165,7 @@ class _Sender:
 
     async def _worker(self, session) -> None:
         while True:
-            if self.report.stop is not None:
+            if self._halted():
                 return
             if not self.queue:
                 if self.busy == 0:
@@ -194,17 +200,28 @@ class _Sender:
     async def _attempt(self, session, batch: Batch) -> None:
         await self.rate_gate.wait()
         await self.pace_gate.wait(len(batch.callees))
-        if self.report.stop is not None:
+        if self._halted():
             self.queue.appendleft(batch)  # stopped while waiting for the pace: not sent
             return
         # reserved in the history, then the intent on disk, before the first byte leaves
-        begun, held = await self.writes.intent(self._reserve_and_begin, batch)
+        try:
+            begun, held = await self.writes.intent(self._reserve_and_begin, batch)
+        finally:
+            self.wake.set()  # a write that failed stops the idle workers too
         if held:
             self._count({Outcome.RECENTLY_CALLED: held})
         if begun is None:
             self._release_after_canary()
             return  # every number of it is held by another campaign now
         request_id, tag = begun
+        if self.db.failure is not None:
+            # another write failed while this intent was committed: nothing is sent after
+            # a failed write (if this outcome cannot be written either, the next open of
+            # the journal makes the request unknown: never lost, never sent twice)
+            self.writes.finish(request_id, NOT_SENT, "not sent: the journal could not be written")
+            self._unplace(batch)
+            self._count({NOT_SENT: len(batch.callees)})
+            return
         called_info = f"{self.settings.campaign.called_info} {tag}".strip()
         body = {"callee": ",".join(batch.callees), **self.fields, "calledInfo": called_info}
         self.report.requests += 1

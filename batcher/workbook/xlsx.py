@@ -18,6 +18,7 @@ import math
 import os
 import re
 import struct
+import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
@@ -28,7 +29,7 @@ from xml.sax.saxutils import escape
 import pandas as pd
 import rustpy_xlsxwriter as rx
 
-from batcher.errors import OutputError
+from batcher.errors import OutputError, out_of_resource
 from batcher.outcomes import Outcome
 from batcher.workbook.columns import (
     CHART_ROWS,
@@ -126,16 +127,48 @@ def write_workbook_file(
         os.replace(partial, path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
+        exhausted = out_of_resource(
+            exc,
+            path,
+            "the results workbook",
+            "run `batcher results JOURNAL` to write it without sending (every call made is "
+            "recorded in the journal)",
+        )
+        if exhausted is not None:
+            raise exhausted from None
         raise OutputError(
             f"{path}: cannot write the results workbook ({exc.strerror or exc})",
             "every call made is recorded in the journal: close the file if it is open in "
             "Excel, or choose another place, then run `batcher results JOURNAL -o OTHER.xlsx` "
             "to write it again without sending",
         ) from None
-    except BaseException:
+    except BaseException as exc:
         partial.unlink(missing_ok=True)
+        failed = _panicked_write(exc)
+        if failed is not None:  # the writer's temporary files are in TMPDIR, not beside path
+            exhausted = out_of_resource(
+                failed,
+                path,
+                f"the results workbook (or its temporary files in {tempfile.gettempdir()})",
+                "run `batcher results JOURNAL` to write it without sending (every call made "
+                "is recorded in the journal)",
+            )
+            if exhausted is not None:
+                raise exhausted from None
         raise
     return path
+
+
+_PANIC_OS = re.compile(r"Os \{ code: (\d+)")
+
+
+def _panicked_write(exc: BaseException) -> OSError | None:
+    """The OSError under a writer's panic ("Couldn't write to xml file: Os { code: 28, ... }"):
+    rust_xlsxwriter panics where Python would raise, a full disk included."""
+    if type(exc).__name__ != "PanicException":
+        return None
+    found = _PANIC_OS.search(str(exc))
+    return OSError(int(found.group(1)), str(exc)) if found else None
 
 
 def _widths(columns: Sequence[Column]) -> dict[str, float]:
