@@ -101,6 +101,8 @@ def run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary
 
 
 def _run_or_follow(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
+    if not settings.dry_run:
+        settings = vendor_clock(settings, say)
     if settings.follow and not settings.dry_run:
         from batcher.followup.follow import follow
 
@@ -112,6 +114,23 @@ def run_round(settings: Settings, confirm: Callable[[str], bool], say: Say) -> S
     """One round of a campaign: what is due now is sent, the workbook written (follow's step;
     the settings already point at a started sandbox)."""
     return _run(settings, confirm, say)
+
+
+def vendor_clock(settings: Settings, say: Say) -> Settings:
+    """The settings on the vendor's clock, measured by one harmless signed probe before the
+    first decision: the cooldown, the calling window, settling and every stored time go by
+    it (`Settings.now`). A skew beyond tolerance is said."""
+    from batcher.followup.check import measure_clock  # aiohttp: only a run that will send
+    from batcher.voiceapi.http import skewed
+
+    account = measure_clock(settings.account)
+    if skewed(account.clock_offset):
+        say(
+            f"this machine's clock differs from the API's by {account.clock_offset:+.0f} s: "
+            "batcher decides and records every time on the API's clock (fix this clock "
+            "with NTP)"
+        )
+    return replace(settings, account=account)
 
 
 @contextlib.contextmanager
@@ -166,7 +185,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         _say_changes(journal, run_options(settings), say)
         assert journal.campaign is not None  # claimed above
         me = Caller(journal.campaign.id, name, str(journal_file.resolve()), settings.account.kind)
-        _adopt_orphans(journal, history, me, say)
+        _adopt_orphans(journal, history, me, say, settings.now().timestamp())
         if settings.resend_unknown:
             _release_unknown(journal, say)
         if settings.redial.active and not opened.new:
@@ -220,7 +239,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         watch.lap("write")
         ahead = None
         if settings.redial.active or settings.window is not None or settings.follow:
-            ahead = upcoming(journal, settings, settings.clock())
+            ahead = upcoming(journal, settings, settings.now())
     summary = _finish(output, journal_file, counts, report)
     return replace(
         summary, timings=watch.laps, sent=report.requests if report else 0, upcoming=ahead
@@ -287,6 +306,12 @@ def _dry_run(
                 settings, plan, journal, history, name=name, journal_file=journal_file, sheet=sheet
             )
         say(round_.text)
+        timed = (Outcome.DEFERRED, Outcome.RECENTLY_CALLED)
+        if settings.window is not None or any(o in timed for o, _ in round_.held.values()):
+            say(
+                "dry run: the calling window and the cooldown were judged on this machine's "
+                "clock (a run reads the API's clock first)"
+            )
         if sheet.phone_found_by == "content":
             say(
                 "dry run: a real send from this column needs --phone-column "
@@ -359,9 +384,12 @@ def _say_changes(journal: Journal, options: dict[str, object], say: Say) -> None
         say(f"changed since the last run of this campaign: {detail}")
 
 
-def _adopt_orphans(journal: Journal, history: History, caller: Caller, say: Say) -> None:
-    """Reservations of this campaign in the history with no request in the journal."""
-    adopted = journal.adopt_orphans(history.intents(caller))
+def _adopt_orphans(
+    journal: Journal, history: History, caller: Caller, say: Say, now: float
+) -> None:
+    """Reservations of this campaign in the history with no request in the journal (`now`:
+    the vendor's epoch)."""
+    adopted = journal.adopt_orphans(history.intents(caller), now)
     if adopted:
         say(
             f"{adopted} number(s) were reserved when batcher last stopped, before their "

@@ -105,7 +105,7 @@ def handle(args: argparse.Namespace) -> int:
             err("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items()))
     upcoming = getattr(summary, "upcoming", None)
     if upcoming is not None and not settings.quiet and not settings.follow:
-        err(upcoming.text(settings.clock().timestamp()))
+        err(upcoming.text(settings.now().timestamp()))
     if summary.message:
         err(f"error: {summary.message}")
     return int(summary.exit_code)

@@ -38,6 +38,35 @@ class CheckReport:
     latency_kept: bool = False  # recorded in the call history for the plans' estimates
 
 
+def measure_clock(account: Account) -> Account:
+    """The account with the vendor's clock offset measured by one harmless signed probe (a
+    one-line fileQuery: it places no call), before a command decides anything about time.
+
+    The offset is read from the answer's Date header whatever its status (a -16 too: the
+    header still shows the vendor's clock). Raises StoppedByAPI when no answer came back, and
+    when the answer had no Date header: without the vendor's clock, no time is decided.
+    """
+    credentials = account.signing
+
+    async def probe() -> Probe:
+        async with connect(account, "probe") as api:
+            return await api.probe(account.clock_offset)
+
+    try:
+        found = asyncio.run(probe())
+    except StoppedByAPI as exc:
+        raise StoppedByAPI(
+            _scrub(f"the vendor's clock could not be read: {exc.message}", credentials), exc.hint
+        ) from exc
+    if found.offset is None:
+        raise StoppedByAPI(
+            f"{account.shown}: the API's answer has no Date header, so the vendor's clock "
+            "(which every cooldown, calling window and record query goes by) is unknown",
+            "check --base-url (a proxy may strip the Date header), then run the same command again",
+        )
+    return account.with_offset(found.offset)
+
+
 def check_account(account: Account, history: Path | None = None) -> CheckReport:
     """Prove credentials, IP whitelist and clock with one harmless signed call (two on -16);
     keep its round trip in the call history at `history` (when given) for the plans."""

@@ -75,7 +75,7 @@ def follow(
                 "run to its end"
             )
             return replace(summary, upcoming=ahead)
-        now = settings.clock().timestamp()
+        now = settings.now().timestamp()
         at = ahead.next_at(now, poll_interval(settings))
         if idle >= 2:  # due, yet a round sent nothing (held meanwhile): do not spin
             at, idle = max(at, now + poll_interval(settings)), 0
@@ -122,7 +122,7 @@ def _has_unknown(journal_file: Path) -> bool:
 
 def _ahead(settings: Settings, journal_file: Path) -> Upcoming:
     with Journal(journal_file, readonly=True) as journal:
-        return upcoming(journal, settings, settings.clock())
+        return upcoming(journal, settings, settings.now())
 
 
 def _auto(settings: Settings, say: Say) -> Callable[[str], bool]:
@@ -141,12 +141,12 @@ def _wait(
 ) -> bool:
     """Say what is awaited, then sleep until `until` (settings.clock's epoch); False when
     SIGINT/SIGTERM ended it (the handlers are in place before anything is said)."""
-    wanted, slept = until - settings.clock().timestamp(), 0.0
+    wanted, slept = until - settings.now().timestamp(), 0.0
     with _Stopper() as stopper:
         say(awaited)
         while not stopper.stopped:
             # the clock says when; the sleeps' sum ends the wait under a frozen clock too
-            left = min(until - settings.clock().timestamp(), wanted - slept)
+            left = min(until - settings.now().timestamp(), wanted - slept)
             if left <= 0:
                 return True
             step = min(STEP, left)

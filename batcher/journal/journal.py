@@ -154,14 +154,20 @@ class Journal:
         return requests.next_batch(self.db)
 
     def begin(
-        self, batch: int, attempt: int, callees: list[str], params: str = "{}", intent: str = ""
+        self,
+        batch: int,
+        attempt: int,
+        callees: list[str],
+        params: str = "{}",
+        intent: str = "",
+        now: float | None = None,
     ) -> tuple[int, str]:
         """Commit a request's intent, its numbers in flight, before it is sent; return its id
-        and calledInfo tag."""
+        and calledInfo tag. `now`: the vendor's epoch it is sent at (Settings.now)."""
         assert self.campaign is not None
         with self.transaction() as db:
             request_id, tag = requests.begin(
-                db, self.campaign, batch, attempt, callees, params, intent
+                db, self.campaign, batch, attempt, callees, params, intent, now
             )
             numbers.intend(db, request_id)
         return request_id, tag
@@ -210,7 +216,7 @@ class Journal:
             self.event("recovered", f"{len(recovered)} request(s) in flight became unknown")
         return len(recovered)
 
-    def adopt_orphans(self, reserved: dict[str, list[str]]) -> int:
+    def adopt_orphans(self, reserved: dict[str, list[str]], now: float | None = None) -> int:
         """Reservations the call history holds for this campaign (intent -> callees) with no
         request here: batcher stopped between reserving them and recording the request. Those
         numbers were never sent, but are held as unknown all the same, never sent again on a
@@ -227,7 +233,7 @@ class Journal:
             sent = numbers.sent(db, (c for callees in orphans.values() for c in callees))
             for intent, callees in orphans.items():
                 callees = [c for c in dict.fromkeys(callees) if c not in sent]
-                request_id = requests.adopt(db, self.campaign, intent, callees)
+                request_id = requests.adopt(db, self.campaign, intent, callees, now)
                 numbers.intend(db, request_id)
                 numbers.derive(db, request_id)
                 adopted += len(callees)

@@ -80,7 +80,7 @@ def decide(
         if settings.redial.active:
             book = Book.of(journal, settings)
     suppressed = do_not_call(settings.suppress, settings.region, settings.suppress_unreadable)
-    now = settings.clock()
+    now = settings.now()
     holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
     choice = choose(plan, states, sticky | suppressed.numbers, holds, settings, now, book)
     figures = forecast(

@@ -12,13 +12,16 @@ Everything that travels together to reach the API is here once, as an httpx clie
 own configuration: every vendor call (send, upload, records, reconcile, check, test call) is
 made from an Account (`batcher.vendor.http.connect(account, ...)`), never from loose URL,
 credential and CA parameters. The measured clock offset (the vendor's clock minus ours) is the
-account's too: what one command learnt, the next decision reads.
+account's too, and `Account.now` is the one "vendor now" every decision about time reads (the
+cooldown, the calling window, settling, redials, record queries, the journal's and the call
+history's times): this machine's clock plus the offset, measured before the first decision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from batcher.errors import UsageError
@@ -136,6 +139,12 @@ class Account:
     def with_offset(self, offset: float) -> Account:
         """The same account with the clock offset measured from the vendor's answer."""
         return replace(self, clock_offset=offset)
+
+    def now(self, local: datetime | None = None) -> datetime:
+        """The vendor's time: this machine's clock (`local`, default the wall clock) plus the
+        measured offset. The one clock of every decision and every stored time."""
+        moment = datetime.now(UTC) if local is None else local
+        return moment + timedelta(seconds=self.clock_offset)
 
 
 def _path(value: object) -> Path | None:
