@@ -101,8 +101,6 @@ def run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary
 
 
 def _run_or_follow(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
-    if not settings.dry_run:
-        settings = vendor_clock(settings, say)
     if settings.follow and not settings.dry_run:
         from batcher.followup.follow import follow
 
@@ -114,23 +112,6 @@ def run_round(settings: Settings, confirm: Callable[[str], bool], say: Say) -> S
     """One round of a campaign: what is due now is sent, the workbook written (follow's step;
     the settings already point at a started sandbox)."""
     return _run(settings, confirm, say)
-
-
-def vendor_clock(settings: Settings, say: Say) -> Settings:
-    """The settings on the vendor's clock, measured by one harmless signed probe before the
-    first decision: the cooldown, the calling window, settling and every stored time go by
-    it (`Settings.now`). A skew beyond tolerance is said."""
-    from batcher.followup.check import measure_clock  # aiohttp: only a run that will send
-    from batcher.voiceapi.http import skewed
-
-    account = measure_clock(settings.account)
-    if skewed(account.clock_offset):
-        say(
-            f"this machine's clock differs from the API's by {account.clock_offset:+.0f} s: "
-            "batcher decides and records every time on the API's clock (fix this clock "
-            "with NTP)"
-        )
-    return replace(settings, account=account)
 
 
 @contextlib.contextmanager
@@ -176,9 +157,12 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         )
     # ranges are checked before anything touches the network (the audio upload included)
     settings.campaign.validate(audio=settings.audio is not None)
+    from batcher.followup.check import vendor_clock  # aiohttp: a run that will send
+
     message, shown = message_of(settings)
     with Journal(journal_file) as journal, History(settings.history) as history, collector.frozen():
         opened = journal.claim(name)
+        settings = vendor_clock(settings, say)  # before the first decision about time
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
         journal.set_endpoint(settings.account.endpoint)
         _say_opened(opened, journal, say)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from batcher.errors import JournalError, StoppedByAPI
 from batcher.history import History
-from batcher.settings import Account, Credentials
+from batcher.settings import Account, Credentials, Settings
 from batcher.voiceapi.http import NTP_FIX, STOP_STATUSES, Probe, connect, skewed
 
 _HEX32 = re.compile(r"\b[0-9a-fA-F]{32}\b")  # what a Sign looks like, should a server echo one
@@ -65,6 +66,22 @@ def measure_clock(account: Account) -> Account:
             "check --base-url (a proxy may strip the Date header), then run the same command again",
         )
     return account.with_offset(found.offset)
+
+
+def vendor_clock(settings: Settings, say: Callable[[str], None]) -> Settings:
+    """The settings on the vendor's clock (`Settings.now`), measured once per command before
+    its first decision about time (a follow's rounds reuse it); a skew beyond tolerance is
+    said."""
+    if settings.account.clock_measured:
+        return settings
+    account = measure_clock(settings.account)
+    if skewed(account.clock_offset):
+        say(
+            f"this machine's clock differs from the API's by {account.clock_offset:+.0f} s: "
+            "batcher decides and records every time on the API's clock (fix this clock "
+            "with NTP)"
+        )
+    return replace(settings, account=account)
 
 
 def check_account(account: Account, history: Path | None = None) -> CheckReport:

@@ -62,6 +62,7 @@ from batcher.settings.timing import (
     Redial,
     parse_duration,
     parse_pace,
+    records_wait,
 )
 from batcher.settings.values import Campaign, Credentials, LoadOptions, Price, Window
 
@@ -109,5 +110,6 @@ __all__ = [
     "load_credentials",
     "parse_duration",
     "parse_pace",
+    "records_wait",
     "resolve_endpoint",
 ]

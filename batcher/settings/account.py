@@ -64,6 +64,7 @@ class Account:
     timeouts: Timeouts = field(default_factory=Timeouts)
     sandbox: bool = False  # the embedded simulator batcher started itself: nobody rings
     clock_offset: float = 0.0  # the vendor's clock minus this machine's, seconds
+    clock_measured: bool = False  # clock_offset was read from the vendor's answer
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", check_base_url(self.base_url))
@@ -138,7 +139,7 @@ class Account:
 
     def with_offset(self, offset: float) -> Account:
         """The same account with the clock offset measured from the vendor's answer."""
-        return replace(self, clock_offset=offset)
+        return replace(self, clock_offset=offset, clock_measured=True)
 
     def now(self, local: datetime | None = None) -> datetime:
         """The vendor's time: this machine's clock (`local`, default the wall clock) plus the
