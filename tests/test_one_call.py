@@ -352,8 +352,11 @@ def test_a_kill_between_reserving_and_sending_keeps_the_number_held(make_sandbox
     # records dated after their adoption (another campaign's, on the same account) show the
     # period complete: absence of a record is evidence only then
     third = _batcher(
-        ["run", _sheet(tmp_path / "e.xlsx", ["+" + n for n in numbers(2, start=900)])]
-        + sandbox_args(sandbox),
+        [
+            "run",
+            _sheet(tmp_path / "e.xlsx", ["+" + n for n in numbers(2, start=900)]),
+            *sandbox_args(sandbox),
+        ],
         history,
     )
     assert third.communicate(timeout=60) and third.returncode == 0
