@@ -43,6 +43,7 @@ from batcher.plan.decide import decide
 from batcher.plan.forecast import plan_facts
 from batcher.plan.redial import upcoming
 from batcher.plan.rows import Plan, plan_rows, warm_pool
+from batcher.plan.suppress import do_not_call
 from batcher.settings import Account, Credentials, Settings
 
 if TYPE_CHECKING:
@@ -162,6 +163,8 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     message, shown = message_of(settings)
     with Journal(journal_file) as journal, History(settings.history) as history, collector.frozen():
         opened = journal.claim(name)
+        # the do-not-call lists are read (and refused) before anything touches the network
+        suppressed = do_not_call(settings.suppress, settings.region, settings.suppress_unreadable)
         settings = vendor_clock(settings, say)  # before the first decision about time
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
         journal.set_endpoint(settings.account.endpoint)
@@ -175,7 +178,14 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         if settings.redial.active and not opened.new:
             _fetch_records(settings, journal, say)  # a redial is decided from the records
         round_ = decide(
-            settings, plan, journal, history, name=name, journal_file=journal_file, sheet=sheet
+            settings,
+            plan,
+            journal,
+            history,
+            name=name,
+            journal_file=journal_file,
+            sheet=sheet,
+            suppressed=suppressed,
         )
         choice, states = round_.choice, round_.states
         journal.hold(choice.held)

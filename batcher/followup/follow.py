@@ -79,7 +79,7 @@ def follow(
                 f"follow: nothing more can happen after {rounds} round(s): the campaign has "
                 "run to its end"
             )
-            left = _unknown(summary.journal)
+            left = _unknown(summary.journal) if summary.journal is not None else 0
             if left:
                 say(
                     f"follow: {left} number(s) stay unknown: the vendor's call records never "
