@@ -45,6 +45,7 @@ from batcher.plan.decide import decide
 from batcher.plan.forecast import plan_facts
 from batcher.plan.redial import upcoming
 from batcher.plan.rows import Plan, plan_rows, warm_pool
+from batcher.plan.suppress import do_not_call
 from batcher.settings import SANDBOX, Account, Credentials, Settings, endpoint_kind
 
 if TYPE_CHECKING:
@@ -159,25 +160,37 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         )
     # ranges are checked before anything touches the network (the audio upload included)
     settings.campaign.validate(audio=settings.audio is not None)
+    from batcher.followup.check import vendor_clock  # aiohttp: a run that will send
+
     message, shown = message_of(settings)
     with Journal(journal_file) as journal, History(settings.history) as history, collector.frozen():
         if news := history.news():
             say(news)
         opened = journal.claim(name)
         check_endpoint(journal, settings.account)  # a trial's calls are no real calls
+        # the do-not-call lists are read (and refused) before anything touches the network
+        suppressed = do_not_call(settings.suppress, settings.region, settings.suppress_unreadable)
+        settings = vendor_clock(settings, say)  # before the first decision about time
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
         journal.set_endpoint(settings.account.endpoint)
         _say_opened(opened, journal, say)
         _say_changes(journal, run_options(settings), say)
         assert journal.campaign is not None  # claimed above
         me = Caller(journal.campaign.id, name, str(journal_file.resolve()), settings.account.kind)
-        _adopt_orphans(journal, history, me, say)
+        _adopt_orphans(journal, history, me, say, settings.now().timestamp())
         if settings.resend_unknown:
             _release_unknown(journal, say)
         if settings.redial.active and not opened.new:
             _fetch_records(settings, journal, say)  # a redial is decided from the records
         round_ = decide(
-            settings, plan, journal, history, name=name, journal_file=journal_file, sheet=sheet
+            settings,
+            plan,
+            journal,
+            history,
+            name=name,
+            journal_file=journal_file,
+            sheet=sheet,
+            suppressed=suppressed,
         )
         choice, states = round_.choice, round_.states
         journal.hold(choice.held)
@@ -228,7 +241,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         watch.lap("write")
         ahead = None
         if settings.redial.active or settings.window is not None or settings.follow:
-            ahead = upcoming(journal, settings, settings.clock())
+            ahead = upcoming(journal, settings, settings.now())
     summary = _finish(output, journal_file, counts, report)
     return replace(
         summary, timings=watch.laps, sent=report.requests if report else 0, upcoming=ahead
@@ -299,6 +312,12 @@ def _dry_run(
         say(round_.text)
         if news := history.news():
             say(news)
+        timed = (Outcome.DEFERRED, Outcome.RECENTLY_CALLED)
+        if settings.window is not None or any(o in timed for o, _ in round_.held.values()):
+            say(
+                "dry run: the calling window and the cooldown were judged on this machine's "
+                "clock (a run reads the API's clock first)"
+            )
         if sheet.phone_found_by == "content":
             say(
                 "dry run: a real send from this column needs --phone-column "
@@ -371,9 +390,12 @@ def _say_changes(journal: Journal, options: dict[str, object], say: Say) -> None
         say(f"changed since the last run of this campaign: {detail}")
 
 
-def _adopt_orphans(journal: Journal, history: History, caller: Caller, say: Say) -> None:
-    """Reservations of this campaign in the history with no request in the journal."""
-    adopted = journal.adopt_orphans(history.intents(caller))
+def _adopt_orphans(
+    journal: Journal, history: History, caller: Caller, say: Say, now: float
+) -> None:
+    """Reservations of this campaign in the history with no request in the journal (`now`:
+    the vendor's epoch)."""
+    adopted = journal.adopt_orphans(history.intents(caller), now)
     if adopted:
         say(
             f"{adopted} number(s) were reserved when batcher last stopped, before their "

@@ -335,17 +335,34 @@ def test_a_kill_between_reserving_and_sending_keeps_the_number_held(make_sandbox
     args = ["run", path, *sandbox_args(sandbox)]
     killed = _batcher(args, history, {"BATCHER_CRASH_AT": "after-reserve:1"})
     killed.communicate(timeout=60)
-    assert killed.returncode == -9 and sandbox.requests == []
+    # killed after the clock's probe (a fileQuery), before any sendGroup
+    assert killed.returncode == -9
+    assert [r.endpoint for r in sandbox.requests] == ["fileQuery"]
     again = _batcher(args, history)
     out = again.communicate(timeout=60)[0]
     assert again.returncode == 5, out  # held as unknown: never sent again on a guess
-    assert "reserved when batcher last stopped" in out and sandbox.requests == []
+
+    def sends():
+        return [r for r in sandbox.requests if r.endpoint == "sendGroup"]
+
+    assert "reserved when batcher last stopped" in out and sends() == []
     other = _batcher(
         ["run", _sheet(tmp_path / "d.xlsx", ["+" + n for n in numbers(3)]), *sandbox_args(sandbox)],
         history,
     )
     assert "recently_called 3" in other.communicate(timeout=60)[0]
-    assert sandbox.requests == []
+    assert sends() == []
+    # records dated after their adoption (another campaign's, on the same account) show the
+    # period complete: absence of a record is evidence only then
+    third = _batcher(
+        [
+            "run",
+            _sheet(tmp_path / "e.xlsx", ["+" + n for n in numbers(2, start=900)]),
+            *sandbox_args(sandbox),
+        ],
+        history,
+    )
+    assert third.communicate(timeout=60) and third.returncode == 0
     # reconcile finds no call records for them: once settled, the campaign sends them
     settle = _batcher(
         ["reconcile", tmp_path / "c.journal", "--settle", "0", "--base-url", sandbox.url], history
@@ -354,7 +371,7 @@ def test_a_kill_between_reserving_and_sending_keeps_the_number_held(make_sandbox
     last = _batcher(args, history)
     out = last.communicate(timeout=60)[0]
     assert last.returncode == 0, out
-    assert sandbox.accepted_counts() == dict.fromkeys(numbers(3), 1)
+    assert sandbox.accepted_counts() == dict.fromkeys(numbers(3) + numbers(2, start=900), 1)
 
 
 def test_a_re_recorded_message_under_the_same_name_is_never_played_in_its_place(

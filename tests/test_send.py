@@ -144,8 +144,11 @@ def test_clock_skew_is_measured_and_corrected(make_sandbox, contacts, cli, tmp_p
     code, out = cli("run", path, *sandbox_args(sandbox), "--chunk-size", "2", "--concurrency", "1")
     assert code == 0, out
     assert re.search(r"clock differs from the API's by -(899|900|901) s", out), out
+    # measured by the probe (a fileQuery the skew refuses, its Date header read) before the
+    # first decision: every sendGroup is signed on the API's clock, none refused
+    assert (sandbox.requests[0].endpoint, sandbox.requests[0].status) == ("fileQuery", "-16")
     statuses = [r.status for r in sandbox.requests if r.endpoint == "sendGroup"]
-    assert statuses == ["-16", "0", "0", "0"]
+    assert statuses == ["0", "0", "0"]
 
 
 def test_repeated_timestamp_refusal_stops(make_sandbox, contacts, cli, tmp_path):
@@ -165,7 +168,7 @@ def test_throttling_waits_and_retries(make_sandbox, contacts, cli, tmp_path):
     assert [b["attempt"] for b in batches] == [1, 2, 3]
 
 
-def test_connection_refused_is_retried_then_stops(contacts, cli, tmp_path):
+def test_an_unreachable_api_stops_before_anything_is_decided(contacts, cli, tmp_path):
     import socket
 
     with socket.socket() as probe:
@@ -183,9 +186,10 @@ def test_connection_refused_is_retried_then_stops(contacts, cli, tmp_path):
         "f",
         "--yes",
     )
+    # the probe that reads the vendor's clock comes first: no clock, no decision, no send
     assert code == 4, out
-    assert "after 5 attempts" in out
-    assert {r["outcome"] for r in _results(tmp_path)} == {"not_sent"}
+    assert "the vendor's clock could not be read: could not reach" in out
+    assert "check --base-url" in out
 
 
 def test_read_timeout_after_sending_is_unknown(make_sandbox, contacts, cli, tmp_path):
@@ -202,7 +206,8 @@ def test_redirect_is_never_followed(make_sandbox, contacts, cli, tmp_path):
     code, out = cli("run", path, *sandbox_args(sandbox))
     assert code == 4 and "redirect" in out
     assert sandbox.accepted == []
-    assert [r.endpoint for r in sandbox.requests] == ["sendGroup"]
+    # the clock's probe, then the one sendGroup: its redirect was not followed
+    assert [r.endpoint for r in sandbox.requests] == ["fileQuery", "sendGroup"]
 
 
 def test_missing_numbers_in_data_are_unknown(make_sandbox, contacts, cli, tmp_path):

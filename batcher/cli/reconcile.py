@@ -20,8 +20,10 @@ from batcher.settings import DEFAULT_SETTLE, default_history
 DESCRIPTION = (
     "For every number whose request may or may not have placed a call (timeouts, resets, "
     "HTTP 5xx, -18), look it up in the vendor's call records by the batch tag the run put "
-    "in calledInfo. Found: accepted. Absent once --settle has passed since the request: "
-    "the next run sends it again. Then rewrite the workbook."
+    "in calledInfo. Found: accepted. Absent only once the records are shown complete for the "
+    "request's period (records of a later request, or records dated after it, have arrived) "
+    "and --settle has passed: the next run sends it again. Until then it stays unknown "
+    "(absence of a record is not evidence). Then rewrite the workbook."
 )
 EPILOG = epilog(
     [
@@ -41,9 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=minutes,
         default=minutes(DEFAULT_SETTLE),
         metavar="DURATION",
-        help="time after which a number absent from the records was not "
-        "called, e.g. 10m, 1h (a bare number is minutes) (default: "
-        f"{DEFAULT_SETTLE}: the vendor's records lag the calls)",
+        help="the least time after a request before a number absent from the records counts "
+        "as not called (and only once the records are shown complete), e.g. 10m, 1h (a bare "
+        f"number is minutes) (default: {DEFAULT_SETTLE}: the vendor's records lag the calls)",
     )
     account_options(
         parser, with_config=False, base_url="API endpoint (default: the journal's campaign's)"
@@ -58,6 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Reconcile, say what was found, rewrite the workbook."""
+    from batcher.followup.check import measure_clock
     from batcher.followup.reconcile import reconcile
     from batcher.pipeline import rebuild
 
@@ -65,7 +68,7 @@ def handle(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.journal}: no such journal", "give the .journal file a run wrote")
     report = reconcile(
         args.journal,
-        account(args, args.journal),
+        measure_clock(account(args, args.journal)),  # the vendor's clock, before deciding
         args.settle * 60,
         history=args.history or default_history(),
     )
@@ -74,7 +77,18 @@ def handle(args: argparse.Namespace) -> int:
         f"absent (will be sent by the next run), {report.still_unknown} still unknown "
         f"({report.records_read} records read)"
     )
-    if report.still_unknown:
+    if report.waiting:
+        err(
+            f"waiting for the vendor's call records: {report.waiting} unknown number(s) stay "
+            "unknown until the records show their period complete (records lag the calls); "
+            f"waited for until {report.wait_until}, then left unknown"
+        )
+    if report.given_up:
+        err(
+            f"{report.given_up} unknown number(s) stay unknown: the records never showed their "
+            "period complete (check them in the vendor console; --resend-unknown releases them)"
+        )
+    if report.still_unknown > report.given_up:
         err(f"next: the records lag the calls; run reconcile again after {report.retry_after}")
     try:
         summary = rebuild(args.journal, args.output, err)

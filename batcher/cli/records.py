@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Fetch the records, say what came, rewrite the workbook."""
     from batcher.campaign import journal_of_results
+    from batcher.followup.check import measure_clock
     from batcher.followup.records import fetch_records
     from batcher.pipeline import rebuild
 
@@ -50,7 +51,7 @@ def handle(args: argparse.Namespace) -> int:
             f"{journal}: no journal beside {path.name}",
             "give the results workbook a run wrote, or its .journal",
         )
-    report = fetch_records(journal, account(args, journal), max(1, args.concurrency))
+    report = fetch_records(journal, measure_clock(account(args, journal)), max(1, args.concurrency))
     rate = "" if report.answer_rate is None else f", answer rate {report.answer_rate:.1%}"
     out(
         f"records: {report.fetched} fetched, {report.missing} not available yet; "

@@ -62,6 +62,19 @@ class Confirm:
         self.ask = ask or _ask
         self.terminal = terminal or sys.stdin.isatty
 
+    def possible(self) -> None:
+        """Refuse at once, before anything touches the network, when the question could not be
+        asked (no terminal and no --yes for a real endpoint)."""
+        settings = self.settings
+        if settings.dry_run or settings.yes or settings.account.simulated:
+            return
+        if not self.terminal():
+            raise UsageError(
+                f"refusing to send to {settings.account.base_url} without confirmation: "
+                "no terminal",
+                "check the plan with `batcher plan`, then pass --yes",
+            )
+
     def __call__(self, plan: str) -> bool:
         settings = self.settings
         if not settings.quiet:
@@ -96,6 +109,7 @@ def handle(args: argparse.Namespace) -> int:
     # a dry run's only line is the plan, which is what `batcher plan` was asked for
     say = quiet if settings.quiet else out if settings.dry_run else err
     confirm = Confirm(settings)
+    confirm.possible()
     summary = run(settings, confirm, say)
     for note in summary.notes:
         say(note)
@@ -105,7 +119,7 @@ def handle(args: argparse.Namespace) -> int:
             err("timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items()))
     upcoming = getattr(summary, "upcoming", None)
     if upcoming is not None and not settings.quiet and not settings.follow:
-        err(upcoming.text(settings.clock().timestamp()))
+        err(upcoming.text(settings.now().timestamp()))
     if summary.message:
         err(f"error: {summary.message}")
     return int(summary.exit_code)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from batcher.errors import JournalError, StoppedByAPI
 from batcher.history import History
-from batcher.settings import Account, Credentials
+from batcher.settings import Account, Credentials, Settings
 from batcher.voiceapi.http import NTP_FIX, STOP_STATUSES, Probe, connect, skewed
 
 _HEX32 = re.compile(r"\b[0-9a-fA-F]{32}\b")  # what a Sign looks like, should a server echo one
@@ -36,6 +37,52 @@ class CheckReport:
     ok: bool
     latency: float | None = None  # seconds the first signed request took, there and back
     latency_kept: bool = False  # recorded in the call history for the plans' estimates
+
+
+def measure_clock(account: Account) -> Account:
+    """The account with the vendor's clock offset measured by one harmless signed probe (a
+    one-line fileQuery: it places no call), before a command decides anything about time.
+
+    The offset is read from the answer's Date header whatever its status (a -16 too: the
+    header still shows the vendor's clock). Raises StoppedByAPI when no answer came back, and
+    when the answer had no Date header: without the vendor's clock, no time is decided.
+    """
+    credentials = account.signing
+
+    async def probe() -> Probe:
+        async with connect(account, "probe") as api:
+            return await api.probe(account.clock_offset)
+
+    try:
+        found = asyncio.run(probe())
+    except StoppedByAPI as exc:
+        raise StoppedByAPI(
+            _scrub(f"the vendor's clock could not be read: {exc.message}", credentials), exc.hint
+        ) from exc
+    if found.offset is None:
+        raise StoppedByAPI(
+            f"{account.shown}: the API's answer has no Date header, so the vendor's clock "
+            "(which every cooldown, calling window and record query goes by) is unknown",
+            "check --base-url (a proxy may strip the Date header), then run the same command again",
+        )
+    # within the Date header's resolution an offset is noise, not a skew: this clock is right
+    return account.with_offset(found.offset if skewed(found.offset) else 0.0)
+
+
+def vendor_clock(settings: Settings, say: Callable[[str], None]) -> Settings:
+    """The settings on the vendor's clock (`Settings.now`), measured once per command before
+    its first decision about time (a follow's rounds reuse it); a skew beyond tolerance is
+    said."""
+    if settings.account.clock_measured:
+        return settings
+    account = measure_clock(settings.account)
+    if skewed(account.clock_offset):
+        say(
+            f"this machine's clock differs from the API's by {account.clock_offset:+.0f} s: "
+            "batcher decides and records every time on the API's clock (fix this clock "
+            "with NTP)"
+        )
+    return replace(settings, account=account)
 
 
 def check_account(account: Account, history: Path | None = None) -> CheckReport:

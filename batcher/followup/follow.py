@@ -2,11 +2,13 @@
 
 Round after round, with the same pipeline pieces a plain run uses: each round sends what is
 due now and rewrites the workbook (`pipeline.run_round`); between rounds the call records of
-accepted calls are fetched (`records.fetch_records`) and `unknown` numbers are settled once
-their settle time has passed (`reconcile.reconcile`); then it sleeps until the next thing is
-due (`redial.upcoming`: redials, deferred numbers' calling hours, records, settling), saying
-what that is. The journal stays the one truth: a kill -9 anywhere loses nothing, and the same
-command resumes.
+accepted calls are fetched (`records.fetch_records`) and `unknown` numbers are settled once the
+records show their period complete and --settle has passed (`reconcile.reconcile`: absence of a
+record is not evidence; after `records_wait` they stay unknown); then it sleeps until the next
+thing is due (`redial.upcoming`: redials, deferred numbers' calling hours, records, settling),
+saying what that is. Every time is the vendor's (`Settings.now`), measured before the first
+round. The journal stays the one truth: a kill -9 anywhere loses nothing, and the same command
+resumes.
 
 Sleeping is interruptible: Ctrl-C (SIGINT) or SIGTERM ends the wait at once, with the workbook
 of the latest round on disk, and exit code 6. Time comes from `settings.clock`, and the sleep
@@ -54,6 +56,9 @@ def follow(
 ) -> Summary:
     """Run rounds until nothing more can happen; the last round's summary (exit code).
     `run_round` is the pipeline's: one round sent and its workbook written."""
+    from batcher.followup.check import vendor_clock
+
+    settings = vendor_clock(settings, say)  # every round and wait goes by the vendor's clock
     summary = run_round(settings, confirm, say)
     rounds, idle = 1, 0
     auto = _auto(settings, say)
@@ -74,8 +79,15 @@ def follow(
                 f"follow: nothing more can happen after {rounds} round(s): the campaign has "
                 "run to its end"
             )
+            left = _unknown(summary.journal) if summary.journal is not None else 0
+            if left:
+                say(
+                    f"follow: {left} number(s) stay unknown: the vendor's call records never "
+                    "showed their period complete, so they are not sent again (batcher "
+                    "reconcile settles them later; --resend-unknown releases them)"
+                )
             return replace(summary, upcoming=ahead)
-        now = settings.clock().timestamp()
+        now = settings.now().timestamp()
         at = ahead.next_at(now, poll_interval(settings))
         if idle >= 2:  # due, yet a round sent nothing (held meanwhile): do not spin
             at, idle = max(at, now + poll_interval(settings)), 0
@@ -104,7 +116,11 @@ def refresh(settings: Settings, journal_file: Path, say: Say) -> bool:
         say(f"records: {report.fetched} fetched, {report.missing} not available yet")
     if _has_unknown(journal_file):
         settled = reconcile(
-            journal_file, settings.account, settings.settle, history=settings.history
+            journal_file,
+            settings.account,
+            settings.settle,
+            now=settings.now().timestamp(),
+            history=settings.history,
         )
         if settled.found or settled.absent:
             changed = True
@@ -116,13 +132,17 @@ def refresh(settings: Settings, journal_file: Path, say: Say) -> bool:
 
 
 def _has_unknown(journal_file: Path) -> bool:
+    return _unknown(journal_file) > 0
+
+
+def _unknown(journal_file: Path) -> int:
     with Journal(journal_file, readonly=True) as journal:
-        return any(s.outcome is Outcome.UNKNOWN for s in journal.number_states().values())
+        return sum(s.outcome is Outcome.UNKNOWN for s in journal.number_states().values())
 
 
 def _ahead(settings: Settings, journal_file: Path) -> Upcoming:
     with Journal(journal_file, readonly=True) as journal:
-        return upcoming(journal, settings, settings.clock())
+        return upcoming(journal, settings, settings.now())
 
 
 def _auto(settings: Settings, say: Say) -> Callable[[str], bool]:
@@ -141,12 +161,12 @@ def _wait(
 ) -> bool:
     """Say what is awaited, then sleep until `until` (settings.clock's epoch); False when
     SIGINT/SIGTERM ended it (the handlers are in place before anything is said)."""
-    wanted, slept = until - settings.clock().timestamp(), 0.0
+    wanted, slept = until - settings.now().timestamp(), 0.0
     with _Stopper() as stopper:
         say(awaited)
         while not stopper.stopped:
             # the clock says when; the sleeps' sum ends the wait under a frozen clock too
-            left = min(until - settings.clock().timestamp(), wanted - slept)
+            left = min(until - settings.now().timestamp(), wanted - slept)
             if left <= 0:
                 return True
             step = min(STEP, left)

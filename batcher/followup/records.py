@@ -14,7 +14,6 @@ concurrently), over one `Api` per fetch.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -136,7 +135,7 @@ async def _by_query(
 
     by_tag = {(request, callee): voice_id for voice_id, (callee, request) in wanted.items()}
     slack = call_records.SLACK
-    end = min(last_sent, time.time()) + slack
+    end = min(last_sent, account.now().timestamp()) + slack  # the vendor's epochs
     async with connect(account, "read", PAGES_IN_FLIGHT) as api:
         records = await call_records.query_records(api, first_sent - slack, end)
     found: dict[str, dict] = {}

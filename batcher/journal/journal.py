@@ -159,13 +159,19 @@ class Journal:
         return requests.next_batch(self.db)
 
     def begin(
-        self, batch: int, attempt: int, callees: list[str], params: str = "{}", intent: str = ""
+        self,
+        batch: int,
+        attempt: int,
+        callees: list[str],
+        params: str = "{}",
+        intent: str = "",
+        now: float | None = None,
     ) -> tuple[int, str]:
         """Commit a request's intent, its numbers in flight, before it is sent; return its id
-        and calledInfo tag."""
+        and calledInfo tag. `now`: the vendor's epoch it is sent at (Settings.now)."""
         assert self.campaign is not None
         with self.transaction() as db:
-            return requests.begin(db, self.campaign, batch, attempt, callees, params, intent)
+            return requests.begin(db, self.campaign, batch, attempt, callees, params, intent, now)
 
     def finish(
         self,
@@ -208,7 +214,7 @@ class Journal:
             self.event("recovered", f"{recovered} request(s) in flight became unknown")
         return recovered
 
-    def adopt_orphans(self, reserved: dict[str, list[str]]) -> int:
+    def adopt_orphans(self, reserved: dict[str, list[str]], now: float | None = None) -> int:
         """Reservations the call history holds for this campaign (intent -> callees) with no
         request here: batcher stopped between reserving them and recording the request. Those
         numbers were never sent, but are held as unknown all the same, never sent again on a
@@ -225,7 +231,7 @@ class Journal:
             sent = numbers.sent(db, (c for callees in orphans.values() for c in callees))
             for intent, callees in orphans.items():
                 callees = [c for c in dict.fromkeys(callees) if c not in sent]
-                requests.adopt(db, self.campaign, intent, callees)
+                requests.adopt(db, self.campaign, intent, callees, now)
                 adopted += len(callees)
         if adopted:
             self.event("recovered", f"{adopted} number(s) reserved but not recorded: unknown")

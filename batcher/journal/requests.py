@@ -39,9 +39,11 @@ def begin(
     callees: list[str],
     params: str,
     intent: str,
+    now: float | None = None,
 ) -> tuple[int, str]:
-    """Record a request's intent; its id and calledInfo tag."""
-    now = time.time()
+    """Record a request's intent; its id and calledInfo tag. `now`: the vendor's time the
+    caller decided it at (Settings.now); a journal written before stored this machine's."""
+    now = time.time() if now is None else now
     request_id = _inserted(
         db.execute(
             "INSERT INTO requests (batch, attempt, tag, callees, state, sent_at, sent_epoch,"
@@ -94,10 +96,17 @@ def recover(db: sqlite3.Connection) -> int:
     ).rowcount
 
 
-def adopt(db: sqlite3.Connection, campaign: CampaignInfo, intent: str, callees: list[str]) -> int:
+def adopt(
+    db: sqlite3.Connection,
+    campaign: CampaignInfo,
+    intent: str,
+    callees: list[str],
+    now: float | None = None,
+) -> int:
     """Record a reservation of the call history that never became a request as one, its
-    numbers unknown (never sent again on a guess: reconcile settles them); its id."""
-    now = time.time()
+    numbers unknown (never sent again on a guess: reconcile settles them); its id. `now`:
+    the reservation's time in the call history (the vendor's clock)."""
+    now = time.time() if now is None else now
     at = iso_utc(now)
     request_id = _inserted(
         db.execute(

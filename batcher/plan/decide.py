@@ -30,7 +30,7 @@ from batcher.plan.choose import Choice, choose
 from batcher.plan.forecast import Forecast, Latency, forecast, plan_text
 from batcher.plan.redial import Book
 from batcher.plan.rows import Plan
-from batcher.plan.suppress import do_not_call
+from batcher.plan.suppress import Suppression, do_not_call
 from batcher.settings import Settings
 
 
@@ -66,8 +66,10 @@ def decide(
     name: str,
     journal_file: Path,
     sheet: Sheet | None = None,
+    suppressed: Suppression | None = None,
 ) -> Round:
-    """The round the campaign would send now, from its journal and the call history."""
+    """The round the campaign would send now, from its journal and the call history
+    (`suppressed`: the do-not-call lists, when the caller read them already)."""
     caller = Caller("", name, str(journal_file.resolve()), settings.account.kind)
     states: dict[str, NumberState] = {}
     sticky: set[str] = set()
@@ -79,8 +81,9 @@ def decide(
         caller = replace(caller, campaign=journal.campaign.id)
         if settings.redial.active:
             book = Book.of(journal, settings)
-    suppressed = do_not_call(settings.suppress, settings.region, settings.suppress_unreadable)
-    now = settings.clock()
+    if suppressed is None:
+        suppressed = do_not_call(settings.suppress, settings.region, settings.suppress_unreadable)
+    now = settings.now()
     holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
     choice = choose(plan, states, sticky | suppressed.numbers, holds, settings, now, book)
     figures = forecast(

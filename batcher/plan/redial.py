@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 from batcher.journal import Call, Journal, NumberState
 from batcher.outcomes import Outcome, call_outcome
-from batcher.settings import Redial, Settings
+from batcher.settings import Redial, Settings, records_wait
 
 DUE, REDIAL, RECORD, SETTLE, DONE = "due", "redial", "record", "settle", "done"
 
@@ -117,19 +117,29 @@ class Upcoming:
     redials: list[float] = field(default_factory=list)  # when each waiting redial is due
     records: int = 0  # calls whose record is awaited before deciding on a redial
     settle: list[float] = field(default_factory=list)  # when each unknown number settles
+    # unknown numbers past --settle whose records do not show their period complete yet: until
+    # when each is waited for (then it stays unknown, never sent again on a guess)
+    awaiting: list[float] = field(default_factory=list)
     deferred: Counter[tuple[float, str]] = field(default_factory=Counter)  # (opens, zone)
 
     @property
     def empty(self) -> bool:
         """Nothing more can happen in this campaign."""
-        return not (self.due_now or self.redials or self.records or self.settle or self.deferred)
+        return not (
+            self.due_now
+            or self.redials
+            or self.records
+            or self.settle
+            or self.awaiting
+            or self.deferred
+        )
 
     def next_at(self, now: float, poll: float) -> float:
         """When something is next worth looking at: the earliest due time, or a records poll."""
         times = [*self.redials, *self.settle, *(at for at, _ in self.deferred)]
         if self.records:
             times.append(now + poll)
-        if self.settle:
+        if self.settle or self.awaiting:
             times.append(now + poll)  # reconcile may find them in the records sooner
         return min(times, default=now + poll)
 
@@ -150,6 +160,13 @@ class Upcoming:
             at = max(self.settle)
             parts.append(
                 f"{len(self.settle):,} unknown to settle from the call records by {_clock(at)}"
+            )
+        if self.awaiting:
+            at = max(self.awaiting)
+            parts.append(
+                f"{len(self.awaiting):,} unknown waiting for the vendor's call records to show "
+                f"their period complete (absence of a record is not evidence): up to "
+                f"{_clock(at)}, in {_span(at - now)}, then left unknown"
             )
         by_opening: Counter[tuple[float, str]] = self.deferred
         for (at, zone), count in sorted(by_opening.items())[:3]:
@@ -189,7 +206,7 @@ def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
         verdict = book.verdict(callee, state, epoch) if active and book else None
         if verdict is None or verdict.kind == DONE:
             if state.outcome is Outcome.UNKNOWN:
-                found.settle.append(state_epoch(state) + settings.settle)
+                _settling(found, state_epoch(state), settings.settle, epoch)
             elif book is not None and _record_awaited(book, callee, epoch):
                 found.records += 1  # not needed to decide, but the workbook wants it
         elif verdict.kind == DUE:
@@ -202,7 +219,7 @@ def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
                 found.records += 1
         elif verdict.kind == SETTLE:
             assert verdict.at is not None  # a settle ruling carries the moment it settles
-            found.settle.append(verdict.at)
+            _settling(found, verdict.at - settings.settle, settings.settle, epoch)
     deferred = [
         c
         for c, (outcome, _) in held.items()
@@ -216,6 +233,15 @@ def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
         due = [c for c in due if c not in late]
     found.due_now = len(due)
     return found
+
+
+def _settling(found: Upcoming, sent: float, settle: float, epoch: float) -> None:
+    """An unknown number sent at `sent`: settling at --settle, then awaiting the records until
+    `records_wait`, then left unknown (nothing more is waited for)."""
+    if epoch < sent + settle:
+        found.settle.append(sent + settle)
+    elif epoch < sent + records_wait(settle):
+        found.awaiting.append(sent + records_wait(settle))
 
 
 def _record_awaited(book: Book, callee: str, epoch: float) -> bool:

@@ -18,14 +18,17 @@ from collections.abc import Callable
 class PaceGate:
     """At most `pace` calls a minute: a request of n numbers waits until n / pace minutes after
     the previous one; the journal's latest request starts the count, so resumes and follow
-    rounds keep the pace too (wall clock: the journal's sent times are)."""
+    rounds keep the pace too (this machine's wall clock: the journal's sent times are the
+    vendor's, `offset` ahead of it)."""
 
-    def __init__(self, pace: float | None, last: tuple[float, int] | None) -> None:
+    def __init__(
+        self, pace: float | None, last: tuple[float, int] | None, offset: float = 0.0
+    ) -> None:
         self.per_second = pace / 60 if pace else 0.0
         self.next_at = 0.0
         if self.per_second and last is not None:
             sent, numbers = last
-            self.next_at = sent + numbers / self.per_second
+            self.next_at = sent - offset + numbers / self.per_second
 
     async def wait(self, numbers: int) -> None:
         if not self.per_second:

@@ -15,6 +15,7 @@ import random
 import sys
 from collections import Counter, deque
 from collections.abc import Callable
+from dataclasses import replace
 
 import orjson
 
@@ -105,7 +106,9 @@ class _Sender:
         self.params = orjson.dumps({**self.fields, **where}).decode()
         self.interrupts = 0
         self.rate_gate = RateGate(settings.rate)
-        self.pace_gate = PaceGate(settings.pace, journal.last_request())
+        self.pace_gate = PaceGate(
+            settings.pace, journal.last_request(), settings.account.clock_offset
+        )
         self.after_canary: list[list[str]] = []  # held back until the canary is answered
         self.answered = 0  # numbers answered per number this run (the breaker's sample)
         self.refused: Counter[str] = Counter()  # ... refused, by terminationReason
@@ -117,6 +120,9 @@ class _Sender:
         self.writes = SendWrites(journal, self.db, hooks)
         self.workers: list[asyncio.Task[None]] = []
         self.retries: set[asyncio.Task[None]] = set()  # batches waiting for their backoff
+        # a skew learnt mid-run moved the vendor's clock away from the one the round was
+        # decided on: the calling window is judged again before each request from then on
+        self.redecide = False
 
     # -- the run -------------------------------------------------------------------------------
 
@@ -209,7 +215,7 @@ class _Sender:
         finally:
             self.wake.set()  # a write that failed stops the idle workers too
         if held:
-            self._count({Outcome.RECENTLY_CALLED: held})
+            self._count(held)
         if begun is None:
             self._release_after_canary()
             return  # every number of it is held by another campaign now
@@ -238,16 +244,25 @@ class _Sender:
             )
             self._count({UNKNOWN: len(batch.callees)})
             raise
+        if reply.server_time is not None and reply.verdict is not Verdict.SKEW:
+            self._learn_clock(http.clock_offset(reply.server_time))
         self._handle(batch, request_id, reply)
         if reply.verdict not in (Verdict.NOT_SENT, Verdict.THROTTLED, Verdict.SKEW):
             self._release_after_canary()  # answered: the canary has done its job
 
-    def _reserve_and_begin(self, batch: Batch) -> tuple[tuple[int, str] | None, int]:
+    def _reserve_and_begin(self, batch: Batch) -> tuple[tuple[int, str] | None, dict[str, int]]:
         """On the journal's thread: reserve the batch's numbers in the call history, hold
         those another campaign reserved meanwhile, record the intent of the rest."""
-        now = self.settings.clock().timestamp()
+        moment = self.settings.now()  # the vendor's clock, as learnt so far
+        now = moment.timestamp()
+        late = self._outside_window(batch.callees, moment)
+        # the call history re-decides the cooldown at the vendor's time now, request by request
         intent, granted, held = self.history.reserve(
-            batch.callees, self.caller, self.settings.cooldown, now, self.allowed
+            [c for c in batch.callees if c not in late],
+            self.caller,
+            self.settings.cooldown,
+            now,
+            self.allowed,
         )
         if held:
             self.journal.hold(
@@ -255,10 +270,29 @@ class _Sender:
                 replace=False,
             )
         batch.callees, batch.intent = granted, intent
+        counts: dict[str, int] = {Outcome.RECENTLY_CALLED: len(held), Outcome.DEFERRED: len(late)}
+        counts = {k: n for k, n in counts.items() if n}
         if not granted:
-            return None, len(held)
-        begun = self.journal.begin(batch.number, batch.attempt, granted, self.params, intent)
-        return begun, len(held)
+            return None, counts
+        begun = self.journal.begin(
+            batch.number, batch.attempt, granted, self.params, intent, now=now
+        )
+        return begun, counts
+
+    def _outside_window(self, callees: list[str], moment) -> dict[str, str]:
+        """After a skew learnt mid-run: the callees outside their calling window at the
+        vendor's time now, held as deferred (the round had judged them on another clock)."""
+        window = self.settings.window
+        if not self.redecide or window is None:
+            return {}
+        from batcher.plan.window import outside_window
+
+        late = outside_window(callees, window, moment)
+        if late:
+            self.journal.hold(
+                {c: (Outcome.DEFERRED, why) for c, why in late.items()}, replace=False
+            )
+        return late
 
     def _unplace(self, batch: Batch, callees: list[str] | None = None) -> None:
         """The request provably placed no call (to these callees): they hold no one."""
@@ -420,18 +454,27 @@ class _Sender:
             )
             return
         if reply.server_time is not None:
-            offset = http.clock_offset(reply.server_time)
-            if http.skewed(offset):
-                self.report.clock_offset = offset
-                note = (
-                    f"this machine's clock differs from the API's by {offset:+.0f} s: "
-                    "timestamps corrected by that offset (fix the clock with NTP)"
-                )
-                self._note("clock-skew", note)
+            self._learn_clock(http.clock_offset(reply.server_time))
         batch.attempt += 1
         batch.resigned = True
         self.queue.appendleft(batch)
         self.wake.set()
+
+    def _learn_clock(self, offset: float) -> None:
+        """An answer's Date header (or a -16) shows the vendor's clock: when it differs from
+        the one this run goes by beyond the header's resolution, every later request is signed,
+        reserved, journaled and judged (cooldown, calling window) on the vendor's clock."""
+        if not http.skewed(offset - self.report.clock_offset):
+            return
+        self.report.clock_offset = offset
+        self.settings = replace(self.settings, account=self.settings.account.with_offset(offset))
+        self.redecide = True
+        note = (
+            f"this machine's clock differs from the API's by {offset:+.0f} s (learnt mid-run): "
+            "the requests from now on are signed, recorded and judged against the cooldown and "
+            "the calling window on the API's clock (fix this clock with NTP)"
+        )
+        self._note("clock-skew", note)
 
     def _retry_later(self, batch: Batch, delay: float) -> None:
         batch.attempt += 1

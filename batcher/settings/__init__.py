@@ -63,6 +63,7 @@ from batcher.settings.timing import (
     Redial,
     parse_duration,
     parse_pace,
+    records_wait,
 )
 from batcher.settings.values import Campaign, Credentials, LoadOptions, Price, Window
 
@@ -112,5 +113,6 @@ __all__ = [
     "load_credentials",
     "parse_duration",
     "parse_pace",
+    "records_wait",
     "resolve_endpoint",
 ]

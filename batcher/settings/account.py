@@ -10,9 +10,11 @@
 
 Everything that travels together to reach the API is here once, as an httpx client holds its
 own configuration: every vendor call (send, upload, records, reconcile, check, test call) is
-made from an Account (`batcher.vendor.http.connect(account, ...)`), never from loose URL,
+made from an Account (`batcher.voiceapi.http.connect(account, ...)`), never from loose URL,
 credential and CA parameters. The measured clock offset (the vendor's clock minus ours) is the
-account's too: what one command learnt, the next decision reads.
+account's too, and `Account.now` is the one "vendor now" every decision about time reads (the
+cooldown, the calling window, settling, redials, record queries, the journal's and the call
+history's times): this machine's clock plus the offset, measured before the first decision.
 
 Where a call went is part of what it was, so an account names its endpoint two ways:
 `endpoint`, what a campaign records of each request (`sandbox`, or the base URL), and `kind`,
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from batcher.errors import UsageError
@@ -83,6 +86,7 @@ class Account:
     timeouts: Timeouts = field(default_factory=Timeouts)
     sandbox: bool = False  # the embedded simulator batcher started itself: nobody rings
     clock_offset: float = 0.0  # the vendor's clock minus this machine's, seconds
+    clock_measured: bool = False  # clock_offset was read from the vendor's answer
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", check_base_url(self.base_url))
@@ -161,7 +165,13 @@ class Account:
 
     def with_offset(self, offset: float) -> Account:
         """The same account with the clock offset measured from the vendor's answer."""
-        return replace(self, clock_offset=offset)
+        return replace(self, clock_offset=offset, clock_measured=True)
+
+    def now(self, local: datetime | None = None) -> datetime:
+        """The vendor's time: this machine's clock (`local`, default the wall clock) plus the
+        measured offset. The one clock of every decision and every stored time."""
+        moment = datetime.now(UTC) if local is None else local
+        return moment + timedelta(seconds=self.clock_offset)
 
 
 def _path(value: object) -> Path | None:

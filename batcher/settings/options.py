@@ -165,6 +165,11 @@ class Settings:
             raise UsageError("no contacts file given", "e.g. batcher run contacts.xlsx")
         return self.input
 
+    def now(self) -> datetime:
+        """The vendor's time now (`Account.now` over this run's clock): the clock of every
+        decision about time and of every stored time."""
+        return self.account.now(self.clock())
+
     @property
     def request_size(self) -> int:
         """Numbers per request: the batch size, or fewer so that a paced run sends a request

@@ -29,6 +29,20 @@ def parse_duration(text: str, name: str = "duration") -> float:
     return float(sum(float(number) * _UNITS[unit] for number, unit in parts))
 
 
+RECORDS_WAIT_MIN = 3600.0  # seconds: the shortest wait for the records of an unknown request
+
+
+def records_wait(settle: float) -> float:
+    """How long after a request its unknown numbers wait for the vendor's records to show their
+    period complete (`--settle` is the minimum; this is the bound): six times --settle, at least
+    an hour. After it they stay unknown, never sent again on a guess.
+
+        >>> records_wait(600.0), records_wait(7200.0)
+        (3600.0, 43200.0)
+    """
+    return max(6 * settle, RECORDS_WAIT_MIN)
+
+
 _PACE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*/\s*(min|m|h|hour|s|sec)\s*")
 
 
