@@ -87,7 +87,7 @@ def write_floor(path: Path, header: list[object], data, cells, phone_at: int) ->
         counts[extra[2]] = counts.get(extra[2], 0) + 1
     requests = -(-counts.get("accepted", 0) // 1000)
     batch_rows = [
-        [n, n, 1, 1000, "accepted", 200, "0", "success", 50, SENT_AT, SENT_AT, "floor"]
+        [n, n, 1, 1000, "accepted", 200, "0", "success", 50, SENT_AT, SENT_AT, "loopback", "floor"]
         for n in range(1, requests + 1)
     ]
     # as the pipeline does: only input columns holding what Excel refuses go cell by cell
