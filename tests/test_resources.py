@@ -120,7 +120,7 @@ def test_a_full_history_or_journal_mid_run_stops_with_exit_9_and_the_workbook(
     assert 0 < len(ledger) < len(wanted) and max(ledger.values()) == 1
     assert accepted <= set(ledger)
     in_flight = [r for r in _requests(tmp_path / "contacts.journal") if r.state == "intent"]
-    assert len(in_flight) <= CONCURRENCY
+    assert len(in_flight) <= 2 * CONCURRENCY  # sent and unanswered; a failing group's, unsent
     code, out = _run(args)
     assert code in (0, 5), out
     assert sandbox.accepted_counts() == {n: 1 for n in wanted}

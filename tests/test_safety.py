@@ -52,14 +52,18 @@ def test_sigkill_at_random_moments_loses_nothing_and_calls_nobody_twice(
             kills += 1
         assert max(sandbox.accepted_counts().values(), default=0) <= 1
     assert kills == len(plans)
-    # finish: settle the unknowns from the call records, send what was never placed
+    # finish as an operator would: settle the unknowns the call records can settle, send what
+    # was never placed; an unknown of the last killed requests stays unknown (no record dated
+    # after it proves the vendor's records complete: absence is no evidence) until the calls
+    # of that send show the period complete; then reconcile settles it, and a run sends it
     journal = tmp_path / "contacts.journal"
-    done = batcher_process(["reconcile", journal, "--settle", "0"])
-    out, _ = done.communicate(timeout=60)
-    assert done.returncode == 0, out
-    done = batcher_process(args)
-    out, _ = done.communicate(timeout=60)
-    assert done.returncode == 0, out
+    for step, codes in (("reconcile", (0, 5)), ("run", (0, 5)), ("reconcile", (0,)), ("run", (0,))):
+        done = batcher_process(
+            ["reconcile", journal, "--settle", "0"] if step == "reconcile" else args
+        )
+        out, _ = done.communicate(timeout=60)
+        assert done.returncode in codes, out
+        assert max(sandbox.accepted_counts().values(), default=0) <= 1
     assert sandbox.accepted_counts() == {n: 1 for n in wanted}  # zero twice, zero lost
     print(
         f"kills: {kills} of {len(plans)} runs; numbers accepted twice: 0; "
