@@ -3,7 +3,9 @@ user picks one; the campaign keeps its sheet choice, so a rerun never swaps its 
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 import xlsxwriter
@@ -12,6 +14,7 @@ from batcher.load import load_sheet
 from batcher.settings import LoadOptions
 from tests.conftest import numbers, sandbox_args
 from tests.helpers import read_sheet, summary
+from tests.test_load import MANIFEST
 
 pytestmark = pytest.mark.usefixtures("creds")
 
@@ -128,18 +131,49 @@ def test_blank_rows_and_one_sheet_with_phones(tmp_path):
     assert sheet.rows == [2, 4]
 
 
-def test_an_ods_workbook_reads_every_sheet(tmp_path):
-    pytest.importorskip("odf", reason="odfpy writes the .ods fixture")
-    import pandas as pd
+def write_ods(path: Path, sheets: dict[str, list[list[str]]]) -> Path:
+    """A minimal OpenDocument spreadsheet of text cells, one table per sheet."""
 
-    path = tmp_path / "regions.ods"
-    with pd.ExcelWriter(path, engine="odf") as writer:
-        pd.DataFrame({"name": ["n0"], "phone": ["+" + NORTH[0]]}).to_excel(
-            writer, sheet_name="North", index=False
+    def table(name: str, rows: list[list[str]]) -> str:
+        cells = (
+            "".join(
+                '<table:table-cell office:value-type="string">'
+                f"<text:p>{escape(value)}</text:p></table:table-cell>"
+                for value in row
+            )
+            for row in rows
         )
-        pd.DataFrame({"name": ["s0", "s1"], "phone": ["+" + n for n in SOUTH]}).to_excel(
-            writer, sheet_name="South", index=False
+        body = "".join(f"<table:table-row>{row}</table:table-row>" for row in cells)
+        return f'<table:table table:name="{name}">{body}</table:table>'
+
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content'
+        ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        "<office:body><office:spreadsheet>"
+        + "".join(table(name, rows) for name, rows in sheets.items())
+        + "</office:spreadsheet></office:body></office:document-content>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "mimetype",
+            "application/vnd.oasis.opendocument.spreadsheet",
+            compress_type=zipfile.ZIP_STORED,
         )
+        archive.writestr("content.xml", content)
+        archive.writestr("META-INF/manifest.xml", MANIFEST)
+    return path
+
+
+def test_an_ods_workbook_reads_every_sheet(tmp_path):
+    path = write_ods(
+        tmp_path / "regions.ods",
+        {
+            "North": [["name", "phone"], ["n0", "+" + NORTH[0]]],
+            "South": [["name", "phone"], *([f"s{i}", "+" + n] for i, n in enumerate(SOUTH))],
+        },
+    )
     sheet = load_sheet(path, LoadOptions())
     assert sheet.sheets == ("North", "South")
     assert sheet.frame["sheet"].tolist() == ["North", "South", "South"]
