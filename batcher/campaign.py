@@ -188,6 +188,20 @@ def recorded_load(options: Mapping[str, object]) -> LoadOptions:
     )
 
 
+def campaign_sheet(settings: Settings, journal_file: Path) -> str | None:
+    """The sheet the campaign reads from this input, for a run that names none: the --sheet
+    its last run of the same file recorded (None: every sheet with phones, another file, or
+    no run yet). The sheet choice is the campaign's, so a plain rerun never writes its
+    workbook from other rows; another file (a Retry sheet fed back) has its own sheets."""
+    if settings.load.sheet is not None or not journal_file.exists():
+        return None
+    with Journal(journal_file, readonly=True) as journal:
+        last = journal.last_run()
+    if last is None or Path(str(last["input_path"])).resolve() != settings.contacts.resolve():
+        return None
+    return recorded_text(recorded(last["options"]), "sheet")
+
+
 def recorded_text(options: Mapping[str, object], key: str) -> str | None:
     """One text option of run_options (None: not given)."""
     value = options.get(key)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from batcher import collector
 from batcher.campaign import (
     campaign_name,
+    campaign_sheet,
     check_endpoint,
     journal_path,
     message_of,
@@ -148,6 +149,13 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     watch.lap("plan")
     name = campaign_name(settings, sheet)
     journal_file = journal_path(settings, sheet, name)
+    chosen = campaign_sheet(settings, journal_file) if sheet.sheets else None
+    if chosen is not None:  # the campaign's sheet, not every sheet with phones
+        say(f"reading the sheet {chosen!r}, as this campaign does (--sheet reads another)")
+        settings = replace(settings, load=replace(settings.load, sheet=chosen))
+        sheet = load_sheet(settings.contacts, settings.load)
+        plan = plan_rows(sheet, settings.region)
+        watch.lap("load")
     output = output_path(settings, settings.dry_run)
     if settings.dry_run:
         return _dry_run(settings, sheet, plan, name, journal_file, output, sha, started, say)

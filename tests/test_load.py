@@ -26,7 +26,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from batcher.errors import ExitCode, InputError
+from batcher.errors import ExitCode, InputError, UsageError
 from batcher.load import columns, file_sha256, load_sheet, reader
 from batcher.settings import LoadOptions
 from batcher.workbook import columns as workbook_columns
@@ -418,7 +418,7 @@ def test_instructions_sheet_first(tmp_path):
 
 @pytest.mark.parametrize(
     ("sheet", "expected"),
-    [(None, "Current"), ("Old", "Old"), ("current", "Current"), ("1", "Current"), ("2", "Later")],
+    [("Old", "Old"), ("current", "Current"), ("1", "Current"), ("2", "Later")],
 )
 def test_sheet_choice_and_hidden_sheets(tmp_path, sheet, expected):
     sheets = {
@@ -428,6 +428,11 @@ def test_sheet_choice_and_hidden_sheets(tmp_path, sheet, expected):
     }
     path = write_book(tmp_path / "h.xlsx", sheets, hidden=("Old",))
     assert load_sheet(path, LoadOptions(sheet=sheet)).sheet_name == expected
+    # without --sheet: two visible sheets of phones whose columns differ, never one of them
+    # silently (tests/test_sheets.py); the hidden one is not among them
+    with pytest.raises(UsageError) as refused_:
+        load_sheet(path, LoadOptions())
+    assert "('Current', 'Later')" in refused_.value.message and "--sheet" in refused_.value.hint
 
 
 def test_unknown_sheet_lists_the_sheets(tmp_path):

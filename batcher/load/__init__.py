@@ -4,6 +4,12 @@
     sheet.frame[sheet.phone_column]   # raw cells: str, int/float, bool, dates, None
     sheet.phone_found_by              # "option", "header" or "content"
     sheet.phone_columns               # ("Mobile Phone", "Business Phone"): tried in order
+    sheet.sheets                      # ("North", "South"): every sheet its rows come from
+
+A workbook is read from the sheet LoadOptions.sheet names; without one, from every visible
+sheet with a phone column. Several such sheets of the same columns are read as one, their rows
+one after the other behind a first column, `sheet.sheet_column`, naming each row's sheet;
+sheets whose columns differ are refused (a UsageError asking for --sheet, naming them).
 
 The parent checks the file's size and kind (guard), then a child Python process with a memory
 limit and a wall-clock timeout (reader) does everything that parses untrusted bytes: the
@@ -68,10 +74,22 @@ class Sheet:
     # Every phone column, in the order a row's cells are tried (the first is phone_column):
     # the options' order, else mobile-like headers first, then the sheet's order.
     phone_columns: tuple[str, ...] = ()
+    # Every sheet the rows come from (() for CSV); with several, sheet_name is None and
+    # sheet_column names the column batcher put first, holding each row's sheet.
+    sheets: tuple[str, ...] = ()
+    sheet_column: str | None = None
 
     def __post_init__(self) -> None:
         if not self.phone_columns:
             object.__setattr__(self, "phone_columns", (self.phone_column,))
+        if not self.sheets and self.sheet_name is not None:
+            object.__setattr__(self, "sheets", (self.sheet_name,))
+
+    def row_sheets(self) -> list[str] | None:
+        """Each row's sheet when the rows come from several sheets, else None."""
+        if self.sheet_column is None:
+            return None
+        return [str(s) for s in self.frame[self.sheet_column].tolist()]
 
 
 def load_sheet(
@@ -155,8 +173,13 @@ def _to_sheet(path: Path, table: ReadTable) -> Sheet:
         cells = np.array(table.cells, dtype=object).reshape(-1, len(table.names))
         empty = cells == ""
         cells[empty] = None
-        keep = ~empty.all(axis=1)
-        numbers = np.arange(table.first_row, table.first_row + len(cells))
+        # the column naming each row's sheet is never empty: a blank row is blank elsewhere
+        keep = ~empty[:, 1 if table.sheet_column else 0 :].all(axis=1)
+        numbers = (
+            np.array(table.row_numbers)
+            if table.row_numbers is not None
+            else np.arange(table.first_row, table.first_row + len(cells))
+        )
         if not keep.all():
             cells, numbers = cells[keep], numbers[keep]
         if not len(cells):
@@ -182,4 +205,6 @@ def _to_sheet(path: Path, table: ReadTable) -> Sheet:
         phone_found_by=table.found_by,
         campaign_of=table.campaign_of,
         journal_of=table.journal_of,
+        sheets=table.sheets,
+        sheet_column=table.sheet_column,
     )

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import cast
 
 from batcher import collector
-from batcher.errors import InputError
+from batcher.errors import InputError, UsageError
 from batcher.load import columns, guard, words
 from batcher.load.columns import Layout
 from batcher.settings import LoadOptions
@@ -70,6 +70,11 @@ class ReadTable:
     campaign_of: str | None = None
     journal_of: str | None = None
     phones: tuple[int, ...] = ()  # every phone column, in the order they are tried
+    # Several sheets read as one (see combine_sheets): each row's source row number, every
+    # sheet read, and the column batcher added that names each row's sheet.
+    row_numbers: list[int] | None = None
+    sheets: tuple[str, ...] = ()
+    sheet_column: str | None = None
 
 
 # ---- parent side ---------------------------------------------------------------------------
@@ -123,6 +128,8 @@ def read_in_child(
         return outcome[1]
     if outcome[0] == "error":
         raise InputError(outcome[1], outcome[2])
+    if outcome[0] == "usage":
+        raise UsageError(outcome[1], outcome[2])
     if outcome[0] == "oom":
         raise _crashed(path, None)
     raise RuntimeError(f"batcher bug while reading {path}:\n{outcome[1]}")
@@ -159,6 +166,8 @@ def main() -> None:
         outcome: tuple = ("ok", read(Path(path), options))
     except InputError as exc:
         outcome = ("error", exc.message, exc.hint)
+    except UsageError as exc:
+        outcome = ("usage", exc.message, exc.hint)
     except MemoryError:
         outcome = ("oom",)
     except Exception:
@@ -229,7 +238,8 @@ def table(
 
 
 def read_workbook(path: Path, options: LoadOptions) -> ReadTable:
-    """Check the container, then let calamine read sheets until one has a phone column."""
+    """Check the container, then let calamine read every sheet with a phone column: the one
+    --sheet names, else all of them (combine_sheets), never one silently."""
     with path.open("rb") as handle:
         magic = guard.file_magic(handle.read(8))
     if magic == "zip":
@@ -238,6 +248,8 @@ def read_workbook(path: Path, options: LoadOptions) -> ReadTable:
         guard.check_ole(path)
     book = _calamine(path, lambda: _open_book(path, magic))
     names = _sheets_to_try(path, book, options)
+    marks = _batcher_marks(path, book)
+    confident: list[ReadTable] = []
     fallback, seen = None, []
     for name in names:
         where = f"{path}, sheet {name!r}"
@@ -253,17 +265,82 @@ def read_workbook(path: Path, options: LoadOptions) -> ReadTable:
             guard.refuse_unsaved_formulas(path, where, name, rows, layout, start)
         if layout.region is not None and merged:
             columns.fill_merged(rows, merged, layout.region, start)
-        found = table(where, rows, layout, sheet_name=name, marks=_batcher_marks(path, book))
-        if layout.confident or options.sheet or len(names) == 1:
+        found = table(where, rows, layout, sheet_name=name, marks=marks)
+        del rows
+        if options.sheet or len(names) == 1:
             return found
+        if layout.confident:
+            confident.append(found)
+            if marks:  # batcher's own results workbook: its Results sheet, not Retry too
+                return found
         fallback = fallback or found
-    if fallback:
-        return fallback
+    if len(confident) > 1:
+        return combine_sheets(path, confident)
+    if confident or fallback:
+        return confident[0] if confident else cast(ReadTable, fallback)
     raise columns.no_phone_column(
         f"{path}" + (f", sheet {names[0]!r}" if len(names) == 1 else ""),
         options,
         several_sheets=len(names) > 1,
         seen=seen[:3],
+    )
+
+
+SHEET_COLUMN = "sheet"
+
+
+def combine_sheets(path: Path, tables: list[ReadTable]) -> ReadTable:
+    """Several sheets with a phone column, as one table: their rows one after the other,
+    behind a first column naming each row's sheet. Only sheets of the same shape (the same
+    column names, the same phone and region columns) combine; otherwise the user picks one
+    with --sheet, as a guess at how to line up different columns would call the wrong cell."""
+    first = tables[0]
+    listing = ", ".join(repr(t.sheet_name) for t in tables)
+    shape = (first.names, first.phones, first.region)
+    if any((t.names, t.phones, t.region) != shape for t in tables[1:]):
+        described = "; ".join(
+            f"{t.sheet_name!r}: phone {t.names[t.phone]!r}, columns {', '.join(t.names)}"
+            for t in tables
+        )
+        raise UsageError(
+            f"{path} has {len(tables)} sheets with phone numbers ({listing}) whose columns"
+            f" differ ({described}): batcher takes several sheets only when their columns match",
+            f"pass --sheet with one of {listing} (one campaign per sheet: --campaign NAME),"
+            " or give the sheets the same columns",
+        )
+    taken = {n.casefold() for n in first.names}
+    column = next(
+        c for c in (SHEET_COLUMN, "batcher sheet", "batcher source sheet") if c not in taken
+    )
+    width = len(first.names)
+    cells: list[object] = []
+    numbers: list[int] = []
+    for t in tables:
+        count = len(t.cells) // width if width else 0
+        for i in range(count):
+            cells.append(t.sheet_name)
+            cells.extend(t.cells[i * width : (i + 1) * width])
+        numbers.extend(range(t.first_row, t.first_row + count))
+        t.cells.clear()  # one copy of a large sheet at a time
+    found_by = max((t.found_by for t in tables), key=("option", "header", "content").index)
+    return ReadTable(
+        where=f"{path}, sheets {listing}",
+        names=[column, *first.names],
+        cells=cells,
+        first_row=first.first_row,
+        phone=first.phone + 1,
+        region=None if first.region is None else first.region + 1,
+        sheet_name=None,
+        header_row=first.header_row,
+        encoding=None,
+        delimiter=None,
+        found_by=found_by,
+        campaign_of=first.campaign_of,
+        journal_of=first.journal_of,
+        phones=tuple(p + 1 for p in first.phones),
+        row_numbers=numbers,
+        sheets=tuple(str(t.sheet_name) for t in tables),
+        sheet_column=column,
     )
 
 

@@ -27,7 +27,7 @@ from batcher.journal import Journal, NumberState
 from batcher.load import Sheet
 from batcher.outcomes import Outcome
 from batcher.plan.choose import Choice, choose
-from batcher.plan.forecast import Forecast, Latency, forecast, plan_text
+from batcher.plan.forecast import Forecast, Latency, forecast, plan_text, sheets_read
 from batcher.plan.redial import Book
 from batcher.plan.rows import Plan
 from batcher.plan.suppress import Suppression, do_not_call
@@ -93,6 +93,7 @@ def decide(
         settings,
         latency(journal if known else None, settings, history),
         do_not_call=suppressed.lists,
+        sheets=sheets_read(sheet) if sheet is not None else (),
     )
     text = (
         plan_text(sheet, plan, figures, settings, settings.account.shown, name)

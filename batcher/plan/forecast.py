@@ -61,6 +61,7 @@ class Forecast:
     cost: float | None
     redials: frozenset[str] = frozenset()  # numbers of to_send called again (redial policy)
     do_not_call: tuple[ListRead, ...] = ()  # what was read from each do-not-call list
+    sheets: tuple[tuple[str, int], ...] = ()  # the workbook's sheets read, with their rows
 
 
 def forecast(
@@ -70,6 +71,7 @@ def forecast(
     settings: Settings,
     latency: float | None = None,
     do_not_call: tuple[ListRead, ...] = (),
+    sheets: tuple[tuple[str, int], ...] = (),
 ) -> Forecast:
     """What the run is about to do, how long it should take and what it should cost.
 
@@ -115,7 +117,20 @@ def forecast(
         cost=estimate_cost(plan, todo, settings),
         redials=choice.redials,
         do_not_call=do_not_call,
+        sheets=sheets,
     )
+
+
+def sheets_read(sheet: Sheet) -> tuple[tuple[str, int], ...]:
+    """The workbook's sheets the rows come from, each with its number of rows (() for CSV)."""
+    if len(sheet.sheets) < 2:
+        return tuple((name, len(sheet.rows)) for name in sheet.sheets)
+    return tuple(Counter(sheet.row_sheets()).items())
+
+
+def sheets_text(sheets: tuple[tuple[str, int], ...]) -> str:
+    """'North' 3 rows, 'South' 2 rows."""
+    return ", ".join(f"{name!r} {rows} row{'s' if rows != 1 else ''}" for name, rows in sheets)
 
 
 def estimate_cost(plan: Plan, todo: list[str], settings: Settings) -> float | None:
@@ -132,6 +147,7 @@ def plan_facts(figures: Forecast) -> list[tuple[str, object]]:
     facts: list[tuple[str, object]] = [
         ("Plan", None),
         ("rows read", figures.rows),
+        *([("sheets read", sheets_text(figures.sheets))] if figures.sheets else []),
         ("valid distinct numbers", figures.counts[ELIGIBLE]),
         ("duplicates", figures.counts[DUPLICATE]),
         ("invalid", figures.counts[INVALID]),
@@ -164,13 +180,21 @@ def _encoding_text(sheet: Sheet) -> str:
     return f" (read as {name} text)"
 
 
+def _sheets_text(figures: Forecast) -> str:
+    """The workbook's sheets read, for the plan's first line: every one with phone numbers."""
+    if len(figures.sheets) < 2:
+        return "".join(f", sheet {name!r}" for name, _ in figures.sheets)
+    return f", {len(figures.sheets)} sheets ({sheets_text(figures.sheets)})"
+
+
 def plan_text(
     sheet: Sheet, plan: Plan, figures: Forecast, settings: Settings, where: str, campaign: str
 ) -> str:
     """The plan as a few lines: what was read, what will be sent, in how many requests."""
     counts = figures.counts
     lines = [
-        f"campaign {campaign!r}: {sheet.path.name}{_encoding_text(sheet)}, {figures.rows} rows; "
+        f"campaign {campaign!r}: {sheet.path.name}{_encoding_text(sheet)}{_sheets_text(figures)}"
+        f", {figures.rows} rows; "
         + phone_columns_text(sheet, plan)
         + (f", region column {sheet.region_column!r}" if sheet.region_column else ""),
     ]

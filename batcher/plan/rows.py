@@ -82,7 +82,7 @@ def plan_rows(
     the distinct cells and then puts the rows together, so its own work hides behind the pool's.
     `pool` is one warm_pool() started while the file was read (else one is started here).
     """
-    return _assemble(*distinct_cells(sheet, default_region, pool), sheet.rows)
+    return _assemble(*distinct_cells(sheet, default_region, pool), sheet.rows, sheet.row_sheets())
 
 
 def distinct_cells(
@@ -141,17 +141,20 @@ def _assemble(
     keys: list[list[int]],
     normalised: tuple[list[str | None], list[str], list[str | None]],
     rows: list[int],
+    sheets: list[str] | None = None,
 ) -> Plan:
     """The rows' callees, statuses and reasons from their distinct cells' results.
 
-    keys holds one list per phone column (of indexes into the normalised lists).
+    keys holds one list per phone column (of indexes into the normalised lists). sheets, when
+    the rows come from several sheets, names each row's: row numbers then repeat, so a row
+    is known by its position, and a duplicate's reason names its first row's sheet.
     """
     callee_of, reason_of, region_of = normalised
     n = len(rows)
     status: list[str] = [INVALID] * n
     reasons: list[str] = [""] * n
     duplicate_of: list[int | None] = [None] * n
-    first_row: dict[str, int] = {}
+    first_at: dict[str, int] = {}  # callee -> position of its first row
     if len(keys) == 1:
         callees = [callee_of[k] for k in keys[0]]
         number_region = [region_of[k] for k in keys[0]]
@@ -163,21 +166,25 @@ def _assemble(
         chosen = [k for _, k in picks]
         callees = [callee_of[k] for k in chosen]
         number_region = [region_of[k] for k in chosen]
-    setdefault = first_row.setdefault
-    for i, (callee, row) in enumerate(zip(callees, rows, strict=True)):
+    setdefault = first_at.setdefault
+    for i, callee in enumerate(callees):
         if callee is None:
             reasons[i] = reason_of[chosen[i]]
             used[i] = None
             continue
-        first = setdefault(callee, row)
-        if first == row:
+        first = setdefault(callee, i)
+        if first == i:
             status[i] = ELIGIBLE
             reasons[i] = reason_of[chosen[i]]  # "" or how it was read ("first of 2 numbers")
         else:
             status[i] = DUPLICATE
-            reasons[i] = f"same number as row {first}"
-            duplicate_of[i] = first
-    return Plan(callees, status, reasons, duplicate_of, number_region, list(first_row), used)
+            row = duplicate_of[i] = rows[first]
+            reasons[i] = (
+                f"same number as row {row}"
+                if sheets is None
+                else f"same number as row {row} of sheet {sheets[first]!r}"
+            )
+    return Plan(callees, status, reasons, duplicate_of, number_region, list(first_at), used)
 
 
 def _first_callable(

@@ -231,7 +231,7 @@ def _facts(head, sheet: Sheet, campaign: CampaignState) -> list[tuple[str, objec
         ("requests sent", len(campaign.requests)),
         ("requests by endpoint", _by_endpoint(campaign)),
         ("Input", None),
-        ("sheet", sheet.sheet_name or ""),
+        ("sheet", ", ".join(sheet.sheets)),
         ("header row", sheet.header_row or "none"),
         ("phone column", ", ".join(map(str, sheet.phone_columns))),
         ("region column", sheet.region_column or ""),
