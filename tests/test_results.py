@@ -449,15 +449,39 @@ def _pages_per_sheet(pdf: Path) -> dict[str, int]:
     return pages
 
 
+def _words(pdf: Path) -> list[tuple[str, list[tuple[str, float]]]]:
+    """Per page: its sheet (the page header's first word) and each word with its height in
+    points, as `pdftotext -bbox` reports it."""
+    html = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    pages = []
+    for page in html.split("<page ")[1:]:
+        words = [
+            (text, float(bottom) - float(top))
+            for top, bottom, text in re.findall(
+                r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', page
+            )
+        ]
+        if words:
+            pages.append((words[0][0], words))
+    return pages
+
+
 @pytest.mark.slow
-def test_printed_with_libreoffice_results_is_one_page_wide_and_summary_one_page(tmp_path):
+@pytest.mark.parametrize("records", [False, True], ids=["sent", "after-records"])
+def test_printed_with_libreoffice_results_is_8_pt_or_more_and_no_summary_label_cut(
+    tmp_path, records
+):
+    """Today's Results printed at 4.7 pt (3.4 pt after `records`), as pdftotext measures a
+    word's box, and cut the Summary's long labels and events."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None or shutil.which("pdftotext") is None:
         pytest.skip(
             "needs LibreOffice (soffice) and poppler-utils (pdftotext): "
-            "apt-get install libreoffice-calc-nogui poppler-utils"
+            "apt-get install libreoffice-calc poppler-utils"
         )
-    book = _write(tmp_path / "contacts-results.xlsx")
+    book = _write(tmp_path / "contacts-results.xlsx", records=records)
     subprocess.run(
         [
             soffice,
@@ -473,9 +497,21 @@ def test_printed_with_libreoffice_results_is_one_page_wide_and_summary_one_page(
         capture_output=True,
         timeout=180,
     )
-    pages = _pages_per_sheet(tmp_path / "contacts-results.pdf")
-    # 40 rows fit on one landscape page: more would mean a column spilled onto a second page
-    assert pages == {"Results": 1, "Summary": 1, "Batches": 1, "Retry": 1}
+    pages = _words(tmp_path / "contacts-results.pdf")
+    # Retry (4 narrow columns) prints at 100%: its words' box is what 11 pt measures here
+    full = max(height for sheet, words in pages if sheet == "Retry" for _, height in words)
+    results = [(text, h) for sheet, words in pages if sheet == "Results" for text, h in words]
+    smallest = min(h for _, h in results)
+    assert smallest >= 8, smallest  # the box, as the issue measured it
+    assert smallest / full * 11 >= 8 - 0.1, smallest / full * 11  # the font itself
+    printed = {text for text, _ in results}
+    assert {"Name", "callee", "outcome", "reason"} <= printed
+    assert not {"voiceId", "sipCode", "terminationCode"} & printed  # folded, not printed
+    assert ("answered" in printed) == records
+    summary = [text for sheet, words in pages if sheet == "Summary" for text, _ in words]
+    # every word printed, whole: the label wraps ("abroad)" included), the event too
+    assert set(f"reasons: {LONG_LABEL}".split()) <= set(summary)
+    assert set(EVENT.split()) <= set(summary)
 
 
 # -- rebuilt by results, reconcile and records --------------------------------------------

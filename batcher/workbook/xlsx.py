@@ -19,6 +19,7 @@ import os
 import re
 import struct
 import tempfile
+import textwrap
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
@@ -74,6 +75,7 @@ def write_workbook_file(
     made: list[tuple[SummaryBlock, list[tuple[str, object]]]] = []
     widths: dict[str, float] = {}
     row_formats: dict[int, rx.Format] = {}
+    heights: dict[int, float] = {}
     page: dict = {}
 
     def summary_ready() -> None:
@@ -81,7 +83,8 @@ def write_workbook_file(
         facts = _fact_rows(block.facts)
         made.append((block, facts))
         widths.update(_summary_widths(block, facts))
-        row_formats.update(_summary_row_formats(block, facts, widths))
+        heights.update(_summary_heights(block, facts, widths))
+        row_formats.update(_summary_row_formats(block, facts, widths, heights))
         page.update(_summary_page(block, facts))
 
     sheets = [
@@ -107,9 +110,8 @@ def write_workbook_file(
                 **{t.name: _widths(t.columns) for t in tables},
             },
             column_formats={
-                # labels and meanings wrap, never cut; their rows take the height they
-                # need when opened (no row is given one: the writer would then drop these
-                # column formats from it)
+                # labels and meanings wrap, never cut (a row given a height loses these
+                # column formats in the writer: its row format wraps instead)
                 "Summary": {
                     "outcome": rx.Format().set_text_wrap(),
                     "share": _format(PERCENT),
@@ -121,6 +123,7 @@ def write_workbook_file(
             bold_headers=True,
             header_row={"Summary": CHART_ROWS},
             row_formats={"Summary": row_formats},
+            row_heights={"Summary": heights},
             conditional_formats={results.name: _outcome_rules(results.outcome_column)},
             charts={"Summary": [_outcome_chart()]},
             datetime_format=LOCAL_DATETIME,
@@ -397,10 +400,10 @@ def _meaning(name: str) -> str:
 
 
 def _summary_row_formats(
-    summary: SummaryBlock, facts, widths: dict[str, float]
+    summary: SummaryBlock, facts, widths: dict[str, float], heights: dict[int, float]
 ) -> dict[int, rx.Format]:
-    """Per row: counts as whole numbers, headings bold, each fact as its kind of value, a
-    text too long for B:D wrapped."""
+    """Per row: counts as whole numbers, headings bold, each fact as its kind of value; a
+    row of several lines (`heights`) wrapped."""
     first = CHART_ROWS + 1
     formats = {first + i: _format(COUNT) for i in range(len(summary.outcomes))}
     formats[first + len(summary.outcomes)] = _format(COUNT).set_bold()
@@ -416,9 +419,29 @@ def _summary_row_formats(
             formats[start + index] = _format(DATETIME)
         elif isinstance(value, int):
             formats[start + index] = _format(COUNT)
-        elif _long_value(value, widths):
-            formats[start + index] = rx.Format().set_text_wrap()
+    for row in heights:
+        formats[row] = formats.get(row, rx.Format()).set_text_wrap()
     return formats
+
+
+def _summary_heights(summary: SummaryBlock, facts, widths: dict[str, float]) -> dict[int, float]:
+    """The facts' rows of several lines, and their height: a label longer than column A, a
+    text value longer than B:D (wrapped in B). Neither Excel nor LibreOffice sizes a row to
+    its wrapped text when it opens a file, so it is written here."""
+    start = CHART_ROWS + 1 + len(summary.outcomes) + 2
+    heights = {}
+    for index, (label, value) in enumerate(facts):
+        lines = _lines(label, widths["outcome"] - 2)
+        if _long_value(value, widths):
+            lines = max(lines, _lines(str(value), widths["rows"] - 2))
+        if lines > 1:
+            heights[start + index] = 15.0 * lines
+    return heights
+
+
+def _lines(text: str, room: float) -> int:
+    """The lines a text wraps into in a column of `room` characters."""
+    return max(1, len(textwrap.wrap(text, max(int(room), 1))))
 
 
 def _long_value(value: object, widths: dict[str, float]) -> bool:
