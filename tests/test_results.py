@@ -14,9 +14,10 @@ import openpyxl
 import pytest
 
 from batcher.outcomes import Outcome
-from batcher.workbook import columns
+from batcher.workbook import columns, xlsx
 from batcher.workbook.columns import (
     BATCH_SPECS,
+    CALL_SUMMARY_SPECS,
     CURRENCY,
     DATETIME,
     PERCENT,
@@ -66,8 +67,13 @@ def _input_rows() -> list[list[object]]:
     return rows
 
 
-def _write(path: Path) -> Path:
-    """A campaign of ROWS rows as the pipeline writes it: sent, with call records."""
+LONG_LABEL = "invalid: toll-free number (usually unreachable from abroad)"
+EVENT = "changed since the last run: " + "; ".join(f"key{i}=value {i}" for i in range(14))
+
+
+def _write(path: Path, records: bool = True) -> Path:
+    """A campaign of ROWS rows as the pipeline writes it: sent, with call records (as after
+    `batcher records`, with each number's calls) unless `records` is false."""
     data = _input_rows()
     specs = sized_columns(INPUT, data, text=["Mobile"])
     counts = {"accepted": 30, "invalid": 6, "duplicate": 4}
@@ -88,16 +94,16 @@ def _write(path: Path) -> Path:
             "2026-12-01T21:00:36Z" if sent else "",
             "" if outcome == "invalid" else "Mobile",
         ]
-        rows.append(
-            [*values, *extra, *record_columns((ANSWERED if i % 2 else BUSY) if sent else None)]
-        )
+        record = record_columns((ANSWERED if i % 2 else BUSY) if sent else None)
+        calls = [1, "answered" if i % 2 else "busy", None] if sent else [None] * 3
+        rows.append([*values, *extra, *((*record, *calls) if records else ())])
     batches = [
         [
             1,
             1,
             1,
             30,
-            "ok",
+            "answered",
             200,
             "0",
             "success",
@@ -116,11 +122,15 @@ def _write(path: Path) -> Path:
         ("journal", "/data/contacts-results.journal"),
         ("batch size", 1000),
         ("estimated send time (s)", 12.5),
-        *records_summary({"1": ANSWERED, "2": BUSY}, accepted=3),
+        ("reasons", {LONG_LABEL: 6}),
+        *(records_summary({"1": ANSWERED, "2": BUSY}, accepted=3) if records else ()),
+        ("Events", None),
+        ("2026-12-01T21:00:36Z parameters", EVENT),
     ]
+    results = [*specs, *RESULT_SPECS, *((*RECORD_SPECS, *CALL_SUMMARY_SPECS) if records else ())]
     write_workbook_file(
         path,
-        Table("Results", [*specs, *RESULT_SPECS, *RECORD_SPECS], rows, "outcome", unsafe=[]),
+        Table("Results", results, rows, "outcome", unsafe=[]),
         SummaryBlock(counts, facts),
         [Table("Batches", BATCH_SPECS, batches), Table("Retry", specs, data[:3])],
     )
@@ -215,14 +225,62 @@ def test_record_and_batch_cells_are_typed(sheets):
 
 
 @pytest.mark.parametrize("name", ["Results", "Batches", "Retry"])
-def test_tables_print_landscape_one_page_wide_with_the_header_on_every_page(sheets, name):
+def test_tables_print_landscape_at_8_pt_or_more_with_the_header_on_every_page(sheets, name):
+    """Fitted one page wide only when that keeps 11-pt text at 8 pt or more (the printed
+    columns' width estimated as wide as LibreOffice prints them), else at 80% over several
+    pages wide; today's Results and Batches were fitted one page wide at any width."""
     sheet = sheets[name]
     assert sheet.page_setup.orientation == "landscape"
-    assert sheet.sheet_properties.pageSetUpPr.fitToPage
-    assert (sheet.page_setup.fitToWidth or 1) == 1  # absent means 1 in the file format
-    assert sheet.page_setup.fitToHeight == 0  # as many pages down as it takes
     assert sheet.print_title_rows == "$1:$1"
     assert sheet.print_options.gridLines
+    printed = [
+        _width(sheet, cell.column_letter)
+        for cell in sheet[1]
+        if not sheet.column_dimensions[cell.column_letter].hidden
+    ]
+    wide = sum(width * xlsx.CHARACTER_PT + xlsx.PADDING_PT for width in printed)
+    if sheet.sheet_properties.pageSetUpPr and sheet.sheet_properties.pageSetUpPr.fitToPage:
+        assert (sheet.page_setup.fitToWidth or 1) == 1  # absent means 1 in the file format
+        assert sheet.page_setup.fitToHeight == 0  # as many pages down as it takes
+        assert wide * 8 / 11 <= xlsx.PRINT_WIDTH_PT
+    else:
+        assert sheet.page_setup.scale >= 73  # 11 pt * 73% = 8 pt
+
+
+def test_results_prints_what_a_business_user_reads_and_folds_the_technical_columns(sheets):
+    """The technical columns are collapsed outline groups ([+] opens them), so hidden on
+    screen and on paper; the contact's columns and what came of the call are not."""
+    sheet = sheets["Results"]
+    shown, folded = [], []
+    for cell in sheet[1]:
+        dimension = sheet.column_dimensions[cell.column_letter]
+        (folded if dimension.hidden else shown).append(cell.value)
+        assert dimension.outlineLevel == (1 if dimension.hidden else 0), cell.value
+    assert shown == [*INPUT, "row", "callee", "outcome", "reason", "answered", "callDuration"]
+    assert {"voiceId", "terminationCode", "sipCode", "cost", "sent_at", "attempts"} <= set(folded)
+    # the widths stay, for when a group is opened
+    assert _width(sheet, _column(sheet, "voiceId")) >= 20
+
+
+def test_summary_labels_and_meanings_wrap_never_cut(sheets):
+    sheet = sheets["Summary"]
+    facts = _summary_rows(sheet)
+    assert all(row[0].alignment.wrap_text for row in sheet.iter_rows(min_row=17) if row[0].value)
+    assert facts[f"reasons: {LONG_LABEL}"].value == 6
+    assert sheet[f"D{17}"].alignment.wrap_text  # the outcomes' meanings
+    event = facts["2026-12-01T21:00:36Z parameters"]
+    assert event.value == EVENT and event.alignment.wrap_text  # too long for B:D: it wraps
+
+
+def test_batches_say_what_the_request_outcome_means(sheets):
+    """`answered` alone reads as "the call was answered": it is the request that was."""
+    batches = sheets["Batches"]
+    assert batches[f"{_column(batches, 'outcome')}2"].value == "request answered"
+    assert [columns.request_outcome(o) for o in ("answered", "failed", "unknown")] == [
+        "request answered",
+        "refused",
+        "unknown",
+    ]
 
 
 @pytest.mark.parametrize("name", ["Results", "Retry"])
@@ -391,15 +449,39 @@ def _pages_per_sheet(pdf: Path) -> dict[str, int]:
     return pages
 
 
+def _words(pdf: Path) -> list[tuple[str, list[tuple[str, float]]]]:
+    """Per page: its sheet (the page header's first word) and each word with its height in
+    points, as `pdftotext -bbox` reports it."""
+    html = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    pages = []
+    for page in html.split("<page ")[1:]:
+        words = [
+            (text, float(bottom) - float(top))
+            for top, bottom, text in re.findall(
+                r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>', page
+            )
+        ]
+        if words:
+            pages.append((words[0][0], words))
+    return pages
+
+
 @pytest.mark.slow
-def test_printed_with_libreoffice_results_is_one_page_wide_and_summary_one_page(tmp_path):
+@pytest.mark.parametrize("records", [False, True], ids=["sent", "after-records"])
+def test_printed_with_libreoffice_results_is_8_pt_or_more_and_no_summary_label_cut(
+    tmp_path, records
+):
+    """Today's Results printed at 4.7 pt (3.4 pt after `records`), as pdftotext measures a
+    word's box, and cut the Summary's long labels and events."""
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None or shutil.which("pdftotext") is None:
         pytest.skip(
             "needs LibreOffice (soffice) and poppler-utils (pdftotext): "
-            "apt-get install libreoffice-calc-nogui poppler-utils"
+            "apt-get install libreoffice-calc poppler-utils"
         )
-    book = _write(tmp_path / "contacts-results.xlsx")
+    book = _write(tmp_path / "contacts-results.xlsx", records=records)
     subprocess.run(
         [
             soffice,
@@ -415,9 +497,21 @@ def test_printed_with_libreoffice_results_is_one_page_wide_and_summary_one_page(
         capture_output=True,
         timeout=180,
     )
-    pages = _pages_per_sheet(tmp_path / "contacts-results.pdf")
-    # 40 rows fit on one landscape page: more would mean a column spilled onto a second page
-    assert pages == {"Results": 1, "Summary": 1, "Batches": 1, "Retry": 1}
+    pages = _words(tmp_path / "contacts-results.pdf")
+    # Retry (4 narrow columns) prints at 100%: its words' box is what 11 pt measures here
+    full = max(height for sheet, words in pages if sheet == "Retry" for _, height in words)
+    results = [(text, h) for sheet, words in pages if sheet == "Results" for text, h in words]
+    smallest = min(h for _, h in results)
+    assert smallest >= 8, smallest  # the box, as the issue measured it
+    assert smallest / full * 11 >= 8 - 0.1, smallest / full * 11  # the font itself
+    printed = {text for text, _ in results}
+    assert {"Name", "callee", "outcome", "reason"} <= printed
+    assert not {"voiceId", "sipCode", "terminationCode"} & printed  # folded, not printed
+    assert ("answered" in printed) == records
+    summary = [text for sheet, words in pages if sheet == "Summary" for text, _ in words]
+    # every word printed, whole: the label wraps ("abroad)" included), the event too
+    assert set(f"reasons: {LONG_LABEL}".split()) <= set(summary)
+    assert set(EVENT.split()) <= set(summary)
 
 
 # -- rebuilt by results, reconcile and records --------------------------------------------

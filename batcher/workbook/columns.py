@@ -54,6 +54,9 @@ class Column:
     `digits`: the column holds digits as text (no "number stored as text" warnings).
     `convert`, when given, makes each cell of the column (it costs a Python call per row, so
     only small sheets and the rare input column that needs it have one).
+    `technical`: a column for whoever checks the send (request, voiceId, codes, cost detail),
+    not for the business user: the writer folds it into a collapsed outline group (the [+]
+    above the sheet opens it), so it is neither on screen nor on paper until asked for.
     """
 
     name: str
@@ -62,6 +65,7 @@ class Column:
     align: str = ""  # "center" for short codes, which would touch their neighbours
     digits: bool = False
     convert: Callable[[object], object] | None = field(default=None, compare=False)
+    technical: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,34 +122,38 @@ def utc_datetime(value: object) -> object:
     return parsed
 
 
+# Results: what a business user reads (and prints) is the input's own columns, row, callee,
+# outcome, reason, answered and callDuration; every other column is `technical`.
 RESULT_SPECS = (
     Column("row", 6),
     Column("callee", 14, digits=True),  # text cells already: no per-cell format needed
     Column("outcome", 10),
     Column("reason", 40),
-    Column("voiceId", 20, digits=True),
-    Column("terminationCode", 6, digits=True),
-    Column("terminationReason", 14),
-    Column("batch", 6),
-    Column("duplicate_of", 6),
-    Column("sent_at", 21),  # ISO text ending in Z: a datetime would cost a Python call a row
-    Column("phone_column_used", 16),  # which of the phone columns gave the callee
+    Column("voiceId", 20, digits=True, technical=True),
+    Column("terminationCode", 6, digits=True, technical=True),
+    Column("terminationReason", 14, technical=True),
+    Column("batch", 6, technical=True),
+    Column("duplicate_of", 6, technical=True),
+    # ISO text ending in Z: a datetime would cost a Python call a row
+    Column("sent_at", 21, technical=True),
+    # which of the phone columns gave the callee
+    Column("phone_column_used", 16, technical=True),
 )
 RECORD_SPECS = (
     Column("answered", 6, align="center"),
-    Column("answerTime", 24, DATETIME),
+    Column("answerTime", 24, DATETIME, technical=True),
     Column("callDuration", 8, SECONDS),
-    Column("chargedDuration", 8, SECONDS),
-    Column("cost", 9, CURRENCY),
-    Column("hangupTime", 24, DATETIME),
-    Column("feedbackValue", 6, TEXT, "center", digits=True),
-    Column("sipCode", 6, TEXT, "center", digits=True),
+    Column("chargedDuration", 8, SECONDS, technical=True),
+    Column("cost", 9, CURRENCY, technical=True),
+    Column("hangupTime", 24, DATETIME, technical=True),
+    Column("feedbackValue", 6, TEXT, "center", digits=True, technical=True),
+    Column("sipCode", 6, TEXT, "center", digits=True, technical=True),
 )
 # after the record columns once a campaign has records or redials: one number's calls
 CALL_SUMMARY_SPECS = (
-    Column("attempts", 6, align="center"),
-    Column("last_call", 11),
-    Column("answered_at", 24, DATETIME),
+    Column("attempts", 6, align="center", technical=True),
+    Column("last_call", 11, technical=True),
+    Column("answered_at", 24, DATETIME, technical=True),
 )
 # the Calls sheet: one row per call placed
 CALL_SPECS = (
@@ -159,12 +167,28 @@ CALL_SPECS = (
     Column("callDuration", 8, SECONDS),
     Column("cost", 9, CURRENCY),
 )
+# What a request's outcome means, as the Batches sheet says it: "answered" alone would read
+# as "the call was answered" (batcher.workbook.rows names a request's state when it has none).
+REQUEST_OUTCOMES = {
+    "answered": "request answered",  # the vendor answered, number by number (see Results)
+    "failed": "refused",  # refused whole: nothing placed, the next run sends it again
+    "unknown": "unknown",  # the answer was lost: calls may have been placed
+    "intent": "in flight",  # sent, no answer recorded yet
+}
+
+
+def request_outcome(value: object) -> object:
+    """A Batches outcome as the operator reads it: request_outcome("answered") is
+    'request answered'; anything else stays as it is."""
+    return REQUEST_OUTCOMES.get(str(value), value) if value is not None else value
+
+
 BATCH_SPECS = (
     Column("request", 6, align="center"),
     Column("batch", 6, align="center"),
     Column("attempt", 6, align="center"),
     Column("size", 6, COUNT),
-    Column("outcome", 10),
+    Column("outcome", 16, convert=request_outcome),
     Column("http_status", 6, align="center"),
     Column("api_status", 6, TEXT, "center", digits=True),
     Column("reason", 40),

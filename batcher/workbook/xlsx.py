@@ -19,6 +19,7 @@ import os
 import re
 import struct
 import tempfile
+import textwrap
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
@@ -74,6 +75,7 @@ def write_workbook_file(
     made: list[tuple[SummaryBlock, list[tuple[str, object]]]] = []
     widths: dict[str, float] = {}
     row_formats: dict[int, rx.Format] = {}
+    heights: dict[int, float] = {}
     page: dict = {}
 
     def summary_ready() -> None:
@@ -81,7 +83,8 @@ def write_workbook_file(
         facts = _fact_rows(block.facts)
         made.append((block, facts))
         widths.update(_summary_widths(block, facts))
-        row_formats.update(_summary_row_formats(block, facts))
+        heights.update(_summary_heights(block, facts, widths))
+        row_formats.update(_summary_row_formats(block, facts, widths, heights))
         page.update(_summary_page(block, facts))
 
     sheets = [
@@ -107,20 +110,28 @@ def write_workbook_file(
                 **{t.name: _widths(t.columns) for t in tables},
             },
             column_formats={
-                "Summary": {"share": _format(PERCENT), "meaning": rx.Format().set_indent(1)},
+                # labels and meanings wrap, never cut (a row given a height loses these
+                # column formats in the writer: its row format wraps instead)
+                "Summary": {
+                    "outcome": rx.Format().set_text_wrap(),
+                    "share": _format(PERCENT),
+                    "meaning": rx.Format().set_indent(1).set_text_wrap(),
+                },
                 **{t.name: _formats(t.columns) for t in tables},
             },
             ignore_errors=_text_columns(tables),
             bold_headers=True,
             header_row={"Summary": CHART_ROWS},
             row_formats={"Summary": row_formats},
+            row_heights={"Summary": heights},
             conditional_formats={results.name: _outcome_rules(results.outcome_column)},
             charts={"Summary": [_outcome_chart()]},
             datetime_format=LOCAL_DATETIME,
             page_setup={
                 "Summary": page,
-                **{t.name: _table_page() for t in tables},
+                **{t.name: _table_page(t.columns) for t in tables},
             },
+            outline={t.name: groups for t in tables if (groups := _technical_groups(t.columns))},
             sheet_view={"Summary": {"selected": True}},
         )
         _label_chart(partial, made[0][0])
@@ -194,18 +205,49 @@ def _format(number_format: str, align: str = "") -> rx.Format:
     return made.set_align(align) if align else made
 
 
-def _table_page() -> dict:
-    """Print a table landscape, one page wide, the header row on every page, with gridlines:
-    at that scale they keep a right-aligned number from running into the next cell's text."""
+# Printed tables: the default font is 11 pt, so a page scaled below MIN_PRINT_SCALE prints under
+# 8 pt. A character of a column's width prints 5.25 pt wide in Excel (Calibri: 7 px at 96 dpi)
+# and up to 7.3 pt in a LibreOffice without Calibri's metric twin Carlito (measured): the width
+# is estimated with the wider, against the narrower of A4 and US Letter, landscape, between
+# 0.4-inch margins.
+MIN_PRINT_SCALE = 0.75
+CHARACTER_PT, PADDING_PT = 7.3, 4
+PRINT_WIDTH_PT = 11 * 72 - 2 * 0.4 * 72  # US Letter landscape (A4's is wider)
+OVER_PAGES_SCALE = 80  # percent: a table too wide for one page runs over several, at 8.8 pt
+
+
+def _printed_width(columns: Sequence[Column]) -> float:
+    """The width in points of a table's printed (not technical) columns at 100%."""
+    widths = _widths(columns)
+    return sum(widths[c.name] * CHARACTER_PT + PADDING_PT for c in columns if not c.technical)
+
+
+def _table_page(columns: Sequence[Column]) -> dict:
+    """Print a table landscape with the header row on every page and gridlines (they keep a
+    right-aligned number from running into the next cell's text), at 8 pt or more: fitted
+    one page wide when that keeps it, else at OVER_PAGES_SCALE over several pages wide, in
+    the sheet's own order. Technical columns are collapsed, so not printed."""
+    fits = _printed_width(columns) * MIN_PRINT_SCALE <= PRINT_WIDTH_PT
     return {
         "landscape": True,
-        "fit_to_pages": (1, 0),
+        **({"fit_to_pages": (1, 0)} if fits else {"scale": OVER_PAGES_SCALE}),
         "repeat_rows": 0,
         "print_gridlines": True,
         "margins": {"left": 0.4, "right": 0.4, "top": 0.6, "bottom": 0.6},
         "header": "&L&A&R&F",
         "footer": "&CPage &P of &N",
     }
+
+
+def _technical_groups(columns: Sequence[Column]) -> dict:
+    """Each run of technical columns as a collapsed outline group, hidden until its [+] is
+    clicked: the sheet opens (and prints) on what a business user reads."""
+    groups = []
+    for technical, run in itertools.groupby(columns, key=lambda c: c.technical):
+        if technical:
+            run = list(run)
+            groups.append({"from": run[0].name, "to": run[-1].name, "collapsed": True})
+    return {"columns": groups} if groups else {}
 
 
 def _records(
@@ -357,8 +399,11 @@ def _meaning(name: str) -> str:
         return ""
 
 
-def _summary_row_formats(summary: SummaryBlock, facts) -> dict[int, rx.Format]:
-    """Per row: counts as whole numbers, headings bold, each fact as its kind of value."""
+def _summary_row_formats(
+    summary: SummaryBlock, facts, widths: dict[str, float], heights: dict[int, float]
+) -> dict[int, rx.Format]:
+    """Per row: counts as whole numbers, headings bold, each fact as its kind of value; a
+    row of several lines (`heights`) wrapped."""
     first = CHART_ROWS + 1
     formats = {first + i: _format(COUNT) for i in range(len(summary.outcomes))}
     formats[first + len(summary.outcomes)] = _format(COUNT).set_bold()
@@ -374,7 +419,35 @@ def _summary_row_formats(summary: SummaryBlock, facts) -> dict[int, rx.Format]:
             formats[start + index] = _format(DATETIME)
         elif isinstance(value, int):
             formats[start + index] = _format(COUNT)
+    for row in heights:
+        formats[row] = formats.get(row, rx.Format()).set_text_wrap()
     return formats
+
+
+def _summary_heights(summary: SummaryBlock, facts, widths: dict[str, float]) -> dict[int, float]:
+    """The facts' rows of several lines, and their height: a label longer than column A, a
+    text value longer than B:D (wrapped in B). Neither Excel nor LibreOffice sizes a row to
+    its wrapped text when it opens a file, so it is written here."""
+    start = CHART_ROWS + 1 + len(summary.outcomes) + 2
+    heights = {}
+    for index, (label, value) in enumerate(facts):
+        lines = _lines(label, widths["outcome"] - 2)
+        if _long_value(value, widths):
+            lines = max(lines, _lines(str(value), widths["rows"] - 2))
+        if lines > 1:
+            heights[start + index] = 15.0 * lines
+    return heights
+
+
+def _lines(text: str, room: float) -> int:
+    """The lines a text wraps into in a column of `room` characters."""
+    return max(1, len(textwrap.wrap(text, max(int(room), 1))))
+
+
+def _long_value(value: object, widths: dict[str, float]) -> bool:
+    """A text value too long to overflow into the empty C and D: it wraps in B."""
+    room = widths["rows"] + widths["share"] + widths["meaning"] - 2
+    return isinstance(value, str) and len(value) > room
 
 
 def _summary_widths(summary: SummaryBlock, facts) -> dict[str, float]:
