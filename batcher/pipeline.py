@@ -99,8 +99,34 @@ def run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary
     journal already has it. With follow, round after round until nothing more can happen."""
     if settings.sandbox and not settings.dry_run:
         with sandboxed(settings) as sandbox_settings:
-            return _run_or_follow(sandbox_settings, confirm, say)
+            summary = _run_or_follow(sandbox_settings, confirm, say)
+            _keep_trial_records(sandbox_settings, summary, say)
+            return summary
     return _run_or_follow(settings, confirm, say)
+
+
+TRIAL_RECORDS = 1_000  # a trial of at most this many calls keeps their records
+
+
+def _keep_trial_records(settings: Settings, summary: Summary, say: Say) -> None:
+    """The embedded sandbox stops with the trial, and no later command can ask it for call
+    records: the trial fetches them into its journal while it still runs (a trial of at most
+    TRIAL_RECORDS calls), so `batcher records` shows them as it would a real campaign's."""
+    if summary.journal is None or not summary.journal.exists():
+        return
+    from batcher.followup.records import fetch_into
+
+    with Journal(summary.journal) as journal:
+        if journal.campaign is None:
+            return
+        calls = sum(1 for s in journal.number_states().values() if s.voice_id)
+        if 0 < calls <= TRIAL_RECORDS:
+            report = fetch_into(journal, settings.account, settings.concurrency)
+            if report.fetched:
+                say(
+                    f"records: the trial's {report.fetched} call records kept in its journal "
+                    f"(`batcher records {summary.output.name}` adds them to the workbook)"
+                )
 
 
 def _run_or_follow(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:

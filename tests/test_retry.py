@@ -49,3 +49,34 @@ def test_the_retry_sheet_fed_back_updates_the_campaigns_workbook(sandbox, cli, t
     assert code == 0, out
     assert "to send now: 0 numbers" in out and "changed since the last run" not in out
     _once(sandbox, numbers(12))
+
+
+def test_records_of_a_sandbox_trial_are_kept_and_shown(cli, tmp_path):
+    """`records` after `run --sandbox`: the embedded sandbox is gone, but the trial fetched its
+    calls' records before it stopped; `records` writes them into the workbook, fetching nothing."""
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(5)])
+    code, out = cli("run", path, "--sandbox")
+    assert code == 0, out
+    trial = tmp_path / "c-sandbox-results.xlsx"
+    for target in (trial, tmp_path / "c.sandbox.journal"):
+        code, out = cli("records", target)
+        assert code == 0, out
+        assert "sandbox is gone" not in out and "kept by the trial" in out, out
+        assert "5 fetched" not in out  # nothing asked of any endpoint
+        rows = read_sheet(trial, "Results")
+        assert len(rows) == 5 and all(r["outcome"] == "accepted" for r in rows)
+        assert all(r["answered"] in ("yes", "no") for r in rows), rows
+
+
+def test_records_of_a_trial_that_kept_none_says_what_to_do(cli, tmp_path):
+    from batcher.journal import Journal
+
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(3)])
+    assert cli("run", path, "--sandbox")[0] == 0
+    journal = tmp_path / "c.sandbox.journal"
+    with Journal(journal) as opened:  # as a trial of an older batcher left it
+        opened.db.execute("DELETE FROM call_records")
+        opened.db.commit()
+    code, out = cli("records", journal)
+    assert code == 2, out
+    assert "batcher sandbox" in out and "--base-url" in out and "sandbox is gone" not in out
