@@ -100,8 +100,34 @@ def run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary
     journal already has it. With follow, round after round until nothing more can happen."""
     if settings.sandbox and not settings.dry_run:
         with sandboxed(settings) as sandbox_settings:
-            return _run_or_follow(sandbox_settings, confirm, say)
+            summary = _run_or_follow(sandbox_settings, confirm, say)
+            _keep_trial_records(sandbox_settings, summary, say)
+            return summary
     return _run_or_follow(settings, confirm, say)
+
+
+TRIAL_RECORDS = 1_000  # a trial of at most this many calls keeps their records
+
+
+def _keep_trial_records(settings: Settings, summary: Summary, say: Say) -> None:
+    """The embedded sandbox stops with the trial, and no later command can ask it for call
+    records: the trial fetches them into its journal while it still runs (a trial of at most
+    TRIAL_RECORDS calls), so `batcher records` shows them as it would a real campaign's."""
+    if summary.journal is None or not summary.journal.exists():
+        return
+    from batcher.followup.records import fetch_into
+
+    with Journal(summary.journal) as journal:
+        if journal.campaign is None:
+            return
+        calls = sum(1 for s in journal.number_states().values() if s.voice_id)
+        if 0 < calls <= TRIAL_RECORDS:
+            report = fetch_into(journal, settings.account, settings.concurrency)
+            if report.fetched:
+                say(
+                    f"records: the trial's {report.fetched} call records kept in its journal "
+                    f"(`batcher records {summary.output.name}` adds them to the workbook)"
+                )
 
 
 def _run_or_follow(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summary:
@@ -176,13 +202,17 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
             say(news)
         opened = journal.claim(name)
         check_endpoint(journal, settings.account)  # a trial's calls are no real calls
+        fed = _fed_back(settings, sheet, name, journal)
+        options = run_options(settings) if fed is None else fed.options(run_options(settings))
+        if fed is not None:
+            output = settings.output or fed.workbook
         # the do-not-call lists are read (and refused) before anything touches the network
         suppressed = do_not_call(settings.suppress, settings.region, settings.suppress_unreadable)
         settings = vendor_clock(settings, say)  # before the first decision about time
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
         journal.set_endpoint(settings.account.endpoint)
         _say_opened(opened, journal, say)
-        _say_changes(journal, run_options(settings), say)
+        _say_changes(journal, options, say)
         assert journal.campaign is not None  # claimed above
         me = Caller(journal.campaign.id, name, str(journal_file.resolve()), settings.account.kind)
         _adopt_orphans(journal, history, me, say, settings.now().timestamp())
@@ -201,12 +231,18 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
             suppressed=suppressed,
         )
         choice, states = round_.choice, round_.states
-        journal.hold(choice.held)
+        if fed is None:
+            journal.hold(choice.held)
+            head = summary_head(settings, sha, started, name, journal_file)
+        else:  # the holds of the original's other rows stand
+            journal.hold({**fed.held(journal, plan), **choice.held})
+            head = summary_head(fed.settings(settings), fed.sha, started, name, journal_file)
+            head.append(("fed back", fed.shown(settings, sheet)))
         journal.record_run(
-            str(settings.contacts),
-            sha,
-            run_options(settings),
-            summary_head(settings, sha, started, name, journal_file) + plan_facts(round_.figures),
+            str(settings.contacts if fed is None else fed.input),
+            sha if fed is None else fed.sha,
+            options,
+            head + plan_facts(round_.figures),
         )
         report = None
         if choice.todo:
@@ -230,8 +266,13 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
 
         # a child writes the workbook while the send runs (batcher.workbook.live)
         def reload():  # for a writer that died
+            if fed is not None:
+                return fed.rows()
             again = load_sheet(settings.contacts, settings.load)
             return again, plan_rows(again, settings.region)
+
+        if fed is not None:  # the campaign's workbook holds every row of its input
+            sheet, plan = fed.rows()
 
         workbook = LiveWorkbook(
             output, sheet, plan, journal, states, facts, choice.todo, say, reload
@@ -254,6 +295,62 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
     return replace(
         summary, timings=watch.laps, sent=report.requests if report else 0, upcoming=ahead
     )
+
+
+@dataclass(frozen=True)
+class FedBack:
+    """A results workbook of this campaign given as input (its Retry sheet, or its Results):
+    its rows are sent as any input's are, but the campaign's workbook is written again with
+    every row of the campaign's own input, `input` (one current workbook per campaign)."""
+
+    input: Path  # the input the campaign's rows come from
+    recorded: dict[str, object]  # how that input was read (run_options of its run)
+    sha: str
+    workbook: Path  # the results workbook fed back: the campaign's, updated in place
+
+    def options(self, now: dict[str, object]) -> dict[str, object]:
+        """This run's options, with the original's for reading the input: what a rebuild and
+        the next run of the original read the campaign's rows with."""
+        sending = ("request", "chunk_size", "concurrency")
+        return {**now, **{k: v for k, v in self.recorded.items() if k not in sending}}
+
+    def settings(self, settings: Settings) -> Settings:
+        return replace(settings, input=self.input)
+
+    def rows(self) -> tuple[Sheet, Plan]:
+        """The campaign's input, read as its run read it."""
+        sheet = load_sheet(self.input, recorded_load(self.recorded))
+        return sheet, plan_rows(sheet, recorded_text(self.recorded, "region"))
+
+    def held(self, journal: Journal, plan: Plan) -> dict[str, tuple[Outcome, str]]:
+        """What the campaign holds among the numbers not fed back: the decisions for them
+        stand (this run decides only about the numbers it was given)."""
+        given = set(plan.callee)
+        return {c: h for c, h in journal.held().items() if c not in given}
+
+    def shown(self, settings: Settings, sheet: Sheet) -> str:
+        where = f"{settings.contacts}" + (f", sheet {sheet.sheet_name}" if sheet.sheet_name else "")
+        return f"{where} ({len(sheet.rows)} rows)"
+
+
+def _fed_back(settings: Settings, sheet: Sheet, name: str, journal: Journal) -> FedBack | None:
+    """The input is a results workbook of this campaign, and the campaign's own input is still
+    there: the run updates that workbook (see FedBack); None otherwise."""
+    if sheet.campaign_of != name or sheet.sheet_name is None:
+        return None
+    last = journal.last_run()
+    if last is None:
+        return None
+    original = Path(str(last["input_path"]))
+    if not original.is_absolute() and not original.exists():
+        original = settings.contacts.parent / original
+    try:
+        if not original.is_file() or original.samefile(settings.contacts):
+            return None
+    except OSError:
+        return None
+    recorded_options = recorded(last["options"])
+    return FedBack(original, recorded_options, file_sha256(original), settings.contacts)
 
 
 def _send(settings, journal, choice: Choice, history, caller, say: Say, watch: Stopwatch):

@@ -33,9 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _templates():
-    """The templates folder: packaged as batcher.templates, or templates/ in a source tree."""
+    """The templates folder: templates/ of the source tree this batcher runs from, else the
+    packaged batcher.templates (an editable install elsewhere would map that to its own tree)."""
     from importlib.resources import files
 
+    tree = Path(__file__).resolve().parents[2]
+    if (tree / "pyproject.toml").is_file() and (tree / "templates" / "campaign.toml").is_file():
+        return tree / "templates"
     try:
         return files("batcher.templates")
     except ModuleNotFoundError:

@@ -94,14 +94,30 @@ def fetch_into(
                 account,
             )
         )
-    stored = {v: r for v, r in journal.call_records().items() if v in accepted}
-    answered, cost, rate = callrecord.stats(stored.values())
-    missing = sum(1 for v in accepted if not callrecord.complete(stored.get(v)))
     if wanted:
+        missing = sum(1 for v in accepted if not callrecord.complete(journal.call_records().get(v)))
         journal.event(
             "records", f"{len(wanted)} requested, {fetched} fetched, {missing} still missing"
         )
-    return RecordsReport(len(wanted), fetched, missing, answered, cost, rate, len(accepted))
+    return _report(journal, accepted, len(wanted), fetched)
+
+
+def kept_records(journal_path: Path) -> RecordsReport:
+    """What the journal's records say, fetching nothing (a trial's, kept by `run --sandbox`)."""
+    with Journal(journal_path, readonly=True) as journal:
+        accepted = {
+            state.voice_id: (callee, state.request)
+            for callee, state in journal.number_states().items()
+            if state.outcome is Outcome.ACCEPTED and state.voice_id
+        }
+        return _report(journal, accepted, 0, 0)
+
+
+def _report(journal: Journal, accepted: dict, requested: int, fetched: int) -> RecordsReport:
+    stored = {v: r for v, r in journal.call_records().items() if v in accepted}
+    answered, cost, rate = callrecord.stats(stored.values())
+    missing = sum(1 for v in accepted if not callrecord.complete(stored.get(v)))
+    return RecordsReport(requested, fetched, missing, answered, cost, rate, len(accepted))
 
 
 async def _by_voice_id(
