@@ -75,7 +75,7 @@ PROSE = [
     ("`batcher plan contacts.xlsx` shows what would happen to every row, calling nobody.", False),
     ("", False),
 ]
-EXAMPLES_HEADER = ("example phone", "region", "called?", "what batcher does")
+EXAMPLES_HEADER = ("as you type it", "region", "called?", "what batcher does")
 
 
 def write(path: Path) -> None:

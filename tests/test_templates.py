@@ -10,7 +10,7 @@ import openpyxl
 
 from tests.helpers import read_sheet
 
-HEADER = "example phone"
+HEADER = "as you type it"
 PHONE_LIKE = re.compile(r"\+?\d[\d ()-]{5,}\d")
 
 

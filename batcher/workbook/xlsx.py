@@ -245,8 +245,8 @@ def _technical_groups(columns: Sequence[Column]) -> dict:
     groups = []
     for technical, run in itertools.groupby(columns, key=lambda c: c.technical):
         if technical:
-            run = list(run)
-            groups.append({"from": run[0].name, "to": run[-1].name, "collapsed": True})
+            together = list(run)
+            groups.append({"from": together[0].name, "to": together[-1].name, "collapsed": True})
     return {"columns": groups} if groups else {}
 
 
