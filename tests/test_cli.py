@@ -338,3 +338,16 @@ def test_results_takes_the_workbook_a_run_wrote(sandbox, contacts, cli_streams, 
     helped = cli_streams("results", "--help")
     assert "FILE-results.xlsx beside the campaign's contacts" in " ".join(helped.out.split())
     assert "the journal's name" not in cli_streams("reconcile", "--help").out
+
+
+def test_a_duration_in_two_words_gets_the_commands_usage_and_the_fix(cli_streams, contacts):
+    done = cli_streams("plan", contacts(["+919856321412"]), "--cooldown", "2", "days")
+    assert done.code == 2
+    assert "usage: batcher plan" in done.err and "usage: batcher [-h]" not in done.err
+    assert "unrecognized arguments: days" in done.err and "--cooldown 2d" in done.err
+
+
+def test_a_phone_column_that_is_not_there_is_a_bad_option_exit_2(cli_streams, contacts):
+    done = cli_streams("plan", contacts(["+919856321412"]), "--phone-column", "Nope")
+    assert done.code == 2, done.err
+    assert "--phone-column: no column 'Nope'" in done.err and "'phone'" in done.err

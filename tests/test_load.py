@@ -113,6 +113,14 @@ def values(sheet) -> list[list[object]]:
     return sheet.frame.to_numpy().tolist()
 
 
+def refused_option(path: Path, options: LoadOptions) -> UsageError:
+    """The UsageError load_sheet raises for an option naming what the file lacks (exit 2)."""
+    with pytest.raises(UsageError) as caught:
+        load_sheet(path, options)
+    assert caught.value.exit_code == ExitCode.USAGE and caught.value.hint
+    return caught.value
+
+
 def refused(path: Path, options: LoadOptions | None = None) -> InputError:
     """The InputError load_sheet raises for path (exit code INPUT, with a hint)."""
     with pytest.raises(InputError) as caught:
@@ -358,8 +366,12 @@ def test_several_phone_headers_are_all_used_mobile_first(tmp_path):
 
 
 def test_unknown_phone_column_name_is_refused(tmp_path):
+    """A --phone-column naming no column is a bad option (exit 2), not a bad file."""
     path = write_book(tmp_path / "x.xlsx", {"S": [["Name", "Phone"], ["ann", CN]]})
-    error = refused(path, LoadOptions(phone_column="Fax"))
+    with pytest.raises(UsageError) as caught:
+        load_sheet(path, LoadOptions(phone_column="Fax"))
+    error = caught.value
+    assert error.exit_code == ExitCode.USAGE and error.hint
     assert "no column 'Fax'" in error.message and "'S'" in error.message
 
 
@@ -744,18 +756,18 @@ def test_single_column_csv_with_its_delimiter_loads(tmp_path):
 
 def test_unknown_phone_column_lists_the_headers_found(tmp_path):
     path = write_book(tmp_path / "x.xlsx", {"S": [["Name", "Phone", "City"], ["ann", CN, "x"]]})
-    error = refused(path, LoadOptions(phone_column="Fax"))
+    error = refused_option(path, LoadOptions(phone_column="Fax"))
     assert "the headers found are row 1: 'Name', 'Phone', 'City'" in error.message
     wide = tmp_path / "w.csv"
     wide.write_text(",".join(f"col{i}" for i in range(20)) + "\n" + "x," * 19 + "x\n")
-    error = refused(wide, LoadOptions(phone_column="Fax"))
+    error = refused_option(wide, LoadOptions(phone_column="Fax"))
     assert "'col0', 'col1'" in error.message and "'col11', … (8 more)" in error.message
     assert "'col12'" not in error.message
 
 
 def test_unknown_phone_column_lists_each_sheet(tmp_path):
     sheets = {"A": [["Name", "Phone"], ["ann", CN]], "B": [["Who", "Mobile"], ["bob", CN]]}
-    error = refused(write_book(tmp_path / "s.xlsx", sheets), LoadOptions(phone_column="Fax"))
+    error = refused_option(write_book(tmp_path / "s.xlsx", sheets), LoadOptions(phone_column="Fax"))
     assert "sheet 'A' row 1: 'Name', 'Phone'; sheet 'B' row 1: 'Who', 'Mobile'" in error.message
 
 

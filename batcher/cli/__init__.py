@@ -76,6 +76,21 @@ COMMANDS = {
 }
 
 
+def _unrecognised(parser: argparse.ArgumentParser, command: str, extra: list[str]) -> None:
+    """Arguments the command does not take: said with the command's usage (exit 2), with the
+    likely cause when one follows an option taking one word, such as a duration."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[
+        command
+    ]
+    words = " ".join(extra)
+    hint = ""
+    if any(w.isalpha() for w in extra):
+        hint = (
+            " (an option takes one word: a duration is written 2d, 36h or 30m, e.g. --cooldown 2d)"
+        )
+    sub.error(f"unrecognized arguments: {words}{hint}")
+
+
 def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
     """The argparse tree: every command's summary, and the options of `commands` (of every
     command when None: a test checks each has help and an example)."""
@@ -126,7 +141,9 @@ def main(argv: list[str] | None = None, *, clock: Callable | None = None) -> Non
         # but the whole help says more than argparse's one-line complaint
         parser.print_help(sys.stderr)
         sys.exit(int(ExitCode.USAGE))
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # the command's own usage, not the top level's: `--cooldown 2 days`
+        _unrecognised(parser, args.command, extra)
     args.clock = clock
     try:
         code = importlib.import_module(COMMANDS[args.command].module).handle(args)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from batcher.errors import InputError
+from batcher.errors import InputError, UsageError
 from batcher.load.words import (
     GENERIC_EXACT,
     MOBILE_MENTION,
@@ -324,8 +324,9 @@ def headers_seen(rows: list[list[object]]) -> str | None:
 
 def no_phone_column(
     where: str, options: LoadOptions, several_sheets: bool = False, seen: Iterable[str] = ()
-) -> InputError:
-    """The refusal when no sheet has the phone column (asked for, or to be detected)."""
+) -> InputError | UsageError:
+    """The refusal when no sheet has the phone column: a --phone-column naming no column is
+    a bad option (UsageError, exit 2); a file with no phone column to detect, bad input."""
     scope = "any visible sheet of " + where if several_sheets else where
     sheet_hint = "; pick the sheet with --sheet" if several_sheets else ""
     if options.phone_column:
@@ -336,8 +337,8 @@ def no_phone_column(
             if len(named) == 1
             else "not every one of the columns " + ", ".join(map(repr, named))
         )
-        return InputError(
-            f"{asked} in {scope}"
+        return UsageError(
+            f"--phone-column: {asked} in {scope}"
             + (f"; the headers found are {listing}" if listing else "; no header row found"),
             "give --phone-column as one of those header names, a letter (B) or a position (2)"
             + sheet_hint,
