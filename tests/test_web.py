@@ -125,8 +125,8 @@ def test_upload_answers_the_plan_with_every_problem_row_by_its_row_number(folder
         lines = csv.text.lstrip("\ufeff").splitlines()
         assert lines[0] == "row,cell,reason" and len(lines) == 9
         assert lines[1].startswith("11,not available,contains letters")
-        # the campaign is the CLI's: its file in the folder and a campaign.toml to resume with
-        assert (folder / "contacts.xlsx").is_file()
+        # the campaign is the CLI's: its file in its folder and a campaign.toml to resume with
+        assert (folder / "contacts" / "contacts.xlsx").is_file()
         assert "sandbox-app" in (folder / "contacts.campaign.toml").read_text()
 
 
@@ -232,7 +232,7 @@ def test_stopped_on_the_page_then_resumed_from_the_cli_calls_nobody_twice(
         sent = sum(sb.accepted_counts().values())
         assert 0 < sent < 30
         command = api.campaign("big")["command"]
-        assert command[:3] == ["batcher", "run", str((folder / "big.xlsx").resolve())]
+        assert command[:3] == ["batcher", "run", str((folder / "big" / "contacts.xlsx").resolve())]
         monkeypatch.setenv("BATCHER_API_KEY", KEY)
         monkeypatch.setenv("BATCHER_API_SECRET", SECRET)
         with pytest.raises(SystemExit) as done:

@@ -10,6 +10,7 @@ EVENT_EVERY seconds, and an "end" once the page's send has finished.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 from aiohttp import web
@@ -100,13 +101,15 @@ async def events(request: web.Request) -> web.StreamResponse:
     record = record_of(request)
     journal = folder.journal_of(record)
     async with sse_response(request) as stream:
-        while True:
-            job = request.app[JOBS].latest.get(record.name)
-            live = await asyncio.to_thread(live_counts, journal, job)
-            live["results"] = folder.results_of(record).is_file()
-            await stream.send(json.dumps(live), event="counts")
-            if job is not None and not job.running:
-                await stream.send(json.dumps({"state": job.state}), event="end")
-                break
-            await asyncio.sleep(EVENT_EVERY)
+        # the owner closed the tab: nothing went wrong, and nobody is left to tell
+        with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+            while True:
+                job = request.app[JOBS].latest.get(record.name)
+                live = await asyncio.to_thread(live_counts, journal, job)
+                live["results"] = folder.results_of(record).is_file()
+                await stream.send(json.dumps(live), event="counts")
+                if job is not None and not job.running:
+                    await stream.send(json.dumps({"state": job.state}), event="end")
+                    break
+                await asyncio.sleep(EVENT_EVERY)
     return stream

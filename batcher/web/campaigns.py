@@ -1,13 +1,26 @@
 """The folder `batcher serve` looks after: its campaigns, their files, and the check.
 
-A campaign of the page is the same campaign the CLI knows: its contacts file in the folder,
-`<campaign>.journal` beside it, `<file>-results.xlsx` beside that. What the page adds:
+A campaign of the page is the same campaign the CLI knows: its contacts file, its journal
+`<campaign>.journal` at the top of the folder, `<file>-results.xlsx` beside the file. What the
+page adds:
 
+    <campaign>/                     the campaign's uploads, under names batcher chooses:
+                                    contacts.xlsx (contacts-2.xlsx ...), dnc-1.csv, dnc-2.csv,
+                                    and the voice file (its name is the vendor's fileName, so
+                                    it is kept, made safe and checked as the API wants it)
     <campaign>.campaign.toml        the campaign's settings as the page edited them (the
                                     serve --config's, with the owner's changes): the CLI
                                     resumes with --config pointing at it
     .batcher-web/<campaign>.json    which file, sheet and columns the owner chose
-    .batcher-web/uploads/           uploads until load_sheet has accepted them
+    .batcher-web/uploads/           uploads until the dry run has accepted them
+
+No name from a request decides a path: an upload's name only names the campaign (made safe),
+its files are checked by the campaign's dry run while still staged, then linked into the
+campaign's folder under a name that is free (never over another file; the campaign's own
+contacts file is replaced by a new upload of it, as the CLI's file would be). Do-not-call
+lists named in the form are files inside the folder (or the --config's own lists); any other
+path is answered as a missing one. Campaigns uploaded before this layout (their file at the
+top of the folder) are read as they are.
 
 The check is the dry run of pipeline.run made of the same public functions (load_sheet,
 plan_rows, choose, forecast) over the same journal and call history, so the "Send N" button
@@ -17,7 +30,9 @@ counts exactly the numbers the send will choose.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import os
 import re
 import secrets
 import shutil
@@ -27,7 +42,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from batcher.campaign import campaign_name, journal_path, output_path, recorded
-from batcher.errors import UsageError
+from batcher.errors import BatcherError, UsageError
+from batcher.followup.audio import MAX_AUDIO_BYTES, check_audio_name
 from batcher.history import History
 from batcher.journal import Journal
 from batcher.load import load_sheet
@@ -63,10 +79,30 @@ REQUEST_KEYS = {
 
 
 def safe_name(filename: str, fallback: str = "contacts.csv") -> str:
-    """An uploaded file's name made safe to keep in the folder: no folders, no leading dot."""
-    name = Path(filename.replace("\\", "/")).name
-    name = re.sub(r"[^\w.() -]", "_", name).strip(" .")
-    return name[:120] or fallback
+    """An uploaded file's name made safe to keep in the folder: no folders, no leading dot,
+    no control characters, at most 120 characters."""
+    name = Path(filename.replace("\\", "/").replace("\x00", "_")).name
+    name = re.sub(r"[^\w.() -]", "_", name).strip(" ._")
+    if len(name) > 120:  # keep the suffix: it says what kind of file it is
+        suffix = _suffix(name)
+        name = name[: 120 - len(suffix)] + suffix
+    return name or fallback
+
+
+def _suffix(name: str) -> str:
+    """A file name's suffix when it is a plain one (.xlsx, .csv, .mp3), else none."""
+    suffix = Path(name).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+
+
+def no_such_list(listed: str) -> UsageError:
+    """The one answer to a do-not-call list the folder does not hold (missing, outside it,
+    a link out of it): the same words, so that the page never tells what exists elsewhere."""
+    shown = listed.replace("\x00", "").splitlines()[0][:200] if listed.strip() else listed
+    return UsageError(
+        f"{shown}: no such do-not-call list in the campaigns' folder",
+        "upload the list with the form, or name a file inside the folder batcher serve shows",
+    )
 
 
 class Folder:
@@ -97,7 +133,7 @@ class Folder:
 
     def record(self, name: str) -> Record:
         """The campaign `name`; KeyError when the folder has no such campaign."""
-        if "/" in name or name.startswith(".") or not name:
+        if not name or name.startswith(".") or re.search(r"[/\\\x00-\x1f]", name):
             raise KeyError(name)
         sidecar = self.state / f"{name}.json"
         if sidecar.is_file():
@@ -153,7 +189,7 @@ class Folder:
     # -- uploads -------------------------------------------------------------------------------
 
     def staging(self, filename: str) -> Path:
-        """A fresh path for an upload until load_sheet has accepted it."""
+        """A fresh path for an upload until the dry run has accepted it."""
         folder = self.state / "uploads" / secrets.token_hex(8)
         folder.mkdir(parents=True)
         return folder / safe_name(filename)
@@ -173,9 +209,10 @@ class Folder:
         *,
         busy: Callable[[str], bool] = lambda name: False,
     ) -> Record:
-        """An accepted upload becomes a campaign of the folder: the file moved in, its
-        campaign.toml written from serve's --config and the owner's fields. The file is
-        read by load_sheet first: a refused file (InputError) never enters the folder."""
+        """An accepted upload becomes a campaign of the folder: its files moved into the
+        campaign's folder, its campaign.toml written from serve's --config and the owner's
+        fields. Everything is checked first, by the campaign's dry run over the staged files:
+        a refused upload (InputError, UsageError) leaves nothing in the folder."""
         probe = Settings.from_options({"input": staged, "dry_run": True}, self.base_config)
         sheet = load_sheet(
             staged,
@@ -185,46 +222,113 @@ class Folder:
                 region_column=options.get("region_column"),
             ),
         )
-        raw = campaign_name(probe, sheet)
-        name = safe_name(raw, "campaign")
-        if name != raw:  # the journal is named after the campaign: keep it a plain file name
-            options = {**options, "campaign": name}
+        name = safe_name(campaign_name(probe, sheet), "campaign")
         if busy(name):
             raise UsageError(
                 f"campaign {name!r}: a send is running",
                 "wait for it to finish (or stop it on its page), then upload again",
             )
-        target = self.root / staged.name
-        kept = [self.keep(p) for p in (audio, *dnc) if p is not None]
+        earlier = self._earlier(name)
+        # the file's name is batcher's from now on: the CLI is told the campaign and journal
+        chosen = {k: v for k, v in options.items() if v}
+        chosen |= {"campaign": name, "journal": str(self.root / f"{name}.journal")}
         record = Record(
             name,
-            target,
-            self.root / f"{name}.campaign.toml",
-            {k: v for k, v in options.items() if v},
+            staged,
+            earlier.config if earlier else self.root / f"{name}.campaign.toml",
+            chosen,
         )
-        if audio is not None:
-            fields = {**fields, "audio": str(kept[0]), "file_id": ""}
-        if dnc:
-            listed = fields.get("suppress")
-            fields = {
-                **fields,
-                "suppress": [
-                    *(listed if isinstance(listed, list) else []),
-                    *(str(p) for p in kept[-len(dnc) :]),
-                ],
-            }
-        self.write_config(record, fields, probe=staged)
-        shutil.move(staged, target)
-        self.discard(staged)
+        self._accept(record, fields, audio, dnc)
+        home = self.home(name)
+        own = earlier.input if earlier and earlier.input.parent == home else None
+        record.input = _place(staged, home, "contacts", _suffix(staged.name), own=own)
+        self._keep_files(record, fields, audio, dnc)
         self.save(record)
         return record
 
-    def keep(self, staged: Path) -> Path:
-        """Move an accepted upload (a voice file, a do-not-call list) into the folder."""
-        target = self.root / staged.name
-        shutil.move(staged, target)
-        self.discard(staged)
-        return target
+    def change(
+        self,
+        record: Record,
+        fields: dict[str, object],
+        audio: Path | None = None,
+        dnc: Sequence[Path] = (),
+    ) -> None:
+        """The owner's settings form: checked by the dry run with the staged files, then
+        the files moved into the campaign's folder and campaign.toml written."""
+        self._accept(record, fields, audio, dnc)
+        self._keep_files(record, fields, audio, dnc)
+        self.save(record)
+
+    def _earlier(self, name: str) -> Record | None:
+        try:
+            return self.record(name)
+        except (KeyError, BatcherError):
+            return None
+
+    def home(self, name: str) -> Path:
+        """The campaign's own folder (made when first needed); refused when the folder holds
+        something else of that name."""
+        home = self.root / name
+        if home.is_symlink() or (home.exists() and not home.is_dir()) or name == STATE_DIR:
+            raise UsageError(
+                f"campaign {name!r}: the folder already has a file named {name!r}",
+                "rename the spreadsheet (its name names the campaign) and upload it again",
+            )
+        home.mkdir(exist_ok=True)
+        return home
+
+    def _accept(
+        self, record: Record, fields: dict[str, object], audio: Path | None, dnc: Sequence[Path]
+    ) -> None:
+        """Refuse (UsageError, InputError) what the campaign's dry run refuses, with the
+        uploads where they are staged: nothing has been moved yet."""
+        if audio is not None:
+            _check_audio(audio)
+        trial = Record(record.name, record.input, record.config, dict(record.options))
+        merged = self._merged(trial, _with_files(fields, audio, dnc))
+        scratch = self.staging("campaign.toml")
+        try:
+            scratch.write_text(to_toml(merged), encoding="utf-8")
+            trial.config = scratch
+            self.check(trial)
+        finally:
+            self.discard(scratch)
+
+    def _keep_files(
+        self, record: Record, fields: dict[str, object], audio: Path | None, dnc: Sequence[Path]
+    ) -> None:
+        """Move the accepted voice file and do-not-call lists into the campaign's folder and
+        write campaign.toml naming them."""
+        home = self.home(record.name) if audio is not None or dnc else self.root
+        kept_audio = _place_audio(audio, home) if audio is not None else None
+        kept = [_place(p, home, "dnc", _suffix(p.name), first=1) for p in dnc]
+        self.write_config(record, _with_files(fields, kept_audio, kept))
+
+    def allowed_lists(self, record: Record | None) -> set[Path]:
+        """The do-not-call lists outside the folder the form may still name: serve's
+        --config's and the campaign's own (the form shows them)."""
+        allowed: set[Path] = set()
+        configs = [(self.base_config, load_config(self.base_config))]
+        if record is not None and record.config is not None and record.config.is_file():
+            configs.append((record.config, load_config(record.config)))
+        for path, config in configs:
+            listed = config.get("suppress") or []
+            for value in [listed] if isinstance(listed, str) else listed:
+                allowed.add(_beside(path, value).resolve())
+        return allowed
+
+    def listed(self, line: str, allowed: set[Path]) -> Path:
+        """A do-not-call list the form names: a file inside the folder (not its state), or one
+        of `allowed`; anything else is no_such_list, whether or not it exists."""
+        if "\x00" in line or "\n" in line or "\r" in line:
+            raise no_such_list(line)
+        path = (self.root / line).resolve()
+        inside = path.is_relative_to(self.root) and path.relative_to(self.root).parts[:1] != (
+            STATE_DIR,
+        )
+        if not (inside or path in allowed) or not path.is_file():
+            raise no_such_list(line)
+        return path
 
     # -- the campaign's settings ---------------------------------------------------------------
 
@@ -236,19 +340,16 @@ class Folder:
             config = {**self.sandbox_defaults, **config}
         return config
 
-    def write_config(
-        self, record: Record, changes: dict[str, object], *, probe: Path | None = None
-    ) -> None:
-        """Write <campaign>.campaign.toml: the --config's settings (paths made absolute),
-        the sandbox's appId and fileId when serving the sandbox, and the owner's changes.
-        Refused (UsageError) when the result would not make valid Settings."""
+    def _merged(self, record: Record, changes: dict[str, object]) -> dict[str, object]:
+        """The --config's settings (paths made absolute), the sandbox's appId and fileId when
+        serving the sandbox, the campaign's campaign.toml, and the owner's changes."""
         base = load_config(self.base_config)
         merged: dict[str, object] = {**self.sandbox_defaults}
         for key, value in base.items():
             if key in PATH_KEYS:
                 value = str(_beside(self.base_config, value))
             elif key == "suppress" and isinstance(value, str | list):
-                # anything else is kept as written: the trial Settings below refuses it
+                # anything else is kept as written: the trial Settings refuses it
                 value = [
                     str(_beside(self.base_config, v))
                     for v in ([value] if isinstance(value, str) else value)
@@ -263,6 +364,14 @@ class Folder:
                 merged[key] = value
         if merged.get("audio") and merged.get("file_id"):
             merged.pop("audio" if changes.get("file_id") else "file_id")
+        return merged
+
+    def write_config(
+        self, record: Record, changes: dict[str, object], *, probe: Path | None = None
+    ) -> None:
+        """Write <campaign>.campaign.toml (see _merged). Refused (UsageError) when the result
+        would not make valid Settings."""
+        merged = self._merged(record, changes)
         target = self.root / f"{record.name}.campaign.toml"
         trial = target.with_suffix(".toml.new")
         trial.write_text(
@@ -381,6 +490,74 @@ class Folder:
         if credentials is not None:
             argv += ["--credentials", str(credentials)]
         return argv
+
+
+def _with_files(
+    fields: dict[str, object], audio: Path | None, dnc: Sequence[Path]
+) -> dict[str, object]:
+    """The owner's fields with the voice file and the do-not-call lists that came with them."""
+    if audio is not None:
+        fields = {**fields, "audio": str(audio), "file_id": ""}
+    if dnc:
+        listed = fields.get("suppress")
+        fields = {
+            **fields,
+            "suppress": [*(listed if isinstance(listed, list) else []), *map(str, dnc)],
+        }
+    return fields
+
+
+def _check_audio(staged: Path) -> None:
+    """The voice file as the API takes it (its name, its size), before it is kept."""
+    check_audio_name(staged.name)
+    size = staged.stat().st_size
+    if size > MAX_AUDIO_BYTES:
+        raise UsageError(
+            f"{staged.name}: {size / 1024 / 1024:.1f} MB is too large to upload",
+            f"keep it under {MAX_AUDIO_BYTES // 1024 // 1024} MB: shorten it or lower its "
+            "bit rate (e.g. ffmpeg -i IN -b:a 64k promo.mp3)",
+        )
+
+
+def _place(
+    staged: Path, home: Path, stem: str, suffix: str, *, own: Path | None = None, first: int = 0
+) -> Path:
+    """Move `staged` into `home` as stem+suffix (stem-2, stem-3, ... when taken; with
+    `first`, stem-1 first): linked, so that no other file is ever replaced, except `own`,
+    the campaign's own file of that name, which a new upload of the campaign replaces."""
+    for n in itertools.count(first or 1):
+        target = home / (f"{stem}-{n}{suffix}" if first or n > 1 else f"{stem}{suffix}")
+        if own is not None and target == own and own.is_file() and not own.is_symlink():
+            os.replace(staged, target)
+            return target
+        try:
+            os.link(staged, target)
+        except FileExistsError:
+            continue
+        staged.unlink()
+        return target
+    raise AssertionError("unreachable")
+
+
+def _place_audio(staged: Path, home: Path) -> Path:
+    """The voice file keeps its (safe, checked) name, the vendor's fileName: the same
+    recording is kept once; another recording of that name is refused, not replaced."""
+    target = home / staged.name
+    try:
+        os.link(staged, target)
+    except FileExistsError:
+        if (
+            target.is_file()
+            and not target.is_symlink()
+            and target.read_bytes() == (staged.read_bytes())
+        ):
+            return target
+        raise UsageError(
+            f"{staged.name}: the campaign already has another voice file of that name",
+            "rename the recording (its name is the one the vendor keeps) and upload it again",
+        ) from None
+    staged.unlink()
+    return target
 
 
 def _beside(config: Path | None, value: object) -> Path:

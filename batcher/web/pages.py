@@ -122,17 +122,19 @@ async def change_settings(request: web.Request) -> web.Response:
     record = record_of(request)
     fields, staged = await read_upload(request)
     try:
-        changes = form_changes(fields, folder.root)
-        if "audio" in staged:
-            changes["audio"] = str(folder.keep(staged["audio"]))
-            changes["file_id"] = ""
-        if "dnc" in staged:
-            listed = changes.get("suppress")
-            kept = str(folder.keep(staged["dnc"]))
-            changes["suppress"] = [*(listed if isinstance(listed, list) else []), kept]
-        await asyncio.to_thread(folder.write_config, record, changes)
-        await asyncio.to_thread(folder.save, record)
+
+        def change() -> None:
+            folder.change(
+                record,
+                form_changes(fields, folder, record),
+                staged.get("audio"),
+                [staged["dnc"]] if "dnc" in staged else [],
+            )
+
+        await asyncio.to_thread(change)
     except BatcherError as exc:
+        for path in staged.values():
+            exc.message = exc.message.replace(str(path), path.name)
         return error_page(request, exc, back=campaign_url(record.name))
     finally:
         for path in staged.values():

@@ -40,43 +40,48 @@ async def read_upload(request: web.Request) -> tuple[dict[str, str], dict[str, P
             "the upload is not a multipart form",
             "send the file as multipart/form-data, field 'file'",
         ) from None
-    async for part in reader:
-        # a part that is itself multipart (RFC 2388's multipart/mixed, which no browser sends
-        # now) has no name or file of its own: skipped like a part without a name
-        if not isinstance(part, BodyPartReader) or part.name is None:
-            continue
-        if part.filename is not None and part.name in ("file", "audio", "dnc"):
-            if not part.filename:
-                await part.release()
+    try:
+        async for part in reader:
+            # a part that is itself multipart (RFC 2388's multipart/mixed, which no browser sends
+            # now) has no name or file of its own: skipped like a part without a name
+            if not isinstance(part, BodyPartReader) or part.name is None:
                 continue
-            path = folder.staging(part.filename)
-            staged[part.name] = path
-            written = 0
-            with path.open("wb") as handle:
-                while chunk := await part.read_chunk(CHUNK):
-                    written += len(chunk)
-                    if written > UPLOAD_LIMIT:
-                        break  # load_sheet refuses it by its size, with its own message
-                    handle.write(chunk)
-        else:
-            fields[part.name] = (await part.text()).strip()
+            if part.filename is not None and part.name in ("file", "audio", "dnc"):
+                if not part.filename or part.name in staged:  # one file a field: the first
+                    await part.release()
+                    continue
+                path = folder.staging(part.filename)
+                staged[part.name] = path
+                written = 0
+                with path.open("wb") as handle:
+                    while chunk := await part.read_chunk(CHUNK):
+                        written += len(chunk)
+                        if written > UPLOAD_LIMIT:
+                            break  # load_sheet refuses it by its size, with its own message
+                        handle.write(chunk)
+            else:
+                fields[part.name] = (await part.text()).strip()
+    except BaseException:  # a broken or cut-off form: nothing of it stays
+        for path in staged.values():
+            folder.discard(path)
+        raise
     return fields, staged
 
 
-def form_changes(fields: dict[str, str], root: Path) -> dict[str, object]:
-    """The form's changes to campaign.toml, do-not-call files as paths in the folder `root`."""
+def form_changes(
+    fields: dict[str, str], folder: Folder, record: Record | None = None
+) -> dict[str, object]:
+    """The form's changes to campaign.toml; its do-not-call files are files of the folder
+    (or the lists serve's --config and the campaign already name), else refused as missing."""
     changes: dict[str, object] = {k: fields[k] for k in FORM_FIELDS if k in fields}
-    suppress = _suppress(fields, root)
-    if suppress is not None:
-        changes["suppress"] = suppress
+    if "suppress" in fields:
+        allowed = folder.allowed_lists(record)
+        changes["suppress"] = [
+            str(folder.listed(line.strip(), allowed))
+            for line in fields["suppress"].splitlines()
+            if line.strip()
+        ]
     return changes
-
-
-def _suppress(fields: dict[str, str], root: Path) -> list[str] | None:
-    """The form's do-not-call files, one a line, in the folder; None without that field."""
-    if "suppress" not in fields:
-        return None
-    return [str(root / line.strip()) for line in fields["suppress"].splitlines() if line.strip()]
 
 
 async def create_campaign(request: web.Request) -> Record:
@@ -91,7 +96,7 @@ async def create_campaign(request: web.Request) -> Record:
                 "choose or drop a .xlsx, .xls, .ods or .csv file of phone numbers",
             )
         options = {k: fields[k] for k in OPTION_FIELDS if fields.get(k)}
-        changes = form_changes(fields, folder.root)
+        changes = form_changes(fields, folder)
 
         def adopt() -> Record:
             return folder.adopt(
