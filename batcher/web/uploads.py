@@ -13,6 +13,7 @@ import asyncio
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from batcher.errors import BatcherError, UsageError
 from batcher.web.campaigns import Folder
@@ -61,9 +62,16 @@ async def read_upload(request: web.Request) -> tuple[dict[str, str], dict[str, P
                         handle.write(chunk)
             else:
                 fields[part.name] = (await part.text()).strip()
-    except BaseException:  # a broken or cut-off form: nothing of it stays
+    except BaseException as exc:  # a broken or cut-off form: nothing of it stays
         for path in staged.values():
             folder.discard(path)
+        if isinstance(exc, HttpProcessingError | ValueError):
+            # a part's header holding NUL, CR or LF (a file name, most often)
+            raise UsageError(
+                "the upload's form cannot be read: a part's header (a file name?) holds a "
+                "control character",
+                "rename the file to plain letters, digits, spaces and dots, then upload it",
+            ) from None
         raise
     return fields, staged
 
