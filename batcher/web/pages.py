@@ -291,7 +291,8 @@ async def results(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(
         path,
         headers={
-            "Content-Disposition": _attachment(path.name),
+            # named after the campaign: its file in the folder is batcher's contacts.xlsx
+            "Content-Disposition": _attachment(f"{record.name}-results.xlsx"),
             "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         },
     )
