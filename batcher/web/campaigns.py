@@ -313,7 +313,8 @@ class Folder:
             configs.append((record.config, load_config(record.config)))
         for path, config in configs:
             listed = config.get("suppress") or []
-            for value in [listed] if isinstance(listed, str) else listed:
+            values = [listed] if isinstance(listed, str) else listed
+            for value in values if isinstance(values, list) else []:
                 allowed.add(_beside(path, value).resolve())
         return allowed
 
