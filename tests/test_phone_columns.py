@@ -97,9 +97,9 @@ def test_phone_column_option_sets_the_order(tmp_path):
 
 
 def test_phone_column_option_naming_a_missing_column_is_refused(tmp_path):
-    from batcher.errors import InputError
+    from batcher.errors import UsageError  # a bad option: exit 2
 
-    with pytest.raises(InputError, match="not every one of the columns 'Phone Number', 'Fax'"):
+    with pytest.raises(UsageError, match="not every one of the columns 'Phone Number', 'Fax'"):
         load_sheet(hubspot(tmp_path / "h.xlsx"), LoadOptions(phone_columns=("Phone Number", "Fax")))
 
 
