@@ -47,7 +47,7 @@ async def api_campaign(request: web.Request) -> web.Response:
     """GET /api/campaigns/{id}: its plan now, and its live counts."""
     folder: Folder = request.app[FOLDER]
     record = record_of(request)
-    job = request.app[JOBS].latest.get(record.name)
+    job = request.app[JOBS].latest_of(record.name)
     live = await asyncio.to_thread(live_counts, folder.journal_of(record), job)
     try:
         plan = (await check_campaign(request, record)).as_json()
@@ -101,7 +101,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     journal = folder.journal_of(record)
     async with sse_response(request) as stream:
         while True:
-            job = request.app[JOBS].latest.get(record.name)
+            job = request.app[JOBS].latest_of(record.name)
             live = await asyncio.to_thread(live_counts, journal, job)
             live["results"] = folder.results_of(record).is_file()
             await stream.send(json.dumps(live), event="counts")
