@@ -91,6 +91,8 @@ def test_a_send_of_the_command_line_is_refused_shown_live_and_stopped_from_the_p
             assert live["pid"] == cli.pid and live["totals"].get("accepted", 0) >= 2
             listed = api.get("/api/campaigns").json()["campaigns"]
             assert [(c["name"], c["state"]) for c in listed] == [("cli", "state_sending")]
+            page = api.get("/campaigns/cli/progress")
+            assert page.status == 200 and 'id="stop"' in page.text  # the page can stop it
             refused = api.send("cli")
             assert refused.status == 409
             assert "being sent from the command line" in refused.json()["error"]
