@@ -286,9 +286,9 @@ def test_a_send_the_cli_holds_is_refused_readably(folder, tmp_path):
         api = Api(server)
         api.create(contacts)
         with Journal(folder / "held.journal"):  # another process's send holds the lock
-            assert api.send("held").status == 202
-            live = api.wait("held")
-        assert live["state"] == "failed" and "another batcher process" in live["error"]
+            refused = api.send("held")
+        assert refused.status == 409  # refused before 202, not a child that fails on the lock
+        assert "being sent from the command line" in refused.json()["error"]
         assert sb.accepted_counts() == {}
 
 

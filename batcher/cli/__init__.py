@@ -19,6 +19,7 @@ batcher module imports this package.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -132,9 +133,31 @@ def _named_command(argv: list[str]) -> list[str]:
     return [first] if first in COMMANDS else []
 
 
+DIE_WITH = "BATCHER_DIE_WITH"  # the pid of a parent this process must not outlive (serve)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """A send `batcher serve` started gets the first Ctrl-C (SIGINT: no new batches, those in
+    flight finish) the moment serve dies, a SIGKILL included: nobody would watch it or stop it.
+    Where prctl is missing (not Linux) serve stops its children itself when it can."""
+    parent = os.environ.pop(DIE_WITH, "")
+    if not parent.isdigit():
+        return
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+    if os.getppid() != int(parent):  # serve died before prctl: send nothing
+        err("interrupted: batcher serve, which started this command, is gone")
+        sys.exit(int(ExitCode.INTERRUPTED))
+
+
 def main(argv: list[str] | None = None, *, clock: Callable | None = None) -> None:
     """Entry point of `batcher` and `python -m batcher` (`clock`: a frozen now, for tests)."""
     argv = sys.argv[1:] if argv is None else argv
+    _die_with_parent()
     parser = build_parser(_named_command(argv))
     if not argv:
         # no command is a usage error like any missing argument (exit 2, as argparse does),

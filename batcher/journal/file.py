@@ -95,11 +95,28 @@ def statements(script: str) -> list[str]:
     return found
 
 
+LOCK_FD = "BATCHER_JOURNAL_LOCK_FD"  # a lock taken for this process by its parent (serve)
+
+
 def acquire_lock(path: Path) -> int:
     """flock on the journal file itself: no lock file is left behind. (SQLite's own locks are
     POSIX record locks, which flock does not touch; this descriptor is closed only after the
-    connection, so closing it cannot drop SQLite's locks.)"""
+    connection, so closing it cannot drop SQLite's locks.)
+
+    `batcher serve` takes a campaign's lock before it answers a Send, and hands it to the child
+    that sends (LOCK_FD): nobody can take the campaign between the press and the child. The
+    holder's pid is written beside the journal (`holder`), for a page that comes later."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd = _inherited(path)
+    if fd is None:
+        fd = take_lock(path)
+    with contextlib.suppress(OSError):
+        holder_file(path).write_text(f"{os.getpid()}\n", encoding="ascii")
+    return fd
+
+
+def take_lock(path: Path) -> int:
+    """The journal's flock, on a descriptor of its own (JournalBusy: another process has it)."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
@@ -116,3 +133,70 @@ def acquire_lock(path: Path) -> int:
             "wait for it to finish (or stop it with Ctrl-C), then run the command again",
         ) from None
     return fd
+
+
+def _inherited(path: Path) -> int | None:
+    """The descriptor the parent locked for this journal, if it is this very file (flock on a
+    description that holds the lock is a no-op; on another process's, it fails as usual)."""
+    given = os.environ.pop(LOCK_FD, "")
+    if not given.isdigit():
+        return None
+    fd = int(given)
+    try:
+        mine, theirs = os.fstat(fd), os.stat(path)
+    except OSError:
+        return None
+    if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+        return None
+    os.set_inheritable(fd, False)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None  # take_lock says who holds it
+    return fd
+
+
+def release_lock(fd: int, path: Path) -> None:
+    """Drop the holder's record, then the lock."""
+    if holder_pid(path) == os.getpid():
+        with contextlib.suppress(OSError):
+            holder_file(path).unlink()
+    os.close(fd)
+
+
+def holder_file(path: Path) -> Path:
+    """Where the process holding the journal writes its pid."""
+    return path.with_name(path.name + ".pid")
+
+
+def holder_pid(path: Path) -> int | None:
+    """The pid the journal's holder wrote (it may be gone: see `holder`)."""
+    try:
+        text = holder_file(path).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def holder(path: Path) -> int | None:
+    """The live batcher process holding the journal, if any: its pid.
+
+    Read without touching the lock (a probe would make a starting run fail as busy): the pid
+    written beside the journal, still alive and still a batcher process. A run killed with
+    SIGKILL leaves its pid file behind; that pid is dead, or another program's."""
+    pid = holder_pid(path)
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return None  # another user's process: not one of ours
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.parent.is_dir():
+        with contextlib.suppress(OSError):
+            if b"batcher" not in cmdline.read_bytes():
+                return None
+    return pid

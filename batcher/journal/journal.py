@@ -11,7 +11,6 @@ numbers table's triggers (batcher.journal.numbers).
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
@@ -19,11 +18,23 @@ from pathlib import Path
 
 from batcher.errors import JournalError, UsageError, out_of_resource
 from batcher.journal import campaign, numbers, records, requests, runs, testcalls
-from batcher.journal.file import Transaction, acquire_lock, connect
+from batcher.journal.file import Transaction, acquire_lock, connect, release_lock
 from batcher.journal.rows import Call, NumberState, Opened, Request, TestCall, utc_now
 from batcher.journal.schema import SCHEMA_VERSION
 from batcher.journal.upgrade import upgrade, version, view_numbers
 from batcher.outcomes import Outcome
+
+
+def initialise(path: Path) -> None:
+    """Give an empty journal file its tables: a parent that took its lock for a child (serve)
+    does it, so that the child's own reads before it opens the journal meet an empty journal,
+    not a file they must call damaged. The caller holds the lock."""
+    db = connect(path, readonly=False)
+    try:
+        upgrade(db)
+        db.execute("PRAGMA journal_mode=DELETE")  # one file, as a clean close leaves it
+    finally:
+        db.close()
 
 
 class Journal:
@@ -87,7 +98,7 @@ class Journal:
             self._open.close()
             self._open = None
         if self._lock is not None:
-            os.close(self._lock)
+            release_lock(self._lock, self.path)
             self._lock = None
 
     def __enter__(self) -> Journal:

@@ -17,7 +17,7 @@ from batcher.settings import load_credentials
 from batcher.web.campaigns import Folder, campaign_counts
 from batcher.web.checks import Check
 from batcher.web.context import CONFIG, FOLDER, JOBS, Config, Conflict
-from batcher.web.jobs import Job, Jobs
+from batcher.web.jobs import Busy, Job, Jobs
 from batcher.web.record import Record
 
 
@@ -63,15 +63,38 @@ async def check_campaign(request: web.Request, record: Record) -> Check:
 
 
 async def start_send(request: web.Request, record: Record, confirm: str | None) -> Job:
-    """Check again, then start `batcher run ... --yes` for what the check counts."""
+    """Check again, then start `batcher run ... --yes` for what the check counts: the
+    campaign claimed first, its journal's lock taken before the answer (Conflict: taken)."""
+    jobs: Jobs = request.app[JOBS]
+    try:
+        with jobs.claim(record.name):
+            return await _checked_send(request, record, confirm)
+    except Busy as busy:
+        raise _taken(record, busy) from None
+
+
+def _taken(record: Record, busy: Busy) -> Conflict:
+    """The 409 of a campaign something else runs, naming it."""
+    job = busy.job
+    if busy.outside:
+        doing = "being sent" if job is None or job.kind == "send" else f"busy with {job.kind}"
+        process = f" (process {job.pid})" if job is not None else ""
+        return Conflict(
+            f"campaign {record.name!r} is {doing} from the command line{process}",
+            "watch it on the campaign's page (its counts come from the journal), or stop it "
+            "there or with Ctrl-C where it runs",
+        )
+    what = "a send" if job is None or job.kind == "send" else job.kind
+    return Conflict(
+        f"campaign {record.name!r}: {what} started on this page is already running",
+        "watch it on the campaign's page, or stop it there",
+    )
+
+
+async def _checked_send(request: web.Request, record: Record, confirm: str | None) -> Job:
     folder: Folder = request.app[FOLDER]
     jobs: Jobs = request.app[JOBS]
     config: Config = request.app[CONFIG]
-    if jobs.running(record.name):
-        raise Conflict(
-            f"campaign {record.name!r}: a send is already running",
-            "watch it on its page, or stop it there",
-        )
     check = await check_campaign(request, record)
     if check.needs_confirmation:
         if confirm != check.sheet.phone_column:
@@ -98,10 +121,4 @@ async def start_send(request: web.Request, record: Record, confirm: str | None) 
         check.journal,
         to_send=check.figures.to_send,
     )
-    try:
-        return await jobs.start(job)
-    except RuntimeError:
-        raise Conflict(
-            f"campaign {record.name!r}: something is already running",
-            "wait for it on the campaign's page",
-        ) from None
+    return await jobs.start(job)

@@ -48,7 +48,7 @@ async def api_campaign(request: web.Request) -> web.Response:
     """GET /api/campaigns/{id}: its plan now, and its live counts."""
     folder: Folder = request.app[FOLDER]
     record = record_of(request)
-    job = request.app[JOBS].latest.get(record.name)
+    job = request.app[JOBS].latest_of(record.name)
     live = await asyncio.to_thread(live_counts, folder.journal_of(record), job)
     try:
         plan = (await check_campaign(request, record)).as_json()
@@ -104,7 +104,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         # the owner closed the tab: nothing went wrong, and nobody is left to tell
         with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
             while True:
-                job = request.app[JOBS].latest.get(record.name)
+                job = request.app[JOBS].latest_of(record.name)
                 live = await asyncio.to_thread(live_counts, journal, job)
                 live["results"] = folder.results_of(record).is_file()
                 await stream.send(json.dumps(live), event="counts")

@@ -56,7 +56,11 @@ def make_app(config: Config) -> web.Application:
         middlewares=[security_headers, token_guard], client_max_size=UPLOAD_LIMIT + CHUNK
     )
     app[FOLDER], app[CONFIG] = folder, config
-    app[JOBS] = Jobs(child_environment(config.sandbox_credentials), folder.root)
+    app[JOBS] = Jobs(
+        child_environment(config.sandbox_credentials),
+        folder.root,
+        journal_of=lambda name: folder.journal_of(folder.record(name)),
+    )
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("batcher.web", "templates"),

@@ -5,6 +5,18 @@ and gives Stop the exact meaning of the first Ctrl-C: SIGINT makes the send laye
 new batches and finish those in flight. The child runs in a session of its own, so a Ctrl-C
 at the server's terminal reaches the server, which then stops its children the same way.
 
+One send per campaign: `claim` is taken before anything is awaited (simultaneous presses meet
+in the event loop: one wins), then the journal's lock is taken here and handed to the child
+(batcher.journal.file.LOCK_FD), so the 202 stands for a lock already held. A lock another
+process holds is a send (or records, reconcile, test call) from the command line, or from an
+earlier serve: found by the pid its holder writes beside the journal, watched like our own
+and stopped by SIGINT to that pid.
+
+A child dies with the server (BATCHER_DIE_WITH: PR_SET_PDEATHSIG, SIGINT): a send must not go
+on calling people with no page to watch or stop it. Re-attaching after a restart would leave it
+unwatched for as long as no serve runs, maybe for good; dying as on Ctrl-C loses nothing (the
+requests in flight finish and are journaled; the next send resumes it).
+
 Live counts come from the campaign's journal (read-only, it never takes the lock), so the page
 shows a send the CLI started just as well as its own.
 """
@@ -17,13 +29,17 @@ import os
 import signal
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batcher.errors import ExitCode, JournalError
+from batcher.errors import ExitCode, JournalBusy, JournalError
 from batcher.journal import Journal
+from batcher.journal.file import LOCK_FD, holder, take_lock
+from batcher.journal.journal import initialise
 
+DIE_WITH = "BATCHER_DIE_WITH"  # batcher.cli: the child dies (SIGINT) with this server
+COMMANDS = ("run", "records", "reconcile", "test-call")
 LINES_KEPT = 400
 STOP_WAIT = 60.0  # seconds the server waits for its sends to finish their requests in flight
 
@@ -44,11 +60,27 @@ class Job:
     returncode: int | None = None
     stopping: bool = False
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    pid: int | None = None  # a process this server did not start, holding the journal
+
+    @property
+    def outside(self) -> bool:
+        """Started elsewhere: the command line, or a serve that has gone since."""
+        return self.pid is not None
 
     @property
     def running(self) -> bool:
-        """True until the child has exited."""
+        """True until the child has exited (an outside process: while it holds the journal)."""
+        if self.pid is not None and self.returncode is None and holder(self.journal) != self.pid:
+            self.returncode = ExitCode.OK  # its own status is its parent's to know
+            self.finished.set()
         return self.returncode is None
+
+    @property
+    def started_by(self) -> str:
+        """Who started it, for a 409 and the page."""
+        if self.pid is None:
+            return "this page"
+        return f"the command line (process {self.pid})"
 
     @property
     def state(self) -> str:
@@ -80,32 +112,88 @@ class Job:
 class Jobs:
     """The children of this server, one at a time per campaign."""
 
-    def __init__(self, environ: Mapping[str, str], cwd: Path) -> None:
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        cwd: Path,
+        journal_of: Callable[[str], Path] | None = None,
+    ) -> None:
         self.environ = dict(environ)
         self.cwd = cwd
+        self.journal_of = journal_of
         self.latest: dict[str, Job] = {}
+        self.claimed: set[str] = set()
 
     def running(self, name: str) -> Job | None:
-        """The campaign's child still running, if any."""
-        job = self.latest.get(name)
+        """What is running for the campaign, if anything: our child, or a process of the
+        command line holding its journal."""
+        job = self.latest_of(name)
         return job if job is not None and job.running else None
 
+    def latest_of(self, name: str) -> Job | None:
+        """The campaign's latest job: running (ours or another process's), or the last ended."""
+        job = self.latest.get(name)
+        if job is not None and job.running:
+            return job
+        journal = self._journal(name)
+        pid = holder(journal) if journal is not None else None
+        if journal is None or pid is None:
+            return job
+        outside = Job(_kind_of(pid), name, [], journal, pid=pid)
+        outside.base_request = _last_request(journal)
+        self.latest[name] = outside
+        return outside
+
+    def _journal(self, name: str) -> Path | None:
+        if self.journal_of is None:
+            return None
+        try:
+            return self.journal_of(name)
+        except (KeyError, OSError, ValueError):
+            return None
+
+    @contextlib.contextmanager
+    def claim(self, name: str) -> Iterator[None]:
+        """The campaign for one start, taken without awaiting (so two presses cannot both
+        pass): Busy names what runs; released once started, or refused."""
+        running = self.running(name)
+        if running is not None or name in self.claimed:
+            raise Busy(running)
+        self.claimed.add(name)
+        try:
+            yield
+        finally:
+            self.claimed.discard(name)
+
     async def start(self, job: Job) -> Job:
-        """Start the child; its output is read as it comes."""
-        if self.running(job.name):
-            raise RuntimeError(f"{job.name}: a {self.latest[job.name].kind} is running")
+        """Take the campaign's journal and start the child with it; its output is read as it
+        comes. Busy: something runs (ours, or JournalBusy: another process's)."""
+        running = self.running(job.name)
+        if running is not None:
+            raise Busy(running)
         if job.kind == "send":
             job.base_request = await asyncio.to_thread(_last_request, job.journal)
+        try:
+            lock = take_lock(job.journal)
+        except JournalBusy:
+            raise Busy(self.running(job.name), outside=True) from None
+        try:
+            if os.fstat(lock).st_size == 0:  # a first send: the file was made just now
+                await asyncio.to_thread(initialise, job.journal)
+            environ = {**self.environ, LOCK_FD: str(lock), DIE_WITH: str(os.getpid())}
+            job.process = await asyncio.create_subprocess_exec(
+                *job.argv,
+                cwd=self.cwd,
+                env=environ,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=(lock,),
+            )
+        finally:
+            os.close(lock)  # the child holds it now (or nobody, if it did not start)
         self.latest[job.name] = job
-        job.process = await asyncio.create_subprocess_exec(
-            *job.argv,
-            cwd=self.cwd,
-            env=self.environ,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
         asyncio.get_running_loop().create_task(self._follow(job))
         return job
 
@@ -116,24 +204,48 @@ class Jobs:
         job.finished.set()
 
     def stop(self, name: str) -> bool:
-        """The first Ctrl-C: no new batches, the requests in flight finish. False: none."""
+        """The first Ctrl-C: no new batches, the requests in flight finish. False: none.
+        A process of the command line is stopped the same way, by its pid."""
         job = self.running(name)
-        if job is None or job.process is None:
+        if job is None:
             return False
         job.stopping = True
         with contextlib.suppress(ProcessLookupError):
-            job.process.send_signal(signal.SIGINT)
+            if job.process is not None:
+                job.process.send_signal(signal.SIGINT)
+            elif job.pid is not None:
+                os.kill(job.pid, signal.SIGINT)
         return True
 
     async def shutdown(self) -> None:
-        """Stop every child as Stop does, and wait for their requests in flight."""
-        children = [job for job in self.latest.values() if job.running]
+        """Stop every child as Stop does, and wait for their requests in flight (the command
+        line's sends are theirs to stop)."""
+        children = [job for job in self.latest.values() if job.running and not job.outside]
         for job in children:
             self.stop(job.name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(
                 asyncio.gather(*(j.finished.wait() for j in children)), STOP_WAIT
             )
+
+
+class Busy(Exception):
+    """The campaign is taken: `job` is what runs (None: a start of this page, a moment ago)."""
+
+    def __init__(self, job: Job | None, outside: bool = False) -> None:
+        super().__init__(job.started_by if job is not None else "another process")
+        self.job = job
+        self.outside = outside or (job is not None and job.outside)
+
+
+def _kind_of(pid: int) -> str:
+    """What a process of the command line does to the campaign: send, records, reconcile..."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return "send"
+    command = next((w for w in words if w in COMMANDS), "run")
+    return "send" if command == "run" else command
 
 
 async def _lines(stream: asyncio.StreamReader | None, job: Job) -> None:
@@ -191,6 +303,8 @@ def live_counts(journal: Path, job: Job | None) -> dict[str, object]:
         **answer,
         "kind": job.kind,
         "state": job.state,
+        "started_by": "command_line" if job.outside else "page",
+        "pid": job.pid,
         "to_send": job.to_send,
         "done": done,
         "accepted": mine["accepted"],

@@ -10,6 +10,7 @@ the CLI runs them, in a child; and the results workbook (also served to the JSON
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 from urllib.parse import quote
@@ -31,7 +32,7 @@ from batcher.web.context import (
     render_page,
     see_other,
 )
-from batcher.web.jobs import Job, Jobs, live_counts
+from batcher.web.jobs import Busy, Job, Jobs, live_counts
 from batcher.web.record import Record
 from batcher.web.uploads import OPTION_FIELDS, create_campaign, form_changes, read_upload
 
@@ -242,7 +243,7 @@ async def progress_page(request: web.Request) -> web.Response:
     """The campaign: live counts while sending; the workbook, records and reconcile after."""
     folder: Folder = request.app[FOLDER]
     record = record_of(request)
-    job = request.app[JOBS].latest.get(record.name)
+    job = request.app[JOBS].latest_of(record.name)
     live = await asyncio.to_thread(live_counts, folder.journal_of(record), job)
     return render_page(
         request,
@@ -275,7 +276,8 @@ async def account_page(request: web.Request) -> web.Response:
         folder.journal_of(record),
     )
     if jobs.running(record.name) is None:
-        await jobs.start(job)
+        with contextlib.suppress(Busy):  # the command line took it: its page shows it
+            await jobs.start(job)
     raise see_other(campaign_url(record.name, "/progress"))
 
 
