@@ -348,3 +348,24 @@ def test_ctrl_c_while_following_stops_at_once_and_the_same_command_resumes(make_
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 6, out
     assert sandbox.accepted_counts() == before  # resumed: nothing was due, nobody called
+
+
+def test_follow_sends_what_reconcile_settled_absent_and_awaits_its_records(make_sandbox, tmp_path):
+    """A follow run killed after an intent, then the same command: the unknowns settled absent
+    are a round of their own (due now), whose records the follow awaits for their redials,
+    not a last 'workbook' round that sends them and stops watching."""
+    sandbox = make_sandbox(call_shares=UNLUCKY, record_lag=0.3, latency=0.02)
+    wanted = numbers(14)
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in wanted])
+    args = ["run", path, *sandbox_args(sandbox), *POLICY, "--follow", "--chunk-size", "7"]
+    proc = batcher_process(args, {"BATCHER_CRASH_AT": "after-intent:2"})
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    done = batcher_process(args)
+    out, _ = done.communicate(timeout=120)
+    assert done.returncode == 0, out
+    calls = _policy_kept(sandbox)
+    assert set(calls) == set(wanted)
+    for callee, made in calls.items():  # every last call's record came, and was acted on
+        assert made[-1][1] is not None, (callee, made)
+        assert made[-1][1] not in (CallOutcome.BUSY, CallOutcome.NO_ANSWER) or len(made) == 3

@@ -204,7 +204,9 @@ def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
         if hold is not None and hold[0] is not Outcome.DEFERRED:
             continue  # do-not-call, the cooldown, --limit: no waiting changes them
         verdict = book.verdict(callee, state, epoch) if active and book else None
-        if verdict is None or verdict.kind == DONE:
+        if verdict is None and state.outcome.resendable:
+            due.append(callee)  # settled absent, failed: the next round sends it (choose)
+        elif verdict is None or verdict.kind == DONE:
             if state.outcome is Outcome.UNKNOWN:
                 _settling(found, state_epoch(state), settings.settle, epoch)
             elif book is not None and _record_awaited(book, callee, epoch):
