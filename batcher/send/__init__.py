@@ -25,12 +25,12 @@ from batcher.send.sender import (
     BACKOFF_CAP,
     BREAKER_MIN,
     BREAKER_SHARE,
-    CANARY,
     MAX_CONNECT_ATTEMPTS,
     THROTTLE_BUDGET,
     THROTTLE_CAP,
     send_batches,
 )
+from batcher.settings import CANARY
 
 __all__ = [
     "ALL_REFUSED_STOP",

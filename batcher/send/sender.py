@@ -25,7 +25,7 @@ from batcher.outcomes import Outcome
 from batcher.send.committer import Committer, CrashHooks, SendWrites
 from batcher.send.gates import PaceGate, RateGate, stop_signals
 from batcher.send.report import Batch, SendReport, Stop
-from batcher.settings import CANARY, Settings
+from batcher.settings import Settings
 from batcher.voiceapi import http, send_group
 from batcher.voiceapi.send_group import Reply, Verdict
 
@@ -129,7 +129,7 @@ class _Sender:
     async def run(self, callees: list[str]) -> SendReport:
         size = self.settings.request_size
         self.report.chunk_size = size
-        canary = min(size, CANARY)
+        canary = self.settings.canary_size
         if callees:
             self._push(callees[:canary])  # alone: the rest waits for its answer
         rest = callees[canary:]

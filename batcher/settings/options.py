@@ -178,13 +178,17 @@ class Settings:
             return self.chunk_size
         return max(1, min(self.chunk_size, math.ceil(self.pace / 60 * PACE_SPACING)))
 
+    @property
+    def canary_size(self) -> int:
+        """Numbers in a send's first request, which goes alone (at most CANARY)."""
+        return min(self.request_size, CANARY)
+
     def requests_for(self, numbers: int) -> int:
-        """How many requests a send of `numbers` makes: the canary (at most CANARY numbers,
-        alone), then requests of request_size."""
+        """How many requests a send of `numbers` makes: the canary, alone, then requests of
+        request_size (as the sender cuts them)."""
         if numbers <= 0:
             return 0
-        first = min(self.request_size, CANARY)
-        return 1 + -(-(numbers - first) // self.request_size)
+        return 1 + -(-(numbers - self.canary_size) // self.request_size)
 
     @property
     def request_spacing(self) -> float:
