@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,7 @@ from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
 from batcher.settings import Settings
 from batcher.voiceapi.simulator import CallShares
-from tests.helpers import numbers, read_sheet, summary, write_xlsx
+from tests.helpers import SECRET, numbers, read_sheet, summary, write_xlsx
 
 pytestmark = pytest.mark.usefixtures("creds")
 
@@ -281,7 +284,7 @@ def test_audio_in_campaign_toml_is_uploaded_once_and_played(sandbox, tmp_path, c
     first = cli_streams("test-call", ME, "--config", config, "--wait", "0s")
     assert first.code in (ExitCode.OK, ExitCode.INCOMPLETE), first.err
     assert "internal error" not in first.err and "uploaded as fileId" in first.err
-    again = cli_streams("test-call", ME, "--config", config, "--wait", "0s")
+    again = cli_streams("test-call", ME, "--config", config, "--wait", "0s", "--again")
     assert "reusing the upload" in again.err, again.err
     sends = _sends(sandbox)
     assert len(sends) == 2 and all(r.status == "0" for r in sends)
@@ -305,3 +308,149 @@ def test_a_number_the_campaign_would_hold_is_not_test_called(sandbox, tmp_path, 
     again = cli_streams("test-call", phones[0], "--config", config, "--wait", "0s")
     assert again.code == ExitCode.USAGE and "call it again" in again.err, again.err
     assert len(_sends(sandbox)) == sent
+
+
+# -- called before: refused unless confirmed; one test call at a time ---------------------------
+
+
+def test_a_number_test_called_within_the_cooldown_needs_again(sandbox, tmp_path, cli_streams):
+    """A second test call to the same phone within the cooldown is refused, naming when the
+    first was placed and how to confirm; --again places it; after the cooldown it is free."""
+    config = _folder(tmp_path, sandbox, numbers(2))
+    config.write_text(config.read_text() + 'cooldown = "3s"\n')
+    first = cli_streams("test-call", ME, "--config", config, "--wait", "0s")
+    assert first.code in (ExitCode.OK, ExitCode.INCOMPLETE), first.err
+    with Journal(tmp_path / "contacts.journal", readonly=True) as journal:
+        (test,) = journal.test_calls()
+    refused = cli_streams("test-call", ME, "--config", config, "--wait", "0s")
+    assert refused.code == ExitCode.USAGE, refused.err
+    assert f"+{ME} had a test call of this campaign at {test.at}" in refused.err
+    assert "within the cooldown (3s)" in refused.err and "--again" in refused.err
+    assert sandbox.accepted_counts() == {ME: 1}
+    confirmed = cli_streams("test-call", ME, "--config", config, "--wait", "0s", "--again")
+    assert confirmed.code in (ExitCode.OK, ExitCode.INCOMPLETE), confirmed.err
+    assert "calling +" in confirmed.err and "again, as confirmed" in confirmed.err
+    assert sandbox.accepted_counts() == {ME: 2}
+    time.sleep(4.2)  # the cooldown is over (times are kept to the second): no confirmation
+    later = cli_streams("test-call", ME, "--config", config, "--wait", "0s")
+    assert later.code in (ExitCode.OK, ExitCode.INCOMPLETE), later.err
+    assert sandbox.accepted_counts() == {ME: 3}
+
+
+def test_a_test_call_that_rang_nobody_holds_nothing(sandbox, tmp_path, cli, monkeypatch):
+    """A test call the API refused placed nothing: the next one needs no confirmation."""
+    config = _folder(tmp_path, sandbox, numbers(1))
+    monkeypatch.setenv("BATCHER_API_SECRET", "wrong")
+    code, out = cli("test-call", ME, "--config", config)
+    assert code == ExitCode.API_STOPPED, out
+    monkeypatch.setenv("BATCHER_API_SECRET", SECRET)
+    code, out = cli("test-call", ME, "--config", config, "--wait", "0s")
+    assert code in (ExitCode.OK, ExitCode.INCOMPLETE), out
+    assert sandbox.accepted_counts() == {ME: 1}
+
+
+def test_a_number_the_campaign_called_is_called_again_only_when_confirmed(
+    sandbox, tmp_path, cli_streams
+):
+    phones = numbers(2)
+    config = _folder(tmp_path, sandbox, phones)
+    ran = cli_streams("run", tmp_path / "contacts.xlsx", "--config", config, "--yes")
+    assert ran.code == ExitCode.OK, ran.err
+    refused = cli_streams("test-call", phones[0], "--config", config, "--wait", "0s")
+    assert refused.code == ExitCode.USAGE, refused.err
+    assert "was called by this campaign ('contacts') at 20" in refused.err
+    assert "(accepted): a test call now would call it again" in refused.err
+    assert f"batcher test-call +{phones[0]} --again" in refused.err
+    assert sandbox.accepted_counts()[phones[0]] == 1
+    confirmed = cli_streams("test-call", phones[0], "--config", config, "--wait", "0s", "--again")
+    assert confirmed.code in (ExitCode.OK, ExitCode.INCOMPLETE), confirmed.err
+    assert sandbox.accepted_counts()[phones[0]] == 2
+    with Journal(tmp_path / "contacts.journal", readonly=True) as journal:
+        assert journal.number_states()[phones[0]].outcome == Outcome.ACCEPTED  # unchanged
+        assert len(journal.test_calls()) == 1 and len(journal.requests()) == 1
+
+
+def test_a_number_another_campaign_called_needs_again(sandbox, tmp_path, cli_streams):
+    """The call history: a number another campaign called within the cooldown."""
+    other = _folder(tmp_path / "other", sandbox, [ME], name="autumn")
+    ran = cli_streams("run", tmp_path / "other" / "autumn.xlsx", "--config", other, "--yes")
+    assert ran.code == ExitCode.OK, ran.err
+    config = _folder(tmp_path / "mine", sandbox, numbers(2))
+    refused = cli_streams("test-call", ME, "--config", config, "--wait", "0s")
+    assert refused.code == ExitCode.USAGE, refused.err
+    assert "was called by the campaign 'autumn'" in refused.err
+    assert "within the cooldown (24h)" in refused.err and "--again" in refused.err
+    assert sandbox.accepted_counts() == {ME: 1}
+    confirmed = cli_streams("test-call", ME, "--config", config, "--wait", "0s", "--again")
+    assert confirmed.code in (ExitCode.OK, ExitCode.INCOMPLETE), confirmed.err
+    assert sandbox.accepted_counts() == {ME: 2}
+    assert not (tmp_path / "mine" / "contacts.journal.testcall.lock").exists()
+
+
+def test_again_never_calls_a_do_not_call_number(sandbox, tmp_path, cli_streams):
+    """--again confirms a repeat, never the do-not-call list: not even a number the campaign
+    called before it was put on the list (decide() weighs only its outcome then)."""
+    phones = numbers(2)
+    config = _folder(tmp_path, sandbox, phones)
+    ran = cli_streams("run", tmp_path / "contacts.xlsx", "--config", config, "--yes")
+    assert ran.code == ExitCode.OK, ran.err
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "dnc.csv").write_text(f"phone\n+{phones[0]}\n+{ME}\n")
+    config.write_text(config.read_text() + 'suppress = ["lists/dnc.csv"]\n')
+    for number in (phones[0], ME):
+        refused = cli_streams("test-call", number, "--config", config, "--again", "--wait", "0s")
+        assert refused.code == ExitCode.USAGE, refused.err
+        assert "is on the do-not-call list: it is never called" in refused.err
+        assert "--again" not in refused.err
+    assert sandbox.accepted_counts() == dict.fromkeys(phones, 1)
+
+
+def _test_call_process(config: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    argv = [sys.executable, "-m", "batcher", "test-call", ME, "--config", str(config), *extra]
+    return subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_one_test_call_at_a_time(make_sandbox, tmp_path):
+    """A second test call while the first waits for its record (both confirmed, so only the
+    lock stands between them): one call in the sandbox's ledger, one refusal (exit 7) naming
+    the running one. (The journal's own lock is free while the first one waits.)"""
+    sandbox = make_sandbox(record_lag=60)  # the first one waits its whole --wait
+    config = _folder(tmp_path, sandbox, numbers(1))
+    first = _test_call_process(config, "--again", "--wait", "8s")
+    deadline = time.monotonic() + 30
+    while not sandbox.accepted_counts():
+        assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+        time.sleep(0.05)
+    second = _test_call_process(config, "--again", "--wait", "8s")
+    done = [(p.wait(60), *p.communicate()) for p in (first, second)]
+    codes = sorted(code for code, _, _ in done)
+    assert codes == [ExitCode.INCOMPLETE, ExitCode.BUSY], done
+    (refusal,) = [err for code, _, err in done if code == ExitCode.BUSY]
+    assert f"a test call to +{ME} is running since 20" in refusal, refusal
+    assert "one test call at a time" in refusal and "Traceback" not in refusal
+    assert sandbox.accepted_counts() == {ME: 1}
+    assert len(_sends(sandbox)) == 1
+    assert not (tmp_path / "contacts.journal.testcall.lock").exists()  # removed on exit
+    with Journal(tmp_path / "contacts.journal", readonly=True) as journal:
+        assert len(journal.test_calls()) == 1
+
+
+def test_a_killed_test_call_leaves_no_lock_behind(make_sandbox, tmp_path, cli):
+    """SIGKILL while it waits for its record: the kernel drops the lock; the next test call
+    (confirmed: the first may have rung) goes ahead."""
+    sandbox = make_sandbox(record_lag=60)
+    config = _folder(tmp_path, sandbox, numbers(1))
+    first = _test_call_process(config, "--wait", "60s")
+    deadline = time.monotonic() + 30
+    while not sandbox.accepted_counts():
+        assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+        time.sleep(0.05)
+    first.kill()
+    first.communicate()
+    assert (tmp_path / "contacts.journal.testcall.lock").exists()  # left, but not held
+    code, out = cli("test-call", ME, "--config", config, "--wait", "0s", "--again")
+    assert code in (ExitCode.OK, ExitCode.INCOMPLETE), out
+    assert sandbox.accepted_counts() == {ME: 2}

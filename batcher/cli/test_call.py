@@ -15,7 +15,11 @@ DESCRIPTION = (
     "fileId, caller id and call parameters, through the same signed sendGroup a run uses, "
     "then wait for its call record and say whether it was answered and for how long. It is "
     "recorded in the campaign's journal as a test call: never a number of the campaign, "
-    "never counted in its workbook, never held by the call history's cooldown. Exit 0 "
+    "never counted in its workbook, never held by the call history's cooldown. A number "
+    "it would call again (one the campaign called, one another campaign called within the "
+    "cooldown, one test-called within the cooldown) is refused unless you confirm it with "
+    "--again; a do-not-call number is never called. One test call of a campaign at a time: "
+    "a second one while the first waits for its record is refused (exit 7). Exit 0 "
     "when the call was answered, 5 when it was not (or its record is not there yet, or it "
     "was not placed)."
 )
@@ -24,6 +28,7 @@ EPILOG = epilog(
     [
         "batcher test-call +91 98563 21412 --config campaign.toml",
         "batcher test-call 09856321412 --region IN --config campaign.toml --campaign spring",
+        "batcher test-call +91 98563 21412 --config campaign.toml --again",
     ],
     (E.OK, E.INTERNAL, E.USAGE, E.API_STOPPED, E.INCOMPLETE, E.INTERRUPTED, E.BUSY, E.JOURNAL),
 )
@@ -62,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     account.add_argument("--credentials", type=Path, help=CREDENTIALS_HELP)
     account.add_argument("--ca-bundle", type=Path, help=CA_HELP)
     flags(account)("--sandbox", help="call through the embedded simulator (nobody rings)")
+    flags(parser)(
+        "--again",
+        help="confirm a test call to a number called before: by the campaign, by another "
+        "campaign within the cooldown, or by a test call within the cooldown (default: refuse "
+        "it; a do-not-call number is refused all the same)",
+    )
     parser.add_argument(
         "--wait",
         type=duration,
@@ -85,7 +96,9 @@ def handle(args: argparse.Namespace) -> int:
         contacts=False,
     )
     try:
-        report = test_call(" ".join(args.number), settings, wait=args.wait, say=err)
+        report = test_call(
+            " ".join(args.number), settings, wait=args.wait, again=bool(args.again), say=err
+        )
     except KeyboardInterrupt:
         raise Interrupted(
             "test call interrupted: your phone may ring all the same",

@@ -7,9 +7,15 @@
     report.outcome, report.answered, report.duration   # (Outcome.ACCEPTED, True, 23)
 
 The settings are the campaign's own (`Settings`, with its Account and its audio), and the
-number is first put to the campaign's `decide()`: a number the campaign would not call now
-(on a do-not-call list, held by the call history's cooldown, outside the calling window,
-already called by the campaign) is refused before anything is sent.
+number is first put to the campaign's `decide()`. A number no test call may ring is refused
+before anything is sent, whatever the operator says: on a do-not-call list (or held for good
+by the campaign), outside the calling window. A number it would call *again* is refused
+unless the operator confirms it (`again=True`, `batcher test-call --again`, the page's "Call
+again anyway"): one the campaign called, one another campaign called within the cooldown
+(the call history), one this campaign test-called within the cooldown (`Unconfirmed`, which
+carries the `Repeat`; `repeat_of` asks the same question without calling, for the page).
+One test call at a time per campaign (`batcher.followup.test_lock`): a second one while the
+first waits for its record is refused (JournalBusy, exit 7), naming the first.
 
 It sends what a campaign request would (appId, the audio or fileId, displayNum, maxDuration,
 maxRingingTime, loopCount, calledInfo) through the same signed `send_group.post`, then reads
@@ -29,6 +35,7 @@ one contacts file in that folder (what `batcher run FILE` names it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +44,9 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from batcher.clock import iso_utc
 from batcher.errors import JournalBusy, StoppedByAPI, UsageError
+from batcher.followup.test_lock import one_test_call
 from batcher.history import History
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
@@ -156,30 +165,96 @@ class TestCallReport:
         return lines
 
 
+@dataclass(frozen=True)
+class Repeat:
+    """Why a test call would call a number again: confirmed, it is called all the same."""
+
+    callee: str
+    kind: str  # "campaign": the campaign called it; "history": another campaign, within the
+    # cooldown; "test_call": a test call of this campaign, within the cooldown
+    at: str  # when, ISO-8601 UTC
+    by: str  # the campaign that called it
+    cooldown: float  # the campaign's cooldown, seconds
+    detail: str  # the sentence saying so
+
+    @property
+    def message(self) -> str:
+        """The refusal, as the command line says it."""
+        return f"+{self.callee} {self.detail}: a test call now would call it again"
+
+    @property
+    def hint(self) -> str:
+        """How to confirm it."""
+        return (
+            f"if it is your own phone and you mean to call it again, confirm it: batcher "
+            f"test-call +{self.callee} --again (with the options you gave)"
+        )
+
+
+class Unconfirmed(UsageError):
+    """A test call that would call a number again, not confirmed (exit 2): see `Repeat`."""
+
+    def __init__(self, repeat: Repeat) -> None:
+        super().__init__(repeat.message, repeat.hint)
+        self.repeat = repeat
+
+
 def test_call(
     number: str,
     settings: Settings,
     *,
     wait: float = parse_duration(DEFAULT_TEST_WAIT),
+    again: bool = False,
     say: Say = lambda line: None,
 ) -> TestCallReport:
     """Call `number` once with the campaign's message; wait for its record up to `wait` s.
 
     `settings` are the campaign's (Settings.from_options(..., contacts=False), with `journal`
     and `campaign_name` set: see `campaign_journal`). A number that is no callable phone
-    number, or that the campaign's round would hold (`decide`: the do-not-call lists, the
-    call history's cooldown, the calling window, a number the campaign already called), is
-    refused (UsageError) before anything is sent. The API stopping the call (key, IP,
-    balance, TLS) raises StoppedByAPI.
+    number, or that no test call may ring (the do-not-call lists, the calling window), is
+    refused (UsageError) before anything is sent; one it would call again (the campaign
+    called it, the call history's cooldown holds it, a test call within the cooldown) is
+    refused (Unconfirmed) unless `again`. Another test call of the campaign running raises
+    JournalBusy. The API stopping the call (key, IP, balance, TLS) raises StoppedByAPI.
     """
+    callee = _callee(number, settings, say)
+    if wait < 0:
+        raise UsageError("--wait must be 0 or more", "e.g. --wait 3m")
+    assert settings.journal is not None
+    with one_test_call(settings.journal, callee):
+        if settings.sandbox:
+            from batcher.pipeline import sandboxed
+
+            with sandboxed(settings) as local:
+                return _test_call(callee, local, wait, again, say)
+        return _test_call(callee, settings, wait, again, say)
+
+
+test_call.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, whatever its name
+
+
+def repeat_of(number: str, settings: Settings) -> Repeat | None:
+    """What a test call to `number` would repeat (None: nothing), asked without calling and
+    without taking the campaign (a send may hold it): the page asks before it places a test
+    call. UsageError for a number no test call may ring, as `test_call` refuses it."""
+    callee = _callee(number, settings, lambda line: None)
+    assert settings.journal is not None
+    with contextlib.ExitStack() as stack:
+        journal = None
+        if settings.journal.is_file() and settings.journal.stat().st_size:
+            journal = stack.enter_context(Journal(settings.journal, readonly=True))
+        history = stack.enter_context(History(settings.history, create=False))
+        return _screen(callee, settings, journal, history)
+
+
+def _callee(number: str, settings: Settings, say: Say) -> str:
+    """The number a test call would ring, once the campaign's settings are checked."""
     if settings.journal is None or settings.campaign_name is None:
         raise UsageError("a test call needs its campaign", "pass --campaign NAME or --journal")
     # ranges are checked before anything touches the network (the audio upload included);
     # the embedded sandbox brings its own appId and fileId
     if not settings.sandbox:
         settings.campaign.validate(audio=settings.audio is not None)
-    if wait < 0:
-        raise UsageError("--wait must be 0 or more", "e.g. --wait 3m")
     normalised = normalise_number(number, settings.region)
     if normalised.callee is None:
         raise UsageError(
@@ -189,18 +264,12 @@ def test_call(
         )
     if normalised.note:
         say(f"{number}: {normalised.note}")
-    if settings.sandbox:
-        from batcher.pipeline import sandboxed
-
-        with sandboxed(settings) as local:
-            return _test_call(normalised.callee, local, wait, say)
-    return _test_call(normalised.callee, settings, wait, say)
+    return normalised.callee
 
 
-test_call.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, whatever its name
-
-
-def _test_call(callee: str, settings: Settings, wait: float, say: Say) -> TestCallReport:
+def _test_call(
+    callee: str, settings: Settings, wait: float, again: bool, say: Say
+) -> TestCallReport:
     from batcher.campaign import message_of
     from batcher.pipeline import with_audio
 
@@ -213,7 +282,11 @@ def _test_call(callee: str, settings: Settings, wait: float, say: Say) -> TestCa
         journal.claim(settings.campaign_name)
         # the campaign's own message: a test of another one belongs to another campaign
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
-        _allowed(callee, settings, journal, history)
+        repeat = _screen(callee, settings, journal, history)
+        if repeat is not None:
+            if not again:
+                raise Unconfirmed(repeat)
+            say(f"calling +{callee} again, as confirmed: it {repeat.detail}")
         settings = with_audio(settings, say, history)
         fields = settings.campaign.request_fields()
         assert journal.campaign is not None  # claimed above
@@ -245,11 +318,26 @@ def _test_call(callee: str, settings: Settings, wait: float, say: Say) -> TestCa
     return TestCallReport(callee, outcome, reason, journal_file, voice_id, record, waited, notes)
 
 
-def _allowed(callee: str, settings: Settings, journal: Journal, history: History) -> None:
-    """Refuse a number the campaign's round would not call now (`decide`), with its reason."""
+def _screen(
+    callee: str, settings: Settings, journal: Journal | None, history: History
+) -> Repeat | None:
+    """Refuse a number no test call may ring (UsageError, whatever is confirmed); else what a
+    test call would repeat, if anything (`Repeat`, which the operator may confirm)."""
     from batcher.plan.decide import decide
+    from batcher.plan.suppress import do_not_call
+    from batcher.plan.window import outside_window
 
     assert settings.journal is not None and settings.campaign_name is not None
+    known = journal is not None and journal.campaign is not None
+    suppressed = do_not_call(settings.suppress, settings.region, settings.suppress_unreadable)
+    # checked before decide(): a number the campaign called keeps its outcome there, and is
+    # never weighed against the lists again
+    never = suppressed.numbers | (journal.sticky() if journal is not None and known else set())
+    if callee in never:
+        raise UsageError(
+            f"+{callee} is on the do-not-call list: it is never called, not even for a test",
+            "test with your own phone, which is on no do-not-call list",
+        )
     round_ = decide(
         settings,
         Plan.of_numbers([callee]),
@@ -257,21 +345,49 @@ def _allowed(callee: str, settings: Settings, journal: Journal, history: History
         history,
         name=settings.campaign_name,
         journal_file=settings.journal,
+        suppressed=suppressed,
     )
-    if callee in round_.todo:
-        return
-    if callee in round_.held:
-        outcome, why = round_.held[callee]
+    outcome, why = round_.held.get(callee, (None, ""))
+    late = outside_window([callee], settings.window, round_.now) if settings.window else {}
+    if outcome not in (None, Outcome.RECENTLY_CALLED) or late:
         raise UsageError(
-            f"+{callee} is not called now ({outcome}: {why})",
+            f"+{callee} is not called now ({outcome or Outcome.DEFERRED}: {why or late[callee]})",
             "test with your own phone: a number the campaign holds is not called, even once",
         )
+    name, cooldown = settings.campaign_name, settings.cooldown
     state = round_.states.get(callee)
-    done = f"it has the outcome {state.outcome}" if state else "it is not due"
-    raise UsageError(
-        f"+{callee} is a number of this campaign and {done}: a test call would call it again",
-        "test with your own phone, which is no number of the campaign",
-    )
+    if state is not None and (callee not in round_.todo or callee in round_.choice.redials):
+        when = state.sent_at or "an earlier run"
+        detail = f"was called by this campaign ({name!r}) at {when} ({state.outcome})"
+        return Repeat(callee, "campaign", state.sent_at, name, cooldown, detail)
+    if outcome is Outcome.RECENTLY_CALLED:
+        epoch = round_.now.timestamp()
+        hold = history.holds({callee}, round_.caller, cooldown, epoch)[callee]
+        detail = (
+            f"was called by the campaign {hold.name!r} ({hold.journal}) at {iso_utc(hold.at)}, "
+            f"within the cooldown ({_span(cooldown)})"
+        )
+        return Repeat(callee, "history", iso_utc(hold.at), hold.name, cooldown, detail)
+    if known and not round_.caller.trial and cooldown > 0:
+        assert journal is not None
+        since = iso_utc(time.time() - cooldown)
+        rang = (Outcome.ACCEPTED, Outcome.UNKNOWN)  # what may have rung it
+        tests = [t for t in journal.test_calls() if t.callee == callee and t.outcome in rang]
+        if tests and tests[-1].at >= since:
+            at = tests[-1].at
+            detail = (
+                f"had a test call of this campaign at {at}, within the cooldown ({_span(cooldown)})"
+            )
+            return Repeat(callee, "test_call", at, name, cooldown, detail)
+    return None
+
+
+def _span(seconds: float) -> str:
+    """A cooldown as campaign.toml writes it: 24h, 90m, 30s."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= max(size, 2 * 86400 if unit == "d" else 0) and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 async def _send(settings: Settings, body: dict[str, object], callee: str) -> Reply:
