@@ -178,6 +178,11 @@ class Repeat:
     detail: str  # the sentence saying so
 
     @property
+    def span(self) -> str:
+        """The cooldown as campaign.toml writes it, e.g. 24h."""
+        return _span(self.cooldown)
+
+    @property
     def message(self) -> str:
         """The refusal, as the command line says it."""
         return f"+{self.callee} {self.detail}: a test call now would call it again"

@@ -8,7 +8,8 @@ Modules, each small and over plain data:
     app.py        make_app (the routes, templates, static files) and serve
     security.py   the token/cookie/CSRF guard and the security headers of every answer
     context.py    what every handler shares: Config, the app's keys, the page, error answers
-    pages.py      the HTML pages: the folder, the check, settings, test call, send, results
+    pages.py      the HTML pages: the folder, the check, settings, send, results
+    testcall.py   the test call to the owner's own number: refused, confirmed, one at a time
     api.py        the JSON API and the live counts as Server-Sent Events
     actions.py    what pages and API both do: list the campaigns, check one, start a send
     uploads.py    the multipart upload streamed to staging, then adopted as a campaign

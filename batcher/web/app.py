@@ -34,10 +34,10 @@ from batcher.web.pages import (
     results,
     send_page,
     stop_page,
-    test_call,
     upload,
 )
 from batcher.web.security import security_headers, token_guard
+from batcher.web.testcall import TEST_CALLS, TestCalls, test_call
 from batcher.web.uploads import CHUNK, UPLOAD_LIMIT
 
 
@@ -61,6 +61,7 @@ def make_app(config: Config) -> web.Application:
         folder.root,
         journal_of=lambda name: folder.journal_of(folder.record(name)),
     )
+    app[TEST_CALLS] = TestCalls()
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("batcher.web", "templates"),

@@ -2,9 +2,9 @@
 
 One handler per route of the page: the campaigns of the folder and the upload form; the check
 of a campaign (its columns, counts, countries, requests, time, cost, problem rows) and the
-forms that change its columns and settings; the problem rows as CSV; a test call to the
-owner's own number; the Send and Stop buttons; the progress page; records and reconcile as
-the CLI runs them, in a child; and the results workbook (also served to the JSON API).
+forms that change its columns and settings; the problem rows as CSV; the Send and Stop
+buttons; the progress page; records and reconcile as the CLI runs them, in a child; and the
+results workbook (also served to the JSON API).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from batcher.web.context import (
     see_other,
 )
 from batcher.web.jobs import Busy, Job, Jobs, live_counts
-from batcher.web.record import Record
 from batcher.web.uploads import OPTION_FIELDS, create_campaign, form_changes, read_upload
 
 # -- pages -----------------------------------------------------------------------------------
@@ -178,53 +177,6 @@ def _attachment(name: str) -> str:
         f'attachment; filename="{name.encode("ascii", "replace").decode()}"; '
         f"filename*=UTF-8''{quote(name)}"
     )
-
-
-async def test_call(request: web.Request) -> web.Response:
-    """POST /campaigns/{id}/test-call: one call to the owner's own number, through
-    `batcher test-call` (recorded in the campaign's journal as a test, never as one of its
-    numbers); the page shows what the command says."""
-    record = record_of(request)
-    form = await request.post()
-    number = str(form.get("number", "")).strip()
-    try:
-        check = await check_campaign(request, record)
-    except BatcherError as exc:
-        return error_page(request, exc)
-    folder: Folder = request.app[FOLDER]
-    answer = await _run_test_call(request, record, number)
-    return render_page(
-        request,
-        "check.html",
-        record=record,
-        check=check,
-        running=request.app[JOBS].running(record.name),
-        shown=PROBLEMS_SHOWN,
-        settings=folder.settings_of(record),
-        command=folder.run_command(record),
-        notice="",
-        test_output=answer,
-    )
-
-
-async def _run_test_call(request: web.Request, record: Record, number: str) -> str:
-    """Run `batcher test-call` as a child, as sends are run; its output, for the page."""
-    folder: Folder = request.app[FOLDER]
-    jobs: Jobs = request.app[JOBS]
-    argv = folder.test_call_argv(record, number, request.app[CONFIG].credentials)
-    child = await asyncio.create_subprocess_exec(
-        *argv,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=jobs.environ,
-        cwd=str(folder.root),
-    )
-    try:
-        out, _ = await asyncio.wait_for(child.communicate(), timeout=120)
-    except TimeoutError:
-        child.kill()
-        return "the test call is still waiting for its record: see the journal"
-    return out.decode(errors="replace").strip()
 
 
 async def send_page(request: web.Request) -> web.Response:
