@@ -231,6 +231,22 @@ def test_sandbox_flag_needs_no_account(tmp_path, cli, monkeypatch):
     assert f"+{ME}: accepted" in out
 
 
+def test_a_trial_on_the_embedded_sandbox_holds_no_one(tmp_path, cli, monkeypatch):
+    """--sandbox rang nobody: like the call history, its test calls hold no one for the
+    cooldown (the test-call lock still applies)."""
+    monkeypatch.delenv("BATCHER_API_KEY")
+    monkeypatch.delenv("BATCHER_API_SECRET")
+    write_xlsx(tmp_path / "contacts.xlsx", [["phone"], ["+" + numbers(1)[0]]])
+    for _ in range(2):
+        code, out = cli(
+            "test-call", ME, "--sandbox", "--journal", tmp_path / "c.journal", "--wait", "0s"
+        )
+        assert code in (0, 5), out
+        assert f"+{ME}: accepted" in out
+    with Journal(tmp_path / "c.journal", readonly=True) as journal:
+        assert len(journal.test_calls()) == 2
+
+
 def test_help_lists_its_options_and_exit_codes(cli_streams):
     done = cli_streams("test-call", "--help")
     assert done.code == 0
@@ -250,6 +266,7 @@ def test_help_lists_its_options_and_exit_codes(cli_streams):
         "--journal",
         "--campaign",
         "--wait",
+        "--again",
     ):
         assert option in done.out, option
     assert "example" in done.out and "exit codes:\n  0  " in done.out
