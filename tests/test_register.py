@@ -55,6 +55,9 @@ def test_opt_outs_of_one_campaign_are_never_called_by_another_folder(make_sandbo
     pressed = _pressed(sandbox)
     assert {n for n in wanted if n.endswith("7")} <= pressed  # the sandbox's rule, at least
     assert code == 0 and f"opt-out: {len(pressed)} callee(s) pressed" in out, out
+    assert summary(tmp_path / "one" / "spring-results.xlsx")["opted out (pressed 9)"] == len(
+        pressed
+    )
     # campaign two, another folder, no --opt-out-key, after the cooldown: the register holds
     second = _sheet(tmp_path / "two" / "summer.xlsx", wanted)
     code, out = cli("run", second, *sandbox_args(sandbox), "--cooldown", "0s", "--allow-repeat")
