@@ -228,6 +228,21 @@ def test_dnc_import_and_export_round_trip(cli, tmp_path, monkeypatch):
         assert {r["number"] for r in csv.DictReader(handle)} == {r["number"] for r in rows}
 
 
+def test_dnc_usage_errors_say_the_fix(cli, tmp_path):
+    for args, said in (
+        (("export",), "dnc export takes one file"),
+        (("list", "x"), "dnc list takes no argument"),
+        (("remove",), "dnc remove: no number given"),
+        (("add", "call me"), "'call me' cannot be read as a phone number"),
+        (("add", "07911 100000"), "give --region GB"),
+        (("import", tmp_path / "none.xlsx"), "none.xlsx: no such file"),
+    ):
+        code, out = cli("dnc", *args)
+        assert code == 2 and said in out, (args, out)
+    code, out = cli("dnc", "export", tmp_path / "no" / "such" / "r.csv")
+    assert code == 8 and "cannot be written there" in out, out
+
+
 def test_an_unreadable_import_names_the_row_and_adds_nothing(cli, tmp_path):
     listed = write_xlsx(
         tmp_path / "dnc.xlsx",
