@@ -169,6 +169,31 @@ def test_an_opt_out_noted_during_a_send_holds_the_later_requests(tmp_path):
         assert "added by ops@desk" in held["913"].reason(1002.0)
 
 
+def test_an_opt_out_during_a_campaign_stops_its_later_requests(sandbox, tmp_path):
+    """Over the sandbox: a number put on the register while a paced send runs (another
+    process) is held as opted_out by the request that would have carried it."""
+    import os
+
+    from tests.helpers import batcher_process, wait_for
+
+    wanted = numbers(8)
+    path = _sheet(tmp_path / "c.xlsx", wanted)
+    proc = batcher_process(
+        ["run", path, *sandbox_args(sandbox), "--chunk-size", "1", "--rate", "4"]
+    )
+    wait_for(lambda: len(sandbox.accepted) >= 2 or proc.poll() is not None)
+    with History(Path(os.environ["BATCHER_HISTORY"])) as history:
+        register.add(history, [wanted[-1]], now=0.0, by="ops@desk")
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0 and "opted_out 1" in out, out
+    assert wanted[-1] not in _calls(sandbox) and len(sandbox.accepted) == 7
+    rows = {
+        str(r["phone"]).lstrip("+"): r for r in read_sheet(tmp_path / "c-results.xlsx", "Results")
+    }
+    assert rows[wanted[-1]]["outcome"] == "opted_out"
+    assert "added by ops@desk" in rows[wanted[-1]]["reason"]
+
+
 def test_a_trials_opt_outs_hold_no_real_endpoint_and_are_noted_once(tmp_path):
     path = tmp_path / "trial.journal"
     with Journal(path) as journal, History(tmp_path / "h.sqlite") as history:
