@@ -325,3 +325,13 @@ def test_a_history_of_the_second_format_gets_a_register_and_keeps_its_holds(tmp_
         register.add(history, ["913"], now=2000.0)
         _, granted, held = history.reserve(["913", "914"], other, 86400, now=2001.0)
         assert granted == ["914"] and held["913"].outcome is Outcome.OPTED_OUT
+
+
+def test_the_sandbox_presses_keys_by_the_callee_s_ending(cli):
+    from batcher.voiceapi.simulator.records import pressed_key
+
+    rules = {"7": "9", "77": "#"}
+    assert [pressed_key(n, rules) for n in ("9198007", "9198077", "9198001")] == ["9", "#", None]
+    assert pressed_key("9198007", None) is None
+    code, out = cli("sandbox", "--keypress", "7-9")
+    assert code == 2 and "is not ENDING=KEY" in out, out
