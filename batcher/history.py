@@ -18,6 +18,10 @@ own orphans). So the README's sample run never holds the numbers of a campaign t
 Beside them it keeps two small facts of this user's account: the audio uploads batcher made
 (`uploads`), and the round trip `batcher check` last measured to each endpoint (`latency`),
 which a plan's time estimate uses until the campaign has measured its own requests.
+
+And the account's do-not-call register (`register`, read and written by batcher.register):
+numbers no campaign calls, whatever --allow-repeat says; `reserve` checks it in the same
+transaction, so an opt-out noted during a send holds the number from the next request on.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from batcher import register
 from batcher.errors import JournalError, out_of_resource
+from batcher.outcomes import Outcome
 from batcher.settings import SANDBOX
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # A reservation is one row per request (its intent): who asked, when, and the numbers it
 # carries, comma-separated as the journal keeps a request's callees; `unplaced` lists those
 # the request provably did not call ("*": none of them). Nothing is kept or indexed per
@@ -70,7 +76,24 @@ CREATE TABLE IF NOT EXISTS latency (
     seconds REAL NOT NULL,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS register (
+    id INTEGER PRIMARY KEY,
+    number TEXT NOT NULL,
+    action TEXT NOT NULL,
+    why TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    campaign TEXT NOT NULL DEFAULT '',
+    journal TEXT NOT NULL DEFAULT '',
+    voice_id TEXT UNIQUE,
+    at REAL NOT NULL,
+    by_whom TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS register_number ON register (number);
 """
+# Format 3 added the register: the changes of the account's do-not-call list, one row each
+# (`action` add or remove, never deleted), `endpoint` the kind it holds on ("*": every one),
+# `voice_id` the call record of a key press (noted once). Formats 1 and 2 had none: the
+# script above creates it.
 # Format 1 kept a row per number, with who and when on each, indexed by callee.
 _FROM_V1 = """
 INSERT INTO callers (endpoint, campaign, name, journal)
@@ -115,9 +138,17 @@ class Hold:
     name: str
     journal: str
     at: float
+    listed: str = ""  # on the do-not-call register: why (the row's reason), and no cooldown
+
+    @property
+    def outcome(self) -> Outcome:
+        """How the number is held: opted_out (the register), else recently_called."""
+        return Outcome.OPTED_OUT if self.listed else Outcome.RECENTLY_CALLED
 
     def reason(self, now: float) -> str:
         """The row's reason, naming that campaign, its journal and how long ago."""
+        if self.listed:
+            return self.listed
         return (
             f"called by the campaign {self.name!r} ({self.journal}) {_ago(now - self.at)} "
             "ago, within the cooldown: held (pass --allow-repeat to call again on purpose)"
@@ -279,8 +310,9 @@ class History:
         now: float,
         allowed: frozenset[str] | set[str] = frozenset(),
     ) -> tuple[str, list[str], dict[str, Hold]]:
-        """Reserve the numbers no other campaign holds (or that the operator `allowed`), in one
-        transaction; return the intent id, the numbers reserved and the ones held."""
+        """Reserve the numbers no other campaign holds (or that the operator `allowed`) and
+        the do-not-call register does not hold, in one transaction; return the intent id, the
+        numbers reserved and the ones held."""
         assert self.db is not None
         intent = uuid.uuid4().hex
         try:
@@ -289,6 +321,8 @@ class History:
             try:
                 checked = cooldown > 0 and not me.trial
                 held = self._held(callees, me, cooldown, now, allowed) if checked else {}
+                for callee, entry in register.holding(self, callees, me.endpoint).items():
+                    held[callee] = Hold(entry.campaign, entry.journal, entry.at, entry.reason())
                 granted = [c for c in callees if c not in held]
                 if granted:
                     row = self.db.execute(

@@ -31,6 +31,7 @@ class Outcome(StrEnum):
     SUPPRESSED = "suppressed"
     DEFERRED = "deferred"
     RECENTLY_CALLED = "recently_called"
+    OPTED_OUT = "opted_out"
 
     @property
     def meaning(self) -> str:
@@ -75,6 +76,8 @@ _MEANINGS = {
     "sends it",
     Outcome.RECENTLY_CALLED: "called by another campaign within the cooldown: held "
     "(--allow-repeat calls it again)",
+    Outcome.OPTED_OUT: "on the account's do-not-call register: never called (batcher dnc "
+    "remove calls it again)",
 }
 
 _RED, _AMBER, _GREY, _GREEN = (
@@ -94,6 +97,7 @@ _COLOURS = {
     Outcome.DUPLICATE: _GREY,
     Outcome.SUPPRESSED: _GREY,
     Outcome.RECENTLY_CALLED: _GREY,
+    Outcome.OPTED_OUT: _GREY,
 }
 
 

@@ -576,7 +576,7 @@ def _not_sent_reason(report) -> str:
 def _finish(output, journal_file, counts: Counter[str], report) -> Summary:
     notes = list(report.notes) if report else []
     # every eligible row (a number's first) ended as meant; repeats and invalid rows aside
-    meant = (Outcome.ACCEPTED, Outcome.SUPPRESSED, Outcome.RECENTLY_CALLED)
+    meant = (Outcome.ACCEPTED, Outcome.SUPPRESSED, Outcome.RECENTLY_CALLED, Outcome.OPTED_OUT)
     complete = all(o in meant or o in (Outcome.DUPLICATE, Outcome.INVALID) for o in +counts)
     message = ""
     if report and report.stop:

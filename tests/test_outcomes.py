@@ -30,6 +30,7 @@ def test_values_are_the_strings_the_journal_and_workbook_hold():
         "suppressed",
         "deferred",
         "recently_called",
+        "opted_out",
     ]
 
 

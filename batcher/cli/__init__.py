@@ -67,6 +67,10 @@ COMMANDS = {
         "batcher.cli.test_call",
         "call your own phone once with the campaign's message, and say if it was answered",
     ),
+    "dnc": Command(
+        "batcher.cli.dnc",
+        "the account's do-not-call register: list, add, remove, import, export",
+    ),
     "init": Command("batcher.cli.init", "write contacts templates and a commented campaign.toml"),
     "serve": Command(
         "batcher.cli.serve", "serve the campaign owner's page for the campaigns of a folder"

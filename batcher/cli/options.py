@@ -176,6 +176,7 @@ def run_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
         "naming it, or skip it and count its row in the plan; also suppress_unreadable in "
         "campaign.toml (default: stop)",
     )
+    opt_out_option(hold)
     hold.add_argument(
         "--window",
         help="calling hours in the callee's local time, e.g. "
@@ -223,6 +224,16 @@ def redial_arguments(parser: argparse.ArgumentParser, plan: bool) -> None:
             help="how long a missing call record is waited for before an unknown number "
             f"counts as never called (default: {DEFAULT_SETTLE})",
         )
+
+
+def opt_out_option(group) -> None:
+    group.add_argument(
+        "--opt-out-key",
+        metavar="KEY",
+        help="the key (0-9, * or #) a callee presses to be called no more: a call record "
+        "showing it puts the number on the account's do-not-call register (batcher dnc); "
+        "kept in the journal; also opt_out_key in campaign.toml (default: none)",
+    )
 
 
 def history_option(group) -> None:

@@ -12,10 +12,11 @@ from batcher.cli.options import (
     epilog,
     history_option,
     minutes,
+    opt_out_option,
 )
 from batcher.cli.output import err, out
 from batcher.errors import BatcherError, ExitCode, UsageError
-from batcher.settings import DEFAULT_SETTLE, default_history
+from batcher.settings import DEFAULT_SETTLE, default_history, opt_out_key
 
 DESCRIPTION = (
     "For every number whose request may or may not have placed a call (timeouts, resets, "
@@ -38,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The journal, the settle time, the account and the workbook to rewrite."""
     parser.add_argument("journal", type=Path, metavar="JOURNAL")
     history_option(parser)
+    opt_out_option(parser)
     parser.add_argument(
         "--settle",
         type=minutes,
@@ -71,6 +73,7 @@ def handle(args: argparse.Namespace) -> int:
         measure_clock(account(args, args.journal)),  # the vendor's clock, before deciding
         args.settle * 60,
         history=args.history or default_history(),
+        opt_out_key=opt_out_key(args.opt_out_key),
     )
     out(
         f"reconcile: {report.found} found in the call records (accepted), {report.absent} "

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from batcher.cli.options import DEFAULTS, FETCH_CODES, account, account_options, epilog
+from batcher.cli.options import (
+    DEFAULTS,
+    FETCH_CODES,
+    account,
+    account_options,
+    epilog,
+    history_option,
+    opt_out_option,
+)
 from batcher.cli.output import err, out
 from batcher.errors import ExitCode, UsageError
 
@@ -14,7 +22,8 @@ DESCRIPTION = (
     "accepted number (recordGroup by voiceId, or recordGroupQuery by time window when "
     "there are many), stored in the journal and added to the Results and Summary sheets. "
     "Run it again later to fill in records that were not ready yet. A trial's workbook "
-    "(run --sandbox) gets the records the trial kept, asking no endpoint."
+    "(run --sandbox) gets the records the trial kept, asking no endpoint. A record showing "
+    "the campaign's opt-out key puts its callee on the account's do-not-call register."
 )
 EPILOG = epilog(["batcher records contacts-results.xlsx"], FETCH_CODES)
 
@@ -33,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULTS["concurrency"],
         help=f"requests in flight (default: {DEFAULTS['concurrency']})",
     )
+    history_option(parser)
+    opt_out_option(parser)
     account_options(
         parser, with_config=False, base_url="API endpoint (default: the journal's campaign's)"
     )
@@ -44,7 +55,10 @@ def handle(args: argparse.Namespace) -> int:
     from batcher.followup.check import measure_clock
     from batcher.followup.records import fetch_records, kept_records
     from batcher.pipeline import rebuild
+    from batcher.settings import default_history, opt_out_key
 
+    key = opt_out_key(args.opt_out_key)
+    history = args.history or default_history()
     path = args.results
     journal = path if path.suffix == ".journal" else journal_of_results(path)
     if not journal.exists():
@@ -54,7 +68,7 @@ def handle(args: argparse.Namespace) -> int:
         )
     trial = args.base_url is None and _trial(journal)
     if trial:  # the embedded sandbox is gone: the records the trial kept (batcher.pipeline)
-        report = kept_records(journal)
+        report = kept_records(journal, history=history, opt_out_key=key)
         if report.accepted and report.missing == report.accepted:
             raise UsageError(
                 f"{journal}: a trial on the embedded sandbox, which stopped with it; its "
@@ -66,7 +80,11 @@ def handle(args: argparse.Namespace) -> int:
             )
     else:
         report = fetch_records(
-            journal, measure_clock(account(args, journal)), max(1, args.concurrency)
+            journal,
+            measure_clock(account(args, journal)),
+            max(1, args.concurrency),
+            history=history,
+            opt_out_key=key,
         )
     rate = "" if report.answer_rate is None else f", answer rate {report.answer_rate:.1%}"
     got = (
@@ -75,6 +93,11 @@ def handle(args: argparse.Namespace) -> int:
         else f"{report.fetched} fetched, {report.missing} not available yet"
     )
     out(f"records: {got}; {report.answered} answered{rate}, total cost {report.total_cost}")
+    if report.opted_out:
+        out(
+            f"opt-out: {report.opted_out} callee(s) pressed the opt-out key: on the do-not-call "
+            "register, never called by any campaign (batcher dnc list)"
+        )
     summary = rebuild(journal, None if path.suffix == ".journal" else path, err)
     out(f"workbook: {summary.output}")
     if report.missing and not trial:

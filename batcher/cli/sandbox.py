@@ -72,6 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             shown = "unlimited" if default is None else default
             group.add_argument(flag, type=kind, default=default, help=f"{text} (default {shown})")
     parser.add_argument(
+        "--keypress",
+        action="append",
+        default=[],
+        metavar="ENDING=KEY",
+        help="callees whose number ends in ENDING answer and press KEY (repeatable), e.g. "
+        "--keypress 7=9 to try a campaign's opt_out_key (default: random presses only)",
+    )
+    parser.add_argument(
         "--script",
         action="append",
         default=[],
@@ -111,6 +119,15 @@ def handle(args: argparse.Namespace) -> int:
             f"--script {unknown[0]!r} is not a fault the simulator knows",
             f"use one of {', '.join(sorted(SCRIPT_ITEMS))}",
         )
+    keypresses = {}
+    for item in args.keypress:
+        ending, _, key = item.partition("=")
+        if not (ending.isdigit() and len(key) == 1 and key in "0123456789*#"):
+            raise UsageError(
+                f"--keypress {item!r} is not ENDING=KEY",
+                "e.g. --keypress 7=9: numbers ending in 7 answer and press 9",
+            )
+        keypresses[ending] = key
     try:
         shares = CallShares(
             args.answered, args.busy, args.no_answer, args.declined, args.unreachable
@@ -135,6 +152,7 @@ def handle(args: argparse.Namespace) -> int:
         balance=args.balance,
         call_shares=shares,
         record_lag=args.record_lag,
+        keypresses=keypresses,
     )
     try:
         serve(args.port, config=config)

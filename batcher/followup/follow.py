@@ -110,10 +110,21 @@ def refresh(settings: Settings, journal_file: Path, say: Say) -> bool:
     from batcher.followup.reconcile import reconcile
     from batcher.followup.records import fetch_records
 
-    report = fetch_records(journal_file, settings.account, settings.concurrency)
+    report = fetch_records(
+        journal_file,
+        settings.account,
+        settings.concurrency,
+        history=settings.history,
+        opt_out_key=settings.opt_out_key,
+    )
     changed = report.fetched > 0
     if report.fetched:
         say(f"records: {report.fetched} fetched, {report.missing} not available yet")
+    if report.opted_out:
+        say(
+            f"opt-out: {report.opted_out} callee(s) pressed the opt-out key: on the "
+            "do-not-call register, never called again"
+        )
     if _has_unknown(journal_file):
         settled = reconcile(
             journal_file,
@@ -121,6 +132,7 @@ def refresh(settings: Settings, journal_file: Path, say: Say) -> bool:
             settings.settle,
             now=settings.now().timestamp(),
             history=settings.history,
+            opt_out_key=settings.opt_out_key,
         )
         if settled.found or settled.absent:
             changed = True

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from batcher.errors import UsageError
+from batcher.followup.records import note_opt_outs_at
 from batcher.history import Caller, History
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
@@ -56,9 +57,11 @@ def reconcile(
     settle_seconds: float,
     now: float | None = None,
     history: Path | None = None,
+    opt_out_key: str | None = None,
 ) -> ReconcileReport:
     """Settle the unknown numbers of the journal's campaign from the call records (first
-    adopting the numbers the call `history` says it reserved but never recorded). `now` and
+    adopting the numbers the call `history` says it reserved but never recorded, and noting
+    on its do-not-call register the opt-outs of the stored records: `opt_out_key`). `now` and
     every time are the vendor's (default `account.now()`)."""
     now = account.now().timestamp() if now is None else now
     with Journal(journal_path) as journal:
@@ -73,6 +76,7 @@ def reconcile(
                     journal.campaign.id, journal.campaign.name, str(journal_path.resolve()), ""
                 )
                 journal.adopt_orphans(calls.intents(me), now)
+            note_opt_outs_at(journal, history, opt_out_key)  # the stored records' opt-outs
         token = journal.campaign.token
         unknown = _unknown_by_request(journal)
         if not unknown:

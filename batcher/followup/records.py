@@ -14,7 +14,7 @@ concurrently), over one `Api` per fetch.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,6 +42,7 @@ class RecordsReport:
     total_cost: Decimal  # sum of the stored records' cost
     answer_rate: float | None  # answered / stored records; None without records
     accepted: int = 0  # accepted numbers with a voiceId in the campaign
+    opted_out: int = 0  # records showing the opt-out key, put on the do-not-call register now
 
 
 def fetch_records(
@@ -49,8 +50,13 @@ def fetch_records(
     account: Account,
     concurrency: int = 8,
     query_threshold: int = 200,
+    *,
+    history: Path | None = None,
+    opt_out_key: str | None = None,
 ) -> RecordsReport:
-    """Fetch and store the call records of the latest campaign's accepted numbers."""
+    """Fetch and store the call records of the latest campaign's accepted numbers; with the
+    call `history`, put the callees whose records show the opt-out key (`opt_out_key`, else
+    the journal's) on its do-not-call register, even when the fetch stops half way."""
     if not journal_path.exists():
         raise UsageError(f"{journal_path}: no such journal", "give the .journal file a run wrote")
     with Journal(journal_path) as journal:
@@ -59,7 +65,22 @@ def fetch_records(
                 f"{journal_path}: the journal holds no campaign",
                 "run the campaign first: batcher run CONTACTS.xlsx",
             )
-        return fetch_into(journal, account, concurrency, query_threshold)
+        try:
+            report = fetch_into(journal, account, concurrency, query_threshold)
+        finally:
+            opted = note_opt_outs_at(journal, history, opt_out_key)
+        return replace(report, opted_out=opted)
+
+
+def note_opt_outs_at(journal: Journal, history: Path | None, key: str | None = None) -> int:
+    """`register.note_opt_outs` with the call history at this path (none: nothing noted)."""
+    if history is None or not (key or journal.opt_out_key):
+        return 0
+    from batcher.history import History
+    from batcher.register import note_opt_outs
+
+    with History(history) as calls:
+        return note_opt_outs(journal, calls, key)
 
 
 def fetch_into(
@@ -102,15 +123,19 @@ def fetch_into(
     return _report(journal, accepted, len(wanted), fetched)
 
 
-def kept_records(journal_path: Path) -> RecordsReport:
-    """What the journal's records say, fetching nothing (a trial's, kept by `run --sandbox`)."""
-    with Journal(journal_path, readonly=True) as journal:
+def kept_records(
+    journal_path: Path, *, history: Path | None = None, opt_out_key: str | None = None
+) -> RecordsReport:
+    """What the journal's records say, fetching nothing (a trial's, kept by `run --sandbox`);
+    their opt-outs noted on the `history`'s register (a trial's hold only trials)."""
+    with Journal(journal_path, readonly=history is None) as journal:
         accepted = {
             state.voice_id: (callee, state.request)
             for callee, state in journal.number_states().items()
             if state.outcome is Outcome.ACCEPTED and state.voice_id
         }
-        return _report(journal, accepted, 0, 0)
+        opted = note_opt_outs_at(journal, history, opt_out_key)
+        return replace(_report(journal, accepted, 0, 0), opted_out=opted)
 
 
 def _report(journal: Journal, accepted: dict, requested: int, fetched: int) -> RecordsReport:

@@ -158,6 +158,16 @@ class Journal:
         if not self.readonly and endpoint != self.endpoint:
             self._set_meta(endpoint=endpoint)
 
+    @property
+    def opt_out_key(self) -> str:
+        """The key this campaign's callees press to be called no more ("": none kept)."""
+        return campaign.meta(self.db).get("opt_out_key", "")
+
+    def keep_opt_out_key(self, key: str) -> None:
+        """Remember the campaign's opt-out key, for records, reconcile and follow to apply."""
+        if not self.readonly and key != self.opt_out_key:
+            self._set_meta(opt_out_key=key)
+
     def _set_meta(self, **values: str) -> None:
         with self.transaction() as db:
             campaign.set_meta(db, **values)
@@ -352,6 +362,10 @@ class Journal:
     def call_records(self) -> dict[str, dict]:
         """The stored call records of this campaign: voiceId -> the vendor's record."""
         return records.read(self.db)
+
+    def pressed(self, key: str) -> list[tuple[str, str, dict]]:
+        """(voiceId, callee, record) of the stored call records showing this key pressed."""
+        return records.pressed(self.db, key)
 
     # -- test calls ----------------------------------------------------------------------------
 

@@ -27,3 +27,15 @@ def read(db: sqlite3.Connection) -> dict[str, dict]:
         voice_id: orjson.loads(record)
         for voice_id, record in db.execute("SELECT voice_id, record FROM call_records")
     }
+
+
+def pressed(db: sqlite3.Connection, key: str) -> list[tuple[str, str, dict]]:
+    """(voiceId, callee, record) of the stored records whose feedbackValue is this key."""
+    found = []
+    for voice_id, callee, record in db.execute(
+        "SELECT voice_id, callee, record FROM call_records"
+        " WHERE CAST(json_extract(record, '$.feedbackValue') AS TEXT) = ?",
+        (key,),
+    ):
+        found.append((voice_id, callee or "", orjson.loads(record)))
+    return found

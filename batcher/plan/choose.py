@@ -1,8 +1,9 @@
 """Choosing what to send now: the campaign's rules applied to a plan's distinct numbers. A
 number with an outcome keeps it unless the redial policy makes it due again; then the
-do-not-call list, the call history's cooldown (unless --allow-repeat), the calling window and
---limit each hold back what is left, with the outcome and the sentence the results show. The
-answer is a `Choice`: what to send, what is held and why, what the operator released.
+account's do-not-call register (opted_out), the do-not-call list, the call history's cooldown
+(unless --allow-repeat), the calling window and --limit each hold back what is left, with the
+outcome and the sentence the results show. The answer is a `Choice`: what to send, what is
+held and why, what the operator released.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from batcher.history import Hold
 from batcher.journal import NumberState
 from batcher.outcomes import Outcome
-from batcher.plan.redial import DONE, Book, Ruling
+from batcher.plan.redial import DONE, SETTLE, Book, Ruling
 from batcher.plan.window import outside_window
 from batcher.settings import Settings
 
@@ -43,9 +44,11 @@ def choose(
     settings: Settings,
     now: datetime,
     book: Book | None = None,
+    opted: dict[str, str] | None = None,
 ) -> Choice:
     """Apply the campaign's rules to its distinct numbers, in this order: a number with an
-    outcome keeps it, unless the redial policy (`book`) makes it due again; then the
+    outcome keeps it, unless the redial policy (`book`) makes it due again; then the account's
+    do-not-call register (`opted`: callee -> why, held whatever --allow-repeat says), the
     do-not-call list, the call history's cooldown, the calling window and --limit each hold
     back what is left."""
     held: dict[str, tuple[Outcome, str]] = {}
@@ -54,9 +57,17 @@ def choose(
     redials: set[str] = set()
     waiting: dict[str, Ruling] = {}
     epoch = now.timestamp()
+    opted = opted or {}
     for callee in plan.distinct:
         state = states.get(callee)
         verdict = None if book is None or state is None else book.verdict(callee, state, epoch)
+        if callee in opted and (
+            verdict.kind not in (DONE, SETTLE)
+            if verdict is not None
+            else state is None or state.outcome.resendable
+        ):
+            held[callee] = (Outcome.OPTED_OUT, opted[callee])  # its redials stop too
+            continue
         if verdict is not None:
             if not verdict.due:
                 if verdict.kind != DONE:

@@ -10,9 +10,10 @@
 plan`), `--follow`'s rounds, the page's check and `batcher test-call` all call `decide()` with
 the campaign's journal (None or an empty one for a new campaign) and the call history, and
 assemble nothing of their own. The round reads, in this order: the campaign's states and the
-numbers it holds for good (its journal), the redial policy's book, the do-not-call lists, the
-call history's cooldown, the calling window and --limit (`choose`), then the forecast and the
-plan's text.
+numbers it holds for good (its journal), the opt-outs its stored call records show (noted on
+the account's do-not-call register first: `register.note_opt_outs`), the register, the redial
+policy's book, the do-not-call lists, the call history's cooldown, the calling window and
+--limit (`choose`), then the forecast and the plan's text.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from batcher import register
 from batcher.clock import iso_utc
 from batcher.history import Caller, History
 from batcher.journal import Journal, NumberState
@@ -77,15 +79,21 @@ def decide(
     known = journal is not None and journal.campaign is not None
     if known:
         assert journal is not None and journal.campaign is not None
+        register.note_opt_outs(journal, history, settings.opt_out_key)
+    opted = {
+        c: e.reason() for c, e in register.holding(history, plan.distinct, caller.endpoint).items()
+    }
+    if known:
+        assert journal is not None and journal.campaign is not None
         states, sticky = journal.number_states(), journal.sticky()
         caller = replace(caller, campaign=journal.campaign.id)
         if settings.redial.active:
-            book = Book.of(journal, settings)
+            book = Book.of(journal, settings, opted)
     if suppressed is None:
         suppressed = do_not_call(settings.suppress, settings.region, settings.suppress_unreadable)
     now = settings.now()
     holds = history.holds(set(plan.distinct), caller, settings.cooldown, now.timestamp())
-    choice = choose(plan, states, sticky | suppressed.numbers, holds, settings, now, book)
+    choice = choose(plan, states, sticky | suppressed.numbers, holds, settings, now, book, opted)
     figures = forecast(
         plan,
         choice,

@@ -152,6 +152,7 @@ def plan_facts(figures: Forecast) -> list[tuple[str, object]]:
         ("duplicates", figures.counts[DUPLICATE]),
         ("invalid", figures.counts[INVALID]),
         ("already done in this campaign", sum(figures.done.values())),
+        ("held: opted out (do-not-call register)", figures.held[Outcome.OPTED_OUT]),
         ("held: suppressed (do-not-call)", figures.held[Outcome.SUPPRESSED]),
         ("held: recently called by another campaign", figures.held[Outcome.RECENTLY_CALLED]),
         ("held: deferred (calling window)", figures.held[Outcome.DEFERRED]),

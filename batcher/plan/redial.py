@@ -9,7 +9,9 @@ other rule is kept. A number becomes due again only when all of these hold:
 - its latest call's record exists and says how the call ended, and that outcome is one the
   policy names (`on`, e.g. busy, no-answer): a call without a record yet is waited for (records
   lag the calls), never redialed on a guess;
-- `after` has passed since that call was sent.
+- `after` has passed since that call was sent;
+- the number is not on the account's do-not-call register (`opted`): an opt-out stops its
+  redials, whichever campaign's call it came from.
 
 Everything else (the do-not-call lists, the call history's cooldown, the calling window,
 --limit) is applied by `plan.choose` to a due redial exactly as to a first call.
@@ -31,11 +33,12 @@ from batcher.outcomes import Outcome, call_outcome
 from batcher.settings import Redial, Settings, records_wait
 
 DUE, REDIAL, RECORD, SETTLE, DONE = "due", "redial", "record", "settle", "done"
+OPTED = "opted_out"  # on the do-not-call register: never called again
 
 
 class Ruling(NamedTuple):
     """What the policy says of one number now: `kind` is due, redial (waiting until `at`),
-    record (waiting for the latest call's record), settle (unknown) or done."""
+    record (waiting for the latest call's record), settle (unknown), opted_out or done."""
 
     kind: str
     at: float | None
@@ -51,14 +54,21 @@ class Book:
     """The redial policy over one campaign's calls and records (built once per round)."""
 
     def __init__(
-        self, policy: Redial, calls: dict[str, list[Call]], records: dict[str, dict], settle: float
+        self,
+        policy: Redial,
+        calls: dict[str, list[Call]],
+        records: dict[str, dict],
+        settle: float,
+        opted: dict[str, str] | None = None,
     ) -> None:
         self.policy, self.calls, self.records, self.settle = policy, calls, records, settle
+        self.opted = opted or {}  # callee -> why it is on the do-not-call register
 
     @classmethod
-    def of(cls, journal: Journal, settings: Settings) -> Book:
-        """The book of a journal's campaign under the run's policy."""
-        return cls(settings.redial, journal.calls(), journal.call_records(), settings.settle)
+    def of(cls, journal: Journal, settings: Settings, opted: dict[str, str] | None = None) -> Book:
+        """The book of a journal's campaign under the run's policy (`opted`: the numbers the
+        do-not-call register holds, whose redials stop)."""
+        return cls(settings.redial, journal.calls(), journal.call_records(), settings.settle, opted)
 
     def attempts(self, callee: str) -> int:
         """Calls that may have reached this number so far."""
@@ -80,6 +90,8 @@ class Book:
             )
         if state.outcome is Outcome.REJECTED:
             return Ruling(DONE, None, "")
+        if callee in self.opted:
+            return Ruling(OPTED, None, self.opted[callee])
         if len(calls) >= limit:
             return Ruling(DONE, None, "")
         ended = call_outcome(self.records.get(last.voice_id))
@@ -206,7 +218,7 @@ def upcoming(journal: Journal, settings: Settings, now: datetime) -> Upcoming:
         verdict = book.verdict(callee, state, epoch) if active and book else None
         if verdict is None and state.outcome.resendable:
             due.append(callee)  # settled absent, failed: the next round sends it (choose)
-        elif verdict is None or verdict.kind == DONE:
+        elif verdict is None or verdict.kind in (DONE, OPTED):
             if state.outcome is Outcome.UNKNOWN:
                 _settling(found, state_epoch(state), settings.settle, epoch)
             elif book is not None and _record_awaited(book, callee, epoch):

@@ -264,13 +264,14 @@ class _Sender:
             now,
             self.allowed,
         )
-        if held:
+        if held:  # recently_called, or opted_out: on the do-not-call register meanwhile
             self.journal.hold(
-                {c: (Outcome.RECENTLY_CALLED, h.reason(now)) for c, h in held.items()},
-                replace=False,
+                {c: (h.outcome, h.reason(now)) for c, h in held.items()}, replace=False
             )
         batch.callees, batch.intent = granted, intent
-        counts: dict[str, int] = {Outcome.RECENTLY_CALLED: len(held), Outcome.DEFERRED: len(late)}
+        counts: dict[str, int] = {Outcome.DEFERRED: len(late)}
+        for hold in held.values():
+            counts[hold.outcome] = counts.get(hold.outcome, 0) + 1
         counts = {k: n for k, n in counts.items() if n}
         if not granted:
             return None, counts

@@ -65,7 +65,15 @@ from batcher.settings.timing import (
     parse_pace,
     records_wait,
 )
-from batcher.settings.values import Campaign, Credentials, LoadOptions, Price, Window
+from batcher.settings.values import (
+    OPT_OUT_KEYS,
+    Campaign,
+    Credentials,
+    LoadOptions,
+    Price,
+    Window,
+    opt_out_key,
+)
 
 __all__ = [
     "CALLED_INFO_MAX",
@@ -89,6 +97,7 @@ __all__ = [
     "MAX_CHUNK",
     "MAX_CONCURRENCY",
     "OPTIONS",
+    "OPT_OUT_KEYS",
     "PACE_SPACING",
     "REDIAL_KEYS",
     "REDIAL_ON",
@@ -111,6 +120,7 @@ __all__ = [
     "is_loopback_url",
     "load_config",
     "load_credentials",
+    "opt_out_key",
     "parse_duration",
     "parse_pace",
     "records_wait",

@@ -21,7 +21,7 @@ from batcher.settings.defaults import (
     ENV_SECRET,
 )
 from batcher.settings.timing import Redial, parse_duration, parse_pace
-from batcher.settings.values import Campaign, Credentials
+from batcher.settings.values import Campaign, Credentials, opt_out_key
 
 # campaign.toml's keys, besides Campaign's fields; the template and README document each one
 CONFIG_RUN_KEYS = {
@@ -45,6 +45,7 @@ CONFIG_RUN_KEYS = {
     "redial",  # [redial] attempts, after, on: default DEFAULT_REDIAL
     "phone_columns",  # several phone columns, tried in order
     "settle",  # default: DEFAULT_SETTLE
+    "opt_out_key",  # default: none (the do-not-call register, issue 23)
 }
 CONFIG_KEYS = frozenset({f.name for f in fields(Campaign)} | CONFIG_RUN_KEYS)
 REDIAL_KEYS = frozenset(DEFAULT_REDIAL)
@@ -86,6 +87,8 @@ def load_config(path: Path | None) -> dict[str, object]:
         Redial.from_options({}, redial)
     if "pace" in data:
         parse_pace(data["pace"])
+    if "opt_out_key" in data:
+        opt_out_key(data["opt_out_key"], f"{path}: opt_out_key =")
     return data
 
 

@@ -35,7 +35,7 @@ from batcher.settings.timing import (
     parse_pace,
     whole_number,
 )
-from batcher.settings.values import Campaign, LoadOptions, Price, Window
+from batcher.settings.values import Campaign, LoadOptions, Price, Window, opt_out_key
 
 # Every option Settings.from_options takes (cli's argparse dests), for catching typos early.
 OPTIONS = frozenset(
@@ -84,6 +84,8 @@ OPTIONS = frozenset(
         "follow",
         "settle",
         "pace",
+        # the do-not-call register (issue 23)
+        "opt_out_key",
     }
 )
 
@@ -134,6 +136,8 @@ class Settings:
     follow: bool = False  # stay until nothing more can happen (redials, records, windows)
     settle: float = 600.0  # seconds a missing call record is waited for (unknown numbers)
     pace: float | None = None  # calls placed per minute at most (None: as fast as allowed)
+    # the key a callee presses to be called no more ("9"): the do-not-call register (None: none)
+    opt_out_key: str | None = None
 
     def __post_init__(self) -> None:
         _int_range("chunk_size", self.chunk_size, 1, MAX_CHUNK)
@@ -152,6 +156,7 @@ class Settings:
                 f"--suppress-unreadable {self.suppress_unreadable!r} is not stop or skip",
                 'e.g. --suppress-unreadable skip, or suppress_unreadable = "skip" in campaign.toml',
             )
+        opt_out_key(self.opt_out_key)
         if self.rate is not None and not self.rate > 0:
             raise UsageError(
                 f"--rate {self.rate} must be more than 0",
@@ -317,6 +322,10 @@ class Settings:
             follow=bool(given.get("follow")),
             settle=parse_duration(str(pick("settle", DEFAULT_SETTLE)), "--settle"),
             pace=parse_pace(pick("pace")),
+            opt_out_key=opt_out_key(
+                pick("opt_out_key"),
+                "--opt-out-key" if "opt_out_key" in given else f"{config_path}: opt_out_key =",
+            ),
         )
         return settings
 

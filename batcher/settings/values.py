@@ -146,6 +146,28 @@ class Campaign:
         return body
 
 
+OPT_OUT_KEYS = "0123456789*#"  # the keys a callee can press (a call record's feedbackValue)
+
+
+def opt_out_key(value: object, where: str = "--opt-out-key") -> str | None:
+    """The opt-out key as a call record's feedbackValue shows it ("9"), from a flag or
+    campaign.toml (a bare 9 too); None when not given; a UsageError for anything else.
+
+        >>> opt_out_key(9), opt_out_key("#"), opt_out_key(None)
+        ('9', '#', None)
+    """
+    if value is None or value == "":
+        return None
+    key = str(value).strip() if not isinstance(value, bool) else ""
+    if len(key) != 1 or key not in OPT_OUT_KEYS:
+        raise UsageError(
+            f"{where} {value!r} is not a phone key: give one of 0-9, * or #",
+            'e.g. --opt-out-key 9, or opt_out_key = "9" in campaign.toml ("press 9 to stop '
+            'these calls")',
+        )
+    return key
+
+
 def _check_range(name: str, flag: str, value: int | None, low: int, high: int) -> None:
     if value is not None and not low <= value <= high:
         raise UsageError(f"{name} {value} is out of range", f"give {flag} between {low} and {high}")

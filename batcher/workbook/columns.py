@@ -301,10 +301,14 @@ def record_columns(record: dict | None) -> list[object]:
     ]
 
 
-def records_summary(records: dict[str, dict], accepted: int) -> list[tuple[str, object]]:
-    """Summary facts: calls answered, answer rate, total cost, records fetched/missing."""
+def records_summary(
+    records: dict[str, dict], accepted: int, opt_out_key: str = ""
+) -> list[tuple[str, object]]:
+    """Summary facts: calls answered, answer rate, total cost, records fetched/missing, and
+    the calls whose callee pressed the campaign's opt-out key (put on the do-not-call
+    register: every later plan holds them as opted_out)."""
     answered, cost, _ = callrecord.stats(records.values())
-    return [
+    facts: list[tuple[str, object]] = [
         ("Call records", None),
         ("calls answered", answered),
         ("answer rate", Percent(answered / len(records)) if records else ""),
@@ -312,6 +316,12 @@ def records_summary(records: dict[str, dict], accepted: int) -> list[tuple[str, 
         ("records fetched", len(records)),
         ("records missing", max(0, accepted - len(records))),
     ]
+    if opt_out_key:
+        pressed = sum(
+            1 for r in records.values() if callrecord.text(r.get("feedbackValue")) == opt_out_key
+        )
+        facts.append((f"opted out (pressed {opt_out_key})", pressed))
+    return facts
 
 
 def call_row(

@@ -53,6 +53,7 @@ class CampaignState:
     not_sent_reason: str = "not sent"
     calls: dict[str, list[Call]] = field(default_factory=dict)  # every attempt per number
     endpoint: str = ""  # where the journal's campaign sends ('sandbox' or a URL)
+    opt_out_key: str = ""  # the key its callees press to opt out ("": none)
 
     @classmethod
     def of(cls, journal: Journal, not_sent_reason: str) -> CampaignState:
@@ -67,6 +68,7 @@ class CampaignState:
             not_sent_reason,
             shown_calls(journal, states, records),
             journal.endpoint,
+            journal.opt_out_key,
         )
 
     @property
@@ -199,7 +201,7 @@ def write_workbook(
             accepted = sum(
                 1 for s in campaign.states.values() if s.outcome is Outcome.ACCEPTED and s.voice_id
             )
-            block += records_summary(records, accepted)
+            block += records_summary(records, accepted, campaign.opt_out_key)
         if shows_calls and any(len(c) > 1 for c in campaign.calls.values()):
             block += _rounds_facts(campaign)  # rounds once there are redials
         return SummaryBlock(counts, block)

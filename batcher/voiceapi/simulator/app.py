@@ -65,6 +65,9 @@ class SandboxConfig:
     slow_seconds: float = 5.0  # how long a "slow" answer takes (beyond a client read timeout)
     call_shares: CallShares = field(default_factory=CallShares)  # how accepted calls end
     record_lag: float = 0.0  # seconds before an accepted call's record becomes visible
+    # callee ending -> key pressed: {"99": "9"} answers every call to a number ending in 99
+    # with feedbackValue "9" (a campaign's opt-out key, deterministically); see records
+    keypresses: dict[str, str] = field(default_factory=dict)
     record_utc_offset_hours: int = 8  # zone of the times in call records
     max_body_bytes: int = 32 * 1024 * 1024  # uploads are base64 audio
 
@@ -153,7 +156,10 @@ class Sandbox:
             if call is None or call.accepted_at > time.time() - self.config.record_lag:
                 return None
             placed = Placed(call, *self.sends[call.request_no])
-        return records.call_record(placed, self.tz(), self.config.call_shares, self.config.seed)
+        config = self.config
+        return records.call_record(
+            placed, self.tz(), config.call_shares, config.seed, config.keypresses
+        )
 
     def server_now(self) -> float:
         """The sandbox's clock: real time shifted by config.clock_offset."""

@@ -11,6 +11,10 @@ visible `record_lag` seconds after acceptance.
 - Answered calls: terminationCode "200", a duration up to maxDuration (default 60 s), billed
   per started minute (billPeriod 60+60); every other outcome costs nothing: busy "486", no
   answer "480" (or "487" once maxRingingTime ran out), declined "603", unreachable "404".
+- Key presses (`feedbackValue`, "-1" for none): about 30 % of answered calls press a random
+  key. `SandboxConfig.keypresses` makes chosen callees press a chosen key, deterministically:
+  {"99": "9"} makes every call to a number ending in 99 answered, with feedbackValue "9" (the
+  longest matching ending wins), e.g. to try a campaign's opt-out key.
 - recordGroupQuery selects records whose submitTime lies in [strTime, endTime], oldest first.
 - An unknown voiceId, or one whose record is not yet visible, answers "-22".
 """
@@ -82,11 +86,21 @@ class Placed(NamedTuple):
     send: SendRequest  # the request it came in (shared by its numbers)
 
 
-def call_record(placed: Placed, tz: timezone, shares: CallShares, seed: int) -> dict[str, Any]:
-    """A plausible call record, the same every time for the same call."""
+def call_record(
+    placed: Placed,
+    tz: timezone,
+    shares: CallShares,
+    seed: int,
+    keypresses: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A plausible call record, the same every time for the same call (`keypresses`: callee
+    ending -> the key such a callee presses, on a call then always answered)."""
     call = placed.call
     rng = random.Random(f"{seed}:{call.callee}:{call.nth}")
     outcome = shares.draw(rng)
+    pressed = pressed_key(call.callee, keypresses)
+    if pressed is not None:
+        outcome = "answered"
     call_ts = placed.submit_ts + rng.uniform(0.5, 3.0)
     ringing_ts = call_ts + rng.uniform(1.0, 4.0)
     ring_limit = placed.send.max_ringing or 60
@@ -99,6 +113,8 @@ def call_record(placed: Placed, tz: timezone, shares: CallShares, seed: int) -> 
         duration = rng.randint(min(3, limit), limit)
         hangup_ts = answer_ts + duration
         feedback = str(rng.randint(0, 9)) if rng.random() < 0.3 else "-1"
+        if pressed is not None:
+            feedback = pressed
     elif outcome == "busy":
         code, reason = "486", "Busy Here"
         hangup_ts = ringing_ts + rng.uniform(0.5, 3.0)
@@ -139,6 +155,15 @@ def call_record(placed: Placed, tz: timezone, shares: CallShares, seed: int) -> 
     }
 
 
+def pressed_key(callee: str, keypresses: dict[str, str] | None) -> str | None:
+    """The key a callee presses by `SandboxConfig.keypresses` (the longest ending that
+    matches), or None: the call goes as drawn."""
+    if not keypresses:
+        return None
+    endings = [e for e in keypresses if callee.endswith(e)]
+    return keypresses[max(endings, key=len)] if endings else None
+
+
 async def record_group(
     sandbox: Sandbox, request: web.Request, request_no: int, note: Note
 ) -> Reply:
@@ -168,7 +193,8 @@ async def record_group_query(
     found = page(hits, current, size)
     config, tz = sandbox.config, sandbox.tz()
     found["records"] = [
-        call_record(p, tz, config.call_shares, config.seed) for p in found["records"]
+        call_record(p, tz, config.call_shares, config.seed, config.keypresses)
+        for p in found["records"]
     ]
     return api("0", data=found)
 
