@@ -1,0 +1,279 @@
+"""What the campaign owner looks at, over real HTTP against the sandbox: the campaign list
+(newest first, dates, state, counts, archive), a resumed campaign's progress as a whole, the
+search "was this number called", and the duplicate rows with the row they repeat."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from batcher.cli import main
+from batcher.errors import ExitCode
+from tests.helpers import KEY, SECRET, numbers, write_xlsx
+from tests.helpers.web import Api, call
+from tests.test_web import SAMPLE, _contacts, _slow_config, serving
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    path = tmp_path / "campaigns"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def cli_creds(monkeypatch) -> None:
+    monkeypatch.setenv("BATCHER_API_KEY", KEY)
+    monkeypatch.setenv("BATCHER_API_SECRET", SECRET)
+
+
+def _form(server, path: str, csrf: str | None = None):
+    """A page form's POST, as the browser sends it (the cookie, the CSRF token)."""
+    body = f"csrf={csrf}".encode() if csrf else b""
+    return call(
+        "POST",
+        server.url + path,
+        headers={"Cookie": f"batcher_token={server.config.token}"},
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+    )
+
+
+def _run_cli(command: list[str], *extra: str, code: int = ExitCode.OK) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*command[1:], *extra, "--yes"])
+    assert done.value.code == code
+
+
+# -- the campaign list -------------------------------------------------------------------------
+
+
+def test_the_list_is_newest_first_with_dates_state_and_counts_and_archives(folder, tmp_path):
+    with serving(folder, config=_slow_config(folder), latency=0.05) as (server, sb):
+        api = Api(server)
+        # alpha is sent first; zulu is uploaded later: the newest first is zulu (the list was
+        # alphabetical, alpha first, with no dates)
+        api.create(_contacts(tmp_path / "alpha.xlsx", 3))
+        assert api.send("alpha").status == 202
+        assert api.wait("alpha")["state"] == "done"
+        time.sleep(1.1)  # the journal's times have seconds
+        api.create(_contacts(tmp_path / "zulu.xlsx", 4))
+        listed = api.get("/api/campaigns").json()["campaigns"]
+        assert [c["name"] for c in listed] == ["zulu", "alpha"]
+        alpha, zulu = listed[1], listed[0]
+        assert alpha["state"] == "state_sent" and zulu["state"] == "state_new"
+        assert alpha["created"] and alpha["last_sent"] >= alpha["created"]
+        assert zulu["created"] > alpha["last_sent"] and zulu["last_sent"] == ""
+        assert zulu["last_activity"] > alpha["last_activity"]
+        assert (alpha["rows"], alpha["called"], alpha["held"], alpha["opted_out"]) == (3, 3, 0, 0)
+        assert alpha["answered"] is None  # no call records fetched yet
+        assert not alpha["archived"] and alpha["sending_from"] is None
+        page = api.get("/").text
+        assert page.index('data-campaign="zulu"') < page.index('data-campaign="alpha"')
+        assert "last sent" in page and alpha["last_sent"][:10] in page
+
+        # archive: a POST with the CSRF token like every form; kept on disk, listed apart
+        assert _form(server, "/campaigns/alpha/archive").status == 403  # no CSRF token
+        archived = _form(server, "/campaigns/alpha/archive", server.config.csrf)
+        assert archived.status == 303 and archived.headers["Location"] == "/"
+        listed = api.get("/api/campaigns").json()["campaigns"]
+        assert [(c["name"], c["archived"], c["state"]) for c in listed] == [
+            ("zulu", False, "state_new"),
+            ("alpha", True, "state_archived"),
+        ]
+        page = api.get("/").text
+        assert 'id="archived-campaigns"' in page
+        assert page.index('data-campaign="alpha"') > page.index('id="archived-campaigns"')
+        assert (folder / "alpha.journal").is_file() and api.campaign("alpha")["live"]
+        restored = call(
+            "POST", f"{server.url}/api/campaigns/alpha/restore", headers=api.auth, data=b""
+        )
+        assert restored.status == 200 and restored.json() == {"id": "alpha", "archived": False}
+        assert not any(c["archived"] for c in api.get("/api/campaigns").json()["campaigns"])
+
+        # a campaign being sent is not archived
+        api.create(_contacts(tmp_path / "busy.xlsx", 20))
+        assert api.send("busy").status == 202
+        refused = call(
+            "POST", f"{server.url}/api/campaigns/busy/archive", headers=api.auth, data=b""
+        )
+        assert refused.status == 409 and "being sent" in refused.json()["error"]
+        sending = next(
+            c for c in api.get("/api/campaigns").json()["campaigns"] if c["name"] == "busy"
+        )
+        assert sending["state"] == "state_sending" and sending["sending_from"] == "page"
+        assert api.get("/api/campaigns").json()["campaigns"][0]["name"] == "busy"  # newest
+        api.stop("busy")
+        api.wait("busy")
+        assert "busy" not in {c["name"] for c in listed}
+    assert sb.accepted_counts()  # the sends were real
+
+
+# -- the progress of a resumed campaign ---------------------------------------------------------
+
+
+def test_a_resumed_campaign_shows_this_run_and_the_whole_campaign(folder, tmp_path, cli_creds):
+    contacts = _contacts(tmp_path / "big.xlsx", 30)
+    with serving(folder, latency=0.01) as (server, sb):
+        api = Api(server)
+        api.create(contacts)
+        _run_cli(
+            api.campaign("big")["command"], "--limit", "20", code=ExitCode.INCOMPLETE
+        )  # the first run: 20 of 30
+        assert sum(sb.accepted_counts().values()) == 20
+        assert api.send("big").status == 202  # the page resumes it: the other 10
+        live = api.wait("big")
+        assert (live["state"], live["to_send"], live["done"]) == ("done", 10, 10)
+        whole = live["campaign"]
+        assert (whole["done"], whole["total"]) == (30, 30)
+        assert sum(b["total"] for b in whole["timeline"]["buckets"]) == 30
+        assert whole["timeline"]["outcomes"] == ["accepted"]
+        assert whole["opted_out"] == 0 and whole["answered"] is None
+        page = api.get("/campaigns/big/progress").text
+        assert "this run: 10 of 10" in page and "whole campaign: 30 of 30" in page
+        assert '<svg class="bars"' in page and "Outcomes over time" in page
+        assert 'aria-label="accepted 30"' in page
+        events = api.get("/api/campaigns/big/events").text  # the stream carries the chart
+        assert '"chart": "' in events and '\\"bars\\"' in events
+    assert sb.accepted_counts() == dict.fromkeys(numbers(30), 1)
+
+
+# -- was this number called --------------------------------------------------------------------
+
+
+def test_the_search_finds_a_number_another_folder_called_and_says_never_called(
+    folder, tmp_path, cli_creds
+):
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    theirs = _contacts(other / "theirs.xlsx", 2)
+    with serving(folder) as (server, sb):
+        api = Api(server)
+        api.create(_contacts(tmp_path / "ours.xlsx", 1, header="Phone"))
+        assert api.send("ours").status == 202
+        assert api.wait("ours")["state"] == "done"
+        time.sleep(1.1)  # the times have seconds: "ours" comes first
+        # a campaign of another folder, sent from the command line: only the history knows it
+        _run_cli(
+            [
+                "batcher",
+                "run",
+                str(theirs),
+                "--base-url",
+                sb.url,
+                "--app-id",
+                "sandbox-app",
+                "--file-id",
+                "sandbox-file-0001.mp3",
+                "--allow-repeat",
+            ]
+        )
+
+        first = numbers(1)[0]  # 919800000001: called by both campaigns
+        found = api.get("/api/search?number=98000%2000001&region=IN").json()
+        assert found["callee"] == first and found["called"]
+        by = {(c["campaign"], c["source"]): c for c in found["calls"]}
+        assert set(by) == {("theirs", "history"), ("ours", "journal")}
+        assert by["theirs", "history"]["journal"] == str(other / "theirs.journal")
+        assert by["theirs", "history"]["outcome"] == "reserved"
+        assert by["ours", "journal"]["outcome"] == "accepted"
+        assert [c["campaign"] for c in found["calls"]] == ["ours", "theirs"]  # oldest first
+
+        page = api.get("/search?number=%2B91+98000+00002").text  # called by theirs only
+        assert "theirs" in page and str(other / "theirs.journal") in page
+        assert "called (from the call history)" in page and "ours.journal" not in page
+
+        never = api.get("/api/search?number=%2B919800009999").json()
+        assert never == {
+            "query": "+919800009999",
+            "callee": "919800009999",
+            "called": False,
+            "calls": [],
+        }
+        assert "was never called" in api.get("/search?number=%2B919800009999").text
+
+        refused = api.get("/api/search?number=hello")
+        assert (
+            refused.status == 422 and "not a number batcher would call" in refused.json()["error"]
+        )
+        zh = call(
+            "GET",
+            f"{server.url}/search?number=%3Cscript%3Ealert(1)%3C/script%3E",
+            headers={**api.auth, "Accept-Language": "zh-CN"},
+        )
+        assert zh.status == 422 and "不是 batcher 会拨打的电话号码" in zh.text
+        assert "<script>alert" not in zh.text and "&lt;script&gt;alert(1)" in zh.text
+        assert "contains letters" not in zh.text  # the normaliser's reason, in Chinese
+
+
+def test_the_search_marks_test_calls(folder, tmp_path, cli_creds):
+    with serving(folder) as (server, sb):
+        api = Api(server)
+        api.create(_contacts(tmp_path / "tried.xlsx", 1))
+        mine = "+919800000077"
+        with pytest.raises(SystemExit):
+            main(
+                [
+                    "test-call",
+                    mine,
+                    "--campaign",
+                    "tried",
+                    "--journal",
+                    str(folder / "tried.journal"),
+                    "--config",
+                    str(folder / "tried.campaign.toml"),
+                    "--base-url",
+                    sb.url,
+                    "--wait",
+                    "1s",
+                ]
+            )
+        found = api.get(f"/api/search?number={mine.replace('+', '%2B')}").json()
+        assert [(c["campaign"], c["source"]) for c in found["calls"]] == [("tried", "test")]
+        assert "test call" in api.get(f"/search?number={mine.replace('+', '%2B')}").text
+
+
+# -- duplicates ---------------------------------------------------------------------------------
+
+
+def test_duplicate_rows_are_listed_with_the_row_they_repeat(folder, tmp_path):
+    good = [f"+{n}" for n in numbers(3)]
+    contacts = write_xlsx(
+        tmp_path / "dups.xlsx",
+        [
+            ["Name", "Phone"],
+            ["a", good[0]],
+            ["b", good[1]],
+            ["c", good[0]],
+            ["d", good[2]],
+            ["e", good[1].replace("+91", "+91 ")],
+            ["f", good[0]],
+        ],
+    )
+    with serving(folder) as (server, _):
+        api = Api(server)
+        plan = api.create(contacts).json()["plan"]
+        assert plan["duplicates"] == 3
+        assert [(d["row"], d["first"], d["callee"]) for d in plan["first_duplicates"]] == [
+            (4, 2, good[0][1:]),
+            (6, 3, good[1][1:]),
+            (7, 2, good[0][1:]),
+        ]
+        page = api.get("/campaigns/dups").text
+        assert "3 rows repeat an earlier row" in page
+        for row, first in ((4, 2), (6, 3), (7, 2)):
+            assert f"row {row} repeats row {first}" in page
+        assert f"{good[1].replace('+91', '+91 ')}" in page  # the cell as written, beside it
+        zh = call(
+            "GET", f"{server.url}/campaigns/dups", headers={**api.auth, "Accept-Language": "zh"}
+        )
+        assert "第 6 行与第 3 行重复" in zh.text
+
+
+def test_the_sample_lists_its_duplicates(folder):
+    with serving(folder) as (server, _):
+        plan = Api(server).create(SAMPLE, region="IN").json()["plan"]
+        assert len(plan["first_duplicates"]) == plan["duplicates"] > 0
+        assert all(d["first"] < d["row"] for d in plan["first_duplicates"])
