@@ -11,6 +11,7 @@ import pytest
 
 from batcher.cli import main
 from batcher.errors import ExitCode
+from batcher.journal import Journal
 from tests.helpers import KEY, SECRET, numbers, write_xlsx
 from tests.helpers.web import Api, call
 from tests.test_web import SAMPLE, _contacts, _slow_config, serving
@@ -137,6 +138,19 @@ def test_a_resumed_campaign_shows_this_run_and_the_whole_campaign(folder, tmp_pa
         assert 'aria-label="accepted 30"' in page
         events = api.get("/api/campaigns/big/events").text  # the stream carries the chart
         assert '"chart": "' in events and '\\"bars\\"' in events
+
+        # once the call records arrive: answered, from the records' own answer times
+        fetched = _form(server, "/campaigns/big/records", server.config.csrf)
+        assert fetched.status == 303
+        api.wait("big")
+        with Journal(folder / "big.journal", readonly=True) as journal:
+            records = list(journal.call_records().values())
+        answered = sum(1 for r in records if r.get("answerTime"))
+        assert len(records) == 30 and answered
+        assert api.campaign("big")["live"]["campaign"]["answered"] == answered
+        listed = api.get("/api/campaigns").json()["campaigns"]
+        assert (listed[0]["called"], listed[0]["answered"]) == (30, answered)
+        assert f'id="whole-answered">{answered}<' in api.get("/campaigns/big/progress").text
     assert sb.accepted_counts() == dict.fromkeys(numbers(30), 1)
 
 
@@ -277,3 +291,22 @@ def test_the_sample_lists_its_duplicates(folder):
         plan = Api(server).create(SAMPLE, region="IN").json()["plan"]
         assert len(plan["first_duplicates"]) == plan["duplicates"] > 0
         assert all(d["first"] < d["row"] for d in plan["first_duplicates"])
+
+
+def test_the_history_reads_every_reservation_of_one_number(tmp_path):
+    from batcher.history import Caller, History
+
+    me = Caller("id-1", "spring", "/a/spring.journal", "vendor")
+    other = Caller("id-2", "autumn", "/b/autumn.journal", "loopback")
+    with History(tmp_path / "history.sqlite") as history:
+        intent, _, _ = history.reserve(["4420", "442079460018", "91"], me, 0, 100.0)
+        refused, _, _ = history.reserve(["442079460018"], other, 0, 200.0)
+        history.unplace(refused)
+        history.reserve(["44207946001"], other, 0, 300.0)  # a prefix is another number
+        found = history.reservations_of("442079460018")
+    assert [(r.name, r.journal, r.endpoint, r.at, r.placed) for r in found] == [
+        ("spring", "/a/spring.journal", "vendor", 100.0, True),
+        ("autumn", "/b/autumn.journal", "loopback", 200.0, False),
+    ]
+    assert found[0].intent == intent
+    assert History(tmp_path / "none.sqlite", create=False).reservations_of("1") == []

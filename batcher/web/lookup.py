@@ -23,9 +23,21 @@ from batcher.clock import iso_utc
 from batcher.errors import JournalError, UsageError
 from batcher.history import History
 from batcher.journal import Journal
+from batcher.plan import phones
 from batcher.plan.normalise import normalise_number
 
 HISTORY, JOURNAL, TEST = "history", "journal", "test"
+
+
+def shown_number(callee: str) -> str:
+    """A callee as people write it: 442079460018 -> +44 20 7946 0018 (else +digits)."""
+    try:
+        parsed = phones.lib.parse(f"+{callee}", None)
+        if phones.lib.is_valid_number(parsed):
+            return str(phones.lib.format_number(parsed, phones.PhoneNumberFormat.INTERNATIONAL))
+    except Exception:  # either engine's parse error: shown as digits
+        pass
+    return f"+{callee}"
 
 
 class NotANumber(UsageError):

@@ -26,7 +26,7 @@ from batcher.clock import iso_utc
 from batcher.errors import JournalError
 from batcher.journal import Journal, NumberState
 from batcher.outcomes import Outcome
-from batcher.voiceapi.callrecord import stats
+from batcher.voiceapi import callrecord
 
 ARCHIVE = "archived"  # .batcher-web/archived/<campaign>: a mark, the campaign is untouched
 IN_FLIGHT = "in_flight"
@@ -106,7 +106,7 @@ def read_figures(journal: Path) -> Figures:
             last_run=str(latest["at"]) if latest else "",
             rows=_int(facts.get(_ROWS)),
             planned=_planned(facts),
-            answered=stats(records)[0] if records else None,
+            answered=callrecord.stats(records)[0] if records else None,
             records=len(records),
         )
 
@@ -130,7 +130,7 @@ def whole_campaign(
         "total": max(planned if planned is not None else len(states), done),
         "run_at": str(latest["at"]) if latest else "",
         "run_to_send": _int(facts.get(_TO_SEND)),
-        "answered": stats(records)[0] if records else None,
+        "answered": callrecord.stats(records)[0] if records else None,
         "records": len(records),
         "opted_out": opted[str(OPTED_OUT)] if OPTED_OUT is not None else 0,
         "timeline": timeline(states.values(), flying),
