@@ -310,3 +310,64 @@ def test_the_history_reads_every_reservation_of_one_number(tmp_path):
     ]
     assert found[0].intent == intent
     assert History(tmp_path / "none.sqlite", create=False).reservations_of("1") == []
+
+
+def test_the_timeline_buckets_outcomes_by_minute_then_coarser():
+    from batcher.journal import NumberState
+    from batcher.outcomes import Outcome
+    from batcher.web.overview import timeline
+
+    def state(outcome, request, at):
+        return NumberState(outcome, "", "", "", "", request, request, at)
+
+    minutes = [
+        state(Outcome.ACCEPTED, 1, "2026-12-05T10:00:05Z"),
+        state(Outcome.REJECTED, 1, "2026-12-05T10:00:05Z"),
+        state(Outcome.ACCEPTED, 2, "2026-12-05T10:03:59Z"),
+        state(Outcome.UNKNOWN, 3, "2026-12-05T10:04:00Z"),
+    ]
+    found = timeline(minutes, flying={3})
+    assert found["step"] == 60 and found["outcomes"] == ["accepted", "rejected", "in_flight"]
+    assert [(b["label"], b["counts"], b["total"]) for b in found["buckets"]] == [
+        ("10:00", {"accepted": 1, "rejected": 1}, 2),
+        ("10:03", {"accepted": 1}, 1),
+        ("10:04", {"in_flight": 1}, 1),
+    ]
+    # a campaign resumed the next day, its 40 minutes of sending: ten-minute bars, dated
+    days = [state(Outcome.ACCEPTED, i, f"2026-12-05T10:{i:02d}:00Z") for i in range(40)]
+    days.append(state(Outcome.ACCEPTED, 99, "2026-12-06T09:00:00Z"))
+    found = timeline(days, flying=set())
+    assert found["step"] == 600 and len(found["buckets"]) == 5
+    assert found["buckets"][0]["label"] == "12-05 10:00" and found["buckets"][-1]["total"] == 1
+    assert timeline([], set()) == {"step": 0, "buckets": [], "outcomes": []}
+
+
+def test_a_campaign_the_command_line_sends_is_listed_as_sent_from_there(folder):
+    from tests.test_web_sends import _cli_send
+
+    contacts = _contacts(folder / "cli.xlsx", 30)
+    with serving(folder, latency=0.25) as (server, sb):
+        api = Api(server)
+        cli = _cli_send(contacts, sb, _slow_config(folder))
+        try:
+            deadline = time.monotonic() + 60
+            while api.get("/api/campaigns/cli").status != 200:  # its journal is a campaign
+                assert time.monotonic() < deadline and cli.poll() is None
+                time.sleep(0.1)
+            api.wait("cli", timeout=60, until=lambda live: live.get("requests", 0) >= 1)
+            listed = api.get("/api/campaigns").json()["campaigns"]
+            page = api.get("/").text
+            refused = call(
+                "POST", f"{server.url}/api/campaigns/cli/archive", headers=api.auth, data=b""
+            )
+            progress = api.get("/campaigns/cli/progress").text
+        finally:
+            api.stop("cli")
+            cli.wait(60)
+        assert [(c["state"], c["sending_from"]) for c in listed] == [
+            ("state_sending", "command_line")
+        ]
+        assert "sending from the command line" in page
+        assert refused.status == 409
+        # its run recorded what it sends: this run's total is known, not only the page's own
+        assert "this run: " in progress and " of 30" in progress

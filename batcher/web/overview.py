@@ -140,18 +140,18 @@ def whole_campaign(
 def timeline(states: Iterable[NumberState], flying: set[int]) -> dict[str, object]:
     """The numbers' outcomes by the time their request was sent, in buckets of `step`
     seconds (the shortest of STEPS giving at most BARS non-empty buckets), oldest first."""
-    moments: list[tuple[float, str]] = []
-    for state in states:
-        epoch = _epoch(state.sent_at)
-        if epoch is not None:
-            outcome = IN_FLIGHT if state.request in flying else str(state.outcome)
-            moments.append((epoch, outcome))
-    if not moments:
+    # a request's numbers share its time: counted by (time, outcome) first, parsed once each
+    grouped = Counter(
+        (s.sent_at, IN_FLIGHT if s.request in flying else str(s.outcome)) for s in states
+    )
+    moments = [(_epoch(at), outcome, n) for (at, outcome), n in grouped.items()]
+    counted = [(e, outcome, n) for e, outcome, n in moments if e is not None]
+    if not counted:
         return {"step": 0, "buckets": [], "outcomes": []}
-    step = next((s for s in STEPS if len({int(e // s) for e, _ in moments}) <= BARS), STEPS[-1])
+    step = next((s for s in STEPS if len({int(e // s) for e, _, _ in counted}) <= BARS), STEPS[-1])
     buckets: dict[int, Counter[str]] = {}
-    for epoch, outcome in moments:
-        buckets.setdefault(int(epoch // step), Counter())[outcome] += 1
+    for epoch, outcome, n in counted:
+        buckets.setdefault(int(epoch // step), Counter())[outcome] += n
     order = [str(o) for o in Outcome] + [IN_FLIGHT]
     present = {o for counts in buckets.values() for o in counts}
     days = {iso_utc(k * step)[:10] for k in buckets}
