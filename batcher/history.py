@@ -114,6 +114,13 @@ WHERE r.at >= ? AND r.id > ? AND r.id <= ? AND w.endpoint = ? AND r.unplaced != 
     AND NOT (w.campaign = ? AND w.journal = ?)
 ORDER BY r.at
 """
+# The reservations carrying one number (portable SQL: `?` and `||`, no SQLite function).
+_OF_CALLEE = """
+SELECT r.at, w.name, w.journal, w.endpoint, r.intent, r.unplaced FROM reservations r
+    JOIN callers w ON w.id = r.caller
+WHERE ',' || r.callees || ',' LIKE ?
+ORDER BY r.at, r.id
+"""
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,19 @@ class Hold:
             f"called by the campaign {self.name!r} ({self.journal}) {_ago(now - self.at)} "
             "ago, within the cooldown: held (pass --allow-repeat to call again on purpose)"
         )
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """One reservation of a number (a request that carried it): when, by which campaign and
+    journal, on which kind of endpoint, and whether it may have placed the call."""
+
+    at: float
+    name: str
+    journal: str
+    endpoint: str
+    intent: str
+    placed: bool  # False: the request provably placed no call to it (`unplace`)
 
 
 @dataclass
@@ -275,6 +295,21 @@ class History:
                 (me.campaign, me.journal),
             )
         }
+
+    def reservations_of(self, callee: str) -> list[Reservation]:
+        """Every reservation of this number, whichever campaign and journal made it, oldest
+        first (a read for the page's "was this number called"; nothing is indexed per number,
+        so it reads the reservations once)."""
+        if self.db is None:
+            return []
+        try:
+            rows = self.db.execute(_OF_CALLEE, (f"%,{callee},%",)).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        return [
+            Reservation(at, name, journal, endpoint, intent, _placed(callee, unplaced))
+            for at, name, journal, endpoint, intent, unplaced in rows
+        ]
 
     def _last_intent(self) -> int:
         assert self.db is not None
@@ -505,6 +540,11 @@ def _rollback(db: sqlite3.Connection) -> None:
     SQLite has rolled back already, and ROLLBACK would only say there is no transaction)."""
     with contextlib.suppress(sqlite3.Error):
         db.execute("ROLLBACK")
+
+
+def _placed(callee: str, unplaced: str) -> bool:
+    """A reservation may have placed the call to `callee` unless it was unplaced for it."""
+    return unplaced != "*" and callee not in unplaced.split(",")
 
 
 def _key(me: Caller) -> tuple[str, str, str]:

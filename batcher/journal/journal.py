@@ -301,6 +301,11 @@ class Journal:
         """Every attempt per callee, in order: the requests that may have placed a call to it."""
         return numbers.calls(self._numbers())
 
+    def rows_of(self, callee: str) -> list[tuple[int, str, str, str, str]]:
+        """Every request that carried this number, oldest first: (request, sent_at, outcome,
+        reason, its call history intent)."""
+        return numbers.of_callee(self._numbers(), callee)
+
     def numbers_carried(self) -> int:
         """How many numbers the requests carried, a number sent twice counted twice."""
         return numbers.carried(self._numbers())

@@ -226,6 +226,16 @@ def sent(db: sqlite3.Connection, callees: Iterable[str]) -> set[str]:
     return {c for (c,) in db.execute(query, (orjson.dumps(list(callees)).decode(),))}
 
 
+def of_callee(db: sqlite3.Connection, callee: str) -> list[tuple[int, str, str, str, str]]:
+    """Every row of one number, oldest request first: (request, sent_at, outcome, reason,
+    the request's intent in the call history)."""
+    query = (
+        "SELECT n.request, r.sent_at, n.outcome, n.reason, r.intent FROM numbers AS n"
+        " JOIN requests AS r ON r.id = n.request WHERE n.callee = ? ORDER BY n.request"
+    )
+    return db.execute(query, (callee,)).fetchall()
+
+
 def carried(db: sqlite3.Connection) -> int:
     """How many rows: numbers the requests carried, a number sent twice counted twice."""
     return db.execute("SELECT count(*) FROM numbers").fetchone()[0]

@@ -39,14 +39,16 @@ def record_stop(db: sqlite3.Connection, reason: str) -> None:
 
 
 def last_run(db: sqlite3.Connection) -> dict[str, object] | None:
-    """The latest run: input_path, input_sha256, options, facts, stop (None: none yet)."""
+    """The latest run: at, input_path, input_sha256, options, facts, stop (None: none yet)."""
     row = db.execute(
-        "SELECT input_path, input_sha256, options, facts, stop FROM runs ORDER BY id DESC LIMIT 1"
+        "SELECT input_path, input_sha256, options, facts, stop, at FROM runs"
+        " ORDER BY id DESC LIMIT 1"
     ).fetchone()
     if row is None:
         return None
-    path, sha, options, facts, stop = row
+    path, sha, options, facts, stop, at = row
     return {
+        "at": at,
         "input_path": path,
         "input_sha256": sha,
         "options": orjson.loads(options),

@@ -12,6 +12,10 @@ Modules, each small and over plain data:
     testcall.py   the test call to the owner's own number: refused, confirmed, one at a time
     api.py        the JSON API and the live counts as Server-Sent Events
     actions.py    what pages and API both do: list the campaigns, check one, start a send
+    views.py      the owner's views: archive and restore, "was this number called", the chart
+    overview.py   a campaign summed up from its journal: dates, state, counts, all its runs,
+                  its outcomes over time; the archive mark
+    lookup.py     a number's calls, from the call history and the folder's journals
     uploads.py    the multipart upload streamed to staging, then adopted as a campaign
     campaigns.py  the folder: which campaigns it holds, their files, the check (a dry run made
                   of the pipeline's public functions), the command line a send runs

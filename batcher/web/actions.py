@@ -1,9 +1,10 @@
 """What both the pages and the JSON API of `batcher serve` do with the folder's campaigns.
 
-The folder's campaigns with their state (new, sending, stopped, sent) and counts, read from
-their journals; the check of one campaign (Folder.check, off the event loop); and a send
-started: checked again, a phone column found by its content confirmed, refused (Conflict)
-when a send is running or nothing is left to send, then `batcher run ... --yes` in a child.
+The folder's campaigns newest first with their dates, state (new, sending, stopped, sent,
+archived) and counts, read from their journals (overview.py), and their archive mark; the
+check of one campaign (Folder.check, off the event loop); and a send started: checked again,
+a phone column found by its content confirmed, refused (Conflict) when a send is running or
+nothing is left to send, then `batcher run ... --yes` in a child.
 """
 
 from __future__ import annotations
@@ -14,48 +15,85 @@ from aiohttp import web
 
 from batcher.errors import BatcherError
 from batcher.settings import load_credentials
-from batcher.web.campaigns import Folder, campaign_counts
+from batcher.web.campaigns import Folder
 from batcher.web.checks import Check
 from batcher.web.context import CONFIG, FOLDER, JOBS, Config, Conflict
 from batcher.web.jobs import Busy, Job, Jobs
+from batcher.web.overview import Figures, archived, read_figures, set_archived, uploaded_at
 from batcher.web.record import Record
 
 
 async def campaign_list(request: web.Request) -> list[dict[str, object]]:
+    """The folder's campaigns, newest activity first (its latest run, request or upload),
+    each with its dates, state and counts; the archived ones last, marked so."""
     folder: Folder = request.app[FOLDER]
     jobs: Jobs = request.app[JOBS]
 
     def listing() -> list[dict[str, object]]:
+        hidden = archived(folder.state)
         shown: list[dict[str, object]] = []
         for name in folder.names():
             try:
                 record = folder.record(name)
-                counts, requests, stop = campaign_counts(folder.journal_of(record))
+                figures = read_figures(folder.journal_of(record))
             except (KeyError, BatcherError, OSError, ValueError):
                 continue
-            job = jobs.running(name)
-            if job is not None:
-                state = "state_sending" if job.kind == "send" else "state_busy"
-            elif stop is None:
-                state = "state_new"
-            elif stop.startswith("not sent: the run stopped"):
-                state = "state_stopped"
-            else:
-                state = "state_sent"
-            shown.append(
-                {
-                    "name": name,
-                    "file": record.input.name,
-                    "state": state,
-                    "stop": stop if state == "state_stopped" else "",
-                    "counts": dict(counts),
-                    "requests": requests,
-                    "has_journal": stop is not None,
-                }
-            )
+            shown.append(_listed(name, record, figures, jobs.running(name), name in hidden))
+        shown.sort(key=lambda c: str(c["last_activity"]), reverse=True)
+        shown.sort(key=lambda c: bool(c["archived"]))  # stable: newest first in each part
         return shown
 
     return await asyncio.to_thread(listing)
+
+
+def _listed(
+    name: str, record: Record, figures: Figures, job: Job | None, hidden: bool
+) -> dict[str, object]:
+    """One campaign of the list, as the page and the JSON API show it."""
+    stop = figures.stop
+    if job is not None:
+        state = "state_sending" if job.kind == "send" else "state_busy"
+    elif hidden:
+        state = "state_archived"
+    elif stop is None:
+        state = "state_new"
+    elif stop.startswith("not sent: the run stopped"):
+        state = "state_stopped"
+    else:
+        state = "state_sent"
+    uploaded = uploaded_at(record.input)
+    return {
+        "name": name,
+        "file": record.input.name,
+        "state": state,
+        "sending_from": None if job is None else ("command_line" if job.outside else "page"),
+        "stop": stop if state == "state_stopped" else "",
+        "archived": hidden,
+        "created": min(filter(None, (figures.created, uploaded)), default=""),
+        "uploaded": uploaded,
+        "last_sent": figures.last_sent,
+        "last_activity": max(figures.last_activity, uploaded),
+        "rows": figures.rows,
+        "called": figures.called,
+        "answered": figures.answered,
+        "held": figures.held,
+        "opted_out": figures.opted_out,
+        "counts": dict(figures.counts),
+        "requests": figures.requests,
+        "has_journal": stop is not None,
+    }
+
+
+async def archive(request: web.Request, record: Record, on: bool) -> None:
+    """Archive (on) or restore a campaign; Conflict while something runs for it."""
+    folder: Folder = request.app[FOLDER]
+    job = request.app[JOBS].running(record.name)
+    if on and job is not None:
+        raise Conflict(
+            f"campaign {record.name!r} is being sent: it cannot be archived now",
+            "stop the send on the campaign's page (or wait for it to finish), then archive it",
+        )
+    await asyncio.to_thread(set_archived, folder.state, record.name, on)
 
 
 async def check_campaign(request: web.Request, record: Record) -> Check:

@@ -22,6 +22,7 @@ from batcher.web.campaigns import Folder
 from batcher.web.context import FOLDER, JOBS, Conflict, error_json, record_of
 from batcher.web.jobs import live_counts
 from batcher.web.uploads import create_campaign
+from batcher.web.views import chart_html
 
 EVENT_EVERY = 0.5  # seconds between live counts
 
@@ -107,6 +108,9 @@ async def events(request: web.Request) -> web.StreamResponse:
                 job = request.app[JOBS].latest_of(record.name)
                 live = await asyncio.to_thread(live_counts, journal, job)
                 live["results"] = folder.results_of(record).is_file()
+                whole = live.get("campaign")
+                if isinstance(whole, dict) and isinstance(whole.get("timeline"), dict):
+                    live["chart"] = chart_html(request, whole["timeline"])
                 await stream.send(json.dumps(live), event="counts")
                 if job is not None and not job.running:
                     await stream.send(json.dumps({"state": job.state}), event="end")

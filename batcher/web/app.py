@@ -4,9 +4,10 @@
     web.run_app(app, host="127.0.0.1", port=8080)
 
 make_app builds one folder's aiohttp application: the guard and the security headers
-(security.py), the Jinja2 templates and static files, the HTML pages (pages.py) and the JSON
-API with its Server-Sent Events (api.py); on shutdown it stops the page's sends. serve runs it
-and prints the address to open, token included.
+(security.py), the Jinja2 templates and static files, the HTML pages (pages.py), the JSON
+API with its Server-Sent Events (api.py) and the owner's views (views.py: archive, search);
+on shutdown it stops the page's sends. serve runs it and prints the address to open, token
+included.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from batcher.web.api import api_campaign, api_create, api_list, api_send, api_st
 from batcher.web.campaigns import Folder
 from batcher.web.context import CONFIG, FOLDER, JOBS, Config
 from batcher.web.jobs import Jobs, child_environment
+from batcher.web.lookup import shown_number
 from batcher.web.pages import (
     account_page,
     change_columns,
@@ -39,6 +41,7 @@ from batcher.web.pages import (
 from batcher.web.security import security_headers, token_guard
 from batcher.web.testcall import TEST_CALLS, TestCalls, test_call
 from batcher.web.uploads import CHUNK, UPLOAD_LIMIT
+from batcher.web.views import archive_campaign, search
 
 
 def make_app(config: Config) -> web.Application:
@@ -68,6 +71,7 @@ def make_app(config: Config) -> web.Application:
         autoescape=jinja2.select_autoescape(default=True),
     )
     env.filters["shell_quote"] = shlex.quote
+    env.filters["phone"] = shown_number
     app.router.add_static("/static/", Path(__file__).parent / "static")
     app.add_routes(
         [
@@ -84,6 +88,9 @@ def make_app(config: Config) -> web.Application:
             web.post("/campaigns/{id}/records", account_page),
             web.post("/campaigns/{id}/reconcile", account_page),
             web.get("/campaigns/{id}/results.xlsx", results),
+            web.post("/campaigns/{id}/archive", archive_campaign),
+            web.post("/campaigns/{id}/restore", archive_campaign),
+            web.get("/search", search),
             web.get("/api/campaigns", api_list),
             web.post("/api/campaigns", api_create),
             web.get("/api/campaigns/{id}", api_campaign),
@@ -91,6 +98,9 @@ def make_app(config: Config) -> web.Application:
             web.post("/api/campaigns/{id}/stop", api_stop),
             web.get("/api/campaigns/{id}/events", events),
             web.get("/api/campaigns/{id}/results.xlsx", results),
+            web.post("/api/campaigns/{id}/archive", archive_campaign),
+            web.post("/api/campaigns/{id}/restore", archive_campaign),
+            web.get("/api/search", search),
         ]
     )
     app.on_shutdown.append(_stop_children)

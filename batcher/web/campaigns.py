@@ -29,7 +29,6 @@ counts exactly the numbers the send will choose.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
@@ -37,7 +36,6 @@ import re
 import secrets
 import shutil
 import sys
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -564,16 +562,3 @@ def _place_audio(staged: Path, home: Path) -> Path:
 def _beside(config: Path | None, value: object) -> Path:
     path = Path(str(value)).expanduser()
     return path if path.is_absolute() or config is None else config.parent / path
-
-
-def campaign_counts(journal: Path) -> tuple[Counter[str], int, str | None]:
-    """Numbers per outcome, requests, and the latest run's stop reason, from a journal."""
-    if not journal.is_file():
-        return Counter(), 0, None
-    with contextlib.closing(Journal(journal, readonly=True)) as opened:
-        if opened.campaign is None:
-            return Counter(), 0, None
-        counts = Counter(str(s.outcome) for s in opened.number_states().values())
-        counts.update(str(outcome) for outcome, _ in opened.held().values())
-        latest = opened.last_run()
-        return counts, opened.requests_count(), (str(latest["stop"] or "") if latest else None)

@@ -3,11 +3,13 @@
 Check holds everything the check computes once (the settings, the sheet, the plan, the choice,
 the forecast, the journal and results paths, the problem rows) and its JSON for the API;
 Problem is one row the campaign cannot call, by its row number, with its cell as written
-(cell_as_written: a whole float without its '.0'). Folder.check (campaigns.py) builds it.
+(cell_as_written: a whole float without its '.0'); Duplicate a row repeating an earlier one's
+number, with that row. Folder.check (campaigns.py) builds it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ from batcher.load import Sheet
 from batcher.plan.choose import Choice
 from batcher.plan.forecast import Forecast
 from batcher.plan.rows import Plan
-from batcher.plan.status import ELIGIBLE, INVALID
+from batcher.plan.status import DUPLICATE, ELIGIBLE, INVALID
 from batcher.settings import Settings
 from batcher.web.record import Record
 
@@ -30,6 +32,18 @@ class Problem:
     row: int
     cell: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A row whose number an earlier row has (that row is the one called): the plan's own
+    mark (Plan.duplicate_of), not worked out again."""
+
+    row: int
+    first: int  # the row it repeats
+    callee: str
+    cell: str
+    reason: str  # the plan's words: "same number as row 4" (of sheet 'x' over several sheets)
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,24 @@ class Check:
     def needs_confirmation(self) -> bool:
         """A phone column found by its content must be confirmed before anything is sent."""
         return self.sheet.phone_found_by == "content"
+
+    @functools.cached_property
+    def duplicates(self) -> list[Duplicate]:
+        """Every duplicate row with the row it repeats, in the file's order."""
+        plan, column = self.plan, self.sheet.frame[self.sheet.phone_column].tolist()
+        return [
+            Duplicate(row, first, callee or "", cell_as_written(cell), reason)
+            for row, first, callee, cell, reason, status in zip(
+                self.sheet.rows,
+                plan.duplicate_of,
+                plan.callee,
+                column,
+                plan.reason,
+                plan.status,
+                strict=True,
+            )
+            if status == DUPLICATE and first is not None
+        ]
 
     def first_cells(self, shown: int = 5) -> list[str]:
         """The first non-empty cells of the phone column, for the owner to recognise."""
@@ -87,6 +119,7 @@ class Check:
             "cost": f.cost,
             "problems": len(self.problems),
             "first_problems": [p.__dict__ for p in self.problems[:PROBLEMS_SHOWN]],
+            "first_duplicates": [d.__dict__ for d in self.duplicates[:PROBLEMS_SHOWN]],
         }
 
 

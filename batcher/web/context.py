@@ -80,6 +80,11 @@ def _context(request: web.Request) -> dict[str, object]:
     }
 
 
+def context_of(request: web.Request) -> dict[str, object]:
+    """What every template gets (a fragment rendered outside a page too)."""
+    return _context(request)
+
+
 def _quote(name: str) -> str:
     return quote(name, safe="")
 

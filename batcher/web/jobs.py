@@ -37,6 +37,7 @@ from batcher.errors import ExitCode, JournalBusy, JournalError
 from batcher.journal import Journal
 from batcher.journal.file import LOCK_FD, holder, take_lock
 from batcher.journal.journal import initialise
+from batcher.web.overview import whole_campaign
 
 DIE_WITH = "BATCHER_DIE_WITH"  # batcher.cli: the child dies (SIGINT) with this server
 COMMANDS = ("run", "records", "reconcile", "test-call")
@@ -267,11 +268,14 @@ def _last_request(journal: Path) -> int:
 
 def live_counts(journal: Path, job: Job | None) -> dict[str, object]:
     """What the campaign page shows while sending: this send's numbers per outcome,
-    requests, rate and ETA, and the campaign's totals."""
+    requests, rate and ETA, and the campaign's totals and its whole (overview.whole_campaign:
+    all runs, answered, opted out, outcomes over time)."""
     totals: Counter[str] = Counter()
     mine: Counter[str] = Counter()
     requests = mine_requests = 0
+    before = ""  # when the request before this send was sent
     base = job.base_request if job is not None and job.kind == "send" else None
+    campaign: dict[str, object] = {}
     opened_journal = None
     if journal.is_file():
         try:
@@ -285,27 +289,39 @@ def live_counts(journal: Path, job: Job | None) -> dict[str, object]:
                 # a request with neither outcome nor results is on the wire (its numbers
                 # replay as unknown: true of a dead process's, not of a live send's)
                 flying = {r.id for r in listed if r.outcome is None and r.results is None}
-                for state in opened.number_states().values():
+                states = opened.number_states()
+                for state in states.values():
                     outcome = "in_flight" if state.request in flying else str(state.outcome)
                     totals[outcome] += 1
                     if base is not None and state.request > base:
                         mine[outcome] += 1
                 requests = len(listed)
                 mine_requests = sum(1 for r in listed if base is not None and r.id > base)
-    answer: dict[str, object] = {"totals": dict(totals), "total_requests": requests}
+                campaign = whole_campaign(opened, states, flying)
+                before = next((r.sent_at for r in listed if base is not None and r.id == base), "")
+    answer: dict[str, object] = {
+        "totals": dict(totals),
+        "total_requests": requests,
+        "campaign": campaign,
+    }
     if job is None:
         return {**answer, "state": "idle"}
     done = sum(v for k, v in mine.items() if k not in ("not_sent", "in_flight"))
     elapsed = max(time.monotonic() - job.started, 1e-6)
     rate = done / elapsed if job.kind == "send" else 0.0
-    left = max(job.to_send - done, 0)
+    to_send = job.to_send
+    if not to_send and job.outside and str(campaign.get("run_at", "")) >= before:
+        # a send of the command line: its run recorded what it sends before sending it
+        planned = campaign.get("run_to_send")
+        to_send = planned if isinstance(planned, int) else 0
+    left = max(to_send - done, 0)
     return {
         **answer,
         "kind": job.kind,
         "state": job.state,
         "started_by": "command_line" if job.outside else "page",
         "pid": job.pid,
-        "to_send": job.to_send,
+        "to_send": to_send,
         "done": done,
         "accepted": mine["accepted"],
         "rejected": mine["rejected"],

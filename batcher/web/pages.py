@@ -34,6 +34,7 @@ from batcher.web.context import (
 )
 from batcher.web.jobs import Busy, Job, Jobs, live_counts
 from batcher.web.uploads import OPTION_FIELDS, create_campaign, form_changes, read_upload
+from batcher.web.views import chart_html
 
 # -- pages -----------------------------------------------------------------------------------
 
@@ -197,11 +198,14 @@ async def progress_page(request: web.Request) -> web.Response:
     record = record_of(request)
     job = request.app[JOBS].latest_of(record.name)
     live = await asyncio.to_thread(live_counts, folder.journal_of(record), job)
+    whole = live.get("campaign")
+    timeline = whole.get("timeline") if isinstance(whole, dict) else None
     return render_page(
         request,
         "progress.html",
         record=record,
         live=live,
+        chart=chart_html(request, timeline) if isinstance(timeline, dict) else "",
         job=job,
         results=folder.results_of(record).is_file(),
         command=folder.run_command(record),

@@ -1,4 +1,5 @@
-// The one script of the page: live counts over Server-Sent Events, and the drop zone.
+// The one script of the page: live counts (and the chart) over Server-Sent Events, and the
+// drop zone.
 // Everything else works without it (forms post, pages reload).
 "use strict";
 
@@ -44,8 +45,22 @@
       if (bar && data.done !== undefined) bar.value = data.done;
       var of = document.getElementById("progress-of");
       if (of && data.done !== undefined) {
-        of.textContent = of.dataset.template.replace("{done}", data.done).replace("{total}", data.to_send);
+        of.textContent = of.dataset.template
+          .replace("{done}", data.done.toLocaleString("en-US"))
+          .replace("{total}", (data.to_send || 0).toLocaleString("en-US"));
       }
+      var whole = data.campaign;
+      var campaignOf = document.getElementById("campaign-of");
+      if (campaignOf && whole) {
+        campaignOf.textContent = campaignOf.dataset.template
+          .replace("{done}", whole.done.toLocaleString("en-US"))
+          .replace("{total}", whole.total.toLocaleString("en-US"));
+      }
+      if (whole) set("whole-opted-out", whole.opted_out);
+      if (data.totals) set("whole-called", data.totals.accepted || 0);
+      var chart = document.getElementById("chart");
+      // the server's own rendering of the chart (escaped by its templates), replaced whole
+      if (chart && data.chart) chart.innerHTML = data.chart;
       var output = document.getElementById("output");
       if (output && data.output) output.textContent = data.output.join("\n");
       if (data.state === "stopping") {

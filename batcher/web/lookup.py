@@ -1,0 +1,147 @@
+"""Was this number called, when, by which campaign: the call history and the folder's journals.
+
+    found = look_up("020 7946 0018", "GB", history_file, journals)
+    found.callee                 # "442079460018"
+    [(c.at, c.campaign, c.outcome) for c in found.calls]   # [] : never called
+
+The owner's text is read by the campaign's normaliser (batcher.plan.normalise) with the
+folder's region; a text that is no callable number is a NotANumber with the normaliser's
+reason. The call history (batcher.history) knows every campaign's reservations, whatever
+folder or journal they ran from; the served folder's journals add what came of each request
+(its outcome, a settlement) and the operator's test calls, marked as such. A request of a
+journal and its reservation in the history are one call (the request's intent names it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from batcher.clock import iso_utc
+from batcher.errors import JournalError, UsageError
+from batcher.history import History
+from batcher.journal import Journal
+from batcher.plan import phones
+from batcher.plan.normalise import normalise_number
+
+HISTORY, JOURNAL, TEST = "history", "journal", "test"
+
+
+def shown_number(callee: str) -> str:
+    """A callee as people write it: 442079460018 -> +44 20 7946 0018 (else +digits)."""
+    try:
+        parsed = phones.lib.parse(f"+{callee}", None)
+        if phones.lib.is_valid_number(parsed):
+            return str(phones.lib.format_number(parsed, phones.PhoneNumberFormat.INTERNATIONAL))
+    except Exception:  # either engine's parse error: shown as digits
+        pass
+    return f"+{callee}"
+
+
+class NotANumber(UsageError):
+    """The owner's text is no number batcher would call (`reason`: the normaliser's why)."""
+
+    def __init__(self, message: str, hint: str, reason: str = "") -> None:
+        super().__init__(message, hint)
+        self.reason = reason or message
+
+
+@dataclass(frozen=True)
+class Found:
+    """One call (or reservation) of the number."""
+
+    at: str  # ISO-8601 UTC
+    campaign: str
+    journal: str
+    outcome: str  # an Outcome; "reserved" for a history row no journal here explains
+    reason: str
+    source: str  # HISTORY, JOURNAL or TEST (a test call)
+    endpoint: str = ""  # the history's endpoint kind (sandbox, loopback, vendor), if known
+
+    def as_json(self) -> dict[str, str]:
+        """The call for the JSON API."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class LookUp:
+    """The answer: the number as batcher calls it, and every call of it, oldest first."""
+
+    query: str
+    callee: str
+    calls: list[Found]
+
+    def as_json(self) -> dict[str, object]:
+        """The answer for the JSON API."""
+        return {
+            "query": self.query,
+            "callee": self.callee,
+            "called": bool(self.calls),
+            "calls": [c.as_json() for c in self.calls],
+        }
+
+
+RESERVED = "reserved"
+PLACED_NOTHING = "placed_nothing"
+
+
+def look_up(
+    text: str, region: str | None, history: Path, journals: Iterable[tuple[str, Path]]
+) -> LookUp:
+    """Every call of the number `text` (read with `region`) that the call history and the
+    journals (campaign name, journal) know of; NotANumber when it is none."""
+    read = normalise_number(text.strip(), region)
+    if read.callee is None:
+        raise NotANumber(
+            f"{text.strip()!r} is not a number batcher would call: {read.reason}",
+            "type the number as a campaign would have it, e.g. +44 20 7946 0018 (with its "
+            "country code, or choose the region)",
+            read.reason,
+        )
+    callee = read.callee
+    found: list[Found] = []
+    intents: set[str] = set()
+    for name, path in journals:
+        for call in _in_journal(name, path, callee):
+            found.append(call[0])
+            intents.add(call[1])
+    with History(history, create=False) as opened:
+        reservations = opened.reservations_of(callee)
+    for r in reservations:
+        if r.intent in intents:
+            continue  # the journal's own row says more: its outcome
+        found.append(
+            Found(
+                iso_utc(r.at),
+                r.name,
+                r.journal,
+                RESERVED if r.placed else PLACED_NOTHING,
+                "",
+                HISTORY,
+                r.endpoint,
+            )
+        )
+    found.sort(key=lambda c: c.at)
+    return LookUp(text.strip(), callee, found)
+
+
+def _in_journal(name: str, path: Path, callee: str) -> list[tuple[Found, str]]:
+    """The number's rows in one journal (its requests and test calls), with their intents."""
+    if not path.is_file():
+        return []
+    try:
+        opened = Journal(path, readonly=True)
+    except JournalError:
+        return []  # being created, or no journal: the history still answers
+    rows: list[tuple[Found, str]] = []
+    with contextlib.closing(opened):
+        if opened.campaign is None:
+            return []
+        for _, sent_at, outcome, reason, intent in opened.rows_of(callee):
+            rows.append((Found(sent_at, name, str(path), outcome, reason, JOURNAL), intent))
+        for test in opened.test_calls():
+            if test.callee == callee:
+                rows.append((Found(test.at, name, str(path), test.outcome, test.reason, TEST), ""))
+    return rows
