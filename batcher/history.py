@@ -9,6 +9,12 @@ cooldown is not sent but held as `recently_called`, unless the operator says `--
 Two processes on different journals sharing the file cannot both reserve one number: the check
 and the insert are one `BEGIN IMMEDIATE` transaction (SQLite WAL, with a busy timeout).
 
+A team's machines share one history in PostgreSQL instead (`history = "postgresql://…"`): the
+same SQL runs there through batcher.historydb, whose `BEGIN IMMEDIATE` takes an advisory lock
+that every batcher process's write transaction takes, so a check-and-insert never interleaves
+with another machine's either. The history is named by a HistoryLocation: a path, or the URL
+shown without its password.
+
 Reservations are kept per endpoint kind (batcher.settings.endpoint_kind): calls to a simulator
 on this machine never hold numbers for a real endpoint, and the reverse. A trial on the
 embedded sandbox (`run --sandbox`, kind `sandbox`) rang nobody: its reservations hold no one,
@@ -30,7 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batcher.errors import JournalError, out_of_resource
-from batcher.settings import SANDBOX
+from batcher.historydb import Database, connect
+from batcher.settings import SANDBOX, HistoryLocation
 
 SCHEMA_VERSION = 2
 # A reservation is one row per request (its intent): who asked, when, and the numbers it
@@ -135,29 +142,28 @@ class _Seen:
 
 
 class History:
-    """The call history file, opened for one run."""
+    """The call history (a file, or a PostgreSQL database), opened for one run."""
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
-        self.path = path
-        self.db: sqlite3.Connection | None = None
+    def __init__(self, where: HistoryLocation | Path | str, *, create: bool = True) -> None:
+        self.location = HistoryLocation.of(where)
+        self.path = self.location.path  # None: a PostgreSQL database
+        self.db: Database | None = None
         self._grouped = False  # inside together(): reservations join its transaction
         self.group_intents: list[str] = []  # the intents the latest together() reserved
         self._seen: dict[tuple[str, str, str], _Seen] = {}
         self._callers: dict[Caller, int] = {}
         # this open made the file (first use, a deleted file, another HOME or BATCHER_HISTORY)
         self.created = False
+        path = self.path
         try:
-            if create:
+            if path is None:
+                pass  # a database: made by its administrator, its tables by the first open
+            elif create:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self.created = not path.exists() or path.stat().st_size == 0
             elif not path.exists():
                 return  # a dry run before any campaign: nothing is held
-            self.db = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            self.db.execute("PRAGMA busy_timeout=30000")
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            self.db = connect(self.location)
             self._upgrade()
         except (sqlite3.Error, OSError) as exc:
             self.close()
@@ -166,22 +172,24 @@ class History:
     def _upgrade(self) -> None:
         """Create the tables, or bring a file of an older batcher to this version."""
         assert self.db is not None
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        version = self.db.version()
         if version > SCHEMA_VERSION:
             raise JournalError(
-                f"{self.path}: the call history was written by a newer batcher (format"
+                f"{self.location}: the call history was written by a newer batcher (format"
                 f" {version}; this one reads {SCHEMA_VERSION})",
                 "upgrade batcher (pip install -U batcher), or point --history at another file",
             )
         if version == SCHEMA_VERSION:
             return
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(calls)")}
+        if self.path is None and version == 0:
+            self.created = True  # the database's first batcher: no campaign before it
+        columns = self.db.columns("calls")
         script = SCHEMA + (_FROM_V1 if "endpoint" in columns else "")  # format 1: move it
         self.db.execute("BEGIN IMMEDIATE")  # executescript would commit first: one by one
         try:
             for statement in filter(str.strip, script.split(";")):
                 self.db.execute(statement)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.set_version(SCHEMA_VERSION)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -190,12 +198,14 @@ class History:
     def _error(self, exc: BaseException) -> JournalError:
         if isinstance(exc, JournalError):
             return exc
-        exhausted = out_of_resource(exc, self.path, "the call history")
+        exhausted = (
+            None if self.path is None else out_of_resource(exc, self.path, "the call history")
+        )
         if exhausted is not None:
             return exhausted
         why = getattr(exc, "strerror", None) or str(exc)
         return JournalError(
-            f"{self.path}: the call history cannot be used ({why})",
+            f"{self.location}: the call history cannot be used ({why})",
             "it records whom every campaign called, so nothing is sent without it: fix its "
             "permissions, move a damaged file away, or point --history (or BATCHER_HISTORY) "
             "at another file",
@@ -206,9 +216,9 @@ class History:
         opened without creating it, none there yet) remembers no campaign run before it."""
         meaning = "campaigns run before it (with another history) are not held by the cooldown"
         if self.created:
-            return f"new call history at {self.path}: {meaning}"
+            return f"new call history at {self.location}: {meaning}"
         if self.db is None:
-            return f"no call history at {self.path} yet: {meaning}"
+            return f"no call history at {self.location} yet: {meaning}"
         return ""
 
     # -- reading -------------------------------------------------------------------------------
@@ -291,15 +301,13 @@ class History:
                 held = self._held(callees, me, cooldown, now, allowed) if checked else {}
                 granted = [c for c in callees if c not in held]
                 if granted:
-                    row = self.db.execute(
+                    mark = self.db.execute(
                         "INSERT INTO reservations (intent, caller, at, callees)"
-                        " VALUES (?, ?, ?, ?)",
+                        " VALUES (?, ?, ?, ?) RETURNING id",
                         (intent, self._caller(me), now, ",".join(granted)),
-                    )
-                    mark = row.lastrowid
+                    ).fetchone()[0]
                     if self._grouped:
                         self.group_intents.append(intent)
-                    assert mark is not None  # an INSERT's cursor holds the new row's id
                     if _key(me) in self._seen:  # our own reservation: nothing to read there
                         self._seen[_key(me)].mark = mark
                 if not self._grouped:
@@ -341,8 +349,8 @@ class History:
         if me not in self._callers:
             fields = (me.endpoint, me.campaign, me.journal, me.name)
             self.db.execute(
-                "INSERT OR IGNORE INTO callers (endpoint, campaign, journal, name)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO callers (endpoint, campaign, journal, name)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 fields,
             )
             self._callers[me] = self.db.execute(
@@ -418,7 +426,9 @@ class History:
         assert self.db is not None
         try:
             self.db.execute(
-                "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?) ON CONFLICT (endpoint, name)"
+                " DO UPDATE SET sha256 = excluded.sha256, file_id = excluded.file_id,"
+                " at = excluded.at",
                 (endpoint, name, sha256, file_id, now),
             )
         except sqlite3.Error as exc:
@@ -443,19 +453,16 @@ class History:
         assert self.db is not None
         try:
             self.db.execute(
-                "INSERT OR REPLACE INTO latency VALUES (?, ?, ?)", (endpoint, seconds, at)
+                "INSERT INTO latency VALUES (?, ?, ?) ON CONFLICT (endpoint)"
+                " DO UPDATE SET seconds = excluded.seconds, at = excluded.at",
+                (endpoint, seconds, at),
             )
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 
     def close(self) -> None:
-        """Close the file (a clean exit leaves no -wal or -shm beside it)."""
+        """Close the file (a clean exit leaves no -wal or -shm beside it) or the connection."""
         if self.db is not None:
-            try:
-                self.db.execute("PRAGMA busy_timeout=0")
-                self.db.execute("PRAGMA journal_mode=DELETE")
-            except sqlite3.Error:
-                pass  # another process still has it open: its WAL stays until it closes
             self.db.close()
             self.db = None
 
@@ -466,7 +473,7 @@ class History:
         self.close()
 
 
-def _rollback(db: sqlite3.Connection) -> None:
+def _rollback(db: Database) -> None:
     """ROLLBACK after a failed write; the write's own error says more (after a full disk
     SQLite has rolled back already, and ROLLBACK would only say there is no transaction)."""
     with contextlib.suppress(sqlite3.Error):

@@ -31,7 +31,7 @@ from batcher.errors import UsageError
 from batcher.history import Caller, History
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
-from batcher.settings import Account, records_wait
+from batcher.settings import Account, HistoryLocation, records_wait
 from batcher.voiceapi.call_records import SLACK, query_records
 from batcher.voiceapi.http import PAGES_IN_FLIGHT, connect
 
@@ -55,7 +55,7 @@ def reconcile(
     account: Account,
     settle_seconds: float,
     now: float | None = None,
-    history: Path | None = None,
+    history: HistoryLocation | Path | None = None,
 ) -> ReconcileReport:
     """Settle the unknown numbers of the journal's campaign from the call records (first
     adopting the numbers the call `history` says it reserved but never recorded). `now` and
