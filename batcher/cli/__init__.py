@@ -67,6 +67,10 @@ COMMANDS = {
         "batcher.cli.test_call",
         "call your own phone once with the campaign's message, and say if it was answered",
     ),
+    "history": Command(
+        "batcher.cli.history",
+        "copy the call history into another, e.g. into a PostgreSQL database a team shares",
+    ),
     "init": Command("batcher.cli.init", "write contacts templates and a commented campaign.toml"),
     "serve": Command(
         "batcher.cli.serve", "serve the campaign owner's page for the campaigns of a folder"
