@@ -149,6 +149,7 @@ class History:
         self.path = self.location.path  # None: a PostgreSQL database
         self.db: Database | None = None
         self._grouped = False  # inside together(): reservations join its transaction
+        self._begun = False  # ... which its first write began
         self.group_intents: list[str] = []  # the intents the latest together() reserved
         self._seen: dict[tuple[str, str, str], _Seen] = {}
         self._callers: dict[Caller, int] = {}
@@ -294,7 +295,9 @@ class History:
         assert self.db is not None
         intent = uuid.uuid4().hex
         try:
-            if not self._grouped:
+            if self._grouped:
+                self._begin()
+            else:
                 self.db.execute("BEGIN IMMEDIATE")
             try:
                 checked = cooldown > 0 and not me.trial
@@ -365,28 +368,38 @@ class History:
         """Make every reservation inside one transaction, committed (and synced) once: the
         send's journal thread reserves a whole group of requests at a cost of one fsync. Each
         check-and-insert stays atomic against other processes (the transaction holds the write
-        lock from its start)."""
+        lock from its first write on). A group that writes nothing here (only answers) touches
+        the history not at all: a history gone mid-send (a database server stopped) still
+        lets the requests in flight record their answers."""
         if self.db is None or self._grouped:
             yield
             return
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise self._error(exc) from None
-        self._grouped = True
+        self._grouped, self._begun = True, False
         self.group_intents = []
         try:
             yield
         except BaseException:
             self._grouped = False
-            _rollback(self.db)
-            self._callers.clear()  # a caller added in the rolled-back transaction is gone
+            if self._begun:
+                _rollback(self.db)
+                self._callers.clear()  # a caller added in the rolled-back transaction is gone
             raise
         self._grouped = False
-        try:
-            self.db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise self._error(exc) from None
+        if self._begun:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+
+    def _begin(self) -> None:
+        """Inside together(): begin its transaction at its first write."""
+        if self._grouped and not self._begun:
+            assert self.db is not None
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            self._begun = True
 
     def unplace(self, intent: str, callees: list[str] | None = None) -> None:
         """The request of this intent provably placed no call (to these callees, or to any):
@@ -394,6 +407,7 @@ class History:
         if self.db is None or not intent:
             return
         try:
+            self._begin()
             if callees is None:
                 self.db.execute(
                     "UPDATE reservations SET unplaced = '*' WHERE intent = ?", (intent,)
