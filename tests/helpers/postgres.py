@@ -72,18 +72,19 @@ class PostgresServer:
     """One initdb'd cluster, started with pg_ctl; `stop` and `restart` for the tests that
     take the database away mid-campaign."""
 
-    def __init__(self, folder: Path, port: int) -> None:
-        self.folder, self.port = folder, port
+    def __init__(self, folder: Path, port: int, fsync: bool = False) -> None:
+        self.folder, self.port, self.fsync = folder, port, fsync
         self.data, self.socket_dir = folder / "data", folder
         self._names = itertools.count(1)
         self.bin = _bin_dir()
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls) -> Iterator[PostgresServer]:
-        """initdb, start, yield; stop and remove everything at the end."""
+    def start(cls, fsync: bool = False) -> Iterator[PostgresServer]:
+        """initdb, start, yield; stop and remove everything at the end (`fsync`: as a real
+        server runs, for a benchmark; the tests need no durability across a power cut)."""
         folder = Path(tempfile.mkdtemp(prefix="batcher-pg-"))
-        server = cls(folder, _free_port())
+        server = cls(folder, _free_port(), fsync)
         try:
             server._initdb()
             server.run()
@@ -119,7 +120,7 @@ class PostgresServer:
         """Start the server (again) on its port; wait until it accepts connections."""
         options = (
             f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c max_connections=60"
+            f"-c fsync={'on' if self.fsync else 'off'} -c max_connections=60"
         )
         done = self._as_postgres(
             "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "log"), "-w",
