@@ -165,6 +165,10 @@ class History:
             elif not path.exists():
                 return  # a dry run before any campaign: nothing is held
             self.db = connect(self.location)
+            if path is None and not create and self.db.version() == 0:
+                self.db.close()  # a database no batcher used yet: a plan makes nothing there
+                self.db = None
+                return
             self._upgrade()
         except (sqlite3.Error, OSError) as exc:
             self.close()

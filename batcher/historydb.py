@@ -144,6 +144,13 @@ class Postgres:
                 autocommit=True,
                 connect_timeout=10,
                 application_name="batcher",
+                # a server gone without a word (a cable, a crashed host) is noticed within a
+                # minute, not after the kernel's two hours: the run stops (exit 9)
+                keepalives=1,
+                keepalives_idle=15,
+                keepalives_interval=5,
+                keepalives_count=3,
+                tcp_user_timeout=60000,
             )
             self.db.execute(f"SET lock_timeout = '{LOCK_WAIT}'")
 

@@ -111,6 +111,16 @@ def test_the_history_behaves_on_postgresql_as_in_a_file(history, postgres_url):
         assert set(again.holds({"914", "915"}, B, DAY, 2003.0)) == {"914", "915"}
 
 
+def test_a_plan_on_a_database_no_batcher_used_creates_nothing(postgres_url, cli, tmp_path):
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(2)])
+    code, out = cli("plan", path, "--history", postgres_url)
+    assert code == 0 and f"no call history at {postgres_url} yet" in out, out
+    with History(postgres_url, create=False) as history:
+        assert history.db is None and history.holds({"911"}, A, DAY, 0.0) == {}
+    with History(postgres_url) as history:
+        assert history.created  # the tables were made by this open, not by the plan
+
+
 def test_a_reservation_another_machine_made_after_the_plan_read_still_holds(postgres_url):
     with History(postgres_url) as mine, History(postgres_url) as other:
         assert mine.holds({"911", "912"}, A, DAY, 1000.0) == {}
