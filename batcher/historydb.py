@@ -12,10 +12,17 @@ batcher.history keeps one set of SQL, written as SQLite reads it (`?` placeholde
   processes' check-and-insert of reservations never interleave (the lock is held to COMMIT or
   ROLLBACK, as SQLite's write lock is); `CREATE TABLE`'s types are widened (`INTEGER PRIMARY
   KEY` an identity, `INTEGER` BIGINT, `REAL` DOUBLE PRECISION: a REAL would round an epoch
-  to minutes); the schema's version is a row of `batcher_schema` where SQLite has
+  to minutes; `BLOB` BYTEA; AUTOINCREMENT and WITHOUT ROWID dropped); `group_concat(x, sep)`
+  becomes `string_agg(x, sep)`; the schema's version is a row of `batcher_schema` where SQLite has
   `PRAGMA user_version`. Every psycopg error becomes a JournalError here, at this one
   boundary, naming the database by its URL without the password (exit 9: nothing is sent
   without the history). A ROLLBACK on a lost connection is moot and never raises.
+
+What History's SQL must therefore keep to (tests/test_history.py runs on both): `?`
+placeholders and no `?` or `%` inside a string literal; `INSERT … ON CONFLICT … DO NOTHING` or
+`DO UPDATE SET c = excluded.c` (never `INSERT OR IGNORE/REPLACE`); `RETURNING id` (never
+`lastrowid`); no PRAGMA but through `version`/`set_version`/`columns`; a parameter compared with
+a column of its own type (PostgreSQL casts no text to a number).
 
 psycopg is imported only when a PostgreSQL history is opened.
 """
@@ -241,9 +248,13 @@ def _translate(sql: str, placeholders: bool) -> str:
             text,
             flags=re.IGNORECASE,
         )
+        text = re.sub(r"\bAUTOINCREMENT\b", "", text, flags=re.IGNORECASE)
         text = re.sub(r"\bINTEGER\b", "BIGINT", text, flags=re.IGNORECASE)
         text = re.sub(r"\bREAL\b", "DOUBLE PRECISION", text, flags=re.IGNORECASE)
-    return text
+        text = re.sub(r"\bBLOB\b", "BYTEA", text, flags=re.IGNORECASE)
+        text = re.sub(r"\)\s*WITHOUT\s+ROWID\s*$", ")", text, flags=re.IGNORECASE)
+    # SQLite's group_concat(x, sep) is PostgreSQL's string_agg(x, sep)
+    return re.sub(r"\bgroup_concat\s*\(", "string_agg(", text, flags=re.IGNORECASE)
 
 
 def _scrub(text: str, location: HistoryLocation) -> str:
