@@ -209,6 +209,7 @@ def test_a_password_in_the_url_reaches_no_output_journal_or_workbook(
     code_pw, refused_pw = cli("run", path, *sandbox_args(sandbox))
     assert code_port == 9 and "cannot be reached" in refused_port, refused_port
     assert code_pw == 9 and "password authentication failed" in refused_pw, refused_pw
+    assert sandbox.accepted_counts() == dict.fromkeys(numbers(5), 1)  # nothing more sent
     said = out + more + results + refused_port + refused_pw + caplog.text
     assert SECRET_PASSWORD not in said
     assert SECRET_PASSWORD.encode() not in _everything_written(tmp_path)
@@ -229,6 +230,18 @@ def test_an_unreachable_database_is_exit_9_with_nothing_sent(
     assert sandbox.requests == []
     code, out = cli("plan", path)  # a plan reads the history too: it cannot guess
     assert code == 9, out
+
+
+def test_a_role_the_database_refuses_is_exit_9_with_nothing_sent(
+    postgres_url, sandbox, creds, cli, tmp_path
+):
+    with History(postgres_url):  # the tables are the superuser's: the other role may not write
+        pass
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(3)])
+    code, out = cli("run", path, *sandbox_args(sandbox), "--history", _secret_url(postgres_url))
+    assert code == 9 and "permission denied" in out and "--history" in out, out
+    assert SECRET_PASSWORD not in out
+    assert [r for r in sandbox.requests if r.endpoint == "sendGroup"] == []
 
 
 def test_the_password_may_come_from_pgpassword_or_pgpass(
