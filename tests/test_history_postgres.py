@@ -430,3 +430,15 @@ def test_the_server_fixture_needs_what_it_says():
     # the skip message names the fix wherever it is raised
     why = postgres_unavailable()
     assert why is None or "apt-get install -y postgresql" in why or "runuser" in why
+
+
+def test_the_page_keeps_a_history_url_from_serves_config_as_a_url(tmp_path):
+    from batcher.web.campaigns import Folder
+    from batcher.web.record import Record
+
+    config = tmp_path / "campaign.toml"
+    config.write_text('history = "postgresql://ops@db.example/batcher"\naudio = "promo.mp3"\n')
+    folder = Folder(tmp_path, config)
+    merged = folder._merged(Record("c", tmp_path / "c.xlsx", None), {})
+    assert merged["history"] == "postgresql://ops@db.example/batcher"
+    assert merged["audio"] == str(tmp_path.resolve() / "promo.mp3")  # a path: beside the toml
