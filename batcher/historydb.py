@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -46,6 +47,18 @@ if TYPE_CHECKING:
 LOCK_KEY = int.from_bytes(b"batcher!", "big")
 LOCK_WAIT = "30s"  # as long as SQLite's busy timeout: then the write fails (exit 9)
 VERSION_TABLE = "batcher_schema"
+# libpq's parameters batcher sets unless the URL (or PGCONNECT_TIMEOUT) does: a server gone
+# without a word (a cable, a crashed host) is noticed within a minute, not after the kernel's
+# two hours, and the run stops (exit 9)
+CONNECT_DEFAULTS: dict[str, str | int] = {
+    "connect_timeout": 10,
+    "application_name": "batcher",
+    "keepalives": 1,
+    "keepalives_idle": 15,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60000,
+}
 REACH = (
     "nothing is sent without the call history: start the database server, or check the "
     "URL, the password (PGPASSWORD or ~/.pgpass) and the network, then run the same "
@@ -146,19 +159,12 @@ class Postgres:
         self._errors = psycopg.Error
         self._lost = psycopg.OperationalError
         with self._translated():
-            self.db: psycopg.Connection = psycopg.connect(
-                location.connect_url,
-                autocommit=True,
-                connect_timeout=10,
-                application_name="batcher",
-                # a server gone without a word (a cable, a crashed host) is noticed within a
-                # minute, not after the kernel's two hours: the run stops (exit 9)
-                keepalives=1,
-                keepalives_idle=15,
-                keepalives_interval=5,
-                keepalives_count=3,
-                tcp_user_timeout=60000,
-            )
+            given = psycopg.conninfo.conninfo_to_dict(location.connect_url)
+            if os.environ.get("PGCONNECT_TIMEOUT"):
+                given["connect_timeout"] = os.environ["PGCONNECT_TIMEOUT"]
+            defaults = {k: v for k, v in CONNECT_DEFAULTS.items() if k not in given}
+            conninfo = psycopg.conninfo.make_conninfo(location.connect_url, **defaults)
+            self.db: psycopg.Connection = psycopg.connect(conninfo, autocommit=True)
             self.db.execute(f"SET lock_timeout = '{LOCK_WAIT}'")
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> Any:
