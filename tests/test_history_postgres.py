@@ -442,3 +442,10 @@ def test_the_page_keeps_a_history_url_from_serves_config_as_a_url(tmp_path):
     merged = folder._merged(Record("c", tmp_path / "c.xlsx", None), {})
     assert merged["history"] == "postgresql://ops@db.example/batcher"
     assert merged["audio"] == str(tmp_path.resolve() / "promo.mp3")  # a path: beside the toml
+
+
+def test_without_psycopg_a_database_history_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    with pytest.raises(JournalError, match="needs psycopg") as refused:
+        History("postgresql://ops:hunter2@127.0.0.1:1/batcher")
+    assert "batcher[postgres]" in refused.value.hint and "hunter2" not in str(refused.value)
