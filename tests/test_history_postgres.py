@@ -449,3 +449,26 @@ def test_without_psycopg_a_database_history_says_how_to_get_it(monkeypatch):
     with pytest.raises(JournalError, match="needs psycopg") as refused:
         History("postgresql://ops:hunter2@127.0.0.1:1/batcher")
     assert "batcher[postgres]" in refused.value.hint and "hunter2" not in str(refused.value)
+
+
+def test_only_historydb_imports_psycopg_and_only_for_a_database():
+    # the one boundary where psycopg's errors become batcher's; a file history never loads it
+    importers = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "batcher").rglob("*.py")
+        if "psycopg" in path.read_text(encoding="utf-8").replace("batcher[postgres]", "")
+        and any(
+            line.strip().startswith(("import psycopg", "from psycopg"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+        )
+    )
+    assert importers == ["batcher/historydb.py"]
+    code = (
+        "import sys, tempfile, pathlib; from batcher.history import History; "
+        "History(pathlib.Path(tempfile.mkdtemp()) / 'h.sqlite').close(); "
+        "print('psycopg' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"
