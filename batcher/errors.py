@@ -16,7 +16,8 @@ nothing else of batcher.
     ├── Interrupted              Ctrl-C where nothing can resume it (a test call) (exit 6)
     ├── JournalBusy              another process holds the campaign journal (exit 7)
     ├── OutputError              the results workbook cannot be written (exit 8)
-    └── JournalError             the journal or the call history cannot be used (exit 9)
+    └── JournalError             the journal or the call history (file or database) cannot
+                                 be used, or its database cannot be reached (exit 9)
         └── ResourceExhausted    a disk filled up, or a file became unwritable, mid-run: a
                                  clean stop (exit 9); `out_of_resource` makes it, at each
                                  file's boundary (the journal's transactions, the history,
@@ -75,9 +76,9 @@ class ExitCode(IntEnum):
         9,
         (
             "the campaign journal or the call history cannot be used (damaged, not "
-            "batcher's, not writable), or a disk filled up mid-run: the message names the file "
-            "and the fix; what was sent is recorded (as unknown at worst), and the same command "
-            "run again calls nobody twice"
+            "batcher's, not writable; its database unreachable or refusing), or a disk filled "
+            "up mid-run: the message names the file or database and the fix; what was sent is "
+            "recorded (as unknown at worst), and the same command run again calls nobody twice"
         ),
     )
 

@@ -9,6 +9,12 @@ cooldown is not sent but held as `recently_called`, unless the operator says `--
 Two processes on different journals sharing the file cannot both reserve one number: the check
 and the insert are one `BEGIN IMMEDIATE` transaction (SQLite WAL, with a busy timeout).
 
+A team's machines share one history in PostgreSQL instead (`history = "postgresql://…"`): the
+same SQL runs there through batcher.historydb, whose `BEGIN IMMEDIATE` takes an advisory lock
+that every batcher process's write transaction takes, so a check-and-insert never interleaves
+with another machine's either. The history is named by a HistoryLocation: a path, or the URL
+shown without its password.
+
 Reservations are kept per endpoint kind (batcher.settings.endpoint_kind): calls to a simulator
 on this machine never hold numbers for a real endpoint, and the reverse. A trial on the
 embedded sandbox (`run --sandbox`, kind `sandbox`) rang nobody: its reservations hold no one,
@@ -35,8 +41,9 @@ from pathlib import Path
 
 from batcher import register
 from batcher.errors import JournalError, out_of_resource
+from batcher.historydb import Database, connect
 from batcher.outcomes import Outcome
-from batcher.settings import SANDBOX
+from batcher.settings import SANDBOX, HistoryLocation
 
 SCHEMA_VERSION = 3
 # A reservation is one row per request (its intent): who asked, when, and the numbers it
@@ -186,29 +193,33 @@ class _Seen:
 
 
 class History:
-    """The call history file, opened for one run."""
+    """The call history (a file, or a PostgreSQL database), opened for one run."""
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
-        self.path = path
-        self.db: sqlite3.Connection | None = None
+    def __init__(self, where: HistoryLocation | Path | str, *, create: bool = True) -> None:
+        self.location = HistoryLocation.of(where)
+        self.path = self.location.path  # None: a PostgreSQL database
+        self.db: Database | None = None
         self._grouped = False  # inside together(): reservations join its transaction
+        self._begun = False  # ... which its first write began
         self.group_intents: list[str] = []  # the intents the latest together() reserved
         self._seen: dict[tuple[str, str, str], _Seen] = {}
         self._callers: dict[Caller, int] = {}
         # this open made the file (first use, a deleted file, another HOME or BATCHER_HISTORY)
         self.created = False
+        path = self.path
         try:
-            if create:
+            if path is None:
+                pass  # a database: made by its administrator, its tables by the first open
+            elif create:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self.created = not path.exists() or path.stat().st_size == 0
             elif not path.exists():
                 return  # a dry run before any campaign: nothing is held
-            self.db = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            self.db.execute("PRAGMA busy_timeout=30000")
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            self.db = connect(self.location)
+            if path is None and not create and self.db.version() == 0:
+                self.db.close()  # a database no batcher used yet: a plan makes nothing there
+                self.db = None
+                return
             self._upgrade()
         except (sqlite3.Error, OSError) as exc:
             self.close()
@@ -217,22 +228,24 @@ class History:
     def _upgrade(self) -> None:
         """Create the tables, or bring a file of an older batcher to this version."""
         assert self.db is not None
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        version = self.db.version()
         if version > SCHEMA_VERSION:
             raise JournalError(
-                f"{self.path}: the call history was written by a newer batcher (format"
+                f"{self.location}: the call history was written by a newer batcher (format"
                 f" {version}; this one reads {SCHEMA_VERSION})",
                 "upgrade batcher (pip install -U batcher), or point --history at another file",
             )
         if version == SCHEMA_VERSION:
             return
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(calls)")}
+        if self.path is None and version == 0:
+            self.created = True  # the database's first batcher: no campaign before it
+        columns = self.db.columns("calls")
         script = SCHEMA + (_FROM_V1 if "endpoint" in columns else "")  # format 1: move it
         self.db.execute("BEGIN IMMEDIATE")  # executescript would commit first: one by one
         try:
             for statement in filter(str.strip, script.split(";")):
                 self.db.execute(statement)
-            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.set_version(SCHEMA_VERSION)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -241,12 +254,14 @@ class History:
     def _error(self, exc: BaseException) -> JournalError:
         if isinstance(exc, JournalError):
             return exc
-        exhausted = out_of_resource(exc, self.path, "the call history")
+        exhausted = (
+            None if self.path is None else out_of_resource(exc, self.path, "the call history")
+        )
         if exhausted is not None:
             return exhausted
         why = getattr(exc, "strerror", None) or str(exc)
         return JournalError(
-            f"{self.path}: the call history cannot be used ({why})",
+            f"{self.location}: the call history cannot be used ({why})",
             "it records whom every campaign called, so nothing is sent without it: fix its "
             "permissions, move a damaged file away, or point --history (or BATCHER_HISTORY) "
             "at another file",
@@ -257,9 +272,9 @@ class History:
         opened without creating it, none there yet) remembers no campaign run before it."""
         meaning = "campaigns run before it (with another history) are not held by the cooldown"
         if self.created:
-            return f"new call history at {self.path}: {meaning}"
+            return f"new call history at {self.location}: {meaning}"
         if self.db is None:
-            return f"no call history at {self.path} yet: {meaning}"
+            return f"no call history at {self.location} yet: {meaning}"
         return ""
 
     # -- reading -------------------------------------------------------------------------------
@@ -351,7 +366,9 @@ class History:
         assert self.db is not None
         intent = uuid.uuid4().hex
         try:
-            if not self._grouped:
+            if self._grouped:
+                self.begin_write()
+            else:
                 self.db.execute("BEGIN IMMEDIATE")
             try:
                 checked = cooldown > 0 and not me.trial
@@ -360,15 +377,13 @@ class History:
                     held[callee] = Hold(entry.campaign, entry.journal, entry.at, entry.reason())
                 granted = [c for c in callees if c not in held]
                 if granted:
-                    row = self.db.execute(
+                    mark = self.db.execute(
                         "INSERT INTO reservations (intent, caller, at, callees)"
-                        " VALUES (?, ?, ?, ?)",
+                        " VALUES (?, ?, ?, ?) RETURNING id",
                         (intent, self._caller(me), now, ",".join(granted)),
-                    )
-                    mark = row.lastrowid
+                    ).fetchone()[0]
                     if self._grouped:
                         self.group_intents.append(intent)
-                    assert mark is not None  # an INSERT's cursor holds the new row's id
                     if _key(me) in self._seen:  # our own reservation: nothing to read there
                         self._seen[_key(me)].mark = mark
                 if not self._grouped:
@@ -410,8 +425,8 @@ class History:
         if me not in self._callers:
             fields = (me.endpoint, me.campaign, me.journal, me.name)
             self.db.execute(
-                "INSERT OR IGNORE INTO callers (endpoint, campaign, journal, name)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO callers (endpoint, campaign, journal, name)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 fields,
             )
             self._callers[me] = self.db.execute(
@@ -426,28 +441,38 @@ class History:
         """Make every reservation inside one transaction, committed (and synced) once: the
         send's journal thread reserves a whole group of requests at a cost of one fsync. Each
         check-and-insert stays atomic against other processes (the transaction holds the write
-        lock from its start)."""
+        lock from its first write on). A group that writes nothing here (only answers) touches
+        the history not at all: a history gone mid-send (a database server stopped) still
+        lets the requests in flight record their answers."""
         if self.db is None or self._grouped:
             yield
             return
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise self._error(exc) from None
-        self._grouped = True
+        self._grouped, self._begun = True, False
         self.group_intents = []
         try:
             yield
         except BaseException:
             self._grouped = False
-            _rollback(self.db)
-            self._callers.clear()  # a caller added in the rolled-back transaction is gone
+            if self._begun:
+                _rollback(self.db)
+                self._callers.clear()  # a caller added in the rolled-back transaction is gone
             raise
         self._grouped = False
-        try:
-            self.db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise self._error(exc) from None
+        if self._begun:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+
+    def begin_write(self) -> None:
+        """Inside together(): begin its transaction at its first write."""
+        if self._grouped and not self._begun:
+            assert self.db is not None
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+            self._begun = True
 
     def unplace(self, intent: str, callees: list[str] | None = None) -> None:
         """The request of this intent provably placed no call (to these callees, or to any):
@@ -455,6 +480,7 @@ class History:
         if self.db is None or not intent:
             return
         try:
+            self.begin_write()
             if callees is None:
                 self.db.execute(
                     "UPDATE reservations SET unplaced = '*' WHERE intent = ?", (intent,)
@@ -487,7 +513,9 @@ class History:
         assert self.db is not None
         try:
             self.db.execute(
-                "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?) ON CONFLICT (endpoint, name)"
+                " DO UPDATE SET sha256 = excluded.sha256, file_id = excluded.file_id,"
+                " at = excluded.at",
                 (endpoint, name, sha256, file_id, now),
             )
         except sqlite3.Error as exc:
@@ -512,19 +540,16 @@ class History:
         assert self.db is not None
         try:
             self.db.execute(
-                "INSERT OR REPLACE INTO latency VALUES (?, ?, ?)", (endpoint, seconds, at)
+                "INSERT INTO latency VALUES (?, ?, ?) ON CONFLICT (endpoint)"
+                " DO UPDATE SET seconds = excluded.seconds, at = excluded.at",
+                (endpoint, seconds, at),
             )
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 
     def close(self) -> None:
-        """Close the file (a clean exit leaves no -wal or -shm beside it)."""
+        """Close the file (a clean exit leaves no -wal or -shm beside it) or the connection."""
         if self.db is not None:
-            try:
-                self.db.execute("PRAGMA busy_timeout=0")
-                self.db.execute("PRAGMA journal_mode=DELETE")
-            except sqlite3.Error:
-                pass  # another process still has it open: its WAL stays until it closes
             self.db.close()
             self.db = None
 
@@ -535,7 +560,7 @@ class History:
         self.close()
 
 
-def _rollback(db: sqlite3.Connection) -> None:
+def _rollback(db: Database) -> None:
     """ROLLBACK after a failed write; the write's own error says more (after a full disk
     SQLite has rolled back already, and ROLLBACK would only say there is no transaction)."""
     with contextlib.suppress(sqlite3.Error):

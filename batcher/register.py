@@ -212,18 +212,19 @@ def _write(history: History, rows: list[tuple], *, noted: bool = False) -> int:
         return 0
     if history.db is None:
         raise JournalError(
-            f"{history.path}: no call history there yet, so no register",
+            f"{history.location}: no call history there yet, so no register",
             "point --history (or BATCHER_HISTORY) at the history your campaigns use",
         )
     sql = _INSERT + (" ON CONFLICT (voice_id) DO NOTHING" if noted else "")
     count = 0
     try:
         with history.together():
+            history.begin_write()  # one write transaction, holding the history's write lock
             for row in rows:
                 count += max(0, history.db.execute(sql, row).rowcount)
     except sqlite3.Error as exc:
         raise JournalError(
-            f"{history.path}: the do-not-call register cannot be written ({exc})",
+            f"{history.location}: the do-not-call register cannot be written ({exc})",
             "fix the call history's permissions or free disk space, then run the command again",
         ) from None
     return count
@@ -242,7 +243,7 @@ def _read(history: History) -> _View:
         ).fetchall()
     except sqlite3.Error as exc:
         raise JournalError(
-            f"{history.path}: the do-not-call register cannot be read ({exc})",
+            f"{history.location}: the do-not-call register cannot be read ({exc})",
             "nothing is sent without it: move a damaged file away, or point --history at "
             "the history your campaigns use",
         ) from None

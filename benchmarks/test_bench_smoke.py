@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -162,6 +163,28 @@ def test_resume_cost_plans_fresh_then_resumed(tmp_path):
     figures = json.loads(done.stdout.splitlines()[-1])
     assert figures["rows"] == 2000 and figures["sent"] == figures["distinct"] // 2
     assert figures["fresh_s"] > 0 and figures["resumed_s"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_history_cost_reports_sqlite_and_postgresql_side_by_side():
+    backend = (
+        "both"
+        if shutil.which("pg_ctl") or list(Path("/usr/lib/postgresql").glob("*"))
+        else "sqlite"
+    )
+    done = subprocess.run(
+        [sys.executable, str(HERE / "history_cost.py"), "--numbers", "20000", "--backend", backend],
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [f["backend"] for f in lines] == (
+        ["sqlite", "postgres"] if backend == "both" else ["sqlite"]
+    )
+    assert all(f["numbers"] > 19000 and f["reserve_s"] >= 0 for f in lines)
 
 
 def test_tree_sampler_counts_a_grandchild(tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +19,8 @@ from batcher.voiceapi.simulator import Sandbox, SandboxConfig, SandboxThread
 
 # re-exported for the test modules that still import them from here: import from tests.helpers
 from tests.helpers import KEY, SECRET, numbers, sandbox_args, write_xlsx  # noqa: F401
+from tests.helpers.postgres import PostgresServer
+from tests.helpers.postgres import unavailable as postgres_unavailable
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +33,37 @@ def private_home(tmp_path_factory, monkeypatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("BATCHER_HISTORY", str(home / "history.sqlite"))
     return home
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL server for the whole session (initdb + pg_ctl, as `postgres`
+    under root, on a free port, its socket in a temporary folder; stopped at the end). Without
+    one the test skips saying how to get one; with BATCHER_REQUIRE_POSTGRES=1 (as .ci/run
+    sets) that skip is a failure."""
+    why = postgres_unavailable()
+    if why is None:
+        try:
+            started = PostgresServer.start()
+            server = started.__enter__()
+        except (AssertionError, OSError, subprocess.SubprocessError) as exc:
+            why = f"the PostgreSQL test server did not start: {exc}"
+    if why is not None:
+        if os.environ.get("BATCHER_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"BATCHER_REQUIRE_POSTGRES=1 but {why}")
+        pytest.skip(why)
+    try:
+        yield server
+    finally:
+        started.__exit__(None, None, None)
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> Iterator[str]:
+    """The URL of a fresh, empty database on the session's server (dropped after the test)."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
 
 
 @pytest.fixture

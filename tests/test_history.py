@@ -13,9 +13,15 @@ REAL = Caller("id-c", "real", "/z/real.journal", "https://api.example.com")
 DAY = 86400.0
 
 
-@pytest.fixture
-def history(tmp_path):
-    with History(tmp_path / "history.sqlite") as opened:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history(request, tmp_path):
+    """The history in a file, and in a PostgreSQL database (a fresh one of the session's
+    throw-away server; skipped without one): the same SQL, the same behaviour."""
+    if request.param == "sqlite":
+        where = tmp_path / "history.sqlite"
+    else:
+        where = request.getfixturevalue("postgres_url")
+    with History(where) as opened:
         yield opened
 
 

@@ -47,7 +47,7 @@ def test_defaults_and_the_paths_beside_the_input(contacts_file):
     # for a dry run) and CAMPAIGN.journal beside it
     assert got.output is None and got.journal is None
     assert got.campaign_name is None and got.cooldown == 24 * 3600 and not got.allow_repeat
-    assert got.history == Path(os.environ["BATCHER_HISTORY"])
+    assert got.history.path == Path(os.environ["BATCHER_HISTORY"])
     assert (got.account.base_url, got.chunk_size, got.concurrency, got.account.timeouts.send) == (
         DEFAULT_BASE_URL,
         1000,

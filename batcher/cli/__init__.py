@@ -71,6 +71,10 @@ COMMANDS = {
         "batcher.cli.dnc",
         "the account's do-not-call register: list, add, remove, import, export",
     ),
+    "history": Command(
+        "batcher.cli.history",
+        "copy the call history into another, e.g. into a PostgreSQL database a team shares",
+    ),
     "init": Command("batcher.cli.init", "write contacts templates and a commented campaign.toml"),
     "serve": Command(
         "batcher.cli.serve", "serve the campaign owner's page for the campaigns of a folder"

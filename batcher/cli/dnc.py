@@ -107,7 +107,7 @@ def _list(history, changes: bool) -> int:
         what = f"{entry.action} " if changes else ""
         out(f"{what}{entry.e164}  {entry.why}{where}{scope}  {iso_utc(entry.at)}  {entry.by}")
     if not changes:
-        err(f"{len(entries):,} number(s) on the do-not-call register of {history.path}")
+        err(f"{len(entries):,} number(s) on the do-not-call register of {history.location}")
     return int(ExitCode.OK)
 
 

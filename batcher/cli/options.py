@@ -19,6 +19,7 @@ from batcher.settings import (
     MAX_CHUNK,
     MAX_CONCURRENCY,
     Account,
+    HistoryLocation,
     Settings,
     load_credentials,
     parse_duration,
@@ -239,11 +240,21 @@ def opt_out_option(group) -> None:
 def history_option(group) -> None:
     group.add_argument(
         "--history",
-        type=Path,
+        type=history_location,
+        metavar="FILE|URL",
         help="the call history every campaign shares: whom each called, and each audio "
-        "upload's content (default: $BATCHER_HISTORY, else "
+        "upload's content; a file, or a postgresql://user@host/db URL a team's machines share "
+        "(password in PGPASSWORD or ~/.pgpass) (default: $BATCHER_HISTORY, else "
         "~/.local/share/batcher/history.sqlite)",
     )
+
+
+def history_location(value: str) -> HistoryLocation:
+    """--history's value; a bad URL is argparse's usage error, quoted without its password."""
+    try:
+        return HistoryLocation.of(value)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def flags(group) -> Callable[..., None]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from batcher.errors import JournalError, StoppedByAPI
 from batcher.history import History
-from batcher.settings import Account, Credentials, Settings
+from batcher.settings import Account, Credentials, HistoryLocation, Settings
 from batcher.voiceapi.http import NTP_FIX, STOP_STATUSES, Probe, connect, skewed
 
 _HEX32 = re.compile(r"\b[0-9a-fA-F]{32}\b")  # what a Sign looks like, should a server echo one
@@ -85,7 +85,7 @@ def vendor_clock(settings: Settings, say: Callable[[str], None]) -> Settings:
     return replace(settings, account=account)
 
 
-def check_account(account: Account, history: Path | None = None) -> CheckReport:
+def check_account(account: Account, history: HistoryLocation | Path | None = None) -> CheckReport:
     """Prove credentials, IP whitelist and clock with one harmless signed call (two on -16);
     keep its round trip in the call history at `history` (when given) for the plans."""
     report = asyncio.run(_check(account))

@@ -32,7 +32,7 @@ from batcher.followup.records import note_opt_outs_at
 from batcher.history import Caller, History
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
-from batcher.settings import Account, records_wait
+from batcher.settings import Account, HistoryLocation, records_wait
 from batcher.voiceapi.call_records import SLACK, query_records
 from batcher.voiceapi.http import PAGES_IN_FLIGHT, connect
 
@@ -56,7 +56,7 @@ def reconcile(
     account: Account,
     settle_seconds: float,
     now: float | None = None,
-    history: Path | None = None,
+    history: HistoryLocation | Path | None = None,
     opt_out_key: str | None = None,
 ) -> ReconcileReport:
     """Settle the unknown numbers of the journal's campaign from the call records (first

@@ -18,7 +18,8 @@ them.
 The package is a facade over its submodules, each imported only by the ones after it:
 `defaults` (the constants), `timing` (durations, pace, the Redial policy), `values` (LoadOptions,
 Window, Campaign, Credentials, Price), `files` (campaign.toml and the credentials file),
-`endpoints` (base URL checks), `account` (Account: endpoint, credentials, CA, timeouts, clock
+`endpoints` (base URL checks), `location` (HistoryLocation: a history file or a PostgreSQL URL,
+shown without its password), `account` (Account: endpoint, credentials, CA, timeouts, clock
 offset) and `options` (Settings and from_options). Import from
 `batcher.settings`, not from a submodule.
 
@@ -55,6 +56,7 @@ from batcher.settings.files import (
     load_config,
     load_credentials,
 )
+from batcher.settings.location import HistoryLocation
 from batcher.settings.options import OPTIONS, Settings, check_input_file, default_history
 from batcher.settings.timing import (
     MAX_ATTEMPTS,
@@ -107,6 +109,7 @@ __all__ = [
     "Account",
     "Campaign",
     "Credentials",
+    "HistoryLocation",
     "LoadOptions",
     "Price",
     "Redial",

@@ -27,6 +27,7 @@ from batcher.settings.defaults import (
     MAX_CONCURRENCY,
 )
 from batcher.settings.files import load_config
+from batcher.settings.location import HistoryLocation
 from batcher.settings.timing import (
     PACE_SPACING,
     Redial,
@@ -128,7 +129,7 @@ class Settings:
     audio: Path | None = None  # a voice file to use (uploaded once) instead of file_id
     price: Price | None = field(default=None, repr=False)  # [price] of campaign.toml
     campaign_name: str | None = None  # None: the input file's stem (or its results workbook's)
-    history: Path = field(default_factory=lambda: default_history())
+    history: HistoryLocation = field(default_factory=lambda: default_history())
     cooldown: float = 24 * 3600.0  # seconds another campaign's calls hold a number
     allow_repeat: bool = False  # call numbers other campaigns called within the cooldown
     clock: Callable[[], datetime] = field(default=_wall_clock, repr=False)
@@ -308,12 +309,11 @@ class Settings:
             price=Price.from_config(config.get("price")),
             campaign_name=_text(pick("campaign")),
             history=(
-                _path(given.get("history"))
-                or (
-                    _beside(config_path, str(config["history"]))
-                    if config.get("history")
-                    else default_history(environ)
-                )
+                HistoryLocation.of(cast("str | Path | HistoryLocation", given["history"]))
+                if given.get("history")
+                else HistoryLocation.of(str(config["history"]), beside=config_path)
+                if config.get("history")
+                else default_history(environ)
             ),
             cooldown=parse_duration(str(pick("cooldown", DEFAULT_COOLDOWN)), "--cooldown"),
             allow_repeat=bool(given.get("allow_repeat")),
@@ -403,14 +403,15 @@ def _checked_region(region: str, resolve: Callable[[str], str | None] | None) ->
     return resolved
 
 
-def default_history(environ: Mapping[str, str] | None = None) -> Path:
-    """$BATCHER_HISTORY, else $XDG_DATA_HOME/batcher/history.sqlite, else DEFAULT_HISTORY."""
+def default_history(environ: Mapping[str, str] | None = None) -> HistoryLocation:
+    """$BATCHER_HISTORY (a file or a postgresql:// URL), else
+    $XDG_DATA_HOME/batcher/history.sqlite, else DEFAULT_HISTORY."""
     env = os.environ if environ is None else environ
     if env.get(ENV_HISTORY):
-        return Path(env[ENV_HISTORY]).expanduser()
+        return HistoryLocation.of(env[ENV_HISTORY])
     if env.get("XDG_DATA_HOME"):
-        return Path(env["XDG_DATA_HOME"]) / "batcher" / "history.sqlite"
-    return DEFAULT_HISTORY.expanduser()
+        return HistoryLocation(Path(env["XDG_DATA_HOME"]) / "batcher" / "history.sqlite")
+    return HistoryLocation(DEFAULT_HISTORY.expanduser())
 
 
 def check_input_file(path: Path) -> Path:

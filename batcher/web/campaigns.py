@@ -345,7 +345,7 @@ class Folder:
         base = load_config(self.base_config)
         merged: dict[str, object] = {**self.sandbox_defaults}
         for key, value in base.items():
-            if key in PATH_KEYS:
+            if key in PATH_KEYS and "://" not in str(value):  # a history's URL stays one
                 value = str(_beside(self.base_config, value))
             elif key == "suppress" and isinstance(value, str | list):
                 # anything else is kept as written: the trial Settings refuses it
