@@ -21,7 +21,7 @@ from pathlib import Path
 from batcher.errors import UsageError
 from batcher.journal import Journal, parse_tag
 from batcher.outcomes import Outcome
-from batcher.settings import Account
+from batcher.settings import Account, HistoryLocation
 from batcher.voiceapi import callrecord
 from batcher.workbook.columns import RECORD_COLUMNS, record_columns, records_summary  # noqa: F401
 
@@ -51,7 +51,7 @@ def fetch_records(
     concurrency: int = 8,
     query_threshold: int = 200,
     *,
-    history: Path | None = None,
+    history: HistoryLocation | Path | None = None,
     opt_out_key: str | None = None,
 ) -> RecordsReport:
     """Fetch and store the call records of the latest campaign's accepted numbers; with the
@@ -72,7 +72,9 @@ def fetch_records(
         return replace(report, opted_out=opted)
 
 
-def note_opt_outs_at(journal: Journal, history: Path | None, key: str | None = None) -> int:
+def note_opt_outs_at(
+    journal: Journal, history: HistoryLocation | Path | None, key: str | None = None
+) -> int:
     """`register.note_opt_outs` with the call history at this path (none: nothing noted)."""
     if history is None or not (key or journal.opt_out_key):
         return 0
@@ -124,7 +126,10 @@ def fetch_into(
 
 
 def kept_records(
-    journal_path: Path, *, history: Path | None = None, opt_out_key: str | None = None
+    journal_path: Path,
+    *,
+    history: HistoryLocation | Path | None = None,
+    opt_out_key: str | None = None,
 ) -> RecordsReport:
     """What the journal's records say, fetching nothing (a trial's, kept by `run --sandbox`);
     their opt-outs noted on the `history`'s register (a trial's hold only trials)."""

@@ -25,6 +25,7 @@ from batcher.history import History
 from batcher.journal import Journal
 from batcher.plan import phones
 from batcher.plan.normalise import normalise_number
+from batcher.settings import HistoryLocation
 
 HISTORY, JOURNAL, TEST = "history", "journal", "test"
 
@@ -88,7 +89,10 @@ PLACED_NOTHING = "placed_nothing"
 
 
 def look_up(
-    text: str, region: str | None, history: Path, journals: Iterable[tuple[str, Path]]
+    text: str,
+    region: str | None,
+    history: HistoryLocation | Path,
+    journals: Iterable[tuple[str, Path]],
 ) -> LookUp:
     """Every call of the number `text` (read with `region`) that the call history and the
     journals (campaign name, journal) know of; NotANumber when it is none."""

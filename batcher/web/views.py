@@ -13,13 +13,12 @@ for each "counts" event of its stream, which replaces it whole.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from batcher.errors import BatcherError
-from batcher.settings import default_history, load_config
+from batcher.settings import HistoryLocation, default_history, load_config
 from batcher.web.actions import archive
 from batcher.web.campaigns import Folder
 from batcher.web.context import (
@@ -125,7 +124,7 @@ def _region(folder: Folder) -> str | None:
     return str(region) if region else None
 
 
-def _history(folder: Folder) -> Path:
+def _history(folder: Folder) -> HistoryLocation:
     """The call history serve's campaigns reserve their numbers in (serve --config's, else
     the user's default)."""
     try:
@@ -134,10 +133,10 @@ def _history(folder: Folder) -> Path:
         given = None
     if not given:
         return default_history()
-    path = Path(str(given)).expanduser()
-    if not path.is_absolute() and folder.base_config is not None:
-        path = folder.base_config.parent / path
-    return path
+    try:
+        return HistoryLocation.of(str(given), beside=folder.base_config)
+    except BatcherError:
+        return default_history()
 
 
 # -- the chart of outcomes over time -----------------------------------------------------------
