@@ -5,8 +5,9 @@
 
 make_app builds one folder's aiohttp application: the guard and the security headers
 (security.py), the Jinja2 templates and static files, the HTML pages (pages.py) and the JSON
-API with its Server-Sent Events (api.py); on shutdown it stops the page's sends. serve runs it
-and prints the address to open, token included.
+API with its Server-Sent Events (api.py), and the vendor's pushes (push.py); on shutdown it
+stops the page's sends. serve runs it and prints the address to open, token included, and the
+address to configure at the vendor for its pushes, secret included.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from batcher.web.pages import (
     test_call,
     upload,
 )
+from batcher.web.push import PUSHES, push_address
+from batcher.web.push import setup as setup_pushes
 from batcher.web.security import security_headers, token_guard
 from batcher.web.uploads import CHUNK, UPLOAD_LIMIT
 
@@ -92,6 +95,7 @@ def make_app(config: Config) -> web.Application:
             web.get("/api/campaigns/{id}/results.xlsx", results),
         ]
     )
+    setup_pushes(app, folder)  # the vendor's pushes: outside the token, by their secret
     app.on_shutdown.append(_stop_children)
     return app
 
@@ -109,7 +113,9 @@ def serve(config: Config, host: str, port: int, say) -> None:
 
 
 async def _serve(config: Config, host: str, port: int, say) -> None:
-    runner = web.AppRunner(make_app(config), shutdown_timeout=5)
+    app = make_app(config)
+    # no access log: the push address's path is its secret
+    runner = web.AppRunner(app, shutdown_timeout=5, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -117,6 +123,7 @@ async def _serve(config: Config, host: str, port: int, say) -> None:
     shown = f"[{host}]" if ":" in host else host
     say(f"serving the campaigns of {config.folder.resolve()}")
     say(f"open: http://{shown}:{bound}/?token={config.token}")
+    say(f"vendor pushes: {push_address(f'http://{shown}:{bound}', app[PUSHES].secret)}")
     try:
         await asyncio.Event().wait()
     finally:

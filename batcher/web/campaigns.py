@@ -38,7 +38,7 @@ import secrets
 import shutil
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from batcher.campaign import campaign_name, journal_path, output_path, recorded
@@ -167,6 +167,20 @@ class Folder:
         self.write_config(record, sent)
         self.save(record)
         return record
+
+    def journals(self) -> Iterator[Path]:
+        """The journal of each campaign of the folder that has one (read as they are: a
+        campaign of the command line is not adopted by the page for it)."""
+        for name in self.names():
+            if (self.state / f"{name}.json").is_file():
+                try:
+                    path = self.journal_of(self.record(name))
+                except (KeyError, BatcherError, OSError, ValueError):
+                    continue
+            else:
+                path = self.root / f"{name}.journal"
+            if path.is_file():
+                yield path
 
     def save(self, record: Record) -> None:
         """Keep what the owner chose for this campaign."""

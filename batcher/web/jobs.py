@@ -37,6 +37,7 @@ from batcher.errors import ExitCode, JournalBusy, JournalError
 from batcher.journal import Journal
 from batcher.journal.file import LOCK_FD, holder, take_lock
 from batcher.journal.journal import initialise
+from batcher.voiceapi import callrecord
 
 DIE_WITH = "BATCHER_DIE_WITH"  # batcher.cli: the child dies (SIGINT) with this server
 COMMANDS = ("run", "records", "reconcile", "test-call")
@@ -270,7 +271,7 @@ def live_counts(journal: Path, job: Job | None) -> dict[str, object]:
     requests, rate and ETA, and the campaign's totals."""
     totals: Counter[str] = Counter()
     mine: Counter[str] = Counter()
-    requests = mine_requests = 0
+    requests = mine_requests = answered = 0
     base = job.base_request if job is not None and job.kind == "send" else None
     opened_journal = None
     if journal.is_file():
@@ -285,14 +286,21 @@ def live_counts(journal: Path, job: Job | None) -> dict[str, object]:
                 # a request with neither outcome nor results is on the wire (its numbers
                 # replay as unknown: true of a dead process's, not of a live send's)
                 flying = {r.id for r in listed if r.outcome is None and r.results is None}
+                records = opened.call_records()  # fetched, or pushed by the vendor
                 for state in opened.number_states().values():
                     outcome = "in_flight" if state.request in flying else str(state.outcome)
                     totals[outcome] += 1
                     if base is not None and state.request > base:
                         mine[outcome] += 1
+                    if state.voice_id in records and callrecord.answered(records[state.voice_id]):
+                        answered += 1
                 requests = len(listed)
                 mine_requests = sum(1 for r in listed if base is not None and r.id > base)
-    answer: dict[str, object] = {"totals": dict(totals), "total_requests": requests}
+    answer: dict[str, object] = {
+        "totals": dict(totals),
+        "total_requests": requests,
+        "answered": answered,  # the campaign's numbers whose call record says answered
+    }
     if job is None:
         return {**answer, "state": "idle"}
     done = sum(v for k, v in mine.items() if k not in ("not_sent", "in_flight"))
