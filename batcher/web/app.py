@@ -124,6 +124,10 @@ async def _serve(config: Config, host: str, port: int, say) -> None:
     say(f"serving the campaigns of {config.folder.resolve()}")
     say(f"open: http://{shown}:{bound}/?token={config.token}")
     say(f"vendor pushes: {push_address(f'http://{shown}:{bound}', app[PUSHES].secret)}")
+    if config.sandbox_pushes:  # serve --sandbox: the simulator pushes as the vendor would
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else shown
+        push_to = push_address(f"http://{local}:{bound}", app[PUSHES].secret)
+        config.sandbox.config.push_to = push_to  # type: ignore[attr-defined]
     try:
         await asyncio.Event().wait()
     finally:

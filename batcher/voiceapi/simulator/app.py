@@ -27,6 +27,7 @@ from batcher.voiceapi.simulator import files, records, send_group
 from batcher.voiceapi.simulator.faults import REDIRECT_TARGET, SCRIPT_ITEMS
 from batcher.voiceapi.simulator.files import SEED_FILE_ID, SEED_FILE_NAME
 from batcher.voiceapi.simulator.protocol import Note, Refusal, Reply, api
+from batcher.voiceapi.simulator.push import Pusher
 from batcher.voiceapi.simulator.records import CallShares, Placed
 from batcher.voiceapi.simulator.send_group import AcceptedCall, SendRequest, refuse_blacklisted
 
@@ -67,6 +68,7 @@ class SandboxConfig:
     record_lag: float = 0.0  # seconds before an accepted call's record becomes visible
     record_utc_offset_hours: int = 8  # zone of the times in call records
     max_body_bytes: int = 32 * 1024 * 1024  # uploads are base64 audio
+    push_to: str | None = None  # POST each call's record here as the call ends (push.py)
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         # Handlers outlive their client (like a real server), so stop() must cancel them itself.
         self._handlers: set[asyncio.Task[Any]] = set()
+        self.pusher: Pusher | None = None  # made by the first call placed with push_to set
 
     # -- ledger ------------------------------------------------------------------------------
 
@@ -144,6 +147,7 @@ class Sandbox:
                 "requests": len(self.requests),
                 "requests_by_endpoint": dict(by_endpoint),
                 "max_in_flight": dict(self.peak_in_flight),
+                "pushes": dict(self.pusher.counts) if self.pusher else {},
             }
 
     def call_record(self, voice_id: str) -> dict[str, Any] | None:
@@ -154,6 +158,14 @@ class Sandbox:
                 return None
             placed = Placed(call, *self.sends[call.request_no])
         return records.call_record(placed, self.tz(), self.config.call_shares, self.config.seed)
+
+    def ended_later(self, voice_ids: list[str]) -> None:
+        """Calls just placed: their records are pushed once visible (config.push_to)."""
+        if not self.config.push_to:
+            return
+        if self.pusher is None:
+            self.pusher = Pusher(lambda: self.config.push_to, self.call_record)
+        self.pusher.schedule(voice_ids, self.config.record_lag)
 
     def server_now(self) -> float:
         """The sandbox's clock: real time shifted by config.clock_offset."""
@@ -207,6 +219,8 @@ class Sandbox:
         for task in list(self._handlers):
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self.pusher is not None:
+            await self.pusher.stop()
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -1,0 +1,303 @@
+"""The vendor's pushed call records (issue 23, live outcomes): `POST /vendor/records/{secret}` on
+`batcher serve`, over real HTTP, every call counted from the sandbox's ledger.
+
+A pushed record is stored as a fetched one is (a replay changes nothing), settles the unknown
+numbers it proves called and stops their redials before any poll runs; a record for no campaign
+is kept aside, never dropped; a bad body is a 4xx, never a 500; the sandbox pushes its records
+to a URL, so the whole flow runs without an account.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from batcher.followup.pushed import Inbox
+from batcher.journal import Journal
+from batcher.outcomes import Outcome
+from batcher.voiceapi.simulator import CallShares, Sandbox, SandboxConfig, SandboxThread
+from batcher.web.app import Config
+from batcher.web.push import INBOX_FILE, PUSH_LIMIT, SECRET_FILE, push_secret
+from tests.helpers import KEY, SECRET, batcher_process, numbers, sandbox_args, wait_for
+from tests.helpers.web import Answer, Api, ServerThread, call
+from tests.test_web import _contacts
+from tests.test_web_sends import _serve_in_a_process
+
+pytestmark = pytest.mark.usefixtures("creds")
+ROOT = str(Path(__file__).resolve().parents[1])
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    path = tmp_path / "campaigns"
+    path.mkdir()
+    return path
+
+
+@contextlib.contextmanager
+def serving(folder: Path, **sandbox) -> Iterator[tuple[ServerThread, Sandbox, str]]:
+    """A sandbox, the page's server for `folder`, and the server's push address."""
+    simulator = SandboxConfig(**sandbox)
+    with SandboxThread(simulator) as sb:
+        config = Config(
+            folder=folder, sandbox=sb, sandbox_credentials=(simulator.api_key, simulator.api_secret)
+        )
+        with ServerThread(config) as server:
+            secret = (folder / ".batcher-web" / SECRET_FILE).read_text().strip()
+            yield server, sb, f"{server.url}/vendor/records/{secret}"
+
+
+def push(address: str, body: object, content_type: str = "application/json") -> Answer:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return call("POST", address, data=data, content_type=content_type)
+
+
+def _records_of(journal: Path) -> dict[str, dict]:
+    with Journal(journal, readonly=True) as opened:
+        return opened.call_records()
+
+
+def _states(journal: Path) -> dict:
+    with Journal(journal, readonly=True) as opened:
+        return opened.number_states()
+
+
+def _record_reads(sb: Sandbox) -> int:
+    """Call-record reads the sandbox answered: the polls."""
+    by_endpoint = sb.ledger()["requests_by_endpoint"]
+    return by_endpoint.get("recordGroup", 0) + by_endpoint.get("recordGroupQuery", 0)
+
+
+def _sent_by_the_page(server: ServerThread, contacts: Path) -> Path:
+    api = Api(server)
+    assert api.create(contacts).status == 201
+    assert api.send(contacts.stem).status == 202
+    assert api.wait(contacts.stem)["state"] == "done"
+    return server.config.folder / f"{contacts.stem}.journal"
+
+
+# -- the secret, the address -----------------------------------------------------------------
+
+
+def test_the_secret_is_made_once_kept_0600_and_printed_only_in_the_push_address(folder, tmp_path):
+    state = folder / ".batcher-web"
+    first = push_secret(state)
+    assert push_secret(state) == first and len(first) >= 40
+    assert stat.S_IMODE((state / SECRET_FILE).stat().st_mode) == 0o600
+    with SandboxThread(SandboxConfig()) as sb:
+        config = tmp_path / "campaign.toml"
+        config.write_text("")
+        process, server = _serve_in_a_process(folder, config, sb)
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert line == f"vendor pushes: {server.url}/vendor/records/{first}\n"
+            assert call("POST", f"{server.url}/api/campaigns").status == 403  # the page: token
+            empty = push(f"{server.url}/vendor/records/{first}", [])
+            assert empty.status == 200 and empty.json()["stored"] == 0  # no token needed
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+def test_bad_pushes_are_4xx_with_a_short_json_error_and_store_nothing(folder, tmp_path):
+    with serving(folder) as (server, sb, address):
+        journal = _sent_by_the_page(server, _contacts(tmp_path / "bad.xlsx", 3))
+        before = _records_of(journal)
+        voice_id = next(iter(sb.placed))
+        record = sb.call_record(voice_id)
+        cases = [
+            (address[:-1] + ("A" if address[-1] != "A" else "B"), [record], None, 404),
+            (server.url + "/vendor/records/", [record], None, 403),  # no route: the page's guard
+            (address, [record], "text/plain", 415),
+            (address, [record], "application/x-www-form-urlencoded", 415),
+            (address, b"{not json", None, 400),
+            (address, b"", None, 400),
+            (address, [{"callee": "1"}], None, 422),  # no voiceId
+            (address, {"data": [record, {"voiceId": ""}]}, None, 422),
+            (address, [record, "text"], None, 422),
+            (address, 42, None, 422),
+            (address, b"[" + b" " * PUSH_LIMIT + b"]", None, 413),  # measured before parsing
+        ]
+        for target, body, kind, status in cases:
+            answer = push(target, body, kind or "application/json")
+            assert answer.status == status, (body if isinstance(body, list) else kind, answer)
+            if status not in (403, 404):
+                assert set(answer.json()) == {"error"} and len(answer.text) < 200
+        assert _records_of(journal) == before
+
+
+def test_an_oversized_chunked_body_is_refused_as_it_is_read(folder):
+    import http.client
+
+    with serving(folder) as (server, _, address):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        chunks = (b"[" + b" " * 65536 for _ in range(PUSH_LIMIT // 65536 + 2))
+        path = address.removeprefix(server.url)
+        headers = {"Content-Type": "application/json"}
+        with contextlib.suppress(ConnectionError):
+            connection.request("POST", path, body=chunks, headers=headers, encode_chunked=True)
+        assert connection.getresponse().status == 413
+
+
+# -- stored as fetched; kept aside; replays ---------------------------------------------------
+
+
+def test_pushed_records_are_stored_a_replay_changes_nothing_and_strangers_are_kept_aside(
+    folder, tmp_path
+):
+    with serving(folder, record_lag=3600) as (server, sb, address):  # no poll could read them
+        journal = _sent_by_the_page(server, _contacts(tmp_path / "spring.xlsx", 4))
+        placed = sorted(sb.placed)
+        sb.config.record_lag = 0
+        records = [sb.call_record(v) for v in placed]
+        one = push(address, records[0])  # one record
+        rest = push(address, {"data": records[1:]})  # {"data": [...]}
+        assert one.json()["stored"] == 1 and rest.json()["stored"] == 3
+        stored = _records_of(journal)
+        assert stored == {r["voiceId"]: r for r in records}
+        states = _states(journal)
+        replay = push(address, records)  # an array, all of them again
+        assert replay.status == 200 and replay.json()["stored"] == 4
+        assert _records_of(journal) == stored and _states(journal) == states
+        answered = sum(bool(r["answerTime"]) for r in records)
+        assert Api(server).campaign("spring")["live"]["answered"] == answered
+        strangers = [
+            {**records[0], "voiceId": "9001", "calledInfo": "someone else's campaign"},
+            {**records[0], "voiceId": "9002", "calledInfo": "batcher:0badc0de:1"},
+            {**records[0], "voiceId": "9003", "callee": "999"},  # its request never called it
+        ]
+        kept = push(address, strangers)
+        assert kept.status == 200 and kept.json() == {
+            "stored": 0,
+            "settled": 0,
+            "kept_aside": 3,
+            "pending": 0,
+        }
+        assert _records_of(journal) == stored
+        aside = Inbox(folder / ".batcher-web" / INBOX_FILE).aside()
+        assert {v: r for v, (r, _, _) in aside.items()} == {r["voiceId"]: r for r in strangers}
+        assert "no batcher tag" in aside["9001"][1] and "did not call 999" in aside["9003"][1]
+        assert _record_reads(sb) == 0
+
+
+def test_a_record_is_stored_beside_a_run_that_holds_the_campaign(folder, tmp_path):
+    with serving(folder, record_lag=3600) as (server, sb, address):
+        journal = _sent_by_the_page(server, _contacts(tmp_path / "held.xlsx", 2))
+        sb.config.record_lag = 0
+        records = [sb.call_record(v) for v in sb.placed]
+        with Journal(journal) as holder:  # the campaign claimed, as a run holds it
+            assert push(address, records).json()["stored"] == 2
+            assert set(holder.call_records()) == set(sb.placed)
+
+
+def test_a_journal_busy_past_the_timeout_keeps_the_record_pending_until_it_is_stored(
+    folder, tmp_path
+):
+    with serving(folder, record_lag=3600) as (server, sb, address):
+        journal = _sent_by_the_page(server, _contacts(tmp_path / "busy.xlsx", 1))
+        sb.config.record_lag = 0
+        record = sb.call_record(next(iter(sb.placed)))
+        blocker = sqlite3.connect(journal, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # a writer that never lets go (> the busy timeout)
+        try:
+            answer = push(address, record)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert answer.status == 200 and answer.json()["pending"] == 1
+        wait_for(lambda: record["voiceId"] in _records_of(journal), timeout=20)  # retried
+        wait_for(lambda: not Inbox(folder / ".batcher-web" / INBOX_FILE).aside(), timeout=10)
+
+
+# -- effects before any poll -------------------------------------------------------------------
+
+
+def test_a_pushed_record_settles_an_unknown_before_any_poll(folder, cli):
+    contacts = _contacts(folder / "lost.xlsx", 5)
+    # the request's answer is lost after its calls were placed: all five are unknown, until
+    # the vendor pushes their records as the calls end (3 s after)
+    with serving(folder, script=["drop"], record_lag=3.0) as (_, sb, address):
+        sb.config.push_to = address
+        code, out = cli("run", contacts, *sandbox_args(sb))
+        assert code == 5, out
+        journal = folder / "lost.journal"
+        assert {s.outcome for s in _states(journal).values()} == {Outcome.UNKNOWN}
+        wait_for(lambda: len(_records_of(journal)) == 5)
+        states = _states(journal)
+        assert {s.outcome for s in states.values()} == {Outcome.ACCEPTED}
+        assert {s.voice_id for s in states.values()} == set(sb.placed)
+        assert all("pushed" in s.reason for s in states.values())
+        assert _record_reads(sb) == 0 and sb.ledger()["pushes"] == {"delivered": 5}
+        code, out = cli("run", contacts, *sandbox_args(sb))
+        assert code == 0 and "nothing to send" in out, out
+        assert sb.accepted_counts() == dict.fromkeys(numbers(5), 1)
+
+
+def test_a_pushed_answered_record_stops_the_redial_of_a_busy_number(folder):
+    contacts = _contacts(folder / "redial.xlsx", 3)
+    busy = CallShares(answered=0, busy=1, no_answer=0, declined=0, unreachable=0)
+    with serving(folder, call_shares=busy) as (_, sb, address):
+        args = ["run", contacts, *sandbox_args(sb), "--attempts", "2", "--redial-after", "6s"]
+        follow = batcher_process([*args, "--settle", "2s", "--follow"], {"PYTHONPATH": ROOT})
+        try:
+            wait_for(lambda: len(sb.placed) == 3, timeout=30)
+            # the calls were answered after all (the vendor's final word): pushed at once
+            answered = [
+                {
+                    **sb.call_record(v),
+                    "terminationCode": "200",
+                    "answerTime": "2026-12-05T10:00:05+08:00",
+                }
+                for v in sorted(sb.placed)
+            ]
+            assert push(address, answered).json()["stored"] == 3
+            out, _ = follow.communicate(timeout=90)
+        finally:
+            if follow.poll() is None:
+                follow.kill()
+                follow.wait()
+        assert follow.returncode == 0, out
+        assert sb.accepted_counts() == dict.fromkeys(numbers(3), 1), out  # no redial
+
+
+# -- the sandbox pushes ------------------------------------------------------------------------
+
+
+def test_the_sandbox_pushes_to_a_running_serve_and_the_page_counts_the_answers(folder, tmp_path):
+    config = tmp_path / "campaign.toml"
+    config.write_text("")
+    with SandboxThread(SandboxConfig(record_lag=0.2)) as sb:
+        process, server = _serve_in_a_process(folder, config, sb)
+        try:
+            assert process.stdout is not None
+            sb.config.push_to = process.stdout.readline().removeprefix("vendor pushes: ").strip()
+            contacts = _contacts(folder / "live.xlsx", 12)
+            environ = {**os.environ, "BATCHER_API_KEY": KEY, "BATCHER_API_SECRET": SECRET}
+            run = subprocess.run(
+                [sys.executable, "-m", "batcher", "run", contacts, *sandbox_args(sb)],
+                env={**environ, "PYTHONPATH": ROOT},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert run.returncode == 0, run.stderr
+            wait_for(lambda: sb.ledger()["pushes"].get("delivered", 0) == 12, timeout=20)
+            journal = folder / "live.journal"
+            assert set(_records_of(journal)) == set(sb.placed)
+            answered = sum(bool(sb.call_record(v)["answerTime"]) for v in sb.placed)
+            assert 0 < answered < 12
+            assert Api(server).campaign("live")["live"]["answered"] == answered  # type: ignore[arg-type]
+            assert _record_reads(sb) == 0  # no poll: the pushes brought them
+        finally:
+            process.terminate()
+            process.wait(30)
