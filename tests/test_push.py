@@ -301,3 +301,41 @@ def test_the_sandbox_pushes_to_a_running_serve_and_the_page_counts_the_answers(f
         finally:
             process.terminate()
             process.wait(30)
+
+
+def test_serve_sandbox_pushes_its_records_to_its_own_address(folder, tmp_path):
+    argv = [
+        sys.executable,
+        "-m",
+        "batcher",
+        "serve",
+        "--folder",
+        folder,
+        "--sandbox",
+        "--port",
+        "0",
+    ]
+    process = subprocess.Popen(
+        list(map(str, argv)),
+        env={**os.environ, "PYTHONPATH": ROOT},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(3)]
+        opened = next(line for line in lines if line.startswith("open: "))
+        url, token = opened.removeprefix("open: ").strip().split("/?token=")
+        assert any(line.startswith(f"vendor pushes: {url}/vendor/records/") for line in lines)
+        server = ServerThread.__new__(ServerThread)
+        server.config = Config(folder=folder, token=token)
+        server.port = int(url.rsplit(":", 1)[1])
+        api = Api(server)
+        _sent_by_the_page(server, _contacts(tmp_path / "own.xlsx", 6))
+        journal = folder / "own.journal"
+        wait_for(lambda: len(_records_of(journal)) == 6, timeout=20)  # no poll asked for them
+        wait_for(lambda: api.campaign("own")["live"]["answered"] > 0, timeout=10)
+    finally:
+        process.terminate()
+        process.wait(30)
