@@ -187,6 +187,12 @@ def test_pushed_records_are_stored_a_replay_changes_nothing_and_strangers_are_ke
         aside = Inbox(folder / ".batcher-web" / INBOX_FILE).aside()
         assert {v: r for v, (r, _, _) in aside.items()} == {r["voiceId"]: r for r in strangers}
         assert "no batcher tag" in aside["9001"][1] and "did not call 999" in aside["9003"][1]
+        # a record of an accepted number under another voiceId: kept under the journal's, as
+        # a fetched record is (the workbook joins on it)
+        other = {**records[0], "voiceId": "7770001", "cost": "9.9"}
+        assert push(address, other).json()["stored"] == 1
+        again = _records_of(journal)
+        assert "7770001" not in again and again[records[0]["voiceId"]]["cost"] == "9.9"
         assert _record_reads(sb) == 0
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import orjson
 
 from batcher.errors import BatcherError
-from batcher.journal import Journal, parse_tag, utc_now
+from batcher.journal import Journal, NumberState, parse_tag, utc_now
 
 SETTLED_WHY = "found in the vendor's call record pushed to batcher serve"
 _ASIDE = """
@@ -188,16 +188,24 @@ def _deliver(
 
 
 def _known(journal: Journal, records: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(records of calls this journal's requests placed, the others)."""
-    callees: dict[int, set[str]] = {}
+    """(records of calls this journal's requests placed, the others). A record of a number
+    the journal holds accepted under another voiceId is kept under the journal's, as a fetched
+    one is (the workbook joins the records on it)."""
+    rows: dict[int, dict[str, NumberState]] = {}
     mine: list[dict] = []
     others: list[dict] = []
     for record in records:
         tag = parse_tag(record.get("calledInfo"))
         assert tag is not None  # grouped by it
-        if tag[1] not in callees:
-            callees[tag[1]] = set(journal.number_states(requests=[tag[1]]))
-        (mine if str(record.get("callee") or "") in callees[tag[1]] else others).append(record)
+        if tag[1] not in rows:
+            rows[tag[1]] = journal.number_states(requests=[tag[1]])
+        row = rows[tag[1]].get(str(record.get("callee") or ""))
+        if row is None:
+            others.append(record)
+        elif row.voice_id and row.voice_id != str(record["voiceId"]):
+            mine.append({**record, "voiceId": row.voice_id})
+        else:
+            mine.append(record)
     return mine, others
 
 
