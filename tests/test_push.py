@@ -16,6 +16,8 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +29,15 @@ from batcher.outcomes import Outcome
 from batcher.voiceapi.simulator import CallShares, Sandbox, SandboxConfig, SandboxThread
 from batcher.web.app import Config
 from batcher.web.push import INBOX_FILE, PUSH_LIMIT, SECRET_FILE, push_secret
-from tests.helpers import KEY, SECRET, batcher_process, numbers, sandbox_args, wait_for
+from tests.helpers import (
+    KEY,
+    SECRET,
+    batcher_process,
+    numbers,
+    sandbox_args,
+    wait_for,
+    write_xlsx,
+)
 from tests.helpers.web import Answer, Api, ServerThread, call
 from tests.test_web import _contacts
 from tests.test_web_sends import _serve_in_a_process
@@ -345,3 +355,60 @@ def test_serve_sandbox_pushes_its_records_to_its_own_address(folder, tmp_path):
     finally:
         process.terminate()
         process.wait(30)
+
+
+class _Receiver:
+    """A push address on loopback that answers 503 to the first `failures` POSTs (or never
+    answers, `hang`), then 200; it keeps what it was sent."""
+
+    def __init__(self, failures: int = 0, hang: bool = False) -> None:
+        import http.server
+
+        receiver = self
+        self.failures, self.hang, self.tries, self.bodies = failures, hang, 0, []
+        self.release = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.tries += 1
+                if receiver.hang:
+                    receiver.release.wait(30)
+                failing = receiver.tries <= receiver.failures
+                if not failing:
+                    receiver.bodies.append(json.loads(body))
+                self.send_response(503 if failing else 200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/vendor/records/x"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_sandbox_retries_a_failed_push_and_never_makes_the_api_wait_for_one(cli, tmp_path):
+    flaky, stuck = _Receiver(failures=2), _Receiver(hang=True)
+    try:
+        with SandboxThread(SandboxConfig(push_to=flaky.url)) as sb:
+            code, _ = cli("run", _contacts(tmp_path / "a.xlsx", 1), *sandbox_args(sb))
+            assert code == 0
+            wait_for(lambda: sb.ledger()["pushes"] == {"delivered": 1}, timeout=20)
+            assert flaky.tries == 3 and flaky.bodies == [sb.call_record(next(iter(sb.placed)))]
+            sb.config.push_to = stuck.url  # a push address that never answers
+            started = time.monotonic()
+            later = write_xlsx(
+                tmp_path / "b.xlsx", [["phone"], *(["+" + n] for n in numbers(3, 5))]
+            )
+            code, _ = cli("run", later, *sandbox_args(sb))
+            assert code == 0 and time.monotonic() - started < 10
+            wait_for(lambda: stuck.tries >= 1, timeout=10)
+    finally:
+        flaky.close()
+        stuck.close()

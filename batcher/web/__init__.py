@@ -10,6 +10,8 @@ Modules, each small and over plain data:
     context.py    what every handler shares: Config, the app's keys, the page, error answers
     pages.py      the HTML pages: the folder, the check, settings, test call, send, results
     api.py        the JSON API and the live counts as Server-Sent Events
+    push.py       the vendor's pushed call records (POST /vendor/records/<secret>, outside
+                  the token): into their campaigns' journals (batcher.followup.pushed)
     actions.py    what pages and API both do: list the campaigns, check one, start a send
     uploads.py    the multipart upload streamed to staging, then adopted as a campaign
     campaigns.py  the folder: which campaigns it holds, their files, the check (a dry run made

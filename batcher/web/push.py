@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from batcher.followup.pushed import Inbox, PushReport
 from batcher.web.campaigns import Folder
@@ -109,10 +110,15 @@ async def vendor_records(request: web.Request) -> web.Response:
     if (request.content_length or 0) > PUSH_LIMIT:
         return _refused(413, f"the body is over {PUSH_LIMIT} bytes: send fewer records a POST")
     body = bytearray()
-    async for chunk in request.content.iter_any():
-        body += chunk
-        if len(body) > PUSH_LIMIT:
-            return _refused(413, f"the body is over {PUSH_LIMIT} bytes: send fewer records a POST")
+    try:
+        async for chunk in request.content.iter_any():
+            body += chunk
+            if len(body) > PUSH_LIMIT:
+                return _refused(
+                    413, f"the body is over {PUSH_LIMIT} bytes: send fewer records a POST"
+                )
+    except (ConnectionError, ClientPayloadError, HttpProcessingError):
+        return _refused(400, "the body could not be read")
     try:
         records = records_of(orjson.loads(body))
     except orjson.JSONDecodeError:
