@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from batcher.errors import JournalError
 from batcher.followup.pushed import Inbox
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
@@ -74,6 +75,14 @@ def push(address: str, body: object, content_type: str = "application/json") -> 
 def _records_of(journal: Path) -> dict[str, dict]:
     with Journal(journal, readonly=True) as opened:
         return opened.call_records()
+
+
+def _records_so_far(journal: Path) -> dict[str, dict]:
+    """The journal's records, none while a run is still creating it."""
+    try:
+        return _records_of(journal)
+    except (JournalError, sqlite3.Error):
+        return {}
 
 
 def _states(journal: Path) -> dict:
@@ -240,14 +249,15 @@ def test_a_journal_busy_past_the_timeout_keeps_the_record_pending_until_it_is_st
 
 def test_a_pushed_record_settles_an_unknown_before_any_poll(folder, cli):
     contacts = _contacts(folder / "lost.xlsx", 5)
-    # the request's answer is lost after its calls were placed: all five are unknown, until
-    # the vendor pushes their records as the calls end (3 s after)
-    with serving(folder, script=["drop"], record_lag=3.0) as (_, sb, address):
-        sb.config.push_to = address
+    # the request's answer is lost after its calls were placed: all five are unknown, and no
+    # record is visible to a poll
+    with serving(folder, script=["drop"], record_lag=3600) as (_, sb, address):
         code, out = cli("run", contacts, *sandbox_args(sb))
         assert code == 5, out
         journal = folder / "lost.journal"
         assert {s.outcome for s in _states(journal).values()} == {Outcome.UNKNOWN}
+        sb.config.push_to, sb.config.record_lag = address, 0
+        sb.push_now(sorted(sb.placed))  # the vendor's push, as the calls end
         wait_for(lambda: len(_records_of(journal)) == 5)
         states = _states(journal)
         assert {s.outcome for s in states.values()} == {Outcome.ACCEPTED}
@@ -266,8 +276,11 @@ def test_a_pushed_answered_record_stops_the_redial_of_a_busy_number(folder):
         args = ["run", contacts, *sandbox_args(sb), "--attempts", "2", "--redial-after", "6s"]
         follow = batcher_process([*args, "--settle", "2s", "--follow"], {"PYTHONPATH": ROOT})
         try:
-            wait_for(lambda: len(sb.placed) == 3, timeout=30)
-            # the calls were answered after all (the vendor's final word): pushed at once
+            journal = folder / "redial.journal"
+            # follow's poll stores the busy records: each number is due for a redial in 6 s
+            wait_for(lambda: len(_records_so_far(journal)) == 3, timeout=30)
+            assert {r["terminationCode"] for r in _records_of(journal).values()} == {"486"}
+            # then the vendor pushes each call's record as answered: stored over the busy one
             answered = [
                 {
                     **sb.call_record(v),

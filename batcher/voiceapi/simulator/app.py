@@ -124,6 +124,7 @@ class Sandbox:
         # Handlers outlive their client (like a real server), so stop() must cancel them itself.
         self._handlers: set[asyncio.Task[Any]] = set()
         self.pusher: Pusher | None = None  # made by the first call placed with push_to set
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop serving it
 
     # -- ledger ------------------------------------------------------------------------------
 
@@ -159,13 +160,21 @@ class Sandbox:
             placed = Placed(call, *self.sends[call.request_no])
         return records.call_record(placed, self.tz(), self.config.call_shares, self.config.seed)
 
-    def ended_later(self, voice_ids: list[str]) -> None:
-        """Calls just placed: their records are pushed once visible (config.push_to)."""
+    def ended_later(self, voice_ids: list[str], after: float | None = None) -> None:
+        """Calls just placed (in the sandbox's loop): their records are pushed once visible,
+        or `after` seconds from now (config.push_to)."""
         if not self.config.push_to:
             return
         if self.pusher is None:
             self.pusher = Pusher(lambda: self.config.push_to, self.call_record)
-        self.pusher.schedule(voice_ids, self.config.record_lag)
+        self.pusher.schedule(voice_ids, self.config.record_lag if after is None else after)
+
+    def push_now(self, voice_ids: list[str]) -> None:
+        """Push these calls' records (visible ones) to config.push_to now, from any thread:
+        a test's vendor push at the moment it chooses."""
+        if self._loop is None:
+            raise RuntimeError("the sandbox is not serving")
+        self._loop.call_soon_threadsafe(self.ended_later, list(voice_ids), 0.0)
 
     def server_now(self) -> float:
         """The sandbox's clock: real time shifted by config.clock_offset."""
@@ -198,6 +207,7 @@ class Sandbox:
         self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
     ) -> str:
         """Serve on host:port (0 = any free port), over TLS when given a context; return the URL."""
+        self._loop = asyncio.get_running_loop()
         # A short shutdown_timeout: "slow" handlers must not hold stop() for seconds.
         self._runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
