@@ -32,6 +32,7 @@ import orjson
 from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from batcher.errors import UsageError
 from batcher.followup.pushed import Inbox, PushReport
 from batcher.web.campaigns import Folder
 from batcher.web.context import FOLDER
@@ -94,7 +95,14 @@ def push_address(base: str, secret: str) -> str:
 
 def setup(app: web.Application, folder: Folder) -> None:
     """Add the route, its state, and the retries of pending records to the app."""
-    app[PUSHES] = Pushes(push_secret(folder.state), Inbox(folder.state / INBOX_FILE))
+    try:
+        secret = push_secret(folder.state)
+    except (OSError, UnicodeError) as exc:
+        raise UsageError(
+            f"{folder.state / SECRET_FILE}: cannot keep the push address's secret ({exc})",
+            "give batcher serve a --folder it can write to",
+        ) from None
+    app[PUSHES] = Pushes(secret, Inbox(folder.state / INBOX_FILE))
     app.router.add_post(PATH, vendor_records, name=ROUTE)
     app.cleanup_ctx.append(_retries)
 
@@ -158,6 +166,7 @@ def records_of(data: object) -> list[dict]:
             raise ValueError(f"record {n} has no voiceId")
         if len(str(voice_id)) > 64:
             raise ValueError(f"record {n}: voiceId is over 64 characters")
+        record["voiceId"] = str(voice_id)  # the journal's key is text, as the vendor sends it
     return found
 
 
