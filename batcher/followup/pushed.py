@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -49,15 +50,36 @@ CREATE TABLE IF NOT EXISTS aside (
 """
 
 
+STORED, SETTLED, ASIDE, PENDING = "stored", "settled", "aside", "pending"
+
+
 @dataclass(frozen=True)
 class PushReport:
     """What one delivery did: records stored in journals, unknown numbers settled by them,
-    records kept aside (of which `pending`: their journal could not be written yet)."""
+    records kept aside (of which `pending`: their journal could not be written yet); `fates`
+    says it of each record by its voiceId (stored, settled, aside or pending)."""
 
     stored: int = 0
     settled: int = 0
     kept_aside: int = 0
     pending: int = 0
+    fates: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def of(self, records: Iterable[dict]) -> PushReport:
+        """The part of this report about some of its records (one POST of a delivery)."""
+        fates = {v: self.fates[v] for v in (str(r["voiceId"]) for r in records) if v in self.fates}
+        return _report(fates)
+
+
+def _report(fates: dict[str, str]) -> PushReport:
+    counts = Counter(fates.values())
+    return PushReport(
+        counts[STORED] + counts[SETTLED],
+        counts[SETTLED],
+        counts[ASIDE] + counts[PENDING],
+        counts[PENDING],
+        fates,
+    )
 
 
 class Inbox:
@@ -83,16 +105,13 @@ class Inbox:
                 aside.append((record, f"tag {tag[0]}: no campaign of this folder", False))
             else:
                 groups.setdefault(tag[0], []).append(record)
-        stored = settled = 0
+        fates: dict[str, str] = {}
         for token, group in groups.items():
-            done, proven, left = _deliver(group, by_token[token])
-            stored, settled = stored + done, settled + proven
-            aside.extend(left)
+            fates.update(_deliver(group, by_token[token], aside))
         self._keep_aside(aside)
-        delivered = {str(r["voiceId"]) for r in records} - {str(r["voiceId"]) for r, *_ in aside}
-        self._forget(delivered)
-        pending = sum(1 for *_, p in aside if p)
-        return PushReport(stored, settled, len(aside), pending)
+        fates.update((str(r["voiceId"]), PENDING if p else ASIDE) for r, _, p in aside)
+        self._forget({v for v, fate in fates.items() if fate in (STORED, SETTLED)})
+        return _report(fates)
 
     def retry(self, journals: Iterable[Path], *, pending_only: bool = True) -> PushReport:
         """Deliver the records kept aside again (those whose journal was busy, or all)."""
@@ -163,12 +182,12 @@ class Inbox:
 
 
 def _deliver(
-    records: list[dict], journals: list[Path]
-) -> tuple[int, int, list[tuple[dict, str, bool]]]:
-    """Store records of one token in the journal whose request called their callee; (stored,
-    settled, [(record, why, pending)] kept aside)."""
+    records: list[dict], journals: list[Path], aside: list[tuple[dict, str, bool]]
+) -> dict[str, str]:
+    """Store records of one token in the journal whose request called their callee (what
+    cannot be is appended to `aside` as (record, why, pending)); their voiceIds' fates."""
     left = records
-    stored = settled = 0
+    fates: dict[str, str] = {}
     for path in journals:
         if not left:
             break
@@ -176,23 +195,27 @@ def _deliver(
             with Journal(path, beside=True) as journal:
                 mine, others = _known(journal, left)
                 if mine:
-                    stored += journal.save_records(mine)
-                    settled += _after_records(journal, mine)
+                    with journal.together():  # the records and what they prove: at once
+                        journal.save_records([record for _, record in mine])
+                        settled = set(_after_records(journal, [record for _, record in mine]))
+                    for given, record in mine:
+                        fates[given] = SETTLED if record["voiceId"] in settled else STORED
                 left = others
         except (BatcherError, sqlite3.Error, OSError) as exc:
             # all of them again later: storing and settling twice changes nothing
             why = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            kept = [(r, f"{path.name}: not written yet ({why})", True) for r in left]
-            return stored, settled, kept
-    return stored, settled, [(r, _unknown_call(r), False) for r in left]
+            aside.extend((r, f"{path.name}: not written yet ({why})", True) for r in left)
+            return fates
+    aside.extend((r, _unknown_call(r), False) for r in left)
+    return fates
 
 
-def _known(journal: Journal, records: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(records of calls this journal's requests placed, the others). A record of a number
-    the journal holds accepted under another voiceId is kept under the journal's, as a fetched
-    one is (the workbook joins the records on it)."""
+def _known(journal: Journal, records: list[dict]) -> tuple[list[tuple[str, dict]], list[dict]]:
+    """([(voiceId as pushed, record to store)] of the calls this journal's requests placed,
+    the other records). A record of a number the journal holds accepted under another voiceId
+    is kept under the journal's, as a fetched one is (the workbook joins the records on it)."""
     rows: dict[int, dict[str, NumberState]] = {}
-    mine: list[dict] = []
+    mine: list[tuple[str, dict]] = []
     others: list[dict] = []
     for record in records:
         tag = parse_tag(record.get("calledInfo"))
@@ -200,12 +223,13 @@ def _known(journal: Journal, records: list[dict]) -> tuple[list[dict], list[dict
         if tag[1] not in rows:
             rows[tag[1]] = journal.number_states(requests=[tag[1]])
         row = rows[tag[1]].get(str(record.get("callee") or ""))
+        given = str(record["voiceId"])
         if row is None:
             others.append(record)
-        elif row.voice_id and row.voice_id != str(record["voiceId"]):
-            mine.append({**record, "voiceId": row.voice_id})
+        elif row.voice_id and row.voice_id != given:
+            mine.append((given, {**record, "voiceId": row.voice_id}))
         else:
-            mine.append(record)
+            mine.append((given, record))
     return mine, others
 
 
@@ -215,11 +239,12 @@ def _unknown_call(record: dict) -> str:
     return f"request {request} of its campaign did not call {record.get('callee') or '(no callee)'}"
 
 
-def _after_records(journal: Journal, records: list[dict]) -> int:
-    """What stored records change at once, before any poll: the unknown numbers they prove
-    called are settled (reconcile's record-evidence rule, fetching nothing); how many.
-    Everything that acts on a stored record belongs here (the redial book reads the records
-    in its next round by itself)."""
+def _after_records(journal: Journal, records: list[dict]) -> list[str]:
+    """What stored records change at once, before any poll (in the transaction that stored
+    them): the unknown numbers they prove called are settled (reconcile's record-evidence
+    rule, fetching nothing); the voiceIds of the records that settled one. Everything that
+    acts on a stored record belongs here (the redial book reads the records in its next round
+    by itself)."""
     from batcher.followup.reconcile import settle_by_records
 
     return settle_by_records(journal, records, SETTLED_WHY)

@@ -153,15 +153,16 @@ def records_found(records: Iterable[dict], token: str) -> dict[tuple[int, str], 
     return found
 
 
-def settle_by_records(journal: Journal, records: Iterable[dict], why: str) -> int:
+def settle_by_records(journal: Journal, records: Iterable[dict], why: str) -> list[str]:
     """Settle, from call records already in hand (fetching nothing), the unknown numbers they
     prove called (`records_found`): accepted, with the record's voiceId and `why` as the
-    reason. Only the numbers' rows of the requests the records name are read. How many."""
+    reason. Only the numbers' rows of the requests the records name are read. The voiceIds
+    of the records that settled a number."""
     assert journal.campaign is not None
     by_request: dict[int, dict[str, str]] = {}
     for (request, callee), voice_id in records_found(records, journal.campaign.token).items():
         by_request.setdefault(request, {})[callee] = voice_id
-    settled = 0
+    settled: list[str] = []
     for request, hits in sorted(by_request.items()):
         rows = journal.number_states(requests=[request])
         proven = [
@@ -170,7 +171,8 @@ def settle_by_records(journal: Journal, records: Iterable[dict], why: str) -> in
             if callee in rows and rows[callee].outcome is Outcome.UNKNOWN
         ]
         if proven:
-            settled += journal.settle(request, proven)
+            journal.settle(request, proven)
+            settled += [voice_id for _, _, voice_id, _ in proven]
     return settled
 
 

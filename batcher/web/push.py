@@ -47,16 +47,34 @@ RETRY_EVERY = 2.0  # seconds between two tries of the records whose journal was 
 
 @dataclass
 class Pushes:
-    """The push route's state: the folder's secret, the inbox, one delivery at a time."""
+    """The push route's state: the folder's secret, the inbox, and the deliveries: one at a
+    time, off the event loop, each taking every POST that came meanwhile (a group commit: a
+    vendor pushing many calls' records at once is not held to one journal write each)."""
 
     secret: str = field(repr=False)
     inbox: Inbox
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: list[tuple[list[dict], asyncio.Future[PushReport]]] = field(default_factory=list)
 
     async def store(self, folder: Folder, records: list[dict]) -> PushReport:
-        """Deliver records (off the event loop, one delivery at a time)."""
+        """Deliver records with those of the POSTs waiting beside them; what became of them."""
+        mine: asyncio.Future[PushReport] = asyncio.get_running_loop().create_future()
+        self.waiting.append((records, mine))
         async with self.lock:
-            return await asyncio.to_thread(lambda: self.inbox.store(records, folder.journals()))
+            if not mine.done():
+                batch, self.waiting = self.waiting, []
+                every = [record for records, _ in batch for record in records]
+                try:
+                    report = await asyncio.to_thread(
+                        lambda: self.inbox.store(every, folder.journals())
+                    )
+                except Exception as exc:
+                    for _, future in batch:
+                        future.set_exception(exc)
+                else:
+                    for given, future in batch:
+                        future.set_result(report.of(given))
+        return await mine
 
     async def retry(self, folder: Folder, *, pending_only: bool = True) -> PushReport:
         """Deliver again the records kept aside (pending ones, or all)."""
