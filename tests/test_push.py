@@ -425,3 +425,19 @@ def test_the_sandbox_retries_a_failed_push_and_never_makes_the_api_wait_for_one(
     finally:
         flaky.close()
         stuck.close()
+
+
+def test_simultaneous_pushes_are_stored_together_and_each_answered_for_its_own(folder, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with serving(folder, record_lag=3600) as (server, sb, address):
+        journal = _sent_by_the_page(server, _contacts(tmp_path / "rush.xlsx", 24))
+        sb.config.record_lag = 0
+        records = [sb.call_record(v) for v in sorted(sb.placed)]
+        stranger = {**records[0], "voiceId": "8001", "calledInfo": ""}
+        bodies = [[r] for r in records] + [[stranger]]
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            answers = list(pool.map(lambda body: push(address, body).json(), bodies))
+        assert answers[:-1] == [{"stored": 1, "settled": 0, "kept_aside": 0, "pending": 0}] * 24
+        assert answers[-1] == {"stored": 0, "settled": 0, "kept_aside": 1, "pending": 0}
+        assert _records_of(journal) == {r["voiceId"]: r for r in records}
