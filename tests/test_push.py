@@ -441,3 +441,9 @@ def test_simultaneous_pushes_are_stored_together_and_each_answered_for_its_own(f
         assert answers[:-1] == [{"stored": 1, "settled": 0, "kept_aside": 0, "pending": 0}] * 24
         assert answers[-1] == {"stored": 0, "settled": 0, "kept_aside": 1, "pending": 0}
         assert _records_of(journal) == {r["voiceId"]: r for r in records}
+
+
+def test_sandbox_push_to_must_be_an_http_address(cli):
+    code, out = cli("sandbox", "--port", "0", "--push-to", "ftp://127.0.0.1/x")
+    assert code == 2 and "--push-to 'ftp://127.0.0.1/x' is not an http(s):// address" in out
+    assert "vendor pushes: http://" in out  # the fix names where the address comes from
