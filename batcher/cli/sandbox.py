@@ -18,7 +18,8 @@ EPILOG = (
     "  BATCHER_API_KEY=sandbox-key BATCHER_API_SECRET=sandbox-secret batcher run "
     "samples/contacts.xlsx --base-url http://127.0.0.1:8080 --app-id sandbox-app "
     "--file-id sandbox-file-0001.mp3\n"
-    "  curl http://127.0.0.1:8080/sandbox/ledger"
+    "  curl http://127.0.0.1:8080/sandbox/ledger\n"
+    "  batcher sandbox --port 8081 --push-to http://127.0.0.1:8080/vendor/records/SECRET"
 )
 
 
@@ -80,6 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--keypress 7=9 to try a campaign's opt_out_key (default: random presses only)",
     )
     parser.add_argument(
+        "--push-to",
+        metavar="URL",
+        help="POST each call's record to URL as the call ends, as the vendor's status report "
+        "push does (e.g. the 'vendor pushes' address batcher serve prints; default: none)",
+    )
+    parser.add_argument(
         "--script",
         action="append",
         default=[],
@@ -128,6 +135,11 @@ def handle(args: argparse.Namespace) -> int:
                 "e.g. --keypress 7=9: numbers ending in 7 answer and press 9",
             )
         keypresses[ending] = key
+    if args.push_to is not None and not args.push_to.startswith(("http://", "https://")):
+        raise UsageError(
+            f"--push-to {args.push_to!r} is not an http(s):// address",
+            "give the address batcher serve prints as 'vendor pushes: http://...'",
+        )
     try:
         shares = CallShares(
             args.answered, args.busy, args.no_answer, args.declined, args.unreachable
@@ -153,6 +165,7 @@ def handle(args: argparse.Namespace) -> int:
         call_shares=shares,
         record_lag=args.record_lag,
         keypresses=keypresses,
+        push_to=args.push_to,
     )
     try:
         serve(args.port, config=config)

@@ -15,7 +15,9 @@ DESCRIPTION = (
     "Serve a page on which the campaign owner uploads a spreadsheet, checks it (every "
     "problem row by its row number), sends it with one button, watches live counts and "
     "downloads the results, for the campaigns of FOLDER. It prints its address with a "
-    "random token, as Jupyter does: every request needs it. Sends run `batcher run` in a "
+    "random token, as Jupyter does: every request needs it. It also prints the address to "
+    "configure at the vendor for its status report push (the call records of calls as they "
+    "end), whose secret path is its only key. Sends run `batcher run` in a "
     "child process, with the same journal, history and rules as the command line: a "
     "campaign started on the page resumes from the CLI and the other way round."
 )
@@ -54,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flags(parser)(
         "--sandbox",
         help="send to an embedded simulator for as long as the page "
-        "runs (no account needed; nobody is called)",
+        "runs (no account needed; nobody is called); it pushes each call's record to the "
+        "page's vendor push address, as an account configured for it would",
     )
 
 
@@ -104,6 +107,7 @@ def handle(args: argparse.Namespace) -> int:
             credentials=args.credentials,
             sandbox=sandbox,
             sandbox_credentials=sandbox_credentials,
+            sandbox_pushes=args.sandbox,
         )
         try:
             serve(config, args.host, args.port, out)

@@ -2,6 +2,8 @@
 
 - `records`: the call records of accepted numbers, fetched into the journal.
 - `reconcile`: `unknown` numbers settled from the vendor's call records.
+- `pushed`: call records the vendor pushed (to `batcher serve`), stored in their campaigns'
+  journals beside whoever holds them, or kept aside.
 - `follow`: `batcher run --follow`, round after round until nothing more can happen.
 - `test_call`: one real call to the operator's own phone with the campaign's message.
 - `check`: one harmless signed call proves the credentials, IP whitelist and clock.

@@ -23,6 +23,7 @@ Until then it stays unknown, and reconcile says it waits for the records and unt
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,12 +84,7 @@ def reconcile(
             return ReconcileReport(0, 0, 0, 0)
         sent = {r.id: r.sent_epoch for r in journal.requests() if r.id in unknown}
         records = asyncio.run(_fetch(account, min(sent.values()) - SLACK, now + SLACK))
-        found: dict[tuple[int, str], str] = {}
-        for record in records:
-            tag = parse_tag(record.get("calledInfo"))
-            if tag and tag[0] == token:
-                key = (tag[1], str(record.get("callee", "")))
-                found[key] = str(record.get("voiceId") or record.get("voice_id") or "")
+        found = records_found(records, token)
         evidence = _Evidence(journal, found, records)
         counts = {"found": 0, "absent": 0, "unknown": 0, "waiting": 0, "given_up": 0}
         latest_wait = bound_at = 0.0
@@ -146,6 +142,42 @@ def reconcile(
         counts["given_up"],
         _clock(bound_at),
     )
+
+
+def records_found(records: Iterable[dict], token: str) -> dict[tuple[int, str], str]:
+    """The record-evidence rule: (request, callee) -> voiceId for each call record tagged with
+    the campaign's `token` (calledInfo `batcher:<token>:<request>`): that request placed a
+    call to that callee."""
+    found: dict[tuple[int, str], str] = {}
+    for record in records:
+        tag = parse_tag(record.get("calledInfo"))
+        if tag and tag[0] == token:
+            key = (tag[1], str(record.get("callee", "")))
+            found[key] = str(record.get("voiceId") or record.get("voice_id") or "")
+    return found
+
+
+def settle_by_records(journal: Journal, records: Iterable[dict], why: str) -> list[str]:
+    """Settle, from call records already in hand (fetching nothing), the unknown numbers they
+    prove called (`records_found`): accepted, with the record's voiceId and `why` as the
+    reason. Only the numbers' rows of the requests the records name are read. The voiceIds
+    of the records that settled a number."""
+    assert journal.campaign is not None
+    by_request: dict[int, dict[str, str]] = {}
+    for (request, callee), voice_id in records_found(records, journal.campaign.token).items():
+        by_request.setdefault(request, {})[callee] = voice_id
+    settled: list[str] = []
+    for request, hits in sorted(by_request.items()):
+        rows = journal.number_states(requests=[request])
+        proven = [
+            (callee, Outcome.ACCEPTED, voice_id, why)
+            for callee, voice_id in sorted(hits.items())
+            if callee in rows and rows[callee].outcome is Outcome.UNKNOWN
+        ]
+        if proven:
+            journal.settle(request, proven)
+            settled += [voice_id for _, _, voice_id, _ in proven]
+    return settled
 
 
 class _Evidence:

@@ -38,22 +38,37 @@ def initialise(path: Path) -> None:
 
 
 class Journal:
-    """The journal of one campaign, held exclusively by this process (unless read-only)."""
+    """The journal of one campaign, held exclusively by this process (unless read-only, or
+    `beside` its holder).
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    `beside=True` writes without taking the campaign: what `batcher serve` stores from the
+    vendor's pushes (call records, and the settlements they prove) while a run may hold the
+    journal. SQLite keeps the two writers apart (WAL, each write one BEGIN IMMEDIATE
+    transaction, the busy timeout); the file must already be at this batcher's schema (the
+    holder upgrades it, never a writer beside it), else JournalError."""
+
+    def __init__(self, path: Path, *, readonly: bool = False, beside: bool = False) -> None:
         self.path = path
         self.readonly = readonly
+        self.beside = beside and not readonly
         self._lock: int | None = None
         self._grouped = False  # inside together(): writes join its transaction
         self._numbers_ready = True  # False: a read-only look at a version 2 file, not yet read
         self._open: sqlite3.Connection | None = None  # None once closed
-        if not readonly:
+        if not readonly and not self.beside:
             self._lock = acquire_lock(path)
         try:
             self.db = self._open = connect(path, readonly)
             if readonly:
                 _check_readable(self.db)
                 self._numbers_ready = version(self.db) >= SCHEMA_VERSION
+            elif self.beside:
+                _check_readable(self.db)
+                if version(self.db) != SCHEMA_VERSION:
+                    raise sqlite3.DatabaseError(
+                        f"schema version {version(self.db)}, not {SCHEMA_VERSION}: the next run "
+                        "of the campaign upgrades it"
+                    )
             else:
                 upgrade(self.db)
             self.campaign = campaign.info(self.db)
@@ -91,6 +106,9 @@ class Journal:
     def close(self) -> None:
         """Close the database (folding its WAL back in), then release the lock."""
         if self._open is not None:
+            if self.beside:  # the holder may be at work: fold the WAL in only if nobody is
+                with contextlib.suppress(sqlite3.Error):
+                    self._open.execute("PRAGMA busy_timeout=0")
             if not self.readonly:
                 with contextlib.suppress(sqlite3.Error):
                     # a clean exit leaves one file: no -wal or -shm beside it

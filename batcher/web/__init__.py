@@ -11,6 +11,8 @@ Modules, each small and over plain data:
     pages.py      the HTML pages: the folder, the check, settings, send, results
     testcall.py   the test call to the owner's own number: refused, confirmed, one at a time
     api.py        the JSON API and the live counts as Server-Sent Events
+    push.py       the vendor's pushed call records (POST /vendor/records/<secret>, outside
+                  the token): into their campaigns' journals (batcher.followup.pushed)
     actions.py    what pages and API both do: list the campaigns, check one, start a send
     views.py      the owner's views: archive and restore, "was this number called", the chart
     overview.py   a campaign summed up from its journal: dates, state, counts, all its runs,

@@ -5,9 +5,10 @@
 
 make_app builds one folder's aiohttp application: the guard and the security headers
 (security.py), the Jinja2 templates and static files, the HTML pages (pages.py), the JSON
-API with its Server-Sent Events (api.py) and the owner's views (views.py: archive, search);
-on shutdown it stops the page's sends. serve runs it and prints the address to open, token
-included.
+API with its Server-Sent Events (api.py), the owner's views (views.py: archive, search) and
+the vendor's pushes (push.py); on shutdown it stops the page's sends. serve runs it and prints
+the address to open, token included, and the address to configure at the vendor for its
+pushes, secret included.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from batcher.web.pages import (
     stop_page,
     upload,
 )
+from batcher.web.push import PUSHES, push_address
+from batcher.web.push import setup as setup_pushes
 from batcher.web.security import security_headers, token_guard
 from batcher.web.testcall import TEST_CALLS, TestCalls, test_call
 from batcher.web.uploads import CHUNK, UPLOAD_LIMIT
@@ -103,6 +106,7 @@ def make_app(config: Config) -> web.Application:
             web.get("/api/search", search),
         ]
     )
+    setup_pushes(app, folder)  # the vendor's pushes: outside the token, by their secret
     app.on_shutdown.append(_stop_children)
     return app
 
@@ -120,7 +124,9 @@ def serve(config: Config, host: str, port: int, say) -> None:
 
 
 async def _serve(config: Config, host: str, port: int, say) -> None:
-    runner = web.AppRunner(make_app(config), shutdown_timeout=5)
+    app = make_app(config)
+    # no access log: the push address's path is its secret
+    runner = web.AppRunner(app, shutdown_timeout=5, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -128,6 +134,11 @@ async def _serve(config: Config, host: str, port: int, say) -> None:
     shown = f"[{host}]" if ":" in host else host
     say(f"serving the campaigns of {config.folder.resolve()}")
     say(f"open: http://{shown}:{bound}/?token={config.token}")
+    say(f"vendor pushes: {push_address(f'http://{shown}:{bound}', app[PUSHES].secret)}")
+    if config.sandbox_pushes:  # serve --sandbox: the simulator pushes as the vendor would
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else shown
+        push_to = push_address(f"http://{local}:{bound}", app[PUSHES].secret)
+        config.sandbox.config.push_to = push_to  # type: ignore[attr-defined]
     try:
         await asyncio.Event().wait()
     finally:

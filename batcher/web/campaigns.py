@@ -36,7 +36,7 @@ import re
 import secrets
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from batcher.campaign import campaign_name, journal_path, output_path, recorded
@@ -49,7 +49,7 @@ from batcher.plan.decide import decide
 from batcher.plan.regions import resolve_region
 from batcher.plan.rows import plan_rows
 from batcher.plan.status import INVALID
-from batcher.settings import LoadOptions, Settings, load_config
+from batcher.settings import HistoryLocation, LoadOptions, Settings, default_history, load_config
 from batcher.web.checks import Check, Problem, cell_as_written
 from batcher.web.record import Record
 from batcher.web.toml import to_toml
@@ -165,6 +165,31 @@ class Folder:
         self.write_config(record, sent)
         self.save(record)
         return record
+
+    def history(self) -> HistoryLocation:
+        """The call history serve's campaigns reserve their numbers in, and whose register
+        their opt-outs go on (serve --config's `history`, else the user's default)."""
+        try:
+            given = load_config(self.base_config).get("history")
+            if given:
+                return HistoryLocation.of(str(given), beside=self.base_config)
+        except BatcherError:
+            pass  # a --config broken since serve started: the default, as the runs would fail
+        return default_history()
+
+    def journals(self) -> Iterator[Path]:
+        """The journal of each campaign of the folder that has one (read as they are: a
+        campaign of the command line is not adopted by the page for it)."""
+        for name in self.names():
+            if (self.state / f"{name}.json").is_file():
+                try:
+                    path = self.journal_of(self.record(name))
+                except (KeyError, BatcherError, OSError, ValueError):
+                    continue
+            else:
+                path = self.root / f"{name}.journal"
+            if path.is_file():
+                yield path
 
     def save(self, record: Record) -> None:
         """Keep what the owner chose for this campaign."""

@@ -39,6 +39,7 @@ class Config:
     credentials: Path | None = None  # serve --credentials (else the environment / default)
     sandbox: object | None = None  # a running simulator (SandboxThread) to send to
     sandbox_credentials: tuple[str, str] | None = field(default=None, repr=False)
+    sandbox_pushes: bool = False  # the sandbox pushes its call records to this server
 
     @property
     def csrf(self) -> str:

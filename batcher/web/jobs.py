@@ -303,6 +303,8 @@ def live_counts(journal: Path, job: Job | None) -> dict[str, object]:
         "totals": dict(totals),
         "total_requests": requests,
         "campaign": campaign,
+        # the calls whose record (fetched, or pushed by the vendor) says answered
+        "answered": campaign.get("answered") or 0,
     }
     if job is None:
         return {**answer, "state": "idle"}

@@ -18,7 +18,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from batcher.errors import BatcherError
-from batcher.settings import HistoryLocation, default_history, load_config
+from batcher.settings import load_config
 from batcher.web.actions import archive
 from batcher.web.campaigns import Folder
 from batcher.web.context import (
@@ -85,7 +85,7 @@ async def search(request: web.Request) -> web.Response:
         return render_page(request, "search.html", text="", region=region or "", found=None)
     journals = [(name, folder.journal_of(folder.record(name))) for name in _names(folder)]
     try:
-        found = await asyncio.to_thread(look_up, text, region, _history(folder), journals)
+        found = await asyncio.to_thread(look_up, text, region, folder.history(), journals)
     except BatcherError as exc:
         if api:
             return error_json(exc)
@@ -122,21 +122,6 @@ def _region(folder: Folder) -> str | None:
     except BatcherError:
         return None
     return str(region) if region else None
-
-
-def _history(folder: Folder) -> HistoryLocation:
-    """The call history serve's campaigns reserve their numbers in (serve --config's, else
-    the user's default)."""
-    try:
-        given = load_config(folder.base_config).get("history")
-    except BatcherError:
-        given = None
-    if not given:
-        return default_history()
-    try:
-        return HistoryLocation.of(str(given), beside=folder.base_config)
-    except BatcherError:
-        return default_history()
 
 
 # -- the chart of outcomes over time -----------------------------------------------------------

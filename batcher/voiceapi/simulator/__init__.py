@@ -21,11 +21,13 @@ Paged answers: {"status": "0", "reason": "success", "data": {"records": [...], "
 
 Besides the vendor's endpoints, GET /sandbox/ledger (unsigned, never under the prefix) answers
 the ledger as JSON: {"accepted": {callee: times accepted}, "accepted_total": n, "requests": n,
-"requests_by_endpoint": {...}, "max_in_flight": {endpoint: most at once}}.
+"requests_by_endpoint": {...}, "max_in_flight": {endpoint: most at once},
+"pushes": {"delivered": n, "failed": n}}.
 
 One module per concern: app (config, state, routing, lifecycle), auth (Sign, IP, Timestamp),
 send_group (validation, acceptance), faults (script and random faults), files (upload, query),
-records (call outcomes and records), protocol (answers and shared field rules).
+records (call outcomes and records), protocol (answers and shared field rules), push (each
+call's record POSTed to `push_to` as the call ends, as the vendor's status report push does).
 """
 
 from batcher.voiceapi.simulator.app import (

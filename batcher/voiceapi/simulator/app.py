@@ -27,6 +27,7 @@ from batcher.voiceapi.simulator import files, records, send_group
 from batcher.voiceapi.simulator.faults import REDIRECT_TARGET, SCRIPT_ITEMS
 from batcher.voiceapi.simulator.files import SEED_FILE_ID, SEED_FILE_NAME
 from batcher.voiceapi.simulator.protocol import Note, Refusal, Reply, api
+from batcher.voiceapi.simulator.push import Pusher
 from batcher.voiceapi.simulator.records import CallShares, Placed
 from batcher.voiceapi.simulator.send_group import AcceptedCall, SendRequest, refuse_blacklisted
 
@@ -70,6 +71,7 @@ class SandboxConfig:
     keypresses: dict[str, str] = field(default_factory=dict)
     record_utc_offset_hours: int = 8  # zone of the times in call records
     max_body_bytes: int = 32 * 1024 * 1024  # uploads are base64 audio
+    push_to: str | None = None  # POST each call's record here as the call ends (push.py)
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         # Handlers outlive their client (like a real server), so stop() must cancel them itself.
         self._handlers: set[asyncio.Task[Any]] = set()
+        self.pusher: Pusher | None = None  # made by the first call placed with push_to set
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop serving it
 
     # -- ledger ------------------------------------------------------------------------------
 
@@ -147,6 +151,7 @@ class Sandbox:
                 "requests": len(self.requests),
                 "requests_by_endpoint": dict(by_endpoint),
                 "max_in_flight": dict(self.peak_in_flight),
+                "pushes": dict(self.pusher.counts) if self.pusher else {},
             }
 
     def call_record(self, voice_id: str) -> dict[str, Any] | None:
@@ -160,6 +165,22 @@ class Sandbox:
         return records.call_record(
             placed, self.tz(), config.call_shares, config.seed, config.keypresses
         )
+
+    def ended_later(self, voice_ids: list[str], after: float | None = None) -> None:
+        """Calls just placed (in the sandbox's loop): their records are pushed once visible,
+        or `after` seconds from now (config.push_to)."""
+        if not self.config.push_to:
+            return
+        if self.pusher is None:
+            self.pusher = Pusher(lambda: self.config.push_to, self.call_record)
+        self.pusher.schedule(voice_ids, self.config.record_lag if after is None else after)
+
+    def push_now(self, voice_ids: list[str]) -> None:
+        """Push these calls' records (visible ones) to config.push_to now, from any thread:
+        a test's vendor push at the moment it chooses."""
+        if self._loop is None:
+            raise RuntimeError("the sandbox is not serving")
+        self._loop.call_soon_threadsafe(self.ended_later, list(voice_ids), 0.0)
 
     def server_now(self) -> float:
         """The sandbox's clock: real time shifted by config.clock_offset."""
@@ -192,6 +213,7 @@ class Sandbox:
         self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
     ) -> str:
         """Serve on host:port (0 = any free port), over TLS when given a context; return the URL."""
+        self._loop = asyncio.get_running_loop()
         # A short shutdown_timeout: "slow" handlers must not hold stop() for seconds.
         self._runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -213,6 +235,8 @@ class Sandbox:
         for task in list(self._handlers):
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self.pusher is not None:
+            await self.pusher.stop()
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -187,6 +187,8 @@ def _accept(sandbox: Sandbox, send: SendRequest, request_no: int) -> list[dict[s
         sandbox.sends[request_no] = (server_now, send)
         if config.balance is not None:
             config.balance -= len(accepted) - before
+        placed_now = [call.voice_id for call in accepted[before:]]
+    sandbox.ended_later(placed_now)
     return data
 
 
