@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from gettext import ngettext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -330,7 +331,9 @@ class FedBack:
 
     def shown(self, settings: Settings, sheet: Sheet) -> str:
         where = f"{settings.contacts}" + (f", sheet {sheet.sheet_name}" if sheet.sheet_name else "")
-        return f"{where} ({len(sheet.rows)} rows)"
+        return where + ngettext(" ({n} row)", " ({n} rows)", len(sheet.rows)).format(
+            n=len(sheet.rows)
+        )
 
 
 def _fed_back(settings: Settings, sheet: Sheet, name: str, journal: Journal) -> FedBack | None:

@@ -19,7 +19,14 @@ from aiohttp_sse import sse_response
 from batcher.errors import BatcherError
 from batcher.web.actions import campaign_list, check_campaign, start_send
 from batcher.web.campaigns import Folder
-from batcher.web.context import FOLDER, JOBS, Conflict, error_json, record_of
+from batcher.web.context import (
+    FOLDER,
+    JOBS,
+    Conflict,
+    error_json,
+    live_in_language,
+    record_of,
+)
 from batcher.web.jobs import live_counts
 from batcher.web.uploads import create_campaign
 
@@ -58,7 +65,7 @@ async def api_campaign(request: web.Request) -> web.Response:
         {
             "id": record.name,
             "plan": plan,
-            "live": live,
+            "live": live_in_language(request, live),
             "results": folder.results_of(record).is_file(),
             "command": folder.run_command(record),
         }
@@ -107,6 +114,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 job = request.app[JOBS].latest_of(record.name)
                 live = await asyncio.to_thread(live_counts, journal, job)
                 live["results"] = folder.results_of(record).is_file()
+                live_in_language(request, live)
                 await stream.send(json.dumps(live), event="counts")
                 if job is not None and not job.running:
                     await stream.send(json.dumps({"state": job.state}), event="end")

@@ -25,9 +25,9 @@ from batcher.web.context import (
     CONFIG,
     FOLDER,
     JOBS,
+    Missing,
     campaign_url,
     error_page,
-    is_api,
     record_of,
     render_page,
     see_other,
@@ -287,9 +287,7 @@ async def results(request: web.Request) -> web.StreamResponse:
     record = record_of(request)
     path = folder.results_of(record)
     if not path.is_file() or request.app[JOBS].running(record.name):
-        if is_api(request):
-            return web.json_response({"error": "no results workbook yet"}, status=404)
-        raise web.HTTPNotFound(text="no results workbook yet: send the campaign first")
+        raise Missing("no_results")
     return web.FileResponse(
         path,
         headers={
