@@ -61,7 +61,7 @@ class Catalogue:
         if key in self.plural:
             if "count" not in values:
                 raise TypeError(f"t({key!r}) has plural forms: give it count=")
-            template = self.translations.ngettext(key, key, int(values["count"]))
+            template = self.translations.ngettext(key, key, int(str(values["count"])))
         else:
             template = self.translations.gettext(key)
         return template.format(**values) if values else template
@@ -93,14 +93,15 @@ def _read(language: str) -> tuple[Translations, frozenset[str], frozenset[str]]:
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
-    singular, plural = set(), set()
+    singular: set[str] = set()
+    plural: set[str] = set()
     for message in catalog:
         if not message.id:
             continue  # the header
-        if isinstance(message.id, tuple):
-            plural.add(message.id[0])
-        else:
+        if isinstance(message.id, str):
             singular.add(message.id)
+        else:
+            plural.add(message.id[0])
     return Translations(compiled, domain="messages"), frozenset(singular), frozenset(plural)
 
 
