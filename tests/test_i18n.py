@@ -167,3 +167,13 @@ def test_library_messages_with_counts_translate_in_either_number():
         zh.message(two)
         == "已发送 2/2 个号码（已接受 2；1 个请求），8 个/秒，剩余约 0 秒\n结果：已接受 2"
     )
+
+
+def test_the_script_shows_only_texts_the_page_gives_it():
+    """app.js holds no sentence of its own: the states, outcome names and templates it
+    shows come from data attributes the template fills from the catalogue."""
+    script = (WEB / "static" / "app.js").read_text(encoding="utf-8")
+    literals = re.findall(r'"((?:[^"\\\n]|\\.)*)"', script)  # the script quotes with "
+    words = [t for t in literals if re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", t)]
+    assert words == ["use strict"]
+    assert re.search(r"dataset\.(texts|template|names)", script)

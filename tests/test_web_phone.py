@@ -105,11 +105,11 @@ def test_no_page_is_wider_than_a_phone(browser, served, tmp_path):  # noqa: F811
 
 # -- the Chinese page ------------------------------------------------------------------------
 
-ENGLISH = re.compile(r"[A-Za-z]{2,}(?:[ ,'’-]+[A-Za-z]{2,}){2,}")
+ENGLISH = re.compile(r"[A-Za-z]{2,}(?:[ ,'’()-]+[A-Za-z]{2,})+")
 
 
 def english_sentences(text: str, allowed: tuple[str, ...] = ()) -> list[str]:
-    """Runs of three or more English words: a sentence left untranslated. File names,
+    """Runs of two or more English words: a sentence left untranslated. File names,
     paths, addresses and the allowed names are taken out first."""
     for name in sorted(allowed, key=len, reverse=True):
         text = text.replace(name, " ")
