@@ -177,3 +177,30 @@ def test_the_script_shows_only_texts_the_page_gives_it():
     words = [t for t in literals if re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", t)]
     assert words == ["use strict"]
     assert re.search(r"dataset\.(texts|template|names)", script)
+
+
+def test_missing_pages_and_json_errors_answer_in_the_requests_language(tmp_path):
+    from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
+    from batcher.web.app import Config
+    from tests.helpers.web import ServerThread, call
+
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    with SandboxThread(SandboxConfig()) as sb, ServerThread(Config(folder, sandbox=sb)) as server:
+        auth = {"Authorization": f"Bearer {server.config.token}"}
+        zh = {**auth, "Accept-Language": "zh-CN"}
+        missing = call("GET", server.url + "/api/campaigns/nope", headers=zh)
+        assert missing.status == 404 and missing.json() == {"error": "此文件夹中没有这个活动。"}
+        page = call("GET", server.url + "/campaigns/nope/results.xlsx", headers=zh)
+        assert page.status == 404 and "此文件夹中没有这个活动" in page.text
+        assert 'lang="zh-CN"' in page.text
+        wrong = call("GET", server.url + "/campaigns/nope/send", headers=zh)
+        assert wrong.status == 405 and "此地址不接受这种请求" in wrong.text
+        nowhere = call("GET", server.url + "/nowhere", headers=auth)
+        assert nowhere.status == 404 and "There is no such page here." in nowhere.text
+        refused = call("POST", server.url + "/api/campaigns", headers=zh, data=b"x=1")
+        assert refused.status == 422
+        assert refused.json() == {
+            "error": "上传的不是 multipart 表单",
+            "hint": "请以 multipart/form-data 发送文件，字段名为 file",
+        }

@@ -3,7 +3,8 @@
 - at 390 px (an iPhone's width) no page scrolls sideways: the folder, the check, its settings,
   a test call, the progress of a send, the results, and the error pages; long file names,
   cells and commands wrap or scroll inside their own box;
-- the Chinese page, upload -> refusal -> check -> send -> Output, shows no English sentence:
+- the Chinese page, upload -> refusal -> check -> test call -> send -> Output, shows no
+  English sentence:
   refusals, conflicts, 404s, the JSON errors and the send's own output included (numbers, file
   names, phone numbers, paths and codes may stay as they are).
 """
@@ -158,6 +159,11 @@ def test_the_chinese_page_speaks_chinese_from_refusal_to_output(browser, served,
         page.wait_for_url("**/campaigns/spring")
         assert page.locator("#send").inner_text().startswith("拨打 4 个电话")
         assert _untranslated(page, names) == []
+        page.fill("input[name=number]", "+919877771234")
+        page.click("section.test-call button")
+        page.wait_for_selector("#test-result")
+        assert "测试电话 +919877771234" in page.inner_text("#test-result")
+        assert _untranslated(page, (*names, "voiceId")) == [], page.inner_text("#test-result")
         page.click("#send")
         page.wait_for_url("**/progress")
         _wait_for(lambda: "已发送" in page.inner_text("#output"))  # live, through the script
@@ -182,4 +188,4 @@ def test_the_chinese_page_speaks_chinese_from_refusal_to_output(browser, served,
         )
         assert refused.status == 409
         assert english_sentences(" ".join(refused.json().values()), names) == []
-    assert sb.accepted_counts() == dict.fromkeys(numbers(4), 1)
+    assert sb.accepted_counts() == dict.fromkeys([*numbers(4), "919877771234"], 1)
