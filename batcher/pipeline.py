@@ -470,8 +470,11 @@ def _say_opened(opened, journal: Journal, say: Say) -> None:
         say(f"resuming the campaign {journal.campaign.name!r} ({journal.path})")
     if opened.recovered:
         say(
-            f"{opened.recovered} request(s) were in flight when batcher last stopped: marked "
-            "unknown (calls may have been placed; run batcher reconcile to settle them)"
+            ngettext(
+                "{n} request was in flight", "{n} requests were in flight", opened.recovered
+            ).format(n=opened.recovered)
+            + " when batcher last stopped: marked unknown (calls may have been placed; run "
+            "batcher reconcile to settle them)"
         )
 
 
@@ -506,8 +509,11 @@ def _adopt_orphans(
     adopted = journal.adopt_orphans(history.intents(caller), now)
     if adopted:
         say(
-            f"{adopted} number(s) were reserved when batcher last stopped, before their "
-            "request was recorded: held as unknown (run batcher reconcile to settle them)"
+            ngettext("{n} number was reserved", "{n} numbers were reserved", adopted).format(
+                n=adopted
+            )
+            + " when batcher last stopped, before their request was recorded: held as unknown "
+            "(run batcher reconcile to settle them)"
         )
 
 
