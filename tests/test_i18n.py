@@ -204,3 +204,30 @@ def test_missing_pages_and_json_errors_answer_in_the_requests_language(tmp_path)
             "error": "上传的不是 multipart 表单",
             "hint": "请以 multipart/form-data 发送文件，字段名为 file",
         }
+
+
+def test_a_refused_setting_is_explained_in_chinese(tmp_path):
+    import html
+
+    from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
+    from batcher.web.app import Config
+    from tests.helpers import numbers, write_xlsx
+    from tests.helpers.web import Api, ServerThread, call, multipart
+
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    contacts = write_xlsx(tmp_path / "c.xlsx", [["phone"], *(["+" + n] for n in numbers(2))])
+    with SandboxThread(SandboxConfig()) as sb, ServerThread(Config(folder, sandbox=sb)) as server:
+        api = Api(server)
+        assert api.create(contacts).status == 201
+        body, kind = multipart({"window": "late"}, {})
+        refused = call(
+            "POST",
+            f"{server.url}/campaigns/c/settings",
+            headers={**api.auth, "Accept-Language": "zh-CN"},
+            data=body,
+            content_type=kind,
+        )
+        shown = html.unescape(refused.text)
+        assert refused.status == 422 and "拨打时段 'late' 不是 HH:MM-HH:MM 格式" in shown
+        assert "例如 09:00-20:00（被叫方当地时间）" in shown
