@@ -140,6 +140,7 @@ def test_the_chinese_page_speaks_chinese_from_refusal_to_output(browser, served,
         [["Name", "Phone"], *([f"c{i}", n] for i, n in enumerate(good)), ["x", "12345"]],
     )
     names = ("spring", "Name", "Phone", "Contacts", "batcher", "English")
+    chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}  # as the browser's own requests say
     with _phone(browser, locale="zh-CN") as page:
         page.goto(f"{server.url}/?token={server.config.token}")
         assert _untranslated(page, names) == []
@@ -164,6 +165,8 @@ def test_the_chinese_page_speaks_chinese_from_refusal_to_output(browser, served,
         page.wait_for_selector("#test-result")
         assert "测试电话 +919877771234" in page.inner_text("#test-result")
         assert _untranslated(page, (*names, "voiceId")) == [], page.inner_text("#test-result")
+        problems = page.request.get(f"{server.url}/campaigns/spring/problems.csv", headers=chinese)
+        assert "位数太少（5 位），不是完整的电话号码" in problems.text()
         page.click("#send")
         page.wait_for_url("**/progress")
         _wait_for(lambda: "已发送" in page.inner_text("#output"))  # live, through the script
@@ -173,7 +176,6 @@ def test_the_chinese_page_speaks_chinese_from_refusal_to_output(browser, served,
         assert _untranslated(page, names) == [], output
         _shot(page, "16-zh-output")
         csrf = page.get_attribute("body", "data-csrf")
-        chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}  # as the browser's own requests say
         again = page.request.post(
             f"{server.url}/campaigns/spring/send",
             form={"csrf": csrf},

@@ -27,6 +27,7 @@ from batcher.web.context import (
     JOBS,
     Missing,
     campaign_url,
+    catalogue_of,
     error_page,
     record_of,
     render_page,
@@ -153,8 +154,9 @@ async def problems_csv(request: web.Request) -> web.Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["row", "cell", "reason"])
+    reason = catalogue_of(request).message  # in the page's language, as the page shows it
     for problem in check.problems:
-        writer.writerow([problem.row, _csv_safe(problem.cell), problem.reason])
+        writer.writerow([problem.row, _csv_safe(problem.cell), reason(problem.reason)])
     return web.Response(
         body=("\ufeff" + buffer.getvalue()).encode("utf-8"),
         content_type="text/csv",
