@@ -75,15 +75,6 @@ class Catalogue:
             line = pattern.sub(functools.partial(_filled, template), line)
         return line
 
-    def texts(self) -> dict[str, str]:
-        """Every key's sentence (a plural key in its form for 2), for the page's script."""
-        return {
-            key: self.translations.ngettext(key, key, 2)
-            if key in self.plural
-            else self.translations.gettext(key)
-            for key in sorted(self.singular | self.plural)
-        }
-
 
 def _read(language: str) -> tuple[Translations, frozenset[str], frozenset[str]]:
     """The .po of `language`, compiled in memory, and its singular and plural keys."""
