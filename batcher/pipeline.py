@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from gettext import ngettext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -330,7 +331,9 @@ class FedBack:
 
     def shown(self, settings: Settings, sheet: Sheet) -> str:
         where = f"{settings.contacts}" + (f", sheet {sheet.sheet_name}" if sheet.sheet_name else "")
-        return f"{where} ({len(sheet.rows)} rows)"
+        return where + ngettext(" ({n} row)", " ({n} rows)", len(sheet.rows)).format(
+            n=len(sheet.rows)
+        )
 
 
 def _fed_back(settings: Settings, sheet: Sheet, name: str, journal: Journal) -> FedBack | None:
@@ -467,8 +470,11 @@ def _say_opened(opened, journal: Journal, say: Say) -> None:
         say(f"resuming the campaign {journal.campaign.name!r} ({journal.path})")
     if opened.recovered:
         say(
-            f"{opened.recovered} request(s) were in flight when batcher last stopped: marked "
-            "unknown (calls may have been placed; run batcher reconcile to settle them)"
+            ngettext(
+                "{n} request was in flight", "{n} requests were in flight", opened.recovered
+            ).format(n=opened.recovered)
+            + " when batcher last stopped: marked unknown (calls may have been placed; run "
+            "batcher reconcile to settle them)"
         )
 
 
@@ -503,8 +509,11 @@ def _adopt_orphans(
     adopted = journal.adopt_orphans(history.intents(caller), now)
     if adopted:
         say(
-            f"{adopted} number(s) were reserved when batcher last stopped, before their "
-            "request was recorded: held as unknown (run batcher reconcile to settle them)"
+            ngettext("{n} number was reserved", "{n} numbers were reserved", adopted).format(
+                n=adopted
+            )
+            + " when batcher last stopped, before their request was recorded: held as unknown "
+            "(run batcher reconcile to settle them)"
         )
 
 

@@ -21,6 +21,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from gettext import ngettext
 from typing import TextIO
 
 from tqdm import tqdm
@@ -90,7 +91,9 @@ class Reporter:
             rate = done / max(now - self.started, 1e-9)
             eta = (self.total - done) / rate if rate else 0
             self._print(
-                f"sent {done}/{self.total} numbers ({self._counts()}), "
+                f"sent {done}/"
+                + ngettext("{n} number", "{n} numbers", self.total).format(n=self.total)
+                + f" ({self._counts()}), "
                 f"{rate:.0f}/s, ETA {eta:.0f} s"
             )
 
@@ -120,7 +123,8 @@ class Reporter:
 
     def _counts(self) -> str:
         shown = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()) if v)
-        return f"{shown or 'nothing yet'}; {self.requests} requests"
+        requests = ngettext("{n} request", "{n} requests", self.requests)
+        return f"{shown or 'nothing yet'}; " + requests.format(n=self.requests)
 
     def close(self) -> None:
         """Finish the bar, leaving its last state (the final counts) on screen."""

@@ -34,7 +34,7 @@ def test_plan_shows_everything_and_sends_nothing(sandbox, tmp_path, cli):
     assert sandbox.requests == []
     assert "valid distinct numbers: 3" in out and "duplicates: 1" in out
     assert "invalid: 2" in out and "held back: suppressed 1" in out
-    assert "to send now: 2 numbers in 1 request(s)" in out
+    assert "to send now: 2 numbers in 1 request of" in out
     assert "estimated cost: 0.012" in out
     assert not (tmp_path / "c-results.xlsx").exists()  # a dry run never writes the results
     facts = summary(tmp_path / "c-plan.xlsx")

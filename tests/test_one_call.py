@@ -52,7 +52,7 @@ def test_the_same_file_with_a_row_appended_sends_only_that_row(sandbox, cli, tmp
     _sheet(path, phones)
     code, out = cli("run", path, *sandbox_args(sandbox))
     assert code == 0, out
-    assert "to send now: 1 numbers" in out and "already done in this campaign: accepted 5" in out
+    assert "to send now: 1 number " in out and "already done in this campaign: accepted 5" in out
     _once(sandbox, numbers(6))
 
 

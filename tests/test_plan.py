@@ -184,7 +184,7 @@ def test_the_plan_counts_the_canary_as_the_run_sends_it(sandbox, tmp_path, cli_s
         "sandbox-file-0001.mp3",
     )
     planned = cli_streams("plan", path, *args)
-    assert "to send now: 1000 numbers in 2 request(s)" in planned.out, planned.out
+    assert "to send now: 1000 numbers in 2 requests" in planned.out, planned.out
     ran = cli_streams("run", path, *args, "--yes")
     assert ran.code == 0, ran.err
     assert sum(r.endpoint == "sendGroup" for r in sandbox.requests) == 2

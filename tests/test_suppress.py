@@ -140,7 +140,7 @@ def test_the_plan_counts_the_numbers_of_each_list(sandbox, cli, tmp_path):
     args = ("--suppress", first, "--suppress", second, "--base-url", sandbox.url)
     code, out = cli("plan", _contacts(tmp_path), *args)
     assert code == 0, out
-    assert "do-not-call: first.csv 2 numbers; second.csv 1 numbers" in out
+    assert "do-not-call: first.csv 2 numbers; second.csv 1 number" in out
     assert sandbox.requests == []
     facts = summary(tmp_path / "c-plan.xlsx")
     assert facts["do-not-call numbers read: first.csv"] == 2

@@ -60,7 +60,7 @@ def test_the_owners_views(browser, served, tmp_path):
 
         # the duplicate, with the row it repeats and its number
         duplicates = page.locator("#duplicates")
-        assert "1 rows repeat an earlier row" in duplicates.inner_text()
+        assert "1 row repeats an earlier row" in duplicates.inner_text()
         assert page.locator("table.duplicates tbody tr").count() == 1
         row = page.locator("table.duplicates tbody tr").first.inner_text()
         assert "row 17 repeats row 2" in row and "+91 98000 00001" in row

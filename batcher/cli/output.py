@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from gettext import ngettext
 from typing import TextIO
 
 
@@ -44,7 +45,11 @@ def print_summary(summary) -> None:
         out(f"journal:  {summary.journal}")
     if counts.get("unknown"):
         err(
-            f"next: {counts['unknown']} number(s) are unknown (calls may have been placed); "
+            "next: "
+            + ngettext(
+                "{n} number is unknown", "{n} numbers are unknown", counts["unknown"]
+            ).format(n=counts["unknown"])
+            + " (calls may have been placed); "
             f"settle them with: batcher reconcile {summary.journal}"
         )
     if summary.journal is None:

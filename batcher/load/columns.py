@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from gettext import ngettext
 
 from batcher.errors import InputError, UsageError
 from batcher.load.words import (
@@ -252,7 +253,9 @@ def _pick(rows: list[list[object]], header: int | None, columns: list[int], wher
         return tied[0]
     names = column_names(rows[header]) if header is not None else None
     listing = ", ".join(
-        f"{letter(c)}" + (f" {names[c]!r}" if names else "") + f" ({counts[c]} numbers)"
+        f"{letter(c)}"
+        + (f" {names[c]!r}" if names else "")
+        + ngettext(" ({n} number)", " ({n} numbers)", counts[c]).format(n=counts[c])
         for c in tied
     )
     raise InputError(

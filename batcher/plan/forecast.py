@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 from collections import Counter
 from dataclasses import dataclass
+from gettext import ngettext
 from typing import TYPE_CHECKING
 
 from batcher.journal import NumberState
@@ -130,7 +131,9 @@ def sheets_read(sheet: Sheet) -> tuple[tuple[str, int], ...]:
 
 def sheets_text(sheets: tuple[tuple[str, int], ...]) -> str:
     """'North' 3 rows, 'South' 2 rows."""
-    return ", ".join(f"{name!r} {rows} row{'s' if rows != 1 else ''}" for name, rows in sheets)
+    return ", ".join(
+        f"{name!r} " + ngettext("{n} row", "{n} rows", rows).format(n=rows) for name, rows in sheets
+    )
 
 
 def estimate_cost(plan: Plan, todo: list[str], settings: Settings) -> float | None:
@@ -195,7 +198,7 @@ def plan_text(
     counts = figures.counts
     lines = [
         f"campaign {campaign!r}: {sheet.path.name}{_encoding_text(sheet)}{_sheets_text(figures)}"
-        f", {figures.rows} rows; "
+        + ngettext(", {n} row; ", ", {n} rows; ", figures.rows).format(n=figures.rows)
         + phone_columns_text(sheet, plan)
         + (f", region column {sheet.region_column!r}" if sheet.region_column else ""),
     ]
@@ -210,7 +213,11 @@ def plan_text(
         lines.append(f"    invalid: {kind}: {count}")
     if len(kinds) > INVALID_KINDS_SHOWN:
         lines.append(
-            f"    … and {len(kinds) - INVALID_KINDS_SHOWN} more kinds, see the Summary sheet"
+            "    … "
+            + ngettext(
+                "and {n} more kind", "and {n} more kinds", len(kinds) - INVALID_KINDS_SHOWN
+            ).format(n=len(kinds) - INVALID_KINDS_SHOWN)
+            + ", see the Summary sheet"
         )
     if figures.done:
         lines.append(
@@ -236,8 +243,12 @@ def plan_text(
         took = f"{figures.seconds:.1f}" if figures.seconds < 10 else f"{figures.seconds:.0f}"
         estimate = f", about {took} s ({figures.per_request:.2f} s a request: {figures.assumed})"
     lines.append(
-        f"  to send now: {figures.to_send} numbers in {figures.requests} request(s) "
-        f"of at most {settings.chunk_size} to {where}{estimate}"
+        "  to send now: "
+        + ngettext("{n} number", "{n} numbers", figures.to_send).format(n=figures.to_send)
+        + ngettext(" in {n} request ", " in {n} requests ", figures.requests).format(
+            n=figures.requests
+        )
+        + f"of at most {settings.chunk_size} to {where}{estimate}"
     )
     if settings.pace:
         lines.append(

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
+from gettext import ngettext
 from typing import Any
 
 from batcher import collector
@@ -268,7 +269,7 @@ def _one_number(text: str, region: str | None, explicit: bool, digits: str) -> N
     if len(digits) > _MAX_DIGITS and (found := several_by_matcher(text, digits, region)):
         return found if isinstance(found, Normalised) else _first_callable(found, region, explicit)
     if len(digits) > MAX_DIALLED:
-        return refuse(f"too long ({len(digits)} digits): check the cell for extra digits")
+        return refuse(f"too long ({_digits(len(digits))}): check the cell for extra digits")
     has_plus = "+" in text
     if not has_plus and len(digits) < MIN_DIGITS:
         return _short_number(text, digits, region)
@@ -336,7 +337,7 @@ def _short_number(text: str, digits: str, region: str | None) -> Normalised:
         if emergency_somewhere(digits):
             return refuse(f"emergency number {digits}: never call it; remove the row")
         return refuse(
-            f"too short ({len(digits)} digits) for a full phone number: "
+            f"too short ({_digits(len(digits))}) for a full phone number: "
             "check the cell for missing digits"
         )
     if shortnumberinfo.is_emergency_number(digits, region):
@@ -466,9 +467,9 @@ def _invalid_reason(number: PhoneNumber, row_region: str | None) -> str:
     if why == ValidationResult.INVALID_COUNTRY_CODE:
         return f"unknown country code +{number.country_code}: check the digits after '+'"
     if why == ValidationResult.TOO_SHORT:
-        return f"too short for {label}, {len(nsn)} digits: check the cell for missing digits"
+        return f"too short for {label}, {_digits(len(nsn))}: check the cell for missing digits"
     if why == ValidationResult.TOO_LONG:
-        return f"too long for {label}, {len(nsn)} digits: check the cell for extra digits"
+        return f"too long for {label}, {_digits(len(nsn))}: check the cell for extra digits"
     if why == ValidationResult.INVALID_LENGTH:
         return f"wrong number of digits for {label}, {len(nsn)}: check the number"
     if why == ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
@@ -484,9 +485,9 @@ def _parse_error_reason(exc: Any, digits: str, region: str | None, has_plus: boo
             return f"unknown country code +{code}: check the digits after '+'"
         return "unknown country code after the international prefix: check the digits after it"
     if kind in (ParseErrorType.TOO_SHORT_NSN, ParseErrorType.TOO_SHORT_AFTER_IDD):
-        return f"too short ({len(digits)} digits): check the cell for missing digits"
+        return f"too short ({_digits(len(digits))}): check the cell for missing digits"
     if kind == ParseErrorType.TOO_LONG:
-        return f"too long ({len(digits)} digits): check the cell for extra digits"
+        return f"too long ({_digits(len(digits))}): check the cell for extra digits"
     where = f" for {_label(region)}" if region and not has_plus else ""
     return f"not a phone number{where}: keep only the digits of one number, with + if international"
 
@@ -567,3 +568,8 @@ def _plain_valid(raw: str, region: str | None) -> tuple[str, str, str | None] | 
             return None
     found = _ONLY_REGION.get(code) or _lib.region_code_for_number(number)
     return callee, "", None if found == _NON_GEO else found
+
+
+def _digits(count: int) -> str:
+    """ "1 digit", "5 digits": a reason's count of digits."""
+    return ngettext("{n} digit", "{n} digits", count).format(n=count)

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from gettext import ngettext
 from typing import NamedTuple
 
 from batcher.journal import Call, Journal, NumberState
@@ -163,11 +164,17 @@ class Upcoming:
         if self.redials:
             at = min(self.redials)
             parts.append(
-                f"{len(self.redials):,} redial{'s' * (len(self.redials) != 1)} "
-                f"from {_clock(at)}, in {_span(at - now)}"
+                ngettext("{n} redial ", "{n} redials ", len(self.redials)).format(
+                    n=f"{len(self.redials):,}"
+                )
+                + f"from {_clock(at)}, in {_span(at - now)}"
             )
         if self.records:
-            parts.append(f"{self.records:,} call record{'s' * (self.records != 1)} awaited")
+            parts.append(
+                ngettext(
+                    "{n} call record awaited", "{n} call records awaited", self.records
+                ).format(n=f"{self.records:,}")
+            )
         if self.settle:
             at = max(self.settle)
             parts.append(

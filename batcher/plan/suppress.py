@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from gettext import ngettext
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +47,11 @@ class ListRead:
     @property
     def text(self) -> str:
         """ "dnc.csv 1,204 numbers (2 rows skipped: unreadable)"."""
-        skipped = f" ({self.skipped:,} rows skipped: unreadable)" if self.skipped else ""
-        return f"{self.path.name} {self.numbers:,} numbers{skipped}"
+        skipped = ngettext(
+            " ({n} row skipped: unreadable)", " ({n} rows skipped: unreadable)", self.skipped
+        ).format(n=f"{self.skipped:,}")
+        numbers = ngettext("{n} number", "{n} numbers", self.numbers).format(n=f"{self.numbers:,}")
+        return f"{self.path.name} {numbers}{skipped if self.skipped else ''}"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import sys
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import replace
+from gettext import ngettext
 
 import orjson
 
@@ -508,8 +509,11 @@ class _Sender:
         if self.interrupts == 1:
             self._stop("interrupted", "run the same command again to resume", interrupted=True)
             self.say(
-                f"stopping: waiting for {self.busy} request(s) in flight "
-                "(press Ctrl-C again to abandon them as unknown)"
+                "stopping: waiting for "
+                + ngettext("{n} request in flight", "{n} requests in flight", self.busy).format(
+                    n=self.busy
+                )
+                + " (press Ctrl-C again to abandon them as unknown)"
             )
         else:
             for task in self.workers:

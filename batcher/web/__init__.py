@@ -27,8 +27,9 @@ Modules, each small and over plain data:
     jobs.py       a send (or records / reconcile) is `python -m batcher ...` in a child
                   process: the very code path of the CLI, stopped with SIGINT like Ctrl-C;
                   live counts are read from the campaign's journal, whoever is sending
-    i18n.py       the catalogues (catalogues/en.json, zh.json), Accept-Language, and the
-                  library's messages mapped by pattern (an unknown one is shown as it is)
+    i18n.py       the gettext catalogues (catalogues/en.po, zh.po, read with Babel, plural
+                  forms included), Accept-Language, and the library's messages mapped by
+                  pattern (catalogues/zh.messages.json; an unknown one is shown as it is)
 
 Layering: this package and batcher.voiceapi are the only places that import aiohttp. voiceapi
 uses its *client* to talk to the vendor; this package uses `aiohttp.web` to *serve* the page, so it

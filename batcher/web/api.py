@@ -19,7 +19,14 @@ from aiohttp_sse import sse_response
 from batcher.errors import BatcherError
 from batcher.web.actions import campaign_list, check_campaign, start_send
 from batcher.web.campaigns import Folder
-from batcher.web.context import FOLDER, JOBS, Conflict, error_json, record_of
+from batcher.web.context import (
+    FOLDER,
+    JOBS,
+    Conflict,
+    error_json,
+    live_in_language,
+    record_of,
+)
 from batcher.web.jobs import live_counts
 from batcher.web.uploads import create_campaign
 from batcher.web.views import chart_html
@@ -59,7 +66,7 @@ async def api_campaign(request: web.Request) -> web.Response:
         {
             "id": record.name,
             "plan": plan,
-            "live": live,
+            "live": live_in_language(request, live),
             "results": folder.results_of(record).is_file(),
             "command": folder.run_command(record),
         }
@@ -111,6 +118,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 whole = live.get("campaign")
                 if isinstance(whole, dict) and isinstance(whole.get("timeline"), dict):
                     live["chart"] = chart_html(request, whole["timeline"])
+                live_in_language(request, live)
                 await stream.send(json.dumps(live), event="counts")
                 if job is not None and not job.running:
                     await stream.send(json.dumps({"state": job.state}), event="end")

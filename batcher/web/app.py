@@ -23,7 +23,7 @@ from aiohttp import web
 
 from batcher.web.api import api_campaign, api_create, api_list, api_send, api_stop, events
 from batcher.web.campaigns import Folder
-from batcher.web.context import CONFIG, FOLDER, JOBS, Config
+from batcher.web.context import CONFIG, FOLDER, JOBS, Config, errors_in_language
 from batcher.web.jobs import Jobs, child_environment
 from batcher.web.lookup import shown_number
 from batcher.web.pages import (
@@ -59,7 +59,8 @@ def make_app(config: Config) -> web.Application:
         config.folder, config.campaign_config, base_url=base_url, sandbox_defaults=defaults
     )
     app = web.Application(
-        middlewares=[security_headers, token_guard], client_max_size=UPLOAD_LIMIT + CHUNK
+        middlewares=[security_headers, token_guard, errors_in_language],
+        client_max_size=UPLOAD_LIMIT + CHUNK,
     )
     app[FOLDER], app[CONFIG] = folder, config
     app[JOBS] = Jobs(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,7 @@ def record_of(request: web.Request) -> Record:
     try:
         return request.app[FOLDER].record(request.match_info["id"])
     except KeyError:
-        raise web.HTTPNotFound(text="no such campaign in this folder") from None
+        raise Missing("no_campaign") from None
 
 
 def render_page(request: web.Request, name: str, status: int = 200, **context) -> web.Response:
@@ -114,6 +115,61 @@ def error_page(
 
 def error_json(exc: BatcherError, status: int = 422) -> web.Response:
     return web.json_response({"error": exc.message, "hint": exc.hint}, status=status)
+
+
+def live_in_language(request: web.Request, live: dict[str, object]) -> dict[str, object]:
+    """The live counts with the child's output and error in the page's language."""
+    catalogue = catalogue_of(request)
+    output = live.get("output")
+    if isinstance(output, list):
+        live["output"] = [catalogue.message(str(line)) for line in output]
+    if live.get("error"):
+        live["error"] = catalogue.message(str(live["error"]))
+    return live
+
+
+class Missing(web.HTTPNotFound):
+    """A 404 naming what is missing by its catalogue key (errors_in_language words it)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(text=key)
+        self.key = key
+
+
+STATUS_KEYS = {404: "not_found", 405: "not_allowed", 413: "too_large"}
+
+
+@web.middleware
+async def errors_in_language(request: web.Request, handler):
+    """Every refusal in the request's language: a 404, 405 or 413 (ours, or aiohttp's) as a
+    page or JSON from the catalogue, and a JSON error's message and hint (the library's
+    English) through the catalogue's patterns, as the error page shows them."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        key = exc.key if isinstance(exc, Missing) else STATUS_KEYS.get(exc.status)
+        if key is None:
+            raise
+        text = catalogue_of(request).text(key)
+        if is_api(request):
+            return web.json_response({"error": text}, status=exc.status)
+        return render_page(request, "error.html", exc.status, message=text, hint=None, back="/")
+    catalogue = catalogue_of(request)
+    if (
+        catalogue.patterns
+        and is_api(request)
+        and response.status >= 400
+        and isinstance(response, web.Response)
+        and response.content_type == "application/json"
+        and isinstance(response.body, bytes)
+    ):
+        answer = json.loads(response.body)
+        if isinstance(answer, dict):
+            for field_name in ("error", "hint"):
+                if isinstance(answer.get(field_name), str):
+                    answer[field_name] = catalogue.message(answer[field_name])
+            response = web.json_response(answer, status=response.status)
+    return response
 
 
 def see_other(path: str) -> web.HTTPSeeOther:

@@ -25,9 +25,10 @@ from batcher.web.context import (
     CONFIG,
     FOLDER,
     JOBS,
+    Missing,
     campaign_url,
+    catalogue_of,
     error_page,
-    is_api,
     record_of,
     render_page,
     see_other,
@@ -153,8 +154,9 @@ async def problems_csv(request: web.Request) -> web.Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["row", "cell", "reason"])
+    reason = catalogue_of(request).message  # in the page's language, as the page shows it
     for problem in check.problems:
-        writer.writerow([problem.row, _csv_safe(problem.cell), problem.reason])
+        writer.writerow([problem.row, _csv_safe(problem.cell), reason(problem.reason)])
     return web.Response(
         body=("\ufeff" + buffer.getvalue()).encode("utf-8"),
         content_type="text/csv",
@@ -243,9 +245,7 @@ async def results(request: web.Request) -> web.StreamResponse:
     record = record_of(request)
     path = folder.results_of(record)
     if not path.is_file() or request.app[JOBS].running(record.name):
-        if is_api(request):
-            return web.json_response({"error": "no results workbook yet"}, status=404)
-        raise web.HTTPNotFound(text="no results workbook yet: send the campaign first")
+        raise Missing("no_results")
     return web.FileResponse(
         path,
         headers={
