@@ -535,9 +535,10 @@ def _release_unknown(journal: Journal, say: Say) -> None:
     for request, callees in by_request.items():
         journal.settle(request, [(c, Outcome.FAILED, "", why) for c in callees])
     total = sum(map(len, by_request.values()))
-    journal.event("resend-unknown", f"{total} unknown number(s) released for sending again")
+    numbers = ngettext("{n} unknown number", "{n} unknown numbers", total).format(n=total)
+    journal.event("resend-unknown", f"{numbers} released for sending again")
     if total:
-        say(f"--resend-unknown: {total} unknown number(s) will be sent again")
+        say(f"--resend-unknown: {numbers} will be sent again")
 
 
 def _record_release(journal: Journal, choice: Choice, say: Say) -> None:
@@ -548,11 +549,14 @@ def _record_release(journal: Journal, choice: Choice, say: Say) -> None:
     detail = "; ".join(f"{n} of {who}" for who, n in by_campaign.most_common())
     journal.event(
         "allow-repeat",
-        f"{len(choice.released)} number(s) called by other campaigns "
+        ngettext("{n} number", "{n} numbers", len(choice.released)).format(n=len(choice.released))
+        + " called by other campaigns "
         f"within the cooldown released by the operator (--allow-repeat): {detail}",
     )
     say(
-        f"--allow-repeat: calling {len(choice.released)} number(s) again that other campaigns "
+        "--allow-repeat: calling "
+        + ngettext("{n} number", "{n} numbers", len(choice.released)).format(n=len(choice.released))
+        + " again that other campaigns "
         f"called within the cooldown ({detail})"
     )
 

@@ -92,7 +92,7 @@ def test_resend_unknown_is_explicit_and_recorded(make_sandbox, contacts, cli, tm
     assert cli("run", path, *sandbox_args(sandbox))[0] == 5
     code, out = cli("run", path, *sandbox_args(sandbox), "--resend-unknown")
     assert code == 0, out
-    assert "--resend-unknown: 3 unknown number(s) will be sent again" in out
+    assert "--resend-unknown: 3 unknown numbers will be sent again" in out
     facts = read_sheet(tmp_path / "contacts-results.xlsx", "Results")
     assert {r["outcome"] for r in facts} == {"accepted"}
     from tests.helpers import summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from gettext import ngettext
 from pathlib import Path
 
 from batcher.cli.options import epilog, history_option
@@ -107,7 +108,10 @@ def _list(history, changes: bool) -> int:
         what = f"{entry.action} " if changes else ""
         out(f"{what}{entry.e164}  {entry.why}{where}{scope}  {iso_utc(entry.at)}  {entry.by}")
     if not changes:
-        err(f"{len(entries):,} number(s) on the do-not-call register of {history.location}")
+        err(
+            ngettext("{n} number", "{n} numbers", len(entries)).format(n=f"{len(entries):,}")
+            + f" on the do-not-call register of {history.location}"
+        )
     return int(ExitCode.OK)
 
 
@@ -131,7 +135,10 @@ def _change(history, action: str, numbers: list[str]) -> int:
         out(f"+{number} {said}")
     if action == "import":
         out(
-            f"import: {len(new):,} number(s) added to the register, "
+            ngettext("import: {n} number added", "import: {n} numbers added", len(new)).format(
+                n=f"{len(new):,}"
+            )
+            + " to the register, "
             f"{len(numbers) - len(new):,} already on it"
         )
     return int(ExitCode.OK)
@@ -158,7 +165,12 @@ def _export(history, path: Path) -> int:
             f"{path}: the register cannot be written there ({exc.strerror or exc})",
             "choose another file: batcher dnc export FOLDER/register.csv",
         ) from None
-    out(f"export: {len(entries):,} number(s) written to {path}")
+    out(
+        ngettext("export: {n} number written", "export: {n} numbers written", len(entries)).format(
+            n=f"{len(entries):,}"
+        )
+        + f" to {path}"
+    )
     return int(ExitCode.OK)
 
 

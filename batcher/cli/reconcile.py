@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from gettext import ngettext
 from pathlib import Path
 
 from batcher.cli.options import (
@@ -82,13 +83,20 @@ def handle(args: argparse.Namespace) -> int:
     )
     if report.waiting:
         err(
-            f"waiting for the vendor's call records: {report.waiting} unknown number(s) stay "
-            "unknown until the records show their period complete (records lag the calls); "
+            ngettext(
+                "waiting for the vendor's call records: {n} unknown number stays",
+                "waiting for the vendor's call records: {n} unknown numbers stay",
+                report.waiting,
+            ).format(n=report.waiting)
+            + " unknown until the records show their period complete (records lag the calls); "
             f"waited for until {report.wait_until}, then left unknown"
         )
     if report.given_up:
         err(
-            f"{report.given_up} unknown number(s) stay unknown: the records never showed their "
+            ngettext(
+                "{n} unknown number stays", "{n} unknown numbers stay", report.given_up
+            ).format(n=report.given_up)
+            + " unknown: the records never showed their "
             "period complete (check them in the vendor console; --resend-unknown releases them)"
         )
     if report.still_unknown > report.given_up:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from gettext import ngettext
 from pathlib import Path
 
 from batcher.cli.options import (
@@ -95,8 +96,11 @@ def handle(args: argparse.Namespace) -> int:
     out(f"records: {got}; {report.answered} answered{rate}, total cost {report.total_cost}")
     if report.opted_out:
         out(
-            f"opt-out: {report.opted_out} callee(s) pressed the opt-out key: on the do-not-call "
-            "register, never called by any campaign (batcher dnc list)"
+            ngettext(
+                "opt-out: {n} callee pressed", "opt-out: {n} callees pressed", report.opted_out
+            ).format(n=report.opted_out)
+            + " the opt-out key: on the do-not-call register, never called by any campaign "
+            "(batcher dnc list)"
         )
     summary = rebuild(journal, None if path.suffix == ".journal" else path, err)
     out(f"workbook: {summary.output}")

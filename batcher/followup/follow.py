@@ -22,6 +22,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from gettext import ngettext
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -76,13 +77,21 @@ def follow(
             if dirty:
                 summary = run_round(settings, auto, say)  # the workbook with the last records
             say(
-                f"follow: nothing more can happen after {rounds} round(s): the campaign has "
-                "run to its end"
+                ngettext(
+                    "follow: nothing more can happen after {n} round: the campaign has run to "
+                    "its end",
+                    "follow: nothing more can happen after {n} rounds: the campaign has run to "
+                    "its end",
+                    rounds,
+                ).format(n=rounds)
             )
             left = _unknown(summary.journal) if summary.journal is not None else 0
             if left:
                 say(
-                    f"follow: {left} number(s) stay unknown: the vendor's call records never "
+                    ngettext("follow: {n} number stays", "follow: {n} numbers stay", left).format(
+                        n=left
+                    )
+                    + " unknown: the vendor's call records never "
                     "showed their period complete, so they are not sent again (batcher "
                     "reconcile settles them later; --resend-unknown releases them)"
                 )
@@ -122,8 +131,10 @@ def refresh(settings: Settings, journal_file: Path, say: Say) -> bool:
         say(f"records: {report.fetched} fetched, {report.missing} not available yet")
     if report.opted_out:
         say(
-            f"opt-out: {report.opted_out} callee(s) pressed the opt-out key: on the "
-            "do-not-call register, never called again"
+            ngettext(
+                "opt-out: {n} callee pressed", "opt-out: {n} callees pressed", report.opted_out
+            ).format(n=report.opted_out)
+            + " the opt-out key: on the do-not-call register, never called again"
         )
     if _has_unknown(journal_file):
         settled = reconcile(
