@@ -472,3 +472,34 @@ def test_only_historydb_imports_psycopg_and_only_for_a_database():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+def test_the_page_writes_no_database_password_and_its_sends_still_reach_the_database(
+    postgres_url, creds, tmp_path, monkeypatch
+):
+    """serve --config names the team's database with its password: the campaign.toml the page
+    writes names it without (a file holds no secret), and the page's send gets the password
+    as PGPASSWORD, reserving its numbers in that database."""
+    from tests.helpers.web import Api
+    from tests.test_web import _contacts, serving
+
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    url = _secret_url(postgres_url)
+    folder = tmp_path / "campaigns"
+    folder.mkdir()
+    config = tmp_path / "campaign.toml"
+    config.write_text(f'history = "{url}"\n')
+    contacts = _contacts(folder / "team.xlsx", 4)
+    with serving(folder, config=config) as (server, sb):
+        api = Api(server)
+        assert api.create(contacts).status == 201
+        assert api.send("team").status == 202
+        assert api.wait("team")["state"] == "done"
+        assert sb.accepted_counts() == dict.fromkeys(numbers(4), 1)
+    assert SECRET_PASSWORD.encode() not in _everything_written(folder)
+    written = (folder / "team.campaign.toml").read_text()
+    assert f"postgresql://{SECRET_ROLE}@" in written
+    with History(postgres_url) as shared:  # the send reserved them in the team's database
+        assert shared.db is not None
+        count = shared.db.execute("SELECT count(*) FROM reservations").fetchone()[0]
+    assert count >= 1

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from batcher.errors import UsageError
 
@@ -67,6 +67,15 @@ class HistoryLocation:
         """The SQLite file (a PostgreSQL history has none)."""
         assert self.path is not None, "a PostgreSQL history is no file"
         return self.path
+
+    @property
+    def password(self) -> str | None:
+        """The password the URL itself holds (its user part, or a `password=` parameter)."""
+        if not self.connect_url:
+            return None
+        parts = urlsplit(self.connect_url)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        return query.get("password") or (unquote(parts.password) if parts.password else None)
 
     def __str__(self) -> str:
         return redact(self.connect_url) if self.connect_url else str(self.path)

@@ -64,7 +64,7 @@ def make_app(config: Config) -> web.Application:
     )
     app[FOLDER], app[CONFIG] = folder, config
     app[JOBS] = Jobs(
-        child_environment(config.sandbox_credentials),
+        child_environment(config.sandbox_credentials, folder.history()),
         folder.root,
         journal_of=lambda name: folder.journal_of(folder.record(name)),
     )

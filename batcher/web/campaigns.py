@@ -29,6 +29,7 @@ counts exactly the numbers the send will choose.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -50,6 +51,7 @@ from batcher.plan.regions import resolve_region
 from batcher.plan.rows import plan_rows
 from batcher.plan.status import INVALID
 from batcher.settings import HistoryLocation, LoadOptions, Settings, default_history, load_config
+from batcher.settings.location import redact
 from batcher.web.checks import Check, Problem, cell_as_written
 from batcher.web.record import Record
 from batcher.web.toml import to_toml
@@ -370,7 +372,11 @@ class Folder:
         base = load_config(self.base_config)
         merged: dict[str, object] = {**self.sandbox_defaults}
         for key, value in base.items():
-            if key in PATH_KEYS and "://" not in str(value):  # a history's URL stays one
+            if key == "history" and "://" in str(value):
+                # a URL stays one, without its password: a file the page writes holds no
+                # secret (the page's sends get it as PGPASSWORD, child_environment)
+                value = redact(str(value))
+            elif key in PATH_KEYS:
                 value = str(_beside(self.base_config, value))
             elif key == "suppress" and isinstance(value, str | list):
                 # anything else is kept as written: the trial Settings refuses it
@@ -459,7 +465,18 @@ class Folder:
         options: dict[str, object] = {"input": record.input, "dry_run": True, **record.options}
         if self.base_url:
             options["base_url"] = self.base_url
-        return Settings.from_options(options, record.config, resolve_region=resolve_region)
+        return self.with_password(
+            Settings.from_options(options, record.config, resolve_region=resolve_region)
+        )
+
+    def with_password(self, settings: Settings) -> Settings:
+        """Settings whose call history is serve's database, named without its password in
+        the campaign.toml the page wrote: with the password serve was given (its children get
+        it as PGPASSWORD)."""
+        served = self.history()
+        if served.password and str(settings.history) == str(served):
+            return dataclasses.replace(settings, history=served)
+        return settings
 
     # -- the command lines ---------------------------------------------------------------------
 

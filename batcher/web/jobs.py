@@ -37,6 +37,7 @@ from batcher.errors import ExitCode, JournalBusy, JournalError
 from batcher.journal import Journal
 from batcher.journal.file import LOCK_FD, holder, take_lock
 from batcher.journal.journal import initialise
+from batcher.settings import HistoryLocation
 from batcher.web.overview import whole_campaign
 
 DIE_WITH = "BATCHER_DIE_WITH"  # batcher.cli: the child dies (SIGINT) with this server
@@ -339,11 +340,17 @@ def live_counts(journal: Path, job: Job | None) -> dict[str, object]:
     }
 
 
-def child_environment(sandbox_credentials: tuple[str, str] | None) -> dict[str, str]:
+def child_environment(
+    sandbox_credentials: tuple[str, str] | None, history: HistoryLocation | None = None
+) -> dict[str, str]:
     """The server's environment for the children (credentials reach them the CLI's ways:
-    this environment, or --credentials), plus the sandbox's throw-away pair when serving it."""
+    this environment, or --credentials), plus the sandbox's throw-away pair when serving it,
+    and the password of serve's call history database as PGPASSWORD (the campaign.toml the
+    page writes names the database without it)."""
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     if sandbox_credentials is not None:
         env["BATCHER_API_KEY"], env["BATCHER_API_SECRET"] = sandbox_credentials
+    if history is not None and history.password:
+        env["PGPASSWORD"] = history.password
     return env

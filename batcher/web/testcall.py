@@ -146,8 +146,8 @@ def _settings(folder: Folder, record: Record) -> Settings:
     }
     if folder.base_url:
         options["base_url"] = folder.base_url
-    return Settings.from_options(
-        options, record.config, resolve_region=resolve_region, contacts=False
+    return folder.with_password(
+        Settings.from_options(options, record.config, resolve_region=resolve_region, contacts=False)
     )
 
 
