@@ -53,6 +53,7 @@ class Figures:
     planned: int | None = None  # the numbers the campaign calls, as its latest run planned
     answered: int | None = None  # None until call records arrive
     records: int = 0
+    opted_out: int = 0  # numbers that asked not to be called again (see opted_out)
 
     @property
     def called(self) -> int:
@@ -63,11 +64,6 @@ class Figures:
     def held(self) -> int:
         """Numbers the campaign holds back (do-not-call, cooldown, hours, limit)."""
         return sum(self.counts[str(o)] for o in HELD)
-
-    @property
-    def opted_out(self) -> int:
-        """Numbers that asked not to be called again (on the do-not-call register)."""
-        return self.counts[str(Outcome.OPTED_OUT)]
 
     @property
     def last_activity(self) -> str:
@@ -90,8 +86,9 @@ def read_figures(journal: Path) -> Figures:
         if opened.campaign is None:
             return Figures()
         states = opened.number_states()
+        held = opened.held()
         counts = Counter(str(s.outcome) for s in states.values())
-        counts.update(str(outcome) for outcome, _ in opened.held().values())
+        counts.update(str(outcome) for outcome, _ in held.values())
         requests = opened.requests()
         latest = opened.last_run()
         facts = _facts(latest)
@@ -107,6 +104,7 @@ def read_figures(journal: Path) -> Figures:
             planned=_planned(facts),
             answered=callrecord.stats(records)[0] if records else None,
             records=len(records),
+            opted_out=opted_out(opened, held),
         )
 
 
@@ -122,8 +120,6 @@ def whole_campaign(
     facts = _facts(latest)
     planned = _planned(facts)
     records = list(opened.call_records().values())
-    opted = Counter(str(o) for o, _ in opened.held().values())
-    opted.update(str(s.outcome) for s in states.values())
     return {
         "done": done,
         "total": max(planned if planned is not None else len(states), done),
@@ -131,9 +127,23 @@ def whole_campaign(
         "run_to_send": _int(facts.get(_TO_SEND)),
         "answered": callrecord.stats(records)[0] if records else None,
         "records": len(records),
-        "opted_out": opted[str(Outcome.OPTED_OUT)],
+        "opted_out": opted_out(opened, opened.held()),
         "timeline": timeline(states.values(), flying),
     }
+
+
+def opted_out(opened: Journal, held: Mapping[str, tuple[Outcome, str]]) -> int:
+    """Numbers that asked not to be called again: those this campaign's own call records show
+    pressing its opt-out key, and those it holds because the register lists them."""
+    numbers = {callee for callee, (outcome, _) in held.items() if outcome == Outcome.OPTED_OUT}
+    key = opened.opt_out_key
+    pressed = opened.pressed(key) if key else []
+    if any(not callee for _, callee, _ in pressed):  # a record without its callee: by voiceId
+        by_voice = {c.voice_id: n for n, calls in opened.calls().items() for c in calls}
+        numbers.update(callee or by_voice.get(voice, voice) for voice, callee, _ in pressed)
+    else:
+        numbers.update(callee for _, callee, _ in pressed)
+    return len(numbers)
 
 
 def timeline(states: Iterable[NumberState], flying: set[int]) -> dict[str, object]:
