@@ -6,10 +6,12 @@ that are no campaign; the push secret never shown."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
-from tests.helpers.web import Api
+from batcher.web.push import PUSHES
+from tests.helpers.web import Api, call
 from tests.test_web import _contacts, serving
 from tests.test_web_views import _form
 
@@ -43,3 +45,144 @@ def test_callees_who_pressed_the_opt_out_key_are_counted_opted_out(folder, tmp_p
         assert (listed[0]["called"], listed[0]["opted_out"]) == (10, 2)
         assert 'id="whole-opted-out">2<' in api.get("/campaigns/spring/progress").text
         assert "Opted out 2" in api.get("/").text.replace("</span>", "").replace("<span>", "")
+
+
+# -- the new routes behind the token and CSRF --------------------------------------------------
+
+NEW_POSTS = (
+    "/campaigns/spring/archive",
+    "/campaigns/spring/restore",
+    "/api/campaigns/spring/archive",
+    "/api/campaigns/spring/restore",
+    "/campaigns/spring/test-call",
+)
+
+
+def _archived(folder: Path) -> list[str]:
+    marks = folder / ".batcher-web" / "archived"
+    return sorted(p.name for p in marks.iterdir()) if marks.is_dir() else []
+
+
+def test_every_new_route_needs_the_token_and_a_forged_post_is_refused(folder, tmp_path):
+    with serving(folder) as (server, sb):
+        api = Api(server)
+        assert api.create(_contacts(tmp_path / "spring.xlsx", 3)).status == 201
+        for path in ("/search?number=%2B919800000001", "/api/search?number=%2B919800000001"):
+            assert call("GET", server.url + path).status == 403, path
+        for path in NEW_POSTS:
+            assert call("POST", server.url + path, data=b"").status == 403, path
+            # a cross-site form: the cookie rides along, the CSRF token cannot
+            forged = call(
+                "POST",
+                server.url + path,
+                headers={"Cookie": f"batcher_token={server.config.token}"},
+                data=b"number=%2B919800000001&again=1",
+                content_type="application/x-www-form-urlencoded",
+            )
+            assert forged.status == 403, path
+            assert b"CSRF" in forged.body, path
+            # no GET changes anything: the routes that act answer GET with 405
+            assert api.get(path).status == 405, path
+        assert _archived(folder) == []
+        assert sb.accepted_counts() == {}  # no test call was placed
+
+
+@pytest.mark.parametrize(
+    "name", ["..", "%2E%2E", "..%2F..%2Fetc", "%2Fetc%2Fpasswd", "spring%2F..", "nope", "a%00b"]
+)
+def test_archiving_what_is_no_campaign_is_a_404_and_touches_nothing(folder, tmp_path, name):
+    outside = folder.parent / "outside"
+    outside.mkdir()
+    with serving(folder) as (server, _):
+        api = Api(server)
+        assert api.create(_contacts(tmp_path / "spring.xlsx", 3)).status == 201
+        before = sorted(str(p) for p in folder.parent.rglob("*"))
+        for action in ("archive", "restore"):
+            for prefix in ("/api/campaigns/", "/campaigns/"):
+                path = f"{prefix}{name}/{action}?csrf={server.config.csrf}"
+                answer = call(
+                    "POST",
+                    server.url + path,
+                    headers={"Cookie": f"batcher_token={server.config.token}"},
+                    data=b"",
+                )
+                assert answer.status == 404, (path, answer.status, answer.body[:200])
+                assert b"Traceback" not in answer.body
+        assert sorted(str(p) for p in folder.parent.rglob("*")) == before
+        assert _archived(folder) == []
+
+
+HOSTILE = {
+    "script": "<script>alert(1)</script>",
+    "long": "9" * 10_240,
+    "long text": "<b>" * 3_500,
+    "nul": "+91 98000\x0000001",
+    "rtl": "\u202e+91 98000 00001",
+    "rtl text": "\u202egnp.exe<img src=x onerror=alert(1)>",
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_hostile_search_text_is_refused_cleanly_and_shown_escaped(folder, kind):
+    text = HOSTILE[kind]
+    with serving(folder) as (server, _):
+        api = Api(server)
+        query = f"number={quote(text)}"
+        answer = api.get(f"/api/search?{query}")
+        assert answer.status in (200, 400, 422), (answer.status, answer.body[:200])
+        assert answer.headers["Content-Type"].startswith("application/json")
+        body = answer.json()
+        assert "Traceback" not in str(body)
+        if answer.status != 200:  # refused with a reason, short whatever the text's length
+            assert body["error"] and len(answer.body) < 4_000
+        page = api.get(f"/search?{query}")
+        assert page.status in (200, 400, 422)
+        html = page.text
+        assert "<script>alert" not in html and "<img src=x" not in html and "<b><b>" not in html
+        assert "\x00" not in html and "Traceback" not in html
+        assert len(page.body) < 40_000  # a 10 kB text is not echoed back whole, twice over
+
+
+# -- the push route's secret -------------------------------------------------------------------
+
+
+def test_the_push_secret_is_in_no_page_and_no_api_answer(folder, tmp_path):
+    with serving(folder) as (server, _):
+        api = Api(server)
+        secret = server.app[PUSHES].secret
+        assert len(secret) >= 16
+        assert api.create(_contacts(tmp_path / "spring.xlsx", 3)).status == 201
+        assert api.send("spring").status == 202
+        api.wait("spring")
+        paths = [
+            "/",
+            "/campaigns/spring",
+            "/campaigns/spring/progress",
+            "/campaigns/nope",
+            "/search",
+            "/search?number=%2B919800000001",
+            "/api/campaigns",
+            "/api/campaigns/spring",
+            "/api/campaigns/spring/events",
+            "/api/search?number=%2B919800000001",
+            "/campaigns/spring/problems.csv",
+        ]
+        for path in paths:
+            answer = api.get(path)
+            assert answer.status in (200, 404), (path, answer.status)
+            assert secret not in answer.text, path
+            assert secret not in str(answer.headers), path
+        assert secret not in call("GET", server.url + "/").text  # the 403 page
+
+
+def test_the_refusal_of_a_hostile_search_speaks_the_pages_language(folder):
+    zh = {"Accept-Language": "zh-CN"}
+    with serving(folder) as (server, _):
+        auth = Api(server).auth
+        long = call("GET", f"{server.url}/search?number={'9' * 10_240}", headers={**auth, **zh})
+        assert long.status == 422 and "比任何电话号码都长（10,240 个字符）" in long.text
+        assert 'maxlength="64"' in long.text  # the field itself takes no more
+        rtl = call("GET", f"{server.url}/search?number={quote(HOSTILE['rtl'])}", headers=auth)
+        assert rtl.status == 422
+        assert "holds an invisible character (U+202E): type the number again" in rtl.text
+        assert "\u202e" not in rtl.text and "\ufffd+91 98000 00001" in rtl.text

@@ -46,6 +46,8 @@ from batcher.web.testcall import TEST_CALLS, TestCalls, test_call
 from batcher.web.uploads import CHUNK, UPLOAD_LIMIT
 from batcher.web.views import archive_campaign, search
 
+REQUEST_LINE = 64 * 1024  # bytes of a request's first line (aiohttp's default: 8,190)
+
 
 def make_app(config: Config) -> web.Application:
     """The aiohttp application for one folder."""
@@ -61,6 +63,9 @@ def make_app(config: Config) -> web.Application:
     app = web.Application(
         middlewares=[security_headers, token_guard, errors_in_language],
         client_max_size=UPLOAD_LIMIT + CHUNK,
+        # a 10 kB text typed into the search reaches the search's own refusal (a 422 in the
+        # page's language), not the HTTP parser's bare 400 and its traceback in serve's log
+        handler_args={"max_line_size": REQUEST_LINE},
     )
     app[FOLDER], app[CONFIG] = folder, config
     app[JOBS] = Jobs(

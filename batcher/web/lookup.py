@@ -15,6 +15,7 @@ journal and its reservation in the history are one call (the request's intent na
 from __future__ import annotations
 
 import contextlib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from batcher.plan.normalise import normalise_number
 from batcher.settings import HistoryLocation
 
 HISTORY, JOURNAL, TEST = "history", "journal", "test"
+LONGEST = 64  # characters of a searched text: far more than any number written with spaces
 
 
 def shown_number(callee: str) -> str:
@@ -88,6 +90,32 @@ RESERVED = "reserved"
 PLACED_NOTHING = "placed_nothing"
 
 
+def shown_text(text: str) -> str:
+    """The owner's text as the page may echo it: invisible control and direction characters
+    (NUL, U+202E, ...) as U+FFFD, and cut to LONGEST characters."""
+    cleaned = "".join("\ufffd" if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text)
+    return cleaned if len(cleaned) <= LONGEST else cleaned[:LONGEST] + "…"
+
+
+def _refuse_odd(text: str) -> None:
+    """A text too long for a number, or holding invisible characters, is refused before it is
+    read: the normaliser would drop what cannot be seen, and the owner's search is exact."""
+    if len(text) > LONGEST:
+        raise NotANumber(
+            f"the text is {len(text):,} characters long: no phone number is",
+            "type the number as a campaign would have it, e.g. +44 20 7946 0018",
+            f"longer than any phone number ({len(text):,} characters)",
+        )
+    odd = next((ch for ch in text if unicodedata.category(ch) in ("Cc", "Cf")), None)
+    if odd is not None:
+        code = f"U+{ord(odd):04X}"
+        raise NotANumber(
+            f"the text holds an invisible character ({code})",
+            "type the number again rather than pasting it",
+            f"holds an invisible character ({code}): type the number again",
+        )
+
+
 def look_up(
     text: str,
     region: str | None,
@@ -96,10 +124,11 @@ def look_up(
 ) -> LookUp:
     """Every call of the number `text` (read with `region`) that the call history and the
     journals (campaign name, journal) know of; NotANumber when it is none."""
+    _refuse_odd(text.strip())
     read = normalise_number(text.strip(), region)
     if read.callee is None:
         raise NotANumber(
-            f"{text.strip()!r} is not a number batcher would call: {read.reason}",
+            f"{shown_text(text.strip())!r} is not a number batcher would call: {read.reason}",
             "type the number as a campaign would have it, e.g. +44 20 7946 0018 (with its "
             "country code, or choose the region)",
             read.reason,

@@ -32,7 +32,7 @@ from batcher.web.context import (
     render_page,
     see_other,
 )
-from batcher.web.lookup import NotANumber, look_up
+from batcher.web.lookup import LONGEST, NotANumber, look_up, shown_text
 
 # the chart's colours, by outcome (an outcome not named here takes the next of SPARE)
 COLOURS = {
@@ -82,7 +82,9 @@ async def search(request: web.Request) -> web.Response:
     if not text:
         if api:
             return error_json(NotANumber("no number given", "pass ?number=+44..."), 400)
-        return render_page(request, "search.html", text="", region=region or "", found=None)
+        return render_page(
+            request, "search.html", text="", region=region or "", found=None, longest=LONGEST
+        )
     journals = [(name, folder.journal_of(folder.record(name))) for name in _names(folder)]
     try:
         found = await asyncio.to_thread(look_up, text, region, folder.history(), journals)
@@ -93,15 +95,18 @@ async def search(request: web.Request) -> web.Response:
             request,
             "search.html",
             422,
-            text=text,
+            text=shown_text(text),
             region=region or "",
             found=None,
             refusal=exc,
+            longest=LONGEST,
             reason=exc.reason if isinstance(exc, NotANumber) else exc.message,
         )
     if api:
         return web.json_response(found.as_json())
-    return render_page(request, "search.html", text=text, region=region or "", found=found)
+    return render_page(
+        request, "search.html", text=text, region=region or "", found=found, longest=LONGEST
+    )
 
 
 def _names(folder: Folder) -> list[str]:
