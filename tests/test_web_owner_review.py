@@ -186,3 +186,23 @@ def test_the_refusal_of_a_hostile_search_speaks_the_pages_language(folder):
         assert rtl.status == 422
         assert "holds an invisible character (U+202E): type the number again" in rtl.text
         assert "\u202e" not in rtl.text and "\ufffd+91 98000 00001" in rtl.text
+
+
+# -- the list reads well ------------------------------------------------------------------------
+
+
+def test_the_pages_name_a_folder_under_home_as_the_owner_knows_it(private_home, folder, tmp_path):
+    mine = private_home / "my-campaigns"
+    mine.mkdir()
+    with serving(mine) as (server, _):
+        api = Api(server)
+        assert "Folder: ~/my-campaigns<" in api.get("/").text
+        api.create(_contacts(tmp_path / "spring.xlsx", 1))
+        assert api.send("spring").status == 202
+        api.wait("spring")
+        page = api.get("/search?number=%2B919800000001").text
+        assert ">~/my-campaigns/spring.journal<" in page
+        found = api.get("/api/search?number=%2B919800000001").json()  # scripts: the whole path
+        assert found["calls"][0]["journal"] == str((mine / "spring.journal").resolve())
+    with serving(folder) as (server, _):  # elsewhere: the whole path
+        assert f"Folder: {folder.resolve()}<" in Api(server).get("/").text

@@ -25,7 +25,7 @@ from batcher.web.api import api_campaign, api_create, api_list, api_send, api_st
 from batcher.web.campaigns import Folder
 from batcher.web.context import CONFIG, FOLDER, JOBS, Config, errors_in_language
 from batcher.web.jobs import Jobs, child_environment
-from batcher.web.lookup import shown_number
+from batcher.web.lookup import shown_number, shown_path
 from batcher.web.pages import (
     account_page,
     change_columns,
@@ -81,6 +81,7 @@ def make_app(config: Config) -> web.Application:
     )
     env.filters["shell_quote"] = shlex.quote
     env.filters["phone"] = shown_number
+    env.filters["home"] = shown_path
     app.router.add_static("/static/", Path(__file__).parent / "static")
     app.add_routes(
         [

@@ -90,6 +90,16 @@ RESERVED = "reserved"
 PLACED_NOTHING = "placed_nothing"
 
 
+def shown_path(path: Path | str) -> str:
+    """A folder or journal as its owner knows it: ~/my-campaigns/spring.journal under the
+    home folder, else the whole path (for the page; the JSON API keeps the whole path)."""
+    whole = Path(path).resolve()
+    try:
+        return str(Path("~") / whole.relative_to(Path.home().resolve()))
+    except (ValueError, RuntimeError):  # outside the home folder, or no home
+        return str(whole)
+
+
 def shown_text(text: str) -> str:
     """The owner's text as the page may echo it: invisible control and direction characters
     (NUL, U+202E, ...) as U+FFFD, and cut to LONGEST characters."""

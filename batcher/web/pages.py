@@ -34,6 +34,7 @@ from batcher.web.context import (
     see_other,
 )
 from batcher.web.jobs import Busy, Job, Jobs, live_counts
+from batcher.web.lookup import shown_path
 from batcher.web.uploads import OPTION_FIELDS, create_campaign, form_changes, read_upload
 from batcher.web.views import chart_html
 
@@ -47,7 +48,7 @@ async def index(request: web.Request) -> web.Response:
         "index.html",
         campaigns=await campaign_list(request),
         defaults=_defaults(request),
-        folder=str(request.app[FOLDER].root),
+        folder=shown_path(request.app[FOLDER].root),
     )
 
 
