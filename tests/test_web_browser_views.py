@@ -14,14 +14,38 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import KEY, SECRET, numbers, write_xlsx
-from tests.helpers.web import Api
-from tests.test_web_browser import _contacts, _page, _wait_for, browser, served
+import pytest
 
-__all__ = ["browser", "served"]  # the fixtures, used by name
+from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
+from batcher.web.app import Config
+from tests.helpers import KEY, SECRET, numbers, write_xlsx
+from tests.helpers.web import Api, ServerThread
+from tests.test_web_browser import _contacts, _page, _wait_for, browser
+
+__all__ = ["browser"]  # the fixture, used by name
 
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1000, "height": 760}
+
+
+@pytest.fixture
+def served(private_home):
+    """The page of a folder its owner would have, ~/my-campaigns, over the sandbox; the callee
+    ending in 05 presses the campaign's opt-out key."""
+    folder = private_home / "my-campaigns"
+    folder.mkdir()
+    config = private_home / "campaign.toml"
+    config.write_text('chunk_size = 3\nconcurrency = 1\nopt_out_key = "9"\n')
+    simulator = SandboxConfig(latency=0.4, keypresses={"05": "9"})
+    with SandboxThread(simulator) as sb:
+        settings = Config(
+            folder=folder,
+            campaign_config=config,
+            sandbox=sb,
+            sandbox_credentials=(simulator.api_key, simulator.api_secret),
+        )
+        with ServerThread(settings) as server:
+            yield server, sb, folder
 
 
 def _fits_a_phone(page) -> None:
@@ -91,6 +115,16 @@ def test_the_owners_views(browser, served, tmp_path):
         assert page.locator("#chart td.num").all_inner_texts()[-1].isdigit()
         _readme_shot(page, "progress", until="#chart")
         _fits_a_phone(page)
+        page.set_viewport_size(WIDE)
+        page.click("#records")  # the call records: answered, and who pressed the opt-out key
+        page.wait_for_selector("#download")
+        assert page.locator("#whole-answered").inner_text().isdigit()
+        assert page.locator("#whole-opted-out").inner_text() == "1"
+        page.goto(f"{server.url}/campaigns/spring/progress?lang=zh")  # the Chinese page
+        assert page.locator("#campaign-of").inner_text() == "整个活动：12 / 12"
+        _readme_shot(page, "progress-zh", until="#chart")
+        _fits_a_phone(page)
+        page.goto(f"{server.url}/campaigns/spring/progress?lang=en")
 
         # a campaign uploaded later comes first in the list; archived, it is listed apart
         winter = write_xlsx(tmp_path / "winter.xlsx", [["Phone"], [f"+{numbers(1, 40)[0]}"]])
@@ -102,7 +136,8 @@ def test_the_owners_views(browser, served, tmp_path):
         names = page.locator("#campaigns tbody tr a.name").all_inner_texts()
         assert names == ["winter", "spring"]
         spring = page.locator('#campaigns tr[data-campaign="spring"]').inner_text()
-        assert "last sent 20" in spring and "Called 12" in spring
+        assert "last sent 20" in spring and "Called 12" in spring and "Opted out 1" in spring
+        assert "Folder: ~/my-campaigns" in page.inner_text("main")
         _readme_shot(page, "campaigns")
         _fits_a_phone(page)
         page.locator('#campaigns tr[data-campaign="winter"] button').click()
