@@ -5,15 +5,19 @@ that are no campaign; the push secret never shown."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from batcher.errors import ExitCode
 from batcher.web.push import PUSHES
+from tests.helpers import KEY, SECRET, numbers, write_xlsx
 from tests.helpers.web import Api, call
 from tests.test_web import _contacts, serving
-from tests.test_web_views import _form
+from tests.test_web_paths import _upload
+from tests.test_web_views import _form, _run_cli
 
 
 @pytest.fixture
@@ -45,6 +49,71 @@ def test_callees_who_pressed_the_opt_out_key_are_counted_opted_out(folder, tmp_p
         assert (listed[0]["called"], listed[0]["opted_out"]) == (10, 2)
         assert 'id="whole-opted-out">2<' in api.get("/campaigns/spring/progress").text
         assert "Opted out 2" in api.get("/").text.replace("</span>", "").replace("<span>", "")
+
+
+def test_the_list_the_progress_page_and_the_workbook_agree_after_a_resumed_send(
+    folder, tmp_path, monkeypatch
+):
+    from openpyxl import load_workbook
+
+    monkeypatch.setenv("BATCHER_API_KEY", KEY)
+    monkeypatch.setenv("BATCHER_API_SECRET", SECRET)
+    config = folder.parent / "campaign.toml"
+    config.write_text('opt_out_key = "9"\n')
+    # 12 rows: 10 numbers, one on the do-not-call list, a repeated row and a bad one
+    good = [f"+{n}" for n in numbers(10)]
+    rows = [["Name", "Phone"], *([f"c{i}", n] for i, n in enumerate(good))]
+    rows += [["again", good[0]], ["bad", "12345"]]
+    contacts = write_xlsx(tmp_path / "spring.xlsx", rows)
+    with serving(folder, config=config, keypresses={"07": "9"}) as (server, sb):
+        api = Api(server)
+        created = _upload(
+            api,
+            [
+                ("file", "spring.xlsx", contacts.read_bytes()),
+                ("dnc", "dnc.csv", f"phone\n{good[4]}\n".encode()),
+            ],
+        )
+        assert created.status == 201, created.body
+        _run_cli(api.campaign("spring")["command"], "--limit", "4", code=ExitCode.INCOMPLETE)
+        assert api.send("spring").status == 202  # the page sends the other 5
+        api.wait("spring")
+        assert _form(server, "/campaigns/spring/records", server.config.csrf).status == 303
+        live = api.wait("spring", until=lambda live: any("workbook:" in o for o in live["output"]))
+        whole = live["campaign"]
+        listed = api.get("/api/campaigns").json()["campaigns"][0]
+        sheet = load_workbook(folder / "spring" / "contacts-results.xlsx")["Results"]
+        header = [c.value for c in sheet[1]]
+        outcomes = Counter(
+            row[header.index("outcome")] for row in sheet.iter_rows(2, values_only=True)
+        )
+        assert outcomes == {"accepted": 9, "suppressed": 1, "duplicate": 1, "invalid": 1}
+        assert (listed["rows"], listed["called"], listed["held"]) == (12, 9, 1)
+        assert (whole["done"], whole["total"]) == (9, 9)
+        assert listed["opted_out"] == whole["opted_out"] == 1
+        assert listed["answered"] == whole["answered"]
+        answered = sum(
+            1 for r in sheet.iter_rows(2, values_only=True) if r[header.index("answered")] == "yes"
+        )
+        assert whole["answered"] == answered
+        progress = api.get("/campaigns/spring/progress").text
+        assert 'id="whole-called">9<' in progress and 'id="whole-opted-out">1<' in progress
+    assert sum(sb.accepted_counts().values()) == 9
+
+
+def test_one_of_a_thing_is_said_in_the_singular_on_the_page(folder, tmp_path):
+    contacts = write_xlsx(
+        tmp_path / "one.xlsx", [["Name", "Phone"], ["a", f"+{numbers(1)[0]}"], ["b", "12345"]]
+    )
+    with serving(folder) as (server, _):
+        api = Api(server)
+        assert api.create(contacts).status == 201
+        english = api.get("/campaigns/one").text
+        assert "Send 1 call (" in english and "There is a problem with 1 row<" in english
+        chinese = call(
+            "GET", f"{server.url}/campaigns/one", headers={**api.auth, "Accept-Language": "zh"}
+        ).text
+        assert "拨打 1 个电话" in chinese and "1 calls" not in chinese
 
 
 # -- the new routes behind the token and CSRF --------------------------------------------------
