@@ -275,3 +275,21 @@ def test_the_pages_name_a_folder_under_home_as_the_owner_knows_it(private_home, 
         assert found["calls"][0]["journal"] == str((mine / "spring.journal").resolve())
     with serving(folder) as (server, _):  # elsewhere: the whole path
         assert f"Folder: {folder.resolve()}<" in Api(server).get("/").text
+
+
+@pytest.mark.parametrize("region", ["<script>x</script>", "ZZ", "\x00", "A" * 5_000])
+def test_a_region_batcher_does_not_know_is_refused_not_ignored(folder, region):
+    with serving(folder) as (server, _):
+        api = Api(server)
+        query = f"number=%2B919800000001&region={quote(region)}"
+        answer = api.get(f"/api/search?{query}")  # was 200 "never called", the region ignored
+        assert answer.status == 422 and "is not a region batcher knows" in answer.json()["error"]
+        page = api.get(f"/search?{query}").text
+        assert "is not a region batcher knows." in page and "unknown region" in page
+        assert "<script>x" not in page and "\x00" not in page and "A" * 100 not in page
+        zh = call(
+            "GET", f"{server.url}/search?{query}", headers={**api.auth, "Accept-Language": "zh"}
+        )
+        assert "不是 batcher 认识的地区" in zh.text and "无法识别的地区" in zh.text
+        known = api.get("/api/search?number=98000%2000001&region=India")  # names are regions
+        assert known.status == 200 and known.json()["callee"] == "919800000001"

@@ -26,6 +26,7 @@ from batcher.history import History
 from batcher.journal import Journal
 from batcher.plan import phones
 from batcher.plan.normalise import normalise_number
+from batcher.plan.regions import resolve_region
 from batcher.settings import HistoryLocation
 
 HISTORY, JOURNAL, TEST = "history", "journal", "test"
@@ -88,6 +89,26 @@ class LookUp:
 
 RESERVED = "reserved"
 PLACED_NOTHING = "placed_nothing"
+
+
+class NotARegion(NotANumber):
+    """The region given with the number is none batcher knows."""
+
+
+def region_of(text: str) -> str | None:
+    """The searched number's region, given as a code, a name or a calling code ("gb", "India",
+    "+44"): its ISO code; None when none is given; NotARegion when it is none batcher knows
+    (it would otherwise be ignored without a word)."""
+    if not text:
+        return None
+    known = resolve_region(text)
+    if known is None:
+        raise NotARegion(
+            f"{shown_text(text)!r} is not a region batcher knows",
+            "give the region's two-letter code, e.g. GB or IN, or leave it empty",
+            "unknown region: give its two-letter code, e.g. GB or IN, or leave it empty",
+        )
+    return known
 
 
 def shown_path(path: Path | str) -> str:

@@ -32,7 +32,14 @@ from batcher.web.context import (
     render_page,
     see_other,
 )
-from batcher.web.lookup import LONGEST, NotANumber, look_up, shown_text
+from batcher.web.lookup import (
+    LONGEST,
+    NotANumber,
+    NotARegion,
+    look_up,
+    region_of,
+    shown_text,
+)
 
 # the chart's colours, by outcome (an outcome not named here takes the next of SPARE)
 COLOURS = {
@@ -77,16 +84,18 @@ async def search(request: web.Request) -> web.Response:
     journals know of (422 for a text that is no number)."""
     folder: Folder = request.app[FOLDER]
     text = request.query.get("number", "").strip()
-    region = request.query.get("region", "").strip().upper() or _region(folder)
+    given = request.query.get("region", "").strip()
     api = is_api(request)
     if not text:
         if api:
             return error_json(NotANumber("no number given", "pass ?number=+44..."), 400)
+        shown = shown_text(given) if given else _region(folder) or ""
         return render_page(
-            request, "search.html", text="", region=region or "", found=None, longest=LONGEST
+            request, "search.html", text="", region=shown, found=None, longest=LONGEST
         )
     journals = [(name, folder.journal_of(folder.record(name))) for name in _names(folder)]
     try:
+        region = region_of(given) or _region(folder)
         found = await asyncio.to_thread(look_up, text, region, folder.history(), journals)
     except BatcherError as exc:
         if api:
@@ -96,9 +105,10 @@ async def search(request: web.Request) -> web.Response:
             "search.html",
             422,
             text=shown_text(text),
-            region=region or "",
+            region=shown_text(given) if given else _region(folder) or "",
             found=None,
             refusal=exc,
+            region_refused=isinstance(exc, NotARegion),
             longest=LONGEST,
             reason=exc.reason if isinstance(exc, NotANumber) else exc.message,
         )
