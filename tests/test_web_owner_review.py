@@ -5,6 +5,7 @@ that are no campaign; the push secret never shown."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
@@ -293,3 +294,20 @@ def test_a_region_batcher_does_not_know_is_refused_not_ignored(folder, region):
         assert "不是 batcher 认识的地区" in zh.text and "无法识别的地区" in zh.text
         known = api.get("/api/search?number=98000%2000001&region=India")  # names are regions
         assert known.status == 200 and known.json()["callee"] == "919800000001"
+
+
+def test_a_test_calls_refusal_gives_the_time_as_people_read_it(folder):
+    from tests.test_web_testcall import _campaign, _sent, _test_call
+
+    with serving(folder) as (server, sb):
+        phones = _campaign(folder, server)
+        _sent(server)
+        for lang in ("en", "zh-CN"):
+            refused = _test_call(server, f"+{phones[0]}", lang=lang)
+            assert refused.status == 409
+            shown = re.search(r'id="test-repeat"[^>]*>\s*<p>([^<]*)<', refused.text)
+            assert shown is not None, refused.text
+            # was "at 2026-12-05T19:57:50Z"
+            assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d UTC", shown.group(1)), shown.group(1)
+            assert not re.search(r"\dT\d", shown.group(1)), shown.group(1)
+        assert sb.accepted_counts()[phones[0]] == 1

@@ -18,6 +18,7 @@ import contextlib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from batcher.clock import iso_utc
@@ -42,6 +43,15 @@ def shown_number(callee: str) -> str:
     except Exception:  # either engine's parse error: shown as digits
         pass
     return f"+{callee}"
+
+
+def shown_time(iso: str) -> str:
+    """A journal's time as people read it: 2026-12-05T19:57:50Z -> 2026-12-05 19:57 UTC."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, AttributeError):
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 class NotANumber(UsageError):

@@ -42,6 +42,7 @@ from batcher.web.context import (
     render_page,
 )
 from batcher.web.jobs import Jobs
+from batcher.web.lookup import shown_time
 from batcher.web.record import Record
 
 CHILD_TIMEOUT = 120  # seconds: the child waits up to 60 s for the call's record
@@ -86,7 +87,10 @@ async def test_call(request: web.Request) -> web.Response:
         now = calls.current
         status = 409
         answer["test_refusal"] = texts.text(
-            "test_call_running", number=now.number, campaign=now.campaign, since=now.since
+            "test_call_running",
+            number=now.number,
+            campaign=now.campaign,
+            since=shown_time(now.since),
         )
     else:
         calls.current = Placing(record.name, number, iso_utc())  # claimed before any await
@@ -129,7 +133,10 @@ async def _place(
         now = await asyncio.to_thread(running, journal)
         if now is not None:
             output = texts.text(
-                "test_call_running", number=f"+{now.callee}", campaign=record.name, since=now.since
+                "test_call_running",
+                number=f"+{now.callee}",
+                campaign=record.name,
+                since=shown_time(now.since),
             )
         return 409, {"test_refusal": output}
     if code == ExitCode.USAGE:
@@ -156,7 +163,7 @@ def _repeat_text(request: web.Request, repeat: Repeat) -> str:
     return catalogue_of(request).text(
         f"test_call_repeat_{repeat.kind}",
         number=f"+{repeat.callee}",
-        at=repeat.at,
+        at=shown_time(repeat.at),
         by=repeat.by,
         cooldown=repeat.span,
     )
