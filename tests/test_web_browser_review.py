@@ -34,6 +34,26 @@ def _looks_right(page, what: str) -> None:
         assert cut == [], f"{what} at {width} px: dates cut across two lines: {cut}"
 
 
+def _lines_of_word(page, cells: str, word: str) -> int:
+    """On how many lines a word of a cell is shown (a cell as written is cut between its
+    words first, inside a word only when it is longer than the column)."""
+    return page.evaluate(
+        """([cells, word]) => {
+            for (const cell of document.querySelectorAll(cells)) {
+                const text = cell.firstChild;
+                const at = text && text.textContent ? text.textContent.indexOf(word) : -1;
+                if (at < 0) continue;
+                const range = document.createRange();
+                range.setStart(text, at);
+                range.setEnd(text, at + word.length);
+                return new Set(Array.from(range.getClientRects()).map(r => r.top)).size;
+            }
+            return 0;
+        }""",
+        [cells, word],
+    )
+
+
 @pytest.mark.parametrize("locale", ["en-GB", "zh-CN"])
 def test_every_owner_page_fits_and_reads_well(browser, served, tmp_path, locale):
     server, sb, _ = served
@@ -46,6 +66,8 @@ def test_every_owner_page_fits_and_reads_well(browser, served, tmp_path, locale)
         page.wait_for_url("**/campaigns/spring-offer")
         page.click("details.settings summary")
         _looks_right(page, "the check, its duplicates, problems and settings")
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert _lines_of_word(page, "table.problems td.cell", "available") == 1
         # a first run from the command line sends 6 (in a process: Playwright's loop is here)
         command = api.campaign("spring-offer")["command"]
         env = {**os.environ, "BATCHER_API_KEY": KEY, "BATCHER_API_SECRET": SECRET}
