@@ -86,6 +86,7 @@ class _View:
 
     mark: int = 0
     on: dict[str, dict[str, Entry]] = field(default_factory=dict)
+    noted: set[str] = field(default_factory=set)  # the voiceIds of every key press noted
 
 
 _VIEWS: weakref.WeakKeyDictionary[History, _View] = weakref.WeakKeyDictionary()
@@ -142,7 +143,9 @@ def note_opt_outs(journal: Journal, history: History, key: str | None = None) ->
     key = key or journal.opt_out_key
     if not key or history.db is None:
         return 0
-    pressed = journal.pressed(key)
+    # the records noted before (by any campaign, removed since or not) are skipped unread:
+    # a round reads only what is new, not the journal's every record
+    pressed = journal.pressed(key, _read(history).noted)
     if not pressed:
         return 0
     by_voice = {}
@@ -249,6 +252,8 @@ def _read(history: History) -> _View:
         ) from None
     for row in rows:
         entry = _entry(row)
+        if entry.voice_id:
+            view.noted.add(entry.voice_id)
         if entry.action == REMOVE:
             view.on.pop(entry.number, None)
         else:

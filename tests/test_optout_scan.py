@@ -1,0 +1,85 @@
+"""Noting opt-outs costs a round what is new: the key pressed is indexed in the journal, and a
+record already on the register is skipped unread (benchmarks/optout_cost.py measures it)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+import pytest
+
+from batcher import register
+from batcher.history import History
+from batcher.journal import Journal, records
+from batcher.settings import endpoint_kind
+
+
+@pytest.fixture
+def parsed(monkeypatch):
+    """How many stored call records the opt-out scan parses."""
+    count = {"n": 0}
+
+    class Counting:
+        @staticmethod
+        def loads(text):
+            count["n"] += 1
+            return orjson.loads(text)
+
+        dumps = staticmethod(orjson.dumps)
+
+    monkeypatch.setattr(records, "orjson", Counting)
+    return count
+
+
+def _record(i: int, key: object) -> dict:
+    return {"voiceId": f"v{i}", "callee": f"9198000{i:05d}", "feedbackValue": key}
+
+
+def test_a_round_with_nothing_new_parses_no_record(tmp_path, parsed):
+    with Journal(tmp_path / "c.journal") as journal, History(tmp_path / "h.sqlite") as history:
+        journal.claim("spring")
+        journal.save_records([_record(i, "9" if i % 3 == 0 else "1") for i in range(30)])
+        assert register.note_opt_outs(journal, history, "9") == 10
+        assert parsed["n"] == 10  # the pressed ones only, never the other twenty
+        parsed["n"] = 0
+        assert register.note_opt_outs(journal, history) == 0
+        assert parsed["n"] == 0  # all ten are on the register: skipped unread
+        journal.save_records([_record(30, 9), _record(31, "2")])  # a later fetch
+        assert register.note_opt_outs(journal, history) == 1
+        assert parsed["n"] == 1
+    # another process (its own view of the register) skips them too
+    with Journal(tmp_path / "c.journal") as journal, History(tmp_path / "h.sqlite") as history:
+        parsed["n"] = 0
+        assert register.note_opt_outs(journal, history) == 0 and parsed["n"] == 0
+
+
+def test_a_record_fetched_again_with_the_key_pressed_is_noted(tmp_path):
+    with Journal(tmp_path / "c.journal") as journal, History(tmp_path / "h.sqlite") as history:
+        journal.claim("spring")
+        journal.save_records([_record(1, None), _record(2, "9")])
+        assert register.note_opt_outs(journal, history, "9") == 1
+        journal.save_records([_record(1, "9")])  # the complete record replaces the first
+        assert register.note_opt_outs(journal, history) == 1
+        kind = endpoint_kind(journal.endpoint)
+        held = register.holding(history, ["919800000001", "919800000002"], kind)
+        assert set(held) == {"919800000001", "919800000002"}
+
+
+def test_the_scan_uses_the_index_and_an_older_journal_gets_it(tmp_path):
+    path = tmp_path / "c.journal"
+    with Journal(path) as journal:
+        journal.claim("spring")
+        journal.save_records([_record(1, "9")])
+        journal.db.execute("DROP INDEX call_records_key")  # a journal of batcher before it
+    with Journal(path) as journal:  # opened for writing: the index is made
+        plan = journal.db.execute(
+            "EXPLAIN QUERY PLAN SELECT voice_id FROM call_records"
+            f" WHERE {records._KEY} = ?",  # the query pressed() runs
+            ("9",),
+        ).fetchall()
+        assert any("call_records_key" in row[-1] for row in plan), plan
+        assert [v for v, _, _ in journal.pressed("9")] == ["v1"]
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX call_records_key")
+    with Journal(path, readonly=True) as journal:  # read-only, no index: still found
+        assert [v for v, _, _ in journal.pressed("9")] == ["v1"]
