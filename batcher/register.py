@@ -85,7 +85,9 @@ class _View:
     the numbers on it, each with its adds by endpoint kind."""
 
     mark: int = 0
-    on: dict[str, dict[str, Entry]] = field(default_factory=dict)
+    # number -> endpoint kind -> the row of its add (an Entry is made only of a row asked for:
+    # a register of 100,000 is read at the cost of its rows)
+    on: dict[str, dict[str, tuple]] = field(default_factory=dict)
     noted: set[str] = field(default_factory=set)  # the voiceIds of every key press noted
 
 
@@ -102,9 +104,9 @@ def holding(history: History, callees: Iterable[str], kind: str) -> dict[str, En
     for callee in callees:
         adds = view.on.get(callee)
         if adds:
-            entry = adds.get(EVERYWHERE) or adds.get(kind)
-            if entry is not None:
-                held[callee] = entry
+            row = adds.get(EVERYWHERE) or adds.get(kind)
+            if row is not None:
+                held[callee] = _entry(row)
     return held
 
 
@@ -112,7 +114,7 @@ def listed(history: History) -> list[Entry]:
     """The numbers on the register now, one entry each (the earliest add that holds it)."""
     view = _read(history)
     return sorted(
-        (min(adds.values(), key=lambda e: e.at) for adds in view.on.values() if adds),
+        (min(map(_entry, adds.values()), key=lambda e: e.at) for adds in view.on.values() if adds),
         key=lambda e: (e.at, e.number),
     )
 
@@ -241,9 +243,17 @@ def _read(history: History) -> _View:
     if history.db is None:
         return view
     try:
-        rows = history.db.execute(
-            f"SELECT {_COLUMNS} FROM register WHERE id > ? ORDER BY id", (view.mark,)
-        ).fetchall()
+        # the newest change first (an index's last entry): inside every reservation there is
+        # seldom one, and PostgreSQL's generic plan of "id > $1" alone scans the whole table
+        top = history.db.execute("SELECT coalesce(max(id), 0) FROM register").fetchone()[0]
+        rows = (
+            history.db.execute(
+                f"SELECT {_COLUMNS} FROM register WHERE id > ? AND id <= ? ORDER BY id",
+                (view.mark, top),
+            ).fetchall()
+            if top > view.mark
+            else []
+        )
     except sqlite3.Error as exc:
         raise JournalError(
             f"{history.location}: the do-not-call register cannot be read ({exc})",
@@ -251,13 +261,13 @@ def _read(history: History) -> _View:
             "the history your campaigns use",
         ) from None
     for row in rows:
-        entry = _entry(row)
-        if entry.voice_id:
-            view.noted.add(entry.voice_id)
-        if entry.action == REMOVE:
-            view.on.pop(entry.number, None)
+        _, number, action, _, endpoint, _, _, voice_id, _, _ = row
+        if voice_id:
+            view.noted.add(voice_id)
+        if action == REMOVE:
+            view.on.pop(number, None)
         else:
-            view.on.setdefault(entry.number, {}).setdefault(entry.endpoint, entry)
+            view.on.setdefault(number, {}).setdefault(endpoint, tuple(row))
         view.mark = row[0]
     return view
 

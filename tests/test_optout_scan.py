@@ -83,3 +83,26 @@ def test_the_scan_uses_the_index_and_an_older_journal_gets_it(tmp_path):
         db.execute("DROP INDEX call_records_key")
     with Journal(path, readonly=True) as journal:  # read-only, no index: still found
         assert [v for v, _, _ in journal.pressed("9")] == ["v1"]
+
+
+def test_a_reservation_reads_the_register_s_rows_only_when_it_changed(tmp_path, monkeypatch):
+    """Each reservation checks the register: with nothing new, one look at its newest id, not
+    a query over its rows (PostgreSQL's generic plan of it scans the whole table)."""
+    with History(tmp_path / "h.sqlite") as history, History(tmp_path / "h.sqlite") as other:
+        register.add(history, [f"4479111{i:05d}" for i in range(50)], now=1.0)
+        assert len(register.holding(history, ["447911100001"], "vendor")) == 1
+        assert history.db is not None
+        statements: list[str] = []
+        execute = history.db.execute
+
+        def counted(sql, params=()):
+            statements.append(sql)
+            return execute(sql, params)
+
+        monkeypatch.setattr(history.db, "execute", counted)
+        rows_read = lambda: sum("WHERE id >" in s for s in statements)  # noqa: E731
+        register.holding(history, ["447911100002"], "vendor")
+        assert rows_read() == 0
+        register.add(other, ["919800000009"], now=2.0)  # another process's change
+        assert set(register.holding(history, ["919800000009"], "vendor")) == {"919800000009"}
+        assert rows_read() == 1
