@@ -11,7 +11,7 @@ import pytest
 from batcher import register
 from batcher.history import History
 from batcher.journal import Journal, records
-from batcher.settings import endpoint_kind
+from batcher.settings import HistoryLocation, endpoint_kind
 
 
 @pytest.fixture
@@ -106,3 +106,37 @@ def test_a_reservation_reads_the_register_s_rows_only_when_it_changed(tmp_path, 
         register.add(other, ["919800000009"], now=2.0)  # another process's change
         assert set(register.holding(history, ["919800000009"], "vendor")) == {"919800000009"}
         assert rows_read() == 1
+
+
+def test_pushed_deliveries_keep_the_history_open_and_note_each_key_press(tmp_path, monkeypatch):
+    """serve's deliveries come one at a time: the history (and the register read from it) is
+    opened once, not at every POST; closed with the inbox."""
+    from batcher.followup.pushed import Inbox
+    from batcher.outcomes import Outcome
+
+    callees = [f"9198000{i:05d}" for i in range(6)]
+    path = tmp_path / "c.journal"
+    with Journal(path) as journal:
+        journal.claim("spring")
+        journal.keep_opt_out_key("9")
+        request, tag = journal.begin(1, 1, callees)
+        answer = {c: [Outcome.ACCEPTED, f"v{c}", "0", "success"] for c in callees}
+        journal.finish(request, None, "success", results=answer)
+    opened = []
+    real_init = History.__init__
+
+    def counted(self, *args, **kwargs):
+        opened.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(History, "__init__", counted)
+    inbox = Inbox(tmp_path / "inbox.sqlite", HistoryLocation.of(tmp_path / "h.sqlite"))
+    for n, callee in enumerate(callees):
+        record = {"voiceId": f"v{callee}", "callee": callee, "calledInfo": tag}
+        report = inbox.store([{**record, "feedbackValue": "9" if n % 2 else "1"}], [path])
+        assert report.stored == 1
+    assert len(opened) == 1
+    inbox.close()
+    with History(tmp_path / "h.sqlite") as history:
+        held = register.holding(history, callees, endpoint_kind(""))
+        assert set(held) == set(callees[1::2])
