@@ -172,7 +172,8 @@ class _serve:
             **os.environ,
             "HOME": str(self.home),
             "BATCHER_HISTORY": str(self.home / "history.sqlite"),
-            "PYTHONPATH": str(ROOT),
+            # this batcher (a PYTHONPATH given first: another checkout's, to compare)
+            "PYTHONPATH": os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), f"{ROOT}"))),
         }
         self.log = open(self.home / "serve.log", "wb")  # closed in __exit__
         self.process = subprocess.Popen(
