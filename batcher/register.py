@@ -128,7 +128,9 @@ def changes(history: History) -> list[Entry]:
     ]
 
 
-def note_opt_outs(journal: Journal, history: History, key: str | None = None) -> int:
+def note_opt_outs(
+    journal: Journal, history: History, key: str | None = None, *, stored: list[dict] | None = None
+) -> int:
     """Put on the register every callee whose stored call record of the journal's campaign
     shows the opt-out key pressed (feedbackValue equal to `key`, else to the key the journal
     keeps; a given key is kept in a writable journal for later records, reconcile and follow).
@@ -137,7 +139,11 @@ def note_opt_outs(journal: Journal, history: History, key: str | None = None) ->
     (`Journal.save_records`) and before deciding a round. Idempotent: each record is noted
     once, so calling it again adds nothing, and a number removed on purpose stays removed.
     The opt-out holds on the kind of endpoint the campaign calls (a sandbox trial's holds
-    no real endpoint). Returns how many records were noted now."""
+    no real endpoint). Returns how many records were noted now.
+
+    `stored`: the records just stored (a push's delivery), the only ones that can be new
+    there: those are looked at, not the journal (decide() looks at the journal's every
+    round, before anyone is called)."""
     if journal.campaign is None:
         return 0
     if key:
@@ -147,7 +153,15 @@ def note_opt_outs(journal: Journal, history: History, key: str | None = None) ->
         return 0
     # the records noted before (by any campaign, removed since or not) are skipped unread:
     # a round reads only what is new, not the journal's every record
-    pressed = journal.pressed(key, _read(history).noted)
+    noted = _read(history).noted
+    if stored is None:
+        pressed = journal.pressed(key, noted)
+    else:
+        pressed = [
+            (str(r["voiceId"]), str(r.get("callee") or ""), r)
+            for r in stored
+            if _key_text(r.get("feedbackValue")) == key and str(r["voiceId"]) not in noted
+        ]
     if not pressed:
         return 0
     by_voice = {}
@@ -275,6 +289,16 @@ def _read(history: History) -> _View:
 def _entry(row: tuple) -> Entry:
     _, number, action, why, endpoint, campaign, journal, voice_id, at, by = row
     return Entry(number, action, why, endpoint, campaign, journal, voice_id or "", at, by)
+
+
+def _key_text(value: object) -> str | None:
+    """A record's feedbackValue as the journal's query reads it (SQLite's CAST of
+    json_extract: 9 and "9" are "9", true is "1")."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 def _epoch(text: object) -> float | None:

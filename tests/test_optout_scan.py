@@ -110,7 +110,8 @@ def test_a_reservation_reads_the_register_s_rows_only_when_it_changed(tmp_path, 
 
 def test_pushed_deliveries_keep_the_history_open_and_note_each_key_press(tmp_path, monkeypatch):
     """serve's deliveries come one at a time: the history (and the register read from it) is
-    opened once, not at every POST; closed with the inbox."""
+    opened once, not at every POST, and each looks at the records it stored, not at the
+    journal's million; closed with the inbox."""
     from batcher.followup.pushed import Inbox
     from batcher.outcomes import Outcome
 
@@ -130,12 +131,16 @@ def test_pushed_deliveries_keep_the_history_open_and_note_each_key_press(tmp_pat
         real_init(self, *args, **kwargs)
 
     monkeypatch.setattr(History, "__init__", counted)
+    scans = []
+    monkeypatch.setattr(Journal, "pressed", lambda self, *args: scans.append(args) or [])
     inbox = Inbox(tmp_path / "inbox.sqlite", HistoryLocation.of(tmp_path / "h.sqlite"))
     for n, callee in enumerate(callees):
         record = {"voiceId": f"v{callee}", "callee": callee, "calledInfo": tag}
-        report = inbox.store([{**record, "feedbackValue": "9" if n % 2 else "1"}], [path])
+        pressed = (9 if n == 1 else "9") if n % 2 else "1"  # a vendor may send a number
+        report = inbox.store([{**record, "feedbackValue": pressed}], [path])
         assert report.stored == 1
     assert len(opened) == 1
+    assert scans == []  # a delivery looks at the records it stored, not at the journal's
     inbox.close()
     with History(tmp_path / "h.sqlite") as history:
         held = register.holding(history, callees, endpoint_kind(""))

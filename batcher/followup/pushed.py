@@ -107,9 +107,9 @@ class Inbox:
             self._calls.close()
             self._calls = None
 
-    def note_opt_outs(self, journal: Journal) -> None:
+    def note_opt_outs(self, journal: Journal, stored: list[dict]) -> None:
         """Put the callees whose stored records press the campaign's opt_out_key on the
-        register (register.note_opt_outs), once the records are stored. A history that cannot
+        register (register.note_opt_outs of the records just `stored`). A history that cannot
         be written now loses nothing: the records are in the journal, and every round's
         decide() and every records fetch note them again before anyone is called."""
         if self.history is None or not journal.opt_out_key:
@@ -120,7 +120,7 @@ class Inbox:
         try:
             if self._calls is None:
                 self._calls = History(self.history)
-            note_opt_outs(journal, self._calls)
+            note_opt_outs(journal, self._calls, stored=stored)
         except BatcherError as exc:
             self.close()  # opened again for the next delivery
             _log.warning("%s: opt-outs not yet on the register: %s", journal.path.name, exc)
@@ -221,7 +221,7 @@ def _deliver(
     records: list[dict],
     journals: list[Path],
     aside: list[tuple[dict, str, bool]],
-    noted: Callable[[Journal], None] = lambda journal: None,
+    noted: Callable[[Journal, list[dict]], None] = lambda journal, stored: None,
 ) -> dict[str, str]:
     """Store records of one token in the journal whose request called their callee (what
     cannot be is appended to `aside` as (record, why, pending)); their voiceIds' fates."""
@@ -234,10 +234,11 @@ def _deliver(
             with Journal(path, beside=True) as journal:
                 mine, others = _known(journal, left)
                 if mine:
+                    stored = [record for _, record in mine]
                     with journal.together():  # the records and what they prove: at once
-                        journal.save_records([record for _, record in mine])
-                        settled = set(_after_records(journal, [record for _, record in mine]))
-                    noted(journal)  # the opt-outs they show, on the register
+                        journal.save_records(stored)
+                        settled = set(_after_records(journal, stored))
+                    noted(journal, stored)  # the opt-outs they show, on the register
                     for given, record in mine:
                         fates[given] = SETTLED if record["voiceId"] in settled else STORED
                 left = others
