@@ -145,3 +145,24 @@ def test_pushed_deliveries_keep_the_history_open_and_note_each_key_press(tmp_pat
     with History(tmp_path / "h.sqlite") as history:
         held = register.holding(history, callees, endpoint_kind(""))
         assert set(held) == set(callees[1::2])
+
+
+def test_the_register_on_postgresql_imports_notes_and_holds_as_in_a_file(postgres_url, tmp_path):
+    """A hand import goes in one pipelined statement; the views of two processes follow each
+    other's changes (the newest id first), and a reservation holds what is on it."""
+    from batcher.history import Caller
+
+    listed = [f"4479111{i:05d}" for i in range(300)]
+    with History(postgres_url) as history, History(postgres_url) as other:
+        assert register.add(history, listed, now=1.0, by="ops@desk") == listed
+        assert register.add(history, listed[:5], now=2.0) == []  # on it already
+        assert len(register.holding(other, listed, "vendor")) == 300
+        assert register.remove(history, listed[:1], now=3.0) == listed[:1]
+        with Journal(tmp_path / "c.journal") as journal:
+            journal.claim("spring")
+            journal.save_records([_record(1, "9"), _record(2, 9), _record(3, "1")])
+            assert register.note_opt_outs(journal, history, "9") == 2
+            assert register.note_opt_outs(journal, history) == 0
+        me = Caller("id", "spring", "/x/spring.journal", endpoint_kind(""))
+        _, granted, held = other.reserve([listed[0], listed[1], "919800000001"], me, 0, 5.0)
+        assert granted == [listed[0]] and set(held) == {listed[1], "919800000001"}
