@@ -85,7 +85,10 @@ class _View:
     the numbers on it, each with its adds by endpoint kind."""
 
     mark: int = 0
-    on: dict[str, dict[str, Entry]] = field(default_factory=dict)
+    # number -> endpoint kind -> the row of its add (an Entry is made only of a row asked for:
+    # a register of 100,000 is read at the cost of its rows)
+    on: dict[str, dict[str, tuple]] = field(default_factory=dict)
+    noted: set[str] = field(default_factory=set)  # the voiceIds of every key press noted
 
 
 _VIEWS: weakref.WeakKeyDictionary[History, _View] = weakref.WeakKeyDictionary()
@@ -101,9 +104,9 @@ def holding(history: History, callees: Iterable[str], kind: str) -> dict[str, En
     for callee in callees:
         adds = view.on.get(callee)
         if adds:
-            entry = adds.get(EVERYWHERE) or adds.get(kind)
-            if entry is not None:
-                held[callee] = entry
+            row = adds.get(EVERYWHERE) or adds.get(kind)
+            if row is not None:
+                held[callee] = _entry(row)
     return held
 
 
@@ -111,7 +114,7 @@ def listed(history: History) -> list[Entry]:
     """The numbers on the register now, one entry each (the earliest add that holds it)."""
     view = _read(history)
     return sorted(
-        (min(adds.values(), key=lambda e: e.at) for adds in view.on.values() if adds),
+        (min(map(_entry, adds.values()), key=lambda e: e.at) for adds in view.on.values() if adds),
         key=lambda e: (e.at, e.number),
     )
 
@@ -125,7 +128,9 @@ def changes(history: History) -> list[Entry]:
     ]
 
 
-def note_opt_outs(journal: Journal, history: History, key: str | None = None) -> int:
+def note_opt_outs(
+    journal: Journal, history: History, key: str | None = None, *, stored: list[dict] | None = None
+) -> int:
     """Put on the register every callee whose stored call record of the journal's campaign
     shows the opt-out key pressed (feedbackValue equal to `key`, else to the key the journal
     keeps; a given key is kept in a writable journal for later records, reconcile and follow).
@@ -134,7 +139,11 @@ def note_opt_outs(journal: Journal, history: History, key: str | None = None) ->
     (`Journal.save_records`) and before deciding a round. Idempotent: each record is noted
     once, so calling it again adds nothing, and a number removed on purpose stays removed.
     The opt-out holds on the kind of endpoint the campaign calls (a sandbox trial's holds
-    no real endpoint). Returns how many records were noted now."""
+    no real endpoint). Returns how many records were noted now.
+
+    `stored`: the records just stored (a push's delivery), the only ones that can be new
+    there: those are looked at, not the journal (decide() looks at the journal's every
+    round, before anyone is called)."""
     if journal.campaign is None:
         return 0
     if key:
@@ -142,7 +151,17 @@ def note_opt_outs(journal: Journal, history: History, key: str | None = None) ->
     key = key or journal.opt_out_key
     if not key or history.db is None:
         return 0
-    pressed = journal.pressed(key)
+    # the records noted before (by any campaign, removed since or not) are skipped unread:
+    # a round reads only what is new, not the journal's every record
+    noted = _read(history).noted
+    if stored is None:
+        pressed = journal.pressed(key, noted)
+    else:
+        pressed = [
+            (str(r["voiceId"]), str(r.get("callee") or ""), r)
+            for r in stored
+            if _key_text(r.get("feedbackValue")) == key and str(r["voiceId"]) not in noted
+        ]
     if not pressed:
         return 0
     by_voice = {}
@@ -220,8 +239,12 @@ def _write(history: History, rows: list[tuple], *, noted: bool = False) -> int:
     try:
         with history.together():
             history.begin_write()  # one write transaction, holding the history's write lock
-            for row in rows:
-                count += max(0, history.db.execute(sql, row).rowcount)
+            if noted:  # some may be there already: counted one by one
+                for row in rows:
+                    count += max(0, history.db.execute(sql, row).rowcount)
+            else:  # by hand: all of them (psycopg pipelines them: a 100k import in one trip)
+                history.db.executemany(sql, rows)
+                count = len(rows)
     except sqlite3.Error as exc:
         raise JournalError(
             f"{history.location}: the do-not-call register cannot be written ({exc})",
@@ -238,9 +261,17 @@ def _read(history: History) -> _View:
     if history.db is None:
         return view
     try:
-        rows = history.db.execute(
-            f"SELECT {_COLUMNS} FROM register WHERE id > ? ORDER BY id", (view.mark,)
-        ).fetchall()
+        # the newest change first (an index's last entry): inside every reservation there is
+        # seldom one, and PostgreSQL's generic plan of "id > $1" alone scans the whole table
+        top = history.db.execute("SELECT coalesce(max(id), 0) FROM register").fetchone()[0]
+        rows = (
+            history.db.execute(
+                f"SELECT {_COLUMNS} FROM register WHERE id > ? AND id <= ? ORDER BY id",
+                (view.mark, top),
+            ).fetchall()
+            if top > view.mark
+            else []
+        )
     except sqlite3.Error as exc:
         raise JournalError(
             f"{history.location}: the do-not-call register cannot be read ({exc})",
@@ -248,11 +279,13 @@ def _read(history: History) -> _View:
             "the history your campaigns use",
         ) from None
     for row in rows:
-        entry = _entry(row)
-        if entry.action == REMOVE:
-            view.on.pop(entry.number, None)
+        _, number, action, _, endpoint, _, _, voice_id, _, _ = row
+        if voice_id:
+            view.noted.add(voice_id)
+        if action == REMOVE:
+            view.on.pop(number, None)
         else:
-            view.on.setdefault(entry.number, {}).setdefault(entry.endpoint, entry)
+            view.on.setdefault(number, {}).setdefault(endpoint, tuple(row))
         view.mark = row[0]
     return view
 
@@ -260,6 +293,16 @@ def _read(history: History) -> _View:
 def _entry(row: tuple) -> Entry:
     _, number, action, why, endpoint, campaign, journal, voice_id, at, by = row
     return Entry(number, action, why, endpoint, campaign, journal, voice_id or "", at, by)
+
+
+def _key_text(value: object) -> str | None:
+    """A record's feedbackValue as the journal's query reads it (SQLite's CAST of
+    json_extract: 9 and "9" are "9", true is "1")."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 def _epoch(text: object) -> float | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import bench
 import generate
 import naive
+import optout_cost
 import phonenumbers
 import proctree
 import pytest
@@ -185,6 +186,47 @@ def test_history_cost_reports_sqlite_and_postgresql_side_by_side():
         ["sqlite", "postgres"] if backend == "both" else ["sqlite"]
     )
     assert all(f["numbers"] > 19000 and f["reserve_s"] >= 0 for f in lines)
+
+
+def test_history_cost_measures_a_register_in_each_reservation():
+    done = subprocess.run(
+        [
+            *(sys.executable, str(HERE / "history_cost.py"), "--numbers", "5000"),
+            *("--backend", "sqlite", "--register", "0", "--register", "2000"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [f["register"] for f in lines] == [0, 2000]
+    assert all(f["reserve_s"] >= 0 for f in lines)
+
+
+def test_optout_cost_notes_each_key_press_once(tmp_path):
+    figures = optout_cost.measure(tmp_path, 3000, 200, 0.05)
+    assert 100 <= figures["first"]["noted"] <= 200  # about 5% of 3000
+    assert figures["again"]["noted"] == 0 and figures["opened"]["noted"] == 0
+    assert figures["new"]["noted"] <= 1000 and figures["again"]["s"] >= 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_push_cost_pushes_to_a_serve_process():
+    done = subprocess.run(
+        [sys.executable, str(HERE / "push_cost.py"), "--numbers", "3000", "--single", "50"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(f["records"], f["per_post"], f["posts"]) for f in lines] == [
+        (3000, 1000, 3),
+        (50, 1, 50),
+    ]
+    assert all(f["records_per_s"] > 0 for f in lines)
 
 
 def test_tree_sampler_counts_a_grandchild(tmp_path):

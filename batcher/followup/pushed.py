@@ -30,15 +30,19 @@ import contextlib
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from batcher.errors import BatcherError
 from batcher.journal import Journal, NumberState, parse_tag, utc_now
 from batcher.settings import HistoryLocation
+
+if TYPE_CHECKING:
+    from batcher.history import History
 
 _log = logging.getLogger(__name__)
 
@@ -93,6 +97,33 @@ class Inbox:
         self.path = path
         self.history = history  # whose register the opt-outs of stored records go on
         self._tokens: dict[Path, str] = {}  # journal -> its campaign's token (never changes)
+        # the history, open from one delivery to the next (deliveries come one at a time):
+        # its register is read once, then only its changes, not 100,000 numbers a POST
+        self._calls: History | None = None
+
+    def close(self) -> None:
+        """Close the call history the deliveries kept open."""
+        if self._calls is not None:
+            self._calls.close()
+            self._calls = None
+
+    def note_opt_outs(self, journal: Journal, stored: list[dict]) -> None:
+        """Put the callees whose stored records press the campaign's opt_out_key on the
+        register (register.note_opt_outs of the records just `stored`). A history that cannot
+        be written now loses nothing: the records are in the journal, and every round's
+        decide() and every records fetch note them again before anyone is called."""
+        if self.history is None or not journal.opt_out_key:
+            return
+        from batcher.history import History
+        from batcher.register import note_opt_outs
+
+        try:
+            if self._calls is None:
+                self._calls = History(self.history)
+            note_opt_outs(journal, self._calls, stored=stored)
+        except BatcherError as exc:
+            self.close()  # opened again for the next delivery
+            _log.warning("%s: opt-outs not yet on the register: %s", journal.path.name, exc)
 
     # -- delivery ------------------------------------------------------------------------------
 
@@ -112,7 +143,7 @@ class Inbox:
                 groups.setdefault(tag[0], []).append(record)
         fates: dict[str, str] = {}
         for token, group in groups.items():
-            fates.update(_deliver(group, by_token[token], aside, self.history))
+            fates.update(_deliver(group, by_token[token], aside, self.note_opt_outs))
         self._keep_aside(aside)
         fates.update((str(r["voiceId"]), PENDING if p else ASIDE) for r, _, p in aside)
         self._forget({v for v, fate in fates.items() if fate in (STORED, SETTLED)})
@@ -190,7 +221,7 @@ def _deliver(
     records: list[dict],
     journals: list[Path],
     aside: list[tuple[dict, str, bool]],
-    history: HistoryLocation | None = None,
+    noted: Callable[[Journal, list[dict]], None] = lambda journal, stored: None,
 ) -> dict[str, str]:
     """Store records of one token in the journal whose request called their callee (what
     cannot be is appended to `aside` as (record, why, pending)); their voiceIds' fates."""
@@ -203,10 +234,11 @@ def _deliver(
             with Journal(path, beside=True) as journal:
                 mine, others = _known(journal, left)
                 if mine:
+                    stored = [record for _, record in mine]
                     with journal.together():  # the records and what they prove: at once
-                        journal.save_records([record for _, record in mine])
-                        settled = set(_after_records(journal, [record for _, record in mine]))
-                    _note_opt_outs(journal, history)
+                        journal.save_records(stored)
+                        settled = set(_after_records(journal, stored))
+                    noted(journal, stored)  # the opt-outs they show, on the register
                     for given, record in mine:
                         fates[given] = SETTLED if record["voiceId"] in settled else STORED
                 left = others
@@ -246,21 +278,6 @@ def _unknown_call(record: dict) -> str:
     tag = parse_tag(record.get("calledInfo"))
     request = tag[1] if tag else "?"
     return f"request {request} of its campaign did not call {record.get('callee') or '(no callee)'}"
-
-
-def _note_opt_outs(journal: Journal, history: HistoryLocation | None) -> None:
-    """Put the callees whose stored records press the campaign's opt_out_key on the register
-    (register.note_opt_outs), once the records are stored. A history that cannot be written
-    now loses nothing: the records are in the journal, and every round's decide() and every
-    records fetch note them again before anyone is called."""
-    if history is None:
-        return
-    from batcher.followup.records import note_opt_outs_at
-
-    try:
-        note_opt_outs_at(journal, history)
-    except BatcherError as exc:
-        _log.warning("%s: opt-outs not yet on the register: %s", journal.path.name, exc)
 
 
 def _after_records(journal: Journal, records: list[dict]) -> list[str]:

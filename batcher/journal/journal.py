@@ -386,9 +386,12 @@ class Journal:
         """The stored call records of this campaign: voiceId -> the vendor's record."""
         return records.read(self.db)
 
-    def pressed(self, key: str) -> list[tuple[str, str, dict]]:
-        """(voiceId, callee, record) of the stored call records showing this key pressed."""
-        return records.pressed(self.db, key)
+    def pressed(
+        self, key: str, skip: set[str] | frozenset[str] = frozenset()
+    ) -> list[tuple[str, str, dict]]:
+        """(voiceId, callee, record) of the stored call records showing this key pressed, but
+        those whose voiceId is in `skip` (an index finds them: cheap at a million records)."""
+        return records.pressed(self.db, key, skip)
 
     # -- test calls ----------------------------------------------------------------------------
 

@@ -1,4 +1,9 @@
-"""The vendor's call records of the campaign's calls, keyed by voiceId, as fetched."""
+"""The vendor's call records of the campaign's calls, keyed by voiceId, as fetched.
+
+The key each callee pressed is indexed (`INDEX`, made with the journal's tables): finding the
+records of an opt-out key reads those records only, not a million others, so every round and
+every fetch can look (batcher.register.note_opt_outs).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,10 @@ import sqlite3
 import orjson
 
 from batcher.journal.rows import utc_now
+
+# the key pressed, as text (a vendor may send 9 or "9"); the index and the query use it verbatim
+_KEY = "CAST(json_extract(record, '$.feedbackValue') AS TEXT)"
+INDEX = f"CREATE INDEX IF NOT EXISTS call_records_key ON call_records ({_KEY});"
 
 
 def save(db: sqlite3.Connection, records: list[dict]) -> int:
@@ -29,13 +38,15 @@ def read(db: sqlite3.Connection) -> dict[str, dict]:
     }
 
 
-def pressed(db: sqlite3.Connection, key: str) -> list[tuple[str, str, dict]]:
-    """(voiceId, callee, record) of the stored records whose feedbackValue is this key."""
+def pressed(
+    db: sqlite3.Connection, key: str, skip: set[str] | frozenset[str] = frozenset()
+) -> list[tuple[str, str, dict]]:
+    """(voiceId, callee, record) of the stored records whose feedbackValue is this key, but
+    those whose voiceId is in `skip` (the records noted already: their JSON is never read)."""
     found = []
     for voice_id, callee, record in db.execute(
-        "SELECT voice_id, callee, record FROM call_records"
-        " WHERE CAST(json_extract(record, '$.feedbackValue') AS TEXT) = ?",
-        (key,),
+        f"SELECT voice_id, callee, record FROM call_records WHERE {_KEY} = ?", (key,)
     ):
-        found.append((voice_id, callee or "", orjson.loads(record)))
+        if voice_id not in skip:
+            found.append((voice_id, callee or "", orjson.loads(record)))
     return found

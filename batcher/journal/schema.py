@@ -19,7 +19,7 @@ later run may forget.
 
 from __future__ import annotations
 
-from batcher.journal import numbers
+from batcher.journal import numbers, records
 from batcher.outcomes import Outcome
 
 # 1: batcher 0.1 (several campaigns a file); 2: one campaign a file; 3: the numbers table
@@ -96,6 +96,7 @@ CREATE TABLE IF NOT EXISTS test_calls (
     record TEXT
 );
 """
+    + records.INDEX
 )
 
 # a request's state: its intent is on disk ('intent'), or its outcome is ('done')

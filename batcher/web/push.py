@@ -200,6 +200,8 @@ async def _retries(app: web.Application):
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    async with app[PUSHES].lock:  # no delivery under way: the history it kept open is closed
+        app[PUSHES].inbox.close()
 
 
 async def _retry_forever(app: web.Application) -> None:
