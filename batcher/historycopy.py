@@ -107,14 +107,20 @@ def _copy_table(
             row[at] = theirs.get(row[at], row[at])
     columns = [n for n in names if not (table.row_id and n == "id")]
     key = list(table.key) or columns
+    every = [names.index(c) for c in columns]
     place = [names.index(c) for c in key]
-    have = {tuple(r) for r in new.execute(f"SELECT {', '.join(key)} FROM {table.name}")}
+    theirs_every = list(range(len(columns)))
+    theirs_place = [columns.index(c) for c in key]
+    have = {
+        _identity(r, theirs_every, theirs_place)
+        for r in new.execute(f"SELECT {', '.join(columns)} FROM {table.name}")
+    }
     fresh, seen = [], set(have)
     for row in rows:
-        k = tuple(row[i] for i in place)
+        k = _identity(row, every, place)
         if k not in seen:
             seen.add(k)
-            fresh.append([row[names.index(c)] for c in columns])
+            fresh.append([row[i] for i in every])
     if fresh:
         new.executemany(
             f"INSERT INTO {table.name} ({', '.join(columns)})"
@@ -124,9 +130,19 @@ def _copy_table(
     mapping: dict[int, int] = {}
     if table.row_id:
         numbered = {
-            tuple(r[1:]): r[0]
-            for r in new.execute(f"SELECT id, {', '.join(key)} FROM {table.name}")
+            _identity(r[1:], theirs_every, theirs_place): r[0]
+            for r in new.execute(f"SELECT id, {', '.join(columns)} FROM {table.name}")
         }
         at = names.index("id")
-        mapping = {row[at]: numbered[tuple(row[i] for i in place)] for row in rows}
+        mapping = {row[at]: numbered[_identity(row, every, place)] for row in rows}
     return len(fresh), mapping
+
+
+def _identity(row: list | tuple, every: list[int], key: list[int]) -> tuple:
+    """What makes two rows one: the key's values, or all the columns when the key has a NULL
+    (SQL's UNIQUE holds NULLs distinct: the register's changes made by hand have no voiceId,
+    and a removal and the same number's later re-add by hand are two changes, both kept)."""
+    values = tuple(row[i] for i in key)
+    if None not in values:
+        return values
+    return (None, *(row[i] for i in every))

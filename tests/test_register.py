@@ -358,3 +358,22 @@ def test_the_sandbox_presses_keys_by_the_callee_s_ending(cli):
     assert pressed_key("9198007", None) is None
     code, out = cli("sandbox", "--keypress", "7-9")
     assert code == 2 and "is not ENDING=KEY" in out, out
+
+
+def test_history_copy_keeps_every_change_of_the_register(cli, tmp_path, monkeypatch):
+    # changes made by hand have no voiceId: a removal and the same number's later re-add by
+    # hand are two changes, and the copy must keep both, or the number is callable there
+    code, out = cli("dnc", "add", "+447911100000", "+447911100010")
+    assert code == 0, out
+    code, out = cli("dnc", "remove", "+447911100000")
+    assert code == 0, out
+    code, out = cli("dnc", "add", "+447911100000")
+    assert code == 0 and "added to the register" in out, out
+    team = tmp_path / "team.sqlite"
+    code, out = cli("history", "copy", "--to", team)
+    assert code == 0 and "register 4" in out, out
+    code, out = cli("history", "copy", "--to", team)
+    assert code == 0 and "register 0" in out, out  # copying twice adds nothing
+    monkeypatch.setenv("BATCHER_HISTORY", str(team))
+    code, out = cli("dnc", "list")
+    assert code == 0 and "+447911100000" in out and "+447911100010" in out, out
