@@ -127,8 +127,9 @@ def changes(history: History) -> list[Entry]:
 
 def note_opt_outs(journal: Journal, history: History, key: str | None = None) -> int:
     """Put on the register every callee whose stored call record of the journal's campaign
-    shows the opt-out key pressed (feedbackValue equal to `key`, else to the key the journal
-    keeps; a given key is kept in a writable journal for later records, reconcile and follow).
+    shows an opt-out key pressed (feedbackValue equal to `key` or to any key the journal kept:
+    a key changed between runs still holds the calls made under it; a given key is kept in a
+    writable journal for later records, reconcile and follow).
 
     The one place key presses become opt-outs: call it after storing records
     (`Journal.save_records`) and before deciding a round. Idempotent: each record is noted
@@ -139,10 +140,11 @@ def note_opt_outs(journal: Journal, history: History, key: str | None = None) ->
         return 0
     if key:
         journal.keep_opt_out_key(key)
-    key = key or journal.opt_out_key
-    if not key or history.db is None:
+    # every key the campaign offered: a record of a call made under an earlier key holds too
+    keys = list(dict.fromkeys((key or "") + journal.opt_out_keys))
+    if not keys or history.db is None:
         return 0
-    pressed = journal.pressed(key)
+    pressed = [found for k in keys for found in journal.pressed(k)]
     if not pressed:
         return 0
     by_voice = {}

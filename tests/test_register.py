@@ -377,3 +377,26 @@ def test_history_copy_keeps_every_change_of_the_register(cli, tmp_path, monkeypa
     monkeypatch.setenv("BATCHER_HISTORY", str(team))
     code, out = cli("dnc", "list")
     assert code == 0 and "+447911100000" in out and "+447911100010" in out, out
+
+
+def test_a_changed_opt_out_key_still_holds_the_calls_made_under_the_old_one(tmp_path):
+    # the recording said "press 9" when these calls were made; their records came after the
+    # campaign's key became 8: a 9 in them is still an opt-out (a key is never forgotten)
+    path = tmp_path / "spring.journal"
+    with Journal(path) as journal, History(tmp_path / "h.sqlite") as history:
+        journal.claim("spring")
+        journal.set_endpoint("https://api.example")
+        journal.save_records([{"voiceId": "v1", "callee": "919800000001", "feedbackValue": "9"}])
+        assert register.note_opt_outs(journal, history, "9") == 1
+        journal.save_records(
+            [
+                {"voiceId": "v2", "callee": "919800000002", "feedbackValue": "9"},
+                {"voiceId": "v3", "callee": "919800000003", "feedbackValue": "8"},
+            ]
+        )
+        assert register.note_opt_outs(journal, history, "8") == 2
+        assert (journal.opt_out_key, journal.opt_out_keys) == ("8", "89")
+        callees = ["919800000001", "919800000002", "919800000003"]
+        assert set(register.holding(history, callees, "vendor")) == set(callees)
+    with Journal(path, readonly=True) as kept, History(tmp_path / "h.sqlite") as history:
+        assert register.note_opt_outs(kept, history) == 0  # noted once, whatever the key
