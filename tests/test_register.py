@@ -400,3 +400,17 @@ def test_a_changed_opt_out_key_still_holds_the_calls_made_under_the_old_one(tmp_
         assert set(register.holding(history, callees, "vendor")) == set(callees)
     with Journal(path, readonly=True) as kept, History(tmp_path / "h.sqlite") as history:
         assert register.note_opt_outs(kept, history) == 0  # noted once, whatever the key
+
+
+def test_dnc_import_reads_a_column_whose_cells_each_hold_several_numbers(cli, tmp_path):
+    # a listed person's Home cell holds two numbers: the column is theirs too, not skipped
+    listed = write_xlsx(
+        tmp_path / "dnc.xlsx",
+        [
+            ["Name", "Mobile", "Home"],
+            ["a", "+447911100001", "+44 20 7946 0001 / +44 20 7946 0002"],
+            ["b", "+447911100002", None],
+        ],
+    )
+    code, out = cli("dnc", "import", listed)
+    assert code == 0 and "import: 4 numbers added to the register" in out, out
