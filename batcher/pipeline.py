@@ -417,8 +417,9 @@ def _dry_run(
             round_ = decide(
                 settings, plan, journal, history, name=name, journal_file=journal_file, sheet=sheet
             )
+            news = history.news()  # while open: a closed history reads as none there
         say(round_.text)
-        if news := history.news():
+        if news:
             say(news)
         timed = (Outcome.DEFERRED, Outcome.RECENTLY_CALLED)
         if settings.window is not None or any(o in timed for o, _ in round_.held.values()):
