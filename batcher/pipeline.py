@@ -185,6 +185,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         watch.lap("load")
     output = output_path(settings, settings.dry_run)
     if settings.dry_run:
+        settings.campaign.validate_ranges()  # what a run would refuse, the plan refuses
         return _dry_run(settings, sheet, plan, name, journal_file, output, sha, started, say)
     if sheet.phone_found_by == "content":
         raise UsageError(
