@@ -414,3 +414,20 @@ def test_dnc_import_reads_a_column_whose_cells_each_hold_several_numbers(cli, tm
     )
     code, out = cli("dnc", "import", listed)
     assert code == 0 and "import: 4 numbers added to the register" in out, out
+
+
+def test_history_copy_never_undoes_an_opt_out_the_target_holds(cli, tmp_path, monkeypatch):
+    # this machine once put a number on the register and removed it; the team's database
+    # holds it (another machine's opt-out): the copied removal must not make it callable
+    code, out = cli("dnc", "add", "+447911100000", "+447911100010")
+    assert code == 0, out
+    code, out = cli("dnc", "remove", "+447911100000", "+447911100010")
+    assert code == 0, out
+    team = tmp_path / "team.sqlite"
+    with History(team) as history:
+        register.add(history, ["447911100000"], now=1.0, by="ops@other")
+    code, out = cli("history", "copy", "--to", team)
+    assert code == 0 and "1 removal from the do-not-call register not copied" in out, out
+    monkeypatch.setenv("BATCHER_HISTORY", str(team))
+    code, out = cli("dnc", "list")
+    assert "+447911100000" in out and "+447911100010" not in out, out
