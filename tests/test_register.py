@@ -19,6 +19,8 @@ from batcher.history import Caller, History
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
 from batcher.voiceapi.simulator import CallShares
+from batcher.workbook.columns import records_summary
+from batcher.workbook.rows import CampaignState
 from tests.helpers import numbers, read_sheet, sandbox_args, summary, write_xlsx
 
 pytestmark = pytest.mark.usefixtures("creds")
@@ -400,6 +402,9 @@ def test_a_changed_opt_out_key_still_holds_the_calls_made_under_the_old_one(tmp_
         assert set(register.holding(history, callees, "vendor")) == set(callees)
     with Journal(path, readonly=True) as kept, History(tmp_path / "h.sqlite") as history:
         assert register.note_opt_outs(kept, history) == 0  # noted once, whatever the key
+        state = CampaignState.of(kept, "not sent")
+    facts = dict(records_summary(state.records, 3, state.opt_out_key))
+    assert facts["opted out (pressed 8 or 9)"] == 3  # the Summary counts them all
 
 
 def test_dnc_import_reads_a_column_whose_cells_each_hold_several_numbers(cli, tmp_path):
