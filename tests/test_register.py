@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from batcher import register
+from batcher.errors import JournalError
 from batcher.history import Caller, History
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
@@ -436,3 +437,19 @@ def test_history_copy_never_undoes_an_opt_out_the_target_holds(cli, tmp_path, mo
     monkeypatch.setenv("BATCHER_HISTORY", str(team))
     code, out = cli("dnc", "list")
     assert "+447911100000" in out and "+447911100010" not in out, out
+
+
+def test_a_busy_history_stops_a_register_change_saying_it_is_busy_not_damaged(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with History(path) as history:
+        assert history.db is not None
+        history.db.execute("PRAGMA busy_timeout=0")  # the 30 s wait, made short
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # another batcher writing
+        try:
+            with pytest.raises(JournalError) as caught:
+                register.add(history, ["447911100000"], now=1.0)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+    assert "busy" in str(caught.value) and "move a damaged file" not in str(caught.value)
