@@ -230,6 +230,13 @@ class Postgres:
         """A psycopg error as the operator reads it."""
         why = _scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "", self.location)
         why = why or type(exc).__name__
+        if getattr(exc, "sqlstate", None) == "55P03":  # lock_not_available: lock_timeout passed
+            return JournalError(
+                f"{self.location}: the call history is busy ({why}): another batcher held its "
+                f"write lock longer than batcher waits ({LOCK_WAIT})",
+                "nothing was sent for it: wait for the other machine's batcher to finish its "
+                "request, then run the same command again",
+            )
         if isinstance(exc, self._lost):
             return JournalError(
                 f"{self.location}: the call history's database cannot be reached ({why})", REACH
