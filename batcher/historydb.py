@@ -237,6 +237,13 @@ class Postgres:
                 "nothing was sent for it: wait for the other machine's batcher to finish its "
                 "request, then run the same command again",
             )
+        if isinstance(exc, self._lost) and "SSL was required" in why:
+            return JournalError(
+                f"{self.location}: the call history's database cannot be reached ({why})",
+                "nothing is sent without the call history: the URL's sslmode=require asks for "
+                "TLS, which this server does not offer: enable ssl on the server (the team's "
+                "data crosses the network), or drop sslmode from the URL on a trusted network",
+            )
         if isinstance(exc, self._lost):
             return JournalError(
                 f"{self.location}: the call history's database cannot be reached ({why})", REACH

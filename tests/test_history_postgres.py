@@ -528,3 +528,13 @@ def test_a_write_lock_held_past_the_wait_says_busy_not_unreachable(postgres_url,
     said = str(caught["error"])
     assert "busy" in said and "cannot be reached" not in said, said
     assert "start the database server" not in said
+
+
+def test_sslmode_require_against_a_server_without_tls_says_what_to_change(
+    postgres_url, sandbox, creds, cli, tmp_path, monkeypatch
+):
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(3)])
+    monkeypatch.setenv("BATCHER_HISTORY", postgres_url + "?sslmode=require")
+    code, out = cli("run", path, *sandbox_args(sandbox))
+    assert code == 9 and "does not offer" in out and "sslmode" in out, out
+    assert sandbox.requests == []
