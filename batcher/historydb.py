@@ -244,6 +244,13 @@ class Postgres:
                 "TLS, which this server does not offer: enable ssl on the server (the team's "
                 "data crosses the network), or drop sslmode from the URL on a trusted network",
             )
+        if isinstance(exc, self._lost) and re.search(r'database ".*" does not exist', why):
+            return JournalError(
+                f"{self.location}: the call history's database cannot be reached ({why})",
+                "nothing is sent without the call history: correct the database's name in the "
+                "URL, or have it made once on the server (createdb -O ROLE NAME: batcher makes "
+                "its tables on first use)",
+            )
         if isinstance(exc, self._lost):
             return JournalError(
                 f"{self.location}: the call history's database cannot be reached ({why})", REACH

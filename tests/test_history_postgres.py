@@ -538,3 +538,13 @@ def test_sslmode_require_against_a_server_without_tls_says_what_to_change(
     code, out = cli("run", path, *sandbox_args(sandbox))
     assert code == 9 and "does not offer" in out and "sslmode" in out, out
     assert sandbox.requests == []
+
+
+def test_a_database_that_does_not_exist_says_how_to_make_it(
+    postgres_url, sandbox, creds, cli, tmp_path, monkeypatch
+):
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(3)])
+    monkeypatch.setenv("BATCHER_HISTORY", postgres_url.rsplit("/", 1)[0] + "/no_such_db")
+    code, out = cli("run", path, *sandbox_args(sandbox))
+    assert code == 9 and "createdb" in out and "correct the database's name" in out, out
+    assert sandbox.requests == []
