@@ -453,3 +453,13 @@ def test_a_busy_history_stops_a_register_change_saying_it_is_busy_not_damaged(tm
             other.execute("ROLLBACK")
             other.close()
     assert "busy" in str(caught.value) and "move a damaged file" not in str(caught.value)
+
+
+def test_dnc_add_of_a_number_batcher_never_calls_says_so_and_adds_the_others(cli):
+    # as a do-not-call list's such cells: an emergency or toll-free number holds nobody back
+    code, out = cli("dnc", "add", "112", "+448001111111", "+447911100000", "--region", "IN")
+    assert code == 0, out
+    assert "'112': emergency number 112 (IN): batcher never calls it, so not listed" in out
+    assert "+447911100000 added to the register" in out
+    code, out = cli("dnc", "list")
+    assert "1 number on the do-not-call register" in out, out
