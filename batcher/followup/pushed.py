@@ -206,9 +206,13 @@ def _deliver(
                     with journal.together():  # the records and what they prove: at once
                         journal.save_records([record for _, record in mine])
                         settled = set(_after_records(journal, [record for _, record in mine]))
-                    _note_opt_outs(journal, history)
+                    unnoted = _note_opt_outs(journal, history)
                     for given, record in mine:
                         fates[given] = SETTLED if record["voiceId"] in settled else STORED
+                    if unnoted:  # kept pending: the retry notes them (a finished campaign
+                        # has no next round to do it, and its callees asked to be called no more)
+                        why = f"{path.name}: stored, opt-outs not on the register yet ({unnoted})"
+                        aside.extend((record, why, True) for _, record in mine)
                 left = others
         except (BatcherError, sqlite3.Error, OSError) as exc:
             # all of them again later: storing and settling twice changes nothing
@@ -248,19 +252,22 @@ def _unknown_call(record: dict) -> str:
     return f"request {request} of its campaign did not call {record.get('callee') or '(no callee)'}"
 
 
-def _note_opt_outs(journal: Journal, history: HistoryLocation | None) -> None:
+def _note_opt_outs(journal: Journal, history: HistoryLocation | None) -> str:
     """Put the callees whose stored records press the campaign's opt_out_key on the register
-    (register.note_opt_outs), once the records are stored. A history that cannot be written
-    now loses nothing: the records are in the journal, and every round's decide() and every
-    records fetch note them again before anyone is called."""
+    (register.note_opt_outs), once the records are stored; "" when done, else why not. A
+    history that cannot be written now loses nothing: the records are in the journal, the
+    caller keeps them pending for the inbox's retry, and the campaign's next round's decide()
+    and records fetch note them too before anyone is called."""
     if history is None:
-        return
+        return ""
     from batcher.followup.records import note_opt_outs_at
 
     try:
         note_opt_outs_at(journal, history)
     except BatcherError as exc:
         _log.warning("%s: opt-outs not yet on the register: %s", journal.path.name, exc)
+        return getattr(exc, "message", None) or str(exc)
+    return ""
 
 
 def _after_records(journal: Journal, records: list[dict]) -> list[str]:
