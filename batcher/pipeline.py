@@ -204,6 +204,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
             say(news)
         opened = journal.claim(name)
         check_endpoint(journal, settings.account)  # a trial's calls are no real calls
+        journal.keep_history(str(settings.history))  # records and reconcile note opt-outs there
         fed = _fed_back(settings, sheet, name, journal)
         options = run_options(settings) if fed is None else fed.options(run_options(settings))
         if fed is not None:

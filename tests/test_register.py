@@ -19,6 +19,7 @@ from batcher.errors import JournalError
 from batcher.history import Caller, History
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
+from batcher.settings import HistoryLocation
 from batcher.voiceapi.simulator import CallShares
 from batcher.workbook.columns import records_summary
 from batcher.workbook.rows import CampaignState
@@ -463,3 +464,32 @@ def test_dnc_add_of_a_number_batcher_never_calls_says_so_and_adds_the_others(cli
     assert "+447911100000 added to the register" in out
     code, out = cli("dnc", "list")
     assert "1 number on the do-not-call register" in out, out
+
+
+def test_records_note_opt_outs_on_the_history_campaign_toml_names(
+    make_sandbox, cli, tmp_path, monkeypatch
+):
+    # a team names its database only in campaign.toml: records and reconcile (which read no
+    # campaign.toml) must note the key presses there, not in a file no campaign checks
+    monkeypatch.delenv("BATCHER_HISTORY")
+    sandbox = make_sandbox(keypresses=PRESS_9)
+    team = tmp_path / "team.sqlite"
+    config = tmp_path / "campaign.toml"
+    config.write_text(f'history = "{team}"\nopt_out_key = "9"\n', encoding="utf-8")
+    path = _sheet(tmp_path / "spring.xlsx", numbers(20))
+    code, out = cli("run", path, "--config", config, *sandbox_args(sandbox))
+    assert code == 0, out
+    code, out = cli("records", tmp_path / "spring-results.xlsx", "--base-url", sandbox.url)
+    assert code == 0, out
+    pressed = _pressed(sandbox)
+    with History(team) as history:
+        assert pressed and {e.number for e in register.listed(history)} == pressed
+    # reconcile chooses the same way; --history and $BATCHER_HISTORY still come first
+    from batcher.cli.options import campaign_history
+
+    journal = tmp_path / "spring.journal"
+    assert str(campaign_history(None, journal)) == str(team)
+    other = tmp_path / "other.sqlite"
+    assert str(campaign_history(HistoryLocation.of(other), journal)) == str(other)
+    monkeypatch.setenv("BATCHER_HISTORY", str(other))
+    assert str(campaign_history(None, journal)) == str(other)

@@ -182,6 +182,17 @@ class Journal:
         return campaign.meta(self.db).get("opt_out_key", "")
 
     @property
+    def history(self) -> str:
+        """The call history the campaign's runs used, as shown (a URL without its password;
+        "": not kept), for records and reconcile to note its opt-outs on the same register."""
+        return campaign.meta(self.db).get("history", "")
+
+    def keep_history(self, shown: str) -> None:
+        """Remember the call history a run of the campaign used."""
+        if not self.readonly and shown != self.history:
+            self._set_meta(history=shown)
+
+    @property
     def opt_out_keys(self) -> str:
         """Every key the campaign has offered, the current one first ("": none). A call made
         while the recording said "press 9" is an opt-out when its record shows 9, even if
