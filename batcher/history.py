@@ -260,6 +260,15 @@ class History:
         if exhausted is not None:
             return exhausted
         why = getattr(exc, "strerror", None) or str(exc)
+        if "locked" in why or "lock timeout" in why:
+            # busy, not damaged: moving it away would forget whom every campaign called
+            return JournalError(
+                f"{self.location}: the call history is busy ({why}): another process held it "
+                "longer than batcher waits",
+                "nothing was sent for it: wait for the other batcher (or the tool that has the "
+                "history open) to finish, then run the same command again; do not move the "
+                "history away, it is not damaged",
+            )
         return JournalError(
             f"{self.location}: the call history cannot be used ({why})",
             "it records whom every campaign called, so nothing is sent without it: fix its "

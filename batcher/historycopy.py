@@ -82,19 +82,24 @@ def copy_history(source: HistoryLocation, target: HistoryLocation) -> dict[str, 
 def _copy(old: Database, new: Database) -> dict[str, int]:
     copied: dict[str, int] = {}
     ids: dict[str, dict[int, int]] = {}  # table -> source id -> target id
+    left_out: dict[str, int] = {}  # KEPT_ON_REGISTER, when the copy left removals out
     new.execute("BEGIN IMMEDIATE")
     try:
         for table in schema_tables():
-            copied[table.name], ids[table.name] = _copy_table(old, new, table, ids)
+            copied[table.name], ids[table.name] = _copy_table(old, new, table, ids, left_out)
         new.execute("COMMIT")
     except BaseException:
         new.execute("ROLLBACK")
         raise
-    return copied
+    return copied | left_out
 
 
 def _copy_table(
-    old: Database, new: Database, table: Table, ids: dict[str, dict[int, int]]
+    old: Database,
+    new: Database,
+    table: Table,
+    ids: dict[str, dict[int, int]],
+    left_out: dict[str, int],
 ) -> tuple[int, dict[int, int]]:
     """Copy one table's new rows; (rows copied, source id -> target id)."""
     # both histories are of this batcher's format (History upgraded them): the table exists
@@ -107,14 +112,25 @@ def _copy_table(
             row[at] = theirs.get(row[at], row[at])
     columns = [n for n in names if not (table.row_id and n == "id")]
     key = list(table.key) or columns
+    every = [names.index(c) for c in columns]
     place = [names.index(c) for c in key]
-    have = {tuple(r) for r in new.execute(f"SELECT {', '.join(key)} FROM {table.name}")}
+    theirs_every = list(range(len(columns)))
+    theirs_place = [columns.index(c) for c in key]
+    have = {
+        _identity(r, theirs_every, theirs_place)
+        for r in new.execute(f"SELECT {', '.join(columns)} FROM {table.name}")
+    }
     fresh, seen = [], set(have)
     for row in rows:
-        k = tuple(row[i] for i in place)
+        k = _identity(row, every, place)
         if k not in seen:
             seen.add(k)
-            fresh.append([row[names.index(c)] for c in columns])
+            fresh.append([row[i] for i in every])
+    if table.name == "register":
+        kept = _without_held_removals(new, columns, fresh)
+        if len(kept) < len(fresh):
+            left_out[KEPT_ON_REGISTER] = len(fresh) - len(kept)
+        fresh = kept
     if fresh:
         new.executemany(
             f"INSERT INTO {table.name} ({', '.join(columns)})"
@@ -124,9 +140,35 @@ def _copy_table(
     mapping: dict[int, int] = {}
     if table.row_id:
         numbered = {
-            tuple(r[1:]): r[0]
-            for r in new.execute(f"SELECT id, {', '.join(key)} FROM {table.name}")
+            _identity(r[1:], theirs_every, theirs_place): r[0]
+            for r in new.execute(f"SELECT id, {', '.join(columns)} FROM {table.name}")
         }
         at = names.index("id")
-        mapping = {row[at]: numbered[tuple(row[i] for i in place)] for row in rows}
+        mapping = {  # a row left out (a held number's removal) maps to nothing
+            row[at]: numbered[k] for row in rows if (k := _identity(row, every, place)) in numbered
+        }
     return len(fresh), mapping
+
+
+KEPT_ON_REGISTER = "removals not copied"  # copy_history's count of them, when there are some
+
+
+def _without_held_removals(new: Database, columns: list[str], fresh: list[list]) -> list[list]:
+    """The register's changes to copy, less the removals of numbers the target's register
+    holds: copied rows come after the target's own, so such a removal would undo an opt-out
+    the team noted (perhaps later) -- fail closed, they stay held (`dnc remove` them there)."""
+    number, action = columns.index("number"), columns.index("action")
+    held: set[str] = set()
+    for n, a in new.execute("SELECT number, action FROM register ORDER BY id"):
+        (held.discard if a == "remove" else held.add)(n)
+    return [row for row in fresh if not (row[action] == "remove" and row[number] in held)]
+
+
+def _identity(row: list | tuple, every: list[int], key: list[int]) -> tuple:
+    """What makes two rows one: the key's values, or all the columns when the key has a NULL
+    (SQL's UNIQUE holds NULLs distinct: the register's changes made by hand have no voiceId,
+    and a removal and the same number's later re-add by hand are two changes, both kept)."""
+    values = tuple(row[i] for i in key)
+    if None not in values:
+        return values
+    return (None, *(row[i] for i in every))

@@ -230,6 +230,27 @@ class Postgres:
         """A psycopg error as the operator reads it."""
         why = _scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "", self.location)
         why = why or type(exc).__name__
+        if getattr(exc, "sqlstate", None) == "55P03":  # lock_not_available: lock_timeout passed
+            return JournalError(
+                f"{self.location}: the call history is busy ({why}): another batcher held its "
+                f"write lock longer than batcher waits ({LOCK_WAIT})",
+                "nothing was sent for it: wait for the other machine's batcher to finish its "
+                "request, then run the same command again",
+            )
+        if isinstance(exc, self._lost) and "SSL was required" in why:
+            return JournalError(
+                f"{self.location}: the call history's database cannot be reached ({why})",
+                "nothing is sent without the call history: the URL's sslmode=require asks for "
+                "TLS, which this server does not offer: enable ssl on the server (the team's "
+                "data crosses the network), or drop sslmode from the URL on a trusted network",
+            )
+        if isinstance(exc, self._lost) and re.search(r'database ".*" does not exist', why):
+            return JournalError(
+                f"{self.location}: the call history's database cannot be reached ({why})",
+                "nothing is sent without the call history: correct the database's name in the "
+                "URL, or have it made once on the server (createdb -O ROLE NAME: batcher makes "
+                "its tables on first use)",
+            )
         if isinstance(exc, self._lost):
             return JournalError(
                 f"{self.location}: the call history's database cannot be reached ({why})", REACH

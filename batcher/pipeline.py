@@ -185,6 +185,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
         watch.lap("load")
     output = output_path(settings, settings.dry_run)
     if settings.dry_run:
+        settings.campaign.validate_ranges()  # what a run would refuse, the plan refuses
         return _dry_run(settings, sheet, plan, name, journal_file, output, sha, started, say)
     if sheet.phone_found_by == "content":
         raise UsageError(
@@ -203,6 +204,7 @@ def _run(settings: Settings, confirm: Callable[[str], bool], say: Say) -> Summar
             say(news)
         opened = journal.claim(name)
         check_endpoint(journal, settings.account)  # a trial's calls are no real calls
+        journal.keep_history(str(settings.history))  # records and reconcile note opt-outs there
         fed = _fed_back(settings, sheet, name, journal)
         options = run_options(settings) if fed is None else fed.options(run_options(settings))
         if fed is not None:
@@ -417,8 +419,9 @@ def _dry_run(
             round_ = decide(
                 settings, plan, journal, history, name=name, journal_file=journal_file, sheet=sheet
             )
+            news = history.news()  # while open: a closed history reads as none there
         say(round_.text)
-        if news := history.news():
+        if news:
             say(news)
         timed = (Outcome.DEFERRED, Outcome.RECENTLY_CALLED)
         if settings.window is not None or any(o in timed for o, _ in round_.held.values()):

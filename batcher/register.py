@@ -132,8 +132,9 @@ def note_opt_outs(
     journal: Journal, history: History, key: str | None = None, *, stored: list[dict] | None = None
 ) -> int:
     """Put on the register every callee whose stored call record of the journal's campaign
-    shows the opt-out key pressed (feedbackValue equal to `key`, else to the key the journal
-    keeps; a given key is kept in a writable journal for later records, reconcile and follow).
+    shows an opt-out key pressed (feedbackValue equal to `key` or to any key the journal kept:
+    a key changed between runs still holds the calls made under it; a given key is kept in a
+    writable journal for later records, reconcile and follow).
 
     The one place key presses become opt-outs: call it after storing records
     (`Journal.save_records`) and before deciding a round. Idempotent: each record is noted
@@ -148,19 +149,20 @@ def note_opt_outs(
         return 0
     if key:
         journal.keep_opt_out_key(key)
-    key = key or journal.opt_out_key
-    if not key or history.db is None:
+    # every key the campaign offered: a record of a call made under an earlier key holds too
+    keys = list(dict.fromkeys((key or "") + journal.opt_out_keys))
+    if not keys or history.db is None:
         return 0
     # the records noted before (by any campaign, removed since or not) are skipped unread:
     # a round reads only what is new, not the journal's every record
     noted = _read(history).noted
     if stored is None:
-        pressed = journal.pressed(key, noted)
+        pressed = [found for k in keys for found in journal.pressed(k, noted)]
     else:
         pressed = [
             (str(r["voiceId"]), str(r.get("callee") or ""), r)
             for r in stored
-            if _key_text(r.get("feedbackValue")) == key and str(r["voiceId"]) not in noted
+            if _key_text(r.get("feedbackValue")) in keys and str(r["voiceId"]) not in noted
         ]
     if not pressed:
         return 0

@@ -351,3 +351,23 @@ def test_a_phone_column_that_is_not_there_is_a_bad_option_exit_2(cli_streams, co
     done = cli_streams("plan", contacts(["+919856321412"]), "--phone-column", "Nope")
     assert done.code == 2, done.err
     assert "--phone-column: no column 'Nope'" in done.err and "'phone'" in done.err
+
+
+@pytest.mark.parametrize(
+    ("key", "fragment"),
+    [
+        ("max_duration = 300", "between 1 and 120"),
+        ("loop_count = 0", "between 1 and 9"),
+        ('display_num = "12ab"', "7-15 digits"),
+    ],
+)
+def test_a_plan_refuses_the_call_parameters_a_run_refuses(cli, contacts, tmp_path, key, fragment):
+    path = contacts(["+" + numbers(1)[0]])
+    config = tmp_path / "campaign.toml"
+    config.write_text(f"{key}\n", encoding="utf-8")  # no app_id yet: a plan needs none
+    code, out = cli("plan", path, "--config", config)
+    assert code == 2 and fragment in out, out
+    assert not path.with_name("contacts-plan.xlsx").exists()
+    config.write_text("", encoding="utf-8")
+    code, out = cli("plan", path, "--config", config)
+    assert code == 0, out

@@ -156,3 +156,23 @@ def test_a_history_of_a_newer_batcher_is_refused(tmp_path):
     with pytest.raises(JournalError, match="newer batcher") as refused:
         History(path)
     assert "upgrade batcher" in refused.value.hint
+
+
+def test_a_locked_history_says_it_is_busy_not_damaged(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "h.sqlite"
+    with History(path) as history:
+        assert history.db is not None
+        history.db.execute("PRAGMA busy_timeout=0")  # the 30 s wait, made short
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # another process holds it
+        try:
+            with pytest.raises(JournalError) as caught:
+                history.reserve(["911"], Caller("id-a", "a", "/a.journal", "vendor"), 86400, 1.0)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+    said = str(caught.value)
+    assert "busy" in said and "run the same command again" in said
+    assert "move a damaged file away" not in said  # that would forget whom was called

@@ -503,3 +503,48 @@ def test_the_page_writes_no_database_password_and_its_sends_still_reach_the_data
         assert shared.db is not None
         count = shared.db.execute("SELECT count(*) FROM reservations").fetchone()[0]
     assert count >= 1
+
+
+def test_a_write_lock_held_past_the_wait_says_busy_not_unreachable(postgres_url, monkeypatch):
+    import threading
+
+    from batcher import historydb
+
+    monkeypatch.setattr(historydb, "LOCK_WAIT", "300ms")  # the 30 s wait, made short
+    with History(postgres_url) as mine, History(postgres_url) as other:
+        caught: dict[str, BaseException] = {}
+        with mine.together():
+            mine.reserve(["911"], A, DAY, now=1000.0)  # holds the write lock
+
+            def theirs():
+                try:
+                    other.reserve(["912"], B, DAY, now=1001.0)
+                except JournalError as exc:
+                    caught["error"] = exc
+
+            racer = threading.Thread(target=theirs)
+            racer.start()
+            racer.join(10)
+    said = str(caught["error"])
+    assert "busy" in said and "cannot be reached" not in said, said
+    assert "start the database server" not in said
+
+
+def test_sslmode_require_against_a_server_without_tls_says_what_to_change(
+    postgres_url, sandbox, creds, cli, tmp_path, monkeypatch
+):
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(3)])
+    monkeypatch.setenv("BATCHER_HISTORY", postgres_url + "?sslmode=require")
+    code, out = cli("run", path, *sandbox_args(sandbox))
+    assert code == 9 and "does not offer" in out and "sslmode" in out, out
+    assert sandbox.requests == []
+
+
+def test_a_database_that_does_not_exist_says_how_to_make_it(
+    postgres_url, sandbox, creds, cli, tmp_path, monkeypatch
+):
+    path = _sheet(tmp_path / "c.xlsx", ["+" + n for n in numbers(3)])
+    monkeypatch.setenv("BATCHER_HISTORY", postgres_url.rsplit("/", 1)[0] + "/no_such_db")
+    code, out = cli("run", path, *sandbox_args(sandbox))
+    assert code == 9 and "createdb" in out and "correct the database's name" in out, out
+    assert sandbox.requests == []

@@ -474,3 +474,41 @@ def test_a_pushed_key_press_puts_the_callee_on_the_register_before_any_poll(fold
 
         wait_for(lambda: on_register() >= pressed, timeout=20)
         assert _record_reads(sb) == 0  # the push did it, no poll
+
+
+def test_a_key_press_pushed_while_the_history_cannot_be_written_reaches_the_register_later(
+    folder, cli
+):
+    # the campaign has ended (no next round would note it): the inbox's retry must
+    from batcher.history import History
+    from batcher.register import listed
+    from batcher.settings import default_history
+
+    contacts = _contacts(folder / "stop.xlsx", 20)
+    with serving(folder, keypresses={"7": "9"}, record_lag=3600) as (_, sb, address):
+        code, out = cli("run", contacts, *sandbox_args(sb), "--opt-out-key", "9")
+        assert code == 0, out
+        history = default_history().path
+        assert history is not None
+        kept = history.with_name("kept.sqlite")
+        history.replace(kept)
+        history.write_bytes(b"not a database, for now")  # the history cannot be used
+        try:
+            sb.config.push_to, sb.config.record_lag = address, 0
+            sb.push_now(sorted(sb.placed))
+            journal = folder / "stop.journal"
+            wait_for(lambda: len(_records_so_far(journal)) == len(sb.placed), timeout=20)
+        finally:
+            kept.replace(history)
+        pressed = {
+            sb.call_record(v)["callee"]
+            for v in sb.placed
+            if sb.call_record(v).get("feedbackValue") == "9"
+        }
+        assert pressed
+
+        def on_register() -> set[str]:
+            with History(default_history()) as opened:
+                return {entry.number for entry in listed(opened)}
+
+        wait_for(lambda: on_register() >= pressed, timeout=20)

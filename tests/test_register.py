@@ -15,10 +15,14 @@ from pathlib import Path
 import pytest
 
 from batcher import register
+from batcher.errors import JournalError
 from batcher.history import Caller, History
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
+from batcher.settings import HistoryLocation
 from batcher.voiceapi.simulator import CallShares
+from batcher.workbook.columns import records_summary
+from batcher.workbook.rows import CampaignState
 from tests.helpers import numbers, read_sheet, sandbox_args, summary, write_xlsx
 
 pytestmark = pytest.mark.usefixtures("creds")
@@ -358,3 +362,134 @@ def test_the_sandbox_presses_keys_by_the_callee_s_ending(cli):
     assert pressed_key("9198007", None) is None
     code, out = cli("sandbox", "--keypress", "7-9")
     assert code == 2 and "is not ENDING=KEY" in out, out
+
+
+def test_history_copy_keeps_every_change_of_the_register(cli, tmp_path, monkeypatch):
+    # changes made by hand have no voiceId: a removal and the same number's later re-add by
+    # hand are two changes, and the copy must keep both, or the number is callable there
+    code, out = cli("dnc", "add", "+447911100000", "+447911100010")
+    assert code == 0, out
+    code, out = cli("dnc", "remove", "+447911100000")
+    assert code == 0, out
+    code, out = cli("dnc", "add", "+447911100000")
+    assert code == 0 and "added to the register" in out, out
+    team = tmp_path / "team.sqlite"
+    code, out = cli("history", "copy", "--to", team)
+    assert code == 0 and "register 4" in out, out
+    code, out = cli("history", "copy", "--to", team)
+    assert code == 0 and "register 0" in out, out  # copying twice adds nothing
+    monkeypatch.setenv("BATCHER_HISTORY", str(team))
+    code, out = cli("dnc", "list")
+    assert code == 0 and "+447911100000" in out and "+447911100010" in out, out
+
+
+def test_a_changed_opt_out_key_still_holds_the_calls_made_under_the_old_one(tmp_path):
+    # the recording said "press 9" when these calls were made; their records came after the
+    # campaign's key became 8: a 9 in them is still an opt-out (a key is never forgotten)
+    path = tmp_path / "spring.journal"
+    with Journal(path) as journal, History(tmp_path / "h.sqlite") as history:
+        journal.claim("spring")
+        journal.set_endpoint("https://api.example")
+        journal.save_records([{"voiceId": "v1", "callee": "919800000001", "feedbackValue": "9"}])
+        assert register.note_opt_outs(journal, history, "9") == 1
+        journal.save_records(
+            [
+                {"voiceId": "v2", "callee": "919800000002", "feedbackValue": "9"},
+                {"voiceId": "v3", "callee": "919800000003", "feedbackValue": "8"},
+            ]
+        )
+        assert register.note_opt_outs(journal, history, "8") == 2
+        assert (journal.opt_out_key, journal.opt_out_keys) == ("8", "89")
+        callees = ["919800000001", "919800000002", "919800000003"]
+        assert set(register.holding(history, callees, "vendor")) == set(callees)
+    with Journal(path, readonly=True) as kept, History(tmp_path / "h.sqlite") as history:
+        assert register.note_opt_outs(kept, history) == 0  # noted once, whatever the key
+        state = CampaignState.of(kept, "not sent")
+    facts = dict(records_summary(state.records, 3, state.opt_out_key))
+    assert facts["opted out (pressed 8 or 9)"] == 3  # the Summary counts them all
+
+
+def test_dnc_import_reads_a_column_whose_cells_each_hold_several_numbers(cli, tmp_path):
+    # a listed person's Home cell holds two numbers: the column is theirs too, not skipped
+    listed = write_xlsx(
+        tmp_path / "dnc.xlsx",
+        [
+            ["Name", "Mobile", "Home"],
+            ["a", "+447911100001", "+44 20 7946 0001 / +44 20 7946 0002"],
+            ["b", "+447911100002", None],
+        ],
+    )
+    code, out = cli("dnc", "import", listed)
+    assert code == 0 and "import: 4 numbers added to the register" in out, out
+
+
+def test_history_copy_never_undoes_an_opt_out_the_target_holds(cli, tmp_path, monkeypatch):
+    # this machine once put a number on the register and removed it; the team's database
+    # holds it (another machine's opt-out): the copied removal must not make it callable
+    code, out = cli("dnc", "add", "+447911100000", "+447911100010")
+    assert code == 0, out
+    code, out = cli("dnc", "remove", "+447911100000", "+447911100010")
+    assert code == 0, out
+    team = tmp_path / "team.sqlite"
+    with History(team) as history:
+        register.add(history, ["447911100000"], now=1.0, by="ops@other")
+    code, out = cli("history", "copy", "--to", team)
+    assert code == 0 and "1 removal from the do-not-call register not copied" in out, out
+    monkeypatch.setenv("BATCHER_HISTORY", str(team))
+    code, out = cli("dnc", "list")
+    assert "+447911100000" in out and "+447911100010" not in out, out
+
+
+def test_a_busy_history_stops_a_register_change_saying_it_is_busy_not_damaged(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with History(path) as history:
+        assert history.db is not None
+        history.db.execute("PRAGMA busy_timeout=0")  # the 30 s wait, made short
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # another batcher writing
+        try:
+            with pytest.raises(JournalError) as caught:
+                register.add(history, ["447911100000"], now=1.0)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+    assert "busy" in str(caught.value) and "move a damaged file" not in str(caught.value)
+
+
+def test_dnc_add_of_a_number_batcher_never_calls_says_so_and_adds_the_others(cli):
+    # as a do-not-call list's such cells: an emergency or toll-free number holds nobody back
+    code, out = cli("dnc", "add", "112", "+448001111111", "+447911100000", "--region", "IN")
+    assert code == 0, out
+    assert "'112': emergency number 112 (IN): batcher never calls it, so not listed" in out
+    assert "+447911100000 added to the register" in out
+    code, out = cli("dnc", "list")
+    assert "1 number on the do-not-call register" in out, out
+
+
+def test_records_note_opt_outs_on_the_history_campaign_toml_names(
+    make_sandbox, cli, tmp_path, monkeypatch
+):
+    # a team names its database only in campaign.toml: records and reconcile (which read no
+    # campaign.toml) must note the key presses there, not in a file no campaign checks
+    monkeypatch.delenv("BATCHER_HISTORY")
+    sandbox = make_sandbox(keypresses=PRESS_9)
+    team = tmp_path / "team.sqlite"
+    config = tmp_path / "campaign.toml"
+    config.write_text(f'history = "{team}"\nopt_out_key = "9"\n', encoding="utf-8")
+    path = _sheet(tmp_path / "spring.xlsx", numbers(20))
+    code, out = cli("run", path, "--config", config, *sandbox_args(sandbox))
+    assert code == 0, out
+    code, out = cli("records", tmp_path / "spring-results.xlsx", "--base-url", sandbox.url)
+    assert code == 0, out
+    pressed = _pressed(sandbox)
+    with History(team) as history:
+        assert pressed and {e.number for e in register.listed(history)} == pressed
+    # reconcile chooses the same way; --history and $BATCHER_HISTORY still come first
+    from batcher.cli.options import campaign_history
+
+    journal = tmp_path / "spring.journal"
+    assert str(campaign_history(None, journal)) == str(team)
+    other = tmp_path / "other.sqlite"
+    assert str(campaign_history(HistoryLocation.of(other), journal)) == str(other)
+    monkeypatch.setenv("BATCHER_HISTORY", str(other))
+    assert str(campaign_history(None, journal)) == str(other)

@@ -201,3 +201,13 @@ def test_a_plan_without_a_call_history_says_so(contacts, cli_streams, private_ho
         "are not held by the cooldown"
     ) in plan.out + plan.err
     assert not history.exists()  # a plan creates nothing
+
+
+def test_a_plan_with_a_call_history_does_not_say_there_is_none(
+    contacts, cli_streams, creds, private_home, sandbox
+):
+    path = contacts(["+" + n for n in numbers(3)])
+    assert cli_streams("run", path, *sandbox_args(sandbox)).code == 0
+    plan = cli_streams("plan", path, "--base-url", sandbox.url)
+    assert plan.code == 0, plan.err
+    assert "no call history" not in plan.out + plan.err, plan.err

@@ -188,11 +188,17 @@ def _read_file(path: Path, region: str | None, unreadable: str) -> list[str]:
 
 def _read_numbers(values: list[str], region: str | None) -> list[str]:
     """The callee digits of NUMBER arguments; a UsageError naming one that cannot be read."""
-    from batcher.plan.normalise import every_number
+    from batcher.plan.normalise import every_number, never_called
 
     numbers: list[str] = []
     for value in values:
         read = every_number(value, region)
+        never = [n for n in read if never_called(n)]
+        for number in never:  # as a list's such cells: batcher never calls them anyway
+            err(f"{value!r}: {number.reason.split(':')[0]}: batcher never calls it, so not listed")
+        read = [n for n in read if not never_called(n)]
+        if never and not read:
+            continue
         bad = [n for n in read if n.callee is None]
         if bad or not read:
             why = bad[0].reason if bad else "no number in it"

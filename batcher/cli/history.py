@@ -4,6 +4,7 @@ team's PostgreSQL database), idempotently."""
 from __future__ import annotations
 
 import argparse
+from gettext import ngettext
 
 from batcher.cli.options import epilog, history_location
 from batcher.cli.output import err, out
@@ -57,10 +58,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Copy, then say what was copied where."""
-    from batcher.historycopy import copy_history
+    from batcher.historycopy import KEPT_ON_REGISTER, copy_history
 
     source = args.source or default_history()
     copied = copy_history(source, args.target)
+    if kept := copied.pop(KEPT_ON_REGISTER, 0):
+        removals = ngettext("{n} removal", "{n} removals", kept).format(n=kept)
+        err(
+            f"history copy: {removals} from the do-not-call register not copied: the "
+            f"target's register holds those numbers, and they stay held there (batcher dnc "
+            f"remove NUMBER --history {args.target} makes one callable again, on purpose)"
+        )
     counts = ", ".join(f"{table} {rows}" for table, rows in copied.items())
     out(f"copied from {source} to {args.target}: {counts} (rows; rows already there are kept)")
     if not any(copied.values()):

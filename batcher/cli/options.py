@@ -249,6 +249,25 @@ def history_option(group) -> None:
     )
 
 
+def campaign_history(given: HistoryLocation | None, journal: Path) -> HistoryLocation:
+    """The call history of a command on a campaign (records, reconcile): --history, else
+    $BATCHER_HISTORY, else the one the campaign's runs used (its journal keeps it: a team's
+    database named only in campaign.toml), else the default file. Its opt-outs go on the
+    register the campaigns check, not on a file of this machine no campaign reads."""
+    import os
+
+    from batcher.journal import Journal
+    from batcher.settings import ENV_HISTORY, default_history
+
+    if given is not None:
+        return given
+    kept = ""
+    if not os.environ.get(ENV_HISTORY) and journal.is_file():
+        with Journal(journal, readonly=True) as opened:
+            kept = opened.history
+    return HistoryLocation.of(kept) if kept else default_history()
+
+
 def history_location(value: str) -> HistoryLocation:
     """--history's value; a bad URL is argparse's usage error, quoted without its password."""
     try:

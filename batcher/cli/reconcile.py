@@ -10,6 +10,7 @@ from batcher.cli.options import (
     FETCH_CODES,
     account,
     account_options,
+    campaign_history,
     epilog,
     history_option,
     minutes,
@@ -17,7 +18,7 @@ from batcher.cli.options import (
 )
 from batcher.cli.output import err, out
 from batcher.errors import BatcherError, ExitCode, UsageError
-from batcher.settings import DEFAULT_SETTLE, default_history, opt_out_key
+from batcher.settings import DEFAULT_SETTLE, opt_out_key
 
 DESCRIPTION = (
     "For every number whose request may or may not have placed a call (timeouts, resets, "
@@ -73,7 +74,7 @@ def handle(args: argparse.Namespace) -> int:
         args.journal,
         measure_clock(account(args, args.journal)),  # the vendor's clock, before deciding
         args.settle * 60,
-        history=args.history or default_history(),
+        history=campaign_history(args.history, args.journal),
         opt_out_key=opt_out_key(args.opt_out_key),
     )
     out(

@@ -11,6 +11,7 @@ from batcher.cli.options import (
     FETCH_CODES,
     account,
     account_options,
+    campaign_history,
     epilog,
     history_option,
     opt_out_option,
@@ -56,10 +57,9 @@ def handle(args: argparse.Namespace) -> int:
     from batcher.followup.check import measure_clock
     from batcher.followup.records import fetch_records, kept_records
     from batcher.pipeline import rebuild
-    from batcher.settings import default_history, opt_out_key
+    from batcher.settings import opt_out_key
 
     key = opt_out_key(args.opt_out_key)
-    history = args.history or default_history()
     path = args.results
     journal = path if path.suffix == ".journal" else journal_of_results(path)
     if not journal.exists():
@@ -67,6 +67,7 @@ def handle(args: argparse.Namespace) -> int:
             f"{journal}: no journal beside {path.name}",
             "give the results workbook a run wrote, or its .journal",
         )
+    history = campaign_history(args.history, journal)
     trial = args.base_url is None and _trial(journal)
     if trial:  # the embedded sandbox is gone: the records the trial kept (batcher.pipeline)
         report = kept_records(journal, history=history, opt_out_key=key)

@@ -107,13 +107,14 @@ class Inbox:
             self._calls.close()
             self._calls = None
 
-    def note_opt_outs(self, journal: Journal, stored: list[dict]) -> None:
-        """Put the callees whose stored records press the campaign's opt_out_key on the
-        register (register.note_opt_outs of the records just `stored`). A history that cannot
-        be written now loses nothing: the records are in the journal, and every round's
-        decide() and every records fetch note them again before anyone is called."""
-        if self.history is None or not journal.opt_out_key:
-            return
+    def note_opt_outs(self, journal: Journal, stored: list[dict]) -> str:
+        """Put the callees whose stored records press one of the campaign's opt-out keys on
+        the register (register.note_opt_outs of the records just `stored`); "" when done, else
+        why not. A history that cannot be written now loses nothing: the records are in the
+        journal, the caller keeps them pending for the inbox's retry (a finished campaign has
+        no next round), and every round's decide() and records fetch note them too."""
+        if self.history is None or not journal.opt_out_keys:
+            return ""
         from batcher.history import History
         from batcher.register import note_opt_outs
 
@@ -124,6 +125,8 @@ class Inbox:
         except BatcherError as exc:
             self.close()  # opened again for the next delivery
             _log.warning("%s: opt-outs not yet on the register: %s", journal.path.name, exc)
+            return getattr(exc, "message", None) or str(exc)
+        return ""
 
     # -- delivery ------------------------------------------------------------------------------
 
@@ -221,7 +224,7 @@ def _deliver(
     records: list[dict],
     journals: list[Path],
     aside: list[tuple[dict, str, bool]],
-    noted: Callable[[Journal, list[dict]], None] = lambda journal, stored: None,
+    noted: Callable[[Journal, list[dict]], str] = lambda journal, stored: "",
 ) -> dict[str, str]:
     """Store records of one token in the journal whose request called their callee (what
     cannot be is appended to `aside` as (record, why, pending)); their voiceIds' fates."""
@@ -238,9 +241,13 @@ def _deliver(
                     with journal.together():  # the records and what they prove: at once
                         journal.save_records(stored)
                         settled = set(_after_records(journal, stored))
-                    noted(journal, stored)  # the opt-outs they show, on the register
+                    unnoted = noted(journal, stored)  # the opt-outs they show, on the register
                     for given, record in mine:
                         fates[given] = SETTLED if record["voiceId"] in settled else STORED
+                    if unnoted:  # kept pending: the retry notes them (a finished campaign
+                        # has no next round to do it, and its callees asked to be called no more)
+                        why = f"{path.name}: stored, opt-outs not on the register yet ({unnoted})"
+                        aside.extend((record, why, True) for _, record in mine)
                 left = others
         except (BatcherError, sqlite3.Error, OSError) as exc:
             # all of them again later: storing and settling twice changes nothing

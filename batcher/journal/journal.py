@@ -181,10 +181,31 @@ class Journal:
         """The key this campaign's callees press to be called no more ("": none kept)."""
         return campaign.meta(self.db).get("opt_out_key", "")
 
+    @property
+    def history(self) -> str:
+        """The call history the campaign's runs used, as shown (a URL without its password;
+        "": not kept), for records and reconcile to note its opt-outs on the same register."""
+        return campaign.meta(self.db).get("history", "")
+
+    def keep_history(self, shown: str) -> None:
+        """Remember the call history a run of the campaign used."""
+        if not self.readonly and shown != self.history:
+            self._set_meta(history=shown)
+
+    @property
+    def opt_out_keys(self) -> str:
+        """Every key the campaign has offered, the current one first ("": none). A call made
+        while the recording said "press 9" is an opt-out when its record shows 9, even if
+        the key changed before the record came: a key is never forgotten (fail closed)."""
+        meta = campaign.meta(self.db)
+        return meta.get("opt_out_keys", "") or meta.get("opt_out_key", "")
+
     def keep_opt_out_key(self, key: str) -> None:
-        """Remember the campaign's opt-out key, for records, reconcile and follow to apply."""
+        """Remember the campaign's opt-out key, for records, reconcile and follow to apply;
+        the keys it had before are kept too (opt_out_keys)."""
         if not self.readonly and key != self.opt_out_key:
-            self._set_meta(opt_out_key=key)
+            before = self.opt_out_keys.replace(key, "")
+            self._set_meta(opt_out_key=key, opt_out_keys=key + before)
 
     def _set_meta(self, **values: str) -> None:
         with self.transaction() as db:

@@ -10,7 +10,7 @@ The header words it matches, in the languages batcher's users write, are batcher
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from gettext import ngettext
 
@@ -114,12 +114,25 @@ def _every_phone_column(
         named = bool(name) and (
             name in PHONE_EXACT or name in GENERIC_EXACT or bool(PHONE_MENTION.search(name))
         )
+        # a listed person's cell may hold several numbers ("+44 20 7946 0001 / +44 7911 ..."):
+        # it counts as a phone cell here, or a Home column holding only such cells is skipped
+        phones, filled = _phone_count(rows, start, column, _holds_a_phone)
         if named:
-            if _phone_count(rows, start, column)[0]:
+            if phones:
                 more.append(column)
-        elif not NOT_A_PHONE.search(name) and _share(rows, start, column) >= PHONE_SHARE:
+        elif not NOT_A_PHONE.search(name) and filled and phones / filled >= PHONE_SHARE:
             more.append(column)
     return (*found, *more)
+
+
+_SEVERAL = re.compile(r"[,;|\n/]")
+
+
+def _holds_a_phone(cell: object) -> bool:
+    """A phone-like cell, or a text cell one of whose parts is phone-like (several numbers)."""
+    if looks_like_phone(cell):
+        return True
+    return isinstance(cell, str) and any(map(looks_like_phone, _SEVERAL.split(cell)))
 
 
 def _option_columns(
@@ -436,14 +449,19 @@ def looks_like_phone(cell: object) -> bool:
     return 7 <= sum(ch.isdigit() for ch in text) <= 17  # 15 digits after a "00" prefix
 
 
-def _phone_count(rows: list[list[object]], start: int, column: int) -> tuple[int, int]:
+def _phone_count(
+    rows: list[list[object]],
+    start: int,
+    column: int,
+    phone_like: Callable[[object], bool] = looks_like_phone,
+) -> tuple[int, int]:
     """(phone-like cells, non-empty cells) in a sample of the column from row index start."""
     phones = filled = 0
     for row in rows[start : start + _sample_rows(rows)]:
         cell = row[column]
         if cell != "":
             filled += 1
-            phones += looks_like_phone(cell)
+            phones += phone_like(cell)
     return phones, filled
 
 

@@ -112,6 +112,11 @@ class Campaign:
                 "pass --file-id or set file_id in campaign.toml "
                 "(upload the audio first: batcher upload promo.mp3)",
             )
+        self.validate_ranges()
+
+    def validate_ranges(self) -> None:
+        """The checks of `validate` a plan makes too: every given field within API.md's
+        ranges (an appId or fileId not given yet is no reason to refuse a dry run)."""
         if self.display_num and not (
             self.display_num.isascii()
             and self.display_num.isdigit()

@@ -53,7 +53,7 @@ class CampaignState:
     not_sent_reason: str = "not sent"
     calls: dict[str, list[Call]] = field(default_factory=dict)  # every attempt per number
     endpoint: str = ""  # where the journal's campaign sends ('sandbox' or a URL)
-    opt_out_key: str = ""  # the key its callees press to opt out ("": none)
+    opt_out_key: str = ""  # the keys its callees press(ed) to opt out, current first ("": none)
 
     @classmethod
     def of(cls, journal: Journal, not_sent_reason: str) -> CampaignState:
@@ -68,7 +68,7 @@ class CampaignState:
             not_sent_reason,
             shown_calls(journal, states, records),
             journal.endpoint,
-            journal.opt_out_key,
+            journal.opt_out_keys,
         )
 
     @property
