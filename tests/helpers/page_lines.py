@@ -20,12 +20,16 @@ import re
 import sys
 from pathlib import Path
 
-# two English words in a row, once what may stay as written is taken out: paths, URLs and
-# file names, options (--allow-repeat), `commands`, 'quoted' values, key = "value" settings
-ENGLISH_RUN = re.compile(r"[A-Za-z]{2,}[ ,;:]+[A-Za-z]{2,}")
+# two English words in a row (tests/test_i18n.py's check), once what may stay as written is
+# taken out: paths, URLs and file names, options (--allow-repeat), `commands`, 'quoted' values
+# (cells, campaign names, the vendor's reasons), key names, a SIP status's phrase, an SSL error
+ENGLISH_RUN = re.compile(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}")
 KEPT = re.compile(
-    r"`[^`]*`|'[^']*'|\"[^\"]*\"|\S*[/\\]\S*|\S+\.[A-Za-z]\w{1,5}\b|--?[\w-]+"
+    r"(?<=API 状态 )-?\d+：.*|`[^`]*`|'[^']*'|\"[^\"]*\""
+    r"|\S*[/\\]\S*|\S+\.[A-Za-z]\w{1,5}\b|--?[\w-]+"
     r"|\$?\b[A-Z][A-Z0-9_]{2,}\b|\b[a-z]+_[a-z_]+\b|batcher \w[\w-]*"
+    r"|\b[1-6]\d\d(?: [A-Z][a-z]+)+|\[SSL: [^\]]*\][^()]*\(_ssl\.c:\d+\)"
+    r"|\b[a-z]+[A-Z]\w*|\bApp id\b"
 )
 
 
