@@ -29,7 +29,7 @@ KEPT = re.compile(
     r"|\S*[/\\]\S*|\S+\.[A-Za-z]\w{1,5}\b|--?[\w-]+"
     r"|\$?\b[A-Z][A-Z0-9_]{2,}\b|\b[a-z]+_[a-z_]+\b|batcher \w[\w-]*"
     r"|\b[1-6]\d\d(?: [A-Z][a-z]+)+|\[SSL: [^\]]*\][^()]*\(_ssl\.c:\d+\)"
-    r"|\b[a-z]+[A-Z]\w*|\bApp id\b"
+    r"|\b[a-z]+[A-Z]\w*|\bApp id\b|\b(?:ffmpeg|pip install) [^）)，]*"
 )
 
 
@@ -149,12 +149,29 @@ def untranslated(lines: list[str]) -> list[tuple[str, str]]:
     return [(line, zh.message(line)) for line in lines if english(zh.message(line))]
 
 
+def kinds(lines: list[str]) -> list[str]:
+    """One line per kind of message (its words, numbers, paths and quoted values aside), with
+    the tests' temporary folders and ports made neutral: tests/data/page_lines.txt's lines."""
+    seen: dict[str, str] = {}
+    for line in lines:
+        line = re.sub(r"/tmp/pytest-of-[^/\s]+/pytest-\d+/[^/\s:]+", "/home/owner/campaigns", line)
+        line = re.sub(r"(127\.0\.0\.1):\d+", r"\1:8040", line)
+        shape = re.sub(r"\S*/\S*", "P", line)
+        shape = re.sub(r"'[^']*'", "Q", shape)
+        shape = re.sub(r"\+?\d[\d,.:TZ-]*", "9", shape)
+        seen.setdefault(shape, line)
+    return list(seen.values())
+
+
 if __name__ == "__main__":
-    # python -m tests.helpers.page_lines LINES.jsonl [HELP.txt]
+    # python -m tests.helpers.page_lines LINES.jsonl [HELP.txt] [--kinds]
     skip = frozenset()
-    if len(sys.argv) > 2:
+    if len(sys.argv) > 2 and sys.argv[2] != "--kinds":
         skip = frozenset(x.strip() for x in Path(sys.argv[2]).read_text().splitlines())
     lines = distinct(Path(sys.argv[1]), skip)
+    if "--kinds" in sys.argv:
+        print("\n".join(kinds(lines)))
+        sys.exit()
     left = untranslated(lines)
     print(f"{len(lines)} distinct lines, {len(left)} with English left", file=sys.stderr)
     with contextlib.suppress(BrokenPipeError):
