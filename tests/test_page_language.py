@@ -49,7 +49,8 @@ def test_every_kind_of_line_the_page_shows_translates():
         (
             "opt-out: 1 callee pressed the opt-out key: on the do-not-call register, "
             "never called by any campaign (batcher dnc list)",
-            "退订：1 位被叫人按了退订键：已列入免打扰名单，任何活动都不会再拨打（batcher dnc list）",
+            "退订：1 位被叫人按了退订键：已列入免打扰名单，"
+            "任何活动都不会再拨打（batcher dnc list）",
         ),
         ("  held back: opted_out 2, recently_called 1", "  暂不拨打：已退订 2, 近期已拨打 1"),
         ("error: loopCount 12 is out of range", "错误：loopCount 12 超出范围"),
