@@ -10,6 +10,8 @@ numbers, phone numbers, option and key names, `commands` and 'quoted' values may
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,21 @@ CORPUS = Path(__file__).parent / "data" / "page_lines.txt"
 def _corpus() -> list[str]:
     lines = CORPUS.read_text(encoding="utf-8").splitlines()
     return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_no_message_counts_with_an_s_in_brackets():
+    """'1 number(s)': counted nouns go through ngettext (one form per count), in every
+    language; a unit such as 'time (s)' is not a plural."""
+    package = Path(__file__).parents[1] / "batcher"
+    found = [
+        f"{path.relative_to(package)}:{node.lineno}: {node.value}"
+        for path in sorted(package.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.search(r"\b(?!https?\()[a-z]+\(s\)", node.value)
+    ]
+    assert found == []
 
 
 def test_the_detector_finds_english_and_lets_names_pass():
