@@ -102,7 +102,7 @@ def test_an_unreadable_row_stops_the_run_naming_the_file_row_and_cell(
     assert done.code == 3, done.err
     assert sandbox.accepted == [] and sandbox.requests == []
     assert f"do-not-call list {dnc}: row 3, column 'phone': 'call me maybe'" in done.err
-    assert "1 more rows like it" in done.err
+    assert "1 more row like it" in done.err
     assert "fix: correct or delete the row" in done.err
     assert "--suppress-unreadable skip" in done.err
 

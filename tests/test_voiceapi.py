@@ -98,7 +98,9 @@ def test_per_number_results_and_missing_numbers():
     assert reply.results["911"] == ["accepted", "1", "0", "success"]
     assert reply.results["912"] == ["rejected", "", "1", "black"]
     assert "913" not in reply.results and "999" not in reply.results  # 999 was never sent
-    assert "missing" in reply.reason
+    assert reply.reason == "r; 1 number missing from data: unknown"
+    two = classify(200, _body("0", data), ["911", "912", "913", "914"])
+    assert two.reason == "r; 2 numbers missing from data: unknown"
 
 
 def test_stop_statuses_carry_the_fix():

@@ -14,6 +14,7 @@ import contextlib
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
+from gettext import ngettext
 from pathlib import Path
 
 from batcher.errors import JournalError, UsageError, out_of_resource
@@ -271,7 +272,14 @@ class Journal:
         with self.transaction() as db:
             recovered = requests.recover(db)
         if recovered:
-            self.event("recovered", f"{recovered} request(s) in flight became unknown")
+            self.event(
+                "recovered",
+                ngettext(
+                    "{n} request in flight became unknown",
+                    "{n} requests in flight became unknown",
+                    recovered,
+                ).format(n=recovered),
+            )
         return recovered
 
     def adopt_orphans(self, reserved: dict[str, list[str]], now: float | None = None) -> int:
@@ -294,7 +302,14 @@ class Journal:
                 requests.adopt(db, self.campaign, intent, callees, now)
                 adopted += len(callees)
         if adopted:
-            self.event("recovered", f"{adopted} number(s) reserved but not recorded: unknown")
+            self.event(
+                "recovered",
+                ngettext(
+                    "{n} number reserved but not recorded: unknown",
+                    "{n} numbers reserved but not recorded: unknown",
+                    adopted,
+                ).format(n=adopted),
+            )
         return adopted
 
     def requests(self) -> list[Request]:

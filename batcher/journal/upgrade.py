@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from gettext import ngettext
 from pathlib import Path
 
 from batcher.journal import campaign, numbers, runs
@@ -30,7 +31,14 @@ def upgrade(db: sqlite3.Connection) -> None:
         with Transaction(db):
             filled = numbers.fill(db, keep=False)
             if filled:
-                runs.event(db, "upgraded", f"one row per number: {filled} number(s) written")
+                runs.event(
+                    db,
+                    "upgraded",
+                    "one row per number: "
+                    + ngettext("{n} number written", "{n} numbers written", filled).format(
+                        n=filled
+                    ),
+                )
             campaign.set_meta(db, schema="3")
     elif "schema" not in campaign.meta(db):
         with Transaction(db):

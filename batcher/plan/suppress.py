@@ -138,7 +138,13 @@ def _refuse(sheet: Sheet, bad: np.ndarray, kind: int, region: str | None) -> Non
     name = sheet.phone_columns[column]
     value = sheet.frame[name].iat[position]
     where = f"do-not-call list {sheet.path}: row {sheet.rows[position]}, column {name!r}"
-    more = f" ({count - 1:,} more rows like it)" if count > 1 else ""
+    more = (
+        ngettext(" ({n} more row like it)", " ({n} more rows like it)", count - 1).format(
+            n=f"{count - 1:,}"
+        )
+        if count > 1
+        else ""
+    )
     if kind == _NO_REGION:
         raise InputError(
             f"{where}: {value!r} is a national number and nothing says which country's{more}: "

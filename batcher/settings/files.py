@@ -11,6 +11,7 @@ import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import fields
+from gettext import ngettext
 from pathlib import Path
 
 from batcher.errors import UsageError
@@ -69,7 +70,10 @@ def load_config(path: Path | None) -> dict[str, object]:
     unknown = sorted(set(data) - CONFIG_KEYS)
     if unknown:
         raise UsageError(
-            f"{path}: unknown setting(s) {', '.join(unknown)}",
+            f"{path}: "
+            + ngettext("unknown setting {names}", "unknown settings {names}", len(unknown)).format(
+                names=", ".join(unknown)
+            ),
             f"known settings are: {', '.join(sorted(CONFIG_KEYS))}",
         )
     for key in ("cooldown", "settle"):

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
+from gettext import ngettext
 from pathlib import Path
 from typing import Any, cast
 
@@ -225,7 +226,11 @@ class Settings:
         """
         unknown = set(options) - OPTIONS
         if unknown:
-            raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}")
+            raise TypeError(
+                ngettext("unknown option {names}", "unknown options {names}", len(unknown)).format(
+                    names=", ".join(sorted(unknown))
+                )
+            )
         config = load_config(config_path)
         given = {k: v for k, v in options.items() if v is not None and v is not False}
 

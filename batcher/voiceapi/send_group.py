@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from gettext import ngettext
 from typing import TypedDict
 
 import aiohttp
@@ -151,7 +152,16 @@ def _accepted(doc: dict, reason: str, callees: list[str], base: _Common) -> Repl
             str(item.get("terminationReason", "")),
         ]
     missing = len(sent) - len(results)
-    note = f"; {missing} number(s) missing from data: unknown" if missing else ""
+    note = (
+        "; "
+        + ngettext(
+            "{n} number missing from data: unknown",
+            "{n} numbers missing from data: unknown",
+            missing,
+        ).format(n=missing)
+        if missing
+        else ""
+    )
     return Reply(Verdict.OK, f"{reason or 'success'}{note}", results=results, **base)
 
 

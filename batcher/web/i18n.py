@@ -32,6 +32,8 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 LANGUAGES = ("en", "zh")
+# how the command line prefixes a refusal and its fix (cli/output.py)
+PREFIX = re.compile(r"^(?:error|internal error|  fix|fix|warning): ")
 DEFAULT = "en"
 
 
@@ -71,6 +73,11 @@ class Catalogue:
         where it matches; the rest of the line left as the library wrote it."""
         if "\n" in line:
             return "\n".join(map(self.message, line.split("\n")))
+        prefix = PREFIX.match(line)
+        if prefix and prefix.end() < len(line):
+            # "error: MESSAGE" / "  fix: HINT" of the Output panel: the message and the hint
+            # are matched as the error page shows them, then the prefix
+            return self.message(prefix.group()) + self.message(line[prefix.end() :])
         for pattern, template in self.patterns:
             line = pattern.sub(functools.partial(_filled, template), line)
         return line

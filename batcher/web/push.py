@@ -26,6 +26,7 @@ import os
 import secrets
 import sys
 from dataclasses import dataclass, field
+from gettext import ngettext
 from pathlib import Path
 
 import orjson
@@ -155,7 +156,11 @@ async def vendor_records(request: web.Request) -> web.Response:
         report = await pushes.store(request.app[FOLDER], records)
     except Exception as exc:  # never a 500 with a traceback: the vendor may send it again
         print(
-            f"vendor push: {len(records)} record(s) not stored ({type(exc).__name__})",
+            "vendor push: "
+            + ngettext("{n} record not stored", "{n} records not stored", len(records)).format(
+                n=len(records)
+            )
+            + f" ({type(exc).__name__})",
             file=sys.stderr,
         )
         return _refused(503, "the records could not be stored now: send them again later")
