@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -325,6 +326,19 @@ def test_a_number_the_campaign_would_hold_is_not_test_called(sandbox, tmp_path, 
     again = cli_streams("test-call", phones[0], "--config", config, "--wait", "0s")
     assert again.code == ExitCode.USAGE and "call it again" in again.err, again.err
     assert len(_sends(sandbox)) == sent
+
+
+def test_a_number_outside_the_window_is_refused_naming_why_once(sandbox, tmp_path, cli_streams):
+    """The refusal says the hold once: "(deferred: local time …)", not "deferred: deferred:"."""
+    config = _folder(tmp_path, sandbox, numbers(2))
+    india = datetime.now(UTC) + timedelta(hours=5, minutes=30)  # the operator's phone's time
+    start, end = india + timedelta(hours=2), india + timedelta(hours=3)
+    config.write_text(config.read_text() + f'window = "{start:%H:%M}-{end:%H:%M}"\n')
+    refused = cli_streams("test-call", ME, "--config", config, "--wait", "0s")
+    assert refused.code == ExitCode.USAGE, refused.err
+    assert "is not called now (deferred: local time" in refused.err, refused.err
+    assert "deferred: deferred" not in refused.err
+    assert not _sends(sandbox)
 
 
 # -- called before: refused unless confirmed; one test call at a time ---------------------------

@@ -355,8 +355,9 @@ def _screen(
     outcome, why = round_.held.get(callee, (None, ""))
     late = outside_window([callee], settings.window, round_.now) if settings.window else {}
     if outcome not in (None, Outcome.RECENTLY_CALLED) or late:
+        held = _held_why(outcome or Outcome.DEFERRED, why or late[callee])
         raise UsageError(
-            f"+{callee} is not called now ({outcome or Outcome.DEFERRED}: {why or late[callee]})",
+            f"+{callee} is not called now ({held})",
             "test with your own phone: a number the campaign holds is not called, even once",
         )
     name, cooldown = settings.campaign_name, settings.cooldown
@@ -450,3 +451,9 @@ async def _await_record(account: Account, voice_id: str, wait: float) -> dict | 
 def _finished(found: dict | None) -> bool:
     """A record of a call that is over: its SIP code and hangup time are in."""
     return bool(found and found.get("terminationCode") and found.get("hangupTime"))
+
+
+def _held_why(outcome: Outcome, why: str) -> str:
+    """ "outcome: why", the outcome said once (a reason may already begin with it)."""
+    label = str(outcome).replace("_", " ")
+    return why if why.startswith((f"{outcome}:", f"{label}:")) else f"{outcome}: {why}"
