@@ -27,6 +27,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from gettext import ngettext
 from typing import TYPE_CHECKING
 
 from batcher.clock import iso_utc
@@ -210,6 +211,17 @@ def remove(history: History, numbers: Iterable[str], now: float, by: str = "") -
         history, [(n, REMOVE, "removed", EVERYWHERE, "", "", None, now, by or who()) for n in gone]
     )
     return gone
+
+
+def noted_line(count: int) -> str:
+    """What a command says of the opt-outs it just put on the register."""
+    return (
+        ngettext("opt-out: {n} callee pressed", "opt-out: {n} callees pressed", count).format(
+            n=count
+        )
+        + " the opt-out key: on the do-not-call register, never called by any campaign "
+        "(batcher dnc list)"
+    )
 
 
 def who() -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from gettext import ngettext
 from pathlib import Path
 
 from batcher.cli.options import (
@@ -18,6 +17,7 @@ from batcher.cli.options import (
 )
 from batcher.cli.output import err, out
 from batcher.errors import ExitCode, UsageError
+from batcher.register import noted_line
 
 DESCRIPTION = (
     "Fetch who answered, for how long and at what cost: the vendor's call records of every "
@@ -96,13 +96,7 @@ def handle(args: argparse.Namespace) -> int:
     )
     out(f"records: {got}; {report.answered} answered{rate}, total cost {report.total_cost}")
     if report.opted_out:
-        out(
-            ngettext(
-                "opt-out: {n} callee pressed", "opt-out: {n} callees pressed", report.opted_out
-            ).format(n=report.opted_out)
-            + " the opt-out key: on the do-not-call register, never called by any campaign "
-            "(batcher dnc list)"
-        )
+        out(noted_line(report.opted_out))
     summary = rebuild(journal, None if path.suffix == ".journal" else path, err)
     out(f"workbook: {summary.output}")
     if report.missing and not trial:

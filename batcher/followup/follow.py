@@ -31,6 +31,7 @@ from batcher.errors import ExitCode
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
 from batcher.plan.redial import Upcoming, upcoming
+from batcher.register import noted_line
 from batcher.settings import Settings
 
 if TYPE_CHECKING:  # the pipeline calls follow with its run_round: no import circle
@@ -130,12 +131,7 @@ def refresh(settings: Settings, journal_file: Path, say: Say) -> bool:
     if report.fetched:
         say(f"records: {report.fetched} fetched, {report.missing} not available yet")
     if report.opted_out:
-        say(
-            ngettext(
-                "opt-out: {n} callee pressed", "opt-out: {n} callees pressed", report.opted_out
-            ).format(n=report.opted_out)
-            + " the opt-out key: on the do-not-call register, never called again"
-        )
+        say(noted_line(report.opted_out))
     if _has_unknown(journal_file):
         settled = reconcile(
             journal_file,
