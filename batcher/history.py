@@ -28,6 +28,12 @@ which a plan's time estimate uses until the campaign has measured its own reques
 And the account's do-not-call register (`register`, read and written by batcher.register):
 numbers no campaign calls, whatever --allow-repeat says; `reserve` checks it in the same
 transaction, so an opt-out noted during a send holds the number from the next request on.
+
+And every campaign's test calls (`test_calls`, batcher.followup.test_call): one row per test
+call, its intent written before it is sent, so a test call of any campaign, folder or machine
+within the cooldown is refused unless confirmed (`begin_test_call`, `test_called`). They are
+no reservations: `holds` and `reserve` never read them, so a campaign calls a test-called
+number normally. A trial's (kind `sandbox`) rang nobody and holds no one.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from batcher.historydb import Database, connect
 from batcher.outcomes import Outcome
 from batcher.settings import SANDBOX, HistoryLocation
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # A reservation is one row per request (its intent): who asked, when, and the numbers it
 # carries, comma-separated as the journal keeps a request's callees; `unplaced` lists those
 # the request provably did not call ("*": none of them). Nothing is kept or indexed per
@@ -96,7 +102,19 @@ CREATE TABLE IF NOT EXISTS register (
     by_whom TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS register_number ON register (number);
+CREATE TABLE IF NOT EXISTS test_calls (
+    id INTEGER PRIMARY KEY,
+    intent TEXT NOT NULL UNIQUE,
+    caller INTEGER NOT NULL REFERENCES callers (id),
+    callee TEXT NOT NULL,
+    at REAL NOT NULL,
+    outcome TEXT NOT NULL DEFAULT 'unknown'
+);
+CREATE INDEX IF NOT EXISTS test_calls_callee ON test_calls (callee);
 """
+# Format 4 added test_calls: the test calls of every campaign (`caller` its campaign, journal
+# and endpoint kind), `outcome` unknown from the intent until the answer says accepted or that
+# nothing was placed. Formats 1 to 3 had none: the script above creates it, and only it.
 # Format 3 added the register: the changes of the account's do-not-call list, one row each
 # (`action` add or remove, never deleted), `endpoint` the kind it holds on ("*": every one),
 # `voice_id` the call record of a key press (noted once). Formats 1 and 2 had none: the
@@ -112,6 +130,12 @@ INSERT INTO reservations (intent, caller, at, callees, unplaced)
         ON (w.endpoint, w.campaign, w.name, w.journal) = (c.endpoint, c.campaign, c.name, c.journal)
     GROUP BY c.intent ORDER BY min(c.at);
 DROP TABLE calls;
+"""
+# The latest test call of one number on one endpoint kind since a time that may have rung it.
+_TEST_CALLED = """
+SELECT w.name, w.journal, w.campaign, t.at FROM test_calls t JOIN callers w ON w.id = t.caller
+WHERE t.callee = ? AND w.endpoint = ? AND t.at >= ? AND t.outcome IN ('unknown', 'accepted')
+ORDER BY t.at DESC, t.id DESC LIMIT 1
 """
 # Other campaigns' reservations on one endpoint within the window, oldest first.
 _OTHERS = """
@@ -167,6 +191,18 @@ class Hold:
             f"called by the campaign {self.name!r} ({self.journal}) {_ago(now - self.at)} "
             "ago, within the cooldown: held (pass --allow-repeat to call again on purpose)"
         )
+
+
+@dataclass(frozen=True)
+class TestCalled:
+    """A test call of a number that may have rung it: by which campaign, journal, when."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    name: str
+    journal: str
+    campaign: str  # the campaign's id
+    at: float
 
 
 @dataclass(frozen=True)
@@ -501,6 +537,61 @@ class History:
                     " WHERE intent = ?",
                     (",".join(callees), ",".join(callees), intent),
                 )
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    # -- test calls ----------------------------------------------------------------------------
+
+    def test_called(
+        self, callee: str, me: Caller, cooldown: float, now: float
+    ) -> TestCalled | None:
+        """The latest test call of this number within the cooldown, by any campaign on this
+        kind of endpoint, that may have rung it (None for a trial, or with no cooldown)."""
+        if self.db is None or cooldown <= 0 or me.trial:
+            return None
+        try:
+            row = self.db.execute(_TEST_CALLED, (callee, me.endpoint, now - cooldown)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        return None if row is None else TestCalled(*row)
+
+    def begin_test_call(
+        self, callee: str, me: Caller, cooldown: float, now: float, *, confirmed: bool = False
+    ) -> tuple[str, TestCalled | None]:
+        """Record a test call's intent before it is sent, checked in the same transaction:
+        (intent, the test call it repeats or None); ("", that test call), nothing recorded,
+        when one within the cooldown holds the number and the operator did not confirm."""
+        assert self.db is not None
+        intent = uuid.uuid4().hex
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                earlier = self.test_called(callee, me, cooldown, now)
+                if earlier is not None and not confirmed:
+                    self.db.execute("ROLLBACK")
+                    return "", earlier
+                self.db.execute(
+                    "INSERT INTO test_calls (intent, caller, callee, at) VALUES (?, ?, ?, ?)",
+                    (intent, self._caller(me), callee, now),
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                _rollback(self.db)
+                self._callers.clear()  # a caller added in the rolled-back transaction is gone
+                raise
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        return intent, earlier
+
+    def finish_test_call(self, intent: str, outcome: Outcome) -> None:
+        """What came of a test call: one that placed nothing (failed, rejected, not_sent)
+        holds no one from now on."""
+        if self.db is None or not intent:
+            return
+        try:
+            self.db.execute(
+                "UPDATE test_calls SET outcome = ? WHERE intent = ?", (str(outcome), intent)
+            )
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 

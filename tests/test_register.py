@@ -16,7 +16,7 @@ import pytest
 
 from batcher import register
 from batcher.errors import JournalError
-from batcher.history import Caller, History
+from batcher.history import SCHEMA_VERSION, Caller, History
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
 from batcher.settings import HistoryLocation
@@ -346,7 +346,7 @@ def test_a_history_of_the_second_format_gets_a_register_and_keeps_its_holds(tmp_
     other = Caller("id-b", "summer", "/y/summer.journal", "loopback")
     with History(path) as history:
         assert history.db is not None
-        assert history.db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert history.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert set(history.holds({"911", "912", "913"}, other, 86400, 2000.0)) == {"911", "912"}
         assert register.listed(history) == []
         register.add(history, ["913"], now=2000.0)

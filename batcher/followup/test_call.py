@@ -12,8 +12,10 @@ before anything is sent, whatever the operator says: on a do-not-call list (or h
 by the campaign), outside the calling window. A number it would call *again* is refused
 unless the operator confirms it (`again=True`, `batcher test-call --again`, the page's "Call
 again anyway"): one the campaign called, one another campaign called within the cooldown
-(the call history), one this campaign test-called within the cooldown (`Unconfirmed`, which
-carries the `Repeat`; `repeat_of` asks the same question without calling, for the page).
+(the call history), one this campaign test-called within the cooldown (its journal), one any
+campaign test-called within the cooldown (the call history's test calls: another journal,
+folder or machine) (`Unconfirmed`, which carries the `Repeat`; `repeat_of` asks the same
+question without calling, for the page).
 One test call at a time per campaign (`batcher.followup.test_lock`): a second one while the
 first waits for its record is refused (JournalBusy, exit 7), naming the first.
 
@@ -21,11 +23,13 @@ It sends what a campaign request would (appId, the audio or fileId, displayNum, 
 maxRingingTime, loopCount, calledInfo) through the same signed `send_group.post`, then reads
 the call's record (`recordGroup/{voiceId}`) until it is there or `wait` has passed.
 
-A test call is recorded in the campaign's journal (`Journal.begin_test_call`, intent first,
-like every request) but it is no number of the campaign: it never becomes `accepted` there,
-never counts in the workbook, is never an attempt of a number, and the call history never
-holds it, so a campaign calls that number normally afterwards. Its calledInfo tag
-(`batcher:<campaign>:test`) is not a request's, so reconcile and records pass it by.
+A test call is recorded in the call history (`History.begin_test_call`, checked and written
+in one transaction, as a reservation is: a history that cannot be written places no call) and
+in the campaign's journal (`Journal.begin_test_call`), intent first, like every request; but
+it is no number of the campaign: it never becomes `accepted` there, never counts in the
+workbook, is never an attempt of a number, and it is no reservation (the call history's
+`holds` never sees it), so a campaign calls that number normally afterwards. Its calledInfo
+tag (`batcher:<campaign>:test`) is not a request's, so reconcile and records pass it by.
 
 Which journal: `journal`, else `<campaign>.journal` in campaign.toml's folder (else the current
 folder), the campaign being `campaign`, else campaign.toml's `campaign =`, else the stem of the
@@ -45,9 +49,9 @@ from typing import TYPE_CHECKING
 import orjson
 
 from batcher.clock import iso_utc
-from batcher.errors import JournalBusy, StoppedByAPI, UsageError
+from batcher.errors import JournalBusy, JournalError, StoppedByAPI, UsageError
 from batcher.followup.test_lock import one_test_call
-from batcher.history import History
+from batcher.history import Caller, History, TestCalled
 from batcher.journal import Journal
 from batcher.outcomes import Outcome
 from batcher.plan.normalise import normalise_number
@@ -171,7 +175,8 @@ class Repeat:
 
     callee: str
     kind: str  # "campaign": the campaign called it; "history": another campaign, within the
-    # cooldown; "test_call": a test call of this campaign, within the cooldown
+    # cooldown; "test_call": a test call of this campaign, within the cooldown;
+    # "history_test_call": a test call of any campaign (the call history), within the cooldown
     at: str  # when, ISO-8601 UTC
     by: str  # the campaign that called it
     cooldown: float  # the campaign's cooldown, seconds
@@ -279,12 +284,12 @@ def _test_call(
     from batcher.pipeline import with_audio
 
     assert settings.journal is not None and settings.campaign_name is not None
-    journal_file = settings.journal
+    journal_file, name = settings.journal, settings.campaign_name
     message, shown = message_of(settings)
     with Journal(journal_file) as journal, History(settings.history) as history:
         if news := history.news():
             say(news)
-        journal.claim(settings.campaign_name)
+        journal.claim(name)
         # the campaign's own message: a test of another one belongs to another campaign
         journal.check_message(settings.campaign.app_id, message, shown, record=False)
         repeat = _screen(callee, settings, journal, history)
@@ -298,11 +303,26 @@ def _test_call(
         tag = f"batcher:{journal.campaign.token}:test"  # no request's tag: reconcile skips it
         called_info = f"{settings.campaign.called_info} {tag}".strip()
         body = {"callee": callee, **fields, "calledInfo": called_info}
-        # the intent on disk before the first byte leaves, as for every request
+        # the intent on disk before the first byte leaves, as for every request: first in the
+        # call history (checked again there, in its transaction: another campaign's test call
+        # may have come since), so that a history that cannot be written places nothing
+        me = Caller(journal.campaign.id, name, str(journal_file.resolve()), settings.account.kind)
+        now = settings.now().timestamp()  # the clock reservations are stamped with
+        intent, earlier = history.begin_test_call(
+            callee, me, settings.cooldown, now, confirmed=again
+        )
+        if not intent:
+            assert earlier is not None
+            raise Unconfirmed(_tested(callee, earlier, settings.cooldown))
         test_id = journal.begin_test_call(callee, orjson.dumps(fields).decode())
         reply = asyncio.run(_send(settings, body, callee))
         outcome, reason, voice_id = _judge(reply, callee)
         journal.finish_test_call(test_id, outcome, reason, voice_id)
+        if outcome not in (Outcome.ACCEPTED, Outcome.UNKNOWN):
+            try:
+                history.finish_test_call(intent, outcome)
+            except JournalError as exc:  # it still holds the number: fail closed, and say so
+                say(f"note: the call history still counts this test call as placed: {exc}")
     if outcome is not Outcome.ACCEPTED:
         if reply.verdict == "stop":
             raise StoppedByAPI(f"test call not placed: {reply.reason}", reply.fix)
@@ -385,7 +405,18 @@ def _screen(
                 f"had a test call of this campaign at {at}, within the cooldown ({_span(cooldown)})"
             )
             return Repeat(callee, "test_call", at, name, cooldown, detail)
-    return None
+    earlier = history.test_called(callee, round_.caller, cooldown, round_.now.timestamp())
+    return None if earlier is None else _tested(callee, earlier, cooldown)
+
+
+def _tested(callee: str, earlier: TestCalled, cooldown: float) -> Repeat:
+    """The repeat of a test call the call history holds (any campaign's, any folder's)."""
+    at = iso_utc(earlier.at)
+    detail = (
+        f"had a test call of the campaign {earlier.name!r} ({earlier.journal}) at {at}, "
+        f"within the cooldown ({_span(cooldown)})"
+    )
+    return Repeat(callee, "history_test_call", at, earlier.name, cooldown, detail)
 
 
 def _span(seconds: float) -> str:
