@@ -368,15 +368,17 @@ def test_history_copy_moves_a_file_into_the_database_once(
         history.unplace(intent, ["913"])
         history.record_upload("vendor", "promo.mp3", "abc", "f1", 1.0)
         history.record_latency("vendor", 0.3, 1.0)
+        history.begin_test_call("914", A, DAY, 1002.0)  # test calls travel too
     url = _secret_url(postgres_url)  # a role of its own (its tables: the first user's)
     with History(url) as team:  # the database holds another machine's campaign
         team.reserve(["999"], Caller("id-z", "zed", "/z/zed.journal", "loopback"), DAY, 500.0)
     done = cli_streams("history", "copy", "--to", url)
     assert done.code == 0, done.err
-    assert "callers 2, reservations 2, uploads 1, latency 1" in done.out
+    assert "callers 2, reservations 2, uploads 1, latency 1, register 0, test_calls 1" in done.out
     assert f"to postgresql://{SECRET_ROLE}@" in done.out and SECRET_PASSWORD not in done.out
     again = cli_streams("history", "copy", "--from", source, "--to", url)
     assert again.code == 0 and "callers 0, reservations 0, uploads 0, latency 0" in again.out
+    assert "test_calls 0" in again.out
     assert "nothing new to copy" in again.err
     with History(url) as team:
         held = team.holds({"911", "912", "913", "999"}, A, DAY, 1500.0)
@@ -385,6 +387,9 @@ def test_history_copy_moves_a_file_into_the_database_once(
         assert set(held) == {"911", "912"} and held["911"].name == "spring"
         assert team.upload("vendor", "promo.mp3") == ("abc", "f1")
         assert team.latency("vendor") == (0.3, 1.0)
+        tested = team.test_called("914", B, DAY, 1500.0)
+        assert tested is not None and (tested.name, tested.at) == ("spring", 1002.0)
+        assert team.holds({"914"}, B, DAY, 1500.0) == {}  # a test call is no reservation
         assert team.db is not None
         assert team.db.execute("SELECT count(*) FROM reservations").fetchone()[0] == 3
     missing = cli_streams("history", "copy", "--from", tmp_path / "none.sqlite", "--to", url)

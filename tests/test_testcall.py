@@ -1,8 +1,8 @@
 """batcher test-call over the sandbox on loopback: one call, recorded as a test and nothing else.
 
 A test call reaches the vendor once, is journaled in `test_calls`, never in the requests, the
-replay, the workbook's counts or the call history; a campaign calls that number normally
-right after. Its record is reported answered, not answered, or not there yet.
+replay, the workbook's counts or the call history's reservations; a campaign calls that number
+normally right after (tests/test_testcall_history.py: the history's test calls). Its record is reported answered, not answered, or not there yet.
 """
 
 from __future__ import annotations

@@ -44,11 +44,13 @@ def _sent(server, name: str = "spring") -> None:
     assert api.wait(name)["state"] == "done"
 
 
-def _test_call(server, number: str, *, again: bool = False, lang: str = "en") -> Answer:
+def _test_call(
+    server, number: str, *, again: bool = False, lang: str = "en", name: str = "spring"
+) -> Answer:
     form = f"csrf={server.config.csrf}&number={quote(number)}" + ("&again=1" if again else "")
     return call(
         "POST",
-        server.url + "/campaigns/spring/test-call",
+        server.url + f"/campaigns/{name}/test-call",
         headers={"Cookie": f"batcher_token={server.config.token}", "Accept-Language": lang},
         data=form.encode(),
         content_type="application/x-www-form-urlencoded",
@@ -110,6 +112,26 @@ def test_a_number_another_campaign_called_is_refused_until_confirmed(folder):
         assert refused.status == 409 and "was called by the campaign “autumn”" in refused.text
         assert _test_call(server, f"+{ME}", again=True).status == 200
         assert sb.accepted_counts()[ME] == 2
+
+
+def test_a_number_another_campaign_test_called_is_refused_until_confirmed(folder):
+    """The call history's test calls: autumn's test call of the owner's phone holds it for
+    spring's within the cooldown (409 naming autumn, in the page's language), until confirmed."""
+    with serving(folder) as (server, sb):
+        _campaign(folder, server)
+        _campaign(folder, server, name="autumn")
+        assert _test_call(server, f"+{ME}", name="autumn").status == 200
+        assert sb.accepted_counts() == {ME: 1}
+        refused = _test_call(server, f"+{ME}")
+        assert refused.status == 409, refused.text
+        assert f"+{ME} had a test call of the campaign “autumn” at 20" in refused.text
+        assert "within the cooldown (24h)" in refused.text and 'id="test-again"' in refused.text
+        chinese = _test_call(server, f"+{ME}", lang="zh-CN")
+        assert chinese.status == 409 and "接到过活动“autumn”的测试电话" in chinese.text
+        assert sb.accepted_counts() == {ME: 1}
+        confirmed = _test_call(server, f"+{ME}", again=True)
+        assert confirmed.status == 200 and f"+{ME}: accepted" in confirmed.text
+        assert sb.accepted_counts() == {ME: 2}
 
 
 def test_one_test_call_at_a_time_on_the_page(folder):

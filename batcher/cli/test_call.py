@@ -14,10 +14,11 @@ DESCRIPTION = (
     "Place one real call to NUMBER (your own phone) with the campaign's appId, audio or "
     "fileId, caller id and call parameters, through the same signed sendGroup a run uses, "
     "then wait for its call record and say whether it was answered and for how long. It is "
-    "recorded in the campaign's journal as a test call: never a number of the campaign, "
-    "never counted in its workbook, never held by the call history's cooldown. A number "
-    "it would call again (one the campaign called, one another campaign called within the "
-    "cooldown, one test-called within the cooldown) is refused unless you confirm it with "
+    "recorded in the campaign's journal and the call history as a test call: never a "
+    "number of the campaign, never counted in its workbook, never held by the call history's "
+    "cooldown for a run. A number it would call again (one the campaign called, one another "
+    "campaign called within the cooldown, one any campaign test-called within the cooldown) "
+    "is refused unless you confirm it with "
     "--again; a do-not-call number is never called. One test call of a campaign at a time: "
     "a second one while the first waits for its record is refused (exit 7). Exit 0 "
     "when the call was answered, 5 when it was not (or its record is not there yet, or it "
@@ -70,7 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flags(parser)(
         "--again",
         help="confirm a test call to a number called before: by the campaign, by another "
-        "campaign within the cooldown, or by a test call within the cooldown (default: refuse "
+        "campaign within the cooldown, or by a test call of any campaign within the cooldown "
+        "(default: refuse "
         "it; a do-not-call number is refused all the same)",
     )
     parser.add_argument(
