@@ -2,7 +2,8 @@
 
 A test call reaches the vendor once, is journaled in `test_calls`, never in the requests, the
 replay, the workbook's counts or the call history's reservations; a campaign calls that number
-normally right after (tests/test_testcall_history.py: the history's test calls). Its record is reported answered, not answered, or not there yet.
+normally right after (tests/test_testcall_history.py: the history's test calls). Its record is
+reported answered, not answered, or not there yet.
 """
 
 from __future__ import annotations
