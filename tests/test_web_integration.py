@@ -41,3 +41,33 @@ def test_the_search_says_the_history_is_unreachable_not_that_the_number_is_wrong
         assert zh.status == 503 and "不是 batcher 会拨打的电话号码" not in zh.text
         assert "无法查询呼叫历史" in zh.text and "请启动数据库服务器" in zh.text
         assert "pw-never-shown" not in page.text + zh.text + answer.text
+
+
+def test_the_search_says_a_number_is_on_the_register_and_why(folder, tmp_path):
+    # "may it be called?" was answered only by the calls: a number the callee asked off (or
+    # added by hand) read as any other called number, with no word of the register
+    from batcher import register
+    from batcher.history import History
+    from batcher.settings import default_history
+
+    with History(default_history()) as history:
+        register.add(history, ["919876543208"], 1_796_500_000.0, by="ops@desk")
+    with serving(folder) as (server, _):
+        api = Api(server)
+        found = api.get("/api/search?number=%2B919876543208").json()
+        assert found["called"] is False and found["on_register"] is True
+        (entry,) = found["register"]
+        assert entry["why"] == "added" and entry["by"] == "ops@desk"
+        assert entry["at"] == "2026-12-05T19:46:40Z" and entry["endpoint"] == "*"
+        page = api.get("/search?number=%2B919876543208").text
+        assert "On the do-not-call register" in page and "ops@desk" in page
+        assert "batcher dnc remove +919876543208" in page
+        zh = call(
+            "GET",
+            f"{server.url}/search?number=%2B919876543208",
+            headers={**api.auth, "Accept-Language": "zh-CN"},
+        ).text
+        assert "在免打扰名单上" in zh and "On the do-not-call register" not in zh
+        free = api.get("/api/search?number=%2B919876543209").json()
+        assert free["on_register"] is False and free["register"] == []
+        assert "On the do-not-call register" not in api.get("/search?number=%2B919876543209").text
