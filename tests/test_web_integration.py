@@ -3,11 +3,18 @@ search over a shared call history and the do-not-call register, and the history 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.web import Api, call
+from batcher.cli import main
+from batcher.voiceapi.simulator import SandboxConfig, SandboxThread
+from batcher.web.app import Config
+from batcher.web.push import SECRET_FILE
+from tests.helpers import KEY, SECRET, numbers, write_xlsx
+from tests.helpers.postgres import SECRET_PASSWORD, SECRET_ROLE
+from tests.helpers.web import Api, ServerThread, call
 from tests.test_web import serving
 
 
@@ -71,3 +78,85 @@ def test_the_search_says_a_number_is_on_the_register_and_why(folder, tmp_path):
         free = api.get("/api/search?number=%2B919876543209").json()
         assert free["on_register"] is False and free["register"] == []
         assert "On the do-not-call register" not in api.get("/search?number=%2B919876543209").text
+
+
+def _wait(check, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def test_a_team_on_postgresql_with_pushes_and_the_register_end_to_end(
+    postgres_server, tmp_path, monkeypatch
+):
+    """Two owners, two machines, one PostgreSQL history (its password in the URL): the page's
+    send, the vendor's pushes counting answers and opt-outs with no fetch, a second campaign
+    holding them, the search saying so, and the command line of another HOME and folder
+    never calling an opted-out callee, even with --cooldown 0s --allow-repeat."""
+    database = postgres_server.create_database().rsplit("/", 1)[1]
+    url = postgres_server.url(database, SECRET_ROLE, SECRET_PASSWORD)
+    monkeypatch.setenv("BATCHER_API_KEY", KEY)
+    monkeypatch.setenv("BATCHER_API_SECRET", SECRET)
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    ours.mkdir(), theirs.mkdir()
+    callees = numbers(12)  # 919800000001 ... 919800000012: 000007 presses 9
+    pressed = [c for c in callees if c.endswith("7")]
+    sheet = write_xlsx(tmp_path / "spring.xlsx", [["Phone"], *([f"+{c}"] for c in callees)])
+    with SandboxThread(SandboxConfig(keypresses={"7": "9"})) as sb:
+        config = ours / "campaign.toml"
+        config.write_text(
+            f'app_id = "sandbox-app"\nfile_id = "sandbox-file-0001.mp3"\nregion = "IN"\n'
+            f'base_url = "{sb.url}"\nhistory = "{url}"\nopt_out_key = "9"\nchunk_size = 5\n'
+        )
+        with ServerThread(Config(folder=ours, campaign_config=config)) as server:
+            secret = (ours / ".batcher-web" / SECRET_FILE).read_text().strip()
+            sb.config.push_to = f"{server.url}/vendor/records/{secret}"
+            api = Api(server)
+            assert api.create(sheet).status == 201
+            assert api.send("spring").status == 202
+            assert api.wait("spring", timeout=30)["state"] == "done"
+
+            # the pushes count answers and opt-outs: nobody pressed "Fetch the call records"
+            def pushed():
+                whole = api.campaign("spring")["live"]["campaign"]
+                return whole if whole["records"] == 12 and whole["opted_out"] else None
+
+            whole = _wait(pushed)
+            assert whole and whole["opted_out"] == len(pressed) and whole["answered"] >= 1
+            assert sum(b["total"] for b in whole["timeline"]["buckets"]) == 12  # the chart
+            assert sb.ledger()["requests_by_endpoint"].get("recordGroup", 0) == 0
+
+            # a second campaign of the same numbers: held, the pressed ones as opted_out
+            again = write_xlsx(tmp_path / "summer.xlsx", [["Phone"], *([f"+{c}"] for c in callees)])
+            plan = api.create(again).json()["plan"]
+            assert plan["to_send"] == 0
+            assert plan["held"] == {"recently_called": 12 - len(pressed), "opted_out": len(pressed)}
+
+            found = api.get(f"/api/search?number=%2B{pressed[0]}").json()
+            assert found["on_register"] and found["register"][0]["campaign"] == "spring"
+            assert [c["campaign"] for c in found["calls"]] == ["spring"]
+            zh = call(
+                "GET",
+                f"{server.url}/search?number=%2B{pressed[0]}",
+                headers={**api.auth, "Accept-Language": "zh-CN"},
+            ).text
+            assert "在免打扰名单上" in zh and "spring" in zh
+            assert SECRET_PASSWORD not in zh + api.get("/").text
+
+        # another machine: its own HOME and folder, the same database through BATCHER_HISTORY
+        monkeypatch.setenv("HOME", str(tmp_path / "home2"))
+        monkeypatch.setenv("BATCHER_HISTORY", url)
+        copy = write_xlsx(theirs / "autumn.xlsx", [["Phone"], *([f"+{c}"] for c in callees)])
+        run = ["run", str(copy), "--base-url", sb.url, "--app-id", "sandbox-app",
+               "--file-id", "sandbox-file-0001.mp3", "--opt-out-key", "9", "--yes"]  # fmt: skip
+        with pytest.raises(SystemExit) as done:
+            main(run)
+        assert done.value.code == 0
+        assert sb.accepted_counts() == dict.fromkeys(callees, 1)  # all held in the cooldown
+        with pytest.raises(SystemExit) as done:
+            main([*run, "--cooldown", "0s", "--allow-repeat"])
+        assert done.value.code == 0
+        assert sb.accepted_counts() == {c: 1 if c in pressed else 2 for c in callees}
