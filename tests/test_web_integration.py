@@ -160,3 +160,29 @@ def test_a_team_on_postgresql_with_pushes_and_the_register_end_to_end(
             main([*run, "--cooldown", "0s", "--allow-repeat"])
         assert done.value.code == 0
         assert sb.accepted_counts() == {c: 1 if c in pressed else 2 for c in callees}
+
+
+def test_an_unreachable_register_is_logged_once_per_outage_not_every_retry(tmp_path, caplog):
+    # the database stopped for a minute: serve's log said the same two lines 58 times, once
+    # for every retry of the pending key presses
+    from batcher.followup.pushed import Inbox
+    from batcher.journal import Journal
+    from batcher.settings import HistoryLocation
+
+    down = HistoryLocation.of("postgresql://team:pw-never-shown@127.0.0.1:1/team")
+    inbox = Inbox(tmp_path / "inbox.sqlite", down)
+    record = {"voiceId": "v1", "callee": "919800000007", "feedbackValue": "9"}
+    with Journal(tmp_path / "c.journal") as journal, caplog.at_level("INFO"):
+        journal.claim("spring")
+        journal.keep_opt_out_key("9")
+        journal.save_records([record])
+        for _ in range(3):
+            assert "cannot be reached" in inbox.note_opt_outs(journal, [record])
+        inbox.history = HistoryLocation.of(tmp_path / "h.sqlite")  # the database is back
+        assert inbox.note_opt_outs(journal, [record]) == ""
+        assert inbox.note_opt_outs(journal, [record]) == ""
+    inbox.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("not yet on the register" in line for line in lines) == 1, lines
+    assert sum("on the register again" in line for line in lines) == 1, lines
+    assert not any("pw-never-shown" in line for line in lines)
