@@ -186,3 +186,54 @@ def test_an_unreachable_register_is_logged_once_per_outage_not_every_retry(tmp_p
     assert sum("not yet on the register" in line for line in lines) == 1, lines
     assert sum("on the register again" in line for line in lines) == 1, lines
     assert not any("pw-never-shown" in line for line in lines)
+
+
+def test_the_database_stopped_while_the_page_sends_then_resumed_calls_each_once(
+    postgres_server, tmp_path, monkeypatch, caplog
+):
+    """The page's send fails closed (exit 9, its error in both languages, no traceback in
+    serve's log); with the database back, Send again sends the rest, each number once."""
+    from tests.helpers.postgres import PostgresServer
+
+    monkeypatch.setenv("BATCHER_API_KEY", KEY)
+    monkeypatch.setenv("BATCHER_API_SECRET", SECRET)
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "3")
+    callees = numbers(40)
+    folder = tmp_path / "ours"
+    folder.mkdir()
+    sheet = write_xlsx(tmp_path / "winter.xlsx", [["Phone"], *([f"+{c}"] for c in callees)])
+    with (
+        PostgresServer.start() as own,
+        SandboxThread(SandboxConfig(latency=0.1)) as sb,
+    ):
+        database = own.create_database().rsplit("/", 1)[1]
+        url = own.url(database, SECRET_ROLE, SECRET_PASSWORD)
+        config = folder / "campaign.toml"
+        config.write_text(
+            f'app_id = "sandbox-app"\nfile_id = "sandbox-file-0001.mp3"\nregion = "IN"\n'
+            f'base_url = "{sb.url}"\nhistory = "{url}"\n'
+            'opt_out_key = "9"\nchunk_size = 2\nconcurrency = 1\n'
+        )
+        with ServerThread(Config(folder=folder, campaign_config=config)) as server:
+            api = Api(server)
+            assert api.create(sheet).status == 201
+            assert api.send("winter").status == 202
+            assert _wait(lambda: len(sb.accepted) >= 6)
+            own.stop()
+            live = api.wait("winter", timeout=60)
+            assert live["state"] == "failed" and live["exit_code"] == 9, live
+            assert "cannot be reached" in live["error"] and "start the database" in live["error"]
+            zh = call(
+                "GET",
+                f"{server.url}/api/campaigns/winter",
+                headers={**api.auth, "Accept-Language": "zh-CN"},
+            ).json()["live"]
+            assert "无法连接通话历史的数据库" in zh["error"] and "请启动数据库服务器" in zh["error"]
+            page = api.get("/campaigns/winter/progress").text
+            assert "cannot be reached" in page and SECRET_PASSWORD not in page
+            assert len(sb.accepted) < len(callees)
+            own.run()
+            assert api.send("winter").status == 202
+            assert api.wait("winter", timeout=60)["state"] == "done"
+        assert sb.accepted_counts() == dict.fromkeys(callees, 1)
+    assert not [r for r in caplog.records if r.exc_info], "a traceback in serve's log"
