@@ -111,6 +111,13 @@ def holding(history: History, callees: Iterable[str], kind: str) -> dict[str, En
     return held
 
 
+def standing(history: History, callee: str) -> list[Entry]:
+    """The adds that hold this number on the register now, one per endpoint kind, oldest
+    first ([]: not on it), for the owner's question "may it be called?"."""
+    adds = _read(history).on.get(callee) or {}
+    return sorted(map(_entry, adds.values()), key=lambda e: e.at)
+
+
 def listed(history: History) -> list[Entry]:
     """The numbers on the register now, one entry each (the earliest add that holds it)."""
     view = _read(history)

@@ -205,6 +205,8 @@ def test_the_search_finds_a_number_another_folder_called_and_says_never_called(
             "callee": "919800009999",
             "called": False,
             "calls": [],
+            "on_register": False,
+            "register": [],
         }
         assert "was never called" in api.get("/search?number=%2B919800009999").text
 

@@ -100,6 +100,7 @@ class Inbox:
         # the history, open from one delivery to the next (deliveries come one at a time):
         # its register is read once, then only its changes, not 100,000 numbers a POST
         self._calls: History | None = None
+        self._down = False  # the register could not be written: said once, until it can
 
     def close(self) -> None:
         """Close the call history the deliveries kept open."""
@@ -124,8 +125,14 @@ class Inbox:
             note_opt_outs(journal, self._calls, stored=stored)
         except BatcherError as exc:
             self.close()  # opened again for the next delivery
-            _log.warning("%s: opt-outs not yet on the register: %s", journal.path.name, exc)
+            if not self._down:  # once an outage, not at every retry of the pending ones
+                _log.warning("%s: opt-outs not yet on the register: %s", journal.path.name, exc)
+            self._down = True
             return getattr(exc, "message", None) or str(exc)
+        if self._down:
+            _log.warning("%s: the call history answers: opt-outs on the register again",
+                         journal.path.name)  # fmt: skip
+            self._down = False
         return ""
 
     # -- delivery ------------------------------------------------------------------------------

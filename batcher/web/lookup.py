@@ -9,7 +9,8 @@ folder's region; a text that is no callable number is a NotANumber with the norm
 reason. The call history (batcher.history) knows every campaign's reservations, whatever
 folder or journal they ran from; the served folder's journals add what came of each request
 (its outcome, a settlement) and the operator's test calls, marked as such. A request of a
-journal and its reservation in the history are one call (the request's intent names it).
+journal and its reservation in the history are one call (the request's intent names it). The
+answer also says whether the account's do-not-call register holds the number, and why.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from __future__ import annotations
 import contextlib
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from batcher import register
 from batcher.clock import iso_utc
 from batcher.errors import JournalError, UsageError
 from batcher.history import History
@@ -86,6 +88,7 @@ class LookUp:
     query: str
     callee: str
     calls: list[Found]
+    listed: list[register.Entry] = field(default_factory=list)  # on the register: why
 
     def as_json(self) -> dict[str, object]:
         """The answer for the JSON API."""
@@ -94,7 +97,21 @@ class LookUp:
             "callee": self.callee,
             "called": bool(self.calls),
             "calls": [c.as_json() for c in self.calls],
+            "on_register": bool(self.listed),
+            "register": [_listed_json(e) for e in self.listed],
         }
+
+
+def _listed_json(entry: register.Entry) -> dict[str, str]:
+    return {
+        "why": entry.why,
+        "at": iso_utc(entry.at),
+        "campaign": entry.campaign,
+        "journal": entry.journal,
+        "voice_id": entry.voice_id,
+        "endpoint": entry.endpoint,
+        "by": entry.by,
+    }
 
 
 RESERVED = "reserved"
@@ -183,6 +200,7 @@ def look_up(
             intents.add(call[1])
     with History(history, create=False) as opened:
         reservations = opened.reservations_of(callee)
+        listed = register.standing(opened, callee)
     for r in reservations:
         if r.intent in intents:
             continue  # the journal's own row says more: its outcome
@@ -198,7 +216,7 @@ def look_up(
             )
         )
     found.sort(key=lambda c: c.at)
-    return LookUp(text.strip(), callee, found)
+    return LookUp(text.strip(), callee, found, listed)
 
 
 def _in_journal(name: str, path: Path, callee: str) -> list[tuple[Found, str]]:

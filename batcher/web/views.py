@@ -98,17 +98,21 @@ async def search(request: web.Request) -> web.Response:
         region = region_of(given) or _region(folder)
         found = await asyncio.to_thread(look_up, text, region, folder.history(), journals)
     except BatcherError as exc:
+        # no number (422), or a call history that cannot be read now (503: not the owner's
+        # number to fix, and no answer either way)
+        status = 422 if isinstance(exc, NotANumber) else 503
         if api:
-            return error_json(exc)
+            return error_json(exc, status)
         return render_page(
             request,
             "search.html",
-            422,
+            status,
             text=shown_text(text),
             region=shown_text(given) if given else _region(folder) or "",
             found=None,
             refusal=exc,
             region_refused=isinstance(exc, NotARegion),
+            history_failed=not isinstance(exc, NotANumber),
             longest=LONGEST,
             reason=exc.reason if isinstance(exc, NotANumber) else exc.message,
         )
