@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from batcher.clock import iso_utc
 from batcher.errors import JournalError
 from batcher.settings import endpoint_kind
+from batcher.voiceapi import callrecord
 
 if TYPE_CHECKING:
     from batcher.history import History
@@ -170,7 +171,7 @@ def note_opt_outs(
         pressed = [
             (str(r["voiceId"]), str(r.get("callee") or ""), r)
             for r in stored
-            if _key_text(r.get("feedbackValue")) in keys and str(r["voiceId"]) not in noted
+            if callrecord.key_pressed(r, keys) and str(r["voiceId"]) not in noted
         ]
     if not pressed:
         return 0
@@ -314,16 +315,6 @@ def _read(history: History) -> _View:
 def _entry(row: tuple) -> Entry:
     _, number, action, why, endpoint, campaign, journal, voice_id, at, by = row
     return Entry(number, action, why, endpoint, campaign, journal, voice_id or "", at, by)
-
-
-def _key_text(value: object) -> str | None:
-    """A record's feedbackValue as the journal's query reads it (SQLite's CAST of
-    json_extract: 9 and "9" are "9", true is "1")."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
 
 
 def _epoch(text: object) -> float | None:

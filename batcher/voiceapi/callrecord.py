@@ -24,6 +24,17 @@ def text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def key_pressed(record: dict, keys: str | list[str]) -> bool:
+    """Whether the record's feedbackValue is one of `keys` (single keys: "89" is 8 or 9),
+    read as the journal's query reads it (SQLite's CAST of json_extract: 9 and "9" alike,
+    true "1")."""
+    value = record.get("feedbackValue")
+    if value is None:
+        return False
+    shown = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    return shown in set(keys)
+
+
 def number(value: object) -> object:
     """An int from the API's int or digit string; None when absent; anything else as text."""
     if isinstance(value, int) and not isinstance(value, bool):

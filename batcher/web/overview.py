@@ -134,10 +134,10 @@ def whole_campaign(
 
 def opted_out(opened: Journal, held: Mapping[str, tuple[Outcome, str]]) -> int:
     """Numbers that asked not to be called again: those this campaign's own call records show
-    pressing its opt-out key, and those it holds because the register lists them."""
+    pressing one of its opt-out keys, and those it holds because the register lists them."""
     numbers = {callee for callee, (outcome, _) in held.items() if outcome == Outcome.OPTED_OUT}
-    key = opened.opt_out_key
-    pressed = opened.pressed(key) if key else []
+    # every key the campaign offered, as the register notes them (register.note_opt_outs)
+    pressed = [found for key in opened.opt_out_keys for found in opened.pressed(key)]
     if any(not callee for _, callee, _ in pressed):  # a record without its callee: by voiceId
         by_voice = {c.voice_id: n for n, calls in opened.calls().items() for c in calls}
         numbers.update(callee or by_voice.get(voice, voice) for voice, callee, _ in pressed)

@@ -317,11 +317,7 @@ def records_summary(
         ("records missing", max(0, accepted - len(records))),
     ]
     if opt_out_key:  # every key the campaign offered (a key changed between runs: "89")
-        pressed = sum(
-            1
-            for r in records.values()
-            if callrecord.text(r.get("feedbackValue")) in set(opt_out_key)
-        )
+        pressed = sum(1 for r in records.values() if callrecord.key_pressed(r, opt_out_key))
         facts.append((f"opted out (pressed {' or '.join(opt_out_key)})", pressed))
     return facts
 
