@@ -422,6 +422,10 @@ class Journal:
         """The stored call records of this campaign: voiceId -> the vendor's record."""
         return records.read(self.db)
 
+    def records_mark(self) -> tuple[int, int]:
+        """Changes whenever a call record is stored: (count, newest row id), read cheaply."""
+        return records.mark(self.db)
+
     def pressed(
         self, key: str, skip: set[str] | frozenset[str] = frozenset()
     ) -> list[tuple[str, str, dict]]:

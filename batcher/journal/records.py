@@ -30,6 +30,15 @@ def save(db: sqlite3.Connection, records: list[dict]) -> int:
     return len(rows)
 
 
+def mark(db: sqlite3.Connection) -> tuple[int, int]:
+    """(how many records, the newest row's id): changes whenever a record is stored (a
+    replaced record is stored as a new row), so a reader can tell the records did not."""
+    count, newest = db.execute(
+        "SELECT count(*), coalesce(max(rowid), 0) FROM call_records"
+    ).fetchone()
+    return count, newest
+
+
 def read(db: sqlite3.Connection) -> dict[str, dict]:
     """voiceId -> the vendor's record."""
     return {

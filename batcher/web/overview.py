@@ -92,7 +92,7 @@ def read_figures(journal: Path) -> Figures:
         requests = opened.requests()
         latest = opened.last_run()
         facts = _facts(latest)
-        records = list(opened.call_records().values())
+        answered, stored, _ = _from_records(opened)
         return Figures(
             counts=counts,
             requests=len(requests),
@@ -102,8 +102,8 @@ def read_figures(journal: Path) -> Figures:
             last_run=str(latest["at"]) if latest else "",
             rows=_int(facts.get(_ROWS)),
             planned=_planned(facts),
-            answered=callrecord.stats(records)[0] if records else None,
-            records=len(records),
+            answered=answered,
+            records=stored,
             opted_out=opted_out(opened, held),
         )
 
@@ -119,14 +119,14 @@ def whole_campaign(
     latest = opened.last_run()
     facts = _facts(latest)
     planned = _planned(facts)
-    records = list(opened.call_records().values())
+    answered, stored, _ = _from_records(opened)
     return {
         "done": done,
         "total": max(planned if planned is not None else len(states), done),
         "run_at": str(latest["at"]) if latest else "",
         "run_to_send": _int(facts.get(_TO_SEND)),
-        "answered": callrecord.stats(records)[0] if records else None,
-        "records": len(records),
+        "answered": answered,
+        "records": stored,
         "opted_out": opted_out(opened, opened.held()),
         "timeline": timeline(states.values(), flying),
     }
@@ -136,14 +136,35 @@ def opted_out(opened: Journal, held: Mapping[str, tuple[Outcome, str]]) -> int:
     """Numbers that asked not to be called again: those this campaign's own call records show
     pressing one of its opt-out keys, and those it holds because the register lists them."""
     numbers = {callee for callee, (outcome, _) in held.items() if outcome == Outcome.OPTED_OUT}
+    return len(numbers | _from_records(opened)[2])
+
+
+# what a journal's call records say, by journal: read again only when they changed (the
+# progress stream asks twice a second, and a million records take seconds to parse)
+_RECORDS: dict[Path, tuple[tuple[object, ...], tuple[int | None, int, frozenset[str]]]] = {}
+
+
+def _from_records(opened: Journal) -> tuple[int | None, int, frozenset[str]]:
+    """(calls answered, None without records; records stored; the callees whose records press
+    one of the campaign's opt-out keys, as the register notes them)."""
+    token = opened.campaign.token if opened.campaign else ""
+    mark = (token, opened.records_mark(), opened.opt_out_keys)
+    known = _RECORDS.get(opened.path)
+    if known is not None and known[0] == mark:
+        return known[1]
+    records = list(opened.call_records().values())
+    answered = callrecord.stats(records)[0] if records else None
     # every key the campaign offered, as the register notes them (register.note_opt_outs)
     pressed = [found for key in opened.opt_out_keys for found in opened.pressed(key)]
+    numbers: set[str] = set()
     if any(not callee for _, callee, _ in pressed):  # a record without its callee: by voiceId
         by_voice = {c.voice_id: n for n, calls in opened.calls().items() for c in calls}
         numbers.update(callee or by_voice.get(voice, voice) for voice, callee, _ in pressed)
     else:
         numbers.update(callee for _, callee, _ in pressed)
-    return len(numbers)
+    figures = (answered, len(records), frozenset(numbers))
+    _RECORDS[opened.path] = (mark, figures)
+    return figures
 
 
 def timeline(states: Iterable[NumberState], flying: set[int]) -> dict[str, object]:
